@@ -1,0 +1,134 @@
+"""Settings: one dataclass, filled from defaults, TABLECAST_* environment variables and CLI flags.
+
+Precedence is flag > environment > default. Every field is both a flag (``--data-dir``) and an
+environment variable (``TABLECAST_DATA_DIR``), so a systemd unit and a shell command say the
+same things the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": KiB, "m": MiB, "g": GiB}
+
+
+def parse_size(text: str) -> int:
+    """``"256MiB"``, ``"10M"``, ``"4096"`` -> bytes. Units are binary: people mean MiB by MB here."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (try 1048576, 512KiB or 256MiB)")
+    number, unit = match.groups()
+    return int(number) * _UNITS[(unit or "")[:1].lower()]
+
+
+def parse_duration(text: str) -> float:
+    """``"90"``, ``"90s"``, ``"15m"``, ``"2h"``, ``"7d"`` -> seconds."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (try 30s, 15m or 2h)")
+    number, unit = match.groups()
+    return float(number) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _setting(default: Any, help: str, parse: Callable[[str], Any] = str, metavar: str = "") -> Any:
+    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "address to listen on", metavar="ADDR")
+    port: int = _setting(8080, "port to listen on (0 picks a free one)", int, "PORT")
+    data_dir: Path = _setting(Path("data"), "where the SQLite store lives", Path, "DIR")
+    public_url: str = _setting(
+        "", "base URL for share links, e.g. https://tables.example.com (default: from the request)",
+        metavar="URL",
+    )
+    max_upload_bytes: int = _setting(256 * MiB, "largest file one upload may send", parse_size,
+                                     "SIZE")
+    max_message_bytes: int = _setting(
+        4 * MiB, "largest single WebSocket message from a tablecast.v1 client", parse_size, "SIZE"
+    )
+    page_size: int = _setting(100, "rows per page (legacy clients never get more than 100)", int,
+                              "ROWS")
+    empty_document_ttl: float = _setting(
+        3600.0, "remove documents never uploaded to, with no viewers, after this long",
+        parse_duration, "DURATION",
+    )
+    ping_interval: float = _setting(
+        20.0, "seconds between server pings, which keep idle viewers alive behind proxies",
+        parse_duration, "DURATION",
+    )
+    log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= 10_000:
+            raise ValueError("page size must be between 1 and 10000")
+        if self.max_message_bytes < 64 * KiB:
+            raise ValueError("max message size must be at least 64KiB")
+        if self.public_url.endswith("/"):
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def legacy_page_size(self) -> int:
+        """The article's clients were written for pages of at most 100 rows."""
+        return min(self.page_size, 100)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "tablecast.sqlite3"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in dataclasses.fields(Settings):
+        env = "TABLECAST_" + f.name.upper()
+        parser.add_argument(
+            _flag(f.name),
+            dest=f.name,
+            metavar=f.metadata["metavar"] or None,
+            help=f"{f.metadata['help']} [env {env}, default {f.default}]",
+        )
+
+
+def load(args: argparse.Namespace | None = None,
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from parsed flags (strings) over environment variables over defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = getattr(args, f.name, None) if args is not None else None
+        source = _flag(f.name)
+        if raw is None:
+            source = "TABLECAST_" + f.name.upper()
+            raw = environ.get(source)
+        if raw is None:
+            continue
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            raise SystemExit(f"tablecast: {source}: {exc}") from None
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        raise SystemExit(f"tablecast: {exc}") from None
+
+
+def from_argv(argv: Sequence[str]) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return load(parser.parse_args(argv), environ={})

@@ -1,0 +1,53 @@
+"""Typed errors: every failure a user can meet has a stable code, a plain message and an HTTP status.
+
+The same codes travel over HTTP (``{"error": {"code", "message"}}``) and over WebSocket
+(``{"type": "error", "code", "message"}``); docs/protocol.md lists them.
+"""
+
+from __future__ import annotations
+
+# code -> HTTP status. Codes are part of the public contract: add, never rename.
+STATUS: dict[str, int] = {
+    # the file
+    "not_text": 400,  # binary data (NUL bytes) where a text table was expected
+    "empty_file": 400,  # no records at all
+    "bad_table": 400,  # the text could not be read as a table
+    "cell_too_large": 400,  # one cell longer than the parser accepts
+    "bad_option": 400,  # an upload option (delimiter, header, encoding) that makes no sense
+    "too_large": 413,  # the upload is over the size limit
+    # the request
+    "bad_message": 400,  # a WebSocket message that is not valid JSON / not an object
+    "unknown_type": 400,  # a v1 message with a type the server does not know
+    "bad_page": 400,  # a page number that is not a positive integer
+    "message_too_large": 413,  # a WebSocket message over the message limit
+    "no_upload": 409,  # an upload chunk, end or cancel with no upload begun
+    "upload_in_progress": 409,  # a second upload begun on the same connection
+    "upload_size_mismatch": 400,  # the bytes sent do not add up to the size announced
+    # the document
+    "not_found": 404,  # no such document
+    "page_not_found": 404,  # no such page in the document
+    # the server
+    "shutting_down": 503,
+    "internal": 500,
+}
+
+
+class TablecastError(Exception):
+    """An error with a stable ``code`` and a message meant for the person who caused it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in STATUS:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+    def __repr__(self) -> str:
+        return f"TablecastError({self.code!r}, {self.message!r})"

@@ -1,0 +1,296 @@
+"""Bytes in, rows out: a streaming, push-style table parser with no I/O.
+
+Feed it the file chunk by chunk as it arrives; it hands back the records completed so far.
+Nothing but the record in progress is held, so a file of any size parses in flat memory.
+
+What it decides from the first 64 KiB (or the whole file, if smaller):
+
+* the encoding: a UTF-8 or UTF-16 byte order mark, else UTF-8 if the sample decodes as UTF-8,
+  else cp1252. A UTF-8 file that turns out to hold a stray cp1252 byte later on keeps going:
+  that byte alone is read as cp1252 rather than failing a large upload near its end;
+* that it is text at all: a NUL character in the sample means it is not (``not_text``);
+* the delimiter: tab unless comma, semicolon or pipe splits the sample into more consistent
+  records (see :func:`sniff_delimiter`).
+
+Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article's ``csv.reader``
+did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
+record. Cells are kept exactly as written, ragged rows stay ragged, and blank records (empty, or
+only white space when the delimiter is white space, as the article's ``strip()`` saw them) are
+skipped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+from .errors import TablecastError
+
+SNIFF_BYTES = 64 * 1024
+MAX_CELL_CHARS = 1024 * 1024
+MAX_RECORD_CHARS = 16 * 1024 * 1024
+
+DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+_SNIFF_RECORDS = 200
+
+# csv's limit is process-wide; the parser is its only user, and 128 KiB (the default) is too
+# small for the long text cells real exports carry.
+csv.field_size_limit(MAX_CELL_CHARS)
+
+
+def _read_c1_as_code_points(err: UnicodeError) -> tuple[str, int]:
+    """cp1252 leaves five bytes undefined; read them as the same code points, as browsers do."""
+    assert isinstance(err, UnicodeDecodeError)
+    return "".join(chr(b) for b in err.object[err.start : err.end]), err.end
+
+
+def _read_stray_bytes_as_cp1252(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeDecodeError)
+    bad = err.object[err.start : err.end]
+    return bad.decode("cp1252", errors="tablecast-c1"), err.end
+
+
+codecs.register_error("tablecast-c1", _read_c1_as_code_points)
+codecs.register_error("tablecast-cp1252", _read_stray_bytes_as_cp1252)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What an uploader may say about the file; ``None`` means "find out"."""
+
+    delimiter: str | None = None
+    encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None and self.delimiter not in DELIMITER_NAMES:
+            raise TablecastError("bad_option", "delimiter must be tab, comma, semicolon or pipe")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise TablecastError(
+                    "bad_option", f"unknown encoding {self.encoding!r}"
+                ) from None
+
+
+def parse_delimiter(text: str | None) -> str | None:
+    """An upload option to a delimiter: a name (``tab``, ``comma``...) or the character itself."""
+    if text is None or text == "" or text == "auto":
+        return None
+    by_name = {name: char for char, name in DELIMITER_NAMES.items()}
+    delimiter = by_name.get(text.lower(), text)
+    if delimiter not in DELIMITER_NAMES:
+        raise TablecastError("bad_option", "delimiter must be tab, comma, semicolon or pipe")
+    return delimiter
+
+
+def detect_encoding(head: bytes, final: bool) -> tuple[str, str, int]:
+    """(name to report, codec to decode with, length of the byte order mark)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "utf-8", len(codecs.BOM_UTF8)
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", "utf-16-be", 2
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final)
+    except UnicodeDecodeError:
+        return "cp1252", "cp1252", 0
+    return "utf-8", "utf-8", 0
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+
+
+def sniff_delimiter(sample: str, complete: bool) -> str:
+    """Pick the delimiter that splits the sample's records most consistently.
+
+    A candidate must give at least two columns in most records. The best is the one whose
+    records most often have the same width; ties go to the wider split, then to tab (the
+    article's format). Comma and semicolon tie on files like ``1,5;2,3`` that use decimal
+    commas; there semicolon wins if its cells look like such numbers.
+    """
+    lines = io.StringIO(sample, newline="").readlines()
+    if not complete and len(lines) > 1:
+        lines.pop()  # probably cut short by the end of the sample
+    scores: dict[str, tuple[float, int]] = {}
+    for delimiter in DELIMITER_NAMES:
+        reader = csv.reader(lines, delimiter=delimiter)
+        try:
+            widths = [len(r) for r in islice(reader, _SNIFF_RECORDS) if r]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        width, count = Counter(widths).most_common(1)[0]
+        if width >= 2:
+            scores[delimiter] = (count / len(widths), width)
+    if not scores:
+        return "\t"
+    best = max(scores.values())
+    tied = [d for d, s in scores.items() if s == best]
+    consistent = [d for d, s in scores.items() if s[0] == best[0]]
+    if "," in consistent and ";" in consistent and _has_decimal_commas(lines):
+        return ";"
+    return tied[0]  # dict order is the preference order: tab, comma, semicolon, pipe
+
+
+def _has_decimal_commas(lines: list[str]) -> bool:
+    for row in islice(csv.reader(lines, delimiter=";"), _SNIFF_RECORDS):
+        if any(_DECIMAL_COMMA.match(cell) for cell in row):
+            return True
+    return False
+
+
+class _NeedMoreInput(Exception):
+    """The record in progress continues past the text received so far."""
+
+
+class _LineFeed:
+    """The lines ``csv.reader`` pulls from; runs dry with _NeedMoreInput until the file ends.
+
+    ``csv.reader`` starts every record afresh, so when a record is cut off by the end of a chunk
+    we give it back its lines (from ``record_start``) next time, and it parses them again whole.
+    """
+
+    __slots__ = ("ended", "lines", "pos", "record_start")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.pos = 0
+        self.record_start = 0
+        self.ended = False
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos < len(self.lines):
+            line = self.lines[self.pos]
+            self.pos += 1
+            return line
+        if self.ended:
+            raise StopIteration
+        raise _NeedMoreInput
+
+
+class TableParser:
+    """Push bytes with :meth:`feed`, then call :meth:`close`; both return the records completed."""
+
+    def __init__(self, options: ParseOptions | None = None, sample_bytes: int = SNIFF_BYTES) -> None:
+        self.options = options or ParseOptions()
+        self.sample_bytes = sample_bytes
+        self.encoding: str | None = None
+        self.delimiter: str | None = None
+        self.bytes_in = 0
+        self.records = 0
+        self.max_width = 0
+        self._head: bytearray | None = bytearray()
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._carry = ""  # a line without its line break yet
+        self._feed = _LineFeed()
+        self._reader: Iterator[list[str]] | None = None
+        self._lines_done = 0
+        self._space_delimited = False
+        self._closed = False
+
+    def feed(self, data: bytes) -> list[list[str]]:
+        if self._closed:
+            raise RuntimeError("feed() after close()")
+        self.bytes_in += len(data)
+        if self._head is not None:
+            self._head += data
+            if len(self._head) < self.sample_bytes:
+                return []
+            return self._rows(self._start(final=False), final=False)
+        assert self._decoder is not None
+        return self._rows(self._decoder.decode(data), final=False)
+
+    def close(self) -> list[list[str]]:
+        """End of file: the last records, or an error if there were none at all."""
+        if self._closed:
+            raise RuntimeError("close() twice")
+        if self._head is not None:
+            text = self._start(final=True)
+        else:
+            assert self._decoder is not None
+            text = self._decoder.decode(b"", True)
+        rows = self._rows(text, final=True)
+        self._closed = True
+        if self.records == 0:
+            raise TablecastError("empty_file", "the file holds no rows")
+        return rows
+
+    def _start(self, final: bool) -> str:
+        """Settle encoding and delimiter from the sample, and decode it."""
+        assert self._head is not None
+        head = bytes(self._head)
+        self._head = None
+        if self.options.encoding:
+            self.encoding = codec = self.options.encoding
+            errors, skip = "replace", 0
+        else:
+            self.encoding, codec, skip = detect_encoding(head, final)
+            errors = {"utf-8": "tablecast-cp1252", "cp1252": "tablecast-c1"}.get(codec, "replace")
+        self._decoder = codecs.getincrementaldecoder(codec)(errors)
+        text = self._decoder.decode(head[skip:], final)
+        sample = text[: self.sample_bytes]
+        if "\x00" in sample:
+            raise TablecastError("not_text", "this is not a text table: the file holds binary data")
+        complete = final and len(sample) == len(text)
+        self.delimiter = self.options.delimiter or sniff_delimiter(sample, complete)
+        self._space_delimited = self.delimiter.isspace()
+        self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
+        return text
+
+    def _rows(self, text: str, final: bool) -> list[list[str]]:
+        feed = self._feed
+        lines = io.StringIO(self._carry + text, newline="").readlines()
+        self._carry = ""
+        if lines and not final and lines[-1][-1] not in "\r\n":
+            self._carry = lines.pop()
+            if len(self._carry) > MAX_RECORD_CHARS:
+                raise TablecastError("bad_table", "a line is too long to be a table row")
+        feed.lines = feed.lines[feed.record_start :] + lines
+        feed.pos = feed.record_start = 0
+        feed.ended = final
+        out: list[list[str]] = []
+        reader = self._reader
+        assert reader is not None
+        space = self._space_delimited
+        max_width = self.max_width
+        try:
+            for row in reader:
+                feed.record_start = feed.pos
+                if not row:
+                    continue
+                if not row[0].strip() and (len(row) == 1 or space) and not any(
+                    c.strip() for c in row
+                ):
+                    continue
+                if len(row) > max_width:
+                    max_width = len(row)
+                out.append(row)
+        except _NeedMoreInput:
+            pending = len(feed.lines) - feed.record_start
+            if pending > 1 and sum(map(len, feed.lines[feed.record_start :])) > MAX_RECORD_CHARS:
+                raise TablecastError("bad_table", "a record is too long to be a table row") from None
+        except csv.Error as exc:
+            line = self._lines_done + feed.pos
+            if "field larger than field limit" in str(exc):
+                raise TablecastError(
+                    "cell_too_large",
+                    f"a cell near line {line} is longer than {MAX_CELL_CHARS} characters"
+                    " (an unclosed quote?)",
+                ) from None
+            raise TablecastError("bad_table", f"line {line}: {exc}") from None
+        self._lines_done += feed.record_start
+        self.max_width = max_width
+        self.records += len(out)
+        return out

@@ -1,0 +1,328 @@
+"""The streaming parser: formats, encodings, quoting and chunk boundaries, without any I/O."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tablecast.errors import TablecastError
+from tablecast.parsing import (
+    MAX_CELL_CHARS,
+    SNIFF_BYTES,
+    ParseOptions,
+    TableParser,
+    parse_delimiter,
+    sniff_delimiter,
+)
+
+
+def parse(
+    data: bytes, chunk: int | None = None, sample_bytes: int = SNIFF_BYTES, **options: str
+) -> tuple[list[list[str]], TableParser]:
+    parser = TableParser(ParseOptions(**options), sample_bytes=sample_bytes)
+    rows: list[list[str]] = []
+    step = chunk or max(len(data), 1)
+    for i in range(0, len(data), step):
+        rows += parser.feed(data[i : i + step])
+    rows += parser.close()
+    return rows, parser
+
+
+def rows_of(
+    data: bytes, chunk: int | None = None, sample_bytes: int = SNIFF_BYTES, **options: str
+) -> list[list[str]]:
+    return parse(data, chunk, sample_bytes, **options)[0]
+
+
+def test_tab_separated_is_the_default():
+    rows, parser = parse(b"name\tage\nada\t36\ngrace\t45\n")
+    assert rows == [["name", "age"], ["ada", "36"], ["grace", "45"]]
+    assert parser.delimiter == "\t"
+    assert parser.encoding == "utf-8"
+    assert parser.records == 3
+    assert parser.max_width == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [
+        ("a,b,c\n1,2,3\n4,5,6\n", ","),
+        ("a;b;c\n1;2;3\n4;5;6\n", ";"),
+        ("a|b|c\n1|2|3\n4|5|6\n", "|"),
+        ("a\tb\tc\n1\t2\t3\n", "\t"),
+        # commas inside tab-separated cells: tab splits wider and just as consistently
+        ("name\tcity\tn\nSmith, John\tParis, FR\t1\nDoe, Jane\tRome, IT\t2\n", "\t"),
+        # decimal commas in a semicolon file: both split consistently, semicolon is meant
+        ("x;y\n1,5;2,25\n3,0;4,75\n", ";"),
+        # quoted commas do not count as separators
+        ('id,comment\n1,"hello, world"\n2,"a, b, c"\n', ","),
+        # a single column
+        ("alpha\nbeta\ngamma\n", "\t"),
+    ],
+)
+def test_sniffs_the_delimiter(text, delimiter):
+    rows, parser = parse(text.encode())
+    assert parser.delimiter == delimiter
+    assert len({len(r) for r in rows}) == 1
+
+
+def test_sniffing_prefers_the_consistent_split_over_a_ragged_one():
+    text = "a,b\tc\nd\te\nf,g,h\ti\n"
+    assert sniff_delimiter(text, complete=True) == "\t"
+
+
+def test_explicit_delimiter_wins_over_sniffing():
+    assert rows_of(b"a,b;c\n", delimiter=";") == [["a,b", "c"]]
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"), [("tab", "\t"), ("comma", ","), (";", ";"), ("PIPE", "|"), ("", None)]
+)
+def test_delimiter_options(option, expected):
+    assert parse_delimiter(option) == expected
+
+
+def test_bad_delimiter_option_is_a_typed_error():
+    with pytest.raises(TablecastError) as err:
+        parse_delimiter("x")
+    assert err.value.code == "bad_option"
+    with pytest.raises(TablecastError):
+        ParseOptions(encoding="no-such-codec")
+
+
+def test_rfc4180_quoting():
+    data = (
+        b'id,text,n\n'
+        b'1,"with, comma",x\n'
+        b'2,"with ""quotes""",y\n'
+        b'3,"two\nlines",z\n'
+        b'4,"crlf\r\ninside",w\n'
+        b'5,"",v\n'
+    )
+    assert rows_of(data) == [
+        ["id", "text", "n"],
+        ["1", "with, comma", "x"],
+        ["2", 'with "quotes"', "y"],
+        ["3", "two\nlines", "z"],
+        ["4", "crlf\r\ninside", "w"],
+        ["5", "", "v"],
+    ]
+
+
+def test_quotes_in_tab_separated_files_work_like_the_articles_csv_reader():
+    data = b'a\t"b\tc"\td\n5" screen\tx\t"q"uoted\n'
+    assert rows_of(data) == [["a", "b\tc", "d"], ['5" screen', "x", "quoted"]]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_line_endings(newline):
+    data = newline.join([b"a\tb", b"c\td", b"e\tf"]) + newline
+    assert rows_of(data) == [["a", "b"], ["c", "d"], ["e", "f"]]
+
+
+def test_mixed_line_endings_and_no_final_newline():
+    assert rows_of(b"a\tb\r\nc\td\re\tf\ng\th") == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]
+
+
+def test_cells_are_kept_exactly():
+    # the article's strip() would turn "\ta\t" into "a" and lose both empty edge cells
+    data = b"\ta\t\n  padded  \t x\n"
+    assert rows_of(data) == [["", "a", ""], ["  padded  ", " x"]]
+
+
+def test_ragged_rows_stay_ragged():
+    assert rows_of(b"a\tb\tc\n1\n2\t3\n4\t5\t6\t7\n") == [
+        ["a", "b", "c"],
+        ["1"],
+        ["2", "3"],
+        ["4", "5", "6", "7"],
+    ]
+    assert parse(b"a\tb\n1\t2\t3\t4\n")[1].max_width == 4
+
+
+def test_blank_records_are_skipped_as_the_article_skips_them():
+    data = b"a\tb\n\n   \n\t\t\n\r\nc\td\n"
+    rows, parser = parse(data)
+    assert rows == [["a", "b"], ["c", "d"]]
+    assert parser.records == 2
+
+
+def test_empty_cells_in_a_comma_file_are_a_row():
+    # ",," is three empty cells, not a blank line: only white space delimiters vanish under strip()
+    assert rows_of(b"a,b,c\n,,\n1,2,3\n") == [["a", "b", "c"], ["", "", ""], ["1", "2", "3"]]
+
+
+def test_utf8_with_bom():
+    rows, parser = parse(codecs.BOM_UTF8 + "naïve\tcafé\n".encode())
+    assert rows == [["naïve", "café"]]
+    assert parser.encoding == "utf-8-sig"
+
+
+@pytest.mark.parametrize(("codec", "name"), [("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+def test_utf16_with_bom(codec, name):
+    bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
+    rows, parser = parse(bom + "名前\t年齢\n太郎\t20\n".encode(codec))
+    assert rows == [["名前", "年齢"], ["太郎", "20"]]
+    assert parser.encoding == name
+
+
+def test_cp1252_fallback():
+    rows, parser = parse("café\t€5\tnaïve\n".encode("cp1252"))
+    assert rows == [["café", "€5", "naïve"]]
+    assert parser.encoding == "cp1252"
+
+
+def test_cp1252_undefined_bytes_become_the_same_code_points():
+    rows = rows_of(b"a\x81\tb\xe9\n")
+    assert rows == [["a\x81", "bé"]]
+
+
+def test_a_stray_cp1252_byte_after_the_sample_does_not_fail_a_utf8_file():
+    head = ("é\t" + "x" * 100 + "\n").encode() * (SNIFF_BYTES // 100 + 10)
+    rows, parser = parse(head + b"caf\xe9\tend\n", chunk=4096)
+    assert parser.encoding == "utf-8"
+    assert rows[-1] == ["café", "end"]
+
+
+def test_explicit_encoding():
+    data = "ключ\tзначение\n".encode("koi8-r")
+    rows, parser = parse(data, encoding="koi8-r")
+    assert rows == [["ключ", "значение"]]
+    assert parser.encoding == "koi8-r"
+
+
+def test_nul_bytes_mean_not_a_text_table():
+    with pytest.raises(TablecastError) as err:
+        parse(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert err.value.code == "not_text"
+
+
+def test_nul_after_the_first_64_kib_is_kept_as_data():
+    head = b"a\tb\n" * (SNIFF_BYTES // 4 + 1)
+    rows = rows_of(head + b"x\x00y\tz\n", chunk=8192)
+    assert rows[-1] == ["x\x00y", "z"]
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n", b"  \r\n\t\n"])
+def test_a_file_without_rows_is_an_error(data):
+    with pytest.raises(TablecastError) as err:
+        parse(data)
+    assert err.value.code == "empty_file"
+
+
+def test_a_header_only_file_is_a_table():
+    assert rows_of(b"a\tb\tc\n") == [["a", "b", "c"]]
+
+
+def test_an_unclosed_quote_at_the_end_keeps_the_rest_in_one_cell():
+    assert rows_of(b'a,b\n1,"open\nstill open\n') == [["a", "b"], ["1", "open\nstill open\n"]]
+
+
+def test_a_giant_cell_is_a_typed_error():
+    data = b'a,b\n1,"' + b"x" * (MAX_CELL_CHARS + 10) + b'"\n'
+    with pytest.raises(TablecastError) as err:
+        parse(data, chunk=65536)
+    assert err.value.code == "cell_too_large"
+
+
+def test_feeding_after_close_is_a_bug():
+    parser = TableParser()
+    parser.feed(b"a\n")
+    parser.close()
+    with pytest.raises(RuntimeError):
+        parser.feed(b"b\n")
+
+
+# Chunk boundaries: wherever the network cuts the file, the rows are the same.
+
+TRICKY = (
+    codecs.BOM_UTF8
+    + 'id,name,note\r\n1,"Zoë, the ""first""","line one\r\nline two"\r\n'
+    "2,日本語,\"€ and ☃\"\r\n\r\n3,,\"\"\r\n4,\"a\rb\",end\n5,x,y".encode()
+)
+
+
+# A small sniffing sample makes these short inputs stream the way a large file does.
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64])
+@pytest.mark.parametrize("sample_bytes", [20, 33, SNIFF_BYTES])
+def test_every_chunk_size_gives_the_same_rows(chunk, sample_bytes):
+    assert rows_of(TRICKY, chunk=chunk, sample_bytes=sample_bytes) == rows_of(TRICKY)
+
+
+def test_boundaries_inside_a_quoted_field_a_multibyte_char_and_a_crlf():
+    whole = rows_of(TRICKY)
+    quoted = TRICKY.index(b"line one") + 4
+    multibyte = TRICKY.index("日".encode()) + 1
+    crlf = TRICKY.index(b"\r\n") + 1
+    for cut in (quoted, multibyte, crlf):
+        parser = TableParser(sample_bytes=20)
+        rows = parser.feed(TRICKY[:cut]) + parser.feed(TRICKY[cut:]) + parser.close()
+        assert rows == whole, cut
+
+
+def test_boundaries_after_the_sample_is_settled():
+    body = b'a,b\n1,"x\r\ny"\n' + ("é,€\r\n" * 30000).encode()
+    whole = rows_of(body)
+    assert rows_of(body, chunk=SNIFF_BYTES + 1) == whole
+    assert rows_of(body, chunk=4097) == whole
+
+
+cells = st.lists(
+    st.sampled_from(["a", "b", ",", '"', "\t", "\r", "\n", "\r\n", " ", "é", "€", "日"]), max_size=6
+).map("".join)
+
+
+def parse_in_pieces(
+    data: bytes, cuts: list[int], options: ParseOptions, sample_bytes: int
+) -> list[list[str]]:
+    parser = TableParser(options, sample_bytes=sample_bytes)
+    rows: list[list[str]] = []
+    start = 0
+    for cut in sorted(set(cuts)):
+        rows += parser.feed(data[start:cut])
+        start = max(start, cut)
+    rows += parser.feed(data[start:])
+    return rows + parser.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(cells, min_size=1, max_size=4), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+    delimiter=st.sampled_from(["\t", ","]),
+    codec=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
+    sample_bytes=st.integers(min_value=4, max_value=64),
+)
+def test_any_chunking_gives_back_what_was_written(rows, cuts, delimiter, codec, sample_bytes):
+    def quote(cell: str) -> str:
+        if not cell or any(c in cell for c in f'"{delimiter}\r\n'):
+            return '"' + cell.replace('"', '""') + '"'
+        return cell
+
+    text = "".join(delimiter.join(map(quote, row)) + "\r\n" for row in rows)
+    try:
+        data = text.encode(codec)
+    except UnicodeEncodeError:
+        return  # cp1252 has no 日
+    # a few bytes of cp1252 can pass for UTF-8, so that one is named rather than detected
+    options = ParseOptions(delimiter=delimiter, encoding="cp1252" if codec == "cp1252" else None)
+    # what a reader sees as a blank line is skipped; every other row comes back exactly
+    kept = [r for r in rows if any(c.strip() for c in r) or (len(r) > 1 and delimiter == ",")]
+    if not kept:
+        with pytest.raises(TablecastError):
+            parse_in_pieces(data, cuts, options, sample_bytes)
+        return
+    assert parse_in_pieces(data, cuts, options, sample_bytes) == kept
+
+
+def test_the_articles_count_and_ours_agree_on_a_plain_tsv():
+    """total_number counts non-blank records as the article did: csv.reader over stripped lines."""
+    import csv
+
+    data = "h1\th2\n\nv1\tv2\n  \nv3\tv4\n\t\nv5\tv6\n"
+    article = [next(csv.reader([line], delimiter="\t"))
+               for line in (x.strip() for x in data.splitlines()) if line]
+    assert len(rows_of(data.encode())) == len(article) == 4
