@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,15 @@ def parse_duration(text: str) -> float:
     return float(number) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
 
 
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {text!r}")
+
+
 def _setting(default: Any, help: str, parse: Callable[[str], Any] = str, metavar: str = "") -> Any:
     return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
 
@@ -69,6 +78,10 @@ class Settings:
     ping_interval: float = _setting(
         20.0, "seconds between server pings, which keep idle viewers alive behind proxies",
         parse_duration, "DURATION",
+    )
+    trust_proxy: bool = _setting(
+        False, "believe X-Forwarded-For/-Proto from a reverse proxy in front (e.g. nginx)",
+        parse_bool, "BOOL",
     )
     log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
 
@@ -126,9 +139,3 @@ def load(args: argparse.Namespace | None = None,
         return Settings(**values)
     except ValueError as exc:
         raise SystemExit(f"tablecast: {exc}") from None
-
-
-def from_argv(argv: Sequence[str]) -> Settings:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return load(parser.parse_args(argv), environ={})

@@ -23,6 +23,8 @@ STATUS: dict[str, int] = {
     "no_upload": 409,  # an upload chunk, end or cancel with no upload begun
     "upload_in_progress": 409,  # a second upload begun on the same connection
     "upload_size_mismatch": 400,  # the bytes sent do not add up to the size announced
+    "bad_request": 400,  # an HTTP request the API cannot read
+    "method_not_allowed": 405,
     # the document
     "not_found": 404,  # no such document
     "page_not_found": 404,  # no such page in the document

@@ -1,0 +1,210 @@
+"""The store as the event loop sees it: async, cached, never blocking the loop.
+
+Writes (and the parsing that feeds them) run on one writer thread, in order; reads run on a
+small pool. Pages are cached as ready-to-send JSON, and concurrent requests for a page that is
+being read share one read: when a new version lands, ten thousand viewers ask for page 1 at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from .errors import TablecastError
+from .ingest import Ingest
+from .parsing import ParseOptions
+from .store.base import Document, Store, Version
+
+log = logging.getLogger("tablecast.documents")
+
+T = TypeVar("T")
+
+# Upload data goes to the writer thread in pieces this size, so one large frame (a legacy
+# client's whole file) cannot hold the writer for seconds while other uploads wait.
+PIECE_BYTES = 1024 * 1024
+CACHE_BYTES = 64 * 1024 * 1024
+
+
+class Documents:
+    def __init__(self, store: Store, *, max_upload_bytes: int, readers: int = 4) -> None:
+        self.store = store
+        self.max_upload_bytes = max_upload_bytes
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tablecast-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tablecast-reader")
+        self._cache: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._cache_bytes = 0
+        self._reading: dict[tuple[int, int, int], asyncio.Future[bytes]] = {}
+        self.uploads: set[Upload] = set()
+        self._closing = False
+
+    async def write(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closing:
+            raise TablecastError("shutting_down", "the server is shutting down")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    async def create(self) -> Document:
+        return await self.write(self.store.create_document)
+
+    async def get(self, document_id: str) -> Document | None:
+        return await self.read(self.store.get_document, document_id)
+
+    async def set_shared_page(self, document_id: str, page_no: int) -> None:
+        await self.write(self.store.set_shared_page, document_id, page_no)
+
+    async def records(self, version: Version | None, start: int, stop: int) -> bytes:
+        """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed."""
+        if version is None or stop <= start:
+            return b"[]"
+        key = (version.id, start, stop)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self.read(self._read_array, version.id, start, stop))
+            self._reading[key] = reading
+            reading.add_done_callback(lambda f: self._remember(key, f))
+        # shield: one viewer leaving must not cancel the read the others are waiting for
+        return await asyncio.shield(reading)
+
+    def _read_array(self, version_id: int, start: int, stop: int) -> bytes:
+        return b"[" + b",".join(self.store.read_records(version_id, start, stop)) + b"]"
+
+    def _remember(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:
+        del self._reading[key]
+        if future.cancelled() or future.exception() is not None:
+            return
+        value = future.result()
+        self._cache[key] = value
+        self._cache_bytes += len(value)
+        while self._cache_bytes > CACHE_BYTES:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= len(old)
+
+    async def start_upload(
+        self,
+        document_id: str,
+        *,
+        filename: str,
+        has_header: bool = True,
+        options: ParseOptions | None = None,
+        size: int | None = None,
+    ) -> Upload:
+        if size is not None and size > self.max_upload_bytes:
+            raise TablecastError(
+                "too_large", f"the file is larger than the limit of {self.max_upload_bytes} bytes"
+            )
+        ingest = await self.write(
+            lambda: Ingest(
+                self.store,
+                document_id,
+                filename=filename,
+                has_header=has_header,
+                options=options or ParseOptions(),
+                max_bytes=self.max_upload_bytes,
+            )
+        )
+        upload = Upload(self, ingest, document_id, filename, size)
+        self.uploads.add(upload)
+        return upload
+
+    async def remove_document_if_empty(self, document_id: str) -> None:
+        await self.write(self.store.remove_document_if_empty, document_id)
+
+    async def remove_empty_documents(self, older_than: float, keep: set[str]) -> list[str]:
+        return await self.write(self.store.remove_empty_documents, time.time() - older_than, keep)
+
+    async def close(self) -> None:
+        """Roll back uploads still in progress, let the writer finish, close the store."""
+        for upload in list(self.uploads):
+            await upload.abort()
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._writer.shutdown)
+        await loop.run_in_executor(None, self._readers.shutdown)
+        self.store.close()
+
+
+class Upload:
+    """An upload in progress. Feed it bytes, then finish (commit) or abort (roll back)."""
+
+    def __init__(
+        self, documents: Documents, ingest: Ingest, document_id: str, filename: str,
+        size: int | None,
+    ) -> None:
+        self.id = secrets.token_hex(4)
+        self.document_id = document_id
+        self.filename = filename
+        self.size = size  # announced by the client, if it did
+        self.started = time.monotonic()
+        self._documents = documents
+        self._ingest = ingest
+        self._done = False
+
+    @property
+    def received(self) -> int:
+        return self._ingest.received
+
+    @property
+    def records(self) -> int:
+        return self._ingest.records
+
+    async def feed(self, data: bytes) -> None:
+        try:
+            for i in range(0, len(data), PIECE_BYTES):
+                self._check_open()
+                await self._documents.write(self._ingest.feed, data[i : i + PIECE_BYTES])
+        except BaseException:
+            await self.abort()
+            raise
+
+    async def finish(self) -> Document:
+        """Commit: the new version becomes current. On failure nothing changes."""
+        self._check_open()
+        if self.size is not None and self.received != self.size:
+            await self.abort()
+            raise TablecastError(
+                "upload_size_mismatch",
+                f"{self.received} bytes arrived but the upload announced {self.size}",
+            )
+        try:
+            document = await self._documents.write(self._ingest.finish)
+        except BaseException:
+            await self.abort()
+            raise
+        self._end()
+        return document
+
+    async def abort(self) -> None:
+        if self._done:
+            return
+        self._end()
+        try:
+            await self._documents.write(self._ingest.abort)
+        except TablecastError:  # shutting down: recovery at the next start removes it
+            pass
+        except Exception:
+            log.exception("could not roll back upload %s", self.id)
+
+    def _check_open(self) -> None:
+        # after an abort (the client left, the server is stopping) nothing may be written
+        if self._done:
+            raise TablecastError("no_upload", "this upload has ended")
+
+    def _end(self) -> None:
+        self._done = True
+        self._documents.uploads.discard(self)
+
+    @property
+    def duration(self) -> float:
+        return time.monotonic() - self.started

@@ -1,0 +1,212 @@
+"""The HTTP API under ``/parser/api``: create a document from a file, add a version, read pages.
+
+Uploads stream: the body goes to the parser as it arrives, so no request body is ever held
+whole, and an upload over the limit is refused from its Content-Length before any of it is
+read, or as soon as it crosses the limit when it comes without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import tornado.web
+
+from .. import protocol, tasks
+from ..documents import Upload
+from ..errors import TablecastError
+from ..parsing import ParseOptions, parse_delimiter
+from ..store.base import Document
+from . import base_url, canonical_id, share_url
+
+if TYPE_CHECKING:
+    from ..server import Services
+
+log = logging.getLogger("tablecast.api")
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(orjson.dumps(obj))
+
+    def fail(self, err: TablecastError) -> None:
+        if not self._finished:
+            self.write_json({"error": err.as_dict()}, err.status)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors Tornado raises itself (unknown route, wrong method, a bug) in our JSON shape."""
+        if status_code >= 500:
+            err = TablecastError("internal", "something went wrong")
+        else:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "bad_request")
+            err = TablecastError(code, self._reason)
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"error": err.as_dict()}))
+
+    async def document(self, document_id: str) -> Document:
+        found = canonical_id(document_id)
+        document = await self.services.documents.get(found) if found else None
+        if document is None:
+            raise TablecastError("not_found", "no such document")
+        return document
+
+    def describe(self, document: Document) -> dict[str, Any]:
+        """A document as the API shows it."""
+        version = document.version
+        window = protocol.page_window(version, 1, self.services.settings.page_size, legacy=False)
+        return {
+            **protocol.document_fields(document),
+            "url": share_url(self.services.settings, self.request, document.id),
+            "api_url": f"{base_url(self.services.settings, self.request)}"
+                       f"/parser/api/docs/{document.id}",
+            "total_number": window.total_number,
+            "page_count": window.page_count,
+            "page_size": window.page_size,
+        }
+
+
+@tornado.web.stream_request_body
+class UploadHandler(ApiHandler):
+    """The body of a POST or PUT is a whole file; it becomes a new version as it streams in."""
+
+    upload: Upload | None = None
+    created: Document | None = None
+
+    async def prepare(self) -> None:
+        if self.request.method not in ("POST", "PUT"):
+            return
+        try:
+            await self._start()
+        except TablecastError as err:
+            await self._rollback()
+            self.fail(err)
+
+    async def _start(self) -> None:
+        settings, documents = self.services.settings, self.services.documents
+        length = self.request.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else None
+        if size is not None and size > settings.max_upload_bytes:
+            raise TablecastError(
+                "too_large", f"the file is larger than the limit of {settings.max_upload_bytes} bytes"
+            )
+        # Above Tornado's own cap, so that our check (which answers 413) is the one that trips.
+        self.request.connection.set_max_body_size(2 * settings.max_upload_bytes)  # type: ignore[union-attr]
+        options = ParseOptions(
+            delimiter=parse_delimiter(self.get_query_argument("delimiter", None)),
+            encoding=self.get_query_argument("encoding", None) or None,
+        )
+        has_header = protocol.parse_header_option(self.get_query_argument("header", None))
+        filename = protocol.clean_filename(self.get_query_argument("name", ""))
+        if self.request.method == "POST":
+            self.created = await documents.create()
+            document_id = self.created.id
+        else:
+            document_id = (await self.document(self.path_args[0])).id
+        self.upload = await documents.start_upload(
+            document_id, filename=filename, has_header=has_header, options=options, size=size
+        )
+        self.services.hub.upload_progress(self.upload, "receiving")
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self.upload is None or self._finished:
+            return
+        try:
+            await self.upload.feed(chunk)
+        except TablecastError as err:
+            await self._rollback(err)
+            self.fail(err)
+            return
+        self.services.hub.upload_progress(self.upload, "receiving")
+
+    async def _commit(self, status: int) -> None:
+        upload = self.upload
+        if upload is None or self._finished:
+            return
+        try:
+            document = await upload.finish()
+        except TablecastError as err:
+            await self._rollback(err)
+            self.fail(err)
+            return
+        self.upload = None
+        version = document.version
+        assert version is not None
+        log.info(
+            "upload doc=%s version=%d via=http bytes=%d records=%d encoding=%s delimiter=%r"
+            " seconds=%.3f",
+            document.id, version.number, version.meta.size, version.meta.record_count,
+            version.meta.encoding, version.meta.delimiter, upload.duration,
+        )
+        self.services.hub.upload_progress(upload, "done")
+        await self.services.hub.version_committed(document)
+        self.set_header("Location", f"/parser/api/docs/{document.id}")
+        self.write_json(self.describe(document), status)
+
+    async def _rollback(self, err: TablecastError | None = None) -> None:
+        """A failed upload leaves the previous version; a failed create leaves no document."""
+        upload, self.upload = self.upload, None
+        if upload is not None:
+            await upload.abort()
+            self.services.hub.upload_progress(upload, "failed", err)
+        if self.created is not None:
+            await self.services.documents.remove_document_if_empty(self.created.id)
+        if err is not None:
+            log.info("upload failed via=http code=%s %s", err.code, err.message)
+
+    def on_connection_close(self) -> None:
+        # the client went away mid-upload: roll it back
+        if self.upload is not None:
+            tasks.spawn(self._rollback(), "roll back an abandoned upload")
+        super().on_connection_close()
+
+
+class DocumentsApi(UploadHandler):
+    """``POST /parser/api/docs``: a new document from the body."""
+
+    async def post(self) -> None:
+        await self._commit(201)
+
+
+class DocumentApi(UploadHandler):
+    """``GET`` a document's metadata; ``PUT`` a new version of it."""
+
+    async def get(self, document_id: str) -> None:
+        try:
+            self.write_json(self.describe(await self.document(document_id)))
+        except TablecastError as err:
+            self.fail(err)
+
+    async def put(self, document_id: str) -> None:
+        await self._commit(200)
+
+
+class NoSuchEndpoint(ApiHandler):
+    """Anything else under /parser/api: a JSON 404 rather than an HTML page."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+
+class PageApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/pages/{n}``: one page of the current version."""
+
+    async def get(self, document_id: str, page: str) -> None:
+        try:
+            document = await self.document(document_id)
+            page_no, page_size = int(page), self.services.settings.page_size  # route: 1-18 digits
+            if not protocol.page_exists(document.version, page_no, page_size, legacy=False):
+                raise TablecastError("page_not_found", f"the document has no page {page}")
+            window = protocol.page_window(document.version, page_no, page_size, legacy=False)
+            data = await self.services.documents.records(document.version, window.start,
+                                                         window.stop)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        self.write_json(protocol.page_fields(document, window, data))

@@ -1,0 +1,34 @@
+"""The HTML pages: ``/`` redirects to ``/parser/``, the app page for a new document, and
+``/parser/share/{id}``, the app page for one document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tornado.web
+
+from . import canonical_id
+
+if TYPE_CHECKING:
+    from ..server import Services
+
+
+class AppPage(tornado.web.RequestHandler):
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    async def get(self, document_id: str | None = None) -> None:
+        if document_id is not None:
+            found = canonical_id(document_id)
+            if found is None or await self.services.documents.get(found) is None:
+                self.set_status(404)
+            document_id = found or document_id
+        self.set_header("Cache-Control", "no-cache")
+        self.render("index.html", document_id=document_id, missing=self.get_status() == 404)
+
+
+class Health(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(b'{"status": "ok"}')

@@ -1,0 +1,280 @@
+"""Message shapes both ways, for the article's legacy clients and for ``tablecast.v1``. No I/O.
+
+Legacy (a client that asks for no subprotocol): every server frame is a page,
+``{"uuid", "page_no", "total_number", "data"}``, numbered over every record, header included,
+exactly as the article's server did. A binary frame is a whole file; a text frame is a page
+number.
+
+``tablecast.v1``: typed JSON objects both ways; binary frames are upload chunks. Pages number
+data rows only and carry the header as ``columns``. docs/protocol.md is the reference.
+
+Encoders return ``bytes`` ready for the wire, so one encoding serves every viewer it is sent to.
+Page data arrives already encoded (see :mod:`tablecast.store.base`) and is embedded as is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .errors import TablecastError
+from .parsing import DELIMITER_NAMES, ParseOptions, parse_delimiter
+from .store.base import Document, Version
+
+SUBPROTOCOL = "tablecast.v1"
+
+# Flow control for v1 uploads: a client keeps at most WINDOW chunks unacknowledged.
+CHUNK_BYTES = 256 * 1024
+WINDOW = 8
+
+
+# Pages
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """Which records a page shows. ``start``/``stop`` index the stored records."""
+
+    page_no: int
+    page_count: int
+    total_number: int
+    page_size: int
+    start: int
+    stop: int
+    first_row: int  # the number of the page's first row (1-based) as the viewer counts rows
+
+
+def page_window(version: Version | None, page_no: int, page_size: int, legacy: bool) -> PageWindow:
+    """Page ``page_no`` of a version, clamped to the pages it has (there is always a page 1).
+
+    Legacy clients count every record, header included; v1 and HTTP count the rows under it.
+    """
+    if version is None:
+        total = offset = 0
+    elif legacy or not version.meta.has_header:
+        total, offset = version.meta.record_count, 0
+    else:
+        total, offset = version.data_rows, 1
+    page_count = max(1, math.ceil(total / page_size))
+    page_no = min(max(page_no, 1), page_count)
+    first = (page_no - 1) * page_size
+    stop = min(total, first + page_size)
+    return PageWindow(page_no, page_count, total, page_size, offset + first, offset + stop, first + 1)
+
+
+def page_exists(version: Version | None, page_no: int, page_size: int, legacy: bool) -> bool:
+    return 1 <= page_no <= page_window(version, 1, page_size, legacy).page_count
+
+
+def timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def legacy_page(
+    document_id: str, window: PageWindow, data: bytes, error: TablecastError | None = None
+) -> bytes:
+    """The article's message. A legacy client gets no other kind, so errors ride along in one."""
+    message: dict[str, Any] = {
+        "uuid": document_id,
+        "page_no": window.page_no,
+        "total_number": window.total_number,
+        "data": orjson.Fragment(data),
+    }
+    if error is not None:
+        message["error"] = error.as_dict()
+    return orjson.dumps(message)
+
+
+def document_fields(document: Document) -> dict[str, Any]:
+    """What a page message and the HTTP API say about a document and its current version."""
+    version = document.version
+    return {
+        "id": document.id,
+        "version": version.number if version else None,
+        "filename": version.meta.filename if version else None,
+        "columns": version.columns if version else [],
+        "has_header": version.meta.has_header if version else True,
+        "encoding": version.meta.encoding if version else None,
+        "delimiter": DELIMITER_NAMES.get(version.meta.delimiter) if version else None,
+        "size": version.meta.size if version else 0,
+        "created_at": timestamp(document.created_at),
+        "updated_at": timestamp(document.updated_at),
+    }
+
+
+def page_fields(document: Document, window: PageWindow, data: bytes) -> dict[str, Any]:
+    return {
+        "uuid": document.id,
+        "page_no": window.page_no,
+        "total_number": window.total_number,
+        "data": orjson.Fragment(data),
+        "page_count": window.page_count,
+        "page_size": window.page_size,
+        "first_row": window.first_row,
+        **document_fields(document),
+    }
+
+
+def v1_page(
+    document: Document, window: PageWindow, data: bytes, *, shared: bool, cause: str
+) -> bytes:
+    """A page for a v1 viewer. ``shared``: it is the document's shared page (follow mode).
+    ``cause``: why it was sent: join, request, turn, version or follow."""
+    return orjson.dumps(
+        {"type": "page", **page_fields(document, window, data), "shared": shared, "cause": cause}
+    )
+
+
+# Other v1 server messages
+
+
+def hello(document_id: str, url: str, limits: dict[str, int], follow: bool) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "protocol": SUBPROTOCOL,
+            "uuid": document_id,
+            "id": document_id,
+            "url": url,
+            "follow": follow,
+            "limits": {"chunk_bytes": CHUNK_BYTES, "window": WINDOW, **limits},
+        }
+    )
+
+
+def presence(viewers: int) -> bytes:
+    return orjson.dumps({"type": "presence", "viewers": viewers})
+
+
+def error(err: TablecastError, request: str | None = None) -> bytes:
+    message: dict[str, Any] = {"type": "error", **err.as_dict()}
+    if request is not None:
+        message["request"] = request
+    return orjson.dumps(message)
+
+
+def message(type_: str, **fields: Any) -> bytes:
+    """The simple v1 messages: upload_ready, upload_ack, upload_done, upload_progress, pong."""
+    return orjson.dumps({"type": type_, **fields})
+
+
+# Client messages
+
+
+@dataclass(frozen=True)
+class Goto:
+    """Show this page: the shared one when following, else one's own."""
+
+    page: int
+
+
+@dataclass(frozen=True)
+class Follow:
+    follow: bool
+
+
+@dataclass(frozen=True)
+class UploadBegin:
+    filename: str
+    size: int | None
+    has_header: bool
+    options: ParseOptions
+
+
+@dataclass(frozen=True)
+class UploadEnd:
+    pass
+
+
+@dataclass(frozen=True)
+class UploadCancel:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+ClientMessage = Goto | Follow | UploadBegin | UploadEnd | UploadCancel | Ping
+
+_PAGE_NUMBER = re.compile(r"\s*(\d{1,18})\s*")
+
+
+def _page_number(value: object) -> int:
+    if isinstance(value, str) and (match := _PAGE_NUMBER.fullmatch(value)):
+        value = int(match.group(1))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TablecastError("bad_page", "a page number is a whole number from 1 up")
+    return value
+
+
+def decode_legacy_text(text: str) -> int:
+    """A legacy text frame: a page number, as the article's ``ws.send(currentPage)`` sends it."""
+    return _page_number(text)
+
+
+def decode_v1_text(text: str) -> ClientMessage:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise TablecastError("bad_message", "a message must be a JSON object") from None
+    if not isinstance(obj, dict):
+        raise TablecastError("bad_message", "a message must be a JSON object")
+    kind = obj.get("type")
+    if kind == "goto":
+        return Goto(_page_number(obj.get("page")))
+    if kind == "follow":
+        return Follow(_flag(obj, "follow", True))
+    if kind == "upload_begin":
+        return _upload_begin(obj)
+    if kind == "upload_end":
+        return UploadEnd()
+    if kind == "upload_cancel":
+        return UploadCancel()
+    if kind == "ping":
+        return Ping()
+    raise TablecastError("unknown_type", f"unknown message type {kind!r}"[:200])
+
+
+def _flag(obj: dict[str, Any], key: str, default: bool) -> bool:
+    value = obj.get(key, default)
+    if not isinstance(value, bool):
+        raise TablecastError("bad_message", f"{key} must be true or false")
+    return value
+
+
+def _upload_begin(obj: dict[str, Any]) -> UploadBegin:
+    filename = obj.get("filename", "")
+    if not isinstance(filename, str):
+        raise TablecastError("bad_message", "filename must be a string")
+    size = obj.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise TablecastError("bad_message", "size must be a number of bytes")
+    delimiter, encoding = obj.get("delimiter"), obj.get("encoding")
+    if not isinstance(delimiter, str | None) or not isinstance(encoding, str | None):
+        raise TablecastError("bad_option", "delimiter and encoding must be strings")
+    options = ParseOptions(delimiter=parse_delimiter(delimiter), encoding=encoding or None)
+    return UploadBegin(clean_filename(filename), size, _flag(obj, "header", True), options)
+
+
+def clean_filename(name: str) -> str:
+    """A file name to show: no path, no control characters, not endless."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in name if c.isprintable())[:255]
+
+
+def parse_header_option(value: str | None) -> bool:
+    """``?header=0`` over HTTP: the first record is data, not a header."""
+    if value is None or value.lower() in ("1", "true", "yes", ""):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise TablecastError("bad_option", "header must be 1 or 0")

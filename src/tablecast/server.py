@@ -1,0 +1,120 @@
+"""Putting it together: the routes, the services the handlers share, and the server's life.
+
+Start: open the store (recovering from any crash), listen, log the address. Run: serve, and
+now and then remove documents that were created but never uploaded to. Stop (SIGTERM/SIGINT):
+stop accepting, close every viewer with 1001, roll back uploads in progress, let the writer
+finish, close the store, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from . import tasks
+from .config import Settings
+from .documents import Documents
+from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
+from .handlers.pages import AppPage, Health
+from .handlers.ws import CLOSE_GOING_AWAY, DocumentSocket
+from .hub import Hub
+from .store import open_store
+
+log = logging.getLogger("tablecast")
+
+HERE = Path(__file__).parent
+ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
+
+
+@dataclass
+class Services:
+    settings: Settings
+    documents: Documents
+    hub: Hub
+
+
+def make_app(services: Services) -> tornado.web.Application:
+    s = {"services": services}
+    return tornado.web.Application(
+        [
+            (r"/", tornado.web.RedirectHandler, {"url": "/parser/"}),
+            (r"/healthz", Health),
+            (r"/parser/?", AppPage, s),
+            (rf"/parser/share/{ID}", AppPage, s),
+            (r"/parser/ws", DocumentSocket, s),
+            (rf"/parser/ws/{ID}", DocumentSocket, s),
+            (r"/parser/api/docs", DocumentsApi, s),
+            (rf"/parser/api/docs/{ID}", DocumentApi, s),
+            (rf"/parser/api/docs/{ID}/pages/(\d{{1,18}})", PageApi, s),
+            (r"/parser/api/.*", NoSuchEndpoint, s),
+        ],
+        template_path=str(HERE / "templates"),
+        static_path=str(HERE / "static"),
+        static_url_prefix="/parser/static/",
+        websocket_ping_interval=services.settings.ping_interval,
+        websocket_ping_timeout=services.settings.ping_interval * 3,
+        compress_response=True,
+    )
+
+
+def bind(settings: Settings) -> list[socket.socket]:
+    return tornado.netutil.bind_sockets(settings.port, settings.host)
+
+
+async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
+    store = open_store(settings)
+    documents = Documents(store, max_upload_bytes=settings.max_upload_bytes)
+    hub = Hub(documents, settings.page_size, settings.legacy_page_size)
+    services = Services(settings, documents, hub)
+    server = tornado.httpserver.HTTPServer(
+        make_app(services),
+        xheaders=settings.trust_proxy,
+        max_body_size=settings.max_upload_bytes,
+        idle_connection_timeout=120,
+    )
+    sockets = sockets or bind(settings)
+    server.add_sockets(sockets)
+    host, port = sockets[0].getsockname()[:2]
+    log.info("tablecast listening on http://%s:%d data=%s", host, port, settings.data_dir)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    cleaner = asyncio.ensure_future(_remove_empty_documents(services))
+    try:
+        await stopping.wait()
+    finally:
+        log.info("shutting down: %d viewers, %d uploads in progress", hub.viewer_count,
+                 len(documents.uploads))
+        cleaner.cancel()
+        server.stop()
+        hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        await documents.close()
+        await tasks.drain()
+        await asyncio.sleep(0.1)  # let the close frames go out
+        await server.close_all_connections()
+        log.info("stopped")
+
+
+async def _remove_empty_documents(services: Services) -> None:
+    ttl = services.settings.empty_document_ttl
+    while True:
+        await asyncio.sleep(min(max(ttl / 4, 1.0), 600.0))
+        try:
+            removed = await services.documents.remove_empty_documents(
+                ttl, keep=set(services.hub.rooms)
+            )
+        except Exception:
+            log.exception("could not remove empty documents")
+            continue
+        if removed:
+            log.info("removed %d empty documents", len(removed))

@@ -1,0 +1,257 @@
+"""The default store: one SQLite file under the data directory, in WAL mode.
+
+WAL lets readers serve pages while an upload writes blocks. Blocks of a pending upload are
+written in many small transactions (so a 256 MiB upload never holds one giant transaction),
+under a version row whose ``number`` is NULL; only the commit, one short transaction, numbers
+it and points the document at it. A crash at any moment therefore leaves either the old
+version or the new one current, and :meth:`SQLiteStore.recover` removes pending leftovers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from ..errors import TablecastError
+from .base import Document, Version, VersionMeta, block_range, slice_blocks
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    current_version INTEGER,
+    shared_page INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER,  -- NULL while the upload is in progress
+    created_at REAL NOT NULL,
+    filename TEXT NOT NULL DEFAULT '',
+    encoding TEXT NOT NULL DEFAULT '',
+    delimiter TEXT NOT NULL DEFAULT '',
+    has_header INTEGER NOT NULL DEFAULT 1,
+    record_count INTEGER NOT NULL DEFAULT 0,
+    width INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    first_record TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
+CREATE TABLE blocks (
+    version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    block INTEGER NOT NULL,
+    records BLOB NOT NULL,
+    PRIMARY KEY (version_id, block)
+);
+"""
+
+_DOCUMENT_QUERY = """
+SELECT d.id, d.created_at, d.updated_at, d.shared_page,
+       v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
+       v.record_count, v.width, v.size, v.first_record
+FROM documents d LEFT JOIN versions v ON v.id = d.current_version
+WHERE d.id = ?
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+        self.recover()
+
+    def _connect(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not be shared across threads."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # Each thread keeps its own; check_same_thread=False only so close() can end them all.
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Durable at each version commit (see commit_version), cheap for block writes.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version == SCHEMA_VERSION:
+                return
+            if version != 0:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version};"
+                    f" this tablecast knows {SCHEMA_VERSION}"
+                )
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def recover(self) -> None:
+        """Forget uploads that were in progress when the last process stopped."""
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM blocks WHERE version_id IN"
+                " (SELECT id FROM versions WHERE number IS NULL)"
+            )
+            conn.execute("DELETE FROM versions WHERE number IS NULL")
+
+    def create_document(self) -> Document:
+        now = time.time()
+        document = Document(str(uuid.uuid4()), now, now, 1, None)
+        self._connect().execute(
+            "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?)",
+            (document.id, now, now),
+        )
+        return document
+
+    def get_document(self, document_id: str) -> Document | None:
+        row = self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
+        if row is None:
+            return None
+        version = None
+        if row[4] is not None:
+            meta = VersionMeta(
+                filename=row[7],
+                encoding=row[8],
+                delimiter=row[9],
+                has_header=bool(row[10]),
+                record_count=row[11],
+                width=row[12],
+                size=row[13],
+                first_record=orjson.loads(row[14]),
+            )
+            version = Version(row[4], row[0], row[5], row[6], meta)
+        return Document(row[0], row[1], row[2], row[3], version)
+
+    def set_shared_page(self, document_id: str, page_no: int) -> None:
+        self._connect().execute(
+            "UPDATE documents SET shared_page = ? WHERE id = ?", (page_no, document_id)
+        )
+
+    def begin_version(self, document_id: str) -> int:
+        cursor = self._connect().execute(
+            "INSERT INTO versions (document_id, created_at) VALUES (?, ?)",
+            (document_id, time.time()),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, bytes]]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO blocks (version_id, block, records) VALUES (?, ?, ?)",
+                [(pending_id, number, blob) for number, blob in blocks],
+            )
+
+    def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
+        now = time.time()
+        # This commit, and the blocks written before it, survive a power cut as well as a crash.
+        self._connect().execute("PRAGMA synchronous=FULL")
+        try:
+            with self._transaction() as conn:
+                row = conn.execute(
+                    "SELECT document_id FROM versions WHERE id = ? AND number IS NULL", (pending_id,)
+                ).fetchone()
+                if row is None:
+                    raise TablecastError("no_upload", "this upload was cancelled")
+                (document_id,) = row
+                (number,) = conn.execute(
+                    "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE document_id = ?",
+                    (document_id,),
+                ).fetchone()
+                conn.execute(
+                    """UPDATE versions SET number = ?, created_at = ?, filename = ?, encoding = ?,
+                       delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
+                       first_record = ? WHERE id = ?""",
+                    (
+                        number, now, meta.filename, meta.encoding, meta.delimiter,
+                        int(meta.has_header), meta.record_count, meta.width, meta.size,
+                        orjson.dumps(meta.first_record).decode(), pending_id,
+                    ),
+                )
+                conn.execute(
+                    "UPDATE documents SET current_version = ?, updated_at = ?, shared_page = 1"
+                    " WHERE id = ?",
+                    (pending_id, now, document_id),
+                )
+        finally:
+            self._connect().execute("PRAGMA synchronous=NORMAL")
+        document = self.get_document(document_id)
+        assert document is not None
+        return document
+
+    def abort_version(self, pending_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM blocks WHERE version_id = ?", (pending_id,))
+            conn.execute("DELETE FROM versions WHERE id = ? AND number IS NULL", (pending_id,))
+
+    def read_records(self, version_id: int, start: int, stop: int) -> list[bytes]:
+        if stop <= start:
+            return []
+        first, last = block_range(start, stop)
+        blocks = self._connect().execute(
+            "SELECT block, records FROM blocks WHERE version_id = ? AND block BETWEEN ? AND ?"
+            " ORDER BY block",
+            (version_id, first, last),
+        )
+        return slice_blocks(blocks, start, stop)
+
+    def remove_document_if_empty(self, document_id: str) -> None:
+        self._connect().execute(
+            """DELETE FROM documents WHERE id = ?
+               AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)""",
+            (document_id,),
+        )
+
+    def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
+        keep = set(keep)
+        with self._transaction() as conn:
+            candidates = [
+                document_id
+                for (document_id,) in conn.execute(
+                    """SELECT id FROM documents d WHERE created_at < ?
+                       AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = d.id)""",
+                    (created_before,),
+                )
+                if document_id not in keep
+            ]
+            conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in candidates])
+        return candidates
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
