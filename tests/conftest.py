@@ -36,9 +36,22 @@ class Server:
 
     def start(self) -> Server:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tablecast", "serve", "--port", "0",
-             "--data-dir", str(self.data_dir), "--log-level", "debug", *self.args],
-            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            [
+                sys.executable,
+                "-m",
+                "tablecast",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "debug",
+                *self.args,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 15
@@ -95,6 +108,10 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     for server in servers:
         if server.proc and server.proc.poll() is None:
             server.stop()
+    # whatever a test did, the server must not have hit an unexpected exception
+    for server in servers:
+        problems = server.logged(r"Traceback| ERROR ")
+        assert not problems, "".join(server.log[-60:])
 
 
 @pytest.fixture
@@ -140,7 +157,9 @@ async def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))  # type: ignore[no-any-return]
 
 
-async def expect(ws: ClientConnection, type_: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+async def expect(
+    ws: ClientConnection, type_: str, timeout: float = 10, **match: Any
+) -> dict[str, Any]:
     """The next v1 message of a type (and with the given fields), skipping any others."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -164,12 +183,16 @@ async def nothing_more(ws: ClientConnection, wait: float = 0.3, skip: tuple[str,
 
 
 async def upload_v1(
-    ws: ClientConnection, data: bytes, filename: str = "table.tsv", chunk: int = 64 * 1024,
+    ws: ClientConnection,
+    data: bytes,
+    filename: str = "table.tsv",
+    chunk: int = 64 * 1024,
     **options: Any,
 ) -> dict[str, Any]:
     """A chunked v1 upload paced by acknowledgements; returns the upload_done message."""
-    await ws.send(json.dumps({"type": "upload_begin", "filename": filename, "size": len(data),
-                              **options}))
+    await ws.send(
+        json.dumps({"type": "upload_begin", "filename": filename, "size": len(data), **options})
+    )
     ready = await expect(ws, "upload_ready")
     window = ready["window"]
     sent = acked = 0

@@ -14,13 +14,14 @@ LEGACY_KEYS = {"uuid", "page_no", "total_number", "data"}
 
 
 def assert_legacy_page(message: dict, page_no: int, total: int) -> None:
-    assert LEGACY_KEYS <= message.keys()
+    assert message.keys() >= LEGACY_KEYS
     assert "type" not in message  # a legacy client gets pages and nothing else
     assert message["page_no"] == page_no
     assert message["total_number"] == total
     assert isinstance(message["data"], list) and len(message["data"]) <= 100
-    assert all(isinstance(row, list) and all(isinstance(c, str) for c in row)
-               for row in message["data"])
+    assert all(
+        isinstance(row, list) and all(isinstance(c, str) for c in row) for row in message["data"]
+    )
 
 
 async def test_the_articles_flow(server):

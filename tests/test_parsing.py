@@ -95,7 +95,7 @@ def test_bad_delimiter_option_is_a_typed_error():
 
 def test_rfc4180_quoting():
     data = (
-        b'id,text,n\n'
+        b"id,text,n\n"
         b'1,"with, comma",x\n'
         b'2,"with ""quotes""",y\n'
         b'3,"two\nlines",z\n'
@@ -161,7 +161,9 @@ def test_utf8_with_bom():
     assert parser.encoding == "utf-8-sig"
 
 
-@pytest.mark.parametrize(("codec", "name"), [("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+@pytest.mark.parametrize(
+    ("codec", "name"), [("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")]
+)
 def test_utf16_with_bom(codec, name):
     bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
     rows, parser = parse(bom + "名前\t年齢\n太郎\t20\n".encode(codec))
@@ -241,7 +243,7 @@ def test_feeding_after_close_is_a_bug():
 TRICKY = (
     codecs.BOM_UTF8
     + 'id,name,note\r\n1,"Zoë, the ""first""","line one\r\nline two"\r\n'
-    "2,日本語,\"€ and ☃\"\r\n\r\n3,,\"\"\r\n4,\"a\rb\",end\n5,x,y".encode()
+    '2,日本語,"€ and ☃"\r\n\r\n3,,""\r\n4,"a\rb",end\n5,x,y'.encode()
 )
 
 
@@ -323,6 +325,9 @@ def test_the_articles_count_and_ours_agree_on_a_plain_tsv():
     import csv
 
     data = "h1\th2\n\nv1\tv2\n  \nv3\tv4\n\t\nv5\tv6\n"
-    article = [next(csv.reader([line], delimiter="\t"))
-               for line in (x.strip() for x in data.splitlines()) if line]
+    article = [
+        next(csv.reader([line], delimiter="\t"))
+        for line in (x.strip() for x in data.splitlines())
+        if line
+    ]
     assert len(rows_of(data.encode())) == len(article) == 4

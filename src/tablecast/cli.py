@@ -20,12 +20,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--version", action="version", version=f"tablecast {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="run the server (the default)",
+        "serve",
+        help="run the server (the default)",
         description="Run the tablecast server. Every option can also be set with an"
-                    " environment variable, shown with its default.",
+        " environment variable, shown with its default.",
     )
     config.add_arguments(serve)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
     if args.command == "serve":

@@ -25,7 +25,7 @@ _UNITS = {"": 1, "b": 1, "k": KiB, "m": MiB, "g": GiB}
 
 
 def parse_size(text: str) -> int:
-    """``"256MiB"``, ``"10M"``, ``"4096"`` -> bytes. Units are binary: people mean MiB by MB here."""
+    """``"256MiB"``, ``"10M"``, ``"4096"`` -> bytes. Units are binary: MB is read as MiB."""
     match = _SIZE.match(text)
     if not match:
         raise ValueError(f"not a size: {text!r} (try 1048576, 512KiB or 256MiB)")
@@ -61,27 +61,36 @@ class Settings:
     port: int = _setting(8080, "port to listen on (0 picks a free one)", int, "PORT")
     data_dir: Path = _setting(Path("data"), "where the SQLite store lives", Path, "DIR")
     public_url: str = _setting(
-        "", "base URL for share links, e.g. https://tables.example.com (default: from the request)",
+        "",
+        "base URL for share links, e.g. https://tables.example.com (default: from the request)",
         metavar="URL",
     )
-    max_upload_bytes: int = _setting(256 * MiB, "largest file one upload may send", parse_size,
-                                     "SIZE")
+    max_upload_bytes: int = _setting(
+        256 * MiB, "largest file one upload may send", parse_size, "SIZE"
+    )
     max_message_bytes: int = _setting(
         4 * MiB, "largest single WebSocket message from a tablecast.v1 client", parse_size, "SIZE"
     )
-    page_size: int = _setting(100, "rows per page (legacy clients never get more than 100)", int,
-                              "ROWS")
+    page_size: int = _setting(
+        100, "rows per page (legacy clients never get more than 100)", int, "ROWS"
+    )
     empty_document_ttl: float = _setting(
-        3600.0, "remove documents never uploaded to, with no viewers, after this long",
-        parse_duration, "DURATION",
+        3600.0,
+        "remove documents never uploaded to, with no viewers, after this long",
+        parse_duration,
+        "DURATION",
     )
     ping_interval: float = _setting(
-        20.0, "seconds between server pings, which keep idle viewers alive behind proxies",
-        parse_duration, "DURATION",
+        20.0,
+        "seconds between server pings, which keep idle viewers alive behind proxies",
+        parse_duration,
+        "DURATION",
     )
     trust_proxy: bool = _setting(
-        False, "believe X-Forwarded-For/-Proto from a reverse proxy in front (e.g. nginx)",
-        parse_bool, "BOOL",
+        False,
+        "believe X-Forwarded-For/-Proto from a reverse proxy in front (e.g. nginx)",
+        parse_bool,
+        "BOOL",
     )
     log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
 
@@ -118,8 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def load(args: argparse.Namespace | None = None,
-         environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Build Settings from parsed flags (strings) over environment variables over defaults."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}

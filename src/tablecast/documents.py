@@ -139,7 +139,11 @@ class Upload:
     """An upload in progress. Feed it bytes, then finish (commit) or abort (roll back)."""
 
     def __init__(
-        self, documents: Documents, ingest: Ingest, document_id: str, filename: str,
+        self,
+        documents: Documents,
+        ingest: Ingest,
+        document_id: str,
+        filename: str,
         size: int | None,
     ) -> None:
         self.id = secrets.token_hex(4)

@@ -1,4 +1,4 @@
-"""Typed errors: every failure a user can meet has a stable code, a plain message and an HTTP status.
+"""Typed errors: every failure a user can meet has a stable code, a plain message, an HTTP status.
 
 The same codes travel over HTTP (``{"error": {"code", "message"}}``) and over WebSocket
 (``{"type": "error", "code", "message"}``); docs/protocol.md lists them.

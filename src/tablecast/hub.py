@@ -51,6 +51,7 @@ class Room:
     presence_scheduled: bool = False
     progress: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress_scheduled: bool = False
+    progress_sent: float = 0.0  # loop time of the last progress message
 
 
 class Hub:
@@ -96,7 +97,13 @@ class Hub:
         return self.legacy_page_size if legacy else self.page_size
 
     async def _page(
-        self, room: Room, page_no: int, legacy: bool, *, shared: bool, cause: str,
+        self,
+        room: Room,
+        page_no: int,
+        legacy: bool,
+        *,
+        shared: bool,
+        cause: str,
         error: TablecastError | None = None,
     ) -> bytes:
         document = room.document
@@ -107,7 +114,12 @@ class Hub:
         return protocol.v1_page(document, window, data, shared=shared, cause=cause)
 
     async def send_page(
-        self, viewer: Viewer, room: Room, page_no: int | None, *, cause: str,
+        self,
+        viewer: Viewer,
+        room: Room,
+        page_no: int | None,
+        *,
+        cause: str,
         error: TablecastError | None = None,
     ) -> None:
         """One page to one viewer; ``None`` means the shared page, kept current if it turns
@@ -116,8 +128,12 @@ class Hub:
             turns, versions = room.turns, room.versions
             shared = page_no is None
             payload = await self._page(
-                room, room.shared_page if page_no is None else page_no, viewer.legacy,
-                shared=shared, cause=cause, error=error,
+                room,
+                room.shared_page if page_no is None else page_no,
+                viewer.legacy,
+                shared=shared,
+                cause=cause,
+                error=error,
             )
             if shared and room.turns != turns:
                 continue
@@ -128,8 +144,9 @@ class Hub:
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
         last = max(
-            protocol.page_window(room.document.version, 1, self._page_size(legacy), legacy)
-            .page_count
+            protocol.page_window(
+                room.document.version, 1, self._page_size(legacy), legacy
+            ).page_count
             for legacy in (True, False)
         )
         room.shared_page = min(page_no, last)
@@ -168,12 +185,16 @@ class Hub:
                 return  # overtaken: the newer fan-out sends what is current
         started = time.perf_counter()
         sent = _send_each(
-            room.viewers, lambda v: payloads.get((v.legacy, v.follow)) if everyone or v.follow
-            else None,
+            room.viewers,
+            lambda v: payloads.get((v.legacy, v.follow)) if everyone or v.follow else None,
         )
         log.debug(
             "fan-out doc=%s cause=%s page=%d viewers=%d seconds=%.4f",
-            room.document.id, cause, page_no, sent, time.perf_counter() - started,
+            room.document.id,
+            cause,
+            page_no,
+            sent,
+            time.perf_counter() - started,
         )
 
     # Presence and progress
@@ -185,8 +206,7 @@ class Hub:
 
     def _send_presence(self, room: Room) -> None:
         room.presence_scheduled = False
-        payload = protocol.presence(len(room.viewers))
-        _send_each(room.viewers, lambda v: None if v.legacy else payload)
+        _send_to_v1(room.viewers, protocol.presence(len(room.viewers)))
 
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None
@@ -208,19 +228,25 @@ class Hub:
             fields["error"] = error.as_dict()
         if state != "receiving":
             room.progress.pop(upload.id, None)
-            payload = protocol.message("upload_progress", **fields)
-            _send_each(room.viewers, lambda v: None if v.legacy else payload)
+            _send_to_v1(room.viewers, protocol.message("upload_progress", **fields))
             return
         room.progress[upload.id] = fields
-        if not room.progress_scheduled:
+        if room.progress_scheduled:
+            return
+        # the first news of an upload goes out at once, then at most one every interval
+        loop = asyncio.get_running_loop()
+        wait = room.progress_sent + PROGRESS_INTERVAL - loop.time()
+        if wait <= 0:
+            self._send_progress(room)
+        else:
             room.progress_scheduled = True
-            asyncio.get_running_loop().call_later(PROGRESS_INTERVAL, self._send_progress, room)
+            loop.call_later(wait, self._send_progress, room)
 
     def _send_progress(self, room: Room) -> None:
         room.progress_scheduled = False
+        room.progress_sent = asyncio.get_running_loop().time()
         for fields in room.progress.values():
-            payload = protocol.message("upload_progress", **fields)
-            _send_each(room.viewers, lambda v: None if v.legacy else payload)
+            _send_to_v1(room.viewers, protocol.message("upload_progress", **fields))
         room.progress.clear()
 
     # Shutdown
@@ -244,3 +270,8 @@ def _send_each(viewers: Iterable[Viewer], payload_for: Any) -> int:
         except Exception:
             log.exception("could not send to a viewer")
     return sent
+
+
+def _send_to_v1(viewers: Iterable[Viewer], payload: bytes) -> None:
+    """Presence and progress: legacy clients understand nothing but pages."""
+    _send_each(viewers, lambda v: None if v.legacy else payload)

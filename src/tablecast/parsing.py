@@ -74,9 +74,7 @@ class ParseOptions:
             try:
                 codecs.lookup(self.encoding)
             except LookupError:
-                raise TablecastError(
-                    "bad_option", f"unknown encoding {self.encoding!r}"
-                ) from None
+                raise TablecastError("bad_option", f"unknown encoding {self.encoding!r}") from None
 
 
 def parse_delimiter(text: str | None) -> str | None:
@@ -183,7 +181,9 @@ class _LineFeed:
 class TableParser:
     """Push bytes with :meth:`feed`, then call :meth:`close`; both return the records completed."""
 
-    def __init__(self, options: ParseOptions | None = None, sample_bytes: int = SNIFF_BYTES) -> None:
+    def __init__(
+        self, options: ParseOptions | None = None, sample_bytes: int = SNIFF_BYTES
+    ) -> None:
         self.options = options or ParseOptions()
         self.sample_bytes = sample_bytes
         self.encoding: str | None = None
@@ -270,8 +270,10 @@ class TableParser:
                 feed.record_start = feed.pos
                 if not row:
                     continue
-                if not row[0].strip() and (len(row) == 1 or space) and not any(
-                    c.strip() for c in row
+                if (
+                    not row[0].strip()
+                    and (len(row) == 1 or space)
+                    and not any(c.strip() for c in row)
                 ):
                     continue
                 if len(row) > max_width:
@@ -280,7 +282,9 @@ class TableParser:
         except _NeedMoreInput:
             pending = len(feed.lines) - feed.record_start
             if pending > 1 and sum(map(len, feed.lines[feed.record_start :])) > MAX_RECORD_CHARS:
-                raise TablecastError("bad_table", "a record is too long to be a table row") from None
+                raise TablecastError(
+                    "bad_table", "a record is too long to be a table row"
+                ) from None
         except csv.Error as exc:
             line = self._lines_done + feed.pos
             if "field larger than field limit" in str(exc):

@@ -64,7 +64,9 @@ def page_window(version: Version | None, page_no: int, page_size: int, legacy: b
     page_no = min(max(page_no, 1), page_count)
     first = (page_no - 1) * page_size
     stop = min(total, first + page_size)
-    return PageWindow(page_no, page_count, total, page_size, offset + first, offset + stop, first + 1)
+    return PageWindow(
+        page_no, page_count, total, page_size, offset + first, offset + stop, first + 1
+    )
 
 
 def page_exists(version: Version | None, page_no: int, page_size: int, legacy: bool) -> bool:
@@ -72,8 +74,10 @@ def page_exists(version: Version | None, page_no: int, page_size: int, legacy: b
 
 
 def timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

@@ -60,7 +60,7 @@ def make_app(services: Services) -> tornado.web.Application:
         static_path=str(HERE / "static"),
         static_url_prefix="/parser/static/",
         websocket_ping_interval=services.settings.ping_interval,
-        websocket_ping_timeout=services.settings.ping_interval * 3,
+        websocket_ping_timeout=services.settings.ping_interval,  # Tornado caps it there
         compress_response=True,
     )
 
@@ -93,8 +93,11 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
     try:
         await stopping.wait()
     finally:
-        log.info("shutting down: %d viewers, %d uploads in progress", hub.viewer_count,
-                 len(documents.uploads))
+        log.info(
+            "shutting down: %d viewers, %d uploads in progress",
+            hub.viewer_count,
+            len(documents.uploads),
+        )
         cleaner.cancel()
         server.stop()
         hub.close_all(CLOSE_GOING_AWAY, "server shutting down")

@@ -65,7 +65,7 @@ class ApiHandler(tornado.web.RequestHandler):
             **protocol.document_fields(document),
             "url": share_url(self.services.settings, self.request, document.id),
             "api_url": f"{base_url(self.services.settings, self.request)}"
-                       f"/parser/api/docs/{document.id}",
+            f"/parser/api/docs/{document.id}",
             "total_number": window.total_number,
             "page_count": window.page_count,
             "page_size": window.page_size,
@@ -94,7 +94,8 @@ class UploadHandler(ApiHandler):
         size = int(length) if length and length.isdigit() else None
         if size is not None and size > settings.max_upload_bytes:
             raise TablecastError(
-                "too_large", f"the file is larger than the limit of {settings.max_upload_bytes} bytes"
+                "too_large",
+                f"the file is larger than the limit of {settings.max_upload_bytes} bytes",
             )
         # Above Tornado's own cap, so that our check (which answers 413) is the one that trips.
         self.request.connection.set_max_body_size(2 * settings.max_upload_bytes)  # type: ignore[union-attr]
@@ -141,8 +142,13 @@ class UploadHandler(ApiHandler):
         log.info(
             "upload doc=%s version=%d via=http bytes=%d records=%d encoding=%s delimiter=%r"
             " seconds=%.3f",
-            document.id, version.number, version.meta.size, version.meta.record_count,
-            version.meta.encoding, version.meta.delimiter, upload.duration,
+            document.id,
+            version.number,
+            version.meta.size,
+            version.meta.record_count,
+            version.meta.encoding,
+            version.meta.delimiter,
+            upload.duration,
         )
         self.services.hub.upload_progress(upload, "done")
         await self.services.hub.version_committed(document)
@@ -204,8 +210,9 @@ class PageApi(ApiHandler):
             if not protocol.page_exists(document.version, page_no, page_size, legacy=False):
                 raise TablecastError("page_not_found", f"the document has no page {page}")
             window = protocol.page_window(document.version, page_no, page_size, legacy=False)
-            data = await self.services.documents.records(document.version, window.start,
-                                                         window.stop)
+            data = await self.services.documents.records(
+                document.version, window.start, window.stop
+            )
         except TablecastError as err:
             self.fail(err)
             return

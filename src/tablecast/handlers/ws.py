@@ -7,6 +7,7 @@ this handler only glues them to Tornado, the hub and the uploads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,9 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         await hub.send_page(self, room, None, cause="join")
         log.info(
             "connect doc=%s protocol=%s ip=%s viewers=%d",
-            room.document.id, "legacy" if self.legacy else "v1", self.request.remote_ip,
+            room.document.id,
+            "legacy" if self.legacy else "v1",
+            self.request.remote_ip,
             len(room.viewers),
         )
 
@@ -101,10 +104,16 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                 upload, "cancelled", TablecastError("no_upload", "the uploader disconnected")
             )
             tasks.spawn(upload.abort(), "roll back an abandoned upload")
-            log.info("upload abandoned doc=%s upload=%s bytes=%d", upload.document_id,
-                     upload.id, upload.received)
+            log.info(
+                "upload abandoned doc=%s upload=%s bytes=%d",
+                upload.document_id,
+                upload.id,
+                upload.received,
+            )
         log.info(
-            "disconnect doc=%s code=%s seconds=%.1f", room.document.id, self.close_code,
+            "disconnect doc=%s code=%s seconds=%.1f",
+            room.document.id,
+            self.close_code,
             time.monotonic() - self.opened,
         )
 
@@ -113,10 +122,8 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
     def send(self, payload: bytes) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
-        try:
+        with contextlib.suppress(tornado.websocket.WebSocketClosedError):
             self.write_message(payload)
-        except tornado.websocket.WebSocketClosedError:
-            pass
 
     # Receiving
 
@@ -136,13 +143,19 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                 request = _request_name(decoded)
                 await self._on_v1(room, decoded)
         except TablecastError as err:
-            log.info("error doc=%s request=%s code=%s %s", room.document.id, request, err.code,
-                     err.message)
+            log.info(
+                "error doc=%s request=%s code=%s %s",
+                room.document.id,
+                request,
+                err.code,
+                err.message,
+            )
             await self._send_error(room, err, request)
         except Exception:
             log.exception("error doc=%s request=%s", room.document.id, request)
-            await self._send_error(room, TablecastError("internal", "something went wrong"),
-                                   request)
+            await self._send_error(
+                room, TablecastError("internal", "something went wrong"), request
+            )
 
     async def _send_error(self, room: Room, err: TablecastError, request: str) -> None:
         if self.legacy:
@@ -189,8 +202,12 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                     await upload.abort()
                     hub.upload_progress(upload, "cancelled")
                     self.send(protocol.message("upload_cancelled", upload=upload.id))
-                    log.info("upload cancelled doc=%s upload=%s bytes=%d",
-                             upload.document_id, upload.id, upload.received)
+                    log.info(
+                        "upload cancelled doc=%s upload=%s bytes=%d",
+                        upload.document_id,
+                        upload.id,
+                        upload.received,
+                    )
             case protocol.Ping():
                 self.send(protocol.message("pong", time=time.time()))
 
@@ -215,10 +232,14 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             size=begin.size,
         )
         self.upload = upload
-        self.send(protocol.message(
-            "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
-            window=protocol.WINDOW,
-        ))
+        self.send(
+            protocol.message(
+                "upload_ready",
+                upload=upload.id,
+                chunk_bytes=protocol.CHUNK_BYTES,
+                window=protocol.WINDOW,
+            )
+        )
         self.services.hub.upload_progress(upload, "receiving")
 
     async def _on_chunk(self, chunk: bytes) -> None:
@@ -233,9 +254,11 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             self.upload, self.upload_failed = None, True
             self.services.hub.upload_progress(upload, "failed", err)
             raise
-        self.send(protocol.message(
-            "upload_ack", upload=upload.id, received=upload.received, records=upload.records
-        ))
+        self.send(
+            protocol.message(
+                "upload_ack", upload=upload.id, received=upload.received, records=upload.records
+            )
+        )
         self.services.hub.upload_progress(upload, "receiving")
 
     async def _commit(self, upload: Upload) -> None:
@@ -251,14 +274,24 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         log.info(
             "upload doc=%s version=%d via=ws bytes=%d records=%d encoding=%s delimiter=%r"
             " seconds=%.3f",
-            document.id, version.number, version.meta.size, version.meta.record_count,
-            version.meta.encoding, version.meta.delimiter, upload.duration,
+            document.id,
+            version.number,
+            version.meta.size,
+            version.meta.record_count,
+            version.meta.encoding,
+            version.meta.delimiter,
+            upload.duration,
         )
         if not self.legacy:
-            self.send(protocol.message(
-                "upload_done", upload=upload.id, version=version.number,
-                total_number=version.data_rows, seconds=round(upload.duration, 3),
-            ))
+            self.send(
+                protocol.message(
+                    "upload_done",
+                    upload=upload.id,
+                    version=version.number,
+                    total_number=version.data_rows,
+                    seconds=round(upload.duration, 3),
+                )
+            )
         hub.upload_progress(upload, "done")
         await hub.version_committed(document)
 
@@ -266,8 +299,11 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
 def _request_name(message: Any) -> str:
     """The wire name of a decoded message, to say which request an error answers."""
     names = {
-        protocol.Goto: "goto", protocol.Follow: "follow", protocol.UploadBegin: "upload_begin",
-        protocol.UploadEnd: "upload_end", protocol.UploadCancel: "upload_cancel",
+        protocol.Goto: "goto",
+        protocol.Follow: "follow",
+        protocol.UploadBegin: "upload_begin",
+        protocol.UploadEnd: "upload_end",
+        protocol.UploadCancel: "upload_cancel",
         protocol.Ping: "ping",
     }
     return names.get(type(message), "message")

@@ -181,7 +181,8 @@ class SQLiteStore:
         try:
             with self._transaction() as conn:
                 row = conn.execute(
-                    "SELECT document_id FROM versions WHERE id = ? AND number IS NULL", (pending_id,)
+                    "SELECT document_id FROM versions WHERE id = ? AND number IS NULL",
+                    (pending_id,),
                 ).fetchone()
                 if row is None:
                     raise TablecastError("no_upload", "this upload was cancelled")
@@ -195,9 +196,17 @@ class SQLiteStore:
                        delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
                        first_record = ? WHERE id = ?""",
                     (
-                        number, now, meta.filename, meta.encoding, meta.delimiter,
-                        int(meta.has_header), meta.record_count, meta.width, meta.size,
-                        orjson.dumps(meta.first_record).decode(), pending_id,
+                        number,
+                        now,
+                        meta.filename,
+                        meta.encoding,
+                        meta.delimiter,
+                        int(meta.has_header),
+                        meta.record_count,
+                        meta.width,
+                        meta.size,
+                        orjson.dumps(meta.first_record).decode(),
+                        pending_id,
                     ),
                 )
                 conn.execute(

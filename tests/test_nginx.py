@@ -1,0 +1,183 @@
+"""The whole flow through a real nginx (Debian's nginx-light) running deploy/nginx.conf."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from conftest import expect, http, receive, table, upload_v1
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+DEPLOY = Path(__file__).parent.parent / "deploy" / "nginx.conf"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Nginx:
+    def __init__(self, directory: Path, upstream_port: int, read_timeout: str | None) -> None:
+        if not os.path.exists(NGINX):
+            pytest.fail("nginx is not installed: `make test` installs Debian's nginx-light")
+        self.port = free_port()
+        site = DEPLOY.read_text()
+        site, n = re.subn(r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{upstream_port};", site)
+        assert n == 1
+        site, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{self.port};", site)
+        assert n == 1
+        if read_timeout:
+            site = site.replace("proxy_read_timeout 90s;", f"proxy_read_timeout {read_timeout};")
+        (directory / "tablecast.conf").write_text(site)
+        user = "user root;" if os.geteuid() == 0 else ""
+        temp = "\n".join(
+            f"{kind}_temp_path {directory}/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (directory / "nginx.conf").write_text(f"""
+            {user}
+            worker_processes 1;
+            daemon off;
+            pid {directory}/nginx.pid;
+            error_log {directory}/error.log info;
+            events {{ worker_connections 1024; }}
+            http {{
+                access_log {directory}/access.log;
+                {temp}
+                include {directory}/tablecast.conf;
+            }}
+        """)
+        self.directory = directory
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError(
+            f"nginx did not start: {self.proc.stderr.read() if self.proc.stderr else ''}"
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def nginx_factory(tmp_path: Path) -> Iterator[object]:
+    started: list[Nginx] = []
+
+    def make(server, read_timeout: str | None = None) -> Nginx:
+        directory = tmp_path / f"nginx{len(started)}"
+        directory.mkdir()
+        proxy = Nginx(directory, server.port, read_timeout)
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()
+
+
+async def test_the_legacy_flow_through_nginx(server_factory, nginx_factory):
+    server = server_factory("--trust-proxy", "1")
+    proxy = nginx_factory(server)
+    uploader = await connect(proxy.ws_url + "/parser/ws", max_size=None)
+    document_id = (await receive(uploader))["uuid"]
+    await uploader.send(table(300))
+    assert (await receive(uploader))["total_number"] == 301
+    viewer = await connect(f"{proxy.ws_url}/parser/ws/{document_id}")
+    assert (await receive(viewer))["page_no"] == 1
+    await uploader.send("3")
+    for ws in (uploader, viewer):
+        page = await receive(ws)
+        assert page["page_no"] == 3 and page["data"][0][0] == "r199c0"
+    await uploader.close()
+    await viewer.close()
+    assert server.logged(r"connect doc=.* ip=127\.0\.0\.1")
+
+
+async def test_v1_and_http_through_nginx(server_factory, nginx_factory):
+    server = server_factory("--trust-proxy", "1")
+    proxy = nginx_factory(server)
+    status, doc, _ = http("POST", f"{proxy.url}/parser/api/docs?name=a.tsv", table(10))
+    assert status == 201
+    assert doc["url"] == f"{proxy.url}/parser/share/{doc['id']}"  # the address people used
+    status, page, _ = http("GET", f"{proxy.url}/parser/api/docs/{doc['id']}/pages/1")
+    assert status == 200 and page["total_number"] == 10
+
+    ws = await connect(f"{proxy.ws_url}/parser/ws/{doc['id']}", subprotocols=["tablecast.v1"])
+    hello = await expect(ws, "hello")
+    assert hello["url"] == doc["url"]
+    big = table(40000, cols=5)  # a few MB, in chunks through the proxy
+    done = await upload_v1(ws, big, chunk=256 * 1024)
+    assert done["total_number"] == 40000
+    page = await expect(ws, "page", cause="version")
+    assert page["version"] == 2
+
+    status, again, _ = http("PUT", f"{proxy.url}/parser/api/docs/{doc['id']}", big)  # streamed
+    assert status == 200 and again["version"] == 3
+    assert (await expect(ws, "page", cause="version"))["version"] == 3
+    status, html, _ = http("GET", f"{proxy.url}/parser/share/{doc['id']}")
+    assert status == 200 and doc["id"] in html
+    await ws.close()
+
+
+async def test_server_pings_keep_idle_viewers_connected_through_nginx(
+    server_factory, nginx_factory
+):
+    # nginx drops a WebSocket idle past proxy_read_timeout; the server's pings prevent that
+    server = server_factory("--ping-interval", "1")
+    proxy = nginx_factory(server, read_timeout="3s")
+    ws = await connect(f"{proxy.ws_url}/parser/ws", subprotocols=["tablecast.v1"])
+    document_id = (await expect(ws, "hello"))["id"]
+    await expect(ws, "page")
+    await asyncio.sleep(5)  # idle for longer than nginx allows
+    status, _, _ = http("PUT", f"{proxy.url}/parser/api/docs/{document_id}", table(5))
+    assert status == 200
+    page = await expect(ws, "page", cause="version")
+    assert page["total_number"] == 5
+    await ws.close()
+
+
+async def test_without_pings_nginx_would_drop_an_idle_viewer(server_factory, nginx_factory):
+    """The control for the test above: it is the pings that keep the viewer."""
+    server = server_factory("--ping-interval", "3600")
+    proxy = nginx_factory(server, read_timeout="2s")
+    ws = await connect(
+        f"{proxy.ws_url}/parser/ws", subprotocols=["tablecast.v1"], ping_interval=None
+    )
+    await expect(ws, "hello")
+    await asyncio.sleep(3.5)
+    with pytest.raises(ConnectionClosed):
+        await ws.send(json.dumps({"type": "ping"}))
+        await expect(ws, "pong", timeout=2)
