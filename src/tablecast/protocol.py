@@ -209,7 +209,7 @@ class Ping:
 
 ClientMessage = Goto | Follow | UploadBegin | UploadEnd | UploadCancel | Ping
 
-_PAGE_NUMBER = re.compile(r"\s*(\d{1,18})\s*")
+_PAGE_NUMBER = re.compile(r"\s*([0-9]{1,18})\s*")
 
 
 def _page_number(value: object) -> int:

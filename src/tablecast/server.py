@@ -53,7 +53,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/ws/{ID}", DocumentSocket, s),
             (r"/parser/api/docs", DocumentsApi, s),
             (rf"/parser/api/docs/{ID}", DocumentApi, s),
-            (rf"/parser/api/docs/{ID}/pages/(\d{{1,18}})", PageApi, s),
+            (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],
         template_path=str(HERE / "templates"),

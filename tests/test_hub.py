@@ -1,0 +1,116 @@
+"""The hub's ordering guarantees, with a real store whose reads can be made slow on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tablecast.documents import Documents
+from tablecast.hub import Hub
+from tablecast.store.sqlite import SQLiteStore
+
+
+class SlowStore(SQLiteStore):
+    """A real SQLite store; reads starting at a chosen record take a while."""
+
+    slow_start: int | None = None
+
+    def read_records(self, version_id: int, start: int, stop: int) -> list[bytes]:
+        if start == self.slow_start:
+            time.sleep(0.3)
+        return super().read_records(version_id, start, stop)
+
+
+class Viewer:
+    def __init__(self, legacy: bool = False, follow: bool = True) -> None:
+        self.legacy, self.follow = legacy, follow
+        self.received: list[dict] = []
+
+    def send(self, payload: bytes) -> None:
+        self.received.append(orjson.loads(payload))
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        pass
+
+    def pages(self) -> list[int]:
+        return [m["page_no"] for m in self.received if m.get("type", "page") == "page"]
+
+
+class BrokenViewer(Viewer):
+    def send(self, payload: bytes) -> None:
+        raise RuntimeError("this viewer's socket is broken")
+
+
+@pytest.fixture
+async def setup(tmp_path: Path):
+    store = SlowStore(tmp_path / "s.sqlite3")
+    documents = Documents(store, max_upload_bytes=10**9)
+    hub = Hub(documents, page_size=100, legacy_page_size=100)
+    document = await documents.create()
+    upload = await documents.start_upload(document.id, filename="t.tsv", has_header=False)
+    await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
+    await upload.finish()
+    yield store, documents, hub, document.id
+    await documents.close()
+
+
+async def test_a_turn_overtaken_while_reading_is_never_delivered_late(setup):
+    store, _, hub, document_id = setup
+    viewers = [Viewer(), Viewer(legacy=True)]
+    for viewer in viewers:
+        room = await hub.join(viewer, document_id)
+        assert room is not None
+    store.slow_start = 200  # page 3
+    await asyncio.gather(hub.turn_page(room, 3), asyncio.sleep(0.05), hub.turn_page(room, 4))
+    await asyncio.sleep(0.4)
+    for viewer in viewers:
+        assert viewer.pages()[-1] == 4
+        assert 3 not in viewer.pages()
+
+
+async def test_a_joining_viewer_never_ends_on_a_stale_shared_page(setup):
+    store, _, hub, document_id = setup
+    first = Viewer(follow=False)  # browsing alone: the turn to 2 reads (and caches) no page
+    room = await hub.join(first, document_id)
+    assert room is not None
+    await hub.turn_page(room, 2)
+    late = Viewer()
+    assert await hub.join(late, document_id) is room
+    store.slow_start = 100  # page 2, which the late viewer's join page reads
+    await asyncio.gather(
+        hub.send_page(late, room, None, cause="join"),
+        asyncio.sleep(0.05),
+        hub.turn_page(room, 5),
+    )
+    assert late.pages()[-1] == 5
+
+
+async def test_one_broken_viewer_does_not_stop_the_others(setup):
+    _, _, hub, document_id = setup
+    viewers = [Viewer(), BrokenViewer(), Viewer(legacy=True)]
+    for viewer in viewers:
+        room = await hub.join(viewer, document_id)
+    assert room is not None
+    await hub.turn_page(room, 6)
+    assert viewers[0].pages() == [6] and viewers[2].pages() == [6]
+
+
+async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setup):
+    store, documents, hub, document_id = setup
+    alone = Viewer(follow=False)
+    room = await hub.join(alone, document_id)
+    assert room is not None
+    store.slow_start = 700  # page 8
+
+    async def new_version() -> None:
+        await asyncio.sleep(0.05)
+        upload = await documents.start_upload(document_id, filename="v2.tsv", has_header=False)
+        await upload.feed(b"only\nthis\n")
+        await hub.version_committed(await upload.finish())
+
+    await asyncio.gather(hub.send_page(alone, room, 8, cause="request"), new_version())
+    assert [(m["page_no"], m["version"]) for m in alone.received if m["type"] == "page"] == [(1, 2)]

@@ -1,0 +1,232 @@
+"""The store contract, run against every store implementation; and the ingest pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tablecast.errors import TablecastError
+from tablecast.ingest import Ingest
+from tablecast.parsing import ParseOptions
+from tablecast.store.base import BLOCK_RECORDS, Store, VersionMeta, encode_block
+from tablecast.store.sqlite import SQLiteStore
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens (and re-opens, as after a restart) one store; every test here runs on each kind."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        store = SQLiteStore(tmp_path / "store.sqlite3")
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def meta(records: int, filename: str = "t.tsv") -> VersionMeta:
+    return VersionMeta(filename, "utf-8", "\t", True, records, 2, 100, ["h1", "h2"])
+
+
+def rows(n: int, start: int = 0) -> list[list[str]]:
+    return [[f"r{i}", "x\ny"] for i in range(start, start + n)]
+
+
+def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv") -> int:
+    pending = store.begin_version(document_id)
+    blocks = [
+        (b, encode_block(rows(min(BLOCK_RECORDS, n - b * BLOCK_RECORDS), b * BLOCK_RECORDS)))
+        for b in range((n + BLOCK_RECORDS - 1) // BLOCK_RECORDS)
+    ]
+    store.write_blocks(pending, blocks)
+    return pending
+
+
+def test_create_and_get(open_store):
+    store = open_store()
+    document = store.create_document()
+    got = store.get_document(document.id)
+    assert got is not None
+    assert (got.id, got.version, got.shared_page) == (document.id, None, 1)
+    assert store.get_document("00000000-0000-4000-8000-000000000000") is None
+
+
+def test_a_version_is_invisible_until_committed(open_store):
+    store = open_store()
+    document = store.create_document()
+    pending = write_version(store, document.id, 600)
+    assert store.get_document(document.id).version is None  # type: ignore[union-attr]
+    after = store.commit_version(pending, meta(600))
+    assert after.version is not None
+    assert (after.version.number, after.version.meta.record_count) == (1, 600)
+    assert after.version.meta.first_record == ["h1", "h2"]
+    assert store.get_document(document.id) == after
+
+
+def test_versions_are_numbered_in_commit_order(open_store):
+    store = open_store()
+    document = store.create_document()
+    first = write_version(store, document.id, 10)
+    second = write_version(store, document.id, 20)
+    assert store.commit_version(second, meta(20)).version.number == 1  # type: ignore[union-attr]
+    latest = store.commit_version(first, meta(10))
+    assert (latest.version.number, latest.version.meta.record_count) == (2, 10)  # type: ignore[union-attr]
+
+
+def test_a_commit_resets_the_shared_page(open_store):
+    store = open_store()
+    document = store.create_document()
+    store.commit_version(write_version(store, document.id, 10), meta(10))
+    store.set_shared_page(document.id, 7)
+    assert store.get_document(document.id).shared_page == 7  # type: ignore[union-attr]
+    after = store.commit_version(write_version(store, document.id, 10), meta(10))
+    assert after.shared_page == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"),
+    [(0, 1), (0, 100), (250, 262), (255, 257), (0, 600), (512, 600), (599, 600), (5, 5)],
+)
+def test_read_records_across_blocks(open_store, start, stop):
+    store = open_store()
+    document = store.create_document()
+    version = store.commit_version(write_version(store, document.id, 600), meta(600)).version
+    assert version is not None
+    got = [orjson.loads(r) for r in store.read_records(version.id, start, stop)]
+    assert got == rows(stop - start, start)
+
+
+def test_abort_leaves_no_trace_and_the_old_version_stays(open_store):
+    store = open_store()
+    document = store.create_document()
+    old = store.commit_version(write_version(store, document.id, 5), meta(5))
+    pending = write_version(store, document.id, 1000)
+    store.abort_version(pending)
+    assert store.get_document(document.id) == old
+    with pytest.raises(TablecastError):
+        store.commit_version(pending, meta(1000))
+    assert store.commit_version(write_version(store, document.id, 3), meta(3)).version.number == 2  # type: ignore[union-attr]
+
+
+def test_everything_survives_reopening_and_pending_uploads_are_forgotten(open_store):
+    store = open_store()
+    document = store.create_document()
+    committed = store.commit_version(write_version(store, document.id, 300), meta(300))
+    store.set_shared_page(document.id, 2)
+    write_version(store, document.id, 900)  # the process dies mid-upload
+    store.close()
+    again = open_store()
+    got = again.get_document(document.id)
+    assert got is not None and got.version == committed.version and got.shared_page == 2
+    assert len(again.read_records(got.version.id, 0, 300)) == 300  # type: ignore[union-attr]
+    next_version = again.commit_version(write_version(again, document.id, 1), meta(1))
+    assert next_version.version.number == 2  # type: ignore[union-attr]
+
+
+def test_empty_documents_are_removed_unless_kept_or_used(open_store):
+    store = open_store()
+    old_empty = store.create_document()
+    kept = store.create_document()
+    used = store.create_document()
+    store.commit_version(write_version(store, used.id, 1), meta(1))
+    uploading = store.create_document()
+    write_version(store, uploading.id, 1)  # an upload in progress counts as use
+    removed = store.remove_empty_documents(time.time() + 1, keep={kept.id})
+    assert removed == [old_empty.id]
+    assert store.get_document(old_empty.id) is None
+    for document in (kept, used, uploading):
+        assert store.get_document(document.id) is not None
+    young = store.create_document()
+    assert store.remove_empty_documents(time.time() - 3600, keep=()) == []  # none old enough
+    assert store.get_document(young.id) is not None
+
+
+def test_remove_document_if_empty(open_store):
+    store = open_store()
+    empty, used = store.create_document(), store.create_document()
+    store.commit_version(write_version(store, used.id, 1), meta(1))
+    store.remove_document_if_empty(empty.id)
+    store.remove_document_if_empty(used.id)
+    assert store.get_document(empty.id) is None
+    assert store.get_document(used.id) is not None
+
+
+def test_readers_on_other_threads_see_committed_versions_while_a_writer_writes(open_store):
+    store = open_store()
+    document = store.create_document()
+    store.commit_version(write_version(store, document.id, 100), meta(100))
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                got = store.get_document(document.id)
+                assert got is not None and got.version is not None
+                records = store.read_records(got.version.id, 0, got.version.meta.record_count)
+                assert len(records) == got.version.meta.record_count
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for n in range(2, 12):
+        store.commit_version(write_version(store, document.id, n * 100), meta(n * 100))
+    stop.set()
+    for t in readers:
+        t.join()
+    assert not errors
+
+
+# Ingest: parser, blocks and store together
+
+
+@pytest.mark.parametrize("records", [1, BLOCK_RECORDS - 1, BLOCK_RECORDS, BLOCK_RECORDS + 1, 1000])
+def test_ingest_stores_every_record_once(open_store, records):
+    store = open_store()
+    document = store.create_document()
+    data = "".join(f"r{i}\tv{i}\n" for i in range(records)).encode()
+    ingest = Ingest(
+        store,
+        document.id,
+        filename="f.tsv",
+        has_header=False,
+        options=ParseOptions(),
+        max_bytes=10**9,
+    )
+    for i in range(0, len(data), 777):
+        ingest.feed(data[i : i + 777])
+    version = ingest.finish().version
+    assert version is not None
+    assert (version.meta.record_count, version.meta.size, version.meta.width) == (
+        records,
+        len(data),
+        2,
+    )
+    got = [orjson.loads(r) for r in store.read_records(version.id, 0, records)]
+    assert got == [[f"r{i}", f"v{i}"] for i in range(records)]
+
+
+def test_ingest_refuses_bytes_past_the_limit(open_store):
+    store = open_store()
+    document = store.create_document()
+    ingest = Ingest(
+        store, document.id, filename="", has_header=True, options=ParseOptions(), max_bytes=100
+    )
+    ingest.feed(b"a\tb\n" * 25)
+    with pytest.raises(TablecastError) as err:
+        ingest.feed(b"x")
+    assert err.value.code == "too_large"
+    ingest.abort()
+    assert store.get_document(document.id).version is None  # type: ignore[union-attr]
