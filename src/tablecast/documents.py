@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from .errors import TablecastError
 from .ingest import Ingest
-from .parsing import ParseOptions
+from .parsing import DELIMITER_NAMES, ParseOptions
 from .store.base import Document, Store, Version
 
 log = logging.getLogger("tablecast.documents")
@@ -99,6 +99,7 @@ class Documents:
         has_header: bool = True,
         options: ParseOptions | None = None,
         size: int | None = None,
+        via: str = "ws",
     ) -> Upload:
         if size is not None and size > self.max_upload_bytes:
             raise TablecastError(
@@ -114,7 +115,7 @@ class Documents:
                 max_bytes=self.max_upload_bytes,
             )
         )
-        upload = Upload(self, ingest, document_id, filename, size)
+        upload = Upload(self, ingest, document_id, filename, size, via)
         self.uploads.add(upload)
         return upload
 
@@ -145,8 +146,10 @@ class Upload:
         document_id: str,
         filename: str,
         size: int | None,
+        via: str,
     ) -> None:
         self.id = secrets.token_hex(4)
+        self.via = via  # ws or http, for the log
         self.document_id = document_id
         self.filename = filename
         self.size = size  # announced by the client, if it did
@@ -187,6 +190,20 @@ class Upload:
             await self.abort()
             raise
         self._end()
+        version = document.version
+        assert version is not None
+        log.info(
+            "upload doc=%s version=%d via=%s bytes=%d records=%d encoding=%s delimiter=%s"
+            " seconds=%.3f",
+            document.id,
+            version.number,
+            self.via,
+            version.meta.size,
+            version.meta.record_count,
+            version.meta.encoding,
+            DELIMITER_NAMES[version.meta.delimiter],
+            self.duration,
+        )
         return document
 
     async def abort(self) -> None:

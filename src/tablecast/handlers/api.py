@@ -111,7 +111,12 @@ class UploadHandler(ApiHandler):
         else:
             document_id = (await self.document(self.path_args[0])).id
         self.upload = await documents.start_upload(
-            document_id, filename=filename, has_header=has_header, options=options, size=size
+            document_id,
+            filename=filename,
+            has_header=has_header,
+            options=options,
+            size=size,
+            via="http",
         )
         self.services.hub.upload_progress(self.upload, "receiving")
 
@@ -137,19 +142,6 @@ class UploadHandler(ApiHandler):
             self.fail(err)
             return
         self.upload = None
-        version = document.version
-        assert version is not None
-        log.info(
-            "upload doc=%s version=%d via=http bytes=%d records=%d encoding=%s delimiter=%r"
-            " seconds=%.3f",
-            document.id,
-            version.number,
-            version.meta.size,
-            version.meta.record_count,
-            version.meta.encoding,
-            version.meta.delimiter,
-            upload.duration,
-        )
         self.services.hub.upload_progress(upload, "done")
         await self.services.hub.version_committed(document)
         self.set_header("Location", f"/parser/api/docs/{document.id}")

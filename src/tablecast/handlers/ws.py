@@ -271,17 +271,6 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             raise
         version = document.version
         assert version is not None
-        log.info(
-            "upload doc=%s version=%d via=ws bytes=%d records=%d encoding=%s delimiter=%r"
-            " seconds=%.3f",
-            document.id,
-            version.number,
-            version.meta.size,
-            version.meta.record_count,
-            version.meta.encoding,
-            version.meta.delimiter,
-            upload.duration,
-        )
         if not self.legacy:
             self.send(
                 protocol.message(
