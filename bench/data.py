@@ -24,8 +24,9 @@ def rows(count: int, seed: int = 73) -> list[str]:
         lines.append(
             f"{i}\t{rng.choice(_NAMES)} {rng.choice(_SURNAMES)}\t{rng.choice(_CITIES)}\t"
             f"20{rng.randint(10, 26)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}\t"
-            f"{rng.randint(0, 999999) / 100:.2f}\t{rng.randint(1, 500)}\t{rng.getrandbits(32):08x}\t"
-            f"{rng.choice('yn')}\t{rng.choice(_WORDS)} {rng.choice(_WORDS)}\tgrp{rng.randint(1, 40)}"
+            f"{rng.randint(0, 999999) / 100:.2f}\t{rng.randint(1, 500)}\t"
+            f"{rng.getrandbits(32):08x}\t{rng.choice('yn')}\t"
+            f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}\tgrp{rng.randint(1, 40)}"
         )
     return lines
 
