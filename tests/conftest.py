@@ -24,7 +24,21 @@ from websockets.asyncio.client import ClientConnection, connect
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
 
 
-class Server:
+class Listening:
+    """Something tests reach on a loopback port."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+class Server(Listening):
     """``tablecast serve`` as a subprocess; its log lines are collected in ``log``."""
 
     def __init__(self, data_dir: Path, *args: str) -> None:
@@ -82,14 +96,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def logged(self, pattern: str) -> list[str]:
         return [line for line in self.log if re.search(pattern, line)]

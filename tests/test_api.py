@@ -245,3 +245,25 @@ def test_pages_and_health(server):
     script = html.split('src="')[-1].split('"')[0]
     status, js, _ = http("GET", server.url + script)
     assert status == 200 and "WebSocket" in js
+
+
+async def test_a_client_vanishing_mid_upload_changes_nothing(server):
+    _, doc, _ = post(server, table(10))
+    watcher = await v1(server, doc["id"])
+    await expect(watcher, "page")
+    for _ in range(3):
+        conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.putrequest("PUT", f"/parser/api/docs/{doc['id']}")
+        conn.putheader("Content-Length", str(50 * 1024 * 1024))
+        conn.endheaders()
+        for _ in range(40):
+            conn.send(table(2000))  # a few MB of the promised 50
+        conn.close()  # and gone
+    cancelled = await expect(watcher, "upload_progress", state="cancelled")
+    assert "error" not in cancelled
+    await asyncio.sleep(0.5)
+    _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
+    assert (meta["version"], meta["total_number"]) == (1, 10)
+    status, again, _ = http("PUT", f"{server.url}/parser/api/docs/{doc['id']}", table(5))
+    assert (status, again["version"]) == (200, 2)
+    await watcher.close()

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import expect, http, receive, table, upload_v1
+from conftest import Listening, expect, http, receive, table, upload_v1
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = Path(__file__).parent.parent / "deploy" / "nginx.conf"
@@ -29,7 +29,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Nginx:
+class Nginx(Listening):
     def __init__(self, directory: Path, upstream_port: int, read_timeout: str | None) -> None:
         if not os.path.exists(NGINX):
             pytest.fail("nginx is not installed: `make test` installs Debian's nginx-light")
@@ -82,14 +82,6 @@ class Nginx:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
 
 @pytest.fixture

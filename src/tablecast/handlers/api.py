@@ -37,6 +37,9 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(orjson.dumps(obj))
 
     def fail(self, err: TablecastError) -> None:
+        log.info(
+            "error %s %s code=%s %s", self.request.method, self.request.path, err.code, err.message
+        )
         if not self._finished:
             self.write_json({"error": err.as_dict()}, err.status)
 
@@ -121,15 +124,16 @@ class UploadHandler(ApiHandler):
         self.services.hub.upload_progress(self.upload, "receiving")
 
     async def data_received(self, chunk: bytes) -> None:
-        if self.upload is None or self._finished:
+        upload = self.upload
+        if upload is None or self._finished:
             return
         try:
-            await self.upload.feed(chunk)
+            await upload.feed(chunk)
         except TablecastError as err:
             await self._rollback(err)
             self.fail(err)
             return
-        self.services.hub.upload_progress(self.upload, "receiving")
+        self.services.hub.upload_progress(upload, "receiving")
 
     async def _commit(self, status: int) -> None:
         upload = self.upload
@@ -152,11 +156,10 @@ class UploadHandler(ApiHandler):
         upload, self.upload = self.upload, None
         if upload is not None:
             await upload.abort()
-            self.services.hub.upload_progress(upload, "failed", err)
+            # no error: the client went away mid-upload
+            self.services.hub.upload_progress(upload, "failed" if err else "cancelled", err)
         if self.created is not None:
             await self.services.documents.remove_document_if_empty(self.created.id)
-        if err is not None:
-            log.info("upload failed via=http code=%s %s", err.code, err.message)
 
     def on_connection_close(self) -> None:
         # the client went away mid-upload: roll it back
