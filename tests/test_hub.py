@@ -114,3 +114,14 @@ async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setu
 
     await asyncio.gather(hub.send_page(alone, room, 8, cause="request"), new_version())
     assert [(m["page_no"], m["version"]) for m in alone.received if m["type"] == "page"] == [(1, 2)]
+
+
+async def test_the_last_viewer_out_closes_the_room(setup):
+    _, _, hub, document_id = setup
+    first, second = Viewer(), Viewer()
+    room = await hub.join(first, document_id)
+    assert room is not None and await hub.join(second, document_id) is room
+    hub.leave(first, room)
+    assert hub.rooms[document_id] is room
+    hub.leave(second, room)
+    assert document_id not in hub.rooms

@@ -41,7 +41,8 @@ class Documents:
         self._cache_bytes = 0
         self._reading: dict[tuple[int, int, int], asyncio.Future[bytes]] = {}
         self.uploads: set[Upload] = set()
-        self._closing = False
+        self.stopping = False  # uploads are being rolled back for shutdown
+        self._closing = False  # no more writes
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
         if self._closing:
@@ -127,6 +128,7 @@ class Documents:
 
     async def close(self) -> None:
         """Roll back uploads still in progress, let the writer finish, close the store."""
+        self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
         self._closing = True
@@ -219,6 +221,8 @@ class Upload:
 
     def _check_open(self) -> None:
         # after an abort (the client left, the server is stopping) nothing may be written
+        if self._done and self._documents.stopping:
+            raise TablecastError("shutting_down", "the server is shutting down")
         if self._done:
             raise TablecastError("no_upload", "this upload has ended")
 

@@ -65,7 +65,7 @@ class Hub:
     # Membership
 
     async def join(self, viewer: Viewer, document_id: str) -> Room | None:
-        """Add a viewer to its document's room and send it the shared page; None: no document."""
+        """Add a viewer to its document's room (made if need be); None if there is no document."""
         room = self.rooms.get(document_id)
         while room is None:
             commits = self._commits

@@ -71,6 +71,9 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             log.info("not found doc=%s ip=%s", document_id, self.request.remote_ip)
             self.close(CLOSE_NO_DOCUMENT, "no such document")
             return
+        if self._is_closed():  # gone while we joined: on_close found no room to leave
+            hub.leave(self, room)
+            return
         self.room = room
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
@@ -100,9 +103,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         self.services.hub.leave(self, room)
         if self.upload is not None:
             upload, self.upload = self.upload, None
-            self.services.hub.upload_progress(
-                upload, "cancelled", TablecastError("no_upload", "the uploader disconnected")
-            )
+            self.services.hub.upload_progress(upload, "cancelled")
             tasks.spawn(upload.abort(), "roll back an abandoned upload")
             log.info(
                 "upload abandoned doc=%s upload=%s bytes=%d",
@@ -119,8 +120,11 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
 
     # Sending
 
+    def _is_closed(self) -> bool:
+        return self.ws_connection is None or self.ws_connection.is_closing()
+
     def send(self, payload: bytes) -> None:
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        if self._is_closed():
             return
         with contextlib.suppress(tornado.websocket.WebSocketClosedError):
             self.write_message(payload)
@@ -131,7 +135,8 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         room = self.room
         if room is None:
             return
-        request = "upload_chunk" if isinstance(message, bytes) else "message"
+        # what the request was, for the log and the error: refined once a v1 message is decoded
+        request = "upload_chunk" if isinstance(message, bytes) else "goto"
         try:
             if self.legacy:
                 await self._on_legacy(room, message)
@@ -168,6 +173,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         if isinstance(message, bytes):
             upload = await self.services.documents.start_upload(room.document.id, filename="")
             self.upload = upload
+            self.services.hub.upload_progress(upload, "receiving")
             try:
                 await upload.feed(message)
                 await self._commit(upload)
