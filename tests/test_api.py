@@ -234,7 +234,7 @@ def test_pages_and_health(server):
     conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request("GET", "/")
     response = conn.getresponse()
-    assert response.status in (301, 302) and response.getheader("Location") == "/parser/"
+    assert response.status == 302 and response.getheader("Location") == "/parser/"
     status, html, _ = http("GET", f"{server.url}/parser/")
     assert status == 200 and "<html" in html and "/parser/static/" in html
     _, doc, _ = post(server, table(1))

@@ -45,7 +45,7 @@ def make_app(services: Services) -> tornado.web.Application:
     s = {"services": services}
     return tornado.web.Application(
         [
-            (r"/", tornado.web.RedirectHandler, {"url": "/parser/"}),
+            (r"/", tornado.web.RedirectHandler, {"url": "/parser/", "permanent": False}),
             (r"/healthz", Health),
             (r"/parser/?", AppPage, s),
             (rf"/parser/share/{ID}", AppPage, s),
