@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the test suite starts for real (nginx in front of the server).
-SYSTEM_PACKAGES := nginx-light
+# Debian packages the test suite runs for real: nginx in front of the server, Chromium for the app.
+SYSTEM_PACKAGES := nginx-light chromium
 
-.PHONY: run test bench lint system-deps clean
+.PHONY: run test bench lint screenshots system-deps clean
 
 $(VENV)/.run-installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tablecast needs Python 3.11 or newer")'
@@ -26,6 +26,10 @@ test: $(VENV)/.dev-installed system-deps
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
+
+# The pictures in docs/screenshots, taken by the browser tests in real Chromium.
+screenshots: $(VENV)/.dev-installed system-deps
+	TABLECAST_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k screenshots -q
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench

@@ -12,7 +12,7 @@ from http.client import HTTPConnection
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import expect, http, legacy, receive, table, upload_v1, v1
+from support import expect, http, legacy, receive, table, upload_v1, v1
 
 
 def post(server, body: bytes, query: str = "") -> tuple[int, dict, dict]:
@@ -242,9 +242,16 @@ def test_pages_and_health(server):
     assert status == 200 and doc["id"] in html
     status, html, _ = http("GET", f"{server.url}/parser/share/{uuid.uuid4()}")
     assert status == 404
-    script = html.split('src="')[-1].split('"')[0]
-    status, js, _ = http("GET", server.url + script)
-    assert status == 200 and "WebSocket" in js
+    script = html.split('<script type="module" src="')[1].split('"')[0]
+    assert "?v=" in script  # content-hashed: cached for good
+    status, js, headers = http("GET", server.url + script)
+    assert status == 200 and "./connection.js" in js
+    assert "javascript" in headers["Content-Type"]
+    assert "max-age" in headers["Cache-Control"]
+    # modules imported by plain relative URLs are revalidated, never stale after an upgrade
+    status, js, headers = http("GET", f"{server.url}/parser/static/connection.js")
+    assert status == 200 and "new WebSocket" in js
+    assert headers["Cache-Control"] == "no-cache"
 
 
 async def test_a_client_vanishing_mid_upload_changes_nothing(server):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import http, legacy, receive, table
+from support import http, legacy, receive, table
 
 LEGACY_KEYS = {"uuid", "page_no", "total_number", "data"}
 

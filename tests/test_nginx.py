@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import Listening, expect, http, receive, table, upload_v1
+from support import Listening, expect, http, receive, table, upload_v1
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = Path(__file__).parent.parent / "deploy" / "nginx.conf"

@@ -8,7 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import (
+from support import (
     expect,
     http,
     legacy,

@@ -23,7 +23,7 @@ from . import tasks
 from .config import Settings
 from .documents import Documents
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
-from .handlers.pages import AppPage, Health
+from .handlers.pages import AppPage, Health, StaticFiles
 from .handlers.ws import CLOSE_GOING_AWAY, DocumentSocket
 from .hub import Hub
 from .store import open_store
@@ -59,6 +59,7 @@ def make_app(services: Services) -> tornado.web.Application:
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
         static_url_prefix="/parser/static/",
+        static_handler_class=StaticFiles,
         websocket_ping_interval=services.settings.ping_interval,
         websocket_ping_timeout=services.settings.ping_interval,  # Tornado caps it there
         compress_response=True,

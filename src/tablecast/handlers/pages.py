@@ -27,6 +27,16 @@ class AppPage(tornado.web.RequestHandler):
         self.render("index.html", document_id=document_id, missing=self.get_status() == 404)
 
 
+class StaticFiles(tornado.web.StaticFileHandler):
+    """``static_url()`` links carry a content hash (``?v=``) and are cached for good. The ES
+    modules that app.js imports are fetched by plain relative URLs, so those must be
+    revalidated (a cheap 304) or a browser could pair a new app.js with an old module."""
+
+    def set_extra_headers(self, path: str) -> None:
+        if "v" not in self.request.arguments:
+            self.set_header("Cache-Control", "no-cache")
+
+
 class Health(tornado.web.RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")

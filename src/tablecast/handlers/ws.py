@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from asyncio import Future
 from typing import TYPE_CHECKING, Any
 
 import tornado.websocket
@@ -127,7 +128,9 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         if self._is_closed():
             return
         with contextlib.suppress(tornado.websocket.WebSocketClosedError):
-            self.write_message(payload)
+            # The write completes later; if the viewer leaves first it fails, and nobody awaits
+            # it: retrieve that failure here, or asyncio logs every departing viewer as an error.
+            self.write_message(payload).add_done_callback(_ignore_closed)
 
     # Receiving
 
@@ -289,6 +292,11 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             )
         hub.upload_progress(upload, "done")
         await hub.version_committed(document)
+
+
+def _ignore_closed(write: Future[None]) -> None:
+    if not write.cancelled():
+        write.exception()
 
 
 def _request_name(message: Any) -> str:

@@ -1,68 +1,348 @@
-// A minimal client of the tablecast.v1 protocol (see docs/protocol.md).
+// The tablecast page: drop a file, watch it upload, share the link, browse the table together.
+
+import { Connection } from "./connection.js";
+import { bytes, count, plural } from "./format.js";
+import { renderTable } from "./table.js";
+import { Upload } from "./upload.js";
+
 const $ = (id) => document.getElementById(id);
-let ws;
-let page = null;
+
+const state = {
+  connection: null,
+  url: null, // the share link, from hello
+  limits: null,
+  page: null, // the last page shown
+  follow: true,
+  ownPage: 1, // the page this viewer is on while browsing alone
+  upload: null, // this viewer's upload in progress
+  others: new Map(), // other viewers' uploads in progress, by id
+};
+
+const ERRORS = {
+  not_text: "This does not look like a table: the file holds binary data. Choose a TSV or CSV file.",
+  empty_file: "This file is empty: there are no rows to show.",
+  bad_table: "This file could not be read as a table.",
+  cell_too_large: "A cell in this file is too long to be read (is a quote never closed?).",
+  bad_option: "The file could not be read with these options.",
+  upload_size_mismatch: "The file changed while it was being uploaded. Try again.",
+  connection_lost: "The connection was lost during the upload. Try again.",
+  message_too_large: "The browser sent a piece of the file larger than the server accepts.",
+  shutting_down: "The server is restarting. Try again in a moment.",
+  no_upload: "The upload was interrupted. Try again.",
+};
+
+function explain(code, fallback) {
+  if (code === "too_large") {
+    return state.limits
+      ? `This file is larger than the ${bytes(state.limits.max_upload_bytes)} limit.`
+      : "This file is larger than the server accepts.";
+  }
+  return ERRORS[code] || fallback || "Something went wrong.";
+}
+
+// Views
+
+function show(view) {
+  for (const id of ["empty", "missing", "document"]) $(id).hidden = id !== view;
+}
+
+function showAlert(text) {
+  const unchanged = state.page && state.page.version !== null ? " The table is unchanged." : "";
+  $("alert-text").textContent = text + unchanged;
+  $("alert").hidden = false;
+}
+
+let noticeTimer = null;
+function showNotice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    $("notice").hidden = true;
+  }, 6000);
+}
+
+const STATUS = {
+  idle: "Offline",
+  connecting: "Connecting…",
+  open: "Live",
+  reconnecting: "Reconnecting…",
+  closed: "Offline",
+  missing: "Not found",
+};
+
+function renderStatus({ state: connectionState, retryIn }) {
+  const status = $("status");
+  status.hidden = false;
+  status.dataset.state = connectionState;
+  $("status-text").textContent =
+    connectionState === "reconnecting" && retryIn
+      ? `Reconnecting in ${Math.max(1, Math.round(retryIn / 1000))} s…`
+      : STATUS[connectionState];
+}
+
+function renderPage(page) {
+  $("doc-title").hidden = page.version === null;
+  $("filename").textContent = page.filename || "Untitled table";
+  $("version").textContent = page.version === null ? "" : `version ${page.version}`;
+  $("copy-link").hidden = !state.url;
+  if (page.version === null) {
+    show("empty");
+    return;
+  }
+  show("document");
+  const last = page.first_row + page.data.length - 1;
+  $("range").textContent =
+    page.total_number === 0
+      ? "No rows"
+      : `Rows ${count(page.first_row)}–${count(last)} of ${count(page.total_number)}`;
+  $("page").value = page.page_no;
+  $("page").max = page.page_count;
+  $("pages").textContent = count(page.page_count);
+  $("first").disabled = $("prev").disabled = page.page_no <= 1;
+  $("next").disabled = $("last").disabled = page.page_no >= page.page_count;
+  renderTable($("table"), page);
+}
+
+function renderOthers() {
+  const latest = [...state.others.values()].at(-1);
+  $("others").hidden = !latest;
+  if (!latest) return;
+  const name = latest.filename || "a file";
+  const progress = $("others-progress");
+  if (latest.size) {
+    const percent = Math.floor((100 * latest.received) / latest.size);
+    $("others-text").textContent = `Someone is uploading ${name}: ${percent}%`;
+    progress.value = percent;
+  } else {
+    $("others-text").textContent = `Someone is uploading ${name}: ${bytes(latest.received)}`;
+    progress.removeAttribute("value");
+  }
+}
+
+// Messages from the server
+
+function onMessage({ detail: message }) {
+  switch (message.type) {
+    case "hello":
+      onHello(message);
+      break;
+    case "page":
+      onPage(message);
+      break;
+    case "presence":
+      $("viewers").hidden = false;
+      $("viewers").textContent =
+        message.viewers === 1 ? "Only you" : `${plural(message.viewers, "viewer", "viewers")}`;
+      break;
+    case "upload_progress":
+      if (state.upload && message.upload === state.upload.id) break;
+      if (message.state === "receiving") state.others.set(message.upload, message);
+      else state.others.delete(message.upload);
+      renderOthers();
+      break;
+    case "error":
+      if (!String(message.request).startsWith("upload")) showAlert(explain(message.code, message.message));
+      break;
+    default:
+      break;
+  }
+}
+
+function onHello(hello) {
+  state.url = hello.url;
+  state.limits = hello.limits;
+  if (!state.follow) {
+    // back after a reconnect while browsing alone: the server starts everyone following
+    state.connection.send({ type: "follow", follow: false });
+    state.connection.send({ type: "goto", page: state.ownPage });
+  }
+}
+
+function onPage(page) {
+  if (!state.follow && page.cause === "join") return; // our own page is on its way
+  const previous = state.page;
+  if (page.cause === "version" && page.version !== null && (!previous || previous.version !== page.version)) {
+    showNotice(`New version ${page.version} — ${plural(page.total_number, "row", "rows")}`);
+  }
+  state.page = page;
+  if (!state.follow) state.ownPage = page.page_no;
+  renderPage(page);
+}
+
+// What the viewer does
 
 function connect() {
-  const id = document.body.dataset.document;
-  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  ws = new WebSocket(scheme + location.host + "/parser/ws" + (id ? "/" + id : ""), "tablecast.v1");
-  ws.onopen = () => { $("status").textContent = "connected"; };
-  ws.onclose = (e) => {
-    $("status").textContent = e.code === 4404 ? "no such document" : "disconnected";
-  };
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === "hello") {
-      document.body.dataset.document = msg.id;
-      history.replaceState(null, "", "/parser/share/" + msg.id);
-      $("share").textContent = "Share link: " + msg.url;
-    } else if (msg.type === "page") {
-      page = msg;
-      render(msg);
-    } else if (msg.type === "error") {
-      $("status").textContent = msg.message;
-    } else if (msg.type === "upload_ready") {
-      sendFile(pendingFile);
+  if (state.connection) return state.connection;
+  const connection = new Connection(document.body.dataset.document);
+  connection.addEventListener("message", onMessage);
+  connection.addEventListener("state", (event) => {
+    renderStatus(event.detail);
+    if (event.detail.state === "missing") showMissing();
+    if (event.detail.state !== "open") {
+      state.others.clear();
+      renderOthers();
     }
-  };
+  });
+  state.connection = connection;
+  connection.connect();
+  return connection;
 }
 
-function render(msg) {
-  const head = document.createElement("tr");
-  for (const name of msg.columns) {
-    const th = document.createElement("th");
-    th.textContent = name;
-    head.append(th);
+function goTo(pageNo) {
+  const { page, connection } = state;
+  if (!page || !connection) return;
+  const target = Math.min(Math.max(1, pageNo), page.page_count);
+  if (target === page.page_no) return;
+  connection.send({ type: "goto", page: target });
+}
+
+function setFollow(follow) {
+  state.follow = follow;
+  $("follow").checked = follow;
+  $("alone").hidden = follow;
+  if (!state.connection) return;
+  if (!follow && state.page) state.ownPage = state.page.page_no;
+  state.connection.send({ type: "follow", follow });
+}
+
+async function upload(file) {
+  if (!file || state.upload) return;
+  $("alert").hidden = true;
+  if (state.limits && file.size > state.limits.max_upload_bytes) {
+    showAlert(explain("too_large"));
+    return;
   }
-  $("table").tHead.replaceChildren(head);
-  $("table").tBodies[0].replaceChildren(...msg.data.map((row) => {
-    const tr = document.createElement("tr");
-    for (const cell of row) {
-      const td = document.createElement("td");
-      td.textContent = cell;
-      tr.append(td);
-    }
-    return tr;
-  }));
-  $("position").textContent = `page ${msg.page_no} of ${msg.page_count} (${msg.total_number} rows)`;
-}
-
-let pendingFile = null;
-async function sendFile(file) {
-  const chunk = 256 * 1024;
-  for (let offset = 0; offset < file.size; offset += chunk) {
-    ws.send(await file.slice(offset, offset + chunk).arrayBuffer());
-    while (ws.bufferedAmount > 4 * chunk) await new Promise((r) => setTimeout(r, 20));
+  const connection = connect();
+  try {
+    await connection.ready();
+  } catch {
+    showAlert("Could not reach the server.");
+    return;
   }
-  ws.send(JSON.stringify({ type: "upload_end" }));
+  if (file.size > state.limits.max_upload_bytes) {
+    showAlert(explain("too_large"));
+    return;
+  }
+  const job = new Upload(connection, file, { onProgress: renderUpload });
+  state.upload = job;
+  $("upload-name").textContent = file.name;
+  $("upload-detail").textContent = `Starting… ${bytes(file.size)}`;
+  $("upload-progress").value = 0;
+  $("upload").hidden = false;
+  try {
+    await job.run();
+    const sharePath = `/parser/share/${connection.documentId}`;
+    if (location.pathname !== sharePath) history.replaceState(null, "", sharePath);
+    document.body.dataset.document = connection.documentId;
+    $("copy-link").hidden = false;
+  } catch (error) {
+    if (error.code !== "cancelled") showAlert(explain(error.code, error.message));
+  } finally {
+    state.upload = null;
+    $("upload").hidden = true;
+  }
 }
 
-$("file").onchange = () => {
-  pendingFile = $("file").files[0];
-  if (!pendingFile) return;
-  ws.send(JSON.stringify({ type: "upload_begin", filename: pendingFile.name, size: pendingFile.size }));
-};
-$("prev").onclick = () => page && ws.send(JSON.stringify({ type: "goto", page: Math.max(1, page.page_no - 1) }));
-$("next").onclick = () => page && ws.send(JSON.stringify({ type: "goto", page: page.page_no + 1 }));
-connect();
+function renderUpload({ acked, size, rate }) {
+  const percent = size ? Math.floor((100 * acked) / size) : 100;
+  $("upload-progress").value = percent;
+  $("upload-detail").textContent =
+    acked >= size
+      ? `${bytes(size)} · finishing…`
+      : `${bytes(acked)} of ${bytes(size)} · ${percent}% · ${bytes(rate)}/s`;
+}
+
+async function copyLink() {
+  const button = $("copy-link");
+  try {
+    await navigator.clipboard.writeText(state.url);
+  } catch {
+    // no clipboard API outside secure contexts (plain http on another host): copy the old way
+    const field = document.createElement("textarea");
+    field.value = state.url;
+    document.body.append(field);
+    field.select();
+    document.execCommand("copy");
+    field.remove();
+  }
+  button.textContent = "Copied";
+  setTimeout(() => {
+    button.textContent = "Copy link";
+  }, 2000);
+}
+
+function isTyping(target) {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target.isContentEditable;
+}
+
+function bindControls() {
+  $("file").addEventListener("change", () => {
+    upload($("file").files[0]);
+    $("file").value = ""; // choosing the same file again is a new upload
+  });
+  $("cancel").addEventListener("click", () => state.upload && state.upload.cancel());
+  $("copy-link").addEventListener("click", copyLink);
+  $("alert-close").addEventListener("click", () => {
+    $("alert").hidden = true;
+  });
+  $("follow").addEventListener("change", () => setFollow($("follow").checked));
+  $("first").addEventListener("click", () => goTo(1));
+  $("prev").addEventListener("click", () => state.page && goTo(state.page.page_no - 1));
+  $("next").addEventListener("click", () => state.page && goTo(state.page.page_no + 1));
+  $("last").addEventListener("click", () => state.page && goTo(state.page.page_count));
+  $("page").addEventListener("change", () => goTo(Number.parseInt($("page").value, 10) || 1));
+  document.addEventListener("keydown", (event) => {
+    if (isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey || !state.page) return;
+    if (event.key === "ArrowRight") goTo(state.page.page_no + 1);
+    else if (event.key === "ArrowLeft") goTo(state.page.page_no - 1);
+    else return;
+    event.preventDefault();
+  });
+  bindDrop();
+}
+
+function bindDrop() {
+  const overlay = $("drop");
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  window.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    depth += 1;
+    overlay.hidden = false;
+  });
+  window.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) overlay.hidden = true;
+  });
+  window.addEventListener("dragover", (event) => {
+    if (hasFiles(event)) event.preventDefault();
+  });
+  window.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    upload(event.dataTransfer.files[0]);
+  });
+}
+
+function showMissing() {
+  show("missing");
+  $("choose").hidden = true; // uploads start from a new table, not a missing one
+}
+
+function start() {
+  if (document.body.dataset.missing === "true") {
+    showMissing();
+    return;
+  }
+  bindControls();
+  if (document.body.dataset.document) {
+    connect(); // a share link: join at once
+  } else {
+    show("empty"); // a new table: connect when there is a file to send
+  }
+}
+
+start();

@@ -1,0 +1,145 @@
+// One WebSocket to one document, speaking tablecast.v1, that keeps itself alive: if the
+// connection drops it reconnects with exponential backoff and jitter, to the same document.
+//
+// Events: "message" (detail: the decoded message) and "state" (detail: {state, retryIn}),
+// where state is idle, connecting, open, reconnecting, missing (no such document) or closed.
+
+const PROTOCOL = "tablecast.v1";
+const BACKOFF_FIRST = 500; // ms
+const BACKOFF_MAX = 15000;
+const PING_EVERY = 20000; // a browser cannot send WebSocket pings; these find dead links
+const PONG_WITHIN = 10000;
+
+export class Connection extends EventTarget {
+  constructor(documentId) {
+    super();
+    this.documentId = documentId || null;
+    this.state = "idle";
+    this.ws = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  get url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const path = this.documentId ? `/parser/ws/${this.documentId}` : "/parser/ws";
+    return `${scheme}//${location.host}${path}`;
+  }
+
+  get isOpen() {
+    return this.state === "open";
+  }
+
+  get bufferedAmount() {
+    return this.ws ? this.ws.bufferedAmount : 0;
+  }
+
+  connect() {
+    if (this.ws || this.state === "closed" || this.state === "missing") return;
+    clearTimeout(this.retryTimer);
+    this.setState(this.attempt ? "reconnecting" : "connecting");
+    const ws = new WebSocket(this.url, PROTOCOL);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onmessage = (event) => this.receive(event.data);
+    ws.onclose = (event) => this.closed(ws, event.code);
+  }
+
+  // Resolves once the server has said hello (connecting first if need be).
+  ready() {
+    if (this.isOpen) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const watch = (event) => {
+        const { state } = event.detail;
+        if (state === "open") {
+          this.removeEventListener("state", watch);
+          resolve();
+        } else if (state === "missing" || state === "closed") {
+          this.removeEventListener("state", watch);
+          reject(new Error(state));
+        }
+      };
+      this.addEventListener("state", watch);
+      this.connect();
+    });
+  }
+
+  send(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+    return true;
+  }
+
+  sendBinary(buffer) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(buffer);
+    return true;
+  }
+
+  close() {
+    this.setState("closed");
+    clearTimeout(this.retryTimer);
+    this.stopPinging();
+    if (this.ws) this.ws.close(1000);
+  }
+
+  receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this.sawPong();
+    if (message.type === "hello") {
+      this.documentId = message.id; // from now on, reconnect to this document
+      this.attempt = 0;
+      this.setState("open");
+      this.startPinging();
+    }
+    this.dispatchEvent(new CustomEvent("message", { detail: message }));
+  }
+
+  closed(ws, code) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.stopPinging();
+    if (this.state === "closed") return;
+    if (code === 4404) {
+      this.setState("missing");
+      return;
+    }
+    // Full backoff doubles from 0.5 s to 15 s; each wait is drawn from its upper half, so
+    // that a server restart is not met by every viewer at the same instant.
+    const ceiling = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** this.attempt);
+    const wait = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.attempt += 1;
+    this.setState("reconnecting", wait);
+    this.retryTimer = setTimeout(() => this.connect(), wait);
+  }
+
+  startPinging() {
+    this.stopPinging();
+    this.pingTimer = setInterval(() => {
+      if (!this.send({ type: "ping" })) return;
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => this.ws && this.ws.close(4000), PONG_WITHIN);
+    }, PING_EVERY);
+  }
+
+  sawPong() {
+    clearTimeout(this.pongTimer); // any message proves the link is alive
+  }
+
+  stopPinging() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+  }
+
+  setState(state, retryIn = null) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, retryIn } }));
+  }
+}

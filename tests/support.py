@@ -1,0 +1,194 @@
+"""Helpers for the tests: a real tablecast server in its own process, on an ephemeral port, and
+clients that talk to it the way real ones do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
+
+
+class Listening:
+    """Something tests reach on a loopback port."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+class Server(Listening):
+    """``tablecast serve`` as a subprocess; its log lines are collected in ``log``."""
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.log: list[str] = []
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tablecast",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "debug",
+                *self.args,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 15
+        for line in self.proc.stderr:
+            self.log.append(line)
+            if match := LISTENING.search(line):
+                self.port = int(match.group(2))
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.port:
+            self.proc.kill()
+            raise RuntimeError("server did not start:\n" + "".join(self.log))
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+    def logged(self, pattern: str) -> list[str]:
+        return [line for line in self.log if re.search(pattern, line)]
+
+
+# HTTP
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """(status, decoded JSON or text, headers) without raising on error statuses."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw, hdrs = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as err:
+        status, raw, hdrs = err.code, err.read(), dict(err.headers)
+    if hdrs.get("Content-Type", "").startswith("application/json"):
+        return status, json.loads(raw), hdrs
+    return status, raw.decode(errors="replace"), hdrs
+
+
+# WebSocket
+
+V1 = "tablecast.v1"
+
+
+async def legacy(server: Server, document_id: str | None = None) -> ClientConnection:
+    """A client like the article's browser code: no subprotocol."""
+    path = "/parser/ws" + (f"/{document_id}" if document_id else "")
+    return await connect(server.ws_url + path, max_size=None)
+
+
+async def v1(server: Server, document_id: str | None = None) -> ClientConnection:
+    path = "/parser/ws" + (f"/{document_id}" if document_id else "")
+    return await connect(server.ws_url + path, subprotocols=[V1], max_size=None)  # type: ignore[list-item]
+
+
+async def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))  # type: ignore[no-any-return]
+
+
+async def expect(
+    ws: ClientConnection, type_: str, timeout: float = 10, **match: Any
+) -> dict[str, Any]:
+    """The next v1 message of a type (and with the given fields), skipping any others."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise AssertionError(f"no {type_} message {match} within {timeout}s")
+        message = await receive(ws, remaining)
+        if message.get("type") == type_ and all(message.get(k) == v for k, v in match.items()):
+            return message
+
+
+async def nothing_more(ws: ClientConnection, wait: float = 0.3, skip: tuple[str, ...] = ()) -> None:
+    """Assert that no further message arrives (ignoring the types in ``skip``)."""
+    try:
+        while True:
+            message = await receive(ws, wait)
+            if message.get("type") not in skip:
+                raise AssertionError(f"unexpected message: {str(message)[:300]}")
+    except TimeoutError:
+        pass
+
+
+async def upload_v1(
+    ws: ClientConnection,
+    data: bytes,
+    filename: str = "table.tsv",
+    chunk: int = 64 * 1024,
+    **options: Any,
+) -> dict[str, Any]:
+    """A chunked v1 upload paced by acknowledgements; returns the upload_done message."""
+    await ws.send(
+        json.dumps({"type": "upload_begin", "filename": filename, "size": len(data), **options})
+    )
+    ready = await expect(ws, "upload_ready")
+    window = ready["window"]
+    sent = acked = 0
+    pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    for piece in pieces:
+        while sent - acked >= window:
+            await expect(ws, "upload_ack")
+            acked += 1
+        await ws.send(piece)
+        sent += 1
+    while acked < sent:
+        await expect(ws, "upload_ack")
+        acked += 1
+    await ws.send(json.dumps({"type": "upload_end"}))
+    return await expect(ws, "upload_done")
+
+
+def table(rows: int, cols: int = 3, header: bool = True) -> bytes:
+    lines = ["\t".join(f"c{j}" for j in range(cols))] if header else []
+    lines += ["\t".join(f"r{i}c{j}" for j in range(cols)) for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
