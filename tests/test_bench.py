@@ -30,3 +30,34 @@ def test_benchmark_data_is_deterministic():
 
     assert tsv(100) == tsv(100)
     assert 70 < len(tsv(1000)) / 1000 < 76  # ~73 bytes a row: 1,000,000 rows make ~73 MB
+
+
+def test_fanout_benchmark_runs():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.fanout",
+            "--viewers",
+            "60",
+            "--turns",
+            "2",
+            "--processes",
+            "2",
+            "--stalled",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    results = json.loads(out)
+    assert {(r["server"], r["compression"]) for r in results} == {
+        (kind, compression)
+        for kind in ("tablecast", "seed", "websockets")
+        for compression in (False, True)
+    }
+    for r in results:
+        assert r["viewers"] == 60 and r["stalled"] == 1 and r["missing"] == 0, r

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tablecast.documents import Documents
+from tablecast.frames import Frame
 from tablecast.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
 
@@ -30,8 +31,8 @@ class Viewer:
         self.legacy, self.follow = legacy, follow
         self.received: list[dict] = []
 
-    def send(self, payload: bytes) -> None:
-        self.received.append(orjson.loads(payload))
+    def send(self, frame: Frame) -> None:
+        self.received.append(orjson.loads(frame.payload))
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         pass
@@ -41,7 +42,7 @@ class Viewer:
 
 
 class BrokenViewer(Viewer):
-    def send(self, payload: bytes) -> None:
+    def send(self, frame: Frame) -> None:
         raise RuntimeError("this viewer's socket is broken")
 
 

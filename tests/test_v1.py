@@ -6,9 +6,11 @@ import asyncio
 import json
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from support import (
+    V1,
     expect,
     http,
     legacy,
@@ -308,4 +310,33 @@ async def test_concurrent_uploads_to_one_document_both_land(server):
     status, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
     assert status == 200 and meta["version"] == 2
     for ws in (a, b):
+        await ws.close()
+
+
+async def test_compressed_pages_reach_compressing_and_plain_clients_alike(server_factory):
+    server = server_factory("--compression", "1")
+    uploader = await v1(server)
+    document_id = (await expect(uploader, "hello"))["id"]
+    assert uploader.response is not None
+    extensions = uploader.response.headers["Sec-WebSocket-Extensions"]
+    assert "server_no_context_takeover" in extensions  # so one compressed frame serves all
+    await upload_v1(uploader, table(3000, cols=8))
+    plain = await connect(
+        f"{server.ws_url}/parser/ws/{document_id}", subprotocols=[V1], compression=None
+    )
+    assert plain.response is not None
+    assert "Sec-WebSocket-Extensions" not in plain.response.headers
+    old = await legacy(server, document_id)  # compresses, by the library's default
+    await expect(plain, "page")
+    await receive(old)
+    for page_no in (2, 7, 30):
+        await uploader.send(json.dumps({"type": "goto", "page": page_no}))
+        for ws in (uploader, plain):
+            page = await expect(ws, "page", cause="turn")
+            assert page["data"][0][0] == f"r{(page_no - 1) * 100}c0"
+        page = await receive(old)
+        while page["page_no"] == 1:  # joined as version 1 landed: page 1 came twice
+            page = await receive(old)
+        assert page["page_no"] == page_no
+    for ws in (uploader, plain, old):
         await ws.close()

@@ -71,6 +71,18 @@ class Settings:
     max_message_bytes: int = _setting(
         4 * MiB, "largest single WebSocket message from a tablecast.v1 client", parse_size, "SIZE"
     )
+    viewer_buffer: int = _setting(
+        1 * MiB,
+        "unsent bytes a slow viewer may hold before it is sent only the newest page",
+        parse_size,
+        "SIZE",
+    )
+    slow_viewer_timeout: float = _setting(
+        60.0,
+        "close a viewer that has been that far behind for this long",
+        parse_duration,
+        "DURATION",
+    )
     page_size: int = _setting(
         100, "rows per page (legacy clients never get more than 100)", int, "ROWS"
     )
@@ -85,6 +97,12 @@ class Settings:
         "seconds between server pings, which keep idle viewers alive behind proxies",
         parse_duration,
         "DURATION",
+    )
+    compression: bool = _setting(
+        True,
+        "compress WebSocket messages (permessage-deflate, once for all viewers)",
+        parse_bool,
+        "BOOL",
     )
     trust_proxy: bool = _setting(
         False,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import protocol, tasks
 from .documents import Documents, Upload
 from .errors import TablecastError
+from .frames import Frame
 from .store.base import Document
 
 log = logging.getLogger("tablecast.hub")
@@ -34,24 +35,43 @@ class Viewer(Protocol):
     legacy: bool
     follow: bool
 
-    def send(self, payload: bytes) -> None:
+    def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
         ...
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
+# Viewers by what they are sent: legacy (always following), v1 following, v1 browsing alone.
+Kind = tuple[bool, bool]  # (legacy, following)
+KINDS: tuple[Kind, ...] = ((True, True), (False, True), (False, False))
+
+
+def kind_of(viewer: Viewer) -> Kind:
+    return (viewer.legacy, viewer.follow or viewer.legacy)
+
+
 @dataclass(eq=False)
 class Room:
     document: Document
     shared_page: int
-    viewers: set[Viewer] = field(default_factory=set)
+    # viewers grouped by kind, so that a fan-out is one plain loop over each group
+    groups: dict[Kind, set[Viewer]] = field(default_factory=lambda: {k: set() for k in KINDS})
     turns: int = 0  # bumped by every page turn and version: older fan-outs are dropped
     versions: int = 0  # bumped by every version: older private pages are dropped
     presence_scheduled: bool = False
     progress: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress_scheduled: bool = False
     progress_sent: float = 0.0  # loop time of the last progress message
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self.groups.values())
+
+    def all_viewers(self) -> list[Viewer]:
+        return [viewer for group in self.groups.values() for viewer in group]
+
+    def v1_viewers(self) -> list[Viewer]:
+        return [*self.groups[False, True], *self.groups[False, False]]
 
 
 class Hub:
@@ -76,20 +96,25 @@ class Hub:
             if room is None and commits == self._commits:
                 room = self.rooms[document_id] = Room(document, document.shared_page)
             # else a version landed while we read: it may be this document's, so read again
-        room.viewers.add(viewer)
+        room.groups[kind_of(viewer)].add(viewer)
         self._schedule_presence(room)
         return room
 
     def leave(self, viewer: Viewer, room: Room) -> None:
-        room.viewers.discard(viewer)
-        if room.viewers:
+        room.groups[kind_of(viewer)].discard(viewer)
+        if len(room):
             self._schedule_presence(room)
         elif self.rooms.get(room.document.id) is room:
             del self.rooms[room.document.id]
 
+    def set_follow(self, viewer: Viewer, room: Room, follow: bool) -> None:
+        room.groups[kind_of(viewer)].discard(viewer)
+        viewer.follow = follow
+        room.groups[kind_of(viewer)].add(viewer)
+
     @property
     def viewer_count(self) -> int:
-        return sum(len(room.viewers) for room in self.rooms.values())
+        return sum(len(room) for room in self.rooms.values())
 
     # Pages
 
@@ -138,7 +163,7 @@ class Hub:
             if shared and room.turns != turns:
                 continue
             if room.versions == versions:  # else the new version's page 1 went to everyone
-                viewer.send(payload)
+                viewer.send(Frame(payload, supersedes="page"))
             return
 
     async def turn_page(self, room: Room, page_no: int) -> None:
@@ -171,23 +196,19 @@ class Hub:
     async def _fan_out(self, room: Room, *, cause: str, everyone: bool) -> None:
         turns = room.turns
         page_no = room.shared_page
-        payloads: dict[tuple[bool, bool], bytes] = {}
+        frames: dict[Kind, Frame] = {}
         while True:  # viewers of a new kind may join while pages are being read
-            kinds = {(v.legacy, v.follow) for v in room.viewers if everyone or v.follow}
-            missing = kinds - payloads.keys()
+            kinds = [k for k in KINDS if room.groups[k] and (everyone or k[1])]
+            missing = [k for k in kinds if k not in frames]
             if not missing:
                 break
             for legacy, follow in missing:
-                payloads[legacy, follow] = await self._page(
-                    room, page_no, legacy, shared=follow, cause=cause
-                )
+                payload = await self._page(room, page_no, legacy, shared=follow, cause=cause)
+                frames[legacy, follow] = Frame(payload, supersedes="page")
             if room.turns != turns:
                 return  # overtaken: the newer fan-out sends what is current
         started = time.perf_counter()
-        sent = _send_each(
-            room.viewers,
-            lambda v: payloads.get((v.legacy, v.follow)) if everyone or v.follow else None,
-        )
+        sent = sum(_send_each(room.groups[kind], frame) for kind, frame in frames.items())
         log.debug(
             "fan-out doc=%s cause=%s page=%d viewers=%d seconds=%.4f",
             room.document.id,
@@ -206,7 +227,7 @@ class Hub:
 
     def _send_presence(self, room: Room) -> None:
         room.presence_scheduled = False
-        _send_to_v1(room.viewers, protocol.presence(len(room.viewers)))
+        _send_each(room.v1_viewers(), Frame(protocol.presence(len(room)), "presence"))
 
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None
@@ -228,7 +249,7 @@ class Hub:
             fields["error"] = error.as_dict()
         if state != "receiving":
             room.progress.pop(upload.id, None)
-            _send_to_v1(room.viewers, protocol.message("upload_progress", **fields))
+            _send_each(room.v1_viewers(), _progress(fields))
             return
         room.progress[upload.id] = fields
         if room.progress_scheduled:
@@ -246,32 +267,29 @@ class Hub:
         room.progress_scheduled = False
         room.progress_sent = asyncio.get_running_loop().time()
         for fields in room.progress.values():
-            _send_to_v1(room.viewers, protocol.message("upload_progress", **fields))
+            _send_each(room.v1_viewers(), _progress(fields))
         room.progress.clear()
 
     # Shutdown
 
     def close_all(self, code: int, reason: str) -> None:
         for room in list(self.rooms.values()):
-            for viewer in list(room.viewers):
+            for viewer in room.all_viewers():
                 viewer.close(code, reason)
 
 
-def _send_each(viewers: Iterable[Viewer], payload_for: Any) -> int:
-    """Send each viewer its payload (None: nothing). One failing viewer never stops the rest."""
+def _progress(fields: dict[str, Any]) -> Frame:
+    # the newest news of an upload supersedes older news of it for a viewer that lags behind
+    return Frame(protocol.message("upload_progress", **fields), f"progress {fields['upload']}")
+
+
+def _send_each(viewers: Iterable[Viewer], frame: Frame) -> int:
+    """Send the frame to each viewer. One failing viewer never stops the rest."""
     sent = 0
     for viewer in list(viewers):
-        payload = payload_for(viewer)
-        if payload is None:
-            continue
         try:
-            viewer.send(payload)
+            viewer.send(frame)
             sent += 1
         except Exception:
             log.exception("could not send to a viewer")
     return sent
-
-
-def _send_to_v1(viewers: Iterable[Viewer], payload: bytes) -> None:
-    """Presence and progress: legacy clients understand nothing but pages."""
-    _send_each(viewers, lambda v: None if v.legacy else payload)

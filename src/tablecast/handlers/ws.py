@@ -11,13 +11,16 @@ import contextlib
 import logging
 import time
 from asyncio import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import tornado.httputil
+import tornado.iostream
 import tornado.websocket
 
 from .. import protocol, tasks
 from ..documents import Upload
 from ..errors import TablecastError
+from ..frames import Frame, independent_deflate
 from ..hub import Room
 from . import canonical_id, share_url
 
@@ -28,6 +31,13 @@ log = logging.getLogger("tablecast.ws")
 
 CLOSE_NO_DOCUMENT = 4404
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_SLOW = 4008
+
+# A viewer that reads more slowly than messages come (or not at all) must not hold the server's
+# memory or slow the others. Past --viewer-buffer unsent bytes, a new page (or presence, or
+# progress) replaces the one still waiting rather than queueing behind it; past HARD_LIMIT times
+# that, or after --slow-viewer-timeout that far behind, the viewer is closed with CLOSE_TOO_SLOW.
+HARD_LIMIT = 16
 
 
 class DocumentSocket(tornado.websocket.WebSocketHandler):
@@ -36,6 +46,10 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
 
     def initialize(self, services: Services) -> None:
         self.services = services
+        self.deflate = False  # permessage-deflate negotiated: send compressed frames
+        self.behind: dict[str, Frame] = {}  # the newest frames waiting for a slow viewer
+        self.behind_since = 0.0
+        self.draining = False
         self.room: Room | None = None
         self.upload: Upload | None = None
         self.upload_failed = False  # drop the chunks still in flight after a failed upload
@@ -53,6 +67,19 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         # its whole file as one message, a v1 client sends chunks.
         settings = self.services.settings
         return settings.max_message_bytes if self._offers_v1() else settings.max_upload_bytes
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        if not self.services.settings.compression:
+            return None
+        offer = self.request.headers.get("Sec-WebSocket-Extensions", "")
+        self.deflate = independent_deflate(offer) is not None
+        return {}
+
+    def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
+            return _Protocol(self, False, protocol.params)
+        return protocol
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in subprotocols else None
@@ -79,14 +106,14 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
             url = share_url(self.services.settings, self.request, document_id)
-            self.send(protocol.hello(document_id, url, self._limits(), self.follow))
+            self.reply(protocol.hello(document_id, url, self._limits(), self.follow))
         await hub.send_page(self, room, None, cause="join")
         log.info(
             "connect doc=%s protocol=%s ip=%s viewers=%d",
             room.document.id,
             "legacy" if self.legacy else "v1",
             self.request.remote_ip,
-            len(room.viewers),
+            len(room),
         )
 
     def _limits(self) -> dict[str, int]:
@@ -124,13 +151,52 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
     def _is_closed(self) -> bool:
         return self.ws_connection is None or self.ws_connection.is_closing()
 
-    def send(self, payload: bytes) -> None:
-        if self._is_closed():
+    def reply(self, payload: bytes) -> None:
+        self.send(Frame(payload))
+
+    def send(self, frame: Frame) -> None:
+        """Queue a frame for this viewer, never letting a slow one hold unbounded memory."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing() or connection.stream is None:
             return
-        with contextlib.suppress(tornado.websocket.WebSocketClosedError):
-            # The write completes later; if the viewer leaves first it fails, and nobody awaits
-            # it: retrieve that failure here, or asyncio logs every departing viewer as an error.
-            self.write_message(payload).add_done_callback(_ignore_closed)
+        stream = connection.stream
+        data = frame.deflated() if self.deflate else frame.plain()
+        backlog = unsent_bytes(stream)
+        settings = self.services.settings
+        if backlog > settings.viewer_buffer and frame.supersedes:
+            now = time.monotonic()
+            self.behind_since = self.behind_since or now
+            if now - self.behind_since > settings.slow_viewer_timeout:
+                self._too_slow(backlog)
+                return
+            self.behind[frame.supersedes] = frame
+            self._when_drained(stream)
+            return
+        if backlog + len(data) > HARD_LIMIT * settings.viewer_buffer:
+            self._too_slow(backlog)
+            return
+        write(stream, data, backlog)
+
+    def _when_drained(self, stream: tornado.iostream.IOStream) -> None:
+        if self.draining:
+            return
+        self.draining = True
+        with contextlib.suppress(tornado.iostream.StreamClosedError):
+            stream.write(b"").add_done_callback(self._drained)  # done once all is sent
+
+    def _drained(self, written: Future[None]) -> None:
+        self.draining = False
+        if written.cancelled() or written.exception() is not None:
+            return
+        frames, self.behind, self.behind_since = self.behind, {}, 0.0
+        for frame in frames.values():
+            self.send(frame)
+
+    def _too_slow(self, backlog: int) -> None:
+        document = self.room.document.id if self.room else "-"
+        log.info("too slow doc=%s unsent=%d: closing", document, backlog)
+        self.behind = {}
+        self.close(CLOSE_TOO_SLOW, "too slow: messages were not read")
 
     # Receiving
 
@@ -170,7 +236,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             # a legacy client understands only pages: it gets the shared page, error attached
             await self.services.hub.send_page(self, room, None, cause="request", error=err)
         else:
-            self.send(protocol.error(err, request))
+            self.reply(protocol.error(err, request))
 
     async def _on_legacy(self, room: Room, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -194,7 +260,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                 else:
                     await hub.send_page(self, room, page, cause="request")
             case protocol.Follow(follow):
-                self.follow = follow
+                hub.set_follow(self, room, follow)
                 if follow:
                     await hub.send_page(self, room, None, cause="follow")
             case protocol.UploadBegin():
@@ -210,7 +276,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                     self.upload = None
                     await upload.abort()
                     hub.upload_progress(upload, "cancelled")
-                    self.send(protocol.message("upload_cancelled", upload=upload.id))
+                    self.reply(protocol.message("upload_cancelled", upload=upload.id))
                     log.info(
                         "upload cancelled doc=%s upload=%s bytes=%d",
                         upload.document_id,
@@ -218,7 +284,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                         upload.received,
                     )
             case protocol.Ping():
-                self.send(protocol.message("pong", time=time.time()))
+                self.reply(protocol.message("pong", time=time.time()))
 
     def _current_upload(self) -> Upload | None:
         """The upload an end or cancel refers to; None after one that failed (already told)."""
@@ -241,7 +307,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             size=begin.size,
         )
         self.upload = upload
-        self.send(
+        self.reply(
             protocol.message(
                 "upload_ready",
                 upload=upload.id,
@@ -263,7 +329,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             self.upload, self.upload_failed = None, True
             self.services.hub.upload_progress(upload, "failed", err)
             raise
-        self.send(
+        self.reply(
             protocol.message(
                 "upload_ack", upload=upload.id, received=upload.received, records=upload.records
             )
@@ -281,7 +347,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         version = document.version
         assert version is not None
         if not self.legacy:
-            self.send(
+            self.reply(
                 protocol.message(
                     "upload_done",
                     upload=upload.id,
@@ -294,9 +360,48 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         await hub.version_committed(document)
 
 
-def _ignore_closed(write: Future[None]) -> None:
-    if not write.cancelled():
-        write.exception()
+class _Protocol(tornado.websocket.WebSocketProtocol13):
+    """Tornado's protocol, reading the permessage-deflate offer with ``independent_deflate``.
+
+    Tornado's header parser drops parameters that have no value, server_no_context_takeover
+    among them, and would then keep a ~256 KiB compressor alive for every connection. With the
+    parameters agreed here it answers them, and keeps no compression state between messages.
+    """
+
+    def _parse_extensions_header(
+        self, headers: tornado.httputil.HTTPHeaders
+    ) -> list[tuple[str, dict[str, str]]]:
+        agreed = independent_deflate(headers.get("Sec-WebSocket-Extensions", ""))
+        # Tornado annotates values as str, but takes None for a parameter without a value
+        return [] if agreed is None else [("permessage-deflate", cast(dict[str, str], agreed))]
+
+
+# Tornado's IOStream keeps a count of the bytes it has not handed to the kernel yet but does not
+# expose it, and every IOStream.write costs a Future and a scheduled callback. Fanning a page out
+# to ten thousand viewers wants neither, so these two functions reach past it, and nothing else
+# in tablecast does.
+
+
+def unsent_bytes(stream: tornado.iostream.IOStream) -> int:
+    """Bytes queued on a stream and not yet taken by the kernel."""
+    return len(stream._write_buffer)
+
+
+def write(stream: tornado.iostream.IOStream, data: bytes, unsent: int) -> None:
+    """Write to the socket at once when nothing is queued before (the usual case); queue what
+    the kernel does not take, in order, on the stream, which also handles errors and closing."""
+    if not unsent:
+        try:
+            sent = stream.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # let the stream meet the error and close itself as it always does
+        if sent == len(data):
+            return
+        data = data[sent:]
+    with contextlib.suppress(tornado.iostream.StreamClosedError):
+        stream.write(data)
 
 
 def _request_name(message: Any) -> str:

@@ -1,0 +1,376 @@
+"""Light WebSocket load clients: thousands of viewers per process, spread over processes.
+
+A viewer is a bare ``asyncio.Protocol``. It sends the opening handshake, then reads frame
+headers only: payloads are skipped as they stream past, never buffered, decompressed or
+parsed. A viewer's work per message is a few microseconds, far below any server's, so the
+clients are not what a benchmark measures (each run prints the clients' CPU beside the
+server's to show it).
+
+A process holds at most 20,000 open files here, so ``LoadClients`` spreads viewers over worker
+processes, and over source addresses 127.0.0.1, 127.0.0.2... (one address has ~28,000
+ephemeral ports towards one server port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import multiprocessing
+import os
+import struct
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, cast
+
+import uvloop
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked frame, as clients must send them."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+    return header + mask + masked
+
+
+def handshake(host: str, port: int, path: str, deflate: bool, subprotocol: str | None) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if deflate:
+        lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+    if subprotocol:
+        lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Tally:
+    """Shared by a process's viewers, so that asking "how many have it?" costs nothing."""
+
+    received = 0  # viewers with a message since the last arm
+
+
+class Viewer(asyncio.Protocol):
+    """One connection. ``arrivals``: when each whole data message arrived (monotonic time)."""
+
+    def __init__(
+        self, request: bytes, opened: asyncio.Future[Viewer], stall: bool, tally: Tally
+    ) -> None:
+        self.tally = tally
+        self.request = request
+        self.opened = opened
+        self.stall = stall
+        self.transport: asyncio.Transport | None = None
+        self.is_open = False
+        self.closed = False
+        self.close_code: int | None = None
+        self.messages = 0
+        self.arrivals: list[float] = []
+        self.recording = False
+        self.response = bytearray()
+        self.head = bytearray()
+        self.remaining = 0
+        self.opcode = 0
+        self.fin = False
+        self.control: bytearray | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.is_open:
+            self.response += data
+            end = self.response.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.response.startswith(b"HTTP/1.1 101"):
+                if not self.opened.done():
+                    self.opened.set_exception(ConnectionError(bytes(self.response[:80])))
+                return
+            self.is_open = True
+            data = bytes(self.response[end + 4 :])
+            self.response = bytearray()
+            if not self.opened.done():
+                self.opened.set_result(self)
+            if self.stall:
+                assert self.transport is not None
+                self.transport.pause_reading()  # a viewer that never reads again
+                return
+        self.frames(data)
+
+    def frames(self, data: bytes) -> None:
+        i, n = 0, len(data)
+        while i < n:
+            if self.remaining:
+                take = min(self.remaining, n - i)
+                if self.control is not None:
+                    self.control += data[i : i + take]
+                i += take
+                self.remaining -= take
+                if not self.remaining:
+                    self.frame_done()
+                continue
+            head = self.head
+            want = 2
+            if len(head) >= 2:
+                size = head[1] & 0x7F
+                want = 4 if size == 126 else 10 if size == 127 else 2
+            take = min(want - len(head), n - i)
+            head += data[i : i + take]
+            i += take
+            if len(head) < want:
+                continue
+            size = head[1] & 0x7F
+            if want == 2 and size >= 126:
+                continue  # the extended length follows
+            length = (
+                size
+                if size < 126
+                else struct.unpack_from("!H" if size == 126 else "!Q", head, 2)[0]
+            )
+            opcode = head[0] & 0x0F
+            self.fin = bool(head[0] & 0x80)
+            if opcode:
+                self.opcode = opcode  # continuation frames keep their message's opcode
+            self.control = bytearray() if opcode >= 8 else None
+            self.head = bytearray()
+            self.remaining = length
+            if not length:
+                self.frame_done()
+
+    def frame_done(self) -> None:
+        opcode = self.opcode
+        if opcode == 0x9:  # ping: answer, or a server closes us
+            assert self.transport is not None and self.control is not None
+            self.transport.write(client_frame(0xA, bytes(self.control)))
+        elif opcode == 0x8:
+            payload = bytes(self.control or b"")
+            self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            assert self.transport is not None
+            self.transport.write(client_frame(0x8, payload[:2]))
+            self.transport.close()
+        elif opcode in (0x1, 0x2) and self.fin:
+            self.messages += 1
+            if self.recording:
+                if not self.arrivals:
+                    self.tally.received += 1
+                self.arrivals.append(time.monotonic())
+        self.control = None
+
+    def send_text(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(client_frame(0x1, text.encode()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed before the handshake"))
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    path: str
+    deflate: bool = False
+    subprotocol: str | None = None
+
+
+async def open_viewers(
+    target: Target,
+    count: int,
+    *,
+    stall_every: int = 0,
+    source: str = "127.0.0.1",
+    concurrency: int = 256,
+    tally: Tally | None = None,
+) -> tuple[list[Viewer], int]:
+    """Open ``count`` viewers, ``concurrency`` handshakes at a time; (viewers, failures)."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(concurrency)
+    viewers: list[Viewer] = []
+    failures = 0
+    tally = tally or Tally()
+
+    async def one(index: int) -> None:
+        nonlocal failures
+        async with gate:
+            opened: asyncio.Future[Viewer] = loop.create_future()
+            stall = bool(stall_every) and index % stall_every == stall_every - 1
+            request = handshake(
+                target.host, target.port, target.path, target.deflate, target.subprotocol
+            )
+            try:
+                await loop.create_connection(
+                    lambda: Viewer(request, opened, stall, tally),
+                    target.host,
+                    target.port,
+                    local_addr=(source, 0),
+                )
+                viewers.append(await asyncio.wait_for(opened, 60))
+            except (TimeoutError, OSError, ConnectionError):
+                failures += 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return viewers, failures
+
+
+# Worker processes
+
+
+def _worker(pipe: Connection, index: int) -> None:
+    # uvloop's event loop costs the viewers about half of asyncio's per message
+    uvloop.run(_serve_commands(pipe, index))
+
+
+async def _serve_commands(pipe: Connection, index: int) -> None:
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    viewers: list[Viewer] = []
+    tally = Tally()
+    while True:
+        command, arg = await commands.get()
+        if command == "connect":
+            started = time.monotonic()
+            new, failures = await open_viewers(**arg, tally=tally)
+            viewers += new
+            pipe.send(
+                {"opened": len(new), "failures": failures, "seconds": time.monotonic() - started}
+            )
+        elif command == "arm":
+            for viewer in viewers:
+                viewer.arrivals = []
+                viewer.recording = True
+            tally.received = 0
+            pipe.send(None)
+        elif command == "received":  # reading viewers with a message since arm
+            pipe.send(tally.received)
+        elif command == "reading":  # viewers that read (not stalled on purpose)
+            pipe.send(sum(1 for v in viewers if not v.stall))
+        elif command == "arrivals":  # the first arrival after arm, per viewer
+            pipe.send([v.arrivals[0] if v.arrivals else None for v in viewers if not v.stall])
+        elif command == "status":
+            times = os.times()
+            pipe.send(
+                {
+                    "open": sum(1 for v in viewers if not v.closed),
+                    "closed": sum(1 for v in viewers if v.closed),
+                    "messages": sum(v.messages for v in viewers),
+                    "cpu": times.user + times.system,
+                    "close_codes": sorted({v.close_code for v in viewers if v.close_code}),
+                }
+            )
+        elif command == "close":
+            for viewer in viewers:
+                if viewer.transport is not None:
+                    viewer.transport.close()
+            await asyncio.sleep(0.2)
+            pipe.send(None)
+            return
+
+
+class LoadClients:
+    """Viewers spread over worker processes; every call goes to all workers and gathers."""
+
+    def __init__(self, processes: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs = []
+        for index in range(processes):
+            ours, theirs = context.Pipe()
+            proc = context.Process(target=_worker, args=(theirs, index), daemon=True)
+            proc.start()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+
+    def _all(self, command: str, args: list[Any] | None = None) -> list[Any]:
+        for i, pipe in enumerate(self.pipes):
+            pipe.send((command, args[i] if args else None))
+        return [pipe.recv() for pipe in self.pipes]
+
+    def connect(self, target: Target, total: int, stall_every: int = 0) -> dict[str, Any]:
+        """Open ``total`` viewers, shared out evenly; each worker uses its own source address."""
+        share = [
+            total // len(self.pipes) + (i < total % len(self.pipes)) for i in range(len(self.pipes))
+        ]
+        started = time.monotonic()
+        replies = self._all(
+            "connect",
+            [
+                {
+                    "target": target,
+                    "count": n,
+                    "stall_every": stall_every,
+                    "source": f"127.0.0.{1 + i}",
+                }
+                for i, n in enumerate(share)
+            ],
+        )
+        return {
+            "opened": sum(r["opened"] for r in replies),
+            "failures": sum(r["failures"] for r in replies),
+            "seconds": time.monotonic() - started,
+        }
+
+    def arm(self) -> None:
+        self._all("arm")
+
+    def reading(self) -> int:
+        return sum(self._all("reading"))
+
+    def wait_received(self, expected: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            received = sum(self._all("received"))
+            if received >= expected or time.monotonic() > deadline:
+                return received
+            time.sleep(0.02)  # arrival times are stamped by the viewers: polling can be lazy
+
+    def arrivals(self) -> list[float | None]:
+        return [t for part in self._all("arrivals") for t in part]
+
+    def status(self) -> dict[str, Any]:
+        replies = self._all("status")
+        return {
+            "open": sum(r["open"] for r in replies),
+            "closed": sum(r["closed"] for r in replies),
+            "messages": sum(r["messages"] for r in replies),
+            "cpu": sum(r["cpu"] for r in replies),
+            "close_codes": sorted({c for r in replies for c in r["close_codes"]}),
+        }
+
+    def close(self) -> None:
+        try:
+            self._all("close")
+        finally:
+            for proc in self.procs:
+                proc.join(5)
+                if proc.is_alive():
+                    proc.kill()
+
+
+def wait_quiet(clients: LoadClients, seconds: float = 0.5, timeout: float = 30) -> None:
+    """Wait until no viewer has received anything for a while (join pages, presence...)."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        messages = clients.status()["messages"]
+        if messages == last:
+            return
+        last = messages
+        time.sleep(seconds)
