@@ -60,4 +60,4 @@ def test_fanout_benchmark_runs():
         for compression in (False, True)
     }
     for r in results:
-        assert r["viewers"] == 60 and r["stalled"] == 1 and r["missing"] == 0, r
+        assert r["viewers"] == 200 and r["stalled"] == 2 and r["missing"] == 0, r
