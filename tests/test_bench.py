@@ -39,7 +39,7 @@ def test_fanout_benchmark_runs():
             "-m",
             "bench.fanout",
             "--viewers",
-            "60",
+            "200",
             "--turns",
             "2",
             "--processes",
