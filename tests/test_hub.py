@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from tablecast.documents import Documents
-from tablecast.frames import Frame
 from tablecast.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.websocket import Frame
 
 
 class SlowStore(SQLiteStore):
@@ -33,9 +33,6 @@ class Viewer:
 
     def send(self, frame: Frame) -> None:
         self.received.append(orjson.loads(frame.payload))
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
-        pass
 
     def pages(self) -> list[int]:
         return [m["page_no"] for m in self.received if m.get("type", "page") == "page"]

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from . import protocol, tasks
 from .documents import Documents, Upload
 from .errors import TablecastError
-from .frames import Frame
 from .store.base import Document
+from .websocket import Frame
 
 log = logging.getLogger("tablecast.hub")
 
@@ -38,8 +38,6 @@ class Viewer(Protocol):
     def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
         ...
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
 # Viewers by what they are sent: legacy (always following), v1 following, v1 browsing alone.
@@ -269,13 +267,6 @@ class Hub:
         for fields in room.progress.values():
             _send_each(room.v1_viewers(), _progress(fields))
         room.progress.clear()
-
-    # Shutdown
-
-    def close_all(self, code: int, reason: str) -> None:
-        for room in list(self.rooms.values()):
-            for viewer in room.all_viewers():
-                viewer.close(code, reason)
 
 
 def _progress(fields: dict[str, Any]) -> Frame:

@@ -12,19 +12,19 @@ import asyncio
 import logging
 import signal
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from . import tasks
+from . import tasks, websocket
 from .config import Settings
 from .documents import Documents
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
 from .handlers.pages import AppPage, Health, StaticFiles
-from .handlers.ws import CLOSE_GOING_AWAY, DocumentSocket
+from .handlers.ws import Connection, Handshake, keep_alive
 from .hub import Hub
 from .store import open_store
 
@@ -39,6 +39,7 @@ class Services:
     settings: Settings
     documents: Documents
     hub: Hub
+    connections: set[Connection] = field(default_factory=set)  # every open WebSocket
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -49,8 +50,8 @@ def make_app(services: Services) -> tornado.web.Application:
             (r"/healthz", Health),
             (r"/parser/?", AppPage, s),
             (rf"/parser/share/{ID}", AppPage, s),
-            (r"/parser/ws", DocumentSocket, s),
-            (rf"/parser/ws/{ID}", DocumentSocket, s),
+            (r"/parser/ws", Handshake, s),
+            (rf"/parser/ws/{ID}", Handshake, s),
             (r"/parser/api/docs", DocumentsApi, s),
             (rf"/parser/api/docs/{ID}", DocumentApi, s),
             (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
@@ -60,8 +61,6 @@ def make_app(services: Services) -> tornado.web.Application:
         static_path=str(HERE / "static"),
         static_url_prefix="/parser/static/",
         static_handler_class=StaticFiles,
-        websocket_ping_interval=services.settings.ping_interval,
-        websocket_ping_timeout=services.settings.ping_interval,  # Tornado caps it there
         compress_response=True,
     )
 
@@ -90,23 +89,38 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    cleaner = asyncio.ensure_future(_remove_empty_documents(services))
+    background = [
+        asyncio.ensure_future(_remove_empty_documents(services)),
+        asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
+    ]
     try:
         await stopping.wait()
     finally:
         log.info(
             "shutting down: %d viewers, %d uploads in progress",
-            hub.viewer_count,
+            len(services.connections),
             len(documents.uploads),
         )
-        cleaner.cancel()
+        for task in background:
+            task.cancel()
         server.stop()
-        hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        for connection in list(services.connections):
+            connection.close(websocket.GOING_AWAY, "server shutting down")
         await documents.close()
         await tasks.drain()
-        await asyncio.sleep(0.1)  # let the close frames go out
+        await _closed(services.connections, timeout=2.0)
         await server.close_all_connections()
         log.info("stopped")
+
+
+async def _closed(connections: set[Connection], timeout: float) -> None:
+    """Give viewers a moment to answer the close frames; then close what is left."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while connections and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    for connection in list(connections):
+        if connection.stream is not None:
+            connection.stream.close()
 
 
 async def _remove_empty_documents(services: Services) -> None:

@@ -1,28 +1,32 @@
 """``/parser/ws`` (open a new document) and ``/parser/ws/{id}`` (join one).
 
-A client that asks for no subprotocol speaks the article's legacy protocol; one that asks for
-``tablecast.v1`` speaks the current one. Both are decoded and encoded by :mod:`tablecast.protocol`;
-this handler only glues them to Tornado, the hub and the uploads.
+Tornado answers the HTTP request. Once the opening handshake checks out, the stream is detached
+and becomes a :class:`Connection`: one small object per viewer that reads with callbacks (no
+task or coroutine is kept per connection) and frames with :mod:`tablecast.websocket`. That is
+what lets one process hold tens of thousands of viewers in a few KiB each. Messages are decoded
+and encoded by :mod:`tablecast.protocol`: a client that asks for no subprotocol speaks the
+article's legacy protocol, one that asks for ``tablecast.v1`` the current one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from asyncio import Future
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urlparse
 
-import tornado.httputil
 import tornado.iostream
-import tornado.websocket
+import tornado.web
 
-from .. import protocol, tasks
+from .. import protocol, tasks, websocket
 from ..documents import Upload
 from ..errors import TablecastError
-from ..frames import Frame, independent_deflate
 from ..hub import Room
-from . import canonical_id, share_url
+from ..websocket import Frame
+from . import base_url, canonical_id
 
 if TYPE_CHECKING:
     from ..server import Services
@@ -30,8 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tablecast.ws")
 
 CLOSE_NO_DOCUMENT = 4404
-CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_SLOW = 4008
+CLOSE_WAIT = 5.0  # seconds a client has to answer our close frame before the socket is closed
+READ_SIZE = 64 * 1024
 
 # A viewer that reads more slowly than messages come (or not at all) must not hold the server's
 # memory or slow the others. Past --viewer-buffer unsent bytes, a new page (or presence, or
@@ -40,81 +45,133 @@ CLOSE_TOO_SLOW = 4008
 HARD_LIMIT = 16
 
 
-class DocumentSocket(tornado.websocket.WebSocketHandler):
-    legacy: bool = True
-    follow: bool = True
+class Handshake(tornado.web.RequestHandler):
+    """The HTTP side: check the opening handshake, answer 101, hand the stream over."""
 
     def initialize(self, services: Services) -> None:
         self.services = services
-        self.deflate = False  # permessage-deflate negotiated: send compressed frames
+
+    def get(self, document_id: str | None = None) -> None:
+        headers = self.request.headers
+        try:
+            key = websocket.check_request(self.request.method or "", headers)
+        except websocket.HandshakeError as err:
+            self.set_status(err.status)
+            if err.status == 426:
+                self.set_header("Sec-WebSocket-Version", "13")
+            self.finish(str(err))
+            return
+        origin = headers.get("Origin")
+        if (
+            origin is not None
+            and urlparse(origin).netloc.lower() != headers.get("Host", "").lower()
+        ):
+            # a page on another site must not drive a viewer's connection (CSWSH)
+            self.set_status(403)
+            self.finish("cross-origin WebSocket refused")
+            return
+        settings = self.services.settings
+        offered = [p.strip() for p in headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        subprotocol = protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in offered else None
+        agreed = None
+        if settings.compression:
+            agreed = websocket.independent_deflate(headers.get("Sec-WebSocket-Extensions", ""))
+        connection = Connection(
+            self.services,
+            legacy=subprotocol is None,
+            deflate=agreed,
+            remote_ip=self.request.remote_ip or "-",
+            base_url=base_url(settings, self.request),
+        )
+        stream = self.detach()
+        stream.write(websocket.response(key, subprotocol, agreed))
+        connection.start(stream, document_id)
+
+
+class Connection:
+    """One viewer's WebSocket, from the 101 answer to the socket's close."""
+
+    __slots__ = (
+        "base_url", "behind", "behind_since", "busy", "close_code", "closing", "deflate",
+        "draining", "dropping", "follow", "legacy", "opened", "pong_due", "reader", "reading",
+        "remote_ip", "room", "services", "stream", "timer", "upload", "upload_failed",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        legacy: bool,
+        deflate: dict[str, str | None] | None,
+        remote_ip: str,
+        base_url: str,
+    ) -> None:
+        settings = services.settings
+        self.services = services
+        self.legacy = legacy
+        self.follow = True
+        self.deflate = deflate is not None  # send compressed frames
+        # A legacy client's binary message is a whole file; a v1 client's is one chunk of one.
+        self.reader = websocket.Reader(
+            settings.max_message_bytes,
+            settings.max_upload_bytes if legacy else settings.max_message_bytes,
+            deflate=self.deflate,
+            window_bits=int((deflate or {}).get("client_max_window_bits") or 15),
+        )
+        self.remote_ip = remote_ip
+        self.base_url = base_url
+        self.stream: tornado.iostream.IOStream | None = None
+        self.room: Room | None = None
+        self.upload: Upload | None = None
+        self.upload_failed = False  # drop chunks still in flight after a failed upload
+        self.dropping = False  # the binary message coming in is being ignored
         self.behind: dict[str, Frame] = {}  # the newest frames waiting for a slow viewer
         self.behind_since = 0.0
         self.draining = False
-        self.room: Room | None = None
-        self.upload: Upload | None = None
-        self.upload_failed = False  # drop the chunks still in flight after a failed upload
+        self.pong_due = False
+        self.reading = False  # a read is pending
+        self.busy = False  # messages are being handled (the next read comes after)
+        self.closing = False
+        self.close_code: int | None = None
+        self.timer: asyncio.TimerHandle | None = None
         self.opened = time.monotonic()
 
-    # Handshake
+    # Life
 
-    def _offers_v1(self) -> bool:
-        offered = self.request.headers.get("Sec-WebSocket-Protocol", "")
-        return protocol.SUBPROTOCOL in (p.strip() for p in offered.split(","))
+    def start(self, stream: tornado.iostream.IOStream, document_id: str | None) -> None:
+        self.stream = stream
+        stream.set_nodelay(True)
+        stream.set_close_callback(self._stream_closed)
+        self.services.connections.add(self)
+        tasks.spawn(self._open(document_id), "open a WebSocket")
 
-    @property
-    def max_message_size(self) -> int:
-        # Decided before the handshake completes, hence from the offer: a legacy client sends
-        # its whole file as one message, a v1 client sends chunks.
-        settings = self.services.settings
-        return settings.max_message_bytes if self._offers_v1() else settings.max_upload_bytes
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        if not self.services.settings.compression:
-            return None
-        offer = self.request.headers.get("Sec-WebSocket-Extensions", "")
-        self.deflate = independent_deflate(offer) is not None
-        return {}
-
-    def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
-        protocol = super().get_websocket_protocol()
-        if isinstance(protocol, tornado.websocket.WebSocketProtocol13):
-            return _Protocol(self, False, protocol.params)
-        return protocol
-
-    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
-        return protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in subprotocols else None
-
-    async def open(self, document_id: str | None = None) -> None:
-        self.legacy = self.selected_subprotocol is None
-        self.set_nodelay(True)
+    async def _open(self, document_id: str | None) -> None:
         documents, hub = self.services.documents, self.services.hub
         if document_id is None:
             document = await documents.create()
             document_id = document.id
-            log.info("created doc=%s ip=%s", document_id, self.request.remote_ip)
+            log.info("created doc=%s ip=%s", document_id, self.remote_ip)
         else:
             document_id = canonical_id(document_id) or ""
         room = await hub.join(self, document_id) if document_id else None
         if room is None:
-            log.info("not found doc=%s ip=%s", document_id, self.request.remote_ip)
+            log.info("not found doc=%s ip=%s", document_id, self.remote_ip)
             self.close(CLOSE_NO_DOCUMENT, "no such document")
             return
-        if self._is_closed():  # gone while we joined: on_close found no room to leave
+        if self.stream is None:  # gone while we joined: it had no room to leave then
             hub.leave(self, room)
             return
         self.room = room
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
-            url = share_url(self.services.settings, self.request, document_id)
+            url = f"{self.base_url}/parser/share/{document_id}"
             self.reply(protocol.hello(document_id, url, self._limits(), self.follow))
         await hub.send_page(self, room, None, cause="join")
         log.info(
             "connect doc=%s protocol=%s ip=%s viewers=%d",
-            room.document.id,
-            "legacy" if self.legacy else "v1",
-            self.request.remote_ip,
-            len(room),
-        )
+            document_id, "legacy" if self.legacy else "v1", self.remote_ip, len(room),
+        )  # fmt: skip
+        self._read()
 
     def _limits(self) -> dict[str, int]:
         settings = self.services.settings
@@ -124,7 +181,32 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             "page_size": settings.page_size,
         }
 
-    def on_close(self) -> None:
+    def close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake; the socket closes when the client answers, or soon."""
+        stream = self.stream
+        if stream is None or self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        write(stream, websocket.close_frame(code, reason), unsent_bytes(stream))
+        self.timer = asyncio.get_running_loop().call_later(CLOSE_WAIT, stream.close)
+        if not self.reading and not self.busy:
+            self._read()  # for the client's answer
+
+    def _fail(self, code: int, reason: str) -> None:
+        """The client broke the protocol: say why, and close once that is sent."""
+        stream = self.stream
+        if stream is None:
+            return
+        self.close(code, reason)
+        with contextlib.suppress(tornado.iostream.StreamClosedError):
+            stream.write(b"").add_done_callback(lambda _: stream.close())
+
+    def _stream_closed(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.stream = None
+        self.services.connections.discard(self)
         room, self.room = self.room, None
         if room is None:
             return
@@ -135,31 +217,35 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             tasks.spawn(upload.abort(), "roll back an abandoned upload")
             log.info(
                 "upload abandoned doc=%s upload=%s bytes=%d",
-                upload.document_id,
-                upload.id,
-                upload.received,
-            )
+                upload.document_id, upload.id, upload.received,
+            )  # fmt: skip
         log.info(
             "disconnect doc=%s code=%s seconds=%.1f",
-            room.document.id,
-            self.close_code,
-            time.monotonic() - self.opened,
-        )
+            room.document.id, self.close_code, time.monotonic() - self.opened,
+        )  # fmt: skip
+
+    def ping(self) -> None:
+        """Called every --ping-interval: a viewer that did not answer the last ping is gone."""
+        stream = self.stream
+        if stream is None or self.closing:
+            return
+        if self.pong_due:
+            log.info("no pong doc=%s: closing", self.room.document.id if self.room else "-")
+            stream.close()
+            return
+        self.pong_due = True
+        write(stream, websocket.PING_FRAME, unsent_bytes(stream))
 
     # Sending
-
-    def _is_closed(self) -> bool:
-        return self.ws_connection is None or self.ws_connection.is_closing()
 
     def reply(self, payload: bytes) -> None:
         self.send(Frame(payload))
 
     def send(self, frame: Frame) -> None:
         """Queue a frame for this viewer, never letting a slow one hold unbounded memory."""
-        connection = self.ws_connection
-        if connection is None or connection.is_closing() or connection.stream is None:
+        stream = self.stream
+        if stream is None or self.closing:
             return
-        stream = connection.stream
         data = frame.deflated() if self.deflate else frame.plain()
         backlog = unsent_bytes(stream)
         settings = self.services.settings
@@ -184,7 +270,7 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         with contextlib.suppress(tornado.iostream.StreamClosedError):
             stream.write(b"").add_done_callback(self._drained)  # done once all is sent
 
-    def _drained(self, written: Future[None]) -> None:
+    def _drained(self, written: asyncio.Future[None]) -> None:
         self.draining = False
         if written.cancelled() or written.exception() is not None:
             return
@@ -200,56 +286,116 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
 
     # Receiving
 
-    async def on_message(self, message: str | bytes) -> None:
-        room = self.room
-        if room is None:
+    def _read(self) -> None:
+        stream = self.stream
+        if stream is None:
             return
-        # what the request was, for the log and the error: refined once a v1 message is decoded
-        request = "upload_chunk" if isinstance(message, bytes) else "goto"
         try:
-            if self.legacy:
-                await self._on_legacy(room, message)
-            elif isinstance(message, bytes):
-                await self._on_chunk(message)
-            else:
-                request = "message"
-                decoded = protocol.decode_v1_text(message)
-                request = _request_name(decoded)
-                await self._on_v1(room, decoded)
+            reading = cast("asyncio.Future[bytes]", stream.read_bytes(READ_SIZE, partial=True))
+        except tornado.iostream.StreamClosedError:
+            return  # the close callback cleans up
+        self.reading = True
+        reading.add_done_callback(self._received)
+
+    def _received(self, reading: asyncio.Future[bytes]) -> None:
+        self.reading = False
+        if reading.cancelled() or reading.exception() is not None or self.stream is None:
+            return
+        self.pong_due = False  # whatever it sent, the client is alive
+        try:
+            events = self.reader.feed(reading.result())
+        except websocket.ProtocolError as err:
+            log.info("protocol error doc=%s: %s", self._document_id(), err.reason)
+            self._fail(err.code, err.reason)
+            return
+        if all(isinstance(e, websocket.Ping | websocket.Pong | websocket.Close) for e in events):
+            for event in events:  # the usual case for a viewer: no task needed
+                self._control(event)
+            self._read()
+        else:
+            self.busy = True
+            tasks.spawn(self._process(events), "handle a message")
+
+    async def _process(self, events: list[websocket.Event]) -> None:
+        """Messages one at a time, in order; the next read waits, so a client is paced."""
+        for event in events:
+            if self.stream is None:  # the socket closed meanwhile
+                return
+            match event:
+                case websocket.Text(text) if not self.closing:
+                    await self._on_text(text)
+                case websocket.BinaryStart() if not self.closing:
+                    await self._handle(self._on_binary_start(), "upload_chunk")
+                case websocket.BinaryData(data) if not self.dropping and not self.closing:
+                    await self._handle(self._on_binary_data(data), "upload_chunk")
+                case websocket.BinaryEnd() if self.dropping:
+                    self.dropping = False
+                case websocket.BinaryEnd() if not self.closing:
+                    await self._handle(self._on_binary_end(), "upload_chunk")
+                case websocket.Ping() | websocket.Pong() | websocket.Close():
+                    self._control(event)
+        self.busy = False
+        self._read()
+
+    def _control(self, event: websocket.Event) -> None:
+        stream = self.stream
+        if stream is None:
+            return
+        match event:
+            case websocket.Ping(data):
+                write(stream, websocket.control(websocket.PONG, data), unsent_bytes(stream))
+            case websocket.Close(code):
+                if not self.closing:  # the client closes: answer, then close the socket
+                    self.closing = True
+                    self.close_code = code
+                    frame = websocket.close_frame(code or websocket.NORMAL)
+                    write(stream, frame, unsent_bytes(stream))
+                with contextlib.suppress(tornado.iostream.StreamClosedError):
+                    stream.write(b"").add_done_callback(lambda _: stream.close())
+
+    def _document_id(self) -> str:
+        return self.room.document.id if self.room else "-"
+
+    async def _handle(self, work: Awaitable[None], request: str) -> None:
+        """Await one message's work, turning what goes wrong into a typed error for the client.
+        ``request``: what the client asked for, as the error names it."""
+        try:
+            await work
         except TablecastError as err:
             log.info(
                 "error doc=%s request=%s code=%s %s",
-                room.document.id,
-                request,
-                err.code,
-                err.message,
-            )
-            await self._send_error(room, err, request)
+                self._document_id(), request, err.code, err.message,
+            )  # fmt: skip
+            await self._send_error(err, request)
         except Exception:
-            log.exception("error doc=%s request=%s", room.document.id, request)
-            await self._send_error(
-                room, TablecastError("internal", "something went wrong"), request
-            )
+            log.exception("error doc=%s request=%s", self._document_id(), request)
+            await self._send_error(TablecastError("internal", "something went wrong"), request)
 
-    async def _send_error(self, room: Room, err: TablecastError, request: str) -> None:
+    async def _send_error(self, err: TablecastError, request: str) -> None:
+        room = self.room
+        if room is None:
+            return
         if self.legacy:
             # a legacy client understands only pages: it gets the shared page, error attached
             await self.services.hub.send_page(self, room, None, cause="request", error=err)
         else:
             self.reply(protocol.error(err, request))
 
-    async def _on_legacy(self, room: Room, message: str | bytes) -> None:
-        if isinstance(message, bytes):
-            upload = await self.services.documents.start_upload(room.document.id, filename="")
-            self.upload = upload
-            self.services.hub.upload_progress(upload, "receiving")
-            try:
-                await upload.feed(message)
-                await self._commit(upload)
-            finally:
-                self.upload = None
-        else:
-            await self.services.hub.turn_page(room, protocol.decode_legacy_text(message))
+    async def _on_text(self, text: str) -> None:
+        room = self.room
+        assert room is not None
+        if self.legacy:  # a page number
+            await self._handle(self._turn_to(room, text), "goto")
+            return
+        try:
+            message = protocol.decode_v1_text(text)
+        except TablecastError as err:
+            await self._handle(_raise(err), "message")
+            return
+        await self._handle(self._on_v1(room, message), _request_name(message))
+
+    async def _turn_to(self, room: Room, text: str) -> None:
+        await self.services.hub.turn_page(room, protocol.decode_legacy_text(text))
 
     async def _on_v1(self, room: Room, message: protocol.ClientMessage) -> None:
         hub = self.services.hub
@@ -279,10 +425,8 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
                     self.reply(protocol.message("upload_cancelled", upload=upload.id))
                     log.info(
                         "upload cancelled doc=%s upload=%s bytes=%d",
-                        upload.document_id,
-                        upload.id,
-                        upload.received,
-                    )
+                        upload.document_id, upload.id, upload.received,
+                    )  # fmt: skip
             case protocol.Ping():
                 self.reply(protocol.message("pong", time=time.time()))
 
@@ -307,33 +451,49 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
             size=begin.size,
         )
         self.upload = upload
-        self.reply(
-            protocol.message(
-                "upload_ready",
-                upload=upload.id,
-                chunk_bytes=protocol.CHUNK_BYTES,
-                window=protocol.WINDOW,
-            )
-        )
+        self.reply(protocol.message(
+            "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
+            window=protocol.WINDOW,
+        ))  # fmt: skip
         self.services.hub.upload_progress(upload, "receiving")
 
-    async def _on_chunk(self, chunk: bytes) -> None:
+    # Binary messages: a legacy client's whole file, or one chunk of a v1 upload, streaming in
+
+    async def _on_binary_start(self) -> None:
+        assert self.room is not None
+        if self.legacy:
+            self.dropping = True  # until the upload has started
+            upload = await self.services.documents.start_upload(self.room.document.id, filename="")
+            self.upload, self.dropping = upload, False
+            self.services.hub.upload_progress(upload, "receiving")
+        elif self.upload is None:
+            self.dropping = True
+            if not self.upload_failed:  # chunks in flight after a failure are dropped quietly
+                raise TablecastError("no_upload", "send upload_begin before the file's chunks")
+
+    async def _on_binary_data(self, data: bytes) -> None:
         upload = self.upload
         if upload is None:
-            if self.upload_failed:
-                return  # still in flight when the upload failed; the client was told once
-            raise TablecastError("no_upload", "send upload_begin before the file's chunks")
+            return
         try:
-            await upload.feed(chunk)
+            await upload.feed(data)
         except TablecastError as err:
-            self.upload, self.upload_failed = None, True
+            self.upload, self.dropping = None, True
+            self.upload_failed = not self.legacy
             self.services.hub.upload_progress(upload, "failed", err)
             raise
-        self.reply(
-            protocol.message(
-                "upload_ack", upload=upload.id, received=upload.received, records=upload.records
-            )
-        )
+
+    async def _on_binary_end(self) -> None:
+        upload = self.upload
+        if upload is None:
+            return
+        if self.legacy:  # the message was the whole file
+            self.upload = None
+            await self._commit(upload)
+            return
+        self.reply(protocol.message(
+            "upload_ack", upload=upload.id, received=upload.received, records=upload.records
+        ))  # fmt: skip
         self.services.hub.upload_progress(upload, "receiving")
 
     async def _commit(self, upload: Upload) -> None:
@@ -347,33 +507,37 @@ class DocumentSocket(tornado.websocket.WebSocketHandler):
         version = document.version
         assert version is not None
         if not self.legacy:
-            self.reply(
-                protocol.message(
-                    "upload_done",
-                    upload=upload.id,
-                    version=version.number,
-                    total_number=version.data_rows,
-                    seconds=round(upload.duration, 3),
-                )
-            )
+            self.reply(protocol.message(
+                "upload_done", upload=upload.id, version=version.number,
+                total_number=version.data_rows, seconds=round(upload.duration, 3),
+            ))  # fmt: skip
         hub.upload_progress(upload, "done")
         await hub.version_committed(document)
 
 
-class _Protocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol, reading the permessage-deflate offer with ``independent_deflate``.
+async def keep_alive(connections: set[Connection], interval: float) -> None:
+    """Ping every viewer every ``interval`` seconds: one sweep for all, not a task for each.
+    Pings keep idle viewers alive behind proxies, and find those that vanished."""
+    while True:
+        await asyncio.sleep(interval)
+        for i, connection in enumerate(list(connections)):
+            connection.ping()
+            if i % 1000 == 999:
+                await asyncio.sleep(0)  # let other work in between, however many there are
 
-    Tornado's header parser drops parameters that have no value, server_no_context_takeover
-    among them, and would then keep a ~256 KiB compressor alive for every connection. With the
-    parameters agreed here it answers them, and keeps no compression state between messages.
-    """
 
-    def _parse_extensions_header(
-        self, headers: tornado.httputil.HTTPHeaders
-    ) -> list[tuple[str, dict[str, str]]]:
-        agreed = independent_deflate(headers.get("Sec-WebSocket-Extensions", ""))
-        # Tornado annotates values as str, but takes None for a parameter without a value
-        return [] if agreed is None else [("permessage-deflate", cast(dict[str, str], agreed))]
+async def _raise(err: Exception) -> None:
+    raise err
+
+
+def _request_name(message: protocol.ClientMessage) -> str:
+    """The wire name of a decoded message, to say which request an error answers."""
+    names = {
+        protocol.Goto: "goto", protocol.Follow: "follow", protocol.UploadBegin: "upload_begin",
+        protocol.UploadEnd: "upload_end", protocol.UploadCancel: "upload_cancel",
+        protocol.Ping: "ping",
+    }  # fmt: skip
+    return names.get(type(message), "message")
 
 
 # Tornado's IOStream keeps a count of the bytes it has not handed to the kernel yet but does not
@@ -402,16 +566,3 @@ def write(stream: tornado.iostream.IOStream, data: bytes, unsent: int) -> None:
         data = data[sent:]
     with contextlib.suppress(tornado.iostream.StreamClosedError):
         stream.write(data)
-
-
-def _request_name(message: Any) -> str:
-    """The wire name of a decoded message, to say which request an error answers."""
-    names = {
-        protocol.Goto: "goto",
-        protocol.Follow: "follow",
-        protocol.UploadBegin: "upload_begin",
-        protocol.UploadEnd: "upload_end",
-        protocol.UploadCancel: "upload_cancel",
-        protocol.Ping: "ping",
-    }
-    return names.get(type(message), "message")
