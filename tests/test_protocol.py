@@ -59,7 +59,8 @@ def test_legacy_page_has_exactly_the_articles_keys():
 def test_v1_page_carries_the_legacy_keys_and_more():
     document = Document("doc", 0.0, 1.5, 1, version(3))
     w = protocol.page_window(document.version, 1, 100, legacy=False)
-    message = orjson.loads(protocol.v1_page(document, w, b'[["1","2"]]', shared=True, cause="join"))
+    fields = protocol.document_fields(document)
+    message = orjson.loads(protocol.v1_page(fields, w, b'[["1","2"]]', shared=True, cause="join"))
     assert message["type"] == "page"
     for key in (
         "uuid",

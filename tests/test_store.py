@@ -102,8 +102,7 @@ def test_read_records_across_blocks(open_store, start, stop):
     document = store.create_document()
     version = store.commit_version(write_version(store, document.id, 600), meta(600)).version
     assert version is not None
-    got = [orjson.loads(r) for r in store.read_records(version.id, start, stop)]
-    assert got == rows(stop - start, start)
+    assert orjson.loads(store.read_rows(version.id, start, stop)) == rows(stop - start, start)
 
 
 def test_abort_leaves_no_trace_and_the_old_version_stays(open_store):
@@ -128,7 +127,7 @@ def test_everything_survives_reopening_and_pending_uploads_are_forgotten(open_st
     again = open_store()
     got = again.get_document(document.id)
     assert got is not None and got.version == committed.version and got.shared_page == 2
-    assert len(again.read_records(got.version.id, 0, 300)) == 300  # type: ignore[union-attr]
+    assert len(orjson.loads(again.read_rows(got.version.id, 0, 300))) == 300  # type: ignore[union-attr]
     next_version = again.commit_version(write_version(again, document.id, 1), meta(1))
     assert next_version.version.number == 2  # type: ignore[union-attr]
 
@@ -173,8 +172,8 @@ def test_readers_on_other_threads_see_committed_versions_while_a_writer_writes(o
             while not stop.is_set():
                 got = store.get_document(document.id)
                 assert got is not None and got.version is not None
-                records = store.read_records(got.version.id, 0, got.version.meta.record_count)
-                assert len(records) == got.version.meta.record_count
+                records = store.read_rows(got.version.id, 0, got.version.meta.record_count)
+                assert len(orjson.loads(records)) == got.version.meta.record_count
         except BaseException as exc:
             errors.append(exc)
 
@@ -214,7 +213,7 @@ def test_ingest_stores_every_record_once(open_store, records):
         len(data),
         2,
     )
-    got = [orjson.loads(r) for r in store.read_records(version.id, 0, records)]
+    got = orjson.loads(store.read_rows(version.id, 0, records))
     assert got == [[f"r{i}", f"v{i}"] for i in range(records)]
 
 
@@ -230,3 +229,56 @@ def test_ingest_refuses_bytes_past_the_limit(open_store):
     assert err.value.code == "too_large"
     ingest.abort()
     assert store.get_document(document.id).version is None  # type: ignore[union-attr]
+
+
+SCHEMA_1 = """
+CREATE TABLE documents (id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    current_version INTEGER, shared_page INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE versions (id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE, number INTEGER,
+    created_at REAL NOT NULL, filename TEXT NOT NULL DEFAULT '', encoding TEXT NOT NULL DEFAULT '',
+    delimiter TEXT NOT NULL DEFAULT '', has_header INTEGER NOT NULL DEFAULT 1,
+    record_count INTEGER NOT NULL DEFAULT 0, width INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0, first_record TEXT NOT NULL DEFAULT '[]');
+CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
+CREATE TABLE blocks (version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    block INTEGER NOT NULL, records BLOB NOT NULL, PRIMARY KEY (version_id, block));
+PRAGMA user_version=1;
+"""
+
+
+def test_a_schema_1_store_is_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA_1)
+    old.execute("INSERT INTO documents VALUES ('d', 0, 0, 1, 3)")
+    old.execute(
+        "INSERT INTO versions (id, document_id, number, created_at, record_count, width,"
+        " first_record) VALUES (1, 'd', 1, 0, 300, 2, '[\"r0\",\"x\\\\ny\"]')"
+    )
+    for block in range(2):  # schema 1 kept records one per line, and nothing else
+        lines = rows(min(256, 300 - block * 256), block * 256)
+        old.execute(
+            "INSERT INTO blocks VALUES (1, ?, ?)",
+            (block, b"\n".join(orjson.dumps(r) for r in lines)),
+        )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    document = store.get_document("d")
+    assert document is not None and document.version is not None and document.shared_page == 3
+    assert orjson.loads(store.read_rows(document.version.id, 250, 300)) == rows(50, 250)
+    store.close()
+
+
+def test_a_store_from_a_newer_tablecast_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "new.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(RuntimeError, match="upgrade tablecast"):
+        SQLiteStore(path)

@@ -1,8 +1,8 @@
 """The store as the event loop sees it: async, cached, never blocking the loop.
 
-Writes (and the parsing that feeds them) run on one writer thread, in order; reads run on a
-small pool. Pages are cached as ready-to-send JSON, and concurrent requests for a page that is
-being read share one read: when a new version lands, ten thousand viewers ask for page 1 at once.
+Writes (and the parsing that feeds them) run on one writer thread, in order; document lookups
+run on a small pool of readers. Pages are cached as ready-to-send JSON (when a new version
+lands, ten thousand viewers ask for page 1 at once), and read as ``records`` explains.
 """
 
 from __future__ import annotations
@@ -62,7 +62,14 @@ class Documents:
         await self.write(self.store.set_shared_page, document_id, page_no)
 
     async def records(self, version: Version | None, start: int, stop: int) -> bytes:
-        """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed."""
+        """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed.
+
+        A store whose reads are local and quick (SQLite: a page is one or two blocks of a few
+        tens of KiB, almost always in the OS's page cache) is read right here on the loop: that
+        costs less than handing the read to a thread, whose Python work would then contend
+        with the loop for the GIL. Other stores are read on the pool, and concurrent requests
+        for one page share one read.
+        """
         if version is None or stop <= start:
             return b"[]"
         key = (version.id, start, stop)
@@ -70,22 +77,26 @@ class Documents:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
+        if self.store.reads_inline:
+            value = self.store.read_rows(version.id, start, stop)
+            self._remember(key, value)
+            return value
         reading = self._reading.get(key)
         if reading is None:
-            reading = asyncio.ensure_future(self.read(self._read_array, version.id, start, stop))
+            reading = asyncio.ensure_future(
+                self.read(self.store.read_rows, version.id, start, stop)
+            )
             self._reading[key] = reading
-            reading.add_done_callback(lambda f: self._remember(key, f))
+            reading.add_done_callback(lambda f: self._read_done(key, f))
         # shield: one viewer leaving must not cancel the read the others are waiting for
         return await asyncio.shield(reading)
 
-    def _read_array(self, version_id: int, start: int, stop: int) -> bytes:
-        return b"[" + b",".join(self.store.read_records(version_id, start, stop)) + b"]"
-
-    def _remember(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:
+    def _read_done(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:
         del self._reading[key]
-        if future.cancelled() or future.exception() is not None:
-            return
-        value = future.result()
+        if not future.cancelled() and future.exception() is None:
+            self._remember(key, future.result())
+
+    def _remember(self, key: tuple[int, int, int], value: bytes) -> None:
         self._cache[key] = value
         self._cache_bytes += len(value)
         while self._cache_bytes > CACHE_BYTES:

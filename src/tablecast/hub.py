@@ -61,6 +61,14 @@ class Room:
     progress: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress_scheduled: bool = False
     progress_sent: float = 0.0  # loop time of the last progress message
+    _fields: tuple[Document, dict[str, Any]] | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What every page message says about the document, made once per version."""
+        if self._fields is None or self._fields[0] is not self.document:
+            self._fields = (self.document, protocol.document_fields(self.document))
+        return self._fields[1]
 
     def __len__(self) -> int:
         return sum(len(group) for group in self.groups.values())
@@ -134,7 +142,7 @@ class Hub:
         data = await self.documents.records(document.version, window.start, window.stop)
         if legacy:
             return protocol.legacy_page(document.id, window, data, error)
-        return protocol.v1_page(document, window, data, shared=shared, cause=cause)
+        return protocol.v1_page(room.fields, window, data, shared=shared, cause=cause)
 
     async def send_page(
         self,

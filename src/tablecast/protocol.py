@@ -36,7 +36,7 @@ WINDOW = 8
 # Pages
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PageWindow:
     """Which records a page shows. ``start``/``stop`` index the stored records."""
 
@@ -113,27 +113,28 @@ def document_fields(document: Document) -> dict[str, Any]:
     }
 
 
-def page_fields(document: Document, window: PageWindow, data: bytes) -> dict[str, Any]:
+def page_fields(fields: dict[str, Any], window: PageWindow, data: bytes) -> dict[str, Any]:
+    """A page's keys: ``fields`` are the document's (``document_fields``, made once per version)."""
     return {
-        "uuid": document.id,
+        "uuid": fields["id"],
         "page_no": window.page_no,
         "total_number": window.total_number,
         "data": orjson.Fragment(data),
         "page_count": window.page_count,
         "page_size": window.page_size,
         "first_row": window.first_row,
-        **document_fields(document),
+        **fields,
     }
 
 
 def v1_page(
-    document: Document, window: PageWindow, data: bytes, *, shared: bool, cause: str
+    fields: dict[str, Any], window: PageWindow, data: bytes, *, shared: bool, cause: str
 ) -> bytes:
     """A page for a v1 viewer. ``shared``: it is the document's shared page (follow mode).
     ``cause``: why it was sent: join, request, turn, version or follow."""
-    return orjson.dumps(
-        {"type": "page", **page_fields(document, window, data), "shared": shared, "cause": cause}
-    )
+    message = page_fields(fields, window, data)
+    message["type"], message["shared"], message["cause"] = "page", shared, cause
+    return orjson.dumps(message)
 
 
 # Other v1 server messages

@@ -211,4 +211,4 @@ class PageApi(ApiHandler):
         except TablecastError as err:
             self.fail(err)
             return
-        self.write_json(protocol.page_fields(document, window, data))
+        self.write_json(protocol.page_fields(protocol.document_fields(document), window, data))

@@ -3,7 +3,8 @@
 A *document* is what a share link names. Each upload to it becomes a new immutable *version*;
 the document points at its current one. A version keeps every non-blank record of the file,
 the first one included, in *blocks* of :data:`BLOCK_RECORDS` records, each record already
-encoded as a JSON array so that a page is served by joining bytes, with no parsing at all.
+encoded as a JSON array, one per line, with the offset where each starts. A page is then one
+slice of a block or two, its line breaks turned into commas: no parsing, no per-record work.
 
 Store methods are synchronous and may block: callers run them off the event loop
 (see :mod:`tablecast.documents`). A store may be called from several threads at once.
@@ -11,8 +12,11 @@ Store methods are synchronous and may block: callers run them off the event loop
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Protocol
 
 import orjson
@@ -64,6 +68,10 @@ class Document:
 
 
 class Store(Protocol):
+    # Reads quick enough to make on the event loop itself (local, cached by the OS), rather
+    # than on a thread: see Documents.records.
+    reads_inline: bool
+
     def create_document(self) -> Document: ...
 
     def get_document(self, document_id: str) -> Document | None: ...
@@ -74,7 +82,7 @@ class Store(Protocol):
         """Start an upload; returns its pending id. Nothing of it is visible until commit."""
         ...
 
-    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, bytes]]) -> None: ...
+    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, Block]]) -> None: ...
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         """Atomically number the version and make it current; returns the document after."""
@@ -82,8 +90,8 @@ class Store(Protocol):
 
     def abort_version(self, pending_id: int) -> None: ...
 
-    def read_records(self, version_id: int, start: int, stop: int) -> list[bytes]:
-        """Records ``start`` to ``stop`` (0-based, stop exclusive) as JSON arrays."""
+    def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
+        """Records ``start`` to ``stop`` (0-based, stop exclusive) as one JSON array."""
         ...
 
     def remove_document_if_empty(self, document_id: str) -> None:
@@ -97,13 +105,27 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def encode_block(records: Iterable[list[str]]) -> bytes:
-    """One JSON array per line: orjson escapes line breaks inside cells, so lines are records."""
-    return b"\n".join(map(orjson.dumps, records))
+@dataclass(frozen=True, slots=True)
+class Block:
+    records: bytes  # JSON arrays, one per line (orjson escapes line breaks inside cells)
+    offsets: bytes  # where each record starts in ``records``, little-endian uint32s
 
 
-def decode_block(blob: bytes) -> list[bytes]:
-    return blob.split(b"\n")
+def encode_block(rows: Iterable[list[str]]) -> Block:
+    encoded = list(map(orjson.dumps, rows))
+    starts = array("I", accumulate((len(e) + 1 for e in encoded[:-1]), initial=0))
+    if sys.byteorder == "big":
+        starts.byteswap()
+    return Block(b"\n".join(encoded), starts.tobytes())
+
+
+def _starts(offsets: bytes) -> Sequence[int]:
+    if sys.byteorder == "little":
+        return memoryview(offsets).cast("I")  # no copy: read where SQLite put it
+    starts = array("I")
+    starts.frombytes(offsets)
+    starts.byteswap()
+    return starts
 
 
 def block_range(start: int, stop: int) -> tuple[int, int]:
@@ -111,15 +133,15 @@ def block_range(start: int, stop: int) -> tuple[int, int]:
     return start // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS
 
 
-def slice_blocks(blocks: Iterable[tuple[int, bytes]], start: int, stop: int) -> list[bytes]:
-    """From (block number, blob) pairs in order, the records ``start`` to ``stop``."""
-    records: list[bytes] = []
-    first = None
-    for number, blob in blocks:
-        if first is None:
-            first = number
-        records.extend(decode_block(blob))
-    if first is None:
-        return []
-    offset = start - first * BLOCK_RECORDS
-    return records[offset : offset + (stop - start)]
+def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int) -> bytes:
+    """From (block number, records, offsets) in order, records ``start`` to ``stop`` as one
+    JSON array."""
+    pieces = []
+    for number, records, offsets in blocks:
+        starts = _starts(offsets)
+        base = number * BLOCK_RECORDS
+        first, last = max(start - base, 0), min(stop - base, len(starts))
+        if first < last:
+            end = starts[last] - 1 if last < len(starts) else len(records)
+            pieces.append(records[starts[first] : end])
+    return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"

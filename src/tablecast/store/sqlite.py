@@ -20,9 +20,9 @@ from pathlib import Path
 import orjson
 
 from ..errors import TablecastError
-from .base import Document, Version, VersionMeta, block_range, slice_blocks
+from .base import Block, Document, Version, VersionMeta, block_range, encode_block, join_rows
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -51,9 +51,22 @@ CREATE TABLE blocks (
     version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
     block INTEGER NOT NULL,
     records BLOB NOT NULL,
+    offsets BLOB NOT NULL,
     PRIMARY KEY (version_id, block)
 );
 """
+
+
+def _add_offsets(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2: blocks learn where each of their records starts."""
+    conn.execute("ALTER TABLE blocks ADD COLUMN offsets BLOB NOT NULL DEFAULT x''")
+    rows = conn.execute("SELECT rowid, records FROM blocks").fetchall()
+    for rowid, records in rows:
+        block = encode_block(orjson.loads(line) for line in records.split(b"\n"))
+        conn.execute("UPDATE blocks SET offsets = ? WHERE rowid = ?", (block.offsets, rowid))
+
+
+MIGRATIONS = {1: _add_offsets}  # from this schema version to the next
 
 _DOCUMENT_QUERY = """
 SELECT d.id, d.created_at, d.updated_at, d.shared_page,
@@ -65,6 +78,8 @@ WHERE d.id = ?
 
 
 class SQLiteStore:
+    reads_inline = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,14 +122,18 @@ class SQLiteStore:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version == SCHEMA_VERSION:
                 return
-            if version != 0:
+            if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{self.path} has schema version {version};"
-                    f" this tablecast knows {SCHEMA_VERSION}"
+                    f" this tablecast knows up to {SCHEMA_VERSION}: upgrade tablecast"
                 )
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def recover(self) -> None:
@@ -167,11 +186,11 @@ class SQLiteStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, bytes]]) -> None:
+    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, Block]]) -> None:
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO blocks (version_id, block, records) VALUES (?, ?, ?)",
-                [(pending_id, number, blob) for number, blob in blocks],
+                "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
+                [(pending_id, number, block.records, block.offsets) for number, block in blocks],
             )
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
@@ -225,16 +244,16 @@ class SQLiteStore:
             conn.execute("DELETE FROM blocks WHERE version_id = ?", (pending_id,))
             conn.execute("DELETE FROM versions WHERE id = ? AND number IS NULL", (pending_id,))
 
-    def read_records(self, version_id: int, start: int, stop: int) -> list[bytes]:
+    def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
         if stop <= start:
-            return []
+            return b"[]"
         first, last = block_range(start, stop)
         blocks = self._connect().execute(
-            "SELECT block, records FROM blocks WHERE version_id = ? AND block BETWEEN ? AND ?"
-            " ORDER BY block",
+            "SELECT block, records, offsets FROM blocks"
+            " WHERE version_id = ? AND block BETWEEN ? AND ? ORDER BY block",
             (version_id, first, last),
         )
-        return slice_blocks(blocks, start, stop)
+        return join_rows(blocks, start, stop)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._connect().execute(
