@@ -16,14 +16,16 @@ from tablecast.websocket import Frame
 
 
 class SlowStore(SQLiteStore):
-    """A real SQLite store; reads starting at a chosen record take a while."""
+    """A real SQLite store; reads starting at a chosen record take a while, on a thread, as
+    a store across the network would (so the hub meets the races such a store brings)."""
 
+    reads_inline = False
     slow_start: int | None = None
 
-    def read_records(self, version_id: int, start: int, stop: int) -> list[bytes]:
+    def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
         if start == self.slow_start:
             time.sleep(0.3)
-        return super().read_records(version_id, start, stop)
+        return super().read_rows(version_id, start, stop)
 
 
 class Viewer:
@@ -123,3 +125,30 @@ async def test_the_last_viewer_out_closes_the_room(setup):
     assert hub.rooms[document_id] is room
     hub.leave(second, room)
     assert document_id not in hub.rooms
+
+
+async def test_started_coroutines_run_at_once_and_carry_on_when_they_wait():
+    from tablecast import tasks
+
+    steps: list[str] = []
+
+    async def quick() -> None:
+        steps.append("quick")
+
+    async def slow() -> None:
+        steps.append("slow begins")
+        await asyncio.sleep(0.01)
+        steps.append("slow slept")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, future.set_exception, ValueError("no"))
+        try:
+            await future
+        except ValueError:
+            steps.append("slow caught its error")
+
+    tasks.start(quick(), "test")
+    assert steps == ["quick"]  # finished inside the call
+    tasks.start(slow(), "test")
+    assert steps == ["quick", "slow begins"]  # ran up to its first wait
+    await tasks.drain()
+    assert steps == ["quick", "slow begins", "slow slept", "slow caught its error"]

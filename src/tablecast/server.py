@@ -119,8 +119,8 @@ async def _closed(connections: set[Connection], timeout: float) -> None:
     while connections and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
     for connection in list(connections):
-        if connection.stream is not None:
-            connection.stream.close()
+        if connection.transport is not None:
+            connection.transport.abort()
 
 
 async def _remove_empty_documents(services: Services) -> None:

@@ -29,3 +29,46 @@ async def drain() -> None:
     """Wait for the background work started so far."""
     while _running:
         await asyncio.gather(*list(_running), return_exceptions=True)
+
+
+def start(coro: Coroutine[Any, Any, Any], what: str) -> None:
+    """Run ``coro`` now, inside this callback, as far as it goes without waiting; if it must
+    wait, a task carries on from there (what Python 3.12's eager tasks do, on 3.11 too).
+
+    A page request served from SQLite never waits, so it is answered in the same turn of the
+    event loop that read it, rather than a turn later behind every other ready callback: with
+    thousands of viewers that halves, and evens out, the time a request takes.
+    """
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return
+    except Exception as exc:
+        log.error("could not %s: %r", what, exc)
+        return
+    if waiting is not None:
+        # take the future over from the coroutine, as a task's step does: until this flag is
+        # cleared, the future refuses to be awaited again
+        waiting._asyncio_future_blocking = False
+    spawn(_carry_on(coro, waiting), what)
+
+
+async def _carry_on(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+    """Drive ``coro`` on from where it yielded ``waiting`` (a future, or None for a bare yield)."""
+    while True:
+        if waiting is None:
+            await asyncio.sleep(0)
+        else:
+            try:
+                await waiting
+            except asyncio.CancelledError:
+                coro.close()
+                raise
+            except Exception:
+                pass  # the coroutine meets it itself, from the future, when resumed
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        if waiting is not None:
+            waiting._asyncio_future_blocking = False

@@ -1,19 +1,23 @@
 """``/parser/ws`` (open a new document) and ``/parser/ws/{id}`` (join one).
 
-Tornado answers the HTTP request. Once the opening handshake checks out, the stream is detached
-and becomes a :class:`Connection`: one small object per viewer that reads with callbacks (no
-task or coroutine is kept per connection) and frames with :mod:`tablecast.websocket`. That is
-what lets one process hold tens of thousands of viewers in a few KiB each. Messages are decoded
-and encoded by :mod:`tablecast.protocol`: a client that asks for no subprotocol speaks the
-article's legacy protocol, one that asks for ``tablecast.v1`` the current one.
+Tornado answers the HTTP request. Once the opening handshake checks out, the socket leaves
+Tornado for an asyncio transport, with a :class:`Connection` as its protocol: one small object
+per viewer, called back as bytes arrive (no task or coroutine is kept per connection), framing
+with :mod:`tablecast.websocket`, and told by the transport's flow control when a viewer falls
+behind. That is what lets one process hold tens of thousands of viewers in a few KiB each.
+Messages are decoded and encoded by :mod:`tablecast.protocol`: a client that asks for no
+subprotocol speaks the article's legacy protocol, one that asks for ``tablecast.v1`` the
+current one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
+import socket
 import time
+from collections import deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
@@ -36,12 +40,13 @@ log = logging.getLogger("tablecast.ws")
 CLOSE_NO_DOCUMENT = 4404
 CLOSE_TOO_SLOW = 4008
 CLOSE_WAIT = 5.0  # seconds a client has to answer our close frame before the socket is closed
-READ_SIZE = 64 * 1024
+QUEUE_LIMIT = 1024 * 1024  # bytes of messages waiting to be handled before reading pauses
 
 # A viewer that reads more slowly than messages come (or not at all) must not hold the server's
-# memory or slow the others. Past --viewer-buffer unsent bytes, a new page (or presence, or
-# progress) replaces the one still waiting rather than queueing behind it; past HARD_LIMIT times
-# that, or after --slow-viewer-timeout that far behind, the viewer is closed with CLOSE_TOO_SLOW.
+# memory or slow the others. Past --viewer-buffer unsent bytes (the transport says so with
+# pause_writing), a new page (or presence, or progress) replaces the one still waiting rather
+# than queueing behind it; past HARD_LIMIT times that, or after --slow-viewer-timeout that far
+# behind, the viewer is closed with CLOSE_TOO_SLOW.
 HARD_LIMIT = 16
 
 
@@ -51,7 +56,7 @@ class Handshake(tornado.web.RequestHandler):
     def initialize(self, services: Services) -> None:
         self.services = services
 
-    def get(self, document_id: str | None = None) -> None:
+    async def get(self, document_id: str | None = None) -> None:
         headers = self.request.headers
         try:
             key = websocket.check_request(self.request.method or "", headers)
@@ -84,17 +89,35 @@ class Handshake(tornado.web.RequestHandler):
             base_url=base_url(settings, self.request),
         )
         stream = self.detach()
-        stream.write(websocket.response(key, subprotocol, agreed))
-        connection.start(stream, document_id)
+        await start(connection, stream, websocket.response(key, subprotocol, agreed))
+        connection.open(document_id)
 
 
-class Connection:
+async def start(connection: Connection, stream: tornado.iostream.IOStream, answer: bytes) -> None:
+    """Move the socket from Tornado's stream to an asyncio transport driving ``connection``.
+
+    asyncio's transport reads once per readiness event and reports flow control (pause_writing
+    when a viewer's unsent bytes pass a mark); Tornado's stream tries a read that can only fail
+    each time another is asked for, and says nothing of what is unsent.
+    """
+    sock = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    # Only a client that broke RFC 6455 sends frames before the 101, but keep what came.
+    early = bytes(getattr(stream, "_read_buffer", b""))
+    stream.close()
+    loop = asyncio.get_running_loop()
+    await loop.connect_accepted_socket(lambda: connection, sock=sock)
+    connection.transport_write(answer)
+    if early:
+        connection.data_received(early)
+
+
+class Connection(asyncio.Protocol):
     """One viewer's WebSocket, from the 101 answer to the socket's close."""
 
     __slots__ = (
-        "base_url", "behind", "behind_since", "busy", "close_code", "closing", "deflate",
-        "draining", "dropping", "follow", "legacy", "opened", "pong_due", "reader", "reading",
-        "remote_ip", "room", "services", "stream", "timer", "upload", "upload_failed",
+        "base_url", "behind", "behind_since", "close_code", "closing", "deflate", "dropping",
+        "follow", "legacy", "opened", "paused", "pong_due", "queue", "queued", "reader",
+        "remote_ip", "room", "services", "timer", "transport", "upload", "upload_failed",
     )  # fmt: skip
 
     def __init__(
@@ -120,17 +143,19 @@ class Connection:
         )
         self.remote_ip = remote_ip
         self.base_url = base_url
-        self.stream: tornado.iostream.IOStream | None = None
+        self.transport: asyncio.Transport | None = None
         self.room: Room | None = None
         self.upload: Upload | None = None
         self.upload_failed = False  # drop chunks still in flight after a failed upload
         self.dropping = False  # the binary message coming in is being ignored
         self.behind: dict[str, Frame] = {}  # the newest frames waiting for a slow viewer
         self.behind_since = 0.0
-        self.draining = False
+        self.paused = False  # the transport holds more unsent bytes than --viewer-buffer
+        # Messages waiting to be handled, in order, while an earlier one is (None: idle, the
+        # usual case, so that an idle viewer holds no queue); ``queued``: their bytes.
+        self.queue: deque[websocket.Event] | None = None
+        self.queued = 0
         self.pong_due = False
-        self.reading = False  # a read is pending
-        self.busy = False  # messages are being handled (the next read comes after)
         self.closing = False
         self.close_code: int | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -138,11 +163,14 @@ class Connection:
 
     # Life
 
-    def start(self, stream: tornado.iostream.IOStream, document_id: str | None) -> None:
-        self.stream = stream
-        stream.set_nodelay(True)
-        stream.set_close_callback(self._stream_closed)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        buffer = self.services.settings.viewer_buffer
+        self.transport.set_write_buffer_limits(high=buffer, low=buffer // 4)
         self.services.connections.add(self)
+
+    def open(self, document_id: str | None) -> None:
+        self.transport_pause()  # until the viewer has joined
         tasks.spawn(self._open(document_id), "open a WebSocket")
 
     async def _open(self, document_id: str | None) -> None:
@@ -158,7 +186,7 @@ class Connection:
             log.info("not found doc=%s ip=%s", document_id, self.remote_ip)
             self.close(CLOSE_NO_DOCUMENT, "no such document")
             return
-        if self.stream is None:  # gone while we joined: it had no room to leave then
+        if self.transport is None:  # gone while we joined: it had no room to leave then
             hub.leave(self, room)
             return
         self.room = room
@@ -171,7 +199,7 @@ class Connection:
             "connect doc=%s protocol=%s ip=%s viewers=%d",
             document_id, "legacy" if self.legacy else "v1", self.remote_ip, len(room),
         )  # fmt: skip
-        self._read()
+        self.transport_resume()
 
     def _limits(self) -> dict[str, int]:
         settings = self.services.settings
@@ -183,29 +211,19 @@ class Connection:
 
     def close(self, code: int, reason: str = "") -> None:
         """Start the closing handshake; the socket closes when the client answers, or soon."""
-        stream = self.stream
-        if stream is None or self.closing:
+        transport = self.transport
+        if transport is None or self.closing:
             return
         self.closing = True
         self.close_code = code
-        write(stream, websocket.close_frame(code, reason), unsent_bytes(stream))
-        self.timer = asyncio.get_running_loop().call_later(CLOSE_WAIT, stream.close)
-        if not self.reading and not self.busy:
-            self._read()  # for the client's answer
+        transport.write(websocket.close_frame(code, reason))
+        self.timer = asyncio.get_running_loop().call_later(CLOSE_WAIT, transport.abort)
+        self.transport_resume()  # for the client's answer
 
-    def _fail(self, code: int, reason: str) -> None:
-        """The client broke the protocol: say why, and close once that is sent."""
-        stream = self.stream
-        if stream is None:
-            return
-        self.close(code, reason)
-        with contextlib.suppress(tornado.iostream.StreamClosedError):
-            stream.write(b"").add_done_callback(lambda _: stream.close())
-
-    def _stream_closed(self) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.stream = None
+        self.transport = None
         self.services.connections.discard(self)
         room, self.room = self.room, None
         if room is None:
@@ -226,101 +244,107 @@ class Connection:
 
     def ping(self) -> None:
         """Called every --ping-interval: a viewer that did not answer the last ping is gone."""
-        stream = self.stream
-        if stream is None or self.closing:
+        transport = self.transport
+        if transport is None or self.closing:
             return
         if self.pong_due:
-            log.info("no pong doc=%s: closing", self.room.document.id if self.room else "-")
-            stream.close()
+            log.info("no pong doc=%s: closing", self._document_id())
+            transport.abort()
             return
         self.pong_due = True
-        write(stream, websocket.PING_FRAME, unsent_bytes(stream))
+        transport.write(websocket.PING_FRAME)
 
     # Sending
+
+    def transport_write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
 
     def reply(self, payload: bytes) -> None:
         self.send(Frame(payload))
 
     def send(self, frame: Frame) -> None:
         """Queue a frame for this viewer, never letting a slow one hold unbounded memory."""
-        stream = self.stream
-        if stream is None or self.closing:
+        transport = self.transport
+        if transport is None or self.closing:
+            return
+        settings = self.services.settings
+        if self.paused and frame.supersedes:
+            if time.monotonic() - self.behind_since > settings.slow_viewer_timeout:
+                self._too_slow(transport.get_write_buffer_size())
+            else:
+                self.behind[frame.supersedes] = frame  # sent when the viewer catches up
             return
         data = frame.deflated() if self.deflate else frame.plain()
-        backlog = unsent_bytes(stream)
-        settings = self.services.settings
-        if backlog > settings.viewer_buffer and frame.supersedes:
-            now = time.monotonic()
-            self.behind_since = self.behind_since or now
-            if now - self.behind_since > settings.slow_viewer_timeout:
-                self._too_slow(backlog)
-                return
-            self.behind[frame.supersedes] = frame
-            self._when_drained(stream)
+        unsent = transport.get_write_buffer_size()
+        if unsent + len(data) > HARD_LIMIT * settings.viewer_buffer:
+            self._too_slow(unsent)
             return
-        if backlog + len(data) > HARD_LIMIT * settings.viewer_buffer:
-            self._too_slow(backlog)
-            return
-        write(stream, data, backlog)
+        transport.write(data)
 
-    def _when_drained(self, stream: tornado.iostream.IOStream) -> None:
-        if self.draining:
-            return
-        self.draining = True
-        with contextlib.suppress(tornado.iostream.StreamClosedError):
-            stream.write(b"").add_done_callback(self._drained)  # done once all is sent
+    def pause_writing(self) -> None:
+        # the transport's unsent bytes passed --viewer-buffer: this viewer is behind
+        self.paused = True
+        self.behind_since = time.monotonic()
 
-    def _drained(self, written: asyncio.Future[None]) -> None:
-        self.draining = False
-        if written.cancelled() or written.exception() is not None:
-            return
-        frames, self.behind, self.behind_since = self.behind, {}, 0.0
+    def resume_writing(self) -> None:
+        self.paused = False
+        frames, self.behind = self.behind, {}
         for frame in frames.values():
             self.send(frame)
 
-    def _too_slow(self, backlog: int) -> None:
-        document = self.room.document.id if self.room else "-"
-        log.info("too slow doc=%s unsent=%d: closing", document, backlog)
+    def _too_slow(self, unsent: int) -> None:
+        log.info("too slow doc=%s unsent=%d: closing", self._document_id(), unsent)
         self.behind = {}
         self.close(CLOSE_TOO_SLOW, "too slow: messages were not read")
 
     # Receiving
 
-    def _read(self) -> None:
-        stream = self.stream
-        if stream is None:
-            return
-        try:
-            reading = cast("asyncio.Future[bytes]", stream.read_bytes(READ_SIZE, partial=True))
-        except tornado.iostream.StreamClosedError:
-            return  # the close callback cleans up
-        self.reading = True
-        reading.add_done_callback(self._received)
+    def transport_pause(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
 
-    def _received(self, reading: asyncio.Future[bytes]) -> None:
-        self.reading = False
-        if reading.cancelled() or reading.exception() is not None or self.stream is None:
-            return
+    def transport_resume(self) -> None:
+        if self.transport is not None and not self.transport.is_reading():
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
         self.pong_due = False  # whatever it sent, the client is alive
         try:
-            events = self.reader.feed(reading.result())
+            events = self.reader.feed(data)
         except websocket.ProtocolError as err:
             log.info("protocol error doc=%s: %s", self._document_id(), err.reason)
             self._fail(err.code, err.reason)
             return
-        if all(isinstance(e, websocket.Ping | websocket.Pong | websocket.Close) for e in events):
-            for event in events:  # the usual case for a viewer: no task needed
+        if self.queue is None and all(isinstance(e, _CONTROL) for e in events):
+            for event in events:  # the usual case for a viewer: nothing to wait for
                 self._control(event)
-            self._read()
-        else:
-            self.busy = True
-            tasks.spawn(self._process(events), "handle a message")
+            return
+        self.queued += len(data)
+        if self.queue is not None:  # a message is being handled: these wait their turn
+            self.queue.extend(events)
+            if self.queued > QUEUE_LIMIT:
+                self.transport_pause()  # the client is ahead of us: let TCP slow it down
+            return
+        self.queue = deque(events)
+        tasks.start(self._process(), "handle a message")
 
-    async def _process(self, events: list[websocket.Event]) -> None:
-        """Messages one at a time, in order; the next read waits, so a client is paced."""
-        for event in events:
-            if self.stream is None:  # the socket closed meanwhile
+    def _fail(self, code: int, reason: str) -> None:
+        """The client broke the protocol: say why, and close once that is sent."""
+        transport = self.transport
+        if transport is None:
+            return
+        self.close(code, reason)
+        transport.close()  # after the close frame, which is queued before it
+
+    async def _process(self) -> None:
+        """Messages one at a time, in order, until none are waiting."""
+        queue = self.queue
+        assert queue is not None
+        while queue:
+            if self.transport is None:  # the socket closed meanwhile
                 return
+            event = queue.popleft()
             match event:
                 case websocket.Text(text) if not self.closing:
                     await self._on_text(text)
@@ -334,42 +358,46 @@ class Connection:
                     await self._handle(self._on_binary_end(), "upload_chunk")
                 case websocket.Ping() | websocket.Pong() | websocket.Close():
                     self._control(event)
-        self.busy = False
-        self._read()
+            if not queue:
+                self.queued = 0
+                self.transport_resume()
+        self.queue = None
 
     def _control(self, event: websocket.Event) -> None:
-        stream = self.stream
-        if stream is None:
+        transport = self.transport
+        if transport is None:
             return
         match event:
             case websocket.Ping(data):
-                write(stream, websocket.control(websocket.PONG, data), unsent_bytes(stream))
+                transport.write(websocket.control(websocket.PONG, data))
             case websocket.Close(code):
                 if not self.closing:  # the client closes: answer, then close the socket
                     self.closing = True
                     self.close_code = code
-                    frame = websocket.close_frame(code or websocket.NORMAL)
-                    write(stream, frame, unsent_bytes(stream))
-                with contextlib.suppress(tornado.iostream.StreamClosedError):
-                    stream.write(b"").add_done_callback(lambda _: stream.close())
+                    transport.write(websocket.close_frame(code or websocket.NORMAL))
+                transport.close()  # once what is queued has gone out
 
     def _document_id(self) -> str:
         return self.room.document.id if self.room else "-"
 
     async def _handle(self, work: Awaitable[None], request: str) -> None:
-        """Await one message's work, turning what goes wrong into a typed error for the client.
+        """Await one message's work; what goes wrong becomes a typed error for the client.
         ``request``: what the client asked for, as the error names it."""
         try:
             await work
-        except TablecastError as err:
+        except Exception as err:
+            await self._report(err, request)
+
+    async def _report(self, err: Exception, request: str) -> None:
+        if not isinstance(err, TablecastError):
+            log.exception("error doc=%s request=%s", self._document_id(), request, exc_info=err)
+            err = TablecastError("internal", "something went wrong")
+        else:
             log.info(
                 "error doc=%s request=%s code=%s %s",
                 self._document_id(), request, err.code, err.message,
             )  # fmt: skip
-            await self._send_error(err, request)
-        except Exception:
-            log.exception("error doc=%s request=%s", self._document_id(), request)
-            await self._send_error(TablecastError("internal", "something went wrong"), request)
+        await self._send_error(err, request)
 
     async def _send_error(self, err: TablecastError, request: str) -> None:
         room = self.room
@@ -384,18 +412,16 @@ class Connection:
     async def _on_text(self, text: str) -> None:
         room = self.room
         assert room is not None
-        if self.legacy:  # a page number
-            await self._handle(self._turn_to(room, text), "goto")
-            return
+        request = "goto" if self.legacy else "message"
         try:
+            if self.legacy:  # a page number
+                await self.services.hub.turn_page(room, protocol.decode_legacy_text(text))
+                return
             message = protocol.decode_v1_text(text)
-        except TablecastError as err:
-            await self._handle(_raise(err), "message")
-            return
-        await self._handle(self._on_v1(room, message), _request_name(message))
-
-    async def _turn_to(self, room: Room, text: str) -> None:
-        await self.services.hub.turn_page(room, protocol.decode_legacy_text(text))
+            request = _request_name(message)
+            await self._on_v1(room, message)
+        except Exception as err:
+            await self._report(err, request)
 
     async def _on_v1(self, room: Room, message: protocol.ClientMessage) -> None:
         hub = self.services.hub
@@ -515,6 +541,9 @@ class Connection:
         await hub.version_committed(document)
 
 
+_CONTROL = (websocket.Ping, websocket.Pong, websocket.Close)
+
+
 async def keep_alive(connections: set[Connection], interval: float) -> None:
     """Ping every viewer every ``interval`` seconds: one sweep for all, not a task for each.
     Pings keep idle viewers alive behind proxies, and find those that vanished."""
@@ -526,10 +555,6 @@ async def keep_alive(connections: set[Connection], interval: float) -> None:
                 await asyncio.sleep(0)  # let other work in between, however many there are
 
 
-async def _raise(err: Exception) -> None:
-    raise err
-
-
 def _request_name(message: protocol.ClientMessage) -> str:
     """The wire name of a decoded message, to say which request an error answers."""
     names = {
@@ -538,31 +563,3 @@ def _request_name(message: protocol.ClientMessage) -> str:
         protocol.Ping: "ping",
     }  # fmt: skip
     return names.get(type(message), "message")
-
-
-# Tornado's IOStream keeps a count of the bytes it has not handed to the kernel yet but does not
-# expose it, and every IOStream.write costs a Future and a scheduled callback. Fanning a page out
-# to ten thousand viewers wants neither, so these two functions reach past it, and nothing else
-# in tablecast does.
-
-
-def unsent_bytes(stream: tornado.iostream.IOStream) -> int:
-    """Bytes queued on a stream and not yet taken by the kernel."""
-    return len(stream._write_buffer)
-
-
-def write(stream: tornado.iostream.IOStream, data: bytes, unsent: int) -> None:
-    """Write to the socket at once when nothing is queued before (the usual case); queue what
-    the kernel does not take, in order, on the stream, which also handles errors and closing."""
-    if not unsent:
-        try:
-            sent = stream.socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # let the stream meet the error and close itself as it always does
-        if sent == len(data):
-            return
-        data = data[sent:]
-    with contextlib.suppress(tornado.iostream.StreamClosedError):
-        stream.write(data)
