@@ -86,6 +86,8 @@ class Viewer(asyncio.Protocol):
         self.opcode = 0
         self.fin = False
         self.control: bytearray | None = None
+        self.pager: Pager | None = None  # paging on its own: request, reply, next request
+        self.asked = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -165,6 +167,8 @@ class Viewer(asyncio.Protocol):
             self.transport.close()
         elif opcode in (0x1, 0x2) and self.fin:
             self.messages += 1
+            if self.pager is not None:
+                self.pager.answered(self)
             if self.recording:
                 if not self.arrivals:
                     self.tally.received += 1
@@ -179,6 +183,33 @@ class Viewer(asyncio.Protocol):
         self.closed = True
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed before the handshake"))
+
+
+class Pager:
+    """Drives viewers that each ask for a random page as soon as the last one arrived."""
+
+    def __init__(self, pages: int, legacy: bool, until: float) -> None:
+        import random
+
+        self.random = random.Random(os.getpid())
+        self.pages = pages
+        self.legacy = legacy
+        self.until = until
+        self.latencies: list[float] = []
+
+    def ask(self, viewer: Viewer) -> None:
+        page = self.random.randint(1, self.pages)
+        text = str(page) if self.legacy else f'{{"type": "goto", "page": {page}}}'
+        viewer.asked = time.monotonic()
+        viewer.send_text(text)
+
+    def answered(self, viewer: Viewer) -> None:
+        now = time.monotonic()
+        self.latencies.append(now - viewer.asked)
+        if now < self.until:
+            self.ask(viewer)
+        else:
+            viewer.pager = None
 
 
 @dataclass
@@ -241,6 +272,15 @@ async def _serve_commands(pipe: Connection, index: int) -> None:
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    # uvloop makes the pipe non-blocking; a large reply (thousands of latencies) then fails
+    # with EAGAIN half-way, so replies go out with the pipe blocking again.
+    send = pipe.send
+
+    def reply(obj: Any) -> None:
+        os.set_blocking(pipe.fileno(), True)
+        send(obj)
+
+    pipe.send = reply  # type: ignore[method-assign]
     viewers: list[Viewer] = []
     tally = Tally()
     while True:
@@ -264,6 +304,17 @@ async def _serve_commands(pipe: Connection, index: int) -> None:
             pipe.send(sum(1 for v in viewers if not v.stall))
         elif command == "arrivals":  # the first arrival after arm, per viewer
             pipe.send([v.arrivals[0] if v.arrivals else None for v in viewers if not v.stall])
+        elif command == "send":  # every viewer sends this text message
+            for viewer in viewers:
+                viewer.send_text(arg)
+            pipe.send(None)
+        elif command == "page":  # every viewer pages on its own for a while
+            pager = Pager(arg["pages"], arg["legacy"], time.monotonic() + arg["seconds"])
+            for viewer in viewers:
+                viewer.pager = pager
+                pager.ask(viewer)
+            await asyncio.sleep(arg["seconds"] + 1)
+            pipe.send(pager.latencies)
         elif command == "status":
             times = os.times()
             pipe.send(
@@ -329,6 +380,14 @@ class LoadClients:
 
     def arm(self) -> None:
         self._all("arm")
+
+    def send(self, text: str) -> None:
+        self._all("send", [text] * len(self.pipes))
+
+    def page(self, pages: int, legacy: bool, seconds: float) -> list[float]:
+        """Every viewer pages on its own, at random, for ``seconds``; the latencies."""
+        arg = {"pages": pages, "legacy": legacy, "seconds": seconds}
+        return [t for part in self._all("page", [arg] * len(self.pipes)) for t in part]
 
     def reading(self) -> int:
         return sum(self._all("reading"))

@@ -43,6 +43,7 @@ documents: dict[str, Document] = {}
 
 class FileHandler(tornado.websocket.WebSocketHandler):
     compression = False
+    private = False  # the article's first step: a page request is answered to its sender only
 
     def get_compression_options(self) -> dict[str, Any] | None:
         return {} if self.compression else None
@@ -68,6 +69,17 @@ class FileHandler(tornado.websocket.WebSocketHandler):
                 if line
             ]
             document.page_no = 1
+        elif self.private:
+            start = PAGE_SIZE * (int(message) - 1)
+            self.write_message(
+                {
+                    "uuid": self.uuid,
+                    "page_no": int(message),
+                    "total_number": len(document.rows),
+                    "data": document.rows[start : start + PAGE_SIZE],
+                }
+            )
+            return
         else:
             document.page_no = int(message)
         self.send_messages(document)
@@ -88,8 +100,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--compression", action="store_true")
+    parser.add_argument("--private", action="store_true", help="page requests are not shared")
     args = parser.parse_args()
     FileHandler.compression = args.compression
+    FileHandler.private = args.private
     app = tornado.web.Application(
         [(r"/parser/ws", FileHandler), (r"/parser/ws/(.+)", FileHandler)],
         websocket_max_message_size=1 << 30,  # the whole file is one message
