@@ -17,18 +17,23 @@ from tablecast.parsing import (
     parse_delimiter,
     sniff_delimiter,
 )
+from tablecast.store.base import record_cells
 
 
 def parse(
-    data: bytes, chunk: int | None = None, sample_bytes: int = SNIFF_BYTES, **options: str
+    data: bytes,
+    chunk: int | None = None,
+    sample_bytes: int = SNIFF_BYTES,
+    plain_lane: bool = True,
+    **options: str,
 ) -> tuple[list[list[str]], TableParser]:
-    parser = TableParser(ParseOptions(**options), sample_bytes=sample_bytes)
-    rows: list[list[str]] = []
+    parser = TableParser(ParseOptions(**options), sample_bytes=sample_bytes, plain_lane=plain_lane)
+    records: list[str] = []
     step = chunk or max(len(data), 1)
     for i in range(0, len(data), step):
-        rows += parser.feed(data[i : i + step])
-    rows += parser.close()
-    return rows, parser
+        records += parser.feed(data[i : i + step])
+    records += parser.close()
+    return [record_cells(r) for r in records], parser
 
 
 def rows_of(
@@ -261,8 +266,8 @@ def test_boundaries_inside_a_quoted_field_a_multibyte_char_and_a_crlf():
     crlf = TRICKY.index(b"\r\n") + 1
     for cut in (quoted, multibyte, crlf):
         parser = TableParser(sample_bytes=20)
-        rows = parser.feed(TRICKY[:cut]) + parser.feed(TRICKY[cut:]) + parser.close()
-        assert rows == whole, cut
+        records = parser.feed(TRICKY[:cut]) + parser.feed(TRICKY[cut:]) + parser.close()
+        assert [record_cells(r) for r in records] == whole, cut
 
 
 def test_boundaries_after_the_sample_is_settled():
@@ -278,16 +283,21 @@ cells = st.lists(
 
 
 def parse_in_pieces(
-    data: bytes, cuts: list[int], options: ParseOptions, sample_bytes: int
+    data: bytes,
+    cuts: list[int],
+    options: ParseOptions,
+    sample_bytes: int,
+    plain_lane: bool = True,
 ) -> list[list[str]]:
-    parser = TableParser(options, sample_bytes=sample_bytes)
-    rows: list[list[str]] = []
+    parser = TableParser(options, sample_bytes=sample_bytes, plain_lane=plain_lane)
+    records: list[str] = []
     start = 0
     for cut in sorted(set(cuts)):
-        rows += parser.feed(data[start:cut])
+        records += parser.feed(data[start:cut])
         start = max(start, cut)
-    rows += parser.feed(data[start:])
-    return rows + parser.close()
+    records += parser.feed(data[start:])
+    records += parser.close()
+    return [record_cells(r) for r in records]
 
 
 @settings(max_examples=300, deadline=None)
@@ -331,3 +341,42 @@ def test_the_articles_count_and_ours_agree_on_a_plain_tsv():
         if line
     ]
     assert len(rows_of(data.encode())) == len(article) == 4
+
+
+# Text as exports write it, quotes and all: what each chunk's lane meets
+raw_text = st.lists(
+    st.sampled_from(
+        ["a", "b7", ",", ";", "\t", "\n", "\r\n", "\r", " ", '"', "\\", "\x0b", "\xa0", "é", "日"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=raw_text,
+    cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=6),
+    delimiter=st.sampled_from(["\t", ",", ";"]),
+    sample_bytes=st.integers(min_value=1, max_value=40),
+    quotes=st.booleans(),
+)
+def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sample_bytes, quotes):
+    """Each chunk picks its lane; whatever the mix, the records are csv.reader's."""
+    if not quotes:  # else few texts would be all plain
+        text = text.translate({ord('"'): None, ord("\\"): None, 0x0B: None})
+    options = ParseOptions(delimiter=delimiter)
+    data = text.encode()
+
+    def records(plain_lane: bool) -> list[list[str]] | str:
+        try:
+            return parse_in_pieces(data, cuts, options, sample_bytes, plain_lane)
+        except TablecastError as err:
+            return err.code
+
+    assert records(plain_lane=True) == records(plain_lane=False)
+
+
+def test_plain_lane_width_and_blank_lines():
+    rows, parser = parse(b"a\tb\n\n \t \n1\t2\t3\n\xc2\xa0\nx\n", delimiter="\t")
+    assert rows == [["a", "b"], ["1", "2", "3"], ["x"]]
+    assert (parser.records, parser.max_width) == (3, 3)

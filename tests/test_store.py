@@ -42,10 +42,19 @@ def rows(n: int, start: int = 0) -> list[list[str]]:
     return [[f"r{i}", "x\ny"] for i in range(start, start + n)]
 
 
+def as_json(records: list[list[str]]) -> list[str]:
+    return [orjson.dumps(r)[2:-2].decode() for r in records]
+
+
 def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv") -> int:
     pending = store.begin_version(document_id)
     blocks = [
-        (b, encode_block(rows(min(BLOCK_RECORDS, n - b * BLOCK_RECORDS), b * BLOCK_RECORDS)))
+        (
+            b,
+            encode_block(
+                as_json(rows(min(BLOCK_RECORDS, n - b * BLOCK_RECORDS), b * BLOCK_RECORDS))
+            ),
+        )
         for b in range((n + BLOCK_RECORDS - 1) // BLOCK_RECORDS)
     ]
     store.write_blocks(pending, blocks)
@@ -221,7 +230,12 @@ def test_ingest_refuses_bytes_past_the_limit(open_store):
     store = open_store()
     document = store.create_document()
     ingest = Ingest(
-        store, document.id, filename="", has_header=True, options=ParseOptions(), max_bytes=100
+        store,
+        document.id,
+        filename="",
+        has_header=True,
+        options=ParseOptions(),
+        max_bytes=100,
     )
     ingest.feed(b"a\tb\n" * 25)
     with pytest.raises(TablecastError) as err:

@@ -137,6 +137,18 @@ class Documents:
     async def remove_empty_documents(self, older_than: float, keep: set[str]) -> list[str]:
         return await self.write(self.store.remove_empty_documents, time.time() - older_than, keep)
 
+    def tidy(self) -> None:
+        """After an upload ends: the store's tidying (see Store.checkpoint) goes to the writer
+        thread unawaited, behind the commit, while the new version's pages go out."""
+        if not self._closing:
+            self._writer.submit(self._tidy)
+
+    def _tidy(self) -> None:
+        try:
+            self.store.checkpoint()
+        except Exception:
+            log.exception("could not checkpoint the store")
+
     async def close(self) -> None:
         """Roll back uploads still in progress, let the writer finish, close the store."""
         self.stopping = True
@@ -203,6 +215,7 @@ class Upload:
             await self.abort()
             raise
         self._end()
+        self._documents.tidy()
         version = document.version
         assert version is not None
         log.info(
@@ -226,9 +239,11 @@ class Upload:
         try:
             await self._documents.write(self._ingest.abort)
         except TablecastError:  # shutting down: recovery at the next start removes it
-            pass
+            return
         except Exception:
             log.exception("could not roll back upload %s", self.id)
+            return
+        self._documents.tidy()
 
     def _check_open(self) -> None:
         # after an abort (the client left, the server is stopping) nothing may be written

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from .errors import TablecastError
 from .parsing import ParseOptions, TableParser
-from .store.base import BLOCK_RECORDS, Document, Store, VersionMeta, encode_block
+from .store.base import (
+    BLOCK_RECORDS,
+    Document,
+    Store,
+    VersionMeta,
+    encode_block,
+    record_cells,
+)
 
 
 class Ingest:
@@ -29,7 +36,7 @@ class Ingest:
         self.max_bytes = max_bytes
         self.parser = TableParser(options)
         self.pending_id = store.begin_version(document_id)
-        self._records: list[list[str]] = []  # the block being filled
+        self._records: list[str] = []  # the blocks being filled
         self._blocks_written = 0
         self._first_record: list[str] | None = None
 
@@ -67,11 +74,11 @@ class Ingest:
     def abort(self) -> None:
         self.store.abort_version(self.pending_id)
 
-    def _add(self, records: list[list[str]]) -> None:
+    def _add(self, records: list[str]) -> None:
         if not records:
             return
         if self._first_record is None:
-            self._first_record = records[0]
+            self._first_record = record_cells(records[0])
         self._records.extend(records)
         if len(self._records) >= BLOCK_RECORDS:
             self._write(final=False)

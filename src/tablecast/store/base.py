@@ -94,6 +94,11 @@ class Store(Protocol):
         """Records ``start`` to ``stop`` (0-based, stop exclusive) as one JSON array."""
         ...
 
+    def checkpoint(self) -> None:
+        """Tidy up after an upload's large writes (SQLite folds its WAL into the database).
+        Called once the upload has ended and its version is out, so nobody waits for it."""
+        ...
+
     def remove_document_if_empty(self, document_id: str) -> None:
         """Delete a document that has no version, committed or pending (its upload failed)."""
         ...
@@ -111,12 +116,25 @@ class Block:
     offsets: bytes  # where each record starts in ``records``, little-endian uint32s
 
 
-def encode_block(rows: Iterable[list[str]]) -> Block:
-    encoded = list(map(orjson.dumps, rows))
-    starts = array("I", accumulate((len(e) + 1 for e in encoded[:-1]), initial=0))
+def encode_block(records: Sequence[str]) -> Block:
+    """A block from records as :mod:`tablecast.parsing` gives them: each the inside of a JSON
+    array of strings, without its ``["`` and ``"]``."""
+    text = '["' + '"]\n["'.join(records) + '"]'
+    data = text.encode()
+    # In ASCII text a character is a byte: the offsets come from the lengths we already have.
+    lengths = map(len, records if len(data) == len(text) else map(str.encode, records))
+    # each record takes its length, plus 5 for '["', '"]' and the line break
+    starts = array("I", accumulate(map((5).__add__, lengths), initial=0))
+    starts.pop()  # where a record after the last one would start
     if sys.byteorder == "big":
         starts.byteswap()
-    return Block(b"\n".join(encoded), starts.tobytes())
+    return Block(data, starts.tobytes())
+
+
+def record_cells(record: str) -> list[str]:
+    """A record's cells, from its form in :func:`encode_block`."""
+    cells: list[str] = orjson.loads('["' + record + '"]')
+    return cells
 
 
 def _starts(offsets: bytes) -> Sequence[int]:
