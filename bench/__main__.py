@@ -1,21 +1,36 @@
-"""``python -m bench [NAME ...]``: run the benchmarks (all by default)."""
+"""``python -m bench [NAME ...] [options]``: run the benchmarks (all by default).
+
+Options after the names go to each benchmark named, e.g. ``python -m bench pages --seconds 5``.
+``make bench`` runs them all with their defaults: the figures in docs/performance.md.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
-from bench import ingest
+from bench import connections, fanout, ingest, pages
 
-BENCHMARKS = {"ingest": ingest.main}
+BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
+    "fanout": fanout.main,
+    "connections": connections.main,
+    "pages": pages.main,
+    "ingest": ingest.main,
+}
 
 
 def main() -> None:
-    names = [a for a in sys.argv[1:] if not a.startswith("-")] or list(BENCHMARKS)
-    for name in names:
+    args = sys.argv[1:]
+    names = []
+    while args and not args[0].startswith("-"):
+        names.append(args.pop(0))
+    for name in names or list(BENCHMARKS):
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; there are: {', '.join(BENCHMARKS)}")
-        BENCHMARKS[name]([])
-        print()
+        BENCHMARKS[name](args)
+        if "--json" not in args:
+            print()
 
 
 if __name__ == "__main__":

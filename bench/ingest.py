@@ -1,139 +1,144 @@
-"""ingest: bytes of a large TSV in, a stored version out. Ours against the article's way.
+"""ingest: a large TSV uploaded over WebSocket while viewers watch, until page 1 is on all of them.
 
-- **tablecast**: the real upload path (streaming parser, JSON blocks, SQLite, commit), fed in
-  256 KiB chunks as a v1 client sends them.
-- **seed**: the article's server: the whole file in memory as one message, split into lines,
-  each stripped and parsed by its own ``csv.reader``, every row kept as a list of strings.
+For each server: V viewers (default 100) join a document, then one client uploads the
+deterministic 1,000,000-row, ~73 MB TSV. We time from the upload's first byte to the moment the
+last viewer has page 1 of the new version, and read the server's peak RSS growth over it.
 
-Each runs in a fresh process, so peak RSS growth is its own.
+- **tablecast** gets the file as a tablecast.v1 client sends it: ``upload_begin``, 256 KiB
+  binary chunks with at most ``window`` unacknowledged, ``upload_end``.
+- **seed** and **websockets** get it as the article's client sends it: the whole file in one
+  binary frame (the article's only way to upload).
+
+The viewers are the light load clients of :mod:`bench.load`; the uploader is the ``websockets``
+library's client in this process, whose masking runs in C.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import multiprocessing
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
+import orjson
+import websockets.sync.client
+
+from bench import servers
 from bench.data import tsv_file
+from bench.load import LoadClients, Target, wait_quiet
 
 CHUNK = 256 * 1024
 
 
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+def upload_v1(server: servers.ServerProcess, document_id: str, data: bytes) -> int:
+    """Upload as tablecast.v1 does, windowed; returns the new version's record count."""
+    with websockets.sync.client.connect(
+        server.url(f"/parser/ws/{document_id}"),
+        subprotocols=["tablecast.v1"],  # type: ignore[list-item]
+        compression=None,
+        max_size=None,
+    ) as ws:
+
+        def until(kind: str) -> dict[str, Any]:
+            while True:
+                message: dict[str, Any] = orjson.loads(ws.recv(timeout=300))
+                if message["type"] == "error":
+                    raise RuntimeError(message)
+                if message["type"] == kind:
+                    return message
+
+        window = until("hello")["limits"]["window"]
+        begin = {"type": "upload_begin", "filename": "bench.tsv", "size": len(data)}
+        ws.send(json.dumps(begin))  # a str: text frame
+        until("upload_ready")
+        acked = 0
+        for sent, start in enumerate(range(0, len(data), CHUNK)):
+            while sent - acked >= window:  # chunks sent so far, less those acknowledged
+                until("upload_ack")
+                acked += 1
+            ws.send(data[start : start + CHUNK])
+        ws.send(json.dumps({"type": "upload_end"}))
+        return int(until("upload_done")["total_number"])
 
 
-def _rss_mib() -> float:
-    """Resident memory now (the peak so far would hide what comes after)."""
-    return _status_mib("VmRSS")
-
-
-def _peak_rss_mib() -> float:
-    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a spawned
-    # child would report its parent's peak.
-    return _status_mib("VmHWM")
-
-
-def run_tablecast(path: str, out: Any) -> None:
-    from tablecast.ingest import Ingest
-    from tablecast.parsing import ParseOptions
-    from tablecast.store.sqlite import SQLiteStore
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteStore(Path(tmp) / "bench.sqlite3")
-        document = store.create_document()
-        before = _rss_mib()
-        started = time.perf_counter()
-        ingest = Ingest(
-            store,
-            document.id,
-            filename="bench.tsv",
-            has_header=True,
-            options=ParseOptions(),
-            max_bytes=1 << 40,
-        )
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                ingest.feed(chunk)
-        version = ingest.finish().version
-        seconds = time.perf_counter() - started
-        assert version is not None
-        stored = sum(p.stat().st_size for p in Path(tmp).iterdir())
-        out.put(
-            {
-                "seconds": seconds,
-                "rss_growth_mib": _peak_rss_mib() - before,
-                "records": version.meta.record_count,
-                "stored_bytes": stored,
-            }
-        )
-        store.close()
-
-
-def run_seed(path: str, out: Any) -> None:
-    before = _rss_mib()
-    started = time.perf_counter()
-    with open(path, "rb") as f:
-        message = f.read().decode()  # one WebSocket frame holding the whole file
-    rows = [
-        next(csv.reader([line], delimiter="\t"))
-        for line in (x.strip() for x in message.splitlines())
-        if line
-    ]
-    seconds = time.perf_counter() - started
-    out.put(
-        {
-            "seconds": seconds,
-            "rss_growth_mib": _peak_rss_mib() - before,
-            "records": len(rows),
-            "stored_bytes": None,
+def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
+    server = servers.start(kind)
+    clients = LoadClients(1)
+    try:
+        driver = servers.Driver(server)
+        target = Target("127.0.0.1", server.port, f"/parser/ws/{driver.document_id}")
+        connected = clients.connect(target, viewers)
+        wait_quiet(clients)
+        before = server.rss_mib()
+        cpu, client_cpu = server.cpu(), clients.status()["cpu"]
+        clients.arm()
+        started = time.monotonic()
+        if kind == "tablecast":
+            # v1 counts rows under the header; the peers count the header as a row
+            total = upload_v1(server, driver.document_id, data) + 1
+        else:
+            total = driver.upload(data)["total_number"]
+        received = clients.wait_received(connected["opened"], timeout=300)
+        arrivals = [t - started for t in clients.arrivals() if t is not None]
+        peak = server.peak_rss_mib()
+        cpu, client_cpu = server.cpu() - cpu, clients.status()["cpu"] - client_cpu
+        driver.close()
+        return {
+            "server": kind,
+            "viewers": connected["opened"],
+            "missing": connected["opened"] - received,
+            "records": total,
+            "seconds": max(arrivals),
+            "first_viewer_seconds": min(arrivals),
+            "rss_growth_mib": peak - before,
+            "server_cpu_seconds": cpu,
+            "client_cpu_seconds": client_cpu,
         }
-    )
+    finally:
+        clients.close()
+        server.stop()
 
 
-def measure(target: Any, path: Path) -> dict[str, Any]:
-    out: Any = multiprocessing.get_context("spawn").Queue()
-    proc = multiprocessing.get_context("spawn").Process(target=target, args=(str(path), out))
-    proc.start()
-    result: dict[str, Any] = out.get(timeout=600)
-    proc.join()
-    return result
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="bench ingest")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--servers", default=",".join(servers.KINDS))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    path = tsv_file(args.rows)
-    size = path.stat().st_size
-    ours, seed = measure(run_tablecast, path), measure(run_seed, path)
-    assert ours["records"] == seed["records"], (ours, seed)
-    results = {"rows": args.rows, "bytes": size, "tablecast": ours, "seed": seed}
+    data = tsv_file(args.rows).read_bytes()
+    results = [run_one(kind, data, args.viewers) for kind in args.servers.split(",")]
     if args.json:
         print(json.dumps(results))
-        return results
-    mb = size / 1e6
-    print(f"ingest: {args.rows:,} rows, {mb:.1f} MB TSV, parsed and (tablecast) stored")
-    print(f"{'':12}{'seconds':>10}{'MB/s':>10}{'peak RSS growth MiB':>22}")
-    for name, r in (("tablecast", ours), ("seed", seed)):
-        print(
-            f"{name:12}{r['seconds']:>10.2f}{mb / r['seconds']:>10.1f}{r['rss_growth_mib']:>22.1f}"
-        )
-    print(
-        f"tablecast/seed: time x{ours['seconds'] / seed['seconds']:.2f}, "
-        f"memory x{ours['rss_growth_mib'] / max(seed['rss_growth_mib'], 0.1):.3f}; "
-        f"store holds {ours['stored_bytes'] / size:.2f}x the file"
-    )
+    else:
+        report(results, len(data))
     return results
+
+
+def report(results: list[dict[str, Any]], size: int) -> None:
+    mb = size / 1e6
+    first = results[0]
+    print(
+        f"ingest: {first['records']:,} records, {mb:.1f} MB TSV uploaded over WebSocket, "
+        f"{first['viewers']} viewers watching"
+    )
+    print(
+        f"{'server':12}{'all have page 1':>16}{'first has it':>14}{'MB/s':>8}"
+        f"{'peak RSS growth':>17}{'server CPU':>12}{'vs tablecast':>14}"
+    )
+    ours = next((r for r in results if r["server"] == "tablecast"), None)
+    for r in results:
+        ratio = f"x{r['seconds'] / ours['seconds']:.2f}" if ours else ""
+        print(
+            f"{r['server']:12}{r['seconds']:>15.2f}s{r['first_viewer_seconds']:>13.2f}s"
+            f"{mb / r['seconds']:>8.1f}{r['rss_growth_mib']:>13.0f} MiB"
+            f"{r['server_cpu_seconds']:>11.2f}s{ratio:>14}"
+        )
+        if r["missing"]:
+            print(f"  ! {r['missing']} viewers never got the new page 1")
+        if ours and r["records"] != ours["records"]:
+            print(f"  ! {r['records']:,} records, tablecast {ours['records']:,}")
+    print("from the upload's first byte to page 1 of the new version on every viewer.")
 
 
 if __name__ == "__main__":

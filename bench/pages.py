@@ -3,8 +3,8 @@
 A 1,000,000-row document; V viewers (default 200) each ask for a random page the moment the
 last one arrived, for S seconds. Reports pages per second served by one server process, the
 latency of a page (request to its last byte), and the server's RSS. tablecast viewers speak
-tablecast.v1 and leave follow mode; the seed peer answers a page request to its sender only
-(the article's "Request a Page" step), so neither broadcasts.
+tablecast.v1 and leave follow mode; the peers answer a page request to its sender only (the
+article's "Request a Page" step), so none broadcasts.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from bench.data import tsv_file
 from bench.fanout import percentile
 from bench.load import LoadClients, Target, wait_quiet
 
-PEERS = ("tablecast", "seed")
+PEERS = ("tablecast", "seed", "websockets")
 
 
 def run_one(
     kind: str, rows: int, viewers: int, seconds: float, compression: bool
 ) -> dict[str, Any]:
-    args = ("--private",) if kind == "seed" else ()
+    args = () if kind == "tablecast" else ("--private",)
     server = servers.start(kind, compression=compression, args=args)
     clients = LoadClients(2)
     try:

@@ -27,11 +27,12 @@ class Document:
         self.page_no = 1
         self.viewers: set[ServerConnection] = set()
 
-    def message(self, doc_uuid: str) -> str:
-        start = PAGE_SIZE * (self.page_no - 1)
+    def message(self, doc_uuid: str, page_no: int | None = None) -> str:
+        page_no = page_no or self.page_no
+        start = PAGE_SIZE * (page_no - 1)
         page: dict[str, Any] = {
             "uuid": doc_uuid,
-            "page_no": self.page_no,
+            "page_no": page_no,
             "total_number": len(self.rows),
             "data": self.rows[start : start + PAGE_SIZE],
         }
@@ -39,6 +40,7 @@ class Document:
 
 
 documents: dict[str, Document] = {}
+private = False  # --private: page requests are not shared
 
 
 async def handler(ws: ServerConnection) -> None:
@@ -63,6 +65,9 @@ async def handler(ws: ServerConnection) -> None:
                     if line
                 ]
                 document.page_no = 1
+            elif private:  # a page request answered to its sender only, as the seed's --private
+                await ws.send(document.message(doc_uuid, int(message)))
+                continue
             else:
                 document.page_no = int(message)
             broadcast(document.viewers, document.message(doc_uuid))
@@ -76,7 +81,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--compression", action="store_true")
+    parser.add_argument("--private", action="store_true", help="page requests are not shared")
     args = parser.parse_args()
+    global private
+    private = args.private
     async with serve(
         handler,
         "127.0.0.1",
