@@ -61,6 +61,13 @@ def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv
     return pending
 
 
+def test_a_new_store_uses_16_kib_pages(tmp_path):
+    store = SQLiteStore(tmp_path / "t.sqlite3")
+    store.create_document()
+    assert store._connect().execute("PRAGMA page_size").fetchone() == (16384,)
+    store.close()
+
+
 def test_create_and_get(open_store):
     store = open_store()
     document = store.create_document()
