@@ -30,42 +30,52 @@ from bench.load import LoadClients, Target, wait_quiet
 CHUNK = 256 * 1024
 
 
-def upload_v1(server: servers.ServerProcess, document_id: str, data: bytes) -> int:
-    """Upload as tablecast.v1 does, windowed; returns the new version's record count."""
-    with websockets.sync.client.connect(
-        server.url(f"/parser/ws/{document_id}"),
-        subprotocols=["tablecast.v1"],  # type: ignore[list-item]
-        compression=None,
-        max_size=None,
-    ) as ws:
+class Uploader:
+    """A tablecast.v1 client that creates a document (so it may upload to it) and uploads as
+    the browser app does, windowed."""
 
-        def until(kind: str) -> dict[str, Any]:
-            while True:
-                message: dict[str, Any] = orjson.loads(ws.recv(timeout=300))
-                if message["type"] == "error":
-                    raise RuntimeError(message)
-                if message["type"] == kind:
-                    return message
+    def __init__(self, server: servers.ServerProcess) -> None:
+        self.ws = websockets.sync.client.connect(
+            server.url("/parser/ws"),
+            subprotocols=["tablecast.v1"],  # type: ignore[list-item]
+            compression=None,
+            max_size=None,
+        )
+        hello = self.until("hello")
+        self.document_id: str = hello["id"]
+        self.window: int = hello["limits"]["window"]
 
-        window = until("hello")["limits"]["window"]
+    def until(self, kind: str) -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = orjson.loads(self.ws.recv(timeout=300))
+            if message["type"] == "error":
+                raise RuntimeError(message)
+            if message["type"] == kind:
+                return message
+
+    def upload(self, data: bytes) -> int:
+        """Returns the new version's record count."""
         begin = {"type": "upload_begin", "filename": "bench.tsv", "size": len(data)}
-        ws.send(json.dumps(begin))  # a str: text frame
-        until("upload_ready")
+        self.ws.send(json.dumps(begin))  # a str: text frame
+        self.until("upload_ready")
         acked = 0
         for sent, start in enumerate(range(0, len(data), CHUNK)):
-            while sent - acked >= window:  # chunks sent so far, less those acknowledged
-                until("upload_ack")
+            while sent - acked >= self.window:  # chunks sent so far, less those acknowledged
+                self.until("upload_ack")
                 acked += 1
-            ws.send(data[start : start + CHUNK])
-        ws.send(json.dumps({"type": "upload_end"}))
-        return int(until("upload_done")["total_number"])
+            self.ws.send(data[start : start + CHUNK])
+        self.ws.send(json.dumps({"type": "upload_end"}))
+        return int(self.until("upload_done")["total_number"])
+
+    def close(self) -> None:
+        self.ws.close()
 
 
 def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
     server = servers.start(kind)
     clients = LoadClients(1)
     try:
-        driver = servers.Driver(server)
+        driver = Uploader(server) if kind == "tablecast" else servers.Driver(server)
         target = Target("127.0.0.1", server.port, f"/parser/ws/{driver.document_id}")
         connected = clients.connect(target, viewers)
         wait_quiet(clients)
@@ -73,9 +83,9 @@ def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
         cpu, client_cpu = server.cpu(), clients.status()["cpu"]
         clients.arm()
         started = time.monotonic()
-        if kind == "tablecast":
+        if isinstance(driver, Uploader):
             # v1 counts rows under the header; the peers count the header as a row
-            total = upload_v1(server, driver.document_id, data) + 1
+            total = driver.upload(data) + 1
         else:
             total = driver.upload(data)["total_number"]
         received = clients.wait_received(connected["opened"], timeout=300)

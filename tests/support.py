@@ -115,6 +115,14 @@ def http(
     return status, raw.decode(errors="replace"), hdrs
 
 
+def put(
+    base: str, doc: dict[str, Any], body: bytes, query: str = ""
+) -> tuple[int, Any, dict[str, str]]:
+    """A new version of a document made by POST, with the edit key its answer gave."""
+    url = f"{base}/parser/api/docs/{doc['id']}{query}"
+    return http("PUT", url, body, {"Authorization": f"Bearer {doc['edit_key']}"})
+
+
 # WebSocket
 
 V1 = "tablecast.v1"
@@ -129,6 +137,13 @@ async def legacy(server: Server, document_id: str | None = None) -> ClientConnec
 async def v1(server: Server, document_id: str | None = None) -> ClientConnection:
     path = "/parser/ws" + (f"/{document_id}" if document_id else "")
     return await connect(server.ws_url + path, subprotocols=[V1], max_size=None)  # type: ignore[list-item]
+
+
+async def editor(server: Server, document_id: str, edit_key: str) -> ClientConnection:
+    """A v1 client that joins a document with its edit key, as an edit link's page does."""
+    ws = await v1(server, document_id)
+    await ws.send(json.dumps({"type": "auth", "edit_key": edit_key}))
+    return ws
 
 
 async def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:

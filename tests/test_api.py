@@ -12,7 +12,7 @@ from http.client import HTTPConnection
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import expect, http, legacy, receive, table, upload_v1, v1
+from support import expect, http, legacy, put, receive, table, upload_v1, v1
 
 
 def post(server, body: bytes, query: str = "") -> tuple[int, dict, dict]:
@@ -72,7 +72,7 @@ def test_delimiter_and_encoding_options(server):
 
 def test_put_adds_a_version(server):
     _, doc, _ = post(server, table(10))
-    status, again, _ = http("PUT", f"{server.url}/parser/api/docs/{doc['id']}", table(20))
+    status, again, _ = put(server.url, doc, table(20))
     assert status == 200
     assert (again["id"], again["version"], again["total_number"]) == (doc["id"], 2, 20)
 
@@ -101,7 +101,7 @@ def test_errors_are_json_with_codes(server):
 
 def test_a_failed_upload_changes_nothing(server):
     _, doc, _ = post(server, table(10))
-    status, answer, _ = http("PUT", f"{server.url}/parser/api/docs/{doc['id']}", b"\x00" * 100)
+    status, answer, _ = put(server.url, doc, b"\x00" * 100)
     assert (status, answer["error"]["code"]) == (400, "not_text")
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
     assert (meta["version"], meta["total_number"]) == (1, 10)
@@ -142,7 +142,7 @@ async def test_http_upload_reaches_websocket_viewers(server):
     new = await v1(server, doc["id"])
     await receive(old)
     await expect(new, "page")
-    status, again, _ = http("PUT", f"{server.url}/parser/api/docs/{doc['id']}", table(300))
+    status, again, _ = put(server.url, doc, table(300))
     assert (status, again["version"]) == (200, 2)
     page = await receive(old)
     assert (page["page_no"], page["total_number"]) == (1, 301)
@@ -262,6 +262,7 @@ async def test_a_client_vanishing_mid_upload_changes_nothing(server):
         conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.putrequest("PUT", f"/parser/api/docs/{doc['id']}")
         conn.putheader("Content-Length", str(50 * 1024 * 1024))
+        conn.putheader("Authorization", f"Bearer {doc['edit_key']}")
         conn.endheaders()
         for _ in range(40):
             conn.send(table(2000))  # a few MB of the promised 50
@@ -271,6 +272,6 @@ async def test_a_client_vanishing_mid_upload_changes_nothing(server):
     await asyncio.sleep(0.5)
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
     assert (meta["version"], meta["total_number"]) == (1, 10)
-    status, again, _ = http("PUT", f"{server.url}/parser/api/docs/{doc['id']}", table(5))
+    status, again, _ = put(server.url, doc, table(5))
     assert (status, again["version"]) == (200, 2)
     await watcher.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tablecast.documents import Documents
+from tablecast.documents import Documents, Limits
 from tablecast.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.websocket import Frame
@@ -48,9 +48,9 @@ class BrokenViewer(Viewer):
 @pytest.fixture
 async def setup(tmp_path: Path):
     store = SlowStore(tmp_path / "s.sqlite3")
-    documents = Documents(store, max_upload_bytes=10**9)
+    documents = Documents(store, Limits(max_upload_bytes=10**9))
     hub = Hub(documents, page_size=100, legacy_page_size=100)
-    document = await documents.create()
+    document, _ = await documents.create()
     upload = await documents.start_upload(document.id, filename="t.tsv", has_header=False)
     await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
     await upload.finish()

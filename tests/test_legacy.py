@@ -54,6 +54,54 @@ async def test_the_articles_flow(server):
 
 
 async def test_every_viewer_of_the_uuid_sees_the_same_page(server):
+    """The owner (who opened /parser/ws) moves everyone; a joiner only views, as a view link."""
+    uploader = await legacy(server)
+    document_id = (await receive(uploader))["uuid"]
+    await uploader.send(table(500))
+    await receive(uploader)
+
+    viewer = await legacy(server, document_id)
+    assert_legacy_page(await receive(viewer), 1, 501)
+
+    await uploader.send("4")  # a page turn moves everyone
+    for ws in (uploader, viewer):
+        page = await receive(ws)
+        assert_legacy_page(page, 4, 501)
+        assert page["data"][0][0] == "r299c0"
+
+    late = await legacy(server, document_id)  # joins on the shared page
+    assert_legacy_page(await receive(late), 4, 501)
+
+    await viewer.send("2")  # a viewer's page request moves only itself
+    assert_legacy_page(await receive(viewer), 2, 501)
+    for ws in (uploader, late):
+        with pytest.raises(TimeoutError):
+            await receive(ws, timeout=0.3)
+
+    await viewer.send(b"x\ty\n1\t2\n")  # and it may not upload
+    refused = await receive(viewer)
+    assert_legacy_page(refused, 4, 501)  # the shared page, the error riding along
+    assert refused["error"]["code"] == "edit_key_required"
+    await viewer.send("5")  # the connection goes on
+    assert_legacy_page(await receive(viewer), 5, 501)
+    for ws in (uploader, late):
+        with pytest.raises(TimeoutError):
+            await receive(ws, timeout=0.3)
+    _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
+    assert meta["version"] == 1
+
+    await uploader.send(b"x\ty\n1\t2\n")  # the owner's new version reaches everyone
+    for ws in (uploader, viewer, late):
+        page = await receive(ws)
+        assert_legacy_page(page, 1, 2)
+        assert page["data"] == [["x", "y"], ["1", "2"]]
+    for ws in (uploader, viewer, late):
+        await ws.close()
+
+
+async def test_open_edit_restores_the_articles_rule(server_factory):
+    """--open-edit: anyone with the link turns the page for all, and uploads."""
+    server = server_factory("--open-edit", "true")
     uploader = await legacy(server)
     document_id = (await receive(uploader))["uuid"]
     await uploader.send(table(500))

@@ -1,14 +1,20 @@
-"""Limits that keep one client from costing the others: slow viewers."""
+"""Limits that keep one client from costing the others: slow viewers, request rates,
+connections per address, and what the store may hold."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import re
 import socket
+import time
 
+import pytest
 from bench.load import handshake
+from websockets.exceptions import InvalidStatus
 
-from support import http, legacy, receive, table
+from support import expect, http, legacy, put, receive, table, upload_v1, v1
 
 
 def stalled_viewer(port: int, document_id: str) -> socket.socket:
@@ -23,8 +29,9 @@ def stalled_viewer(port: int, document_id: str) -> socket.socket:
 
 async def test_a_viewer_that_stops_reading_is_bounded_then_closed(server_factory):
     server = server_factory(
-        "--page-size", "1000", "--viewer-buffer", "256KiB", "--slow-viewer-timeout", "2s"
-    )
+        "--page-size", "1000", "--viewer-buffer", "256KiB", "--slow-viewer-timeout", "2s",
+        "--open-edit", "true", "--page-rate", "100000",  # the reader turns everyone's page, fast
+    )  # fmt: skip
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(60_000, cols=10))
     stalled = stalled_viewer(server.port, doc["id"])
     reader = await legacy(server, doc["id"])
@@ -53,3 +60,119 @@ async def test_a_viewer_that_stops_reading_is_bounded_then_closed(server_factory
     await reader.send("1")
     assert (await receive(reader))["page_no"] == 1
     await reader.close()
+
+
+async def test_page_requests_past_the_rate_are_refused_once_then_dropped(server_factory):
+    server = server_factory("--page-rate", "5")  # bursts of 10
+    ws = await v1(server)
+    hello = await expect(ws, "hello")
+    await upload_v1(ws, table(2000))
+    watcher = await v1(server, hello["id"])
+    await expect(watcher, "page", cause="join")
+    for page in range(1, 41):
+        await ws.send(json.dumps({"type": "goto", "page": page}))
+    received = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            received.append(await receive(ws, timeout=1))
+    turns = [m for m in received if m.get("type") == "page" and m["cause"] == "turn"]
+    errors = [m for m in received if m.get("type") == "error"]
+    assert 10 <= len(turns) <= 13  # the burst, and what the bucket refilled meanwhile
+    assert [e["code"] for e in errors] == ["rate_limited"]  # told once, not once per request
+    assert errors[0]["request"] == "goto"
+    await asyncio.sleep(0.5)  # the bucket refills: requests are served again
+    await ws.send(json.dumps({"type": "goto", "page": 7}))
+    assert (await expect(ws, "page", cause="turn"))["page_no"] == 7
+    # the other viewer got no more than the turns that were allowed
+    seen = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            seen.append(await receive(watcher, timeout=0.5))
+    assert len([m for m in seen if m.get("type") == "page"]) <= len(turns) + 1
+    for client in (ws, watcher):
+        await client.close()
+
+
+async def test_a_legacy_flood_gets_one_error_riding_on_a_page(server_factory):
+    server = server_factory("--page-rate", "5")
+    ws = await legacy(server)
+    await receive(ws)
+    await ws.send(table(1000))
+    await receive(ws)
+    for page in range(1, 31):
+        await ws.send(str(page))
+    received = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            received.append(await receive(ws, timeout=1))
+    errors = [m["error"]["code"] for m in received if "error" in m]
+    assert errors == ["rate_limited"]
+    assert all(m.keys() >= {"uuid", "page_no", "total_number", "data"} for m in received)
+    await ws.close()
+
+
+async def test_connections_per_address_are_capped(server_factory):
+    server = server_factory("--max-connections-per-ip", "3")
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    held = [await v1(server, doc["id"]) for _ in range(3)]
+    with pytest.raises(InvalidStatus) as refused:
+        await v1(server, doc["id"])
+    assert refused.value.response.status_code == 429
+    body = json.loads(refused.value.response.body)
+    assert body["error"]["code"] == "too_many_connections"
+    await held.pop().close()
+    await asyncio.sleep(0.2)
+    again = await v1(server, doc["id"])  # a slot is free again
+    await expect(again, "page")
+    for ws in [*held, again]:
+        await ws.close()
+
+
+def test_past_the_document_limit_the_least_recently_used_make_way(server_factory):
+    server = server_factory("--max-documents", "3")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(3)]
+    time.sleep(0.05)
+    assert put(server.url, docs[0], table(6))[0] == 200  # docs[0] is used again: docs[1] is oldest
+    status, fourth, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    assert status == 201
+    alive = {d["id"]: http("GET", f"{server.url}/parser/api/docs/{d['id']}")[0] for d in docs}
+    assert alive == {docs[0]["id"]: 200, docs[1]["id"]: 404, docs[2]["id"]: 200}
+    assert http("GET", f"{server.url}/parser/api/docs/{fourth['id']}")[0] == 200
+    assert server.logged("removed 1 unused documents")
+
+
+async def test_a_document_with_viewers_is_never_removed(server_factory):
+    server = server_factory("--max-documents", "2")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(2)]
+    viewers = [await v1(server, d["id"]) for d in docs]
+    for ws in viewers:
+        await expect(ws, "page")
+    status, answer, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    assert (status, answer["error"]["code"]) == (507, "storage_full")
+    for d in docs:
+        assert http("GET", f"{server.url}/parser/api/docs/{d['id']}")[0] == 200
+    await viewers[0].close()
+    await asyncio.sleep(0.2)
+    assert http("POST", f"{server.url}/parser/api/docs", table(5))[0] == 201  # docs[0] went
+    assert http("GET", f"{server.url}/parser/api/docs/{docs[0]['id']}")[0] == 404
+    await viewers[1].close()
+
+
+def test_past_the_byte_limit_old_documents_make_way_and_too_big_is_refused(server_factory):
+    server = server_factory("--max-stored-bytes", "400KiB")
+    big = table(8000)  # ~130 KB of file, a bit more stored
+    first = http("POST", f"{server.url}/parser/api/docs", big)[1]
+    for _ in range(4):
+        assert http("POST", f"{server.url}/parser/api/docs", big)[0] == 201
+    assert http("GET", f"{server.url}/parser/api/docs/{first['id']}")[0] == 404
+    status, answer, _ = http("POST", f"{server.url}/parser/api/docs", table(40_000))
+    assert (status, answer["error"]["code"]) == (507, "storage_full")
+
+
+def test_documents_unused_past_the_ttl_are_removed(server_factory):
+    server = server_factory("--document-ttl", "2s")
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    deadline = time.monotonic() + 15
+    while http("GET", f"{server.url}/parser/api/docs/{doc['id']}")[0] == 200:
+        assert time.monotonic() < deadline, "never removed"
+        time.sleep(0.5)

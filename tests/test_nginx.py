@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from support import Listening, expect, http, receive, table, upload_v1
+from support import Listening, expect, http, put, receive, table, upload_v1
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = Path(__file__).parent.parent / "deploy" / "nginx.conf"
@@ -130,13 +130,15 @@ async def test_v1_and_http_through_nginx(server_factory, nginx_factory):
     ws = await connect(f"{proxy.ws_url}/parser/ws/{doc['id']}", subprotocols=["tablecast.v1"])
     hello = await expect(ws, "hello")
     assert hello["url"] == doc["url"]
+    await ws.send(json.dumps({"type": "auth", "edit_key": doc["edit_key"]}))
+    await expect(ws, "access", edit=True)
     big = table(40000, cols=5)  # a few MB, in chunks through the proxy
     done = await upload_v1(ws, big, chunk=256 * 1024)
     assert done["total_number"] == 40000
     page = await expect(ws, "page", cause="version")
     assert page["version"] == 2
 
-    status, again, _ = http("PUT", f"{proxy.url}/parser/api/docs/{doc['id']}", big)  # streamed
+    status, again, _ = put(proxy.url, doc, big)  # streamed
     assert status == 200 and again["version"] == 3
     assert (await expect(ws, "page", cause="version"))["version"] == 3
     status, html, _ = http("GET", f"{proxy.url}/parser/share/{doc['id']}")
@@ -151,10 +153,10 @@ async def test_server_pings_keep_idle_viewers_connected_through_nginx(
     server = server_factory("--ping-interval", "1")
     proxy = nginx_factory(server, read_timeout="3s")
     ws = await connect(f"{proxy.ws_url}/parser/ws", subprotocols=["tablecast.v1"])
-    document_id = (await expect(ws, "hello"))["id"]
+    hello = await expect(ws, "hello")
     await expect(ws, "page")
     await asyncio.sleep(5)  # idle for longer than nginx allows
-    status, _, _ = http("PUT", f"{proxy.url}/parser/api/docs/{document_id}", table(5))
+    status, _, _ = put(proxy.url, hello, table(5))
     assert status == 200
     page = await expect(ws, "page", cause="version")
     assert page["total_number"] == 5

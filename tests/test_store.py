@@ -63,14 +63,14 @@ def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv
 
 def test_a_new_store_uses_16_kib_pages(tmp_path):
     store = SQLiteStore(tmp_path / "t.sqlite3")
-    store.create_document()
+    store.create_document(None)
     assert store._connect().execute("PRAGMA page_size").fetchone() == (16384,)
     store.close()
 
 
 def test_create_and_get(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     got = store.get_document(document.id)
     assert got is not None
     assert (got.id, got.version, got.shared_page) == (document.id, None, 1)
@@ -79,7 +79,7 @@ def test_create_and_get(open_store):
 
 def test_a_version_is_invisible_until_committed(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     pending = write_version(store, document.id, 600)
     assert store.get_document(document.id).version is None  # type: ignore[union-attr]
     after = store.commit_version(pending, meta(600))
@@ -91,7 +91,7 @@ def test_a_version_is_invisible_until_committed(open_store):
 
 def test_versions_are_numbered_in_commit_order(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     first = write_version(store, document.id, 10)
     second = write_version(store, document.id, 20)
     assert store.commit_version(second, meta(20)).version.number == 1  # type: ignore[union-attr]
@@ -101,7 +101,7 @@ def test_versions_are_numbered_in_commit_order(open_store):
 
 def test_a_commit_resets_the_shared_page(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     store.commit_version(write_version(store, document.id, 10), meta(10))
     store.set_shared_page(document.id, 7)
     assert store.get_document(document.id).shared_page == 7  # type: ignore[union-attr]
@@ -115,7 +115,7 @@ def test_a_commit_resets_the_shared_page(open_store):
 )
 def test_read_records_across_blocks(open_store, start, stop):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     version = store.commit_version(write_version(store, document.id, 600), meta(600)).version
     assert version is not None
     assert orjson.loads(store.read_rows(version.id, start, stop)) == rows(stop - start, start)
@@ -123,7 +123,7 @@ def test_read_records_across_blocks(open_store, start, stop):
 
 def test_abort_leaves_no_trace_and_the_old_version_stays(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     old = store.commit_version(write_version(store, document.id, 5), meta(5))
     pending = write_version(store, document.id, 1000)
     store.abort_version(pending)
@@ -135,7 +135,7 @@ def test_abort_leaves_no_trace_and_the_old_version_stays(open_store):
 
 def test_everything_survives_reopening_and_pending_uploads_are_forgotten(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     committed = store.commit_version(write_version(store, document.id, 300), meta(300))
     store.set_shared_page(document.id, 2)
     write_version(store, document.id, 900)  # the process dies mid-upload
@@ -150,25 +150,25 @@ def test_everything_survives_reopening_and_pending_uploads_are_forgotten(open_st
 
 def test_empty_documents_are_removed_unless_kept_or_used(open_store):
     store = open_store()
-    old_empty = store.create_document()
-    kept = store.create_document()
-    used = store.create_document()
+    old_empty = store.create_document(None)
+    kept = store.create_document(None)
+    used = store.create_document(None)
     store.commit_version(write_version(store, used.id, 1), meta(1))
-    uploading = store.create_document()
+    uploading = store.create_document(None)
     write_version(store, uploading.id, 1)  # an upload in progress counts as use
     removed = store.remove_empty_documents(time.time() + 1, keep={kept.id})
     assert removed == [old_empty.id]
     assert store.get_document(old_empty.id) is None
     for document in (kept, used, uploading):
         assert store.get_document(document.id) is not None
-    young = store.create_document()
+    young = store.create_document(None)
     assert store.remove_empty_documents(time.time() - 3600, keep=()) == []  # none old enough
     assert store.get_document(young.id) is not None
 
 
 def test_remove_document_if_empty(open_store):
     store = open_store()
-    empty, used = store.create_document(), store.create_document()
+    empty, used = store.create_document(None), store.create_document(None)
     store.commit_version(write_version(store, used.id, 1), meta(1))
     store.remove_document_if_empty(empty.id)
     store.remove_document_if_empty(used.id)
@@ -178,7 +178,7 @@ def test_remove_document_if_empty(open_store):
 
 def test_readers_on_other_threads_see_committed_versions_while_a_writer_writes(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     store.commit_version(write_version(store, document.id, 100), meta(100))
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -210,7 +210,7 @@ def test_readers_on_other_threads_see_committed_versions_while_a_writer_writes(o
 @pytest.mark.parametrize("records", [1, BLOCK_RECORDS - 1, BLOCK_RECORDS, BLOCK_RECORDS + 1, 1000])
 def test_ingest_stores_every_record_once(open_store, records):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     data = "".join(f"r{i}\tv{i}\n" for i in range(records)).encode()
     ingest = Ingest(
         store,
@@ -235,7 +235,7 @@ def test_ingest_stores_every_record_once(open_store, records):
 
 def test_ingest_refuses_bytes_past_the_limit(open_store):
     store = open_store()
-    document = store.create_document()
+    document = store.create_document(None)
     ingest = Ingest(
         store,
         document.id,
@@ -291,6 +291,9 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     document = store.get_document("d")
     assert document is not None and document.version is not None and document.shared_page == 3
     assert orjson.loads(store.read_rows(document.version.id, 250, 300)) == rows(50, 250)
+    # shared before edit keys: it keeps no key, so anyone with the link may still edit it
+    assert document.edit_key_hash is None
+    assert store.usage().stored_bytes > 0  # its blocks are counted against the storage limit
     store.close()
 
 

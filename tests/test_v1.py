@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from support import (
     V1,
+    editor,
     expect,
     http,
     legacy,
@@ -112,10 +113,11 @@ async def test_everyone_sees_progress_and_the_new_version(server):
 
 async def test_follow_mode_and_browsing_alone(server):
     a = await v1(server)
-    document_id = (await expect(a, "hello"))["id"]
+    hello = await expect(a, "hello")
+    document_id = hello["id"]
     await upload_v1(a, table(1000))
-    b = await v1(server, document_id)
-    c = await v1(server, document_id)
+    b = await editor(server, document_id, hello["edit_key"])
+    c = await editor(server, document_id, hello["edit_key"])
     for ws in (b, c):
         await expect(ws, "page", cause="join")
 
@@ -256,12 +258,13 @@ async def test_size_mismatch_and_cancel(server):
 
 async def test_an_abandoned_upload_leaves_the_old_version_intact(server):
     a = await v1(server)
-    document_id = (await expect(a, "hello"))["id"]
+    hello = await expect(a, "hello")
+    document_id = hello["id"]
     await upload_v1(a, table(100))
     watcher = await v1(server, document_id)
     await expect(watcher, "page")
 
-    quitter = await v1(server, document_id)
+    quitter = await editor(server, document_id, hello["edit_key"])
     await quitter.send(json.dumps({"type": "upload_begin", "filename": "half.tsv"}))
     await expect(quitter, "upload_ready")
     for _ in range(10):
@@ -302,8 +305,9 @@ async def test_v1_unknown_document_closes_with_4404(server):
 
 async def test_concurrent_uploads_to_one_document_both_land(server):
     a = await v1(server)
-    document_id = (await expect(a, "hello"))["id"]
-    b = await v1(server, document_id)
+    hello = await expect(a, "hello")
+    document_id = hello["id"]
+    b = await editor(server, document_id, hello["edit_key"])
     await expect(b, "page")
     done = await asyncio.gather(upload_v1(a, table(3000)), upload_v1(b, table(2000)))
     assert sorted(d["version"] for d in done) == [1, 2]

@@ -51,6 +51,20 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"not a yes/no value: {text!r}")
 
 
+def parse_origins(text: str) -> tuple[str, ...]:
+    """``"https://a.example, https://b.example:8443"`` -> origins as browsers send them."""
+    origins = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if item == "*":
+            origins.append(item)
+            continue
+        match = re.fullmatch(r"(https?)://([^/?#\s]+)/?", item, re.IGNORECASE)
+        if not match:
+            raise ValueError(f"not an origin: {item!r} (try https://tables.example.com)")
+        origins.append(f"{match.group(1)}://{match.group(2)}".lower())
+    return tuple(origins)
+
+
 def _setting(default: Any, help: str, parse: Callable[[str], Any] = str, metavar: str = "") -> Any:
     return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
 
@@ -110,6 +124,48 @@ class Settings:
         parse_bool,
         "BOOL",
     )
+    open_edit: bool = _setting(
+        False,
+        "let anyone with a view link upload and turn the shared page, as the article did",
+        parse_bool,
+        "BOOL",
+    )
+    allowed_origin: tuple[str, ...] = _setting(
+        (),
+        "other sites (e.g. https://intranet.example.com, comma-separated, or *) whose pages may"
+        " open WebSockets here",
+        parse_origins,
+        "ORIGINS",
+    )
+    page_rate: float = _setting(
+        20.0,
+        "page requests per second one viewer may make, in bursts of up to twice that",
+        float,
+        "RATE",
+    )
+    max_connections_per_ip: int = _setting(
+        1000, "open WebSockets one client address may hold (0: no limit)", int, "COUNT"
+    )
+    max_documents: int = _setting(
+        100_000,
+        "documents kept; past that the least recently used without viewers are removed (0: no"
+        " limit)",
+        int,
+        "COUNT",
+    )
+    max_stored_bytes: int = _setting(
+        20 * GiB,
+        "bytes of tables kept (every version); past that the least recently used documents"
+        " without viewers are removed (0: no limit)",
+        parse_size,
+        "SIZE",
+    )
+    document_ttl: float = _setting(
+        0.0,
+        "remove documents nobody has viewed or changed for this long (0: keep them)",
+        parse_duration,
+        "DURATION",
+    )
     log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
 
     def __post_init__(self) -> None:
@@ -117,6 +173,8 @@ class Settings:
             raise ValueError("page size must be between 1 and 10000")
         if self.max_message_bytes < 64 * KiB:
             raise ValueError("max message size must be at least 64KiB")
+        if self.page_rate <= 0:
+            raise ValueError("page rate must be above 0")
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 

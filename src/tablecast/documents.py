@@ -12,10 +12,12 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
+from . import access, tasks
 from .errors import TablecastError
 from .ingest import Ingest
 from .parsing import DELIMITER_NAMES, ParseOptions
@@ -31,10 +33,26 @@ PIECE_BYTES = 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What the store may hold (0: no limit); see Settings for each."""
+
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_documents: int = 0
+    max_stored_bytes: int = 0
+    document_ttl: float = 0.0
+
+
 class Documents:
-    def __init__(self, store: Store, *, max_upload_bytes: int, readers: int = 4) -> None:
+    def __init__(self, store: Store, limits: Limits, *, readers: int = 4) -> None:
         self.store = store
-        self.max_upload_bytes = max_upload_bytes
+        self.limits = limits
+        # Documents with viewers now (the hub says which), never removed to make room.
+        self.in_use: Callable[[], Iterable[str]] = tuple
+        self.max_upload_bytes = limits.max_upload_bytes
+        # When documents were last viewed, written to the store now and then rather than at
+        # every join: ten thousand viewers arriving must not make ten thousand writes.
+        self._accessed: dict[str, float] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="tablecast-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tablecast-reader")
         self._cache: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
@@ -52,8 +70,52 @@ class Documents:
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
 
-    async def create(self) -> Document:
-        return await self.write(self.store.create_document)
+    async def create(self) -> tuple[Document, str]:
+        """A new document and its edit key (which is kept nowhere: see tablecast.access).
+        At the document limit the least recently used one without viewers goes first."""
+        key, key_hash = access.new_key()
+        limits = self.limits
+        if limits.max_documents:
+            usage = await self.write(self.store.usage)
+            if usage.documents >= limits.max_documents:
+                await self.make_room(documents=1)
+                if (await self.write(self.store.usage)).documents >= limits.max_documents:
+                    raise TablecastError(
+                        "storage_full",
+                        "the server holds as many tables as it may, all of them in use",
+                    )
+        return await self.write(self.store.create_document, key_hash), key
+
+    def touch(self, document_id: str) -> None:
+        """The document was just viewed: it is not to be evicted as unused."""
+        self._accessed[document_id] = time.time()
+
+    async def make_room(
+        self, *, documents: int = 0, stored_bytes: int = 0, quietly: bool = False
+    ) -> list[str]:
+        """Remove unused documents (see Store.remove_unused) so that ``documents`` more
+        documents and ``stored_bytes`` more bytes fit under the limits. ``quietly``: as
+        background work, which a shutdown may simply stop."""
+        limits = self.limits
+        accessed, self._accessed = self._accessed, {}
+        ttl = limits.document_ttl
+        try:
+            if accessed:
+                await self.write(self.store.touch, accessed)
+            removed = await self.write(
+                self.store.remove_unused,
+                time.time() - ttl if ttl else 0.0,
+                _room_for(limits.max_documents, documents),
+                _room_for(limits.max_stored_bytes, stored_bytes),
+                set(self.in_use()),
+            )
+        except TablecastError:
+            if quietly and self._closing:
+                return []
+            raise
+        if removed:
+            log.info("removed %d unused documents: %s", len(removed), " ".join(removed[:20]))
+        return removed
 
     async def get(self, document_id: str) -> Document | None:
         return await self.read(self.store.get_document, document_id)
@@ -117,6 +179,7 @@ class Documents:
             raise TablecastError(
                 "too_large", f"the file is larger than the limit of {self.max_upload_bytes} bytes"
             )
+        await self._check_space(size or 0)
         ingest = await self.write(
             lambda: Ingest(
                 self.store,
@@ -130,6 +193,19 @@ class Documents:
         upload = Upload(self, ingest, document_id, filename, size, via)
         self.uploads.add(upload)
         return upload
+
+    async def _check_space(self, size: int) -> None:
+        """Refuse an upload that cannot fit, after removing unused documents to make room."""
+        limit = self.limits.max_stored_bytes
+        if not limit:
+            return
+        if (await self.write(self.store.usage)).stored_bytes + size <= limit:
+            return
+        await self.make_room(stored_bytes=size)
+        if (await self.write(self.store.usage)).stored_bytes + size > limit:
+            raise TablecastError(
+                "storage_full", "the server has no room for this table: try again later"
+            )
 
     async def remove_document_if_empty(self, document_id: str) -> None:
         await self.write(self.store.remove_document_if_empty, document_id)
@@ -154,11 +230,19 @@ class Documents:
         self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
+        if self._accessed:
+            accessed, self._accessed = self._accessed, {}
+            await self.write(self.store.touch, accessed)
         self._closing = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown)
         await loop.run_in_executor(None, self._readers.shutdown)
         self.store.close()
+
+
+def _room_for(limit: int, more: int) -> int | None:
+    """What the store may hold now so that ``more`` fits under ``limit`` (0: no limit)."""
+    return max(limit - more, 0) if limit else None
 
 
 class Upload:
@@ -216,6 +300,8 @@ class Upload:
             raise
         self._end()
         self._documents.tidy()
+        # the new version may have taken the store past its limits: the unused make way
+        tasks.spawn(self._documents.make_room(quietly=True), "remove unused documents")
         version = document.version
         assert version is not None
         log.info(

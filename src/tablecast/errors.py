@@ -25,10 +25,17 @@ STATUS: dict[str, int] = {
     "upload_size_mismatch": 400,  # the bytes sent do not add up to the size announced
     "bad_request": 400,  # an HTTP request the API cannot read
     "method_not_allowed": 405,
+    "rate_limited": 429,  # page requests faster than --page-rate
+    "too_many_connections": 429,  # one address holds --max-connections-per-ip WebSockets
+    "origin_not_allowed": 403,  # a WebSocket opened by a page on another site
+    # who may change a document
+    "edit_key_required": 401,  # an upload or shared page turn without the edit key
+    "wrong_edit_key": 403,  # an edit key that does not open this document
     # the document
     "not_found": 404,  # no such document
     "page_not_found": 404,  # no such page in the document
     # the server
+    "storage_full": 507,  # no room for another document or this upload, all in use
     "shutting_down": 503,
     "internal": 500,
 }

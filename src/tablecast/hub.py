@@ -101,6 +101,7 @@ class Hub:
             room = self.rooms.get(document_id)  # another viewer may have opened it meanwhile
             if room is None and commits == self._commits:
                 room = self.rooms[document_id] = Room(document, document.shared_page)
+                self.documents.touch(document_id)
             # else a version landed while we read: it may be this document's, so read again
         room.groups[kind_of(viewer)].add(viewer)
         self._schedule_presence(room)
@@ -112,6 +113,7 @@ class Hub:
             self._schedule_presence(room)
         elif self.rooms.get(room.document.id) is room:
             del self.rooms[room.document.id]
+            self.documents.touch(room.document.id)  # viewed until now
 
     def set_follow(self, viewer: Viewer, room: Room, follow: bool) -> None:
         room.groups[kind_of(viewer)].discard(viewer)

@@ -140,18 +140,35 @@ def v1_page(
 # Other v1 server messages
 
 
-def hello(document_id: str, url: str, limits: dict[str, int], follow: bool) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "hello",
-            "protocol": SUBPROTOCOL,
-            "uuid": document_id,
-            "id": document_id,
-            "url": url,
-            "follow": follow,
-            "limits": {"chunk_bytes": CHUNK_BYTES, "window": WINDOW, **limits},
-        }
-    )
+def hello(
+    document_id: str,
+    url: str,
+    limits: dict[str, int],
+    follow: bool,
+    edit: bool,
+    edit_key: str | None = None,
+) -> bytes:
+    """The first message. ``edit``: this viewer may upload and turn the shared page.
+    ``edit_key``: to the one who just created the document, the key it is shown only once."""
+    message: dict[str, Any] = {
+        "type": "hello",
+        "protocol": SUBPROTOCOL,
+        "uuid": document_id,
+        "id": document_id,
+        "url": url,
+        "follow": follow,
+        "edit": edit,
+        "limits": {"chunk_bytes": CHUNK_BYTES, "window": WINDOW, **limits},
+    }
+    if edit_key is not None:
+        message["edit_key"] = edit_key
+        message["edit_url"] = edit_url(url, edit_key)
+    return orjson.dumps(message)
+
+
+def edit_url(url: str, edit_key: str) -> str:
+    """The edit link: the key rides in the fragment, which browsers never send to a server."""
+    return f"{url}#key={edit_key}"
 
 
 def presence(viewers: int) -> bytes:
@@ -208,7 +225,14 @@ class Ping:
     pass
 
 
-ClientMessage = Goto | Follow | UploadBegin | UploadEnd | UploadCancel | Ping
+@dataclass(frozen=True)
+class Auth:
+    """Present the document's edit key, to upload and turn the shared page."""
+
+    edit_key: str
+
+
+ClientMessage = Goto | Follow | UploadBegin | UploadEnd | UploadCancel | Ping | Auth
 
 _PAGE_NUMBER = re.compile(r"\s*([0-9]{1,18})\s*")
 
@@ -246,6 +270,11 @@ def decode_v1_text(text: str) -> ClientMessage:
         return UploadCancel()
     if kind == "ping":
         return Ping()
+    if kind == "auth":
+        key = obj.get("edit_key")
+        if not isinstance(key, str) or not 0 < len(key) <= 256:
+            raise TablecastError("bad_message", "edit_key must be the key of an edit link")
+        return Auth(key)
     raise TablecastError("unknown_type", f"unknown message type {kind!r}"[:200])
 
 

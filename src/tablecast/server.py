@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import socket
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import tornado.web
 
 from . import tasks, websocket
 from .config import Settings
-from .documents import Documents
+from .documents import Documents, Limits
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
 from .handlers.pages import AppPage, Health, StaticFiles
 from .handlers.ws import Connection, Handshake, keep_alive
@@ -40,6 +41,7 @@ class Services:
     documents: Documents
     hub: Hub
     connections: set[Connection] = field(default_factory=set)  # every open WebSocket
+    addresses: Counter[str] = field(default_factory=Counter)  # open WebSockets by client address
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -62,6 +64,24 @@ def make_app(services: Services) -> tornado.web.Application:
         static_url_prefix="/parser/static/",
         static_handler_class=StaticFiles,
         compress_response=True,
+        log_function=_log_request,
+    )
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log, except that only a 500 (a bug) is an ERROR: 503 and 507 answers
+    (shutting down, storage full) are the server working as configured."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.ERROR if status == 500 else logging.WARNING
+    request = handler.request
+    logging.getLogger("tornado.access").log(
+        level,
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        request.uri,
+        request.remote_ip,
+        1000 * request.request_time(),
     )
 
 
@@ -71,8 +91,17 @@ def bind(settings: Settings) -> list[socket.socket]:
 
 async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
     store = open_store(settings)
-    documents = Documents(store, max_upload_bytes=settings.max_upload_bytes)
+    documents = Documents(
+        store,
+        Limits(
+            max_upload_bytes=settings.max_upload_bytes,
+            max_documents=settings.max_documents,
+            max_stored_bytes=settings.max_stored_bytes,
+            document_ttl=settings.document_ttl,
+        ),
+    )
     hub = Hub(documents, settings.page_size, settings.legacy_page_size)
+    documents.in_use = hub.rooms.keys
     services = Services(settings, documents, hub)
     server = tornado.httpserver.HTTPServer(
         make_app(services),
@@ -90,7 +119,7 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     background = [
-        asyncio.ensure_future(_remove_empty_documents(services)),
+        asyncio.ensure_future(_tidy_documents(services)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
     try:
@@ -123,16 +152,21 @@ async def _closed(connections: set[Connection], timeout: float) -> None:
             connection.transport.abort()
 
 
-async def _remove_empty_documents(services: Services) -> None:
-    ttl = services.settings.empty_document_ttl
+async def _tidy_documents(services: Services) -> None:
+    """Now and then: remove documents never uploaded to, and those unused past the limits."""
+    settings = services.settings
+    ttl = settings.empty_document_ttl
+    every = min(max(ttl / 4, 1.0), 60.0)
+    if settings.document_ttl:
+        every = min(every, max(settings.document_ttl / 4, 1.0))
     while True:
-        await asyncio.sleep(min(max(ttl / 4, 1.0), 600.0))
+        await asyncio.sleep(every)
         try:
             removed = await services.documents.remove_empty_documents(
                 ttl, keep=set(services.hub.rooms)
             )
+            if removed:
+                log.info("removed %d empty documents", len(removed))
+            await services.documents.make_room()
         except Exception:
-            log.exception("could not remove empty documents")
-            continue
-        if removed:
-            log.info("removed %d empty documents", len(removed))
+            log.exception("could not tidy the documents")

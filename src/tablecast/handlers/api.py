@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import tornado.web
 
-from .. import protocol, tasks
+from .. import access, protocol, tasks
 from ..documents import Upload
 from ..errors import TablecastError
 from ..parsing import ParseOptions, parse_delimiter
@@ -81,6 +81,7 @@ class UploadHandler(ApiHandler):
 
     upload: Upload | None = None
     created: Document | None = None
+    edit_key: str | None = None  # of the document just created, shown once in the answer
 
     async def prepare(self) -> None:
         if self.request.method not in ("POST", "PUT"):
@@ -109,10 +110,10 @@ class UploadHandler(ApiHandler):
         has_header = protocol.parse_header_option(self.get_query_argument("header", None))
         filename = protocol.clean_filename(self.get_query_argument("name", ""))
         if self.request.method == "POST":
-            self.created = await documents.create()
+            self.created, self.edit_key = await documents.create()
             document_id = self.created.id
         else:
-            document_id = (await self.document(self.path_args[0])).id
+            document_id = self.check_edit_key(await self.document(self.path_args[0])).id
         self.upload = await documents.start_upload(
             document_id,
             filename=filename,
@@ -149,7 +150,25 @@ class UploadHandler(ApiHandler):
         self.services.hub.upload_progress(upload, "done")
         await self.services.hub.version_committed(document)
         self.set_header("Location", f"/parser/api/docs/{document.id}")
-        self.write_json(self.describe(document), status)
+        answer = self.describe(document)
+        if self.edit_key is not None:
+            answer["edit_key"] = self.edit_key
+            answer["edit_url"] = protocol.edit_url(answer["url"], self.edit_key)
+        self.write_json(answer, status)
+
+    def check_edit_key(self, document: Document) -> Document:
+        """Changing a document takes its edit key: ``Authorization: Bearer <key>``."""
+        if self.services.settings.open_edit or document.edit_key_hash is None:
+            return document
+        key = access.bearer_token(self.request.headers.get("Authorization"))
+        if key is None:
+            self.set_header("WWW-Authenticate", 'Bearer realm="tablecast"')
+            raise TablecastError(
+                "edit_key_required", "send the edit key: Authorization: Bearer <edit_key>"
+            )
+        if not access.key_matches(key, document.edit_key_hash):
+            raise TablecastError("wrong_edit_key", "this edit key does not open the table")
+        return document
 
     async def _rollback(self, err: TablecastError | None = None) -> None:
         """A failed upload leaves the previous version; a failed create leaves no document."""

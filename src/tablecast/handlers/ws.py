@@ -22,10 +22,11 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
+import orjson
 import tornado.iostream
 import tornado.web
 
-from .. import protocol, tasks, websocket
+from .. import access, protocol, tasks, websocket
 from ..documents import Upload
 from ..errors import TablecastError
 from ..hub import Room
@@ -33,12 +34,14 @@ from ..websocket import Frame
 from . import base_url, canonical_id
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..server import Services
 
 log = logging.getLogger("tablecast.ws")
 
 CLOSE_NO_DOCUMENT = 4404
 CLOSE_TOO_SLOW = 4008
+CLOSE_STORAGE_FULL = 4507  # no room for a new document
 CLOSE_WAIT = 5.0  # seconds a client has to answer our close frame before the socket is closed
 QUEUE_LIMIT = 1024 * 1024  # bytes of messages waiting to be handled before reading pauses
 
@@ -66,16 +69,23 @@ class Handshake(tornado.web.RequestHandler):
                 self.set_header("Sec-WebSocket-Version", "13")
             self.finish(str(err))
             return
-        origin = headers.get("Origin")
-        if (
-            origin is not None
-            and urlparse(origin).netloc.lower() != headers.get("Host", "").lower()
-        ):
-            # a page on another site must not drive a viewer's connection (CSWSH)
-            self.set_status(403)
-            self.finish("cross-origin WebSocket refused")
-            return
         settings = self.services.settings
+        origin = headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, headers.get("Host", ""), settings):
+            # a page on another site must not drive a viewer's connection (CSWSH)
+            self.refuse(TablecastError("origin_not_allowed", f"WebSockets from {origin} refused"))
+            return
+        remote_ip = self.request.remote_ip or "-"
+        per_ip = settings.max_connections_per_ip
+        if per_ip and self.services.addresses[remote_ip] >= per_ip:
+            self.set_header("Retry-After", "10")
+            self.refuse(
+                TablecastError(
+                    "too_many_connections",
+                    f"this address already has {per_ip} connections open: close some first",
+                )
+            )
+            return
         offered = [p.strip() for p in headers.get("Sec-WebSocket-Protocol", "").split(",")]
         subprotocol = protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in offered else None
         agreed = None
@@ -85,12 +95,33 @@ class Handshake(tornado.web.RequestHandler):
             self.services,
             legacy=subprotocol is None,
             deflate=agreed,
-            remote_ip=self.request.remote_ip or "-",
+            remote_ip=remote_ip,
             base_url=base_url(settings, self.request),
         )
         stream = self.detach()
         await start(connection, stream, websocket.response(key, subprotocol, agreed))
         connection.open(document_id)
+
+    def refuse(self, err: TablecastError) -> None:
+        """No WebSocket: an HTTP answer with the error, in the API's shape."""
+        log.info("refused %s ip=%s code=%s", self.request.path, self.request.remote_ip, err.code)
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"error": err.as_dict()}))
+
+
+def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
+    """May a page from ``origin`` open a WebSocket here? Our own pages may (the origin names
+    the host the browser asked for, or --public-url's), and those --allowed-origin adds."""
+    if "*" in settings.allowed_origin:
+        return True
+    origin = origin.strip().lower()
+    if urlparse(origin).netloc == host.lower():
+        return True
+    if origin in settings.allowed_origin:
+        return True
+    own = urlparse(settings.public_url.lower())
+    return bool(own.netloc) and origin == f"{own.scheme}://{own.netloc}"
 
 
 async def start(connection: Connection, stream: tornado.iostream.IOStream, answer: bytes) -> None:
@@ -116,8 +147,9 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "base_url", "behind", "behind_since", "close_code", "closing", "deflate", "dropping",
-        "follow", "legacy", "opened", "paused", "pong_due", "queue", "queued", "reader",
-        "remote_ip", "room", "services", "timer", "transport", "upload", "upload_failed",
+        "editor", "follow", "legacy", "limited", "opened", "paused", "pong_due", "queue",
+        "queued", "reader", "refilled", "remote_ip", "room", "services", "timer", "tokens",
+        "transport", "upload", "upload_failed",
     )  # fmt: skip
 
     def __init__(
@@ -160,6 +192,11 @@ class Connection(asyncio.Protocol):
         self.close_code: int | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.opened = time.monotonic()
+        self.editor = False  # may upload and turn the shared page (see tablecast.access)
+        # page requests: a token bucket, --page-rate tokens a second, holding twice that
+        self.tokens = 2 * settings.page_rate
+        self.refilled = self.opened
+        self.limited = False  # the client was told it is over the rate, and not heard since
 
     # Life
 
@@ -168,6 +205,7 @@ class Connection(asyncio.Protocol):
         buffer = self.services.settings.viewer_buffer
         self.transport.set_write_buffer_limits(high=buffer, low=buffer // 4)
         self.services.connections.add(self)
+        self.services.addresses[self.remote_ip] += 1
 
     def open(self, document_id: str | None) -> None:
         self.transport_pause()  # until the viewer has joined
@@ -175,9 +213,16 @@ class Connection(asyncio.Protocol):
 
     async def _open(self, document_id: str | None) -> None:
         documents, hub = self.services.documents, self.services.hub
+        edit_key = None
         if document_id is None:
-            document = await documents.create()
+            try:
+                document, edit_key = await documents.create()
+            except TablecastError as err:
+                log.info("not created ip=%s code=%s", self.remote_ip, err.code)
+                self.close(CLOSE_STORAGE_FULL, err.message)
+                return
             document_id = document.id
+            self.editor = True  # who opens a new document owns it
             log.info("created doc=%s ip=%s", document_id, self.remote_ip)
         else:
             document_id = canonical_id(document_id) or ""
@@ -190,14 +235,19 @@ class Connection(asyncio.Protocol):
             hub.leave(self, room)
             return
         self.room = room
+        if self.services.settings.open_edit or room.document.edit_key_hash is None:
+            self.editor = True
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
             url = f"{self.base_url}/parser/share/{document_id}"
-            self.reply(protocol.hello(document_id, url, self._limits(), self.follow))
+            self.reply(
+                protocol.hello(document_id, url, self._limits(), self.follow, self.editor, edit_key)
+            )
         await hub.send_page(self, room, None, cause="join")
         log.info(
-            "connect doc=%s protocol=%s ip=%s viewers=%d",
-            document_id, "legacy" if self.legacy else "v1", self.remote_ip, len(room),
+            "connect doc=%s protocol=%s ip=%s edit=%s viewers=%d",
+            document_id, "legacy" if self.legacy else "v1", self.remote_ip, self.editor,
+            len(room),
         )  # fmt: skip
         self.transport_resume()
 
@@ -225,6 +275,10 @@ class Connection(asyncio.Protocol):
             self.timer.cancel()
         self.transport = None
         self.services.connections.discard(self)
+        addresses = self.services.addresses
+        addresses[self.remote_ip] -= 1
+        if addresses[self.remote_ip] <= 0:
+            del addresses[self.remote_ip]
         room, self.room = self.room, None
         if room is None:
             return
@@ -415,22 +469,55 @@ class Connection(asyncio.Protocol):
         request = "goto" if self.legacy else "message"
         try:
             if self.legacy:  # a page number
-                await self.services.hub.turn_page(room, protocol.decode_legacy_text(text))
+                page = protocol.decode_legacy_text(text)
+                if self._within_rate():
+                    await self._goto(room, page)
                 return
             message = protocol.decode_v1_text(text)
             request = _request_name(message)
+            if isinstance(message, _RATED) and not self._within_rate():
+                return
             await self._on_v1(room, message)
         except Exception as err:
             await self._report(err, request)
+
+    def _within_rate(self) -> bool:
+        """Take one page request from the bucket. Over the rate, the first request refused
+        in a row is answered rate_limited (raised); those after it are dropped unanswered,
+        so that a flood costs us no more than it costs the client."""
+        rate = self.services.settings.page_rate
+        now = time.monotonic()
+        self.tokens = min(2 * rate, self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.limited = False
+            return True
+        if self.limited:
+            return False
+        self.limited = True
+        raise TablecastError(
+            "rate_limited", f"more than {rate:g} page requests a second: slow down"
+        )
+
+    async def _goto(self, room: Room, page: int) -> None:
+        """A follower who may edit turns the shared page; anyone else pages on their own."""
+        if self.follow and self.editor:
+            await self.services.hub.turn_page(room, page)
+        else:
+            await self.services.hub.send_page(self, room, page, cause="request")
 
     async def _on_v1(self, room: Room, message: protocol.ClientMessage) -> None:
         hub = self.services.hub
         match message:
             case protocol.Goto(page):
-                if self.follow:
-                    await hub.turn_page(room, page)
-                else:
-                    await hub.send_page(self, room, page, cause="request")
+                await self._goto(room, page)
+            case protocol.Auth(key):
+                if not access.key_matches(key, room.document.edit_key_hash):
+                    raise TablecastError("wrong_edit_key", "this edit key does not open the table")
+                self.editor = True
+                self.reply(protocol.message("access", edit=True))
+                log.info("editor doc=%s ip=%s", room.document.id, self.remote_ip)
             case protocol.Follow(follow):
                 hub.set_follow(self, room, follow)
                 if follow:
@@ -465,7 +552,14 @@ class Connection(asyncio.Protocol):
             raise TablecastError("no_upload", "no upload is in progress on this connection")
         return self.upload
 
+    def _check_editor(self) -> None:
+        if not self.editor:
+            raise TablecastError(
+                "edit_key_required", "this is a view link: only the edit link may upload"
+            )
+
     async def _begin_upload(self, room: Room, begin: protocol.UploadBegin) -> None:
+        self._check_editor()
         if self.upload is not None:
             raise TablecastError("upload_in_progress", "finish or cancel the current upload first")
         self.upload_failed = False
@@ -489,6 +583,7 @@ class Connection(asyncio.Protocol):
         assert self.room is not None
         if self.legacy:
             self.dropping = True  # until the upload has started
+            self._check_editor()
             upload = await self.services.documents.start_upload(self.room.document.id, filename="")
             self.upload, self.dropping = upload, False
             self.services.hub.upload_progress(upload, "receiving")
@@ -542,6 +637,8 @@ class Connection(asyncio.Protocol):
 
 
 _CONTROL = (websocket.Ping, websocket.Pong, websocket.Close)
+# Requests that are answered with a page (or could be used to guess at keys): rate limited.
+_RATED = (protocol.Goto, protocol.Follow, protocol.Auth)
 
 
 async def keep_alive(connections: set[Connection], interval: float) -> None:
@@ -560,6 +657,6 @@ def _request_name(message: protocol.ClientMessage) -> str:
     names = {
         protocol.Goto: "goto", protocol.Follow: "follow", protocol.UploadBegin: "upload_begin",
         protocol.UploadEnd: "upload_end", protocol.UploadCancel: "upload_cancel",
-        protocol.Ping: "ping",
+        protocol.Ping: "ping", protocol.Auth: "auth",
     }  # fmt: skip
     return names.get(type(message), "message")

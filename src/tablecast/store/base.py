@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Protocol
@@ -65,6 +65,21 @@ class Document:
     updated_at: float
     shared_page: int
     version: Version | None  # None until the first upload is committed
+    edit_key_hash: bytes | None = None  # see tablecast.access; None: anyone may edit
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the store holds, for its limits."""
+
+    documents: int
+    stored_bytes: int  # every version's blocks, uploads in progress included
+
+    def over(self, max_documents: int | None, max_bytes: int | None) -> bool:
+        """Past either limit (None: no limit)."""
+        return (max_documents is not None and self.documents > max_documents) or (
+            max_bytes is not None and self.stored_bytes > max_bytes
+        )
 
 
 class Store(Protocol):
@@ -72,7 +87,7 @@ class Store(Protocol):
     # than on a thread: see Documents.records.
     reads_inline: bool
 
-    def create_document(self) -> Document: ...
+    def create_document(self, edit_key_hash: bytes | None) -> Document: ...
 
     def get_document(self, document_id: str) -> Document | None: ...
 
@@ -105,6 +120,24 @@ class Store(Protocol):
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         """Delete documents never uploaded to, created before a time, not in ``keep``."""
+        ...
+
+    def usage(self) -> Usage: ...
+
+    def touch(self, accessed: Mapping[str, float]) -> None:
+        """Record when documents were last viewed (document id -> time)."""
+        ...
+
+    def remove_unused(
+        self,
+        accessed_before: float,
+        max_documents: int | None,
+        max_bytes: int | None,
+        keep: Iterable[str],
+    ) -> list[str]:
+        """Delete documents not in ``keep`` (those with viewers) and with no upload in
+        progress: every one last used before ``accessed_before``, then the least recently
+        used until the store is within ``max_documents`` and ``max_bytes`` (None: no limit)."""
         ...
 
     def close(self) -> None: ...

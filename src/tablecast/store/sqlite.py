@@ -13,16 +13,25 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 
 from ..errors import TablecastError
-from .base import Block, Document, Version, VersionMeta, block_range, encode_block, join_rows
+from .base import (
+    Block,
+    Document,
+    Usage,
+    Version,
+    VersionMeta,
+    block_range,
+    encode_block,
+    join_rows,
+)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PAGE_BYTES = 16 * 1024
 AUTOCHECKPOINT_PAGES = 256  # a checkpoint each time the WAL passes 4 MiB, as SQLite's default
 WAL_KEEP_BYTES = 16 * 1024 * 1024  # a WAL grown larger by an upload is cut back to this
@@ -33,7 +42,9 @@ CREATE TABLE documents (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     current_version INTEGER,
-    shared_page INTEGER NOT NULL DEFAULT 1
+    shared_page INTEGER NOT NULL DEFAULT 1,
+    edit_key_hash BLOB,  -- NULL: made before edit keys, editable by anyone with the link
+    accessed_at REAL NOT NULL DEFAULT 0  -- last viewed or changed, for evicting the least used
 );
 CREATE TABLE versions (
     id INTEGER PRIMARY KEY,
@@ -47,7 +58,8 @@ CREATE TABLE versions (
     record_count INTEGER NOT NULL DEFAULT 0,
     width INTEGER NOT NULL DEFAULT 0,
     size INTEGER NOT NULL DEFAULT 0,
-    first_record TEXT NOT NULL DEFAULT '[]'
+    first_record TEXT NOT NULL DEFAULT '[]',
+    stored_bytes INTEGER NOT NULL DEFAULT 0  -- its blocks' bytes, counted as they are written
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE TABLE blocks (
@@ -69,10 +81,23 @@ def _add_offsets(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE blocks SET offsets = ? WHERE rowid = ?", (block.offsets, rowid))
 
 
-MIGRATIONS = {1: _add_offsets}  # from this schema version to the next
+def _add_access(conn: sqlite3.Connection) -> None:
+    """Schema 2 to 3: edit keys, and what storage limits need (use times, bytes per version).
+    Documents already shared keep no key: they stay editable by anyone with the link."""
+    conn.execute("ALTER TABLE documents ADD COLUMN edit_key_hash BLOB")
+    conn.execute("ALTER TABLE documents ADD COLUMN accessed_at REAL NOT NULL DEFAULT 0")
+    conn.execute("UPDATE documents SET accessed_at = updated_at")
+    conn.execute("ALTER TABLE versions ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        """UPDATE versions SET stored_bytes = (SELECT COALESCE(SUM(length(records)
+           + length(offsets)), 0) FROM blocks WHERE version_id = versions.id)"""
+    )
+
+
+MIGRATIONS = {1: _add_offsets, 2: _add_access}  # from this schema version to the next
 
 _DOCUMENT_QUERY = """
-SELECT d.id, d.created_at, d.updated_at, d.shared_page,
+SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
        v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
        v.record_count, v.width, v.size, v.first_record
 FROM documents d LEFT JOIN versions v ON v.id = d.current_version
@@ -157,12 +182,13 @@ class SQLiteStore:
             )
             conn.execute("DELETE FROM versions WHERE number IS NULL")
 
-    def create_document(self) -> Document:
+    def create_document(self, edit_key_hash: bytes | None) -> Document:
         now = time.time()
-        document = Document(str(uuid.uuid4()), now, now, 1, None)
+        document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
         self._connect().execute(
-            "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?)",
-            (document.id, now, now),
+            "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (document.id, now, now, now, edit_key_hash),
         )
         return document
 
@@ -171,19 +197,19 @@ class SQLiteStore:
         if row is None:
             return None
         version = None
-        if row[4] is not None:
+        if row[5] is not None:
             meta = VersionMeta(
-                filename=row[7],
-                encoding=row[8],
-                delimiter=row[9],
-                has_header=bool(row[10]),
-                record_count=row[11],
-                width=row[12],
-                size=row[13],
-                first_record=orjson.loads(row[14]),
+                filename=row[8],
+                encoding=row[9],
+                delimiter=row[10],
+                has_header=bool(row[11]),
+                record_count=row[12],
+                width=row[13],
+                size=row[14],
+                first_record=orjson.loads(row[15]),
             )
-            version = Version(row[4], row[0], row[5], row[6], meta)
-        return Document(row[0], row[1], row[2], row[3], version)
+            version = Version(row[5], row[0], row[6], row[7], meta)
+        return Document(row[0], row[1], row[2], row[3], version, row[4])
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         self._connect().execute(
@@ -203,6 +229,11 @@ class SQLiteStore:
             conn.executemany(
                 "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
                 [(pending_id, number, block.records, block.offsets) for number, block in blocks],
+            )
+            written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
+            conn.execute(
+                "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
+                (written, pending_id),
             )
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
@@ -241,9 +272,9 @@ class SQLiteStore:
                     ),
                 )
                 conn.execute(
-                    "UPDATE documents SET current_version = ?, updated_at = ?, shared_page = 1"
-                    " WHERE id = ?",
-                    (pending_id, now, document_id),
+                    "UPDATE documents SET current_version = ?, updated_at = ?, accessed_at = ?,"
+                    " shared_page = 1 WHERE id = ?",
+                    (pending_id, now, now, document_id),
                 )
         finally:
             self._connect().execute("PRAGMA synchronous=NORMAL")
@@ -288,6 +319,57 @@ class SQLiteStore:
             ]
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in candidates])
         return candidates
+
+    def usage(self) -> Usage:
+        conn = self._connect()
+        (documents,) = conn.execute("SELECT count(*) FROM documents").fetchone()
+        (stored,) = conn.execute("SELECT COALESCE(SUM(stored_bytes), 0) FROM versions").fetchone()
+        return Usage(documents, stored)
+
+    def touch(self, accessed: Mapping[str, float]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE documents SET accessed_at = MAX(accessed_at, ?) WHERE id = ?",
+                [(at, document_id) for document_id, at in accessed.items()],
+            )
+
+    def remove_unused(
+        self,
+        accessed_before: float,
+        max_documents: int | None,
+        max_bytes: int | None,
+        keep: Iterable[str],
+    ) -> list[str]:
+        keep = set(keep)
+        with self._transaction() as conn:
+            usage = Usage(
+                *conn.execute(
+                    "SELECT (SELECT count(*) FROM documents),"
+                    " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions)"
+                ).fetchone()
+            )
+            if not usage.over(max_documents, max_bytes) and not accessed_before:
+                return []
+            # least recently used first; never one with an upload in progress
+            rows = conn.execute(
+                """SELECT d.id, d.accessed_at,
+                          (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions v
+                           WHERE v.document_id = d.id)
+                   FROM documents d
+                   WHERE NOT EXISTS (SELECT 1 FROM versions p
+                                     WHERE p.document_id = d.id AND p.number IS NULL)
+                   ORDER BY d.accessed_at"""
+            ).fetchall()
+            removed = []
+            for document_id, accessed_at, stored in rows:
+                if document_id in keep:
+                    continue
+                if accessed_at >= accessed_before and not usage.over(max_documents, max_bytes):
+                    break
+                removed.append(document_id)
+                usage = Usage(usage.documents - 1, usage.stored_bytes - stored)
+            conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
+        return removed
 
     def checkpoint(self) -> None:
         # PASSIVE: readers are never made to wait; whatever they still use is copied next time

@@ -1,0 +1,48 @@
+"""Who may change a document: edit keys. No I/O.
+
+Creating a document makes a random edit key. The creator gets it once (in an edit link,
+``/parser/share/{id}#key=...``: a URL fragment never reaches a server log or a Referer); the
+store keeps only its SHA-256. A key has 192 random bits, so a plain hash (no salt, no slow
+hash) is enough: there is no dictionary to try, and a stolen database yields no key. Keys are
+compared in constant time.
+
+Documents made before edit keys existed have no key hash, and stay editable by anyone with
+the link, as they were when they were shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+KEY_BYTES = 24  # 192 bits; 32 characters of URL-safe base64
+
+
+def new_key() -> tuple[str, bytes]:
+    """A fresh edit key and the hash the store keeps of it."""
+    key = secrets.token_urlsafe(KEY_BYTES)
+    return key, key_hash(key)
+
+
+def key_hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+def key_matches(presented: str | None, stored: bytes | None) -> bool:
+    """Does ``presented`` open a document whose key hash is ``stored``? (None: no key kept.)"""
+    if stored is None:
+        return True
+    if not presented:
+        return False
+    return hmac.compare_digest(key_hash(presented), stored)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
