@@ -147,3 +147,16 @@ async def test_websockets_from_other_sites_are_refused(server_factory):
         await expect(ws, "page")
         await ws.close()
     assert server.logged("refused .* code=origin_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "path", ["/parser/", "/parser/static/app.js", "/parser/api/docs/x", "/healthz", "/nope"]
+)
+def test_every_answer_carries_the_security_headers(server, path):
+    _, _, headers = http("GET", server.url + path)
+    headers = {k.lower(): v for k, v in headers.items()}
+    policy = headers["content-security-policy"]
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"

@@ -23,6 +23,7 @@ import tornado.web
 from . import tasks, websocket
 from .config import Settings
 from .documents import Documents, Limits
+from .handlers import SecurityHeaders
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
 from .handlers.pages import AppPage, Health, StaticFiles
 from .handlers.ws import Connection, Handshake, keep_alive
@@ -46,7 +47,7 @@ class Services:
 
 def make_app(services: Services) -> tornado.web.Application:
     s = {"services": services}
-    return tornado.web.Application(
+    app = tornado.web.Application(
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/parser/", "permanent": False}),
             (r"/healthz", Health),
@@ -66,6 +67,8 @@ def make_app(services: Services) -> tornado.web.Application:
         compress_response=True,
         log_function=_log_request,
     )
+    app.add_transform(SecurityHeaders)
+    return app
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from support import http, table
+from support import put, table
 
 NEW_VERSION = re.compile(r"New version (\d+) — ([\d,]+) rows?")
 
@@ -27,12 +27,24 @@ async def page_number(page: Page) -> str:
     return await page.locator("#page").input_value()
 
 
-async def shared_document(open_page, server, tmp_path: Path, rows: int = 1000):
-    """Two people: one uploads through the file input, the other opens the share link."""
+async def edit_key(page: Page) -> str:
+    """The edit key the app keeps for the document it shows (the creator's, or an edit link's)."""
+    document_id = page.url.rsplit("/", 1)[1]
+    key = await page.evaluate(f"localStorage.getItem('tablecast:edit-key:{document_id}')")
+    assert key
+    return str(key)
+
+
+async def shared_document(
+    open_page, server, tmp_path: Path, rows: int = 1000, *, edit: bool = True
+):
+    """Two people: one uploads through the file input, the other opens its edit link (or,
+    with ``edit=False``, its view link)."""
     uploader = await open_page(f"{server.url}/parser/")
     await upload(uploader, write(tmp_path / "people.tsv", table(rows)))
     await expect(uploader.locator("#range")).to_have_text(f"Rows 1–100 of {rows:,}")
-    viewer = await open_page(uploader.url)
+    link = f"{uploader.url}#key={await edit_key(uploader)}" if edit else uploader.url
+    viewer = await open_page(link)
     await expect(viewer.locator("#range")).to_have_text(f"Rows 1–100 of {rows:,}")
     return uploader, viewer
 
@@ -120,7 +132,8 @@ async def test_a_new_upload_reaches_the_other_viewer_without_a_reload(server, op
     assert await viewer.evaluate("window.sameDocument") is True
     # and over HTTP too
     document_id = uploader.url.rsplit("/", 1)[1]
-    http("PUT", f"{server.url}/parser/api/docs/{document_id}?name=api.tsv", table(5))
+    doc = {"id": document_id, "edit_key": await edit_key(uploader)}
+    assert put(server.url, doc, table(5), "?name=api.tsv")[0] == 200
     await expect(viewer.locator("#notice")).to_have_text("New version 3 — 5 rows")
     await expect(viewer.locator("#filename")).to_have_text("api.tsv")
 
@@ -323,9 +336,72 @@ async def test_copy_link_puts_the_share_link_on_the_clipboard(server, open_page,
     )
     await upload(page, write(tmp_path / "t.tsv", table(3)))
     await expect(page.locator("#range")).to_have_text("Rows 1–3 of 3")
-    await page.get_by_role("button", name="Copy link").click()
+    await page.get_by_role("button", name="Copy view link").click()
     await expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == page.url
+    await page.get_by_role("button", name="Copy edit link").click()
+    await expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == (
+        f"{page.url}#key={await edit_key(page)}"
+    )
+
+
+async def test_a_view_link_browses_but_does_not_lead_or_upload(server, open_page, tmp_path):
+    uploader, viewer = await shared_document(open_page, server, tmp_path, edit=False)
+    await expect(viewer.locator("#read-only")).to_have_text("View only")
+    await expect(uploader.locator("#read-only")).to_be_hidden()
+    await expect(viewer.locator("#choose")).to_be_hidden()
+    await expect(viewer.locator("#copy-edit-link")).to_be_hidden()
+    await expect(viewer.locator("#copy-link")).to_be_visible()
+
+    await uploader.get_by_role("button", name="Next page").click()  # the editor leads
+    await expect(viewer.locator("#page")).to_have_value("2")
+    await viewer.get_by_role("button", name="Last page").click()  # the viewer browses alone
+    await expect(viewer.locator("#page")).to_have_value("10")
+    await expect(viewer.get_by_text("Browsing on your own")).to_be_visible()
+    await asyncio.sleep(0.3)
+    await expect(uploader.locator("#page")).to_have_value("2")
+
+    # a file dropped on a view link is refused, kindly, and nothing changes
+    await viewer.set_input_files("#file", str(write(tmp_path / "x.tsv", table(3))))
+    await expect(viewer.locator("#alert")).to_contain_text("view link")
+    await expect(uploader.locator("#version")).to_have_text("version 1")
+
+
+async def test_an_edit_link_edits_and_leaves_no_key_in_the_address_bar(server, open_page, tmp_path):
+    uploader, editor = await shared_document(open_page, server, tmp_path)
+    assert "#" not in editor.url and "key" not in editor.url  # a copy of the URL is a view link
+    await expect(editor.locator("#read-only")).to_be_hidden()
+    await expect(editor.locator("#copy-edit-link")).to_be_visible()
+    await editor.get_by_role("button", name="Next page").click()  # it leads the group
+    await expect(uploader.locator("#page")).to_have_value("2")
+    await editor.reload()  # the key was kept: still an editor
+    await expect(editor.locator("#copy-edit-link")).to_be_visible()
+    await upload(editor, write(tmp_path / "v2.tsv", table(7)))
+    await expect(uploader.locator("#range")).to_have_text("Rows 1–7 of 7")
+
+
+async def test_a_wrong_edit_link_falls_back_to_viewing(server, open_page, tmp_path):
+    uploader, _ = await shared_document(open_page, server, tmp_path, edit=False)
+    page = await open_page(f"{uploader.url}#key=not-the-key")
+    await expect(page.locator("#alert")).to_contain_text("does not open this table")
+    await expect(page.locator("#read-only")).to_be_visible()
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 1,000")
+
+
+async def test_the_app_runs_under_its_content_security_policy(server, open_page, tmp_path):
+    violations: list[str] = []
+    page = await open_page(f"{server.url}/parser/")
+    page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else 0)
+    await page.reload()
+    await upload(page, write(tmp_path / "t.tsv", b"a\tb\n<img src=x onerror=alert(1)>\t2\n"))
+    await expect(page.locator("#range")).to_have_text("Rows 1–1 of 1")
+    # a cell is text, never markup
+    assert (
+        await page.locator("#table tbody td").first.inner_text() == "<img src=x onerror=alert(1)>"
+    )
+    assert await page.locator("#table img").count() == 0
+    assert not violations
 
 
 async def test_the_header_row_stays_visible_while_scrolling(server, open_page, tmp_path):

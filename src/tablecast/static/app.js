@@ -2,6 +2,7 @@
 
 import { Connection } from "./connection.js";
 import { bytes, count, plural } from "./format.js";
+import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.js";
 import { renderTable } from "./table.js";
 import { Upload } from "./upload.js";
 
@@ -9,7 +10,9 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   connection: null,
-  url: null, // the share link, from hello
+  url: null, // the view link, from hello
+  edit: false, // this viewer may upload and turn the shared page
+  editKey: null, // the document's edit key, when this browser has it
   limits: null,
   page: null, // the last page shown
   follow: true,
@@ -29,6 +32,10 @@ const ERRORS = {
   message_too_large: "The browser sent a piece of the file larger than the server accepts.",
   shutting_down: "The server is restarting. Try again in a moment.",
   no_upload: "The upload was interrupted. Try again.",
+  edit_key_required: "You have a view link: only someone with the edit link can upload to this table.",
+  wrong_edit_key: "This edit link does not open this table. You can still view it.",
+  rate_limited: "Slow down: too many page turns at once.",
+  storage_full: "The server has no room for this table right now. Try again later.",
 };
 
 function explain(code, fallback) {
@@ -43,7 +50,7 @@ function explain(code, fallback) {
 // Views
 
 function show(view) {
-  for (const id of ["empty", "missing", "document"]) $(id).hidden = id !== view;
+  for (const id of ["empty", "waiting", "missing", "document"]) $(id).hidden = id !== view;
 }
 
 function showAlert(text) {
@@ -81,13 +88,22 @@ function renderStatus({ state: connectionState, retryIn }) {
       : STATUS[connectionState];
 }
 
+// What this viewer may do: a view link browses; an edit link also uploads and leads.
+function renderAccess() {
+  const viewOnly = !state.edit && Boolean(state.url);
+  $("read-only").hidden = !viewOnly;
+  $("choose").hidden = viewOnly || document.body.dataset.missing === "true";
+  $("copy-link").hidden = !state.url;
+  $("copy-edit-link").hidden = !(state.url && state.edit && state.editKey);
+}
+
 function renderPage(page) {
-  $("doc-title").hidden = page.version === null;
+  $("doc-title").hidden = page.version === null && state.edit;
   $("filename").textContent = page.filename || "Untitled table";
   $("version").textContent = page.version === null ? "" : `version ${page.version}`;
-  $("copy-link").hidden = !state.url;
+  renderAccess();
   if (page.version === null) {
-    show("empty");
+    show(state.edit ? "empty" : "waiting");
     return;
   }
   show("document");
@@ -141,7 +157,12 @@ function onMessage({ detail: message }) {
       else state.others.delete(message.upload);
       renderOthers();
       break;
+    case "access":
+      state.edit = message.edit;
+      renderAccess();
+      break;
     case "error":
+      if (message.request === "auth") forgetEditKey();
       if (!String(message.request).startsWith("upload")) showAlert(explain(message.code, message.message));
       break;
     default:
@@ -152,6 +173,15 @@ function onMessage({ detail: message }) {
 function onHello(hello) {
   state.url = hello.url;
   state.limits = hello.limits;
+  state.edit = hello.edit;
+  if (hello.edit_key) {
+    // we just created this document: its key is shown to us this once
+    state.editKey = hello.edit_key;
+    saveKey(hello.id, hello.edit_key);
+  } else if (!hello.edit && state.editKey) {
+    state.connection.send({ type: "auth", edit_key: state.editKey });
+  }
+  renderAccess();
   if (!state.follow) {
     // back after a reconnect while browsing alone: the server starts everyone following
     state.connection.send({ type: "follow", follow: false });
@@ -194,7 +224,15 @@ function goTo(pageNo) {
   if (!page || !connection) return;
   const target = Math.min(Math.max(1, pageNo), page.page_count);
   if (target === page.page_no) return;
+  // a view link cannot lead the group: turning a page means browsing on one's own
+  if (!state.edit && state.follow) setFollow(false);
   connection.send({ type: "goto", page: target });
+}
+
+function forgetEditKey() {
+  if (state.connection && state.connection.documentId) forgetKey(state.connection.documentId);
+  state.editKey = null;
+  renderAccess();
 }
 
 function setFollow(follow) {
@@ -224,6 +262,10 @@ async function upload(file) {
     showAlert(explain("too_large"));
     return;
   }
+  if (!state.edit) {
+    showAlert(explain("edit_key_required"));
+    return;
+  }
   const job = new Upload(connection, file, { onProgress: renderUpload });
   state.upload = job;
   $("upload-name").textContent = file.name;
@@ -235,7 +277,7 @@ async function upload(file) {
     const sharePath = `/parser/share/${connection.documentId}`;
     if (location.pathname !== sharePath) history.replaceState(null, "", sharePath);
     document.body.dataset.document = connection.documentId;
-    $("copy-link").hidden = false;
+    renderAccess();
   } catch (error) {
     if (error.code !== "cancelled") showAlert(explain(error.code, error.message));
   } finally {
@@ -253,22 +295,22 @@ function renderUpload({ acked, size, rate }) {
       : `${bytes(acked)} of ${bytes(size)} · ${percent}% · ${bytes(rate)}/s`;
 }
 
-async function copyLink() {
-  const button = $("copy-link");
+async function copyLink(button, link) {
   try {
-    await navigator.clipboard.writeText(state.url);
+    await navigator.clipboard.writeText(link);
   } catch {
     // no clipboard API outside secure contexts (plain http on another host): copy the old way
     const field = document.createElement("textarea");
-    field.value = state.url;
+    field.value = link;
     document.body.append(field);
     field.select();
     document.execCommand("copy");
     field.remove();
   }
+  button.dataset.label ||= button.textContent;
   button.textContent = "Copied";
   setTimeout(() => {
-    button.textContent = "Copy link";
+    button.textContent = button.dataset.label;
   }, 2000);
 }
 
@@ -282,7 +324,10 @@ function bindControls() {
     $("file").value = ""; // choosing the same file again is a new upload
   });
   $("cancel").addEventListener("click", () => state.upload && state.upload.cancel());
-  $("copy-link").addEventListener("click", copyLink);
+  $("copy-link").addEventListener("click", (event) => copyLink(event.currentTarget, state.url));
+  $("copy-edit-link").addEventListener("click", (event) =>
+    copyLink(event.currentTarget, editLink(state.url, state.editKey)),
+  );
   $("alert-close").addEventListener("click", () => {
     $("alert").hidden = true;
   });
@@ -338,7 +383,14 @@ function start() {
     return;
   }
   bindControls();
-  if (document.body.dataset.document) {
+  const documentId = document.body.dataset.document;
+  if (documentId) {
+    const linkKey = takeKeyFromLink();
+    if (linkKey) saveKey(documentId, linkKey);
+    state.editKey = linkKey || savedKey(documentId);
+    $("choose").hidden = !state.editKey; // until hello says what this viewer may do
+  }
+  if (documentId) {
     connect(); // a share link: join at once
   } else {
     show("empty"); // a new table: connect when there is a file to send
