@@ -175,3 +175,13 @@ async def test_without_pings_nginx_would_drop_an_idle_viewer(server_factory, ngi
     with pytest.raises(ConnectionClosed):
         await ws.send(json.dumps({"type": "ping"}))
         await expect(ws, "pong", timeout=2)
+
+
+def test_metrics_are_for_this_host_only(server_factory, nginx_factory):
+    server = server_factory("--trust-proxy", "1")
+    proxy = nginx_factory(server)
+    status, text, _ = http("GET", f"{proxy.url}/metrics")
+    assert status == 200 and "tablecast_viewers" in text
+    with socket.create_connection(("127.0.0.1", proxy.port), source_address=("127.0.0.2", 0)) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(12) == b"HTTP/1.1 403"  # another address: refused by nginx

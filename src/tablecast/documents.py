@@ -20,6 +20,7 @@ from typing import TypeVar
 from . import access, tasks
 from .errors import TablecastError
 from .ingest import Ingest
+from .metrics import METRICS
 from .parsing import DELIMITER_NAMES, ParseOptions
 from .store.base import Document, Store, Version
 
@@ -299,6 +300,8 @@ class Upload:
             await self.abort()
             raise
         self._end()
+        METRICS.uploads["committed"] += 1
+        METRICS.upload_seconds.observe(self.duration)
         self._documents.tidy()
         # the new version may have taken the store past its limits: the unused make way
         tasks.spawn(self._documents.make_room(quietly=True), "remove unused documents")
@@ -322,6 +325,7 @@ class Upload:
         if self._done:
             return
         self._end()
+        METRICS.uploads["rolled_back"] += 1
         try:
             await self._documents.write(self._ingest.abort)
         except TablecastError:  # shutting down: recovery at the next start removes it

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import protocol, tasks
 from .documents import Documents, Upload
 from .errors import TablecastError
+from .metrics import METRICS
 from .store.base import Document
 from .websocket import Frame
 
@@ -202,6 +203,7 @@ class Hub:
         await self._fan_out(room, cause="version", everyone=True)
 
     async def _fan_out(self, room: Room, *, cause: str, everyone: bool) -> None:
+        began = time.perf_counter()
         turns = room.turns
         page_no = room.shared_page
         frames: dict[Kind, Frame] = {}
@@ -217,6 +219,7 @@ class Hub:
                 return  # overtaken: the newer fan-out sends what is current
         started = time.perf_counter()
         sent = sum(_send_each(room.groups[kind], frame) for kind, frame in frames.items())
+        METRICS.fan_out_seconds.observe(time.perf_counter() - began)
         log.debug(
             "fan-out doc=%s cause=%s page=%d viewers=%d seconds=%.4f",
             room.document.id,

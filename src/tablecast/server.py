@@ -25,7 +25,7 @@ from .config import Settings
 from .documents import Documents, Limits
 from .handlers import SecurityHeaders
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
-from .handlers.pages import AppPage, Health, StaticFiles
+from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
 from .handlers.ws import Connection, Handshake, keep_alive
 from .hub import Hub
 from .store import open_store
@@ -51,6 +51,7 @@ def make_app(services: Services) -> tornado.web.Application:
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/parser/", "permanent": False}),
             (r"/healthz", Health),
+            (r"/metrics", MetricsPage, s),
             (r"/parser/?", AppPage, s),
             (rf"/parser/share/{ID}", AppPage, s),
             (r"/parser/ws", Handshake, s),

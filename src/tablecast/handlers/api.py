@@ -16,6 +16,7 @@ import tornado.web
 from .. import access, protocol, tasks
 from ..documents import Upload
 from ..errors import TablecastError
+from ..metrics import METRICS
 from ..parsing import ParseOptions, parse_delimiter
 from ..store.base import Document
 from . import base_url, canonical_id, share_url
@@ -40,6 +41,7 @@ class ApiHandler(tornado.web.RequestHandler):
         log.info(
             "error %s %s code=%s %s", self.request.method, self.request.path, err.code, err.message
         )
+        METRICS.error(err.code)
         if not self._finished:
             self.write_json({"error": err.as_dict()}, err.status)
 
@@ -47,6 +49,7 @@ class ApiHandler(tornado.web.RequestHandler):
         """Errors Tornado raises itself (unknown route, wrong method, a bug) in our JSON shape."""
         if status_code >= 500:
             err = TablecastError("internal", "something went wrong")
+            METRICS.error(err.code)
         else:
             code = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "bad_request")
             err = TablecastError(code, self._reason)
@@ -126,6 +129,7 @@ class UploadHandler(ApiHandler):
 
     async def data_received(self, chunk: bytes) -> None:
         upload = self.upload
+        METRICS.bytes_in += len(chunk)
         if upload is None or self._finished:
             return
         try:

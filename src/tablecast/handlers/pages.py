@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
+from ..metrics import CONTENT_TYPE, METRICS, Gauges
 from . import canonical_id
 
 if TYPE_CHECKING:
@@ -42,3 +43,23 @@ class Health(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(b'{"status": "ok"}')
+
+
+class MetricsPage(tornado.web.RequestHandler):
+    """``/metrics``, for Prometheus. Counts only: no document ids, no names, no keys."""
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    async def get(self) -> None:
+        services = self.services
+        documents = services.documents
+        gauges = Gauges(
+            viewers=len(services.connections),
+            open_documents=len(services.hub.rooms),
+            uploads_in_progress=len(documents.uploads),
+            usage=await documents.read(documents.store.usage),
+        )
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(METRICS.render(gauges))

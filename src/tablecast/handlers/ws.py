@@ -30,6 +30,7 @@ from .. import access, protocol, tasks, websocket
 from ..documents import Upload
 from ..errors import TablecastError
 from ..hub import Room
+from ..metrics import METRICS
 from ..websocket import Frame
 from . import base_url, canonical_id
 
@@ -105,6 +106,7 @@ class Handshake(tornado.web.RequestHandler):
     def refuse(self, err: TablecastError) -> None:
         """No WebSocket: an HTTP answer with the error, in the API's shape."""
         log.info("refused %s ip=%s code=%s", self.request.path, self.request.remote_ip, err.code)
+        METRICS.error(err.code)
         self.set_status(err.status)
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps({"error": err.as_dict()}))
@@ -206,6 +208,7 @@ class Connection(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=buffer, low=buffer // 4)
         self.services.connections.add(self)
         self.services.addresses[self.remote_ip] += 1
+        METRICS.connections += 1
 
     def open(self, document_id: str | None) -> None:
         self.transport_pause()  # until the viewer has joined
@@ -335,6 +338,8 @@ class Connection(asyncio.Protocol):
             self._too_slow(unsent)
             return
         transport.write(data)
+        METRICS.bytes_out += len(data)
+        METRICS.messages_out += 1
 
     def pause_writing(self) -> None:
         # the transport's unsent bytes passed --viewer-buffer: this viewer is behind
@@ -364,6 +369,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.pong_due = False  # whatever it sent, the client is alive
+        METRICS.bytes_in += len(data)
         try:
             events = self.reader.feed(data)
         except websocket.ProtocolError as err:
@@ -443,6 +449,7 @@ class Connection(asyncio.Protocol):
             await self._report(err, request)
 
     async def _report(self, err: Exception, request: str) -> None:
+        METRICS.error(err.code if isinstance(err, TablecastError) else "internal")
         if not isinstance(err, TablecastError):
             log.exception("error doc=%s request=%s", self._document_id(), request, exc_info=err)
             err = TablecastError("internal", "something went wrong")
