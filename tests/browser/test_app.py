@@ -433,3 +433,14 @@ async def test_a_connection_lost_mid_upload_is_explained_and_the_table_stays(
     await expect(page.locator("#status")).to_have_text(re.compile("Live"), timeout=20_000)
     await expect(page.locator("#range")).to_have_text("Rows 1–50 of 50")
     await expect(page.locator("#version")).to_have_text("version 1")
+
+
+async def test_a_full_server_says_so(server_factory, open_page, tmp_path):
+    server = server_factory("--max-documents", "1")
+    first = await open_page(f"{server.url}/parser/")
+    await upload(first, write(tmp_path / "a.tsv", table(3)))
+    await expect(first.locator("#range")).to_have_text("Rows 1–3 of 3")  # in use: it stays
+    second = await open_page(f"{server.url}/parser/")
+    await upload(second, write(tmp_path / "b.tsv", table(3)))
+    await expect(second.locator("#alert")).to_contain_text("no room")
+    await expect(second.locator("#status")).to_have_text("Server full")

@@ -76,6 +76,7 @@ const STATUS = {
   reconnecting: "Reconnecting…",
   closed: "Offline",
   missing: "Not found",
+  full: "Server full",
 };
 
 function renderStatus({ state: connectionState, retryIn }) {
@@ -162,6 +163,7 @@ function onMessage({ detail: message }) {
       renderAccess();
       break;
     case "error":
+      if (message.code === "rate_limited") break; // a held-down arrow key: the page just waits
       if (message.request === "auth") forgetEditKey();
       if (!String(message.request).startsWith("upload")) showAlert(explain(message.code, message.message));
       break;
@@ -254,8 +256,8 @@ async function upload(file) {
   const connection = connect();
   try {
     await connection.ready();
-  } catch {
-    showAlert("Could not reach the server.");
+  } catch (error) {
+    showAlert(error.message === "full" ? explain("storage_full") : "Could not reach the server.");
     return;
   }
   if (file.size > state.limits.max_upload_bytes) {

@@ -2,7 +2,8 @@
 // connection drops it reconnects with exponential backoff and jitter, to the same document.
 //
 // Events: "message" (detail: the decoded message) and "state" (detail: {state, retryIn}),
-// where state is idle, connecting, open, reconnecting, missing (no such document) or closed.
+// where state is idle, connecting, open, reconnecting, missing (no such document), full (the
+// server has no room for a new document) or closed.
 
 const PROTOCOL = "tablecast.v1";
 const BACKOFF_FIRST = 500; // ms
@@ -37,7 +38,7 @@ export class Connection extends EventTarget {
   }
 
   connect() {
-    if (this.ws || this.state === "closed" || this.state === "missing") return;
+    if (this.ws || ["closed", "missing"].includes(this.state)) return;
     clearTimeout(this.retryTimer);
     this.setState(this.attempt ? "reconnecting" : "connecting");
     const ws = new WebSocket(this.url, PROTOCOL);
@@ -56,7 +57,7 @@ export class Connection extends EventTarget {
         if (state === "open") {
           this.removeEventListener("state", watch);
           resolve();
-        } else if (state === "missing" || state === "closed") {
+        } else if (state === "missing" || state === "full" || state === "closed") {
           this.removeEventListener("state", watch);
           reject(new Error(state));
         }
@@ -109,6 +110,10 @@ export class Connection extends EventTarget {
     if (this.state === "closed") return;
     if (code === 4404) {
       this.setState("missing");
+      return;
+    }
+    if (code === 4507) {
+      this.setState("full"); // retrying would only fill the server's log
       return;
     }
     // Full backoff doubles from 0.5 s to 15 s; each wait is drawn from its upper half, so
