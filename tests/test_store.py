@@ -13,7 +13,7 @@ import pytest
 from tablecast.errors import TablecastError
 from tablecast.ingest import Ingest
 from tablecast.parsing import ParseOptions
-from tablecast.store.base import BLOCK_RECORDS, Store, VersionMeta, encode_block
+from tablecast.store.base import BLOCK_RECORDS, Store, Usage, VersionMeta, encode_block
 from tablecast.store.sqlite import SQLiteStore
 
 StoreFactory = Callable[[], Store]
@@ -306,3 +306,34 @@ def test_a_store_from_a_newer_tablecast_is_refused(tmp_path):
     conn.close()
     with pytest.raises(RuntimeError, match="upgrade tablecast"):
         SQLiteStore(path)
+
+
+def test_usage_counts_documents_and_every_versions_bytes(open_store):
+    store = open_store()
+    assert store.usage() == Usage(0, 0)
+    document = store.create_document(b"k" * 32)
+    assert store.get_document(document.id).edit_key_hash == b"k" * 32  # type: ignore[union-attr]
+    pending = write_version(store, document.id, 600)
+    in_progress = store.usage().stored_bytes
+    assert in_progress > 600 * 10  # an upload in progress counts as it is written
+    store.commit_version(pending, meta(600))
+    store.commit_version(write_version(store, document.id, 600), meta(600))
+    assert store.usage() == Usage(1, 2 * in_progress)
+
+
+def test_remove_unused_goes_least_recently_used_first_and_spares_the_kept(open_store):
+    store = open_store()
+    docs = [store.create_document(None) for _ in range(5)]
+    for document in docs:  # used in this order: docs[0] longest ago
+        store.commit_version(write_version(store, document.id, 300), meta(300))
+    store.touch({docs[2].id: time.time() + 60})  # docs[2] was viewed just now: the newest
+    uploading = write_version(store, docs[1].id, 10)  # an upload in progress: never removed
+    per_document = store.usage().stored_bytes // 5
+    removed = store.remove_unused(0.0, 4, None, keep={docs[0].id})  # docs[0] has viewers
+    assert removed == [docs[3].id]
+    removed = store.remove_unused(0.0, None, 3 * per_document + 1000, keep={docs[0].id})
+    assert removed == [docs[4].id]  # bytes: docs[0], [1] (+ its upload) and [2] are left
+    assert store.remove_unused(0.0, None, None, keep=()) == []  # within limits: nothing
+    assert store.remove_unused(time.time() + 1, None, None, keep=()) == [docs[0].id]  # TTL
+    store.abort_version(uploading)
+    assert {d.id for d in docs if store.get_document(d.id)} == {docs[1].id, docs[2].id}
