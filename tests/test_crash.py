@@ -23,7 +23,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from support import Server, expect, http, legacy, receive, v1
+from support import Server, editor, expect, http, legacy, receive, v1
 
 SEED = int(os.environ.get("TABLECAST_CRASH_SEED", "20261124"))
 ROUNDS = 20
@@ -53,12 +53,6 @@ def stored_form(body: bytes) -> bytes:
     """A version's blocks, joined by line breaks: one JSON array per record (store/base.py)."""
     records = body.decode().split("\n")[:-1]
     return ('["' + '"]\n["'.join(r.replace("\t", '","') for r in records) + '"]').encode()
-
-
-async def editor(server: Server, document_id: str, key: str) -> ClientConnection:
-    """A v1 client that may upload to the document. Joining is enough today; once uploads need
-    the edit key, it is sent here: {"type": "auth", "edit_key": key}."""
-    return await v1(server, document_id)
 
 
 async def close(ws: ClientConnection) -> None:
@@ -94,7 +88,8 @@ async def upload(
     server: Server, doc: dict[str, Any], name: str, body: bytes, point: str, rng: random.Random
 ) -> bool:
     """A v1 chunked upload, paced by acknowledgements as the browser's."""
-    ws = await editor(server, doc["id"], doc.get("edit_key", ""))
+    ws = await editor(server, doc["id"], doc["edit_key"])
+    await expect(ws, "access", edit=True)
     await ws.send(json.dumps({"type": "upload_begin", "filename": name, "size": len(body)}))
     ready = await expect(ws, "upload_ready")
     size, window = ready["chunk_bytes"], ready["window"]
