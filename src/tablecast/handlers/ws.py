@@ -67,10 +67,7 @@ class Handshake(tornado.web.RequestHandler):
             self.finish(str(err))
             return
         origin = headers.get("Origin")
-        if (
-            origin is not None
-            and urlparse(origin).netloc.lower() != headers.get("Host", "").lower()
-        ):
+        if origin is not None and not _same_origin(origin, headers.get("Host", "")):
             # a page on another site must not drive a viewer's connection (CSWSH)
             self.set_status(403)
             self.finish("cross-origin WebSocket refused")
@@ -91,6 +88,14 @@ class Handshake(tornado.web.RequestHandler):
         stream = self.detach()
         await start(connection, stream, websocket.response(key, subprotocol, agreed))
         connection.open(document_id)
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    try:
+        netloc = urlparse(origin).netloc
+    except ValueError:  # "http://[", say: no browser sends it, so no site we serve
+        return False
+    return netloc.lower() == host.lower()
 
 
 async def start(connection: Connection, stream: tornado.iostream.IOStream, answer: bytes) -> None:
