@@ -13,7 +13,9 @@ STATUS: dict[str, int] = {
     "empty_file": 400,  # no records at all
     "bad_table": 400,  # the text could not be read as a table
     "cell_too_large": 400,  # one cell longer than the parser accepts
-    "bad_option": 400,  # an upload option (delimiter, header, encoding) that makes no sense
+    # an upload option (delimiter, header, encoding) that makes no sense, or an encoding
+    # the file cannot be read in
+    "bad_option": 400,
     "too_large": 413,  # the upload is over the size limit
     # the request
     "bad_message": 400,  # a WebSocket message that is not valid JSON / not an object

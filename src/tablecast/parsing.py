@@ -86,9 +86,13 @@ class ParseOptions:
             raise TablecastError("bad_option", "delimiter must be tab, comma, semicolon or pipe")
         if self.encoding is not None:
             try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise TablecastError("bad_option", f"unknown encoding {self.encoding!r}") from None
+                # str.encode, unlike codecs.lookup, refuses codecs that do not turn bytes into
+                # text (base64, rot13, zlib...); ValueError: a NUL in the name, or "undefined"
+                "".encode(self.encoding)
+            except (LookupError, ValueError):
+                raise TablecastError(
+                    "bad_option", f"unknown text encoding {self.encoding[:60]!r}"
+                ) from None
 
 
 def parse_delimiter(text: str | None) -> str | None:
@@ -117,6 +121,7 @@ def detect_encoding(head: bytes, final: bool) -> tuple[str, str, int]:
     return "utf-8", "utf-8", 0
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 
 
@@ -229,18 +234,13 @@ class TableParser:
             if len(self._head) < self.sample_bytes:
                 return []
             return self._records(self._start(final=False), final=False)
-        assert self._decoder is not None
-        return self._records(self._decoder.decode(data), final=False)
+        return self._records(self._decode(data, final=False), final=False)
 
     def close(self) -> list[str]:
         """End of file: the last records, or an error if there were none at all."""
         if self._closed:
             raise RuntimeError("close() twice")
-        if self._head is not None:
-            text = self._start(final=True)
-        else:
-            assert self._decoder is not None
-            text = self._decoder.decode(b"", True)
+        text = self._start(final=True) if self._head is not None else self._decode(b"", True)
         records = self._records(text, final=True)
         self._closed = True
         if self.records == 0:
@@ -259,7 +259,7 @@ class TableParser:
             self.encoding, codec, skip = detect_encoding(head, final)
             errors = {"utf-8": "tablecast-cp1252", "cp1252": "tablecast-c1"}.get(codec, "replace")
         self._decoder = codecs.getincrementaldecoder(codec)(errors)
-        text = self._decoder.decode(head[skip:], final)
+        text = self._decode(head[skip:], final)
         sample = text[: self.sample_bytes]
         if "\x00" in sample:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
@@ -268,6 +268,25 @@ class TableParser:
         self._space_delimited = self.delimiter.isspace()
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
         self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
+        return text
+
+    def _decode(self, data: bytes, final: bool) -> str:
+        assert self._decoder is not None
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeError as err:
+            # Only an encoding the uploader named gets here: a few codecs fail whatever the
+            # error handler (utf-32 without its byte order mark, idna, punycode)
+            raise TablecastError(
+                "bad_option", f"the file cannot be read as {self.encoding}: {err}"[:200]
+            ) from None
+        if self.options.encoding:
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                # utf-7 and the escape codecs can decode to lone surrogates, which no JSON or
+                # UTF-8 can hold (the encodings we detect never make them)
+                text = _SURROGATES.sub("\ufffd", text)
         return text
 
     def _records(self, text: str, final: bool) -> list[str]:

@@ -118,7 +118,8 @@ def independent_deflate(offers: str) -> dict[str, str | None] | None:
             if key == "server_max_window_bits" and value not in ("", "15"):
                 shareable = False
             elif key == "client_max_window_bits" and value:
-                if not value.isdigit() or not 8 <= int(value) <= 15:
+                # isdigit alone lets "²" through (header values are read as Latin-1)
+                if not (value.isascii() and value.isdigit()) or not 8 <= int(value) <= 15:
                     shareable = False
                 agreed["client_max_window_bits"] = value
         if shareable:
@@ -325,7 +326,11 @@ class Reader:
     def _inflate(self, data: bytes) -> bytes:
         assert self._inflater is not None
         room = self._limit - self._size
-        out = self._inflater.decompress(data, room + 1)
+        try:
+            out = self._inflater.decompress(data, room + 1)
+        except zlib.error:
+            # 1002, as the websockets library says it: the extension's framing was broken
+            raise ProtocolError(PROTOCOL_ERROR, "compressed data is not valid deflate") from None
         self._size += len(out)
         if self._size > self._limit or self._inflater.unconsumed_tail:
             raise ProtocolError(TOO_BIG, "message too big")

@@ -118,8 +118,11 @@ def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
     if "*" in settings.allowed_origin:
         return True
     origin = origin.strip().lower()
-    if urlparse(origin).netloc == host.lower():
-        return True
+    try:
+        if urlparse(origin).netloc == host.lower():
+            return True
+    except ValueError:  # "http://[", say: no browser sends it, so no site we serve
+        return False
     if origin in settings.allowed_origin:
         return True
     own = urlparse(settings.public_url.lower())
@@ -577,6 +580,8 @@ class Connection(asyncio.Protocol):
             options=begin.options,
             size=begin.size,
         )
+        if await self._gone(upload):
+            return
         self.upload = upload
         self.reply(protocol.message(
             "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
@@ -592,12 +597,23 @@ class Connection(asyncio.Protocol):
             self.dropping = True  # until the upload has started
             self._check_editor()
             upload = await self.services.documents.start_upload(self.room.document.id, filename="")
+            if await self._gone(upload):
+                return
             self.upload, self.dropping = upload, False
             self.services.hub.upload_progress(upload, "receiving")
         elif self.upload is None:
             self.dropping = True
             if not self.upload_failed:  # chunks in flight after a failure are dropped quietly
                 raise TablecastError("no_upload", "send upload_begin before the file's chunks")
+
+    async def _gone(self, upload: Upload) -> bool:
+        """Whether the client left while its upload was starting; if so, roll the upload back
+        (connection_lost found no upload to roll back then)."""
+        if self.transport is not None:
+            return False
+        await upload.abort()
+        log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
+        return True
 
     async def _on_binary_data(self, data: bytes) -> None:
         upload = self.upload
