@@ -26,7 +26,8 @@ from .documents import Documents, Limits
 from .handlers import SecurityHeaders
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
 from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
-from .handlers.ws import Connection, Handshake, keep_alive
+from .handlers.viewer import Connection, keep_alive
+from .handlers.ws import Handshake
 from .hub import Hub
 from .store import open_store
 
