@@ -337,10 +337,10 @@ async def test_copy_link_puts_the_share_link_on_the_clipboard(server, open_page,
     await upload(page, write(tmp_path / "t.tsv", table(3)))
     await expect(page.locator("#range")).to_have_text("Rows 1–3 of 3")
     await page.get_by_role("button", name="Copy view link").click()
-    await expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    await expect(page.locator("#copy-link")).to_have_text("Copied")
     assert await page.evaluate("navigator.clipboard.readText()") == page.url
     await page.get_by_role("button", name="Copy edit link").click()
-    await expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    await expect(page.locator("#copy-edit-link")).to_have_text("Copied")
     assert await page.evaluate("navigator.clipboard.readText()") == (
         f"{page.url}#key={await edit_key(page)}"
     )
