@@ -92,11 +92,16 @@ class Documents:
         self._accessed[document_id] = time.time()
 
     async def make_room(
-        self, *, documents: int = 0, stored_bytes: int = 0, quietly: bool = False
+        self,
+        *,
+        documents: int = 0,
+        stored_bytes: int = 0,
+        keep: Iterable[str] = (),
+        quietly: bool = False,
     ) -> list[str]:
         """Remove unused documents (see Store.remove_unused) so that ``documents`` more
-        documents and ``stored_bytes`` more bytes fit under the limits. ``quietly``: as
-        background work, which a shutdown may simply stop."""
+        documents and ``stored_bytes`` more bytes fit under the limits. ``keep``: besides
+        those with viewers. ``quietly``: as background work, which a shutdown may stop."""
         limits = self.limits
         accessed, self._accessed = self._accessed, {}
         ttl = limits.document_ttl
@@ -108,7 +113,7 @@ class Documents:
                 time.time() - ttl if ttl else 0.0,
                 _room_for(limits.max_documents, documents),
                 _room_for(limits.max_stored_bytes, stored_bytes),
-                set(self.in_use()),
+                {*self.in_use(), *keep},
             )
         except TablecastError:
             if quietly and self._closing:
@@ -303,8 +308,11 @@ class Upload:
         METRICS.uploads["committed"] += 1
         METRICS.upload_seconds.observe(self.duration)
         self._documents.tidy()
-        # the new version may have taken the store past its limits: the unused make way
-        tasks.spawn(self._documents.make_room(quietly=True), "remove unused documents")
+        # the new version may have taken the store past its limits: the unused make way (never
+        # this document, whose uploader has just been told it is there)
+        tasks.spawn(
+            self._documents.make_room(keep={document.id}, quietly=True), "remove unused documents"
+        )
         version = document.version
         assert version is not None
         log.info(
