@@ -19,6 +19,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tablecast import websocket as ws
+from tablecast.parsing import TableParser
+
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
 
 
@@ -207,3 +210,29 @@ def table(rows: int, cols: int = 3, header: bool = True) -> bytes:
     lines = ["\t".join(f"c{j}" for j in range(cols))] if header else []
     lines += ["\t".join(f"r{i}c{j}" for j in range(cols)) for i in range(rows)]
     return ("\n".join(lines) + "\n").encode()
+
+
+# Pure pieces, for the sans-I/O tests
+
+
+def feed_in_pieces(parser: TableParser, data: bytes, cuts: list[int]) -> list[str]:
+    """Everything ``parser`` gives for ``data`` fed cut at ``cuts``, then closed."""
+    records: list[str] = []
+    start = 0
+    for cut in sorted(set(cuts)):
+        records += parser.feed(data[start:cut])
+        start = max(start, cut)
+    records += parser.feed(data[start:])
+    records += parser.close()
+    return records
+
+
+def merged(out: list[ws.Event]) -> list[ws.Event]:
+    """Binary pieces joined, since where a message is cut depends on the network."""
+    result: list[ws.Event] = []
+    for event in out:
+        if isinstance(event, ws.BinaryData) and result and isinstance(result[-1], ws.BinaryData):
+            result[-1] = ws.BinaryData(result[-1].data + event.data)
+        else:
+            result.append(event)
+    return result

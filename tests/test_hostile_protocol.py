@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support import feed_in_pieces, merged
 from tablecast import protocol
 from tablecast import websocket as ws
 from tablecast.errors import STATUS, TablecastError
@@ -55,13 +56,7 @@ def parse_outcome(
     """The rows, each checked to be storable as the store keeps it, or the error's code."""
     try:
         parser = TableParser(ParseOptions(delimiter, encoding), sample_bytes=sample)
-        records: list[str] = []
-        start = 0
-        for cut in sorted(set(cuts)):
-            records += parser.feed(data[start:cut])
-            start = max(start, cut)
-        records += parser.feed(data[start:])
-        records += parser.close()
+        records = feed_in_pieces(parser, data, cuts)
     except TablecastError as err:
         assert_typed(err)
         return err.code
@@ -293,15 +288,7 @@ def test_any_bytes_cut_anywhere_give_events_or_a_protocol_error(stream, cuts, de
 
 def merged_like(outcome: list[ws.Event] | int) -> list[ws.Event] | int:
     """The same events as if the stream came whole: binary pieces joined."""
-    if isinstance(outcome, int):
-        return outcome
-    out: list[ws.Event] = []
-    for event in outcome:
-        if isinstance(event, ws.BinaryData) and out and isinstance(out[-1], ws.BinaryData):
-            out[-1] = ws.BinaryData(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
+    return outcome if isinstance(outcome, int) else merged(outcome)
 
 
 @pytest.mark.parametrize("garbage", [b"\xff" * 20, b"\x07garbage", bytes(range(40))])

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from support import http, legacy, receive, table
@@ -53,8 +54,11 @@ async def test_the_articles_flow(server):
     await ws.close()
 
 
-async def test_every_viewer_of_the_uuid_sees_the_same_page(server):
-    """The owner (who opened /parser/ws) moves everyone; a joiner only views, as a view link."""
+async def three_on_page_4(
+    server,
+) -> tuple[str, ClientConnection, ClientConnection, ClientConnection]:
+    """A document and three legacy clients on it: the owner uploads 500 rows, a viewer joins,
+    the owner turns to page 4 (moving them both), and a late viewer joins on that page."""
     uploader = await legacy(server)
     document_id = (await receive(uploader))["uuid"]
     await uploader.send(table(500))
@@ -71,6 +75,12 @@ async def test_every_viewer_of_the_uuid_sees_the_same_page(server):
 
     late = await legacy(server, document_id)  # joins on the shared page
     assert_legacy_page(await receive(late), 4, 501)
+    return document_id, uploader, viewer, late
+
+
+async def test_every_viewer_of_the_uuid_sees_the_same_page(server):
+    """The owner (who opened /parser/ws) moves everyone; a joiner only views, as a view link."""
+    document_id, uploader, viewer, late = await three_on_page_4(server)
 
     await viewer.send("2")  # a viewer's page request moves only itself
     assert_legacy_page(await receive(viewer), 2, 501)
@@ -102,22 +112,7 @@ async def test_every_viewer_of_the_uuid_sees_the_same_page(server):
 async def test_open_edit_restores_the_articles_rule(server_factory):
     """--open-edit: anyone with the link turns the page for all, and uploads."""
     server = server_factory("--open-edit", "true")
-    uploader = await legacy(server)
-    document_id = (await receive(uploader))["uuid"]
-    await uploader.send(table(500))
-    await receive(uploader)
-
-    viewer = await legacy(server, document_id)
-    assert_legacy_page(await receive(viewer), 1, 501)
-
-    await uploader.send("4")  # a page turn moves everyone
-    for ws in (uploader, viewer):
-        page = await receive(ws)
-        assert_legacy_page(page, 4, 501)
-        assert page["data"][0][0] == "r299c0"
-
-    late = await legacy(server, document_id)  # joins on the shared page
-    assert_legacy_page(await receive(late), 4, 501)
+    _, uploader, viewer, late = await three_on_page_4(server)
 
     await viewer.send("2")  # any viewer can turn it
     for ws in (uploader, viewer, late):

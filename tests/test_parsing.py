@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support import feed_in_pieces
 from tablecast.errors import TablecastError
 from tablecast.parsing import (
     MAX_CELL_CHARS,
@@ -290,14 +291,7 @@ def parse_in_pieces(
     plain_lane: bool = True,
 ) -> list[list[str]]:
     parser = TableParser(options, sample_bytes=sample_bytes, plain_lane=plain_lane)
-    records: list[str] = []
-    start = 0
-    for cut in sorted(set(cuts)):
-        records += parser.feed(data[start:cut])
-        start = max(start, cut)
-    records += parser.feed(data[start:])
-    records += parser.close()
-    return [record_cells(r) for r in records]
+    return [record_cells(r) for r in feed_in_pieces(parser, data, cuts)]
 
 
 @settings(max_examples=300, deadline=None)

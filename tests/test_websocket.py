@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from websockets.frames import Frame as ClientFrame
 from websockets.frames import Opcode
 
+from support import merged
 from tablecast import websocket as ws
 from tablecast.websocket import Frame, deflate, header, independent_deflate
 
@@ -152,17 +153,6 @@ def events(
     for i in range(0, len(data), step):
         out += reader.feed(data[i : i + step])
     return merged(out)
-
-
-def merged(out: list[ws.Event]) -> list[ws.Event]:
-    """Binary pieces joined, since where a message is cut depends on the network."""
-    result: list[ws.Event] = []
-    for event in out:
-        if isinstance(event, ws.BinaryData) and result and isinstance(result[-1], ws.BinaryData):
-            result[-1] = ws.BinaryData(result[-1].data + event.data)
-        else:
-            result.append(event)
-    return result
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
