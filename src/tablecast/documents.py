@@ -50,7 +50,6 @@ class Documents:
         self.limits = limits
         # Documents with viewers now (the hub says which), never removed to make room.
         self.in_use: Callable[[], Iterable[str]] = tuple
-        self.max_upload_bytes = limits.max_upload_bytes
         # When documents were last viewed, written to the store now and then rather than at
         # every join: ten thousand viewers arriving must not make ten thousand writes.
         self._accessed: dict[str, float] = {}
@@ -103,11 +102,9 @@ class Documents:
         documents and ``stored_bytes`` more bytes fit under the limits. ``keep``: besides
         those with viewers. ``quietly``: as background work, which a shutdown may stop."""
         limits = self.limits
-        accessed, self._accessed = self._accessed, {}
         ttl = limits.document_ttl
         try:
-            if accessed:
-                await self.write(self.store.touch, accessed)
+            await self._save_use_times()
             removed = await self.write(
                 self.store.remove_unused,
                 time.time() - ttl if ttl else 0.0,
@@ -181,10 +178,9 @@ class Documents:
         size: int | None = None,
         via: str = "ws",
     ) -> Upload:
-        if size is not None and size > self.max_upload_bytes:
-            raise TablecastError(
-                "too_large", f"the file is larger than the limit of {self.max_upload_bytes} bytes"
-            )
+        limit = self.limits.max_upload_bytes
+        if size is not None and size > limit:
+            raise TablecastError("too_large", f"the file is larger than the limit of {limit} bytes")
         await self._check_space(size or 0)
         ingest = await self.write(
             lambda: Ingest(
@@ -193,12 +189,17 @@ class Documents:
                 filename=filename,
                 has_header=has_header,
                 options=options or ParseOptions(),
-                max_bytes=self.max_upload_bytes,
+                max_bytes=limit,
             )
         )
         upload = Upload(self, ingest, document_id, filename, size, via)
         self.uploads.add(upload)
         return upload
+
+    async def _save_use_times(self) -> None:
+        accessed, self._accessed = self._accessed, {}
+        if accessed:
+            await self.write(self.store.touch, accessed)
 
     async def _check_space(self, size: int) -> None:
         """Refuse an upload that cannot fit, after removing unused documents to make room."""
@@ -236,9 +237,7 @@ class Documents:
         self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
-        if self._accessed:
-            accessed, self._accessed = self._accessed, {}
-            await self.write(self.store.touch, accessed)
+        await self._save_use_times()
         self._closing = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown)

@@ -62,6 +62,7 @@ CREATE TABLE versions (
     stored_bytes INTEGER NOT NULL DEFAULT 0  -- its blocks' bytes, counted as they are written
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
+CREATE INDEX documents_by_use ON documents(accessed_at);
 CREATE TABLE blocks (
     version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
     block INTEGER NOT NULL,
@@ -87,6 +88,7 @@ def _add_access(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE documents ADD COLUMN edit_key_hash BLOB")
     conn.execute("ALTER TABLE documents ADD COLUMN accessed_at REAL NOT NULL DEFAULT 0")
     conn.execute("UPDATE documents SET accessed_at = updated_at")
+    conn.execute("CREATE INDEX documents_by_use ON documents(accessed_at)")
     conn.execute("ALTER TABLE versions ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0")
     conn.execute(
         """UPDATE versions SET stored_bytes = (SELECT COALESCE(SUM(length(records)
@@ -103,6 +105,14 @@ SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
 FROM documents d LEFT JOIN versions v ON v.id = d.current_version
 WHERE d.id = ?
 """
+
+
+def _usage(conn: sqlite3.Connection) -> Usage:
+    documents, stored = conn.execute(
+        "SELECT (SELECT count(*) FROM documents),"
+        " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions)"
+    ).fetchone()
+    return Usage(documents, stored)
 
 
 class SQLiteStore:
@@ -326,10 +336,7 @@ class SQLiteStore:
         return candidates
 
     def usage(self) -> Usage:
-        conn = self._connect()
-        (documents,) = conn.execute("SELECT count(*) FROM documents").fetchone()
-        (stored,) = conn.execute("SELECT COALESCE(SUM(stored_bytes), 0) FROM versions").fetchone()
-        return Usage(documents, stored)
+        return _usage(self._connect())
 
     def touch(self, accessed: Mapping[str, float]) -> None:
         with self._transaction() as conn:
@@ -347,15 +354,12 @@ class SQLiteStore:
     ) -> list[str]:
         keep = set(keep)
         with self._transaction() as conn:
-            usage = Usage(
-                *conn.execute(
-                    "SELECT (SELECT count(*) FROM documents),"
-                    " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions)"
-                ).fetchone()
-            )
+            usage = _usage(conn)
             if not usage.over(max_documents, max_bytes) and not accessed_before:
                 return []
-            # least recently used first; never one with an upload in progress
+            # least recently used first (by index: the walk stops at the first one that may
+            # stay, so a sweep reads what it removes, not every document); never one with an
+            # upload in progress
             rows = conn.execute(
                 """SELECT d.id, d.accessed_at,
                           (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions v
@@ -364,7 +368,7 @@ class SQLiteStore:
                    WHERE NOT EXISTS (SELECT 1 FROM versions p
                                      WHERE p.document_id = d.id AND p.number IS NULL)
                    ORDER BY d.accessed_at"""
-            ).fetchall()
+            )
             removed = []
             for document_id, accessed_at, stored in rows:
                 if document_id in keep:
@@ -373,6 +377,7 @@ class SQLiteStore:
                     break
                 removed.append(document_id)
                 usage = Usage(usage.documents - 1, usage.stored_bytes - stored)
+            rows.close()  # before deleting what it walks over
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed
 
