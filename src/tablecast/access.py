@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import secrets
 
+from .errors import TablecastError
+
 KEY_BYTES = 24  # 192 bits; 32 characters of URL-safe base64
 
 
@@ -36,6 +38,17 @@ def key_matches(presented: str | None, stored: bytes | None) -> bool:
     if not presented:
         return False
     return hmac.compare_digest(key_hash(presented), stored)
+
+
+def check_key(presented: str, stored: bytes | None) -> None:
+    """Raise ``wrong_edit_key`` unless ``presented`` opens the document."""
+    if not key_matches(presented, stored):
+        raise TablecastError("wrong_edit_key", "this edit key does not open the table")
+
+
+def anyone_may_edit(stored: bytes | None, open_edit: bool) -> bool:
+    """No key needed: ``--open-edit``, or a document made before edit keys (none stored)."""
+    return open_edit or stored is None
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -162,7 +162,7 @@ class UploadHandler(ApiHandler):
 
     def check_edit_key(self, document: Document) -> Document:
         """Changing a document takes its edit key: ``Authorization: Bearer <key>``."""
-        if self.services.settings.open_edit or document.edit_key_hash is None:
+        if access.anyone_may_edit(document.edit_key_hash, self.services.settings.open_edit):
             return document
         key = access.bearer_token(self.request.headers.get("Authorization"))
         if key is None:
@@ -170,8 +170,7 @@ class UploadHandler(ApiHandler):
             raise TablecastError(
                 "edit_key_required", "send the edit key: Authorization: Bearer <edit_key>"
             )
-        if not access.key_matches(key, document.edit_key_hash):
-            raise TablecastError("wrong_edit_key", "this edit key does not open the table")
+        access.check_key(key, document.edit_key_hash)
         return document
 
     async def _rollback(self, err: TablecastError | None = None) -> None:

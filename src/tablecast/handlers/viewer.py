@@ -139,7 +139,7 @@ class Connection(asyncio.Protocol):
             hub.leave(self, room)
             return
         self.room = room
-        if self.services.settings.open_edit or room.document.edit_key_hash is None:
+        if access.anyone_may_edit(room.document.edit_key_hash, self.services.settings.open_edit):
             self.editor = True
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
@@ -421,8 +421,7 @@ class Connection(asyncio.Protocol):
             case protocol.Goto(page):
                 await self._goto(room, page)
             case protocol.Auth(key):
-                if not access.key_matches(key, room.document.edit_key_hash):
-                    raise TablecastError("wrong_edit_key", "this edit key does not open the table")
+                access.check_key(key, room.document.edit_key_hash)
                 self.editor = True
                 self.reply(protocol.message("access", edit=True))
                 log.info("editor doc=%s ip=%s", room.document.id, self.remote_ip)
