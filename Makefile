@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the test suite runs for real: nginx in front of the server, Chromium for the app.
-SYSTEM_PACKAGES := nginx-light chromium
+# Debian packages the test suite runs for real: nginx in front of the server, Chromium for the
+# app, PostgreSQL as the shared store of a cluster.
+SYSTEM_PACKAGES := nginx-light chromium postgresql
 
 .PHONY: run test bench lint screenshots system-deps clean
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from postgres import PostgreSQL
 from support import Server
 
 
@@ -34,3 +35,17 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def server(server_factory: Any) -> Server:
     return server_factory()
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[PostgreSQL]:
+    """One PostgreSQL server for the whole run; each test takes its own database of it."""
+    server = PostgreSQL().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def pg_url(postgresql: PostgreSQL) -> str:
+    """The URL of a fresh, empty database."""
+    return postgresql.new_database()
