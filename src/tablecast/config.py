@@ -65,8 +65,28 @@ def parse_origins(text: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _setting(default: Any, help: str, parse: Callable[[str], Any] = str, metavar: str = "") -> Any:
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+def parse_store_url(text: str) -> str:
+    """``""`` (SQLite under the data directory) or a PostgreSQL URL."""
+    text = text.strip()
+    if text and not re.match(r"^postgres(ql)?://", text, re.IGNORECASE):
+        raise ValueError(
+            f"not a store URL: {text!r} (try postgresql://tablecast@db.example.com/tablecast,"
+            " or leave it empty for SQLite under the data directory)"
+        )
+    return text
+
+
+def _setting(
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any] = str,
+    metavar: str = "",
+    aliases: tuple[str, ...] = (),
+) -> Any:
+    return field(
+        default=default,
+        metadata={"help": help, "parse": parse, "metavar": metavar, "aliases": aliases},
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,17 @@ class Settings:
     host: str = _setting("127.0.0.1", "address to listen on", metavar="ADDR")
     port: int = _setting(8080, "port to listen on (0 picks a free one)", int, "PORT")
     data_dir: Path = _setting(Path("data"), "where the SQLite store lives", Path, "DIR")
+    store_url: str = _setting(
+        "",
+        "a PostgreSQL database to keep documents in, shared by every node of a cluster, e.g."
+        " postgresql://tablecast@db.example.com/tablecast (default: SQLite under --data-dir)",
+        parse_store_url,
+        "URL",
+        aliases=("--store",),
+    )
+    workers: int = _setting(
+        1, "processes serving the one port (more than 1 needs a PostgreSQL store)", int, "N"
+    )
     public_url: str = _setting(
         "",
         "base URL for share links, e.g. https://tables.example.com (default: from the request)",
@@ -175,6 +206,13 @@ class Settings:
             raise ValueError("max message size must be at least 64KiB")
         if self.page_rate <= 0:
             raise ValueError("page rate must be above 0")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.workers > 1 and not self.store_url:
+            raise ValueError(
+                f"--workers {self.workers} needs a store every worker shares: SQLite is one"
+                " process's file. Give --store postgresql://... or run one worker"
+            )
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 
@@ -197,6 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         env = "TABLECAST_" + f.name.upper()
         parser.add_argument(
             _flag(f.name),
+            *f.metadata["aliases"],
             dest=f.name,
             metavar=f.metadata["metavar"] or None,
             help=f"{f.metadata['help']} [env {env}, default {f.default}]",

@@ -39,6 +39,7 @@ STATUS: dict[str, int] = {
     # the server
     "storage_full": 507,  # no room for another document or this upload, all in use
     "shutting_down": 503,
+    "store_unavailable": 503,  # the shared store (PostgreSQL) cannot be reached just now
     "internal": 500,
 }
 

@@ -95,7 +95,7 @@ def bind(settings: Settings) -> list[socket.socket]:
 
 
 async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
-    store = open_store(settings)
+    store = open_store(settings, node=0)
     documents = Documents(
         store,
         Limits(

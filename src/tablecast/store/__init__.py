@@ -8,7 +8,12 @@ from .base import BLOCK_RECORDS, Document, Store, Version, VersionMeta
 __all__ = ["BLOCK_RECORDS", "Document", "Store", "Version", "VersionMeta", "open_store"]
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, node: int) -> Store:
+    """The store the settings name; ``node``: this process among those sharing it."""
+    if settings.store_url:
+        from .postgres import PostgresStore
+
+        return PostgresStore(settings.store_url, node)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(settings.database_path)

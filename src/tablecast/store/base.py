@@ -83,9 +83,17 @@ class Usage:
 
 
 class Store(Protocol):
+    """Every store keeps the same things the same way; a cluster's nodes share one store
+    (PostgreSQL), and whatever one node changes that others show (a new version, the shared
+    page, how many viewers it holds) the store announces to every node (see tablecast.bus), in
+    the same transaction as the change, so no node hears of it before it can read it. A
+    single-process store (SQLite) has nobody to tell, and keeps no viewer counts."""
+
     # Reads quick enough to make on the event loop itself (local, cached by the OS), rather
     # than on a thread: see Documents.records.
     reads_inline: bool
+    # This process among the nodes sharing the store (0 for a store only one process opens).
+    node: int
 
     def create_document(self, edit_key_hash: bytes | None) -> Document: ...
 
@@ -138,6 +146,26 @@ class Store(Protocol):
         """Delete documents not in ``keep`` (those with viewers) and with no upload in
         progress: every one last used before ``accessed_before``, then the least recently
         used until the store is within ``max_documents`` and ``max_bytes`` (None: no limit)."""
+        ...
+
+    def remove_abandoned(self) -> None:
+        """Forget what nodes that have stopped left behind: uploads they had in progress,
+        and their viewer counts (announced as 0). A store only one process opens recovers its
+        uploads when opened, and has nothing to do here."""
+        ...
+
+    def save_viewers(self, counts: Mapping[str, int]) -> None:
+        """How many viewers of each document this node holds now (0: none), for the other
+        nodes' presence counts and so that no node evicts a document viewed elsewhere."""
+        ...
+
+    def viewers_elsewhere(self, document_ids: Iterable[str]) -> dict[str, dict[int, int]]:
+        """Viewers of each document held by other nodes: document id -> node -> viewers
+        (documents nobody else views are left out)."""
+        ...
+
+    def announce(self, payload: str) -> None:
+        """Tell every node something no transaction carries (upload progress)."""
         ...
 
     def close(self) -> None: ...
