@@ -131,18 +131,18 @@ def put(
 V1 = "tablecast.v1"
 
 
-async def legacy(server: Server, document_id: str | None = None) -> ClientConnection:
+async def legacy(server: Listening, document_id: str | None = None) -> ClientConnection:
     """A client like the article's browser code: no subprotocol."""
     path = "/parser/ws" + (f"/{document_id}" if document_id else "")
     return await connect(server.ws_url + path, max_size=None)
 
 
-async def v1(server: Server, document_id: str | None = None) -> ClientConnection:
+async def v1(server: Listening, document_id: str | None = None) -> ClientConnection:
     path = "/parser/ws" + (f"/{document_id}" if document_id else "")
     return await connect(server.ws_url + path, subprotocols=[V1], max_size=None)  # type: ignore[list-item]
 
 
-async def editor(server: Server, document_id: str, edit_key: str) -> ClientConnection:
+async def editor(server: Listening, document_id: str, edit_key: str) -> ClientConnection:
     """A v1 client that joins a document with its edit key, as an edit link's page does."""
     ws = await v1(server, document_id)
     await ws.send(json.dumps({"type": "auth", "edit_key": edit_key}))

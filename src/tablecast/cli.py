@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from . import __version__, config
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -32,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         settings = config.load(args)
         _configure_logging(settings.log_level)
+        if settings.workers > 1:
+            from . import workers
+
+            sys.exit(workers.run(settings))
         from .server import serve as run_server
 
         asyncio.run(run_server(settings))
@@ -40,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     # one line per request is Tornado's; ours already say what matters about uploads and sockets

@@ -120,6 +120,27 @@ class Documents:
             log.info("removed %d unused documents: %s", len(removed), " ".join(removed[:20]))
         return removed
 
+    # What a cluster's nodes share (see Store). A single-process store has none of it, so
+    # these cost it nothing, not even a trip to a thread.
+
+    async def viewers_elsewhere(self, document_ids: list[str]) -> dict[str, dict[int, int]]:
+        if not self.store.node or not document_ids:
+            return {}
+        return await self.read(self.store.viewers_elsewhere, document_ids)
+
+    async def save_viewers(self, counts: dict[str, int]) -> None:
+        # on a reader, not behind an upload's writes on the writer: presence should be prompt
+        if self.store.node:
+            await self.read(self.store.save_viewers, counts)
+
+    async def announce(self, payload: str) -> None:
+        if self.store.node:
+            await self.read(self.store.announce, payload)
+
+    async def remove_abandoned(self) -> None:
+        if self.store.node:
+            await self.read(self.store.remove_abandoned)
+
     async def get(self, document_id: str) -> Document | None:
         return await self.read(self.store.get_document, document_id)
 

@@ -4,6 +4,10 @@ All viewers of a document form its room. The room holds the document's shared pa
 viewer in follow mode (every legacy viewer, and v1 viewers by default) sees it, and a page turn
 by any follower moves them all. A new version sends page 1 of it to every viewer.
 
+In a cluster a document's viewers are spread over nodes, each with a room of its own. What
+one node changes, the store announces (see tablecast.bus); each node's hub applies what it hears
+to its room, as if it had happened here, and adds up the viewer counts of every node.
+
 Each fan-out encodes a message once per kind of viewer (legacy, v1 following, v1 on its own)
 and hands the same bytes to every viewer of that kind. Page data is read asynchronously, so a
 fan-out that has been overtaken by a newer turn or version by the time its data arrives is
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import protocol, tasks
+from .bus import events
 from .documents import Documents, Upload
 from .errors import TablecastError
 from .metrics import METRICS
@@ -59,9 +64,9 @@ class Room:
     turns: int = 0  # bumped by every page turn and version: older fan-outs are dropped
     versions: int = 0  # bumped by every version: older private pages are dropped
     presence_scheduled: bool = False
-    progress: dict[str, dict[str, Any]] = field(default_factory=dict)
-    progress_scheduled: bool = False
-    progress_sent: float = 0.0  # loop time of the last progress message
+    elsewhere: dict[int, int] = field(default_factory=dict)  # viewers on other nodes, by node
+    # this node's page turns not yet heard back from the store (see Hub._turned)
+    unheard_turns: int = 0
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -72,7 +77,12 @@ class Room:
         return self._fields[1]
 
     def __len__(self) -> int:
+        """Viewers on this node."""
         return sum(len(group) for group in self.groups.values())
+
+    @property
+    def viewers_everywhere(self) -> int:
+        return len(self) + sum(self.elsewhere.values())
 
     def all_viewers(self) -> list[Viewer]:
         return [viewer for group in self.groups.values() for viewer in group]
@@ -87,7 +97,13 @@ class Hub:
         self.page_size = page_size
         self.legacy_page_size = legacy_page_size
         self.rooms: dict[str, Room] = {}
+        self.node = documents.store.node  # 0: a single process, nothing to tell anyone
         self._commits = 0  # versions committed so far, to notice one landing during a read
+        self._progress: dict[str, _Progress] = {}  # upload news to send, by document
+        # viewer counts to tell the other nodes: last told, and documents whose count changed
+        self._told: dict[str, int] = {}
+        self._untold: set[str] = set()
+        self._telling = False
 
     # Membership
 
@@ -99,9 +115,11 @@ class Hub:
             document = await self.documents.get(document_id)
             if document is None:
                 return None
+            elsewhere = await self.documents.viewers_elsewhere([document_id])
             room = self.rooms.get(document_id)  # another viewer may have opened it meanwhile
             if room is None and commits == self._commits:
                 room = self.rooms[document_id] = Room(document, document.shared_page)
+                room.elsewhere = elsewhere.get(document_id, {})
                 self.documents.touch(document_id)
             # else a version landed while we read: it may be this document's, so read again
         room.groups[kind_of(viewer)].add(viewer)
@@ -115,6 +133,8 @@ class Hub:
         elif self.rooms.get(room.document.id) is room:
             del self.rooms[room.document.id]
             self.documents.touch(room.document.id)  # viewed until now
+            if self.node:
+                self._tell_viewers(room.document.id)
 
     def set_follow(self, viewer: Viewer, room: Room, follow: bool) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
@@ -185,17 +205,25 @@ class Hub:
         )
         room.shared_page = min(page_no, last)
         room.turns += 1
-        tasks.spawn(
-            self.documents.set_shared_page(room.document.id, room.shared_page), "save shared page"
-        )
+        if self.node:
+            room.unheard_turns += 1
+        tasks.spawn(self._save_shared_page(room, room.shared_page), "save shared page")
         await self._fan_out(room, cause="turn", everyone=False)
+
+    async def _save_shared_page(self, room: Room, page_no: int) -> None:
+        try:
+            await self.documents.set_shared_page(room.document.id, page_no)
+        except BaseException:
+            if self.node:
+                room.unheard_turns -= 1  # nothing will be heard of it
+            raise
 
     async def version_committed(self, document: Document) -> None:
         """A new version is current: every viewer, following or not, sees its page 1."""
         self._commits += 1
         room = self.rooms.get(document.id)
-        if room is None:
-            return
+        if room is None or _number(room.document) >= _number(document):
+            return  # in a cluster, the store's announcement of it may have come first
         room.document = document
         room.shared_page = 1
         room.turns += 1
@@ -238,16 +266,45 @@ class Hub:
 
     def _send_presence(self, room: Room) -> None:
         room.presence_scheduled = False
-        _send_each(room.v1_viewers(), Frame(protocol.presence(len(room)), "presence"))
+        count = room.viewers_everywhere
+        _send_each(room.v1_viewers(), Frame(protocol.presence(count), "presence"))
+        if self.node:
+            self._tell_viewers(room.document.id)
+
+    def _tell_viewers(self, document_id: str) -> None:
+        """Let the other nodes know this one's viewer count of a document, one batch at a time
+        (so a count never overtakes a newer one)."""
+        self._untold.add(document_id)
+        if not self._telling:
+            self._telling = True
+            tasks.spawn(self._tell_untold(), "tell other nodes our viewer counts")
+
+    async def _tell_untold(self) -> None:
+        try:
+            while self._untold:
+                untold, self._untold = self._untold, set()
+                counts = {}
+                for document_id in untold:
+                    room = self.rooms.get(document_id)
+                    count = len(room) if room is not None else 0
+                    if self._told.get(document_id, 0) != count:
+                        counts[document_id] = count
+                if not counts:
+                    continue
+                await self.documents.save_viewers(counts)
+                for document_id, count in counts.items():
+                    if count:
+                        self._told[document_id] = count
+                    else:
+                        self._told.pop(document_id, None)
+        finally:
+            self._telling = False
 
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None
     ) -> None:
-        """Show an upload's progress to the v1 viewers of its document, at most every 250 ms;
-        its end (done, failed, cancelled) at once."""
-        room = self.rooms.get(upload.document_id)
-        if room is None:
-            return
+        """Show an upload's progress to the v1 viewers of its document, on every node, at most
+        every 250 ms; its end (done, failed, cancelled) at once."""
         fields: dict[str, Any] = {
             "upload": upload.id,
             "filename": upload.filename,
@@ -258,28 +315,126 @@ class Hub:
         }
         if error is not None:
             fields["error"] = error.as_dict()
+        news = self._progress.get(upload.document_id)
         if state != "receiving":
-            room.progress.pop(upload.id, None)
-            _send_each(room.v1_viewers(), _progress(fields))
+            if news is not None:
+                news.pending.pop(upload.id, None)
+                if not news.pending and not news.scheduled:
+                    del self._progress[upload.document_id]
+            self._send_progress_news(upload.document_id, [fields])
             return
-        room.progress[upload.id] = fields
-        if room.progress_scheduled:
+        if news is None:
+            news = self._progress[upload.document_id] = _Progress()
+        news.pending[upload.id] = fields
+        if news.scheduled:
             return
         # the first news of an upload goes out at once, then at most one every interval
         loop = asyncio.get_running_loop()
-        wait = room.progress_sent + PROGRESS_INTERVAL - loop.time()
+        wait = news.sent + PROGRESS_INTERVAL - loop.time()
         if wait <= 0:
-            self._send_progress(room)
+            self._flush_progress(upload.document_id)
         else:
-            room.progress_scheduled = True
-            loop.call_later(wait, self._send_progress, room)
+            news.scheduled = True
+            loop.call_later(wait, self._flush_progress, upload.document_id)
 
-    def _send_progress(self, room: Room) -> None:
-        room.progress_scheduled = False
-        room.progress_sent = asyncio.get_running_loop().time()
-        for fields in room.progress.values():
-            _send_each(room.v1_viewers(), _progress(fields))
-        room.progress.clear()
+    def _flush_progress(self, document_id: str) -> None:
+        news = self._progress.get(document_id)
+        if news is None:
+            return
+        news.scheduled = False
+        if not news.pending:
+            del self._progress[document_id]
+            return
+        news.sent = asyncio.get_running_loop().time()
+        pending, news.pending = list(news.pending.values()), {}
+        self._send_progress_news(document_id, pending)
+
+    def _send_progress_news(self, document_id: str, news: list[dict[str, Any]]) -> None:
+        room = self.rooms.get(document_id)
+        for fields in news:
+            if room is not None:
+                _send_each(room.v1_viewers(), _progress(fields))
+            if self.node:
+                event = events.UploadProgress(document_id, self.node, fields)
+                tasks.spawn(self.documents.announce(events.encode(event)), "announce progress")
+
+    # What other nodes did
+
+    def on_event(self, event: events.Event) -> None:
+        """Something announced by the store: apply it to this node's room, if it has one."""
+        room = self.rooms.get(event.document_id)
+        match event:
+            case events.VersionCommitted():
+                if room is None:
+                    self._commits += 1  # a join reading the document meanwhile reads again
+                elif _number(room.document) < event.number:
+                    tasks.spawn(self._catch_up(room), "show a version from another node")
+            case events.PageTurned() if room is not None:
+                self._turned(room, event)
+            case events.ViewersCounted() if room is not None and event.node != self.node:
+                if event.viewers:
+                    room.elsewhere[event.node] = event.viewers
+                else:
+                    room.elsewhere.pop(event.node, None)
+                self._schedule_presence(room)
+            case events.UploadProgress() if room is not None and event.node != self.node:
+                _send_each(room.v1_viewers(), _progress(event.fields))
+
+    def _turned(self, room: Room, event: events.PageTurned) -> None:
+        """The store saved a shared page turn. Every node hears every turn in the order the
+        store saved them, so following that order brings them all to the same page. This
+        node's own turns were shown when made: hearing one back changes nothing unless turns
+        from elsewhere came between (and only the last of ours counts, or a quick run of our
+        own turns would be replayed)."""
+        if event.node == self.node:
+            room.unheard_turns = max(room.unheard_turns - 1, 0)
+            if room.unheard_turns:
+                return
+        if event.page_no != room.shared_page:
+            room.shared_page = event.page_no
+            room.turns += 1
+            tasks.spawn(self._fan_out(room, cause="turn", everyone=False), "show a page turn")
+
+    async def _catch_up(self, room: Room) -> None:
+        """Show what the store holds for the room's document, where it differs from what this
+        node shows: a newer version (everyone sees its page 1), or another shared page."""
+        document = await self.documents.get(room.document.id)
+        if document is None or self.rooms.get(document.id) is not room:
+            return
+        if _number(document) > _number(room.document):
+            await self.version_committed(document)
+        if document.shared_page != room.shared_page and not room.unheard_turns:
+            room.shared_page = document.shared_page
+            room.turns += 1
+            await self._fan_out(room, cause="turn", everyone=False)
+
+    async def resync(self) -> None:
+        """After the bus was deaf for a while: whatever was missed, read back from the store."""
+        rooms = list(self.rooms.values())
+        for room in rooms:
+            room.unheard_turns = 0
+        elsewhere = await self.documents.viewers_elsewhere([room.document.id for room in rooms])
+        for room in rooms:
+            room.elsewhere = elsewhere.get(room.document.id, {})
+            self._schedule_presence(room)
+        self._told.clear()  # the store may have forgotten them (a node is forgotten when
+        for room in rooms:  # its connection drops): say them all again
+            self._tell_viewers(room.document.id)
+        await asyncio.gather(*(self._catch_up(room) for room in rooms), return_exceptions=True)
+
+
+@dataclass
+class _Progress:
+    """Upload news for a document, sent at most every PROGRESS_INTERVAL."""
+
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # by upload
+    scheduled: bool = False
+    sent: float = 0.0  # loop time of the last news
+
+
+def _number(document: Document) -> int:
+    """The number of the document's current version; 0 before the first."""
+    return document.version.number if document.version is not None else 0
 
 
 def _progress(fields: dict[str, Any]) -> Frame:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 import signal
 import socket
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +24,10 @@ import tornado.netutil
 import tornado.web
 
 from . import tasks, websocket
+from .bus import open_bus
 from .config import Settings
 from .documents import Documents, Limits
+from .errors import TablecastError
 from .handlers import SecurityHeaders
 from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
 from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
@@ -34,6 +39,7 @@ from .store import open_store
 log = logging.getLogger("tablecast")
 
 HERE = Path(__file__).parent
+FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
 
 
@@ -94,8 +100,15 @@ def bind(settings: Settings) -> list[socket.socket]:
     return tornado.netutil.bind_sockets(settings.port, settings.host)
 
 
-async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
-    store = open_store(settings, node=0)
+async def serve(
+    settings: Settings, sockets: list[socket.socket] | None = None, *, worker: int = 0
+) -> None:
+    """Run one server (a node) until SIGTERM or SIGINT. ``worker``: its number under
+    ``--workers`` (see tablecast.workers), for the log."""
+    # Which of the nodes sharing a PostgreSQL store this process is; a fresh one each start,
+    # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
+    node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
+    store = open_store(settings, node)
     documents = Documents(
         store,
         Limits(
@@ -108,6 +121,8 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
     hub = Hub(documents, settings.page_size, settings.legacy_page_size)
     documents.in_use = hub.rooms.keys
     services = Services(settings, documents, hub)
+    bus = open_bus(settings)
+    await bus.start(hub)
     server = tornado.httpserver.HTTPServer(
         make_app(services),
         xheaders=settings.trust_proxy,
@@ -117,7 +132,12 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
     sockets = sockets or bind(settings)
     server.add_sockets(sockets)
     host, port = sockets[0].getsockname()[:2]
-    log.info("tablecast listening on http://%s:%d data=%s", host, port, settings.data_dir)
+    where = f"data={settings.data_dir}"
+    if node:
+        where = f"store={_redacted(settings.store_url)} node={node}"
+    if worker:
+        where += f" worker={worker}"
+    log.info("tablecast listening on http://%s:%d %s", host, port, where)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,6 +147,8 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
         asyncio.ensure_future(_tidy_documents(services)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
+    if node:
+        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents)))
     try:
         await stopping.wait()
     finally:
@@ -140,6 +162,9 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
         server.stop()
         for connection in list(services.connections):
             connection.close(websocket.GOING_AWAY, "server shutting down")
+        await bus.close()
+        if node:  # the other nodes' counts drop now, not when they notice this one is gone
+            await _quietly(documents.save_viewers({d: 0 for d in hub.rooms}), "say goodbye")
         await documents.close()
         await tasks.drain()
         await _closed(services.connections, timeout=2.0)
@@ -175,3 +200,26 @@ async def _tidy_documents(services: Services) -> None:
             await services.documents.make_room()
         except Exception:
             log.exception("could not tidy the documents")
+
+
+async def _forget_stopped_nodes(documents: Documents) -> None:
+    """In a cluster: now and then, forget what nodes that stopped (or were killed) left: their
+    viewers vanish from presence counts within this time, their unfinished uploads go."""
+    while True:
+        await asyncio.sleep(FORGET_EVERY)
+        await _quietly(documents.remove_abandoned(), "forget stopped nodes")
+
+
+async def _quietly(work: Awaitable[None], what: str) -> None:
+    """Background work the store may not be up for (the database restarting): a warning."""
+    try:
+        await work
+    except TablecastError as err:
+        log.warning("could not %s: %s", what, err.message)
+    except Exception:
+        log.exception("could not %s", what)
+
+
+def _redacted(url: str) -> str:
+    """A store URL fit for the log: without its password."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
