@@ -147,12 +147,13 @@ def _usage(conn: Connection) -> Usage:
 @contextmanager
 def _reachable() -> Iterator[None]:
     """A database that cannot be reached is the user's 503, not a traceback. (PoolTimeout,
-    AdminShutdown and lost connections are all OperationalErrors.)"""
+    AdminShutdown and lost connections are all OperationalErrors.) The message is for users:
+    where the database is and what libpq said stay in the chained cause, for the log."""
     try:
         yield
     except psycopg.OperationalError as exc:
         raise TablecastError(
-            "store_unavailable", f"the database cannot be reached just now ({exc})"
+            "store_unavailable", "the database is unavailable just now: try again shortly"
         ) from exc
 
 
@@ -186,8 +187,13 @@ class PostgresStore:
                 self._migrate()
                 self._forget(self.node)  # our node number's leftovers from a previous run
                 self.remove_abandoned()
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, TablecastError) and exc.code == "store_unavailable":
+                # at start-up, the operator reads this: say why
+                raise TablecastError(
+                    "store_unavailable", f"cannot open the PostgreSQL store: {exc.__cause__}"
+                ) from exc.__cause__
             raise
 
     @contextmanager
