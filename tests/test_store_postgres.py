@@ -306,3 +306,30 @@ def test_without_psycopg_the_store_says_what_to_install():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "tablecast[postgres]" in out.stdout
+
+
+def test_nodes_committing_to_one_document_at_once_number_in_turn(open_pg):
+    stores = [open_pg(1), open_pg(2)]
+    document = stores[0].create_document(None)
+    uploads = [[write_version(store, document.id, 3) for _ in range(8)] for store in stores]
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def commit(store: PostgresStore, pending: list[int]) -> None:
+        try:
+            start.wait()
+            for p in pending:
+                numbers.append(store.commit_version(p, meta(3)).version.number)  # type: ignore[union-attr]
+        except BaseException as exc:
+            errors.append(exc)
+
+    pairs = zip(stores, uploads, strict=True)
+    threads = [threading.Thread(target=commit, args=pair) for pair in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(numbers) == list(range(1, 17))
+    assert stores[1].get_document(document.id).version.number == 16  # type: ignore[union-attr]
