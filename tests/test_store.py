@@ -19,13 +19,21 @@ from tablecast.store.sqlite import SQLiteStore
 StoreFactory = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens (and re-opens, as after a restart) one store; every test here runs on each kind."""
+    """Opens (and re-opens, as after a restart) one store; every test here runs on each kind.
+    PostgreSQL: a fresh database per test, and each store opened on it a node of its own."""
     opened: list[Store] = []
+    pg_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
 
     def make() -> Store:
-        store = SQLiteStore(tmp_path / "store.sqlite3")
+        store: Store
+        if pg_url:
+            from tablecast.store.postgres import PostgresStore
+
+            store = PostgresStore(pg_url, node=len(opened) + 1)
+        else:
+            store = SQLiteStore(tmp_path / "store.sqlite3")
         opened.append(store)
         return store
 
