@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -17,10 +18,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from support import Listening, expect, http, put, receive, table, upload_v1
+from support import Listening, editor, expect, http, put, receive, table, upload_v1, v1
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-DEPLOY = Path(__file__).parent.parent / "deploy" / "nginx.conf"
+DEPLOY = Path(__file__).parent.parent / "deploy"
 
 
 def free_port() -> int:
@@ -30,13 +31,20 @@ def free_port() -> int:
 
 
 class Nginx(Listening):
-    def __init__(self, directory: Path, upstream_port: int, read_timeout: str | None) -> None:
+    """nginx running one of deploy/'s sites, its upstream servers replaced by ours."""
+
+    def __init__(
+        self, directory: Path, upstream_ports: list[int], read_timeout: str | None, site_file: str
+    ) -> None:
         if not os.path.exists(NGINX):
             pytest.fail("nginx is not installed: `make test` installs Debian's nginx-light")
         self.port = free_port()
-        site = DEPLOY.read_text()
-        site, n = re.subn(r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{upstream_port};", site)
-        assert n == 1
+        site = (DEPLOY / site_file).read_text()
+        servers = iter(upstream_ports)
+        site, n = re.subn(
+            r"server [\d.]+:8080\b", lambda _: f"server 127.0.0.1:{next(servers)}", site
+        )
+        assert n == len(upstream_ports)
         site, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{self.port};", site)
         assert n == 1
         if read_timeout:
@@ -88,10 +96,10 @@ class Nginx(Listening):
 def nginx_factory(tmp_path: Path) -> Iterator[object]:
     started: list[Nginx] = []
 
-    def make(server, read_timeout: str | None = None) -> Nginx:
+    def make(*servers, read_timeout: str | None = None, site: str = "nginx.conf") -> Nginx:
         directory = tmp_path / f"nginx{len(started)}"
         directory.mkdir()
-        proxy = Nginx(directory, server.port, read_timeout)
+        proxy = Nginx(directory, [server.port for server in servers], read_timeout, site)
         started.append(proxy)
         return proxy
 
@@ -185,3 +193,48 @@ def test_metrics_are_for_this_host_only(server_factory, nginx_factory):
     with socket.create_connection(("127.0.0.1", proxy.port), source_address=("127.0.0.2", 0)) as s:
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert s.recv(12) == b"HTTP/1.1 403"  # another address: refused by nginx
+
+
+async def test_a_cluster_behind_nginx_survives_losing_a_node(server_factory, nginx_factory, pg_url):
+    nodes = [server_factory("--store", pg_url, "--trust-proxy", "1") for _ in range(2)]
+    proxy = nginx_factory(*nodes, site="nginx-cluster.conf")
+    status, doc, _ = http("POST", f"{proxy.url}/parser/api/docs", table(1000))
+    assert status == 201
+    boss = await editor(proxy, doc["id"], doc["edit_key"])
+    await expect(boss, "access", edit=True)
+    viewers = [await v1(proxy, doc["id"]) for _ in range(6)]
+    for ws in viewers:
+        await expect(ws, "page")
+    for node in nodes:  # nginx spread them over both
+        assert len(node.logged(r"connect doc=")) >= 2, "".join(node.log)
+
+    await boss.send(json.dumps({"type": "goto", "page": 4}))
+    for ws in viewers:
+        assert (await expect(ws, "page", cause="turn"))["page_no"] == 4
+    status, _, _ = put(proxy.url, doc, table(2000))
+    assert status == 200
+    for ws in viewers:
+        page = await expect(ws, "page", cause="version")
+        assert (page["version"], page["total_number"]) == (2, 2000)
+    await boss.send(json.dumps({"type": "goto", "page": 3}))
+    for ws in viewers:
+        assert (await expect(ws, "page", cause="turn"))["page_no"] == 3
+
+    # A node dies. Its viewers reconnect through nginx, as the app does, and land on the
+    # other node: same document, same version, same shared page.
+    nodes[0].stop(signal.SIGKILL)
+    survivors = []
+    for ws in [*viewers, boss]:
+        try:
+            await ws.send(json.dumps({"type": "ping"}))
+            await expect(ws, "pong", timeout=2)
+            survivors.append(ws)
+        except (ConnectionClosed, TimeoutError):
+            ws = await v1(proxy, doc["id"])
+            await expect(ws, "hello")
+            page = await expect(ws, "page", cause="join")
+            assert (page["uuid"], page["version"], page["page_no"]) == (doc["id"], 2, 3)
+            survivors.append(ws)
+    assert len(survivors) == 7 and nodes[1].proc.poll() is None
+    # every viewer is on the node that lives; the dead node's count is forgotten
+    await expect(survivors[0], "presence", viewers=7, timeout=15)

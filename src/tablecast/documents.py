@@ -121,25 +121,30 @@ class Documents:
         return removed
 
     # What a cluster's nodes share (see Store). A single-process store has none of it, so
-    # these cost it nothing, not even a trip to a thread.
+    # these cost it nothing, not even a trip to a thread; nor do they once the store is closing
+    # (viewers leaving during a shutdown: the other nodes hear of it when this one is gone).
+    # They run on a reader, not behind an upload's writes on the writer: presence is prompt.
+
+    @property
+    def _shared(self) -> bool:
+        return bool(self.store.node) and not self._closing
 
     async def viewers_elsewhere(self, document_ids: list[str]) -> dict[str, dict[int, int]]:
-        if not self.store.node or not document_ids:
+        if not self._shared or not document_ids:
             return {}
         return await self.read(self.store.viewers_elsewhere, document_ids)
 
     async def save_viewers(self, counts: dict[str, int]) -> None:
-        # on a reader, not behind an upload's writes on the writer: presence should be prompt
-        if self.store.node:
+        if self._shared:
             await self.read(self.store.save_viewers, counts)
 
     async def announce(self, payload: str) -> None:
-        if self.store.node:
+        if self._shared:
             await self.read(self.store.announce, payload)
 
-    async def remove_abandoned(self) -> None:
-        if self.store.node:
-            await self.read(self.store.remove_abandoned)
+    async def remove_abandoned(self) -> bool:
+        """See Store.remove_abandoned."""
+        return self._shared and await self.read(self.store.remove_abandoned)
 
     async def get(self, document_id: str) -> Document | None:
         return await self.read(self.store.get_document, document_id)
@@ -258,7 +263,10 @@ class Documents:
         self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
-        await self._save_use_times()
+        try:
+            await self._save_use_times()
+        except TablecastError as err:  # the store is away: only eviction order suffers
+            log.warning("could not save when documents were last viewed: %s", err.message)
         self._closing = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown)

@@ -148,7 +148,7 @@ async def serve(
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
     if node:
-        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents)))
+        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents, hub)))
     try:
         await stopping.wait()
     finally:
@@ -202,12 +202,20 @@ async def _tidy_documents(services: Services) -> None:
             log.exception("could not tidy the documents")
 
 
-async def _forget_stopped_nodes(documents: Documents) -> None:
+async def _forget_stopped_nodes(documents: Documents, hub: Hub) -> None:
     """In a cluster: now and then, forget what nodes that stopped (or were killed) left: their
-    viewers vanish from presence counts within this time, their unfinished uploads go."""
+    viewers vanish from presence counts within this time, their unfinished uploads go. If this
+    node was itself cut off long enough to be forgotten, it tells the others its state again."""
     while True:
         await asyncio.sleep(FORGET_EVERY)
-        await _quietly(documents.remove_abandoned(), "forget stopped nodes")
+        try:
+            if await documents.remove_abandoned():
+                log.warning("the store had taken this node for stopped; resynchronising")
+                await hub.resync()
+        except TablecastError as err:
+            log.warning("could not look for stopped nodes: %s", err.message)
+        except Exception:
+            log.exception("could not look for stopped nodes")
 
 
 async def _quietly(work: Awaitable[None], what: str) -> None:

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from .errors import TablecastError
+
 log = logging.getLogger("tablecast")
 
 _running: set[asyncio.Task[Any]] = set()
@@ -19,8 +21,13 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
 
     def done(t: asyncio.Task[Any]) -> None:
         _running.discard(t)
-        if not t.cancelled() and t.exception() is not None:
-            log.error("could not %s: %r", what, t.exception())
+        if t.cancelled() or t.exception() is None:
+            return
+        exc = t.exception()
+        # a typed error is the server working as it should (the store is restarting, say);
+        # anything else is a bug
+        level = logging.WARNING if isinstance(exc, TablecastError) else logging.ERROR
+        log.log(level, "could not %s: %r", what, exc)
 
     task.add_done_callback(done)
 

@@ -15,6 +15,7 @@ import logging
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from ..errors import TablecastError
 from . import Listener
 from .events import CHANNEL, decode
 
@@ -71,6 +72,8 @@ class PostgresBus:
                 if first and not self._listening.is_set():
                     raise
                 log.warning("lost the other nodes' events (%s); trying again", exc)
+            except TablecastError as err:  # the store, while resynchronising
+                log.warning("could not resynchronise (%s); trying again", err.message)
             except Exception:
                 log.exception("the event bus failed; trying again")
             await asyncio.sleep(pause)

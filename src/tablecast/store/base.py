@@ -148,10 +148,12 @@ class Store(Protocol):
         used until the store is within ``max_documents`` and ``max_bytes`` (None: no limit)."""
         ...
 
-    def remove_abandoned(self) -> None:
+    def remove_abandoned(self) -> bool:
         """Forget what nodes that have stopped left behind: uploads they had in progress,
-        and their viewer counts (announced as 0). A store only one process opens recovers its
-        uploads when opened, and has nothing to do here."""
+        and their viewer counts (announced as 0). True if this node had itself been cut off
+        from the store long enough to look stopped: whatever it told the others (its viewer
+        counts) it must tell again. A store only one process opens recovers its uploads when
+        opened, and has nothing to do here."""
         ...
 
     def save_viewers(self, counts: Mapping[str, int]) -> None:

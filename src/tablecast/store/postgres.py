@@ -28,7 +28,7 @@ import orjson
 
 try:
     import psycopg
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # the optional dependency is not installed
     raise RuntimeError("a PostgreSQL store needs psycopg: install tablecast[postgres]") from exc
 
@@ -49,6 +49,7 @@ CONNECT_SECONDS = 5  # longest one connection attempt takes (an unreachable host
 # After a lost connection the pool retries with exponential backoff until this, then gives up
 # and the next call starts afresh: a database back after a restart is used within seconds.
 RECONNECT_SECONDS = 5.0
+CHECK_IDLE_SECONDS = 1.0  # a pooled connection idle longer is checked before use
 NODE_LOCK_WAIT = "5s"  # at open: time for a killed predecessor with our node number to go
 
 SCHEMA = """
@@ -156,9 +157,13 @@ def _reachable() -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as exc:
-        raise TablecastError(
-            "store_unavailable", "the database is unavailable just now: try again shortly"
-        ) from exc
+        raise _unavailable() from exc
+
+
+def _unavailable() -> TablecastError:
+    return TablecastError(
+        "store_unavailable", "the database is unavailable just now: try again shortly"
+    )
 
 
 class PostgresStore:
@@ -168,6 +173,7 @@ class PostgresStore:
         self.url = url
         self.node = node
         self._liveness: Connection | None = None
+        self._used: dict[int, float] = {}  # when each pooled connection was last used, by id
         self._liveness_lock = threading.Lock()
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url,
@@ -175,8 +181,7 @@ class PostgresStore:
             max_size=POOL_MAX,
             timeout=WAIT_SECONDS,
             reconnect_timeout=RECONNECT_SECONDS,
-            # a connection broken by a database restart is replaced, not handed out
-            check=ConnectionPool.check_connection,
+            check=self._check,
             kwargs={
                 "autocommit": True,  # one statement, one round trip; transactions say so
                 "connect_timeout": CONNECT_SECONDS,
@@ -201,26 +206,55 @@ class PostgresStore:
                 ) from exc.__cause__
             raise
 
+    def _check(self, conn: Connection) -> None:
+        """Before a connection is handed out: one a database restart broke is replaced rather
+        than failing a request. Checking costs a round trip (a third of a page read), so only
+        a connection idle for a while is checked: one in steady use would have failed already.
+        """
+        if time.monotonic() - self._used.get(id(conn), 0.0) > CHECK_IDLE_SECONDS:
+            ConnectionPool.check_connection(conn)
+
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         with _reachable(), self._pool.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                self._used[id(conn)] = time.monotonic()
+
+    def _read(self, query: str, params: Sequence[Any], *, binary: bool = False) -> list[Any]:
+        """The rows of a read. A read is safe to make twice: on a connection that a database
+        restart broke it is made once more, on a fresh one, rather than failing a viewer."""
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as conn:
+                    try:
+                        return conn.execute(query, params, binary=binary).fetchall()
+                    finally:
+                        self._used[id(conn)] = time.monotonic()
+            except PoolTimeout as exc:  # waited long enough already
+                raise _unavailable() from exc
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    raise _unavailable() from exc
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         with self._connection() as conn, conn.transaction():
             yield conn
 
-    def _hold_node_lock(self, *, wait: bool) -> None:
-        """Take (NODE_LOCKS, node) on a connection of its own, if we do not hold it. ``wait``
-        (at open): a predecessor just killed may hold it a moment longer; anyone holding it
-        after that is another live process with our node number, a mistake worth stopping
-        for. Later (``wait`` False) we only try: the writer thread must not stall."""
+    def _hold_node_lock(self, *, wait: bool) -> bool:
+        """Take (NODE_LOCKS, node) on a connection of its own, if we do not hold it; whether
+        it had to be taken again. ``wait`` (at open): a predecessor just killed may hold it a
+        moment longer; anyone holding it after that is another live process with our node
+        number, a mistake worth stopping for. Later (``wait`` False) we only try: the writer
+        thread must not stall."""
         with self._liveness_lock, _reachable():
             if self._liveness is not None:
                 try:
                     self._liveness.execute("")  # an empty query: is it still there?
-                    return
+                    return False
                 except psycopg.OperationalError:
                     self._liveness.close()  # lost (a restart): the lock went with it
                     self._liveness = None
@@ -252,6 +286,7 @@ class PostgresStore:
                 self._liveness = conn
             else:  # a session of ours the database has not yet seen end: try again later
                 conn.close()
+            return got
 
     def _migrate(self) -> None:
         # Several workers start at once: one creates or migrates, the others wait and see it done.
@@ -291,8 +326,10 @@ class PostgresStore:
                 "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (CHANNEL, payloads)
             )
 
-    def remove_abandoned(self) -> None:
-        self._hold_node_lock(wait=False)  # a restarted database forgot it: take it again
+    def remove_abandoned(self) -> bool:
+        # a restarted database forgot our lock: take it again, and say so (other nodes may
+        # have taken us for gone meanwhile, and forgotten our viewer counts)
+        lost = self._hold_node_lock(wait=False)
         with self._connection() as conn:
             nodes = conn.execute(
                 "SELECT node FROM versions WHERE number IS NULL AND node <> %(me)s"
@@ -308,6 +345,7 @@ class PostgresStore:
                     ).fetchone()
                     if row and row[0]:
                         self._forget(conn, node)
+        return lost
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
         now = time.time()
@@ -321,8 +359,8 @@ class PostgresStore:
         return document
 
     def get_document(self, document_id: str) -> Document | None:
-        with self._connection() as conn:
-            return _document(conn.execute(_DOCUMENT_QUERY, (document_id,)).fetchone())
+        rows = self._read(_DOCUMENT_QUERY, (document_id,))
+        return _document(rows[0] if rows else None)
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         # one statement, so one transaction: the turn and its announcement
@@ -413,14 +451,12 @@ class PostgresStore:
         if stop <= start:
             return b"[]"
         first, last = block_range(start, stop)
-        with self._connection() as conn:
-            # binary: bytea arrives as its bytes, not as hex text to decode
-            blocks = conn.execute(
-                "SELECT block, records, offsets FROM blocks"
-                " WHERE version_id = %s AND block BETWEEN %s AND %s ORDER BY block",
-                (version_id, first, last),
-                binary=True,
-            ).fetchall()
+        blocks = self._read(
+            "SELECT block, records, offsets FROM blocks"
+            " WHERE version_id = %s AND block BETWEEN %s AND %s ORDER BY block",
+            (version_id, first, last),
+            binary=True,  # bytea arrives as its bytes, not as hex text to decode
+        )
         return join_rows(blocks, start, stop)
 
     def remove_document_if_empty(self, document_id: str) -> None:
@@ -524,12 +560,11 @@ class PostgresStore:
 
     def viewers_elsewhere(self, document_ids: Iterable[str]) -> dict[str, dict[int, int]]:
         found: dict[str, dict[int, int]] = {}
-        with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT document_id, node, viewers FROM viewers"
-                " WHERE document_id = ANY(%s::text[]) AND node <> %s",
-                (list(document_ids), self.node),
-            ).fetchall()
+        rows = self._read(
+            "SELECT document_id, node, viewers FROM viewers"
+            " WHERE document_id = ANY(%s::text[]) AND node <> %s",
+            (list(document_ids), self.node),
+        )
         for document_id, node, viewers in rows:
             found.setdefault(document_id, {})[node] = viewers
         return found

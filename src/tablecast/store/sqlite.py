@@ -382,8 +382,8 @@ class SQLiteStore:
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed
 
-    def remove_abandoned(self) -> None:
-        pass  # recover() did it when the store was opened
+    def remove_abandoned(self) -> bool:
+        return False  # recover() did it when the store was opened
 
     def save_viewers(self, counts: Mapping[str, int]) -> None:
         pass

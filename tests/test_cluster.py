@@ -1,0 +1,242 @@
+"""Several nodes sharing one PostgreSQL store: what one node's viewers do, every node's see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from postgres import PostgreSQL
+from support import (
+    Server,
+    editor,
+    expect,
+    http,
+    legacy,
+    put,
+    receive,
+    table,
+    upload_v1,
+    v1,
+)
+
+
+@pytest.fixture
+def nodes(server_factory: Any, pg_url: str) -> Any:
+    """``nodes(n)``: n servers (separate processes) on one PostgreSQL database."""
+
+    def make(n: int = 2, *args: str) -> list[Server]:
+        return [server_factory("--store", pg_url, *args) for _ in range(n)]
+
+    return make
+
+
+def create(server: Server, body: bytes = b"") -> dict[str, Any]:
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", body or table(250))
+    assert status == 201, doc
+    return doc  # type: ignore[no-any-return]
+
+
+async def presence(ws: ClientConnection, viewers: int, timeout: float = 10) -> None:
+    """Wait until the viewer is told that many viewers are watching."""
+    await expect(ws, "presence", timeout=timeout, viewers=viewers)
+
+
+async def test_a_version_uploaded_on_one_node_reaches_viewers_on_the_other(nodes):
+    a, b = nodes(2)
+    doc = create(a, table(10))
+    on_b = await v1(b, doc["id"])
+    old_client_on_b = await legacy(b, doc["id"])
+    assert (await expect(on_b, "page"))["total_number"] == 10
+    assert len((await receive(old_client_on_b))["data"]) == 11  # the article counts the header
+
+    status, body, _ = put(a.url, doc, table(250))
+    assert status == 200, body
+    page = await expect(on_b, "page", cause="version")
+    assert (page["version"], page["total_number"], page["page_no"]) == (2, 250, 1)
+    assert page["data"][0] == ["r0c0", "r0c1", "r0c2"]
+    legacy_page = await receive(old_client_on_b)
+    assert (legacy_page["total_number"], legacy_page["page_no"]) == (251, 1)
+    # and the HTTP API of either node serves it
+    for node in (a, b):
+        status, got, _ = http("GET", f"{node.url}/parser/api/docs/{doc['id']}/pages/3")
+        assert status == 200 and got["data"][0] == ["r200c0", "r200c1", "r200c2"]
+
+
+async def test_shared_page_turns_go_both_ways(nodes):
+    a, b = nodes(2)
+    doc = create(a)
+    editor_on_a = await editor(a, doc["id"], doc["edit_key"])
+    editor_on_b = await editor(b, doc["id"], doc["edit_key"])
+    follower_on_b = await legacy(b, doc["id"])
+    for ws in (editor_on_a, editor_on_b):
+        await expect(ws, "access")
+    await receive(follower_on_b)
+
+    await editor_on_a.send(json.dumps({"type": "goto", "page": 2}))
+    assert (await expect(editor_on_b, "page", cause="turn"))["page_no"] == 2
+    assert (await receive(follower_on_b))["page_no"] == 2
+
+    await editor_on_b.send(json.dumps({"type": "goto", "page": 3}))
+    await expect(editor_on_a, "page", cause="turn", page_no=3)
+    assert (await receive(follower_on_b))["page_no"] == 3
+
+    # a viewer arriving later, on either node, starts on the shared page
+    late = await v1(a, doc["id"])
+    assert (await expect(late, "page", cause="join"))["page_no"] == 3
+
+
+async def test_turns_from_two_nodes_at_once_end_on_the_same_page_everywhere(nodes):
+    a, b = nodes(2)
+    doc = create(a, table(5000))
+    editor_on_a = await editor(a, doc["id"], doc["edit_key"])
+    editor_on_b = await editor(b, doc["id"], doc["edit_key"])
+    watchers = [await v1(a, doc["id"]), await v1(b, doc["id"])]
+    for ws in (editor_on_a, editor_on_b):
+        await expect(ws, "access")
+    for page in range(2, 12):
+        await editor_on_a.send(json.dumps({"type": "goto", "page": page}))
+        await editor_on_b.send(json.dumps({"type": "goto", "page": 40 - page}))
+    await asyncio.sleep(1.5)
+    lasts = []
+    for ws in watchers:
+        last = None
+        try:
+            while True:
+                message = await receive(ws, 0.5)
+                if message["type"] == "page":
+                    last = message["page_no"]
+        except TimeoutError:
+            pass
+        lasts.append(last)
+    # what the store saved last, which newcomers on either node are shown
+    joined = [(await expect(await v1(node, doc["id"]), "page"))["page_no"] for node in (a, b)]
+    assert lasts == joined and len(set(joined)) == 1
+
+
+async def test_presence_adds_up_across_nodes_and_forgets_a_killed_node(nodes):
+    a, b = nodes(2)
+    doc = create(a)
+    on_a = await v1(a, doc["id"])
+    await presence(on_a, 1)
+    on_b = [await v1(b, doc["id"]) for _ in range(2)]
+    await presence(on_a, 3)
+    await presence(on_b[0], 3)
+    await on_b[1].close()
+    await presence(on_a, 2)
+
+    a.stop(signal.SIGKILL)  # no goodbye: the others notice its connections are gone
+    began = time.monotonic()
+    await presence(on_b[0], 1, timeout=15)
+    assert time.monotonic() - began < 10
+
+
+async def test_a_node_stopping_says_goodbye_at_once(nodes):
+    a, b = nodes(2)
+    doc = create(a)
+    on_a, on_b = await v1(a, doc["id"]), await v1(b, doc["id"])
+    await presence(on_b, 2)
+    assert a.stop() == 0
+    await presence(on_b, 1, timeout=2)
+    del on_a
+
+
+async def test_upload_progress_reaches_viewers_on_other_nodes(nodes):
+    a, b = nodes(2)
+    doc = create(a)
+    uploader = await editor(a, doc["id"], doc["edit_key"])
+    await expect(uploader, "access")
+    watcher = await v1(b, doc["id"])
+    await expect(watcher, "page")
+    # large enough to take a while: news of a quick upload is only its end
+    done = await upload_v1(uploader, table(200_000), filename="big.tsv")
+    assert done["version"] == 2
+    progress = await expect(watcher, "upload_progress", state="receiving")
+    assert progress["filename"] == "big.tsv"
+    await expect(watcher, "upload_progress", state="done")
+    page = await expect(watcher, "page", cause="version")
+    assert page["total_number"] == 200_000
+
+
+async def test_eviction_spares_a_document_viewed_on_another_node(nodes):
+    a, b = nodes(2, "--max-documents", "2")
+    viewed = create(a)
+    watcher = await v1(b, viewed["id"])
+    await expect(watcher, "page")
+    await asyncio.sleep(0.5)  # b's viewer count reaches the store
+    for _ in range(3):  # a knows no viewer of it, yet must not make room with it
+        create(a)
+    status, _, _ = http("GET", f"{a.url}/parser/api/docs/{viewed['id']}")
+    assert status == 200
+
+
+async def test_two_workers_on_one_port(server_factory, pg_url):
+    server = server_factory("--store", pg_url, "--workers", "2")
+    deadline = time.monotonic() + 15
+    while len(server.logged(r"listening on .* worker=")) < 2:
+        assert time.monotonic() < deadline, "".join(server.log)
+        await asyncio.sleep(0.1)
+    doc = create(server)
+    viewers = [await v1(server, doc["id"]) for _ in range(40)]
+    for ws in viewers:
+        await expect(ws, "page")
+    # the kernel spread the connections over both
+    assert server.logged(r"\[worker 1\] connect doc=") and server.logged(r"\[worker 2\] connect")
+    # both workers hold viewers: a turn by one editor reaches them all
+    boss = await editor(server, doc["id"], doc["edit_key"])
+    await expect(boss, "access")
+    await boss.send(json.dumps({"type": "goto", "page": 2}))
+    for ws in viewers:
+        assert (await expect(ws, "page", cause="turn"))["page_no"] == 2
+    await presence(viewers[0], 41)
+    assert server.stop() == 0
+
+
+def test_workers_need_a_shared_store(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tablecast", "serve", "--workers", "2", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "--workers 2 needs a store every worker shares" in result.stderr
+
+
+async def test_a_database_restart_loses_no_version_and_nodes_catch_up(server_factory):
+    database = PostgreSQL().start()
+    try:
+        url = database.new_database()
+        a = server_factory("--store", url)
+        b = server_factory("--store", url)
+        doc = create(a, table(10))
+        on_b = await v1(b, doc["id"])
+        await expect(on_b, "page")
+        assert put(a.url, doc, table(20))[0] == 200
+        await expect(on_b, "page", cause="version")
+
+        database.stop()
+        status, body, _ = put(a.url, doc, table(30))
+        assert (status, body["error"]["code"]) == (503, "store_unavailable")
+        database.start()
+
+        # once the database is back, nodes serve and listen again without a restart
+        deadline = time.monotonic() + 20
+        while put(a.url, doc, table(40))[0] != 200:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        page = await expect(on_b, "page", cause="version", timeout=20)
+        assert page["total_number"] == 40
+        status, got, _ = http("GET", f"{b.url}/parser/api/docs/{doc['id']}")
+        assert status == 200 and got["version"] == 3  # 20 and 40 rows; the 30 never landed
+        assert a.stop() == 0 and b.stop() == 0
+    finally:
+        database.remove()
