@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from nginx import Nginx
 from postgres import PostgreSQL
 from support import Server
 
@@ -49,3 +50,20 @@ def postgresql() -> Iterator[PostgreSQL]:
 def pg_url(postgresql: PostgreSQL) -> str:
     """The URL of a fresh, empty database."""
     return postgresql.new_database()
+
+
+@pytest.fixture
+def nginx_factory(tmp_path: Path) -> Iterator[Any]:
+    """``nginx_factory(*servers, site="nginx.conf")``: nginx in front of the servers."""
+    started: list[Nginx] = []
+
+    def make(*servers: Server, read_timeout: str | None = None, site: str = "nginx.conf") -> Nginx:
+        directory = tmp_path / f"nginx{len(started)}"
+        directory.mkdir()
+        proxy = Nginx(directory, [server.port for server in servers], read_timeout, site)
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import uuid
 from pathlib import Path
 
@@ -159,6 +160,42 @@ async def test_pages_reconnect_after_a_server_restart(server_factory, open_page,
     assert await viewer.locator("#table tbody tr").count() == 100  # not duplicated
     await uploader.get_by_role("button", name="Next page").click()  # still live
     await expect(uploader.locator("#page")).to_have_value("3")
+
+
+async def test_pages_on_a_killed_node_come_back_through_nginx_on_another(
+    server_factory, nginx_factory, pg_url, open_page, tmp_path
+):
+    nodes = [server_factory("--store", pg_url, "--trust-proxy", "1") for _ in range(2)]
+    proxy = nginx_factory(*nodes, site="nginx-cluster.conf")
+    uploader, viewer = await shared_document(open_page, proxy, tmp_path)
+    # least_conn: the two people are on different nodes, and still see each other
+    for node in nodes:
+        assert node.logged(r"connect doc="), "".join(node.log)
+    await uploader.get_by_role("button", name="Next page").click()
+    await expect(viewer.locator("#page")).to_have_value("2")
+    await expect(viewer.locator("#viewers")).to_have_text(re.compile(r"\b2 viewers"))
+    await viewer.get_by_label("Follow the group").uncheck()
+    await viewer.get_by_role("button", name="Last page").click()  # browsing alone, page 10
+    await expect(viewer.locator("#page")).to_have_value("10")
+
+    held = [len(node.logged(r"connect doc=")) for node in nodes]
+    nodes[0].stop(signal.SIGKILL)  # a machine lost: no goodbye
+    # its page reconnects to the other node (until then "Live" may be the old connection's)
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(nodes[1].logged(r"connect doc=")) < sum(held):
+        assert asyncio.get_running_loop().time() < deadline, "".join(nodes[1].log)
+        await asyncio.sleep(0.1)
+    for page in (uploader, viewer):
+        await expect(page.locator("#status")).to_have_text(re.compile("Live"), timeout=20_000)
+    await expect(uploader.locator("#page")).to_have_value("2")  # back on the shared page
+    await expect(viewer.locator("#page")).to_have_value("10")  # and on its own one
+    await expect(uploader.locator("#viewers")).to_have_text(
+        re.compile(r"\b2 viewers"), timeout=15_000
+    )
+    await uploader.get_by_role("button", name="Next page").click()  # one node, still live
+    await expect(uploader.locator("#page")).to_have_value("3")
+    await viewer.get_by_label("Follow the group").check()
+    await expect(viewer.locator("#page")).to_have_value("3")
 
 
 async def test_a_50_mb_file_uploads_with_visible_progress(server, open_page, tmp_path):
