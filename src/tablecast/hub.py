@@ -28,13 +28,13 @@ from .bus import events
 from .documents import Documents, Upload
 from .errors import TablecastError
 from .metrics import METRICS
+from .progress import News, UploadNews, news_of
 from .store.base import Document
 from .websocket import Frame
 
 log = logging.getLogger("tablecast.hub")
 
 PRESENCE_DELAY = 0.1  # joins and leaves within this time make one presence message
-PROGRESS_INTERVAL = 0.25  # upload progress is shown to viewers at most this often
 
 
 class Viewer(Protocol):
@@ -99,7 +99,8 @@ class Hub:
         self.rooms: dict[str, Room] = {}
         self.node = documents.store.node  # 0: a single process, nothing to tell anyone
         self._commits = 0  # versions committed so far, to notice one landing during a read
-        self._progress: dict[str, _Progress] = {}  # upload news to send, by document
+        self._upload_news = UploadNews(self._send_progress_news)
+        self._unannounced: list[str] = []  # upload news for the other nodes, oldest first
         # viewer counts to tell the other nodes: last told, and documents whose count changed
         self._told: dict[str, int] = {}
         self._untold: set[str] = set()
@@ -303,60 +304,32 @@ class Hub:
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None
     ) -> None:
-        """Show an upload's progress to the v1 viewers of its document, on every node, at most
-        every 250 ms; its end (done, failed, cancelled) at once."""
-        fields: dict[str, Any] = {
-            "upload": upload.id,
-            "filename": upload.filename,
-            "received": upload.received,
-            "size": upload.size,
-            "records": upload.records,
-            "state": state,
-        }
-        if error is not None:
-            fields["error"] = error.as_dict()
-        news = self._progress.get(upload.document_id)
-        if state != "receiving":
-            if news is not None:
-                news.pending.pop(upload.id, None)
-                if not news.pending and not news.scheduled:
-                    del self._progress[upload.document_id]
-            self._send_progress_news(upload.document_id, [fields])
-            return
-        if news is None:
-            news = self._progress[upload.document_id] = _Progress()
-        news.pending[upload.id] = fields
-        if news.scheduled:
-            return
-        # the first news of an upload goes out at once, then at most one every interval
-        loop = asyncio.get_running_loop()
-        wait = news.sent + PROGRESS_INTERVAL - loop.time()
-        if wait <= 0:
-            self._flush_progress(upload.document_id)
-        else:
-            news.scheduled = True
-            loop.call_later(wait, self._flush_progress, upload.document_id)
+        """Show an upload's progress to the v1 viewers of its document, on every node, paced
+        (see tablecast.progress)."""
+        self._upload_news.report(upload.document_id, news_of(upload, state, error))
 
-    def _flush_progress(self, document_id: str) -> None:
-        news = self._progress.get(document_id)
-        if news is None:
-            return
-        news.scheduled = False
-        if not news.pending:
-            del self._progress[document_id]
-            return
-        news.sent = asyncio.get_running_loop().time()
-        pending, news.pending = list(news.pending.values()), {}
-        self._send_progress_news(document_id, pending)
-
-    def _send_progress_news(self, document_id: str, news: list[dict[str, Any]]) -> None:
+    def _send_progress_news(self, document_id: str, news: list[News]) -> None:
         room = self.rooms.get(document_id)
         for fields in news:
             if room is not None:
                 _send_each(room.v1_viewers(), _progress(fields))
             if self.node:
                 event = events.UploadProgress(document_id, self.node, fields)
-                tasks.spawn(self.documents.announce(events.encode(event)), "announce progress")
+                self._announce(events.encode(event))
+
+    def _announce(self, payload: str) -> None:
+        """Tell the other nodes, in order: news of an upload must not arrive after its end."""
+        self._unannounced.append(payload)
+        if len(self._unannounced) == 1:
+            tasks.spawn(self._announce_in_order(), "announce upload progress")
+
+    async def _announce_in_order(self) -> None:
+        try:
+            while self._unannounced:
+                await self.documents.announce(self._unannounced[0])
+                del self._unannounced[0]
+        finally:
+            self._unannounced.clear()  # after a failure: later news supersedes what was lost
 
     # What other nodes did
 
@@ -423,21 +396,12 @@ class Hub:
         await asyncio.gather(*(self._catch_up(room) for room in rooms), return_exceptions=True)
 
 
-@dataclass
-class _Progress:
-    """Upload news for a document, sent at most every PROGRESS_INTERVAL."""
-
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # by upload
-    scheduled: bool = False
-    sent: float = 0.0  # loop time of the last news
-
-
 def _number(document: Document) -> int:
     """The number of the document's current version; 0 before the first."""
     return document.version.number if document.version is not None else 0
 
 
-def _progress(fields: dict[str, Any]) -> Frame:
+def _progress(fields: News) -> Frame:
     # the newest news of an upload supersedes older news of it for a viewer that lags behind
     return Frame(protocol.message("upload_progress", **fields), f"progress {fields['upload']}")
 
