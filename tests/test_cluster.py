@@ -251,3 +251,20 @@ async def test_a_database_restart_loses_no_version_and_nodes_catch_up(server_fac
         assert a.stop() == 0 and b.stop() == 0
     finally:
         database.remove()
+
+
+async def test_each_node_reports_what_it_heard_from_the_others(nodes):
+    from test_metrics import scrape
+
+    a, b = nodes(2)
+    doc = create(a)
+    watcher = await v1(b, doc["id"])
+    await expect(watcher, "page")
+    assert put(a.url, doc, table(20))[0] == 200
+    await expect(watcher, "page", cause="version")
+    metrics = scrape(b)
+    node = [key for key in metrics if key.startswith("tablecast_node{")]
+    assert len(node) == 1 and "worker=0" in node[0]
+    assert metrics["tablecast_bus_events_total{kind=version}"] >= 1
+    assert metrics["tablecast_bus_reconnects_total"] == 0
+    assert metrics["tablecast_documents"] == 1  # the store's count: the same on every node

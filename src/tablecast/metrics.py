@@ -39,6 +39,11 @@ class Metrics(Collector):
         self.errors: Counter[str] = Counter()  # typed errors answered, by code
         self.uploads: Counter[str] = Counter()  # ended uploads: committed or rolled_back
         self.connections = 0  # WebSockets opened since start
+        # in a cluster: which node (and worker) this is, what it heard from the others
+        self.node = 0
+        self.worker = 0
+        self.bus_events: Counter[str] = Counter()  # by kind: version, turn, viewers, progress
+        self.bus_reconnects = 0
         self.gauges: Gauges | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.fan_out_seconds = Histogram(
@@ -75,6 +80,25 @@ class Metrics(Collector):
         for outcome in ("committed", "rolled_back"):
             uploads.add_metric([outcome], self.uploads[outcome])
         yield uploads
+        if self.node:
+            node = GaugeMetricFamily(
+                "tablecast_node",
+                "This process among the cluster's nodes",
+                labels=["node", "worker"],
+            )
+            node.add_metric([str(self.node), str(self.worker)], 1)
+            yield node
+            events = CounterMetricFamily(
+                "tablecast_bus_events", "Events heard from the store, by kind", labels=["kind"]
+            )
+            for kind in ("version", "turn", "viewers", "progress"):
+                events.add_metric([kind], self.bus_events[kind])
+            yield events
+            yield _counter(
+                "tablecast_bus_reconnects",
+                "Times this node listened to the store again after losing it",
+                self.bus_reconnects,
+            )
         gauges = self.gauges
         if gauges is None:
             return

@@ -34,6 +34,7 @@ from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
 from .handlers.viewer import Connection, keep_alive
 from .handlers.ws import Handshake
 from .hub import Hub
+from .metrics import METRICS
 from .store import open_store
 
 log = logging.getLogger("tablecast")
@@ -109,6 +110,7 @@ async def serve(
     # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
     node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
     store = open_store(settings, node)
+    METRICS.node, METRICS.worker = node, worker
     documents = Documents(
         store,
         Limits(

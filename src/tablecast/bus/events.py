@@ -63,6 +63,11 @@ _KINDS: dict[str, tuple[type[Event], str]] = {
 _NAMES = {cls: (name, attr) for name, (cls, attr) in _KINDS.items()}
 
 
+def kind(event: Event) -> str:
+    """``version``, ``turn``, ``viewers`` or ``progress``."""
+    return _NAMES[type(event)][0]
+
+
 def encode(event: Event) -> str:
     name, attr = _NAMES[type(event)]
     payload = orjson.dumps(

@@ -16,8 +16,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from ..errors import TablecastError
+from ..metrics import METRICS
 from . import Listener
-from .events import CHANNEL, decode
+from .events import CHANNEL, decode, kind
 
 log = logging.getLogger("tablecast.bus")
 
@@ -56,6 +57,7 @@ class PostgresBus:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     if not first:
+                        METRICS.bus_reconnects += 1
                         log.warning("listening to the other nodes again; resynchronising")
                         await listener.resync()
                     first = False
@@ -64,6 +66,7 @@ class PostgresBus:
                         event = decode(notify.payload)
                         if event is None:
                             continue
+                        METRICS.bus_events[kind(event)] += 1
                         try:
                             listener.on_event(event)
                         except Exception:
