@@ -1,0 +1,122 @@
+"""The hub's side of a cluster, in one process: nodes are hubs over PostgresStores of their
+own on one real database, and events are handed to them directly, in the order the store
+would deliver them, so each rule is shown on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tablecast.bus import events
+from tablecast.documents import Documents, Limits
+from tablecast.hub import PRESENCE_DELAY, Hub
+from tablecast.store.postgres import PostgresStore
+from test_hub import Viewer
+
+Node = tuple[Documents, Hub]
+
+
+@pytest.fixture
+async def cluster(pg_url: str) -> AsyncIterator[Any]:
+    made: list[Documents] = []
+
+    def node(number: int) -> Node:
+        documents = Documents(PostgresStore(pg_url, number), Limits())
+        made.append(documents)
+        hub = Hub(documents, page_size=100, legacy_page_size=100)
+        documents.in_use = hub.rooms.keys
+        return documents, hub
+
+    yield node
+    for documents in made:
+        await documents.close()
+
+
+async def upload(documents: Documents, document_id: str, rows: int) -> None:
+    upload = await documents.start_upload(document_id, filename="t.tsv", has_header=False)
+    await upload.feed("".join(f"r{i}\n" for i in range(rows)).encode())
+    await upload.finish()
+
+
+async def settle() -> None:
+    await asyncio.sleep(PRESENCE_DELAY + 0.2)
+
+
+def turned(node: int, page: int, document_id: str) -> events.PageTurned:
+    return events.PageTurned(document_id, node, page)
+
+
+async def test_turns_follow_the_stores_order_and_a_nodes_own_are_not_replayed(cluster):
+    documents, hub = cluster(1)
+    document, _ = await documents.create()
+    await upload(documents, document.id, 5000)
+    viewer = Viewer()
+    room = await hub.join(viewer, document.id)
+    assert room is not None
+    await settle()
+
+    # this node turns to 5, then 6; another node turns to 9 in between, as the store saw it
+    await hub.turn_page(room, 5)
+    await hub.turn_page(room, 6)
+    assert viewer.pages()[-2:] == [5, 6]
+    hub.on_event(turned(1, 5, document.id))  # ours, not the last we wait for: nothing
+    await settle()
+    assert viewer.pages()[-1] == 6
+    hub.on_event(turned(2, 9, document.id))  # theirs: shown
+    await settle()
+    assert viewer.pages()[-1] == 9
+    hub.on_event(turned(1, 6, document.id))  # ours, the last: the store's last word is 6
+    await settle()
+    assert viewer.pages()[-1] == 6 and room.shared_page == 6
+    hub.on_event(turned(2, 6, document.id))  # the same page again: nothing new to send
+    await settle()
+    assert viewer.pages().count(6) == 2
+
+
+async def test_viewer_counts_from_other_nodes_add_up(cluster):
+    documents, hub = cluster(1)
+    document, _ = await documents.create()
+    await upload(documents, document.id, 10)
+    viewers = [Viewer(), Viewer()]
+    for viewer in viewers:
+        await hub.join(viewer, document.id)
+    hub.on_event(events.ViewersCounted(document.id, 2, 5))
+    hub.on_event(events.ViewersCounted(document.id, 3, 1))
+    hub.on_event(events.ViewersCounted(document.id, 1, 99))  # our own, heard back: ignored
+    await settle()
+    presence = [m for m in viewers[0].received if m.get("type") == "presence"]
+    assert presence[-1]["viewers"] == 8
+    hub.on_event(events.ViewersCounted(document.id, 2, 0))  # node 2 has none left
+    await settle()
+    presence = [m for m in viewers[0].received if m.get("type") == "presence"]
+    assert presence[-1]["viewers"] == 3
+
+
+async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
+    first_docs, _ = cluster(1)
+    _, hub = cluster(2)
+    document, _ = await first_docs.create()
+    await upload(first_docs, document.id, 1000)
+    viewer = Viewer()
+    room = await hub.join(viewer, document.id)
+    assert room is not None and room.document.version is not None
+    await settle()
+
+    # while node 2 hears nothing (its bus was down), node 1 commits, turns and counts
+    await upload(first_docs, document.id, 2000)
+    await first_docs.set_shared_page(document.id, 3)
+    await first_docs.save_viewers({document.id: 4})
+    assert viewer.pages() == []
+
+    await hub.resync()
+    await settle()
+    pages = [m for m in viewer.received if m.get("type", "page") == "page"]
+    assert (pages[-2]["total_number"], pages[-2]["page_no"]) == (2000, 1)  # the new version
+    assert pages[-1]["page_no"] == 3  # then the shared page it moved to
+    presence = [m for m in viewer.received if m.get("type") == "presence"]
+    assert presence[-1]["viewers"] == 5
+    # and node 2 said its own count again, for the others to read
+    assert await first_docs.viewers_elsewhere([document.id]) == {document.id: {2: 1}}
