@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,6 +207,19 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
     for ws in viewers:
         assert (await expect(ws, "page", cause="turn"))["page_no"] == 2
     await presence(viewers[0], 41)
+
+    # a worker that dies is started again; its viewers come back on the others meanwhile
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+    os.kill(int(children.split()[0]), signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while len(server.logged(r"listening on .* worker=")) < 3:
+        assert time.monotonic() < deadline, "".join(server.log)
+        await asyncio.sleep(0.1)
+    died = server.logged(r"ERROR .* exited with -9; starting it again")
+    assert len(died) == 1
+    server.log.remove(died[0])  # an error worth its level, and expected here
+    again = await v1(server, doc["id"])
+    assert (await expect(again, "page", cause="join"))["page_no"] == 2
     assert server.stop() == 0
 
 
