@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -66,6 +66,35 @@ class Document:
     shared_page: int
     version: Version | None  # None until the first upload is committed
     edit_key_hash: bytes | None = None  # see tablecast.access; None: anyone may edit
+
+
+# A document and its current version, as both stores select it (each adds its WHERE clause in
+# its own placeholder style), and the row made back into a Document.
+DOCUMENT_SELECT = """
+SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
+       v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
+       v.record_count, v.width, v.size, v.first_record
+FROM documents d LEFT JOIN versions v ON v.id = d.current_version
+"""
+
+
+def document_from_row(row: Sequence[Any] | None) -> Document | None:
+    if row is None:
+        return None
+    version = None
+    if row[5] is not None:
+        meta = VersionMeta(
+            filename=row[8],
+            encoding=row[9],
+            delimiter=row[10],
+            has_header=bool(row[11]),
+            record_count=row[12],
+            width=row[13],
+            size=row[14],
+            first_record=orjson.loads(row[15]),
+        )
+        version = Version(row[5], row[0], row[6], row[7], meta)
+    return Document(row[0], row[1], row[2], row[3], version, row[4])
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,16 @@ except ImportError as exc:  # the optional dependency is not installed
 
 from ..bus.events import CHANNEL, PageTurned, VersionCommitted, ViewersCounted, encode
 from ..errors import TablecastError
-from .base import Block, Document, Usage, Version, VersionMeta, block_range, join_rows
+from .base import (
+    DOCUMENT_SELECT,
+    Block,
+    Document,
+    Usage,
+    VersionMeta,
+    block_range,
+    document_from_row,
+    join_rows,
+)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -105,13 +114,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
 
 MIGRATIONS: dict[int, str] = {}  # from this schema version to the next: its DDL
 
-_DOCUMENT_QUERY = """
-SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
-       v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
-       v.record_count, v.width, v.size, v.first_record
-FROM documents d LEFT JOIN versions v ON v.id = d.current_version
-WHERE d.id = %s
-"""
+_DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
 
 
 # Nothing stays that someone uses: an upload in progress, or viewers on any node.
@@ -119,25 +122,6 @@ _IN_USE = """
 EXISTS (SELECT 1 FROM versions p WHERE p.document_id = d.id AND p.number IS NULL)
 OR EXISTS (SELECT 1 FROM viewers w WHERE w.document_id = d.id)
 """
-
-
-def _document(row: tuple[Any, ...] | None) -> Document | None:
-    if row is None:
-        return None
-    version = None
-    if row[5] is not None:
-        meta = VersionMeta(
-            filename=row[8],
-            encoding=row[9],
-            delimiter=row[10],
-            has_header=row[11],
-            record_count=row[12],
-            width=row[13],
-            size=row[14],
-            first_record=orjson.loads(row[15]),
-        )
-        version = Version(row[5], row[0], row[6], row[7], meta)
-    return Document(row[0], row[1], row[2], row[3], version, row[4])
 
 
 def _usage(conn: Connection) -> Usage:
@@ -360,7 +344,7 @@ class PostgresStore:
 
     def get_document(self, document_id: str) -> Document | None:
         rows = self._read(_DOCUMENT_QUERY, (document_id,))
-        return _document(rows[0] if rows else None)
+        return document_from_row(rows[0] if rows else None)
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         # one statement, so one transaction: the turn and its announcement
@@ -439,7 +423,8 @@ class PostgresStore:
             payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
             # read inside: the document as this commit left it, whatever another node does next
-            document = _document(conn.execute(_DOCUMENT_QUERY, (document_id,)).fetchone())
+            row = conn.execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
+            document = document_from_row(row)
         assert document is not None
         return document
 

@@ -21,12 +21,13 @@ import orjson
 
 from ..errors import TablecastError
 from .base import (
+    DOCUMENT_SELECT,
     Block,
     Document,
     Usage,
-    Version,
     VersionMeta,
     block_range,
+    document_from_row,
     encode_block,
     join_rows,
 )
@@ -98,13 +99,7 @@ def _add_access(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS = {1: _add_offsets, 2: _add_access}  # from this schema version to the next
 
-_DOCUMENT_QUERY = """
-SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
-       v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
-       v.record_count, v.width, v.size, v.first_record
-FROM documents d LEFT JOIN versions v ON v.id = d.current_version
-WHERE d.id = ?
-"""
+_DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
 
 
 def _usage(conn: sqlite3.Connection) -> Usage:
@@ -209,23 +204,9 @@ class SQLiteStore:
         return document
 
     def get_document(self, document_id: str) -> Document | None:
-        row = self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
-        if row is None:
-            return None
-        version = None
-        if row[5] is not None:
-            meta = VersionMeta(
-                filename=row[8],
-                encoding=row[9],
-                delimiter=row[10],
-                has_header=bool(row[11]),
-                record_count=row[12],
-                width=row[13],
-                size=row[14],
-                first_record=orjson.loads(row[15]),
-            )
-            version = Version(row[5], row[0], row[6], row[7], meta)
-        return Document(row[0], row[1], row[2], row[3], version, row[4])
+        return document_from_row(
+            self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
+        )
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         self._connect().execute(
