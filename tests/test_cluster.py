@@ -283,3 +283,23 @@ async def test_each_node_reports_what_it_heard_from_the_others(nodes):
     assert metrics["tablecast_bus_events_total{kind=version}"] >= 1
     assert metrics["tablecast_bus_reconnects_total"] == 0
     assert metrics["tablecast_documents"] == 1  # the store's count: the same on every node
+
+
+def test_a_store_that_cannot_be_reached_is_said_plainly():
+    import subprocess
+    import sys
+
+    from postgres import free_port
+
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/tablecast"
+    for workers in ("1", "2"):  # with workers, the supervisor stops rather than loop
+        result = subprocess.run(
+            [sys.executable, "-m", "tablecast", "serve", "--port", "0", "--store", url,
+             "--workers", workers],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        assert "cannot open the PostgreSQL store" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -109,7 +109,10 @@ async def serve(
     # Which of the nodes sharing a PostgreSQL store this process is; a fresh one each start,
     # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
     node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
-    store = open_store(settings, node)
+    try:
+        store = open_store(settings, node)
+    except (TablecastError, RuntimeError) as exc:  # unreachable, misconfigured, too new
+        raise SystemExit(f"tablecast: {exc}") from None
     METRICS.node, METRICS.worker = node, worker
     documents = Documents(
         store,
@@ -124,7 +127,11 @@ async def serve(
     documents.in_use = hub.rooms.keys
     services = Services(settings, documents, hub)
     bus = open_bus(settings)
-    await bus.start(hub)
+    try:
+        await bus.start(hub)
+    except TablecastError as err:
+        store.close()
+        raise SystemExit(f"tablecast: {err.message}") from None
     server = tornado.httpserver.HTTPServer(
         make_app(services),
         xheaders=settings.trust_proxy,

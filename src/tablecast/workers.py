@@ -4,7 +4,9 @@ Each worker is a whole node of the cluster (its own event loop, rooms and connec
 shared PostgreSQL store) with its own listening socket on the same port (SO_REUSEPORT), so the
 kernel spreads new connections evenly over the workers rather than waking them all for each.
 This process only starts them, passes signals on, and starts again a worker that dies; its
-viewers reconnect and land on the others meanwhile.
+viewers reconnect and land on the others meanwhile. A worker that dies as it starts (the store
+cannot be reached, say) stops them all, with status 1: restarting it in a loop would only hide
+why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .config import Settings
 log = logging.getLogger("tablecast")
 
 RESTART_PAUSE = 1.0  # seconds before starting again a worker that died
+CANNOT_START = 3  # a worker's exit status when it could not start at all
 
 
 def run(settings: Settings) -> int:
@@ -64,6 +67,13 @@ def run(settings: Settings) -> int:
         if stopping:
             status = status or (code if code > 0 else 0)
             continue
+        if code == CANNOT_START:
+            # the store unreachable, a bad setting: starting it again and again would only
+            # hide that; stop, and let systemd or the operator decide
+            log.error("worker %d could not start; stopping the others", number)
+            stop(signal.SIGTERM, None)
+            status = 1
+            continue
         log.error("worker %d (pid %d) exited with %d; starting it again", number, pid, code)
         time.sleep(RESTART_PAUSE)
         if not stopping:
@@ -90,6 +100,9 @@ def _start(settings: Settings, port: int, number: int) -> int:
 
         sockets = tornado.netutil.bind_sockets(port, settings.host, reuse_port=True)
         asyncio.run(serve(settings, sockets, worker=number))
+    except SystemExit as exc:  # serve() said why it could not start (the store, say)
+        log.error("worker %d could not start: %s", number, exc)
+        code = CANNOT_START
     except BaseException:
         log.exception("worker %d failed", number)
         code = 1

@@ -72,8 +72,10 @@ class PostgresBus:
                         except Exception:
                             log.exception("could not apply %r", event)
             except psycopg.OperationalError as exc:
-                if first and not self._listening.is_set():
-                    raise
+                if first and not self._listening.is_set():  # at start: the operator reads it
+                    raise TablecastError(
+                        "store_unavailable", f"cannot listen for the other nodes' events: {exc}"
+                    ) from exc
                 log.warning("lost the other nodes' events (%s); trying again", exc)
             except TablecastError as err:  # the store, while resynchronising
                 log.warning("could not resynchronise (%s); trying again", err.message)
