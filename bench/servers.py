@@ -95,7 +95,8 @@ def start(kind: str, *, compression: bool = False, args: tuple[str, ...] = ()) -
             command.append("--compression")
     else:
         raise ValueError(kind)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # this checkout's tablecast, not whichever one the interpreter has installed
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     server = ServerProcess(kind, proc, port, data_dir)
     deadline = time.monotonic() + 30
