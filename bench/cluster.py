@@ -74,11 +74,14 @@ def report(results: list[dict[str, Any]]) -> None:
                 f"/x{r['server_cpu_us_per_message'] / ours['server_cpu_us_per_message']:.2f}"
             )
         split = "+".join(f"{n:,}" for n in r["viewers_per_worker"])
+        database = ""
+        if servers.parse_name(r["server"])[1]:
+            database = f"{r['database_cpu_us_per_message']:.1f}"
         print(
             f"{r['server']:17}{r['viewers']:>8,}{r['alive']:>8,}{split:>14}"
             f"{r['all_delivered_p50_ms']:>8.0f}ms{r['all_delivered_max_ms']:>8.0f}ms"
             f"{r['latency_p50_ms']:>8.0f}ms{r['latency_p99_ms']:>8.0f}ms"
-            f"{r['server_cpu_us_per_message']:>15.1f}{r['database_cpu_us_per_message']:>11.1f}"
+            f"{r['server_cpu_us_per_message']:>15.1f}{database:>11}"
             f"{r['client_cpu_us_per_message']:>16.1f}{r['server_rss_mib']:>5.0f} MiB{ratio:>14}"
         )
         if r["missing"] or r["connect_failures"] or r["close_codes"]:
