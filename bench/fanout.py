@@ -56,6 +56,7 @@ def run_one(
         # how the kernel shared the viewers out over the workers (SO_REUSEPORT)
         per_worker = [n - d for n, d in zip(server.connections(), drivers, strict=True)]
         server_cpu, client_cpu = server.cpu(), clients.status()["cpu"]
+        worker_cpu = {pid: servers.process_tree_cpu(pid) for pid in server.worker_pids()}
         database_cpu = databases.cpu() if databases else 0.0
         all_delivered: list[float] = []
         latencies: list[float] = []
@@ -71,6 +72,7 @@ def run_one(
             all_delivered.append(max(arrivals))
             latencies += arrivals
         server_cpu = server.cpu() - server_cpu
+        worker_cpu = {pid: servers.process_tree_cpu(pid) - t for pid, t in worker_cpu.items()}
         database_cpu = (databases.cpu() if databases else 0.0) - database_cpu
         status = clients.status()
         rss = server.rss_mib()
@@ -83,6 +85,7 @@ def run_one(
             "viewers": connected["opened"],
             "alive": status["open"],
             "viewers_per_worker": per_worker,
+            "driver_on_worker": drivers.index(max(drivers)) + 1,
             "stalled": connected["opened"] - reading,
             "connect_failures": connected["failures"],
             "page_bytes": page_bytes,
@@ -93,6 +96,7 @@ def run_one(
             "latency_p50_ms": 1000 * percentile(latencies, 50),
             "latency_p99_ms": 1000 * percentile(latencies, 99),
             "server_cpu_us_per_message": 1e6 * server_cpu / delivered,
+            "server_cpu_seconds_per_worker": list(worker_cpu.values()),
             # PostgreSQL's, when the server uses it (else the idle server's, or 0)
             "database_cpu_us_per_message": 1e6 * database_cpu / delivered,
             "client_cpu_us_per_message": 1e6 * (status["cpu"] - client_cpu) / delivered,
