@@ -35,9 +35,11 @@ def run_one(
     stall_every: int,
     processes: int,
     databases: Databases | None = None,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """``kind``: a server name (see bench.servers), e.g. tablecast-pg-w2 for two workers on a
-    PostgreSQL store, whose databases come from ``databases``."""
+    PostgreSQL store, whose databases come from ``databases``. ``retries``: how many more
+    times a viewer whose handshake failed tries again."""
     server = servers.start(
         kind, compression=compression, database=databases.new if databases else None
     )
@@ -50,7 +52,7 @@ def run_one(
             "127.0.0.1", server.port, f"/parser/ws/{driver.document_id}", deflate=compression
         )
         drivers = server.connections()
-        connected = clients.connect(target, viewers, stall_every=stall_every)
+        connected = clients.connect(target, viewers, stall_every=stall_every, retries=retries)
         reading = clients.reading()
         wait_quiet(clients)
         # how the kernel shared the viewers out over the workers (SO_REUSEPORT)
@@ -88,6 +90,7 @@ def run_one(
             "driver_on_worker": drivers.index(max(drivers)) + 1,
             "stalled": connected["opened"] - reading,
             "connect_failures": connected["failures"],
+            "connect_failure_kinds": connected["failure_kinds"],  # every failed attempt
             "page_bytes": page_bytes,
             "turns": turns,
             "missing": missing,
