@@ -89,6 +89,8 @@ def report(results: list[dict[str, Any]]) -> None:
             f"{r['server_cpu_us_per_message']:>15.1f}{database:>11}"
             f"{r['client_cpu_us_per_message']:>16.1f}{r['server_rss_mib']:>5.0f} MiB{ratio:>14}"
         )
+        files = " + ".join(f"{n:,}" for n in r["open_files_per_worker"])
+        print(f"  open files per server process: {files}, of {r['file_limit']:,} each")
         if r["workers"] > 1:
             cpu = " + ".join(f"{t:.1f} s" for t in r["server_cpu_seconds_per_worker"])
             print(f"  server CPU per worker: {cpu}; the driver on worker {r['driver_on_worker']}")

@@ -57,6 +57,7 @@ def run_one(
         wait_quiet(clients)
         # how the kernel shared the viewers out over the workers (SO_REUSEPORT)
         per_worker = [n - d for n, d in zip(server.connections(), drivers, strict=True)]
+        files = server.open_files()
         server_cpu, client_cpu = server.cpu(), clients.status()["cpu"]
         worker_cpu = {pid: servers.process_tree_cpu(pid) for pid in server.worker_pids()}
         database_cpu = databases.cpu() if databases else 0.0
@@ -88,6 +89,8 @@ def run_one(
             "alive": status["open"],
             "viewers_per_worker": per_worker,
             "driver_on_worker": drivers.index(max(drivers)) + 1,
+            "open_files_per_worker": files,  # with the viewers connected
+            "file_limit": server.file_limit(),
             "stalled": connected["opened"] - reading,
             "connect_failures": connected["failures"],
             "connect_failure_kinds": connected["failure_kinds"],  # every failed attempt

@@ -141,6 +141,18 @@ class ServerProcess:
         established = _tcp_sockets(self.port, "01")
         return [len(_socket_inodes(pid) & established) for pid in self.worker_pids()]
 
+    def open_files(self) -> list[int]:
+        """Files each worker holds open: its viewers, and what else it needs (the listening
+        socket, PostgreSQL connections, the event loop's)."""
+        return [len(os.listdir(f"/proc/{pid}/fd")) for pid in self.worker_pids()]
+
+    def file_limit(self) -> int:
+        """The soft limit on open files of the (first) worker."""
+        for line in Path(f"/proc/{self.worker_pids()[0]}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+        raise RuntimeError("no open files limit")
+
     def listening(self) -> int:
         """Sockets listening on the server's port: one per worker once all are up."""
         return len(_tcp_sockets(self.port, "0A"))
