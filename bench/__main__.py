@@ -10,13 +10,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import connections, fanout, ingest, pages
+from bench import cluster, connections, fanout, ingest, pages
 
 BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "fanout": fanout.main,
     "connections": connections.main,
     "pages": pages.main,
     "ingest": ingest.main,
+    "cluster": cluster.main,
 }
 
 

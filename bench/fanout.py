@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import servers
 from bench.data import tsv
+from bench.database import Databases
 from bench.load import LoadClients, Target, wait_quiet
 
 
@@ -27,21 +28,39 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_one(
-    kind: str, compression: bool, viewers: int, turns: int, stall_every: int, processes: int
+    kind: str,
+    compression: bool,
+    viewers: int,
+    turns: int,
+    stall_every: int,
+    processes: int,
+    databases: Databases | None = None,
+    retries: int = 0,
 ) -> dict[str, Any]:
-    server = servers.start(kind, compression=compression)
+    """``kind``: a server name (see bench.servers), e.g. tablecast-pg-w2 for two workers on a
+    PostgreSQL store, whose databases come from ``databases``. ``retries``: how many more
+    times a viewer whose handshake failed tries again."""
+    server = servers.start(
+        kind, compression=compression, database=databases.new if databases else None
+    )
     clients = LoadClients(processes)
     try:
-        driver = servers.Driver(server)
+        driver = servers.Driver(server)  # through the same port: on any of the workers
         page = driver.upload(tsv(5000))
         page_bytes = len(json.dumps(page["data"]))
         target = Target(
             "127.0.0.1", server.port, f"/parser/ws/{driver.document_id}", deflate=compression
         )
-        connected = clients.connect(target, viewers, stall_every=stall_every)
+        drivers = server.connections()
+        connected = clients.connect(target, viewers, stall_every=stall_every, retries=retries)
         reading = clients.reading()
         wait_quiet(clients)
+        # how the kernel shared the viewers out over the workers (SO_REUSEPORT)
+        per_worker = [n - d for n, d in zip(server.connections(), drivers, strict=True)]
+        files = server.open_files()
         server_cpu, client_cpu = server.cpu(), clients.status()["cpu"]
+        worker_cpu = {pid: servers.process_tree_cpu(pid) for pid in server.worker_pids()}
+        database_cpu = databases.cpu() if databases else 0.0
         all_delivered: list[float] = []
         latencies: list[float] = []
         missing = 0
@@ -56,15 +75,25 @@ def run_one(
             all_delivered.append(max(arrivals))
             latencies += arrivals
         server_cpu = server.cpu() - server_cpu
+        worker_cpu = {pid: servers.process_tree_cpu(pid) - t for pid, t in worker_cpu.items()}
+        database_cpu = (databases.cpu() if databases else 0.0) - database_cpu
         status = clients.status()
+        rss = server.rss_mib()
         driver.close()
         delivered = reading * turns
         return {
             "server": kind,
             "compression": compression,
+            "workers": server.workers,
             "viewers": connected["opened"],
+            "alive": status["open"],
+            "viewers_per_worker": per_worker,
+            "driver_on_worker": drivers.index(max(drivers)) + 1,
+            "open_files_per_worker": files,  # with the viewers connected
+            "file_limit": server.file_limit(),
             "stalled": connected["opened"] - reading,
             "connect_failures": connected["failures"],
+            "connect_failure_kinds": connected["failure_kinds"],  # every failed attempt
             "page_bytes": page_bytes,
             "turns": turns,
             "missing": missing,
@@ -73,8 +102,12 @@ def run_one(
             "latency_p50_ms": 1000 * percentile(latencies, 50),
             "latency_p99_ms": 1000 * percentile(latencies, 99),
             "server_cpu_us_per_message": 1e6 * server_cpu / delivered,
+            "server_cpu_seconds_per_worker": list(worker_cpu.values()),
+            # PostgreSQL's, when the server uses it (else the idle server's, or 0)
+            "database_cpu_us_per_message": 1e6 * database_cpu / delivered,
             "client_cpu_us_per_message": 1e6 * (status["cpu"] - client_cpu) / delivered,
-            "server_rss_mib": server.rss_mib(),
+            "server_rss_mib": rss,
+            "close_codes": status["close_codes"],
         }
     finally:
         clients.close()
@@ -93,18 +126,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     processes = args.processes or max(2, math.ceil(args.viewers / 5000))
     results = []
-    for compression in [c == "on" for c in args.compression.split(",")]:
-        for kind in args.servers.split(","):
-            results.append(
-                run_one(
-                    kind,
-                    compression,
-                    args.viewers,
-                    args.turns,
-                    100 if args.stalled else 0,
-                    processes,
+    with Databases() as databases:  # a PostgreSQL server only if a server named -pg needs one
+        for compression in [c == "on" for c in args.compression.split(",")]:
+            for kind in args.servers.split(","):
+                results.append(
+                    run_one(
+                        kind,
+                        compression,
+                        args.viewers,
+                        args.turns,
+                        100 if args.stalled else 0,
+                        processes,
+                        databases,
+                    )
                 )
-            )
     if args.json:
         print(json.dumps(results))
     else:

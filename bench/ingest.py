@@ -4,8 +4,11 @@ For each server: V viewers (default 100) join a document, then one client upload
 deterministic 1,000,000-row, ~73 MB TSV. We time from the upload's first byte to the moment the
 last viewer has page 1 of the new version, and read the server's peak RSS growth over it.
 
-- **tablecast** gets the file as a tablecast.v1 client sends it: ``upload_begin``, 256 KiB
-  binary chunks with at most ``window`` unacknowledged, ``upload_end``.
+- **tablecast** (its SQLite store) and **tablecast-pg** (a PostgreSQL store: a throwaway
+  server started for the run, as durable as SQLite, see :mod:`bench.database`; its CPU is
+  reported beside the server's) get the file as a tablecast.v1 client sends it:
+  ``upload_begin``, 256 KiB binary chunks with at most ``window`` unacknowledged,
+  ``upload_end``.
 - **seed** and **websockets** get it as the article's client sends it: the whole file in one
   binary frame (the article's only way to upload).
 
@@ -25,6 +28,7 @@ import websockets.sync.client
 
 from bench import servers
 from bench.data import tsv_file
+from bench.database import Databases
 from bench.load import LoadClients, Target, wait_quiet
 
 CHUNK = 256 * 1024
@@ -71,16 +75,20 @@ class Uploader:
         self.ws.close()
 
 
-def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
-    server = servers.start(kind)
+SERVERS = ("tablecast", "tablecast-pg", "seed", "websockets")
+
+
+def run_one(kind: str, data: bytes, viewers: int, databases: Databases) -> dict[str, Any]:
+    server = servers.start(kind, database=databases.new)
     clients = LoadClients(1)
     try:
-        driver = Uploader(server) if kind == "tablecast" else servers.Driver(server)
+        driver = Uploader(server) if server.kind == "tablecast" else servers.Driver(server)
         target = Target("127.0.0.1", server.port, f"/parser/ws/{driver.document_id}")
         connected = clients.connect(target, viewers)
         wait_quiet(clients)
         before = server.rss_mib()
         cpu, client_cpu = server.cpu(), clients.status()["cpu"]
+        database_cpu = databases.cpu()
         clients.arm()
         started = time.monotonic()
         if isinstance(driver, Uploader):
@@ -92,6 +100,7 @@ def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
         arrivals = [t - started for t in clients.arrivals() if t is not None]
         peak = server.peak_rss_mib()
         cpu, client_cpu = server.cpu() - cpu, clients.status()["cpu"] - client_cpu
+        database_cpu = databases.cpu() - database_cpu
         driver.close()
         return {
             "server": kind,
@@ -102,6 +111,7 @@ def run_one(kind: str, data: bytes, viewers: int) -> dict[str, Any]:
             "first_viewer_seconds": min(arrivals),
             "rss_growth_mib": peak - before,
             "server_cpu_seconds": cpu,
+            "database_cpu_seconds": database_cpu,  # PostgreSQL's; ~0 if the server has none
             "client_cpu_seconds": client_cpu,
         }
     finally:
@@ -113,11 +123,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="bench ingest")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--viewers", type=int, default=100)
-    parser.add_argument("--servers", default=",".join(servers.KINDS))
+    parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     data = tsv_file(args.rows).read_bytes()
-    results = [run_one(kind, data, args.viewers) for kind in args.servers.split(",")]
+    with Databases() as databases:  # a PostgreSQL server only if a server named -pg needs one
+        results = [run_one(kind, data, args.viewers, databases) for kind in args.servers.split(",")]
     if args.json:
         print(json.dumps(results))
     else:
@@ -133,16 +144,17 @@ def report(results: list[dict[str, Any]], size: int) -> None:
         f"{first['viewers']} viewers watching"
     )
     print(
-        f"{'server':12}{'all have page 1':>16}{'first has it':>14}{'MB/s':>8}"
-        f"{'peak RSS growth':>17}{'server CPU':>12}{'vs tablecast':>14}"
+        f"{'server':14}{'all have page 1':>16}{'first has it':>14}{'MB/s':>8}"
+        f"{'peak RSS growth':>17}{'server CPU':>12}{'db CPU':>8}{'vs tablecast':>14}"
     )
     ours = next((r for r in results if r["server"] == "tablecast"), None)
     for r in results:
         ratio = f"x{r['seconds'] / ours['seconds']:.2f}" if ours else ""
+        database = f"{r['database_cpu_seconds']:.2f}s" if servers.parse_name(r["server"])[1] else ""
         print(
-            f"{r['server']:12}{r['seconds']:>15.2f}s{r['first_viewer_seconds']:>13.2f}s"
+            f"{r['server']:14}{r['seconds']:>15.2f}s{r['first_viewer_seconds']:>13.2f}s"
             f"{mb / r['seconds']:>8.1f}{r['rss_growth_mib']:>13.0f} MiB"
-            f"{r['server_cpu_seconds']:>11.2f}s{ratio:>14}"
+            f"{r['server_cpu_seconds']:>11.2f}s{database:>8}{ratio:>14}"
         )
         if r["missing"]:
             print(f"  ! {r['missing']} viewers never got the new page 1")

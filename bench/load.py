@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import multiprocessing
 import os
 import struct
@@ -229,35 +230,57 @@ async def open_viewers(
     source: str = "127.0.0.1",
     concurrency: int = 256,
     tally: Tally | None = None,
-) -> tuple[list[Viewer], int]:
-    """Open ``count`` viewers, ``concurrency`` handshakes at a time; (viewers, failures)."""
+    retries: int = 0,
+) -> tuple[list[Viewer], int, dict[str, int]]:
+    """Open ``count`` viewers, ``concurrency`` handshakes at a time, trying a failed one again
+    up to ``retries`` times (a second later), as the app reconnects. (viewers, how many never
+    opened, every failed attempt counted by what went wrong)."""
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
     viewers: list[Viewer] = []
-    failures = 0
+    never = 0
+    failed: dict[str, int] = {}
     tally = tally or Tally()
 
-    async def one(index: int) -> None:
-        nonlocal failures
-        async with gate:
-            opened: asyncio.Future[Viewer] = loop.create_future()
-            stall = bool(stall_every) and index % stall_every == stall_every - 1
-            request = handshake(
-                target.host, target.port, target.path, target.deflate, target.subprotocol
+    async def attempt(stall: bool) -> bool:
+        opened: asyncio.Future[Viewer] = loop.create_future()
+        request = handshake(
+            target.host, target.port, target.path, target.deflate, target.subprotocol
+        )
+        transport = None
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: Viewer(request, opened, stall, tally),
+                target.host,
+                target.port,
+                local_addr=(source, 0),
             )
-            try:
-                await loop.create_connection(
-                    lambda: Viewer(request, opened, stall, tally),
-                    target.host,
-                    target.port,
-                    local_addr=(source, 0),
-                )
-                viewers.append(await asyncio.wait_for(opened, 60))
-            except (TimeoutError, OSError, ConnectionError):
-                failures += 1
+            viewers.append(await asyncio.wait_for(opened, 60))
+            return True
+        except (TimeoutError, OSError, ConnectionError) as exc:
+            if transport is not None:
+                transport.abort()  # whatever the server made of it, this one is given up
+            kind = type(exc).__name__
+            if isinstance(exc, OSError) and exc.errno:
+                kind += f" {errno.errorcode.get(exc.errno, exc.errno)}"
+            elif str(exc):
+                kind += f": {str(exc)[:40]}"
+            failed[kind] = failed.get(kind, 0) + 1
+            return False
+
+    async def one(index: int) -> None:
+        nonlocal never
+        stall = bool(stall_every) and index % stall_every == stall_every - 1
+        for tried in range(retries + 1):
+            if tried:
+                await asyncio.sleep(1.0)
+            async with gate:
+                if await attempt(stall):
+                    return
+        never += 1
 
     await asyncio.gather(*(one(i) for i in range(count)))
-    return viewers, failures
+    return viewers, never, failed
 
 
 # Worker processes
@@ -287,10 +310,15 @@ async def _serve_commands(pipe: Connection, index: int) -> None:
         command, arg = await commands.get()
         if command == "connect":
             started = time.monotonic()
-            new, failures = await open_viewers(**arg, tally=tally)
+            new, never, failed = await open_viewers(**arg, tally=tally)
             viewers += new
             pipe.send(
-                {"opened": len(new), "failures": failures, "seconds": time.monotonic() - started}
+                {
+                    "opened": len(new),
+                    "failures": never,
+                    "failed_attempts": failed,
+                    "seconds": time.monotonic() - started,
+                }
             )
         elif command == "arm":
             for viewer in viewers:
@@ -354,8 +382,12 @@ class LoadClients:
             pipe.send((command, args[i] if args else None))
         return [pipe.recv() for pipe in self.pipes]
 
-    def connect(self, target: Target, total: int, stall_every: int = 0) -> dict[str, Any]:
-        """Open ``total`` viewers, shared out evenly; each worker uses its own source address."""
+    def connect(
+        self, target: Target, total: int, stall_every: int = 0, retries: int = 0
+    ) -> dict[str, Any]:
+        """Open ``total`` viewers, shared out evenly; each worker uses its own source address.
+        ``failures``: viewers that never opened, after ``retries`` more attempts each;
+        ``failure_kinds``: every failed attempt, retried or not, by what went wrong."""
         share = [
             total // len(self.pipes) + (i < total % len(self.pipes)) for i in range(len(self.pipes))
         ]
@@ -368,13 +400,19 @@ class LoadClients:
                     "count": n,
                     "stall_every": stall_every,
                     "source": f"127.0.0.{1 + i}",
+                    "retries": retries,
                 }
                 for i, n in enumerate(share)
             ],
         )
+        why: dict[str, int] = {}
+        for r in replies:
+            for kind, n in r["failed_attempts"].items():
+                why[kind] = why.get(kind, 0) + n
         return {
             "opened": sum(r["opened"] for r in replies),
             "failures": sum(r["failures"] for r in replies),
+            "failure_kinds": why,  # e.g. {"TimeoutError": 3}
             "seconds": time.monotonic() - started,
         }
 

@@ -25,11 +25,27 @@ def run_bench(*args: str) -> list[dict[str, Any]]:
 
 
 def test_ingest_benchmark_runs():
+    # tablecast-pg: on a PostgreSQL server the benchmark starts and removes itself
     results = run_bench("ingest", "--rows", "3000", "--viewers", "20")
-    assert [r["server"] for r in results] == ["tablecast", "seed", "websockets"]
+    assert [r["server"] for r in results] == ["tablecast", "tablecast-pg", "seed", "websockets"]
     for r in results:
         assert r["records"] == 3001 and r["viewers"] == 20 and r["missing"] == 0, r
         assert r["seconds"] > 0
+
+
+def test_cluster_benchmark_runs():
+    results = run_bench("cluster", "--viewers", "150", "--turns", "2", "--processes", "2")
+    assert [(r["server"], r["workers"]) for r in results] == [
+        ("tablecast", 1),
+        ("tablecast-pg", 1),
+        ("tablecast-pg-w2", 2),
+    ]
+    for r in results:
+        viewers = 150 * r["workers"]
+        assert r["viewers"] == r["alive"] == viewers and r["missing"] == 0, r
+        # every viewer is found on one worker, and the kernel gave each worker some
+        assert sum(r["viewers_per_worker"]) == viewers, r
+        assert len(r["viewers_per_worker"]) == r["workers"] and min(r["viewers_per_worker"]) > 0
 
 
 def test_pages_benchmark_runs():
