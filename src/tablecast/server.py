@@ -40,6 +40,10 @@ from .store import open_store
 log = logging.getLogger("tablecast")
 
 HERE = Path(__file__).parent
+# Connections the kernel queues until we accept them. Tornado's default (128) overflows when
+# thousands of viewers reconnect at once (a node restarting): their handshakes stall on SYN
+# retries. The kernel caps it at net.core.somaxconn.
+BACKLOG = 4096
 FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
 
@@ -97,8 +101,10 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     )
 
 
-def bind(settings: Settings) -> list[socket.socket]:
-    return tornado.netutil.bind_sockets(settings.port, settings.host)
+def bind(settings: Settings, *, reuse_port: bool = False) -> list[socket.socket]:
+    return tornado.netutil.bind_sockets(
+        settings.port, settings.host, backlog=BACKLOG, reuse_port=reuse_port
+    )
 
 
 async def serve(

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import sys
 import time
-
-import tornado.netutil
 
 from .config import Settings
 
@@ -96,9 +95,9 @@ def _start(settings: Settings, port: int, number: int) -> int:
         handler.setFormatter(logging.Formatter(worker_format))
     code = 0
     try:
-        from .server import serve
+        from .server import bind, serve
 
-        sockets = tornado.netutil.bind_sockets(port, settings.host, reuse_port=True)
+        sockets = bind(dataclasses.replace(settings, port=port), reuse_port=True)
         asyncio.run(serve(settings, sockets, worker=number))
     except SystemExit as exc:  # serve() said why it could not start (the store, say)
         log.error("worker %d could not start: %s", number, exc)

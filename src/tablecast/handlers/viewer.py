@@ -50,9 +50,9 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "base_url", "behind", "behind_since", "close_code", "closing", "deflate", "dropping",
-        "editor", "follow", "legacy", "limited", "opened", "paused", "pong_due", "queue",
-        "queued", "reader", "refilled", "remote_ip", "room", "services", "timer", "tokens",
-        "transport", "upload", "upload_failed",
+        "editor", "follow", "handshake_answer", "legacy", "limited", "opened", "paused",
+        "pong_due", "queue", "queued", "reader", "refilled", "remote_ip", "room", "services",
+        "timer", "tokens", "transport", "upload", "upload_failed",
     )  # fmt: skip
 
     def __init__(
@@ -79,6 +79,7 @@ class Connection(asyncio.Protocol):
         self.remote_ip = remote_ip
         self.base_url = base_url
         self.transport: asyncio.Transport | None = None
+        self.handshake_answer = b""  # the 101 response, written first of all
         self.room: Room | None = None
         self.upload: Upload | None = None
         self.upload_failed = False  # drop chunks still in flight after a failed upload
@@ -105,6 +106,10 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        # The 101 goes first, here, before the connection is one of services.connections: a
+        # ping sweep (or anything else) writing in between would put a frame ahead of it, and
+        # the client would fail the handshake.
+        self.transport.write(self.handshake_answer)
         buffer = self.services.settings.viewer_buffer
         self.transport.set_write_buffer_limits(high=buffer, low=buffer // 4)
         self.services.connections.add(self)
@@ -213,10 +218,6 @@ class Connection(asyncio.Protocol):
         transport.write(websocket.PING_FRAME)
 
     # Sending
-
-    def transport_write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
 
     def reply(self, payload: bytes) -> None:
         self.send(Frame(payload))

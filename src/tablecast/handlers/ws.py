@@ -119,7 +119,7 @@ async def start(connection: Connection, stream: tornado.iostream.IOStream, answe
     early = bytes(getattr(stream, "_read_buffer", b""))
     stream.close()
     loop = asyncio.get_running_loop()
+    connection.handshake_answer = answer  # written as the transport is made
     await loop.connect_accepted_socket(lambda: connection, sock=sock)
-    connection.transport_write(answer)
     if early:
         connection.data_received(early)
