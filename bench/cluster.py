@@ -27,8 +27,8 @@ from bench.database import Databases
 
 SERVERS = ("tablecast", "tablecast-pg", "tablecast-pg-w2")
 CLIENT_PROCESS_VIEWERS = 5000  # at most, per load-client process (their file limit, and CPU)
-# A viewer whose handshake fails tries again, as the app does: a handshake can fail when the
-# server's ping sweep catches it before its 101 answer is written (see docs/performance.md).
+# A viewer whose handshake fails tries again, as the app does (every failed attempt is still
+# printed). Before 4fb1361 a ping sweep could catch a handshake before its 101 was written.
 RETRIES = 2
 
 
