@@ -18,11 +18,10 @@ over the workers: neither may pass the file limit.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
-from bench import fanout, servers
+from bench import emit, fanout, servers
 from bench.database import Databases
 
 SERVERS = ("tablecast", "tablecast-pg", "tablecast-pg-w2")
@@ -52,11 +51,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             )
             result["client_processes"] = processes
             results.append(result)
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results)
-    return results
+    return emit(results, args.json, report)
 
 
 def report(results: list[dict[str, Any]]) -> None:

@@ -9,12 +9,11 @@ viewers), the connect rate, and how many survived.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from typing import Any
 
-from bench import servers
+from bench import emit, servers
 from bench.data import tsv
 from bench.load import LoadClients, Target, wait_quiet
 
@@ -70,11 +69,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         run_one(kind, args.viewers, args.hold, processes, args.compression)
         for kind in args.servers.split(",")
     ]
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results)
-    return results
+    return emit(results, args.json, report)
 
 
 def report(results: list[dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any
 
-from bench import servers
+from bench import emit, servers
 from bench.data import tsv
 from bench.database import Databases
 from bench.load import LoadClients, Target, wait_quiet
@@ -140,11 +140,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         databases,
                     )
                 )
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results)
-    return results
+    return emit(results, args.json, report)
 
 
 def report(results: list[dict[str, Any]]) -> None:

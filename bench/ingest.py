@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import websockets.sync.client
 
-from bench import servers
+from bench import emit, servers
 from bench.data import tsv_file
 from bench.database import Databases
 from bench.load import LoadClients, Target, wait_quiet
@@ -129,11 +129,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     data = tsv_file(args.rows).read_bytes()
     with Databases() as databases:  # a PostgreSQL server only if a server named -pg needs one
         results = [run_one(kind, data, args.viewers, databases) for kind in args.servers.split(",")]
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results, len(data))
-    return results
+    return emit(results, args.json, lambda r: report(r, len(data)))
 
 
 def report(results: list[dict[str, Any]], size: int) -> None:

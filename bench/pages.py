@@ -10,11 +10,10 @@ article's "Request a Page" step), so none broadcasts.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
-from bench import servers
+from bench import emit, servers
 from bench.data import tsv_file
 from bench.fanout import percentile
 from bench.load import LoadClients, Target, wait_quiet
@@ -83,11 +82,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         run_one(kind, args.rows, args.viewers, args.seconds, args.compression)
         for kind in args.servers.split(",")
     ]
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results)
-    return results
+    return emit(results, args.json, report)
 
 
 def report(results: list[dict[str, Any]]) -> None:
