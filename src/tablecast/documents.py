@@ -146,6 +146,35 @@ class Documents:
         """See Store.remove_abandoned."""
         return self._shared and await self.read(self.store.remove_abandoned)
 
+    async def versions(self, document_id: str) -> list[Version]:
+        return await self.read(self.store.versions, document_id)
+
+    async def version(self, document_id: str, number: int) -> Version | None:
+        return next((v for v in await self.versions(document_id) if v.number == number), None)
+
+    async def restore(self, document: Document, old: Version) -> Document:
+        """Make an old version current again, as a new version with its records (copied in
+        the store, not parsed again): history only grows."""
+        await self._check_space(old.meta.size)
+
+        def copy() -> Document:
+            pending = self.store.begin_version(document.id)
+            try:
+                self.store.copy_blocks(old.id, pending)
+                return self.store.commit_version(pending, old.meta)
+            except BaseException:
+                self.store.abort_version(pending)
+                raise
+
+        restored = await self.write(copy)
+        self.tidy()
+        tasks.spawn(self.make_room(keep={document.id}, quietly=True), "remove unused documents")
+        assert restored.version is not None
+        log.info(
+            "restore doc=%s version=%d from=%d", document.id, restored.version.number, old.number
+        )
+        return restored
+
     async def get(self, document_id: str) -> Document | None:
         return await self.read(self.store.get_document, document_id)
 

@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     # the document
     "not_found": 404,  # no such document
     "page_not_found": 404,  # no such page in the document
+    "version_not_found": 404,  # no such version of the document
     # the server
     "storage_full": 507,  # no room for another document or this upload, all in use
     "shutting_down": 503,

@@ -113,6 +113,21 @@ def document_fields(document: Document) -> dict[str, Any]:
     }
 
 
+def version_fields(version: Version) -> dict[str, Any]:
+    """One version as the versions list shows it."""
+    return {
+        "version": version.number,
+        "created_at": timestamp(version.created_at),
+        "filename": version.meta.filename,
+        "total_number": version.data_rows,
+        "size": version.meta.size,
+        "columns": version.columns,
+        "has_header": version.meta.has_header,
+        "encoding": version.meta.encoding,
+        "delimiter": DELIMITER_NAMES.get(version.meta.delimiter),
+    }
+
+
 def page_fields(fields: dict[str, Any], window: PageWindow, data: bytes) -> dict[str, Any]:
     """A page's keys: ``fields`` are the document's (``document_fields``, made once per version)."""
     return {

@@ -29,7 +29,14 @@ from .config import Settings
 from .documents import Documents, Limits
 from .errors import TablecastError
 from .handlers import SecurityHeaders
-from .handlers.api import DocumentApi, DocumentsApi, NoSuchEndpoint, PageApi
+from .handlers.api import (
+    DocumentApi,
+    DocumentsApi,
+    NoSuchEndpoint,
+    PageApi,
+    RestoreApi,
+    VersionsApi,
+)
 from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
 from .handlers.viewer import Connection, keep_alive
 from .handlers.ws import Handshake
@@ -71,6 +78,8 @@ def make_app(services: Services) -> tornado.web.Application:
             (r"/parser/api/docs", DocumentsApi, s),
             (rf"/parser/api/docs/{ID}", DocumentApi, s),
             (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
+            (rf"/parser/api/docs/{ID}/versions", VersionsApi, s),
+            (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],
         template_path=str(HERE / "templates"),

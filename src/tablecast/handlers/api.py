@@ -8,6 +8,7 @@ read, or as soon as it crosses the limit when it comes without one.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,7 +19,7 @@ from ..documents import Upload
 from ..errors import TablecastError
 from ..metrics import METRICS
 from ..parsing import ParseOptions, parse_delimiter
-from ..store.base import Document
+from ..store.base import Document, Version
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
@@ -62,6 +63,28 @@ class ApiHandler(tornado.web.RequestHandler):
         if document is None:
             raise TablecastError("not_found", "no such document")
         return document
+
+    def check_edit_key(self, document: Document) -> Document:
+        """Changing a document takes its edit key: ``Authorization: Bearer <key>``."""
+        if access.anyone_may_edit(document.edit_key_hash, self.services.settings.open_edit):
+            return document
+        key = access.bearer_token(self.request.headers.get("Authorization"))
+        if key is None:
+            self.set_header("WWW-Authenticate", 'Bearer realm="tablecast"')
+            raise TablecastError(
+                "edit_key_required", "send the edit key: Authorization: Bearer <edit_key>"
+            )
+        access.check_key(key, document.edit_key_hash)
+        return document
+
+    async def version(self, document: Document, number: str) -> Version:
+        """One committed version of the document, by its number as a user gives it."""
+        if not number.isdigit() or len(number) > 9:
+            raise TablecastError("bad_request", "version must be a version number: 1, 2, 3...")
+        found = await self.services.documents.version(document.id, int(number))
+        if found is None:
+            raise TablecastError("version_not_found", f"the document has no version {number}")
+        return found
 
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
@@ -160,19 +183,6 @@ class UploadHandler(ApiHandler):
             answer["edit_url"] = protocol.edit_url(answer["url"], self.edit_key)
         self.write_json(answer, status)
 
-    def check_edit_key(self, document: Document) -> Document:
-        """Changing a document takes its edit key: ``Authorization: Bearer <key>``."""
-        if access.anyone_may_edit(document.edit_key_hash, self.services.settings.open_edit):
-            return document
-        key = access.bearer_token(self.request.headers.get("Authorization"))
-        if key is None:
-            self.set_header("WWW-Authenticate", 'Bearer realm="tablecast"')
-            raise TablecastError(
-                "edit_key_required", "send the edit key: Authorization: Bearer <edit_key>"
-            )
-        access.check_key(key, document.edit_key_hash)
-        return document
-
     async def _rollback(self, err: TablecastError | None = None) -> None:
         """A failed upload leaves the previous version; a failed create leaves no document."""
         upload, self.upload = self.upload, None
@@ -218,11 +228,15 @@ class NoSuchEndpoint(ApiHandler):
 
 
 class PageApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/pages/{n}``: one page of the current version."""
+    """``GET /parser/api/docs/{id}/pages/{n}``: one page of the current version, or of
+    ``?version=V``."""
 
     async def get(self, document_id: str, page: str) -> None:
         try:
             document = await self.document(document_id)
+            number = self.get_query_argument("version", None)
+            if number is not None:
+                document = replace(document, version=await self.version(document, number))
             page_no, page_size = int(page), self.services.settings.page_size  # route: 1-18 digits
             if not protocol.page_exists(document.version, page_no, page_size, legacy=False):
                 raise TablecastError("page_not_found", f"the document has no page {page}")
@@ -234,3 +248,39 @@ class PageApi(ApiHandler):
             self.fail(err)
             return
         self.write_json(protocol.page_fields(protocol.document_fields(document), window, data))
+
+
+class VersionsApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/versions``: every version, newest first."""
+
+    async def get(self, document_id: str) -> None:
+        try:
+            document = await self.document(document_id)
+            versions = await self.services.documents.versions(document.id)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        current = document.version.number if document.version else None
+        self.write_json(
+            {
+                "id": document.id,
+                "current": current,
+                "versions": [protocol.version_fields(version) for version in versions],
+            }
+        )
+
+
+class RestoreApi(ApiHandler):
+    """``POST /parser/api/docs/{id}/versions/{v}/restore``: version V again, as a new version
+    (history is never rewritten). Takes the edit key, as an upload does."""
+
+    async def post(self, document_id: str, number: str) -> None:
+        try:
+            document = self.check_edit_key(await self.document(document_id))
+            old = await self.version(document, number)
+            document = await self.services.documents.restore(document, old)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        await self.services.hub.version_committed(document)
+        self.write_json(self.describe(document))

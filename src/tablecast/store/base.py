@@ -70,30 +70,37 @@ class Document:
 
 # A document and its current version, as both stores select it (each adds its WHERE clause in
 # its own placeholder style), and the row made back into a Document.
-DOCUMENT_SELECT = """
-SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash,
-       v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter, v.has_header,
-       v.record_count, v.width, v.size, v.first_record
+VERSION_COLUMNS = """v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter,
+       v.has_header, v.record_count, v.width, v.size, v.first_record"""
+DOCUMENT_SELECT = f"""
+SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, {VERSION_COLUMNS}
 FROM documents d LEFT JOIN versions v ON v.id = d.current_version
 """
+# Every committed version of a document, newest first (each store adds its placeholder).
+VERSIONS_SELECT = f"""
+SELECT {VERSION_COLUMNS} FROM versions v
+WHERE v.number IS NOT NULL AND v.document_id = """
+
+
+def version_from_row(document_id: str, row: Sequence[Any]) -> Version:
+    """A Version from VERSION_COLUMNS."""
+    meta = VersionMeta(
+        filename=row[3],
+        encoding=row[4],
+        delimiter=row[5],
+        has_header=bool(row[6]),
+        record_count=row[7],
+        width=row[8],
+        size=row[9],
+        first_record=orjson.loads(row[10]),
+    )
+    return Version(row[0], document_id, row[1], row[2], meta)
 
 
 def document_from_row(row: Sequence[Any] | None) -> Document | None:
     if row is None:
         return None
-    version = None
-    if row[5] is not None:
-        meta = VersionMeta(
-            filename=row[8],
-            encoding=row[9],
-            delimiter=row[10],
-            has_header=bool(row[11]),
-            record_count=row[12],
-            width=row[13],
-            size=row[14],
-            first_record=orjson.loads(row[15]),
-        )
-        version = Version(row[5], row[0], row[6], row[7], meta)
+    version = version_from_row(row[0], row[5:]) if row[5] is not None else None
     return Document(row[0], row[1], row[2], row[3], version, row[4])
 
 
@@ -129,6 +136,15 @@ class Store(Protocol):
     def get_document(self, document_id: str) -> Document | None: ...
 
     def set_shared_page(self, document_id: str, page_no: int) -> None: ...
+
+    def versions(self, document_id: str) -> list[Version]:
+        """Every committed version of the document, newest first."""
+        ...
+
+    def copy_blocks(self, version_id: int, pending_id: int) -> None:
+        """Give a pending upload every block of a committed version: restoring an old version
+        makes a new one with the same records, without parsing anything again."""
+        ...
 
     def begin_version(self, document_id: str) -> int:
         """Start an upload; returns its pending id. Nothing of it is visible until commit."""

@@ -36,13 +36,16 @@ from ..bus.events import CHANNEL, PageTurned, VersionCommitted, ViewersCounted, 
 from ..errors import TablecastError
 from .base import (
     DOCUMENT_SELECT,
+    VERSIONS_SELECT,
     Block,
     Document,
     Usage,
+    Version,
     VersionMeta,
     block_range,
     document_from_row,
     join_rows,
+    version_from_row,
 )
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -345,6 +348,24 @@ class PostgresStore:
     def get_document(self, document_id: str) -> Document | None:
         rows = self._read(_DOCUMENT_QUERY, (document_id,))
         return document_from_row(rows[0] if rows else None)
+
+    def versions(self, document_id: str) -> list[Version]:
+        rows = self._read(VERSIONS_SELECT + "%s ORDER BY v.number DESC", (document_id,))
+        return [version_from_row(document_id, row) for row in rows]
+
+    def copy_blocks(self, version_id: int, pending_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("SET LOCAL synchronous_commit = off")  # as write_blocks
+            conn.execute(
+                "INSERT INTO blocks (version_id, block, records, offsets)"
+                " SELECT %s, block, records, offsets FROM blocks WHERE version_id = %s",
+                (pending_id, version_id),
+            )
+            conn.execute(
+                "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
+                " WHERE id = %s) WHERE id = %s",
+                (version_id, pending_id),
+            )
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         # one statement, so one transaction: the turn and its announcement

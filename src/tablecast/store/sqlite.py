@@ -22,14 +22,17 @@ import orjson
 from ..errors import TablecastError
 from .base import (
     DOCUMENT_SELECT,
+    VERSIONS_SELECT,
     Block,
     Document,
     Usage,
+    Version,
     VersionMeta,
     block_range,
     document_from_row,
     encode_block,
     join_rows,
+    version_from_row,
 )
 
 SCHEMA_VERSION = 3
@@ -207,6 +210,27 @@ class SQLiteStore:
         return document_from_row(
             self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
         )
+
+    def versions(self, document_id: str) -> list[Version]:
+        rows = (
+            self._connect()
+            .execute(VERSIONS_SELECT + "? ORDER BY v.number DESC", (document_id,))
+            .fetchall()
+        )
+        return [version_from_row(document_id, row) for row in rows]
+
+    def copy_blocks(self, version_id: int, pending_id: int) -> None:
+        with self._transaction(large=True) as conn:
+            conn.execute(
+                "INSERT INTO blocks (version_id, block, records, offsets)"
+                " SELECT ?, block, records, offsets FROM blocks WHERE version_id = ?",
+                (pending_id, version_id),
+            )
+            conn.execute(
+                "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
+                " WHERE id = ?) WHERE id = ?",
+                (version_id, pending_id),
+            )
 
     def set_shared_page(self, document_id: str, page_no: int) -> None:
         self._connect().execute(
