@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import __version__, config
+import orjson
+
+from . import __version__, client, config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -28,9 +33,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         " environment variable, shown with its default.",
     )
     config.add_arguments(serve)
+    for name, help, description in (
+        (
+            "upload",
+            "upload a file as a new table, or a new version of one",
+            "Upload a TSV or CSV file to a tablecast server and print its view and edit links."
+            " With --doc and --key, the file becomes a new version of that table.",
+        ),
+        (
+            "watch",
+            "upload a file, then a new version each time it changes",
+            "Upload a file, then a new version of it whenever it changes (once it has stayed"
+            " unchanged for --interval), so a script's output becomes a live shared table."
+            " Stop with Ctrl-C.",
+        ),
+    ):
+        command = commands.add_parser(name, help=help, description=description)
+        _client_arguments(command)
+        if name == "watch":
+            command.add_argument(
+                "--interval",
+                type=config.parse_duration,
+                default=1.0,
+                metavar="DURATION",
+                help="how often to look at the file, and how long it must stay unchanged"
+                " [default 1s]",
+            )
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
+    if args.command in ("upload", "watch"):
+        sys.exit(_run_client(args))
     if args.command == "serve":
         settings = config.load(args)
         _configure_logging(settings.log_level)
@@ -51,3 +84,56 @@ def _configure_logging(level: str) -> None:
     )
     # one line per request is Tornado's; ours already say what matters about uploads and sockets
     logging.getLogger("tornado.access").setLevel(max(logging.WARNING, logging.root.level))
+
+
+def _client_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", type=Path, help="the TSV or CSV file")
+    command.add_argument(
+        "--server",
+        default=os.environ.get("TABLECAST_SERVER", client.DEFAULT_SERVER),
+        metavar="URL",
+        help=f"the tablecast server [env TABLECAST_SERVER, default {client.DEFAULT_SERVER}]",
+    )
+    command.add_argument("--doc", metavar="ID", help="add a version to this table")
+    command.add_argument(
+        "--key",
+        default=os.environ.get("TABLECAST_EDIT_KEY"),
+        metavar="KEY",
+        help="its edit key [env TABLECAST_EDIT_KEY]",
+    )
+    command.add_argument("--name", help="the file name viewers see (default: the file's)")
+    command.add_argument(
+        "--no-header", action="store_true", help="the first row is data, not column names"
+    )
+    command.add_argument("--delimiter", help="tab, comma, semicolon or pipe (default: detected)")
+    command.add_argument("--encoding", help="e.g. utf-8, cp1252 (default: detected)")
+    command.add_argument(
+        "--json", action="store_true", help="print the server's answer as JSON (upload only)"
+    )
+
+
+def _run_client(args: argparse.Namespace) -> int:
+    target = client.Target(args.server, args.doc, args.key)
+    options = client.Options(args.name, not args.no_header, args.delimiter, args.encoding)
+    terminal = sys.stderr.isatty()
+    if args.command == "watch":
+        with contextlib.suppress(KeyboardInterrupt):
+            client.watch(
+                args.file,
+                target,
+                options,
+                interval=args.interval,
+                say=lambda text: print(text, flush=True),
+                complain=lambda text: print(text, file=sys.stderr, flush=True),
+                progress=lambda name: client.progress_bar(name) if terminal else None,
+            )
+        return 0
+    try:
+        answer = client.upload(
+            args.file, target, options, client.progress_bar(args.file.name) if terminal else None
+        )
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
+    print(orjson.dumps(answer).decode() if args.json else client.links(answer))
+    return 0

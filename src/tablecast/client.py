@@ -1,0 +1,212 @@
+"""``tablecast upload`` and ``tablecast watch``: a table from a file or a script, over HTTP.
+
+The file streams from disk in chunks (never read whole), with a progress bar when standard error
+is a terminal. ``watch`` uploads a new version whenever the file changes and has stayed the same
+for one interval, so a script rewriting it mid-way never publishes half a table.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+CHUNK = 256 * 1024
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+class ClientError(Exception):
+    """What the server (or the network) said went wrong, fit to print. ``retry``: worth trying
+    again as it is (the server could not be reached); else the file or the request is wrong."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Target:
+    server: str  # e.g. https://tables.example.com
+    document_id: str | None = None  # None: a new document
+    edit_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str | None = None  # the file name shown to viewers (default: the file's)
+    header: bool = True
+    delimiter: str | None = None
+    encoding: str | None = None
+
+
+Progress = Callable[[int, int], None]  # (bytes sent, bytes in all)
+
+
+class _Reading:
+    """A file read in chunks for http.client, telling ``progress`` as it goes."""
+
+    def __init__(self, file: BinaryIO, size: int, progress: Progress | None) -> None:
+        self.file, self.size, self.progress, self.sent = file, size, progress, 0
+
+    def read(self, n: int = CHUNK) -> bytes:
+        data = self.file.read(min(n, CHUNK) if n > 0 else CHUNK)
+        self.sent += len(data)
+        if self.progress is not None:
+            self.progress(self.sent, self.size)
+        return data
+
+
+def upload(
+    path: Path, target: Target, options: Options, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Send the file as a new document (POST) or a new version of one (PUT, with the edit
+    key); the server's answer: the document's metadata, and for a new one its edit key."""
+    url = urllib.parse.urlsplit(target.server.rstrip("/"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ClientError(f"not a server address: {target.server!r} (try {DEFAULT_SERVER})")
+    query = {"name": options.name or path.name}
+    if not options.header:
+        query["header"] = "0"
+    if options.delimiter:
+        query["delimiter"] = options.delimiter
+    if options.encoding:
+        query["encoding"] = options.encoding
+    base = f"{url.path}/parser/api/docs"
+    headers = {"Content-Type": "text/plain", "User-Agent": "tablecast-cli"}
+    if target.document_id is None:
+        method, where = "POST", base
+    else:
+        if not target.edit_key:
+            raise ClientError("a new version needs the document's edit key: --key KEY")
+        method, where = "PUT", f"{base}/{urllib.parse.quote(target.document_id)}"
+        headers["Authorization"] = f"Bearer {target.edit_key}"
+    connection_class = (
+        http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(url.hostname, url.port, timeout=300)
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            headers["Content-Length"] = str(size)
+            connection.request(
+                method,
+                f"{where}?{urllib.parse.urlencode(query)}",
+                body=_Reading(file, size, progress),
+                headers=headers,
+            )
+        response = connection.getresponse()
+        body = response.read()
+    except FileNotFoundError:
+        raise ClientError(f"no such file: {path}") from None
+    except OSError as exc:  # refused, reset, timed out
+        raise ClientError(f"could not upload to {target.server}: {exc}", retry=True) from None
+    finally:
+        connection.close()
+    try:
+        answer: dict[str, Any] = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ClientError(f"{target.server} answered {response.status}, not tablecast") from None
+    if response.status >= 400:
+        error = answer.get("error", {})
+        raise ClientError(f"{error.get('code', response.status)}: {error.get('message', '')}")
+    return answer
+
+
+def progress_bar(name: str, out: Any = sys.stderr) -> Progress:
+    """A one-line progress bar, redrawn in place, at most ten times a second."""
+    started = time.monotonic()
+    drawn = 0.0
+
+    def show(sent: int, size: int) -> None:
+        nonlocal drawn
+        now = time.monotonic()
+        if now - drawn < 0.1 and sent < size:
+            return
+        drawn = now
+        fraction = sent / size if size else 1.0
+        rate = sent / max(now - started, 1e-6)
+        bar = "#" * int(fraction * 30)
+        out.write(
+            f"\r{name[:30]:30} [{bar:30}] {fraction:4.0%} {_mb(sent)} of {_mb(size)} {_mb(rate)}/s "
+        )
+        if sent >= size:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def links(answer: dict[str, Any]) -> str:
+    """What to tell the person who uploaded: the links, the version, the rows."""
+    lines = [
+        f"version {answer['version']}: {answer['total_number']:,} rows",
+        f"view: {answer['url']}",
+    ]
+    if answer.get("edit_url"):
+        lines.append(f"edit: {answer['edit_url']}")
+    return "\n".join(lines)
+
+
+def watch(
+    path: Path,
+    target: Target,
+    options: Options,
+    *,
+    interval: float,
+    say: Callable[[str], None],
+    complain: Callable[[str], None],
+    progress: Callable[[str], Progress | None] = lambda name: None,
+) -> None:
+    """Upload the file now (making a document unless ``target`` names one), then again each
+    time it changes and stays unchanged for ``interval`` seconds. Runs until interrupted; an
+    upload that fails is reported (``complain``) and the watch goes on: a refused file waits
+    for the next change, one the server was away for is sent again."""
+    last: tuple[int, int, int] | None = None
+    seen = _stat(path)
+    while True:
+        if seen is not None and seen != last:
+            time.sleep(interval)  # settled? a writer may still be at it
+            now = _stat(path)
+            if now != seen:
+                seen = now
+                continue
+            try:
+                answer = upload(path, target, options, progress(path.name))
+            except ClientError as err:
+                complain(f"tablecast: {err}")
+                if err.retry:  # the server away: try this version again next time
+                    time.sleep(interval)
+                    seen = _stat(path)
+                    continue
+            else:
+                if target.document_id is None:
+                    target = Target(target.server, answer["id"], answer["edit_key"])
+                    say(links(answer))
+                else:
+                    say(f"version {answer['version']}: {answer['total_number']:,} rows")
+            last = seen
+        time.sleep(interval)
+        seen = _stat(path)
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed file: its modification time, size and inode (a script that writes
+    a new file and renames it over the old one changes the inode). None while it is missing,
+    as between a delete and a rename."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
