@@ -32,6 +32,7 @@ from .handlers import SecurityHeaders
 from .handlers.api import (
     DocumentApi,
     DocumentsApi,
+    DownloadApi,
     NoSuchEndpoint,
     PageApi,
     RestoreApi,
@@ -79,6 +80,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}", DocumentApi, s),
             (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
             (rf"/parser/api/docs/{ID}/versions", VersionsApi, s),
+            (rf"/parser/api/docs/{ID}/download", DownloadApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],

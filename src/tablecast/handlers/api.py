@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 import tornado.web
 
-from .. import access, protocol, tasks
+from .. import access, export, protocol, tasks
 from ..documents import Upload
 from ..errors import TablecastError
 from ..metrics import METRICS
@@ -284,3 +285,48 @@ class RestoreApi(ApiHandler):
             return
         await self.services.hub.version_committed(document)
         self.write_json(self.describe(document))
+
+
+class DownloadApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/download?format=tsv|csv|jsonl[&version=V]``: a version
+    as a file, streamed a few thousand rows at a time (see tablecast.export)."""
+
+    async def get(self, document_id: str) -> None:
+        try:
+            document = await self.document(document_id)
+            number = self.get_query_argument("version", None)
+            version = await self.version(document, number) if number else document.version
+            fmt = export.format_named(self.get_query_argument("format", None))
+        except TablecastError as err:
+            self.fail(err)
+            return
+        if version is None:
+            self.fail(TablecastError("not_found", "the document has no version yet"))
+            return
+        stem = (version.meta.filename.rsplit(".", 1)[0] or "table")[:200]
+        name = f"{stem}.{fmt.extension}"
+        self.set_header("Content-Type", fmt.content_type)
+        self.set_header(
+            "Content-Disposition",
+            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
+        )
+        self.set_header("Cache-Control", "no-store")
+        header = version.columns if version.meta.has_header else None
+        writer = export.Writer(fmt, header, version.columns)
+        self.write(writer.start())
+        first = 1 if version.meta.has_header else 0
+        documents = self.services.documents
+        for start in range(first, version.meta.record_count, EXPORT_RECORDS):
+            stop = min(start + EXPORT_RECORDS, version.meta.record_count)
+            rows = orjson.loads(await documents.records(version, start, stop))
+            self.write(writer.rows(rows))
+            await self.flush()  # waits for the client: a slow one never fills our memory
+        self.finish()
+
+
+EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
+
+
+def _ascii(name: str) -> str:
+    """A file name for the plain ``filename=`` parameter: what old clients can show."""
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

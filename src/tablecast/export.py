@@ -1,0 +1,100 @@
+"""A version written out as a file: TSV, CSV or JSON Lines. Pure functions, no I/O.
+
+Rows come in batches (lists of cells, as the store gives them) and leave as bytes, so a
+download streams a table of any size in constant memory.
+
+CSV is what people open in spreadsheets, and a spreadsheet runs a cell starting with ``=``,
+``+``, ``-`` or ``@`` as a formula (CSV injection): such a cell is written with a leading
+apostrophe, unless it is a plain number (``-12.5`` stays a number). TSV is for programs
+(``pandas.read_csv(url, sep="\\t")``) and is written exactly, quoted where a cell holds a tab,
+a line break or a quote, as the csv module and pandas read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+
+from .errors import TablecastError
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    extension: str
+    content_type: str
+
+
+FORMATS = {
+    f.name: f
+    for f in (
+        Format("tsv", "tsv", "text/tab-separated-values; charset=utf-8"),
+        Format("csv", "csv", "text/csv; charset=utf-8"),
+        Format("jsonl", "jsonl", "application/jsonl; charset=utf-8"),
+    )
+}
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?")
+
+
+def format_named(name: str | None) -> Format:
+    found = FORMATS.get(name or "tsv")
+    if found is None:
+        raise TablecastError("bad_option", f"format must be one of: {', '.join(FORMATS)}")
+    return found
+
+
+def neutralised(cell: str) -> str:
+    """A cell a spreadsheet will show, never run."""
+    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def unique_names(columns: list[str]) -> list[str]:
+    """Column names as JSON keys: a repeated name gets .1, .2 (as pandas names them)."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in columns:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        names.append(name if count == 0 else f"{name}.{count}")
+    return names
+
+
+class Writer:
+    """Turns batches of rows into bytes in one format. ``header``: the column names, written
+    first (TSV, CSV) or used as keys (JSON Lines)."""
+
+    def __init__(self, fmt: Format, header: list[str] | None, columns: list[str]) -> None:
+        self.format = fmt
+        self.header = header
+        self.keys = unique_names(columns)
+        self._buffer = io.StringIO()
+        delimiter = "\t" if fmt.name == "tsv" else ","
+        self._csv = csv.writer(self._buffer, delimiter=delimiter, lineterminator="\n")
+
+    def start(self) -> bytes:
+        if self.header is None or self.format.name == "jsonl":
+            return b""
+        return self.rows([self.header])
+
+    def rows(self, rows: Iterable[list[str]]) -> bytes:
+        if self.format.name == "jsonl":
+            keys = self.keys
+            return b"".join(
+                orjson.dumps(dict(zip(keys, row, strict=False))) + b"\n" for row in rows
+            )
+        if self.format.name == "csv":
+            rows = ([neutralised(cell) for cell in row] for row in rows)
+        self._csv.writerows(rows)
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode()

@@ -1,0 +1,107 @@
+"""Downloads: a version as TSV, CSV or JSON Lines, streamed, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.request
+
+import pandas
+
+from support import http, put
+from tablecast.export import FORMATS, Writer, neutralised, unique_names
+
+# cells that test every escape: a tab, a line break and quotes inside cells, formulas, numbers
+TRICKY = [
+    ["name", "note", "amount"],
+    ["Ada", 'said "hi"', "-12.5"],
+    ["Bob", "line one\nline two", "=SUM(A1:A9)"],
+    ["Cleo", "tab\there", "+1 555 0100"],
+    ["Dan", "@handle", "1,234"],
+    ["Émile", "", "3"],
+]
+
+
+def as_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def download(server, doc, query: str) -> tuple[int, bytes, dict[str, str]]:
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download{query}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read(), dict(response.headers)
+
+
+def test_formulas_are_neutralised_numbers_are_not():
+    assert neutralised("=SUM(A1)") == "'=SUM(A1)"
+    assert neutralised("@handle") == "'@handle"
+    assert neutralised("+1 555 0100") == "'+1 555 0100"
+    assert neutralised("-cmd|' /C calc'!A0") == "'-cmd|' /C calc'!A0"
+    for number in ("-12.5", "+3", "-1,234.5", "-1e5", "plain", "", "a=b"):
+        assert neutralised(number) == number
+
+
+def test_repeated_column_names_get_numbered_as_pandas_numbers_them():
+    assert unique_names(["a", "b", "a", "a"]) == ["a", "b", "a.1", "a.2"]
+
+
+def test_tsv_quotes_only_what_needs_it():
+    writer = Writer(FORMATS["tsv"], ["a", "b"], ["a", "b"])
+    assert writer.start() == b"a\tb\n"
+    assert writer.rows([["x", "y"], ["t\tab", 'q"']]) == b'x\ty\n"t\tab"\t"q"""\n'
+
+
+async def test_a_tsv_download_round_trips_through_pandas(server):
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.csv", as_csv(TRICKY))
+    assert status == 201
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format=tsv"
+    frame = pandas.read_csv(url, sep="\t", dtype=str, keep_default_na=False)
+    assert list(frame.columns) == TRICKY[0]
+    assert frame.values.tolist() == TRICKY[1:]  # every cell exactly as uploaded
+
+    status, _, headers = download(server, doc, "?format=tsv")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/tab-separated-values")
+    assert 'filename="people.tsv"' in headers["Content-Disposition"]
+
+
+async def test_csv_is_safe_in_a_spreadsheet_and_jsonl_is_one_object_a_row(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.csv", as_csv(TRICKY))
+    _, body, headers = download(server, doc, "?format=csv")
+    assert headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == TRICKY[0]
+    assert rows[2] == ["Bob", "line one\nline two", "'=SUM(A1:A9)"]
+    assert rows[1][2] == "-12.5" and rows[4][1] == "'@handle"
+
+    _, body, _ = download(server, doc, "?format=jsonl")
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert lines[0] == {"name": "Ada", "note": 'said "hi"', "amount": "-12.5"}
+    assert len(lines) == 5 and lines[4]["name"] == "Émile"
+
+
+async def test_a_large_download_streams_every_row_of_the_version_asked_for(server):
+    big = "".join(f"{i}\tr{i}\n" for i in range(20_000)).encode()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=n.tsv&header=0", big)
+    assert put(server.url, doc, b"only\tthis\n")[0] == 200
+    _, body, headers = download(server, doc, "?format=tsv&version=1")
+    assert body == big  # no header was uploaded, none is added
+    assert headers.get("Content-Disposition", "").startswith("attachment;")
+    _, body, _ = download(server, doc, "")  # the current version, TSV by default
+    assert body == b"only\tthis\n"  # a header and no rows
+
+
+async def test_download_errors(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", b"a\tb\n1\t2\n")
+    base = f"{server.url}/parser/api/docs/{doc['id']}/download"
+    for query, status, code in (
+        ("?format=xlsx", 400, "bad_option"),
+        ("?version=5", 404, "version_not_found"),
+    ):
+        got, body, _ = http("GET", base + query)
+        assert (got, body["error"]["code"]) == (status, code)
+    got, body, _ = http("GET", f"{server.url}/parser/api/docs/nope/download")
+    assert (got, body["error"]["code"]) == (404, "not_found")
