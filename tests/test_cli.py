@@ -21,6 +21,17 @@ def tablecast(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     )
 
 
+def watch(path, server) -> subprocess.Popen[str]:
+    """``tablecast watch`` running, looking at the file ten times a second."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tablecast", "watch", str(path), "--server", server.url,
+         "--interval", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
 def new_table(server, path) -> tuple[str, str]:
     """Upload a file as a new table; its id and edit key, from the links printed."""
     result = tablecast("upload", str(path), "--server", server.url)
@@ -72,13 +83,7 @@ def test_upload_errors_are_one_plain_line(server, tmp_path):
 async def test_watch_uploads_each_change_as_a_new_version(server, tmp_path):
     path = tmp_path / "live.tsv"
     path.write_bytes(table(10))
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tablecast", "watch", str(path), "--server", server.url,
-         "--interval", "0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    watcher = watch(path, server)
     try:
         assert watcher.stdout is not None
         first = [watcher.stdout.readline() for _ in range(3)]
@@ -113,13 +118,7 @@ def test_watch_waits_for_a_server_that_is_away(server_factory, tmp_path):
     assert server.stop() == 0
     path = tmp_path / "live.tsv"
     path.write_bytes(table(7))
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tablecast", "watch", str(path), "--server", server.url,
-         "--interval", "0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    watcher = watch(path, server)
     try:
         assert watcher.stderr is not None and watcher.stdout is not None
         assert "could not upload to" in watcher.stderr.readline()
