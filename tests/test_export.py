@@ -105,3 +105,15 @@ async def test_download_errors(server):
         assert (got, body["error"]["code"]) == (status, code)
     got, body, _ = http("GET", f"{server.url}/parser/api/docs/nope/download")
     assert (got, body["error"]["code"]) == (404, "not_found")
+
+
+async def test_a_download_stopped_half_way_costs_the_server_nothing(server):
+    import socket
+
+    big = "".join(f"{i}\tr{i}\n" for i in range(200_000)).encode()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?header=0", big)
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(f"GET /parser/api/docs/{doc['id']}/download HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    # the server carries on serving (and its log, checked after every test, shows no error)
+    assert http("GET", f"{server.url}/parser/api/docs/{doc['id']}")[0] == 200

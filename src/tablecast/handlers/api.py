@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
+import tornado.iostream
 import tornado.web
 
 from .. import access, export, protocol, tasks
@@ -316,11 +317,14 @@ class DownloadApi(ApiHandler):
         self.write(writer.start())
         first = 1 if version.meta.has_header else 0
         documents = self.services.documents
-        for start in range(first, version.meta.record_count, EXPORT_RECORDS):
-            stop = min(start + EXPORT_RECORDS, version.meta.record_count)
-            rows = orjson.loads(await documents.records(version, start, stop))
-            self.write(writer.rows(rows))
-            await self.flush()  # waits for the client: a slow one never fills our memory
+        try:
+            for start in range(first, version.meta.record_count, EXPORT_RECORDS):
+                stop = min(start + EXPORT_RECORDS, version.meta.record_count)
+                rows = orjson.loads(await documents.records(version, start, stop))
+                self.write(writer.rows(rows))
+                await self.flush()  # waits for the client: a slow one never fills our memory
+        except tornado.iostream.StreamClosedError:
+            return  # the client stopped the download
         self.finish()
 
 
