@@ -6,14 +6,17 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from postgres import PostgreSQL
+from postgres import PostgreSQL, free_port
 from support import (
     Server,
     editor,
@@ -137,12 +140,18 @@ async def test_presence_adds_up_across_nodes_and_forgets_a_killed_node(nodes):
     assert time.monotonic() - began < 10
 
 
-async def test_a_node_stopping_says_goodbye_at_once(nodes):
+async def test_a_node_stopping_says_goodbye_at_once(nodes, pg_url):
     a, b = nodes(2)
     doc = create(a)
     on_a, on_b = await v1(a, doc["id"]), await v1(b, doc["id"])
     await presence(on_b, 2)
     assert a.stop() == 0
+    # its count is gone the moment it has stopped, not when another node notices (up to 3 s)
+    with psycopg.connect(pg_url) as conn:
+        counts = conn.execute(
+            "SELECT viewers FROM viewers WHERE document_id = %s", (doc["id"],)
+        ).fetchall()
+    assert counts == [(1,)]  # b's viewer only
     await presence(on_b, 1, timeout=2)
     del on_a
 
@@ -224,9 +233,6 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
 
 
 def test_workers_need_a_shared_store(tmp_path):
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "tablecast", "serve", "--workers", "2", "--data-dir", str(tmp_path)],
         capture_output=True,
@@ -286,11 +292,6 @@ async def test_each_node_reports_what_it_heard_from_the_others(nodes):
 
 
 def test_a_store_that_cannot_be_reached_is_said_plainly():
-    import subprocess
-    import sys
-
-    from postgres import free_port
-
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/tablecast"
     for workers in ("1", "2"):  # with workers, the supervisor stops rather than loop
         result = subprocess.run(
