@@ -17,12 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import access, tasks
+from . import access, protocol, tasks
 from .errors import TablecastError
 from .ingest import Ingest
 from .metrics import METRICS
 from .parsing import DELIMITER_NAMES, ParseOptions
 from .store.base import Document, Store, Version
+from .views import View, Views
 
 log = logging.getLogger("tablecast.documents")
 
@@ -32,6 +33,17 @@ T = TypeVar("T")
 # client's whole file) cannot hold the writer for seconds while other uploads wait.
 PIECE_BYTES = 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
+VIEW_MEMORY = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page ready to send: which rows, their records as JSON, and (for a view that sorts or
+    searches) each row's number in the version, as the viewer counts rows."""
+
+    window: protocol.PageWindow
+    data: bytes
+    row_numbers: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,9 +57,12 @@ class Limits:
 
 
 class Documents:
-    def __init__(self, store: Store, limits: Limits, *, readers: int = 4) -> None:
+    def __init__(
+        self, store: Store, limits: Limits, *, readers: int = 4, view_memory: int = VIEW_MEMORY
+    ) -> None:
         self.store = store
         self.limits = limits
+        self.views = Views(store, view_memory)
         # Documents with viewers now (the hub says which), never removed to make room.
         self.in_use: Callable[[], Iterable[str]] = tuple
         # When documents were last viewed, written to the store now and then rather than at
@@ -211,6 +226,22 @@ class Documents:
         # shield: one viewer leaving must not cancel the read the others are waiting for
         return await asyncio.shield(reading)
 
+    async def page(
+        self, version: Version | None, view: View, page_no: int, page_size: int, legacy: bool
+    ) -> Page:
+        """Page ``page_no`` of a version as ``view`` shows it (legacy viewers: never a view).
+        ``version`` must already be as the view reads it (View.on)."""
+        if version is None or legacy or not view.picks:
+            window = protocol.page_window(version, page_no, page_size, legacy)
+            return Page(window, await self.records(version, window.start, window.stop))
+        rows = await self.views.rows(version, view)
+        window = protocol.rows_window(len(rows), page_no, page_size)
+        picked = rows[window.start : window.stop]
+        first = 1 if version.meta.has_header else 0
+        return Page(
+            window, await self.views.records(version, picked), (picked + 1 - first).tolist()
+        )
+
     def _read_done(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:
         del self._reading[key]
         if not future.cancelled() and future.exception() is None:
@@ -300,6 +331,7 @@ class Documents:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown)
         await loop.run_in_executor(None, self._readers.shutdown)
+        self.views.close()
         self.store.close()
 
 

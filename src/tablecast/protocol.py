@@ -69,6 +69,16 @@ def page_window(version: Version | None, page_no: int, page_size: int, legacy: b
     )
 
 
+def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
+    """Page ``page_no`` of a view's ``total`` rows (see tablecast.views), clamped like
+    page_window. ``start``/``stop`` index the view's rows, not the stored records."""
+    page_count = max(1, math.ceil(total / page_size))
+    page_no = min(max(page_no, 1), page_count)
+    first = (page_no - 1) * page_size
+    stop = min(total, first + page_size)
+    return PageWindow(page_no, page_count, total, page_size, first, stop, first + 1)
+
+
 def page_exists(version: Version | None, page_no: int, page_size: int, legacy: bool) -> bool:
     return 1 <= page_no <= page_window(version, 1, page_size, legacy).page_count
 

@@ -22,6 +22,7 @@ from ..errors import TablecastError
 from ..metrics import METRICS
 from ..parsing import ParseOptions, parse_delimiter
 from ..store.base import Document, Version
+from ..views import View, view_from_query
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
@@ -87,6 +88,17 @@ class ApiHandler(tornado.web.RequestHandler):
         if found is None:
             raise TablecastError("version_not_found", f"the document has no version {number}")
         return found
+
+    async def requested_version(self, document: Document) -> Version | None:
+        """``?version=V``, or the current version."""
+        number = self.get_query_argument("version", None)
+        return await self.version(document, number) if number else document.version
+
+    def requested_view(self) -> View:
+        """``sort``, ``order``, ``q``, ``filter.N`` and ``header`` (see tablecast.views)."""
+        return view_from_query(
+            lambda name: self.get_query_argument(name, None), list(self.request.query_arguments)
+        )
 
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
@@ -231,25 +243,29 @@ class NoSuchEndpoint(ApiHandler):
 
 class PageApi(ApiHandler):
     """``GET /parser/api/docs/{id}/pages/{n}``: one page of the current version, or of
-    ``?version=V``."""
+    ``?version=V``, sorted and searched as the query says (see tablecast.views)."""
 
     async def get(self, document_id: str, page: str) -> None:
+        documents = self.services.documents
         try:
             document = await self.document(document_id)
-            number = self.get_query_argument("version", None)
-            if number is not None:
-                document = replace(document, version=await self.version(document, number))
+            view = self.requested_view()
+            version = view.on(await self.requested_version(document))
+            view.check(version)
+            document = replace(document, version=version)
             page_no, page_size = int(page), self.services.settings.page_size  # route: 1-18 digits
-            if not protocol.page_exists(document.version, page_no, page_size, legacy=False):
+            found = await documents.page(version, view, page_no, page_size, legacy=False)
+            if not 1 <= page_no <= found.window.page_count:
                 raise TablecastError("page_not_found", f"the document has no page {page}")
-            window = protocol.page_window(document.version, page_no, page_size, legacy=False)
-            data = await self.services.documents.records(
-                document.version, window.start, window.stop
-            )
+            types = await documents.views.types(version) if version is not None else []
         except TablecastError as err:
             self.fail(err)
             return
-        self.write_json(protocol.page_fields(protocol.document_fields(document), window, data))
+        answer = protocol.page_fields(protocol.document_fields(document), found.window, found.data)
+        answer.update(view=view.as_dict(), types=types)
+        if found.row_numbers is not None:
+            answer["rows"] = found.row_numbers
+        self.write_json(answer)
 
 
 class VersionsApi(ApiHandler):
@@ -289,15 +305,22 @@ class RestoreApi(ApiHandler):
 
 
 class DownloadApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/download?format=tsv|csv|jsonl[&version=V]``: a version
-    as a file, streamed a few thousand rows at a time (see tablecast.export)."""
+    """``GET /parser/api/docs/{id}/download?format=tsv|csv|jsonl``: a version (``version=V``,
+    else the current one) as a file, as a view shows it (``sort``, ``order``, ``q``,
+    ``filter.N``, ``header``), streamed a few thousand rows at a time (see tablecast.export)."""
 
     async def get(self, document_id: str) -> None:
         try:
             document = await self.document(document_id)
-            number = self.get_query_argument("version", None)
-            version = await self.version(document, number) if number else document.version
+            view = self.requested_view()
+            version = view.on(await self.requested_version(document))
+            view.check(version)
             fmt = export.format_named(self.get_query_argument("format", None))
+            rows = (
+                await self.services.documents.views.rows(version, view)
+                if (version is not None and view.picks)
+                else None
+            )
         except TablecastError as err:
             self.fail(err)
             return
@@ -317,11 +340,15 @@ class DownloadApi(ApiHandler):
         self.write(writer.start())
         first = 1 if version.meta.has_header else 0
         documents = self.services.documents
+        count = version.meta.record_count - first if rows is None else len(rows)
         try:
-            for start in range(first, version.meta.record_count, EXPORT_RECORDS):
-                stop = min(start + EXPORT_RECORDS, version.meta.record_count)
-                rows = orjson.loads(await documents.records(version, start, stop))
-                self.write(writer.rows(rows))
+            for start in range(0, count, EXPORT_RECORDS):
+                stop = min(start + EXPORT_RECORDS, count)
+                if rows is None:
+                    data = await documents.records(version, first + start, first + stop)
+                else:
+                    data = await documents.views.records(version, rows[start:stop])
+                self.write(writer.rows(orjson.loads(data)))
                 await self.flush()  # waits for the client: a slow one never fills our memory
         except tornado.iostream.StreamClosedError:
             return  # the client stopped the download

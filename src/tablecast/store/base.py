@@ -162,6 +162,15 @@ class Store(Protocol):
         """Records ``start`` to ``stop`` (0-based, stop exclusive) as one JSON array."""
         ...
 
+    def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
+        """These records (0-based, in this order, from anywhere in the version) as one JSON
+        array: a page of a sorted or searched view (see tablecast.views)."""
+        ...
+
+    def read_all(self, version_id: int) -> list[bytes]:
+        """Every block's records, in order: the whole version, for tablecast.columns."""
+        ...
+
     def checkpoint(self) -> None:
         """Tidy up after an upload's large writes (SQLite folds its WAL into the database).
         Called once the upload has ended and its version is out, so nobody waits for it."""
@@ -271,3 +280,23 @@ def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int)
             end = starts[last] - 1 if last < len(starts) else len(records)
             pieces.append(records[starts[first] : end])
     return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
+
+
+def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
+    """From (block number, records, offsets) holding them, records ``picked`` (in that order)
+    as one JSON array."""
+    found: dict[int, tuple[bytes, Sequence[int]]] = {
+        number: (records, _starts(offsets)) for number, records, offsets in blocks
+    }
+    pieces = []
+    for record in picked:
+        records, starts = found[record // BLOCK_RECORDS]
+        i = record % BLOCK_RECORDS
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(records)
+        pieces.append(records[starts[i] : end])
+    return b"[" + b",".join(pieces) + b"]"
+
+
+def blocks_of(picked: Iterable[int]) -> list[int]:
+    """The blocks holding these records, each once."""
+    return sorted({record // BLOCK_RECORDS for record in picked})

@@ -43,8 +43,10 @@ from .base import (
     Version,
     VersionMeta,
     block_range,
+    blocks_of,
     document_from_row,
     join_rows,
+    pick_rows,
     version_from_row,
 )
 
@@ -469,6 +471,24 @@ class PostgresStore:
             binary=True,  # bytea arrives as its bytes, not as hex text to decode
         )
         return join_rows(blocks, start, stop)
+
+    def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
+        if not records:
+            return b"[]"
+        blocks = self._read(
+            "SELECT block, records, offsets FROM blocks WHERE version_id = %s AND block = ANY(%s)",
+            (version_id, blocks_of(records)),
+            binary=True,
+        )
+        return pick_rows(blocks, records)
+
+    def read_all(self, version_id: int) -> list[bytes]:
+        rows = self._read(
+            "SELECT records FROM blocks WHERE version_id = %s ORDER BY block",
+            (version_id,),
+            binary=True,
+        )
+        return [records for (records,) in rows]
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._connection() as conn:

@@ -29,9 +29,11 @@ from .base import (
     Version,
     VersionMeta,
     block_range,
+    blocks_of,
     document_from_row,
     encode_block,
     join_rows,
+    pick_rows,
     version_from_row,
 )
 
@@ -318,6 +320,23 @@ class SQLiteStore:
             (version_id, first, last),
         )
         return join_rows(blocks, start, stop)
+
+    def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
+        if not records:
+            return b"[]"
+        numbers = blocks_of(records)
+        blocks = self._connect().execute(
+            "SELECT block, records, offsets FROM blocks WHERE version_id = ?"
+            f" AND block IN ({','.join('?' * len(numbers))})",
+            (version_id, *numbers),
+        )
+        return pick_rows(blocks, records)
+
+    def read_all(self, version_id: int) -> list[bytes]:
+        rows = self._connect().execute(
+            "SELECT records FROM blocks WHERE version_id = ? ORDER BY block", (version_id,)
+        )
+        return [records for (records,) in rows]
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._connect().execute(

@@ -1,0 +1,404 @@
+"""A version's cells as arrays: type inference, sorting and searching. Pure: bytes in, arrays out.
+
+A version's records are stored as JSON arrays of strings, one per line (see tablecast.store.base).
+Turning a million of them back into Python lists takes seconds, so nothing here does: a
+:class:`TableText` holds the records lower-cased (searches and sorts ignore case) in one numpy
+byte array, with where each line starts, and the work is done by numpy over whole columns.
+
+Two facts about that text make it tractable. A line is ``["cell","cell",...]``; a cell's ``"``
+is written ``\\"``, so outside the lines that hold a backslash, every ``","`` is a boundary
+between cells and a search needle without ``"`` or ``\\`` cannot match across one. The few
+lines holding a backslash (escaped quotes, control characters) are parsed and checked one by
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+Array = npt.NDArray[np.int64]
+
+TYPES = ("integer", "decimal", "date", "text")
+KEY_BYTES = 64  # a text sort compares this much of each cell at once; longer ties are re-sorted
+INFER_BYTES = 40  # a cell longer than this is text (no number or date is this long)
+CHUNK_ROWS = 65536  # rows gathered into a matrix at a time: bounded temporary memory
+
+_QUOTE, _COMMA, _BACKSLASH, _NEWLINE = 34, 44, 92, 10
+
+
+def lowered(block: bytes) -> bytes:
+    """A block's records lower-cased. JSON escapes are already lower case (orjson writes
+    ``\\u001f``), so this is the encoding of the lower-cased cells."""
+    return block.lower() if block.isascii() else block.decode().lower().encode()
+
+
+@dataclass(eq=False)
+class TableText:
+    """Every record of a version, lower-cased: line ``i`` is record ``i``."""
+
+    text: npt.NDArray[np.uint8]
+    starts: Array  # where each line starts, then where one after the last would (the
+    # text is padded past it with zeros)
+    escaped: Array  # lines holding a backslash, in order
+    escaped_set: set[int] = field(default_factory=set, repr=False)
+    _boundaries: tuple[Array, Array] | None = field(default=None, repr=False)
+    _cells: dict[int, tuple[Array, Array]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, blocks: Iterable[bytes]) -> TableText:
+        """From the version's blocks' records, in order."""
+        joined = b"\n".join(lowered(block) for block in blocks)
+        size = len(joined)
+        # padded, so that a cell's first KEY_BYTES can be read wherever it starts
+        text = np.frombuffer(joined + bytes(KEY_BYTES), dtype=np.uint8)
+        newlines = np.flatnonzero(text[:size] == _NEWLINE)
+        starts = np.concatenate(([0], newlines + 1, [size + 1])).astype(np.int64)
+        escaped = _lines_of(starts, np.flatnonzero(text == _BACKSLASH))
+        return cls(text, starts, escaped, set(escaped.tolist()))
+
+    @property
+    def records(self) -> int:
+        return len(self.starts) - 1
+
+    @property
+    def nbytes(self) -> int:
+        spans = sum(a.nbytes + b.nbytes for a, b in self._cells.values())
+        bounds = sum(a.nbytes for a in self._boundaries or ())
+        return self.text.nbytes + self.starts.nbytes + self.escaped.nbytes + spans + bounds
+
+    def line(self, number: int) -> bytes:
+        return self.text[self.starts[number] : self.starts[number + 1] - 1].tobytes()
+
+    def cells(self, number: int) -> list[str]:
+        """One record's cells, lower-cased."""
+        cells: list[str] = orjson.loads(self.line(number))
+        return cells
+
+    # Searching
+
+    def search(self, needle: str, first: int, column: int | None = None) -> Array:
+        """Records from ``first`` on with a cell (or cell ``column``) containing ``needle``,
+        case-insensitively, in order."""
+        needle = needle.lower()
+        encoded = orjson.dumps(needle)[1:-1]
+        found = _find_all(self.text, encoded)
+        where = np.searchsorted(self.starts, found, side="right") - 1
+        anywhere = _distinct(where)
+        anywhere = anywhere[anywhere >= first]
+        if column is None:
+            lines = anywhere
+        else:
+            starts, ends = self.column(column)
+            inside = (found >= starts[where]) & (found + len(encoded) <= ends[where])
+            lines = _distinct(where[inside])
+            lines = lines[lines >= first]
+        # Lines with a backslash may hold false matches (inside an escape) or, for a needle
+        # with a quote or backslash, be the only true ones: they are checked cell by cell.
+        suspects = anywhere if b"\\" in encoded else np.intersect1d(anywhere, self.escaped)
+        if not len(suspects):
+            return lines.astype(np.int64)
+        holding = [n for n in suspects.tolist() if _holds(self.cells(n), needle, column)]
+        lines = np.union1d(np.setdiff1d(lines, suspects), np.array(holding, dtype=np.int64))
+        return lines.astype(np.int64)
+
+    # Columns
+
+    def column(self, number: int) -> tuple[Array, Array]:
+        """Where cell ``number`` of each record starts and ends in the text (start == end:
+        empty or missing). Wrong for escaped lines, which callers handle apart."""
+        found = self._cells.get(number)
+        if found is None:
+            found = self._cells[number] = self._column(number)
+        return found
+
+    def _column(self, number: int) -> tuple[Array, Array]:
+        separators, first = self._separators()
+        count = np.diff(np.append(first, len(separators)))  # separators on each line
+        bounds = separators if len(separators) else np.zeros(1, dtype=np.int64)
+        top = len(bounds) - 1
+        if number == 0:
+            starts = self.starts[:-1] + 2  # after '["'
+        else:
+            starts = bounds[np.minimum(first + number - 1, top)] + 3  # after '","'
+        # up to the next '","', or the line's closing '"]'
+        ends = np.where(
+            count > number, bounds[np.minimum(first + number, top)], self.starts[1:] - 3
+        )
+        missing = count < number  # a short record
+        return np.where(missing, 0, starts), np.where(missing, 0, ends)
+
+    def _separators(self) -> tuple[Array, Array]:
+        """Every ``","`` in the text, and the first one at or after each line's start."""
+        if self._boundaries is None:
+            text = self.text
+            commas = np.flatnonzero(text[1:-1] == _COMMA) + 1
+            commas = commas[(text[commas - 1] == _QUOTE) & (text[commas + 1] == _QUOTE)]
+            separators = (commas - 1).astype(np.int64)
+            first = np.searchsorted(separators, self.starts[:-1]).astype(np.int64)
+            self._boundaries = (separators, first)
+        return self._boundaries
+
+    def keys(self, number: int, rows: Array, width: int) -> tuple[npt.NDArray[np.uint8], Array]:
+        """Cell ``number`` of ``rows`` as a matrix, a row per cell, zero-padded and cut at
+        ``width`` bytes (or the longest cell, if shorter), and each cell's whole length."""
+        starts, ends = self.column(number)
+        starts, lengths = starts[rows], ends[rows] - starts[rows]
+        width = max(1, min(width, int(lengths.max(initial=0))))
+        # each row a copy of ``width`` bytes from where its cell starts (the text is padded
+        # past its end), then what lies past the cell's end is zeroed
+        windows = np.lib.stride_tricks.sliding_window_view(self.text, width)
+        matrix = np.empty((len(rows), width), dtype=np.uint8)
+        offsets = np.arange(width)
+        for lo in range(0, len(rows), CHUNK_ROWS):
+            part = slice(lo, lo + CHUNK_ROWS)
+            block = windows[starts[part]]
+            block[offsets >= lengths[part, None]] = 0
+            matrix[part] = block
+        if len(self.escaped):
+            for i in np.flatnonzero(np.isin(rows, self.escaped)).tolist():
+                cell = self.cell(int(rows[i]), number).encode()
+                lengths[i] = len(cell)
+                matrix[i] = 0
+                cut = cell[:width]
+                matrix[i, : len(cut)] = np.frombuffer(cut, dtype=np.uint8)
+        return matrix, lengths
+
+    def cell(self, row: int, number: int) -> str:
+        """One cell, lower-cased ('' when the record is shorter)."""
+        if row in self.escaped_set:
+            cells = self.cells(row)
+            return cells[number] if number < len(cells) else ""
+        starts, ends = self.column(number)
+        return self.text[starts[row] : ends[row]].tobytes().decode()
+
+    # Types and order
+
+    def infer(self, number: int, rows: Array) -> str:
+        """The column's type over ``rows``: integer, decimal, date, or text (see classify)."""
+        matrix, lengths = self.keys(number, rows, INFER_BYTES)
+        filled = lengths > 0
+        if not filled.any():
+            return "text"
+        kinds = classify(matrix[filled], lengths[filled])
+        for kind in ("integer", "decimal", "date"):
+            if kinds[kind].all():
+                return kind
+        return "text"
+
+    def order(self, number: int, rows: Array, kind: str, descending: bool) -> Array:
+        """``rows`` sorted by cell ``number`` as ``kind``, ties in row order, empty cells last
+        either way."""
+        if kind in ("integer", "decimal"):
+            matrix, lengths = self.keys(number, rows, INFER_BYTES)
+            filled = lengths > 0
+            values = np.zeros(len(rows))
+            values[filled] = numbers(matrix[filled], lengths[filled])
+            keys: npt.NDArray[np.generic] = values
+            exact = np.ones(len(rows), dtype=bool)
+        else:
+            matrix, lengths = self.keys(number, rows, KEY_BYTES)
+            filled = lengths > 0
+            keys = matrix.view(f"S{matrix.shape[1]}").ravel()
+            exact = lengths <= matrix.shape[1]
+        full = np.flatnonzero(filled)
+        keys = keys[full]
+        if exact[full].all():
+            if not descending:  # a stable sort is the ascending order, ties in row order
+                ordered = full[np.argsort(keys, kind="stable")]
+                return np.concatenate((rows[ordered], rows[~filled])).astype(np.int64)
+            numeric = kind in ("integer", "decimal")
+            ranks = -keys.astype(np.float64) if numeric else -_ranks(keys)
+        else:
+            ranks = _ranks(keys)
+            ranks = _refine(ranks, full, exact, lambda i: self.cell(int(rows[i]), number))
+            ranks = -ranks if descending else ranks
+        ordered = full[np.argsort(ranks, kind="stable")]
+        return np.concatenate((rows[ordered], rows[~filled])).astype(np.int64)
+
+
+def _lines_of(starts: Array, positions: Array) -> Array:
+    """The lines holding these positions (in order), each once, in order."""
+    return _distinct(np.searchsorted(starts, positions, side="right") - 1)
+
+
+def _distinct(ordered: Array) -> Array:
+    """An ordered array without its repeats (np.unique, without sorting again)."""
+    if not len(ordered):
+        return ordered.astype(np.int64)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep].astype(np.int64)
+
+
+def _find_all(text: npt.NDArray[np.uint8], needle: bytes) -> Array:
+    """Where ``needle`` starts in ``text``, every occurrence (overlapping ones too)."""
+    if not needle:
+        return np.arange(0, dtype=np.int64)
+    # anchor on the needle's rarest kind of byte: a letter is rarer than a space or a quote
+    anchor = max(range(len(needle)), key=lambda i: (needle[i] not in b' "0123456789', -i))
+    found = np.flatnonzero(text == needle[anchor]) - anchor
+    found = found[(found >= 0) & (found <= len(text) - len(needle))]
+    for i, byte in enumerate(needle):
+        if i != anchor and len(found):
+            found = found[text[found + i] == byte]
+    return found.astype(np.int64)
+
+
+def _holds(cells: list[str], needle: str, column: int | None) -> bool:
+    if column is not None:
+        return column < len(cells) and needle in cells[column]
+    return any(needle in cell for cell in cells)
+
+
+def _ranks(keys: npt.NDArray[np.generic]) -> Array:
+    """Dense ranks: equal keys share one, in key order."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    step = np.empty(len(keys), dtype=np.int64)
+    step[0] = 0
+    step[1:] = keys[order][1:] != keys[order][:-1]
+    ranks = np.empty(len(keys), dtype=np.int64)
+    ranks[order] = np.cumsum(step) * 2  # even: room to split a tie (see _refine)
+    return ranks
+
+
+def _refine(
+    ranks: Array, full: Array, exact: npt.NDArray[np.bool_], cell: Callable[[int], str]
+) -> Array:
+    """Cells longer than the key tie on their first KEY_BYTES: order each such tie by the
+    whole cells, and give the result fresh dense ranks."""
+    cut = np.flatnonzero(~exact[full])
+    ranks = ranks.copy()
+    sub_ranks: dict[int, int] = {}
+    for rank in np.unique(ranks[cut]).tolist():
+        members = np.flatnonzero(ranks == rank)
+        if len(members) < 2:
+            continue
+        texts = {int(m): cell(int(full[m])) for m in members.tolist()}
+        distinct = sorted(set(texts.values()))
+        position = {text: i for i, text in enumerate(distinct)}
+        for m, text in texts.items():
+            sub_ranks[m] = position[text]
+    if not sub_ranks:
+        return ranks
+    # rank, then the place among the tie's whole cells: ranked again densely
+    sub = np.zeros(len(ranks), dtype=np.int64)
+    members = np.array(list(sub_ranks), dtype=np.int64)
+    sub[members] = np.array(list(sub_ranks.values()), dtype=np.int64)
+    combined = ranks * (len(ranks) + 1) + sub
+    return _ranks(combined)
+
+
+# Cells as numbers and dates, a whole column at a time
+
+
+def classify(matrix: npt.NDArray[np.uint8], lengths: Array) -> dict[str, npt.NDArray[np.bool_]]:
+    """Which cells (rows of ``matrix``, cut at its width) are integers, decimals or dates.
+
+    Integers: ``-12``, ``+7``, ``1,234,567`` (thousands separated by commas, in threes).
+    Decimals: integers or ``-1,234.50``, ``.5``. Dates: ISO 8601, ``2026-11-24``, with an
+    optional time (``2026-11-24T10:30``, ``2026-11-24 10:30:00.5+01:00``).
+    """
+    width = matrix.shape[1]
+    none = np.zeros(len(lengths), dtype=bool)
+    numeric, datelike = bool(_NUMERIC.take(matrix).all()), bool(_DATELIKE.take(matrix).all())
+    if not numeric:  # a letter or the like somewhere: no need to look closer
+        dates = _dates(matrix, lengths, (matrix >= 48) & (matrix <= 57)) if datelike else none
+        return {"integer": none, "decimal": none, "date": dates}
+    pos = np.arange(width)
+    inside = pos < lengths[:, None]
+    fits = lengths <= width
+    digit = (matrix >= 48) & (matrix <= 57)
+    dot = matrix == 46
+    comma = matrix == 44
+    sign = ((matrix == 45) | (matrix == 43)) & (pos == 0)
+    plain = ((digit | dot | comma | sign) | ~inside).all(axis=1)
+    has_dot = dot.any(axis=1)
+    dot_at = np.where(has_dot, dot.argmax(axis=1), lengths)
+    before = pos < dot_at[:, None]
+    int_digits = (digit & before).sum(axis=1)
+    frac_digits = (digit & ~before).sum(axis=1)
+    commas = comma.sum(axis=1)
+    commas_placed = (~comma | (((dot_at[:, None] - pos) % 4 == 0) & before)).all(axis=1)
+    commas_ok = (commas == 0) | (
+        commas_placed & (commas == (int_digits - 1) // 3) & (int_digits >= 4)
+    )
+    number = fits & plain & (dot.sum(axis=1) <= 1) & commas_ok
+    integer = number & ~has_dot & (int_digits >= 1)
+    decimal = integer | (number & has_dot & (frac_digits >= 1))
+    dates = _dates(matrix, lengths, digit) if datelike else none
+    return {"integer": integer, "decimal": decimal, "date": dates}
+
+
+def _bytes_table(allowed: bytes) -> npt.NDArray[np.bool_]:
+    table = np.zeros(256, dtype=bool)
+    table[list(allowed)] = True
+    table[0] = True  # padding past a cell's end
+    return table
+
+
+_NUMERIC = _bytes_table(b"0123456789.,+-")
+_DATELIKE = _bytes_table(b"0123456789-:.+tz ")
+
+
+def _dates(
+    matrix: npt.NDArray[np.uint8], lengths: Array, digit: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    width = matrix.shape[1]
+    if width < 10:
+        return np.zeros(len(lengths), dtype=bool)
+
+    def at(i: int, chars: bytes) -> npt.NDArray[np.bool_]:
+        return np.isin(matrix[:, i], list(chars))
+
+    day = (
+        digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1)
+        & (matrix[:, 4] == 45)
+        & (matrix[:, 7] == 45)
+        & at(5, b"01")
+        & at(8, b"0123")
+    )
+    if width < 16:
+        short: npt.NDArray[np.bool_] = day & (lengths == 10)
+        return short
+    clock = at(10, b"t ") & digit[:, [11, 12, 14, 15]].all(axis=1) & (matrix[:, 13] == 58)
+    rest_ok = (
+        np.isin(matrix[:, 16:], list(b"0123456789:.+-z"))
+        | (np.arange(16, width) >= lengths[:, None])
+    ).all(axis=1)
+    timed = clock & rest_ok & (lengths >= 16) & (lengths <= width)
+    dates: npt.NDArray[np.bool_] = day & ((lengths == 10) | timed)
+    return dates
+
+
+def numbers(matrix: npt.NDArray[np.uint8], lengths: Array) -> npt.NDArray[np.float64]:
+    """The value of each cell that :func:`classify` calls a number."""
+    comma = matrix == 44
+    if comma.any():  # thousands separators: squeezed out, digits closing up to the left
+        matrix = np.take_along_axis(matrix, np.argsort(comma, axis=1, kind="stable"), axis=1)
+        lengths = lengths - comma.sum(axis=1)
+        matrix[np.arange(matrix.shape[1]) >= lengths[:, None]] = 0
+    width = matrix.shape[1]
+    dot = matrix == 46
+    dot_at = np.where(dot.any(axis=1), dot.argmax(axis=1), lengths)
+    # Shift each row so that its decimal points line up: a digit's worth is then its column's
+    # (a power of ten), and the values are one matrix product.
+    whole = int(dot_at.max(initial=0))
+    wide = whole + width
+    source = np.arange(wide)[None, :] + (dot_at - whole)[:, None]
+    valid = (source >= 0) & (source < width)
+    aligned = np.take_along_axis(matrix, np.clip(source, 0, width - 1), axis=1)
+    digits = (aligned - 48).astype(np.float64)
+    digits[~valid | (aligned < 48) | (aligned > 57)] = 0
+    worth = np.power(10.0, whole - 1 - np.arange(wide))
+    worth[whole:] *= 10  # past the point, skipping the point's own column
+    values: npt.NDArray[np.float64] = digits @ worth
+    values[matrix[:, 0] == 45] *= -1
+    return values

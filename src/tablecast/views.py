@@ -1,0 +1,301 @@
+"""Views of a version: which rows, in which order. Sorting, searching, and the header switch.
+
+A :class:`View` is what a viewer asks for (over HTTP as query parameters, in tablecast.v1 as a
+``view`` message); parsing it is pure. :class:`Views` computes the rows a view shows, as record
+numbers in order, with tablecast.columns, off the event loop, and keeps what it computed: a
+version's lower-cased text and column types, each sort order (version, column, order) and each
+search's matches, and the rows of each view. A page of a view is then a slice of an array and
+a read of its records: a new sort costs one pass over a column; turning its pages costs what a
+plain page does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .columns import Array, TableText
+from .errors import TablecastError
+from .store.base import Store, Version
+
+log = logging.getLogger("tablecast.views")
+
+T = TypeVar("T")
+
+MAX_TEXT = 200  # characters in a search or a filter
+MAX_FILTERS = 20
+MAX_NAME = 40  # characters of the name of whoever changed a shared view
+
+
+@dataclass(frozen=True)
+class View:
+    """Which rows a viewer sees: all of them in file order, unless it sorts or searches.
+    ``header``: whether the first record is the header (None: as uploaded). ``by``: who set
+    a shared view, to show; not part of what the view is."""
+
+    sort: int | None = None
+    descending: bool = False
+    q: str = ""
+    filters: tuple[tuple[int, str], ...] = ()
+    header: bool | None = None
+    by: str = field(default="", compare=False)
+
+    @property
+    def picks(self) -> bool:
+        """Sorts or searches: its rows are not simply the version's, in order."""
+        return self.sort is not None or bool(self.q) or bool(self.filters)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sort": self.sort,
+            "order": "desc" if self.descending else "asc",
+            "q": self.q,
+            "filters": {str(column): text for column, text in self.filters},
+            "header": self.header,
+            "by": self.by or None,
+        }
+
+    def on(self, version: Version | None) -> Version | None:
+        """The version as this view reads it: with its header switched, if the view does."""
+        if version is None or self.header is None or self.header == version.meta.has_header:
+            return version
+        return replace(version, meta=replace(version.meta, has_header=self.header))
+
+    def check(self, version: Version | None) -> None:
+        """A view names only columns the version has."""
+        width = version.meta.width if version is not None else 0
+        for column in (self.sort, *(c for c, _ in self.filters)):
+            if column is not None and column >= width:
+                raise TablecastError("bad_option", f"the table has no column {column}")
+
+
+PLAIN = View()
+
+
+def view_from_query(get: Callable[[str], str | None], names: list[str]) -> View:
+    """A view from HTTP query parameters: ``sort``, ``order``, ``q``, ``filter.N``,
+    ``header``. ``names``: every parameter name in the query, for the filters."""
+    sort = get("sort")
+    order = get("order")
+    header = get("header")
+    filters = {
+        name[len("filter.") :]: get(name) or "" for name in names if name.startswith("filter.")
+    }
+    return _view(
+        None if sort in (None, "") else _column(sort, "sort"),
+        order or "asc",
+        get("q") or "",
+        filters,
+        None if header in (None, "") else _header(header),
+        "",
+    )
+
+
+def view_from_message(obj: Mapping[str, Any]) -> View:
+    """A view from a tablecast.v1 ``view`` message (see docs/protocol.md)."""
+    sort, header, filters = obj.get("sort"), obj.get("header"), obj.get("filters")
+    filters = {} if filters is None else filters
+    q, order, by = obj.get("q") or "", obj.get("order") or "asc", obj.get("by") or ""
+    if sort is not None and (isinstance(sort, bool) or not isinstance(sort, int)):
+        raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
+    if header is not None and not isinstance(header, bool):
+        raise TablecastError("bad_option", "header must be true, false or null")
+    if not isinstance(filters, dict) or not all(isinstance(v, str) for v in filters.values()):
+        raise TablecastError("bad_option", "filters must map column numbers to text")
+    if not isinstance(q, str) or not isinstance(order, str) or not isinstance(by, str):
+        raise TablecastError("bad_option", "q, order and by must be strings")
+    return _view(sort, order, q, filters, header, by)
+
+
+def _view(
+    sort: int | None,
+    order: str,
+    q: str,
+    filters: Mapping[str, str],
+    header: bool | None,
+    by: str,
+) -> View:
+    if sort is not None and sort < 0:
+        raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
+    if order not in ("asc", "desc"):
+        raise TablecastError("bad_option", "order must be asc or desc")
+    if len(filters) > MAX_FILTERS:
+        raise TablecastError("bad_option", f"at most {MAX_FILTERS} filters")
+    texts = [q, *filters.values()]
+    if any(len(text) > MAX_TEXT for text in texts):
+        raise TablecastError("bad_option", f"a search is at most {MAX_TEXT} characters")
+    by = "".join(c for c in by if c.isprintable())[:MAX_NAME]
+    return View(
+        sort=sort,
+        descending=order == "desc",
+        q=q,
+        filters=tuple(
+            sorted((_column(column, "filter"), text) for column, text in filters.items() if text)
+        ),
+        header=header,
+        by=by,
+    )
+
+
+def _column(text: str, what: str) -> int:
+    if not text.isdigit() or len(text) > 6:
+        raise TablecastError("bad_option", f"{what} must name a column by number (0 is the first)")
+    return int(text)
+
+
+def _header(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise TablecastError("bad_option", "header must be 1 or 0")
+
+
+class Views:
+    """What views of which versions this node has computed, within a memory budget (least
+    recently used first out). Computing runs on a thread of its own, one thing at a time, so a
+    burst of new sorts never takes more than a core from the viewers."""
+
+    def __init__(self, store: Store, memory: int) -> None:
+        self.store = store
+        self.memory = memory
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="tablecast-views")
+        self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
+        self._used = 0
+        self._pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    async def _kept_or(self, key: tuple[Any, ...], make: Callable[[], Awaitable[T]]) -> T:
+        """What ``key`` names, made once however many ask at a time, then kept."""
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            found: T = self._kept[key]
+            return found
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(make())
+            self._pending[key] = pending
+            pending.add_done_callback(lambda f: self._made(key, f))
+        result: T = await asyncio.shield(pending)
+        return result
+
+    def _made(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        del self._pending[key]
+        if future.cancelled() or future.exception() is not None:
+            return
+        value = future.result()
+        size = value.nbytes if hasattr(value, "nbytes") else 64 * (len(value) + 1)
+        self._kept[key], self._sizes[key] = value, size
+        self._used += size
+        while self._used > self.memory and len(self._kept) > 1:
+            old, _ = self._kept.popitem(last=False)
+            self._used -= self._sizes.pop(old)
+
+    def forget(self, version_id: int) -> None:
+        """Whatever was kept of a version (its document is gone)."""
+        for key in [k for k in self._kept if k[1] == version_id]:
+            del self._kept[key]
+            self._used -= self._sizes.pop(key)
+
+    async def text(self, version: Version) -> TableText:
+        async def build() -> TableText:
+            began = time.perf_counter()
+            text = await self._run(lambda: TableText.build(self.store.read_all(version.id)))
+            log.debug(
+                "text version=%d records=%d bytes=%d seconds=%.3f",
+                version.id,
+                text.records,
+                text.nbytes,
+                time.perf_counter() - began,
+            )
+            return text
+
+        return await self._kept_or(("text", version.id), build)
+
+    def known_types(self, version: Version | None) -> list[str] | None:
+        """The version's column types if known by now (see types), else None."""
+        if version is None:
+            return []
+        key = ("types", version.id, version.meta.has_header)
+        return self._kept.get(key)
+
+    async def types(self, version: Version) -> list[str]:
+        """Each column's type (integer, decimal, date or text) over the version's rows."""
+
+        async def infer() -> list[str]:
+            text = await self.text(version)
+            rows = _data_rows(version, text)
+            return await self._run(lambda: [text.infer(c, rows) for c in range(version.meta.width)])
+
+        return await self._kept_or(("types", version.id, version.meta.has_header), infer)
+
+    async def rows(self, version: Version, view: View) -> Array:
+        """The records (0-based, header excluded) the view shows, in order."""
+        view.check(version)
+        key = ("rows", version.id, version.meta.has_header, view)
+        return await self._kept_or(key, lambda: self._rows(version, view))
+
+    async def _rows(self, version: Version, view: View) -> Array:
+        text = await self.text(version)
+        rows = _data_rows(version, text)
+        if view.sort is not None:
+            rows = await self._order(version, text, view.sort, view.descending)
+        if view.q or view.filters:
+            matches = await self._matches(version, text, view)
+            shown = np.zeros(text.records, dtype=bool)
+            shown[matches] = True
+            rows = rows[shown[rows]]
+        return rows
+
+    async def _order(self, version: Version, text: TableText, column: int, desc: bool) -> Array:
+        key = ("order", version.id, version.meta.has_header, column, desc)
+
+        async def sort() -> Array:
+            kind = (await self.types(version))[column]
+            rows = _data_rows(version, text)
+            return await self._run(text.order, column, rows, kind, desc)
+
+        return await self._kept_or(key, sort)
+
+    async def _matches(self, version: Version, text: TableText, view: View) -> Array:
+        key = ("matches", version.id, version.meta.has_header, view.q, view.filters)
+        first = 1 if version.meta.has_header else 0
+
+        def search() -> Array:
+            found: Array | None = text.search(view.q, first) if view.q else None
+            for column, needle in view.filters:
+                these = text.search(needle, first, column)
+                found = these if found is None else np.intersect1d(found, these)
+            assert found is not None
+            return found
+
+        async def run() -> Array:
+            return await self._run(search)
+
+        return await self._kept_or(key, run)
+
+    async def records(self, version: Version, picked: Array) -> bytes:
+        """The picked records as one JSON array."""
+        if self.store.reads_inline:
+            return self.store.read_picked(version.id, picked.tolist())
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.store.read_picked, version.id, picked.tolist())
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _data_rows(version: Version, text: TableText) -> Array:
+    first = 1 if version.meta.has_header else 0
+    return np.arange(first, text.records, dtype=np.int64)

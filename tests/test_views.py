@@ -1,0 +1,266 @@
+"""Sorting, searching, types and the header switch: the pure column work, then the HTTP API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from urllib.parse import urlencode
+
+import numpy as np
+import orjson
+import pytest
+from support import http
+from test_store import meta, open_store, rows, write_version
+
+from tablecast.columns import KEY_BYTES, TableText
+from tablecast.errors import TablecastError
+from tablecast.store.base import BLOCK_RECORDS, encode_block
+from tablecast.views import View, view_from_message, view_from_query
+
+__all__ = ["open_store"]  # the store suite's fixture: the store test here runs on every store
+
+
+def text_of(records: list[list[str]]) -> TableText:
+    inner = [orjson.dumps(cells).decode()[2:-2] for cells in records]
+    blocks = [
+        encode_block(inner[i : i + BLOCK_RECORDS]).records
+        for i in range(0, len(inner), BLOCK_RECORDS)
+    ]
+    return TableText.build(blocks)
+
+
+def column_type(cells: list[str]) -> str:
+    text = text_of([["h"], *[[c] for c in cells]])
+    return text.infer(0, np.arange(1, text.records))
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        (["1", "-2", "+3", "1,234", "-1,234,567", "", "0"], "integer"),
+        (["1.5", "-0.25", ".5", "1,234.50", "7", ""], "decimal"),
+        (["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"], "date"),
+        (["12", "n/a", "3"], "text"),  # mixed: sorted as text
+        (["1,23"], "text"),  # not thousands: a decimal comma, or a list
+        (["12,345,67"], "text"),
+        (["1.2.3"], "text"),
+        (["-"], "text"),
+        (["1."], "text"),
+        (["2026-13-01x"], "text"),
+        (["2026-11-24", "5"], "text"),
+        (["", ""], "text"),  # nothing to go by
+        (["1e5"], "text"),
+    ],
+)
+def test_column_types_are_inferred_from_every_cell(cells, kind):
+    assert column_type(cells) == kind
+
+
+def sorted_rows(records: list[list[str]], column: int, descending: bool = False) -> list[int]:
+    text = text_of(records)
+    rows = np.arange(1, text.records)
+    kind = text.infer(column, rows)
+    return text.order(column, rows, kind, descending).tolist()
+
+
+def test_numbers_sort_by_value_ties_by_row_and_empty_cells_last_both_ways():
+    cells = ["10", "9", "-1,000", "", "9", "2.5", "1,000"]
+    records = [["n"], *[[c] for c in cells]]
+    assert sorted_rows(records, 0) == [3, 6, 2, 5, 1, 7, 4]
+    assert sorted_rows(records, 0, descending=True) == [7, 1, 2, 5, 6, 3, 4]
+
+
+def test_text_sorts_ignoring_case_and_dates_in_time_order():
+    records = [["name", "when"], ["bob", "2024-01-02"], ["Ada", "2023-12-31T23:00"]]
+    records += [["ada", "2023-12-31"], ["Émile", ""], ["carl", "2025-06-01"]]
+    assert sorted_rows(records, 0) == [2, 3, 1, 5, 4]
+    assert sorted_rows(records, 0, descending=True) == [4, 5, 1, 2, 3]
+    assert sorted_rows(records, 1) == [3, 2, 1, 5, 4]
+
+
+def test_long_cells_sharing_a_prefix_sort_by_the_whole_cell():
+    prefix = "x" * KEY_BYTES
+    cells = [prefix + "b", prefix + "a", prefix, prefix + "a", "y"]
+    records = [["t"], *[[c] for c in cells]]
+    assert sorted_rows(records, 0) == [3, 2, 4, 1, 5]
+    assert sorted_rows(records, 0, descending=True) == [5, 1, 2, 4, 3]
+
+
+def test_a_random_table_sorts_as_python_would():
+    rng = random.Random(7)
+    words = ["a", "B", "ab", "", "zz", 'q"t', "back\\slash", "tab\there", "ünï"]
+    records = [["w", "n"]] + [
+        [rng.choice(words), str(rng.randint(-50, 50))] for _ in range(3 * BLOCK_RECORDS)
+    ]
+    rows = list(range(1, len(records)))
+    for descending in (False, True):
+        filled = [r for r in rows if records[r][0]]
+        expected = sorted(filled, key=lambda r: records[r][0].lower().encode(), reverse=descending)
+        # reverse=True keeps ties in order too: sorted() is stable both ways
+        expected += [r for r in rows if not records[r][0]]
+        assert sorted_rows(records, 0, descending) == expected
+        numbers = sorted(rows, key=lambda r: int(records[r][1]), reverse=descending)
+        assert sorted_rows(records, 1, descending) == numbers
+
+
+def test_search_finds_cells_case_insensitively_never_across_cells_or_escapes():
+    records = [["a", "b"], ["Paris", "x"], ["par", "is"], ['say "hi"', "new\nline"]]
+    records += [["back\\slash", "n"], ["PARIS!", ""], ["short"]]
+    text = text_of(records)
+    assert text.search("paris", 1).tolist() == [1, 5]
+    assert text.search("pa", 0).tolist() == [1, 2, 5]
+    assert text.search('"hi"', 1).tolist() == [3]
+    assert text.search("\n", 1).tolist() == [3]
+    assert text.search("n", 1, column=1).tolist() == [3, 4]  # not the escape in "\\slash"
+    assert text.search("\\", 1).tolist() == [4]
+    assert text.search("is", 1, column=1).tolist() == [2]
+    assert text.search("a", 0, column=0).tolist() == [0, 1, 2, 3, 4, 5]
+    assert text.search("zzz", 1).tolist() == []
+
+
+def test_views_parse_from_queries_and_messages():
+    query = {"sort": "2", "order": "desc", "q": "ada", "filter.1": "paris", "filter.0": ""}
+    view = view_from_query(query.get, list(query))
+    assert view == View(sort=2, descending=True, q="ada", filters=((1, "paris"),))
+    assert view_from_message({"sort": 2, "order": "desc", "q": "ada", "filters": {"1": "paris"}})
+    assert view_from_message({"by": "Ada\x00" + "x" * 99}).by == "Ada" + "x" * 37
+    for bad in ({"sort": "x"}, {"order": "up"}, {"sort": "-1"}, {"q": "x" * 201}):
+        with pytest.raises(TablecastError) as caught:
+            view_from_query(bad.get, list(bad))
+        assert caught.value.code == "bad_option"
+    for bad_message in ({"sort": True}, {"filters": []}, {"header": "yes"}, {"q": 3}):
+        with pytest.raises(TablecastError):
+            view_from_message(bad_message)
+
+
+def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
+    store = open_store()
+    document = store.create_document(None)
+    n = 3 * BLOCK_RECORDS + 5
+    version = store.commit_version(write_version(store, document.id, n), meta(n)).version
+    assert version is not None
+    picked = [n - 1, 0, 2 * BLOCK_RECORDS, 1, n - 1, BLOCK_RECORDS - 1]
+    expected = rows(n)
+    assert orjson.loads(store.read_picked(version.id, picked)) == [expected[i] for i in picked]
+    assert store.read_picked(version.id, []) == b"[]"
+    text = TableText.build(store.read_all(version.id))
+    assert text.records == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
+
+
+# The HTTP API
+
+
+PEOPLE = [
+    ["name", "city", "amount", "when"],
+    ["Ada", "Paris", "1,200", "2024-03-01"],
+    ["grace", "Oslo", "-5", "2023-01-15"],
+    ["Alan", "paris", "30.5", ""],
+    ["Edsger", "Lima", "", "2025-07-04"],
+    ["ada", "Lima", "1,200", "2024-03-01"],
+]
+
+
+def people_tsv(extra: int = 0) -> bytes:
+    rows = PEOPLE + [[f"p{i}", "Quito", str(i), "2020-01-01"] for i in range(extra)]
+    return ("\n".join("\t".join(row) for row in rows) + "\n").encode()
+
+
+def page(server, doc, n: int = 1, **query: str) -> dict:
+    url = f"{server.url}/parser/api/docs/{doc['id']}/pages/{n}?{urlencode(query)}"
+    status, body, _ = http("GET", url)
+    assert status == 200, body
+    return body
+
+
+def names(body: dict) -> list[str]:
+    return [row[0] for row in body["data"]]
+
+
+@pytest.fixture
+def people(server):
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.tsv", people_tsv())
+    assert status == 201
+    return doc
+
+
+def test_pages_carry_types_and_sort_by_each_type(server, people):
+    plain = page(server, people)
+    assert plain["types"] == ["text", "text", "decimal", "date"]
+    assert plain["view"]["sort"] is None and "rows" not in plain
+    by_name = page(server, people, sort="0")
+    assert names(by_name) == ["Ada", "ada", "Alan", "Edsger", "grace"]
+    assert by_name["rows"] == [1, 5, 3, 4, 2]  # each row's number in the file
+    assert by_name["view"] == {
+        "sort": 0, "order": "asc", "q": "", "filters": {}, "header": None, "by": None
+    }  # fmt: skip
+    assert names(page(server, people, sort="2")) == ["grace", "Alan", "Ada", "ada", "Edsger"]
+    desc = page(server, people, sort="2", order="desc")
+    assert names(desc) == ["Ada", "ada", "Alan", "grace", "Edsger"]
+    assert names(page(server, people, sort="3")) == ["grace", "Ada", "ada", "Edsger", "Alan"]
+
+
+def test_search_and_filters_count_matching_rows_and_combine_with_sort(server, people):
+    found = page(server, people, q="PARIS")
+    assert (found["total_number"], names(found), found["rows"]) == (2, ["Ada", "Alan"], [1, 3])
+    assert page(server, people, q="ada")["total_number"] == 2
+    only = page(server, people, **{"q": "a", "filter.1": "lima", "sort": "0", "order": "desc"})
+    assert names(only) == ["Edsger", "ada"] and only["total_number"] == 2
+    assert only["view"]["filters"] == {"1": "lima"}
+    nothing = page(server, people, q="nobody")
+    assert (nothing["total_number"], nothing["page_count"], nothing["data"]) == (0, 1, [])
+    assert page(server, people, q="name")["total_number"] == 0  # the header is no row
+
+
+def test_views_page_through_many_rows(server):
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", people_tsv(extra=450))
+    sorted_pages = [page(server, doc, n, sort="2", order="desc") for n in (1, 2, 5)]
+    assert [p["page_count"] for p in sorted_pages] == [5, 5, 5]
+    assert sorted_pages[0]["data"][0][0] == "Ada"  # 1,200 beats 449
+    assert sorted_pages[0]["data"][2][0] == "p449"
+    assert sorted_pages[1]["first_row"] == 101
+    assert [r[0] for r in sorted_pages[2]["data"]][-3:] == ["p0", "grace", "Edsger"]
+    status, body, _ = http(
+        "GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/2?q=paris"
+    )
+    assert body["error"]["code"] == "page_not_found"
+
+
+def test_the_header_can_be_switched_off_and_on(server, people):
+    off = page(server, people, header="0")
+    assert off["has_header"] is False and off["columns"] == ["1", "2", "3", "4"]
+    assert off["total_number"] == 6 and off["data"][0] == PEOPLE[0]
+    assert off["types"] == ["text", "text", "text", "text"]  # "amount" is now a cell
+    assert page(server, people, header="0", q="city")["rows"] == [1]
+    status, doc, _ = http(
+        "POST", f"{server.url}/parser/api/docs?header=0", people_tsv()
+    )
+    on = page(server, doc, header="1")
+    assert on["columns"] == PEOPLE[0] and on["total_number"] == 5
+
+
+def test_bad_views_get_typed_errors(server, people):
+    for query, code in (
+        ("sort=9", "bad_option"),
+        ("sort=x", "bad_option"),
+        ("order=sideways", "bad_option"),
+        ("filter.7=a", "bad_option"),
+        ("header=maybe", "bad_option"),
+    ):
+        status, body, _ = http(
+            "GET", f"{server.url}/parser/api/docs/{people['id']}/pages/1?{query}"
+        )
+        assert (status, body["error"]["code"]) == (400, code), query
+
+
+def test_downloads_export_the_view_as_shown(server, people):
+    url = f"{server.url}/parser/api/docs/{people['id']}/download"
+    status, text, _ = http("GET", f"{url}?format=csv&sort=2&order=desc&q=AR")
+    assert status == 200
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == PEOPLE[0]
+    assert [r[0] for r in rows[1:]] == ["Ada", "Alan"]
+    status, text, _ = http("GET", f"{url}?format=tsv&filter.1=lima")
+    assert [line.split("\t")[0] for line in text.splitlines()] == ["name", "Edsger", "ada"]
+    status, body, _ = http("GET", f"{url}?sort=12")
+    assert body["error"]["code"] == "bad_option"
