@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import cluster, connections, fanout, ingest, pages
+from bench import cluster, connections, fanout, ingest, pages, views
 
 BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "fanout": fanout.main,
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "pages": pages.main,
     "ingest": ingest.main,
     "cluster": cluster.main,
+    "views": views.main,
 }
 
 

@@ -168,11 +168,12 @@ async def expect(
 
 
 async def nothing_more(ws: ClientConnection, wait: float = 0.3, skip: tuple[str, ...] = ()) -> None:
-    """Assert that no further message arrives (ignoring the types in ``skip``)."""
+    """Assert that no further message arrives (ignoring the types in ``skip``, and column
+    types, which come whenever they are inferred)."""
     try:
         while True:
             message = await receive(ws, wait)
-            if message.get("type") not in skip:
+            if message.get("type") not in (*skip, "types"):
                 raise AssertionError(f"unexpected message: {str(message)[:300]}")
     except TimeoutError:
         pass

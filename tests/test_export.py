@@ -117,3 +117,23 @@ async def test_a_download_stopped_half_way_costs_the_server_nothing(server):
         assert s.recv(65536).startswith(b"HTTP/1.1 200")
     # the server carries on serving (and its log, checked after every test, shows no error)
     assert http("GET", f"{server.url}/parser/api/docs/{doc['id']}")[0] == 200
+
+
+def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
+    import random
+
+    import orjson
+
+    rng = random.Random(3)
+    cells = ["a", "", "b c", "1,2", "x\ty", 'q"t', "new\nline", "back\\slash", "é", "=1"]
+    cells += ["-1.5", "+x", "@sum", "12", "a=b"]
+    for name in ("tsv", "csv", "jsonl"):
+        writer = Writer(FORMATS[name], None, ["a", "b", "c"])
+        for _ in range(300):
+            rows = [[rng.choice(cells) for _ in range(rng.randint(1, 3))] for _ in range(5)]
+            data = orjson.dumps(rows)  # as Documents.records gives them
+            assert writer.records(data) == writer.rows(rows), (name, rows)
+        assert writer.records(b"[]") == b""
+    plain = [["a", "b"], ["c", "d e"]]  # the fast path: no escapes anywhere
+    assert Writer(FORMATS["tsv"], None, []).records(orjson.dumps(plain)) == b"a\tb\nc\td e\n"
+    assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == b"a,b\nc,d e\n"

@@ -12,6 +12,7 @@ import pytest
 from tablecast.documents import Documents, Limits
 from tablecast.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.views import PLAIN
 from tablecast.websocket import Frame
 
 
@@ -31,6 +32,7 @@ class SlowStore(SQLiteStore):
 class Viewer:
     def __init__(self, legacy: bool = False, follow: bool = True) -> None:
         self.legacy, self.follow = legacy, follow
+        self.view = PLAIN
         self.received: list[dict] = []
 
     def send(self, frame: Frame) -> None:

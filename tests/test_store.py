@@ -301,6 +301,7 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     assert orjson.loads(store.read_rows(document.version.id, 250, 300)) == rows(50, 250)
     # shared before edit keys: it keeps no key, so anyone with the link may still edit it
     assert document.edit_key_hash is None
+    assert document.shared_view == ""  # followers see it plain, as they did
     assert store.usage().stored_bytes > 0  # its blocks are counted against the storage limit
     store.close()
 

@@ -24,7 +24,7 @@ from tablecast.bus.events import (
     decode,
 )
 from tablecast.errors import TablecastError
-from tablecast.store.postgres import NODE_LOCKS, PostgresStore
+from tablecast.store.postgres import NODE_LOCKS, SCHEMA_VERSION, PostgresStore
 from test_store import meta, rows, write_version
 
 StoreFactory = Callable[..., PostgresStore]
@@ -107,7 +107,21 @@ def test_nodes_starting_together_create_the_schema_once(pg_url, open_pg):
     for t in threads:
         t.join()
     assert not errors
-    assert sql(pg_url, "SELECT version FROM schema_version") == [(1,)]
+    assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_schema_1_database_is_migrated(pg_url, open_pg):
+    store = open_pg(1)
+    document = store.create_document(None)
+    store.close()
+    sql(pg_url, "ALTER TABLE documents DROP COLUMN shared_view")  # as schema 1 had it
+    sql(pg_url, "UPDATE schema_version SET version = 1")
+    store = open_pg(2)
+    found = store.get_document(document.id)
+    assert found is not None and found.shared_view == ""
+    store.set_shared_page(document.id, 2, '{"sort": 1}')
+    assert store.get_document(document.id).shared_view == '{"sort": 1}'
+    assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
 def test_a_database_from_a_newer_tablecast_is_refused(pg_url, open_pg):

@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 import numpy as np
 import orjson
 import pytest
-from support import http
-from test_store import meta, open_store, rows, write_version
 
+from support import http
 from tablecast.columns import KEY_BYTES, TableText
 from tablecast.errors import TablecastError
 from tablecast.store.base import BLOCK_RECORDS, encode_block
 from tablecast.views import View, view_from_message, view_from_query
+from test_store import meta, open_store, rows, write_version
 
 __all__ = ["open_store"]  # the store suite's fixture: the store test here runs on every store
 
@@ -144,7 +144,7 @@ def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
     expected = rows(n)
     assert orjson.loads(store.read_picked(version.id, picked)) == [expected[i] for i in picked]
     assert store.read_picked(version.id, []) == b"[]"
-    text = TableText.build(store.read_all(version.id))
+    text = TableText.build([records for _, records, _ in store.read_all(version.id)])
     assert text.records == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
 
 
@@ -213,17 +213,15 @@ def test_search_and_filters_count_matching_rows_and_combine_with_sort(server, pe
 
 
 def test_views_page_through_many_rows(server):
-    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", people_tsv(extra=450))
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", people_tsv(extra=450))
     sorted_pages = [page(server, doc, n, sort="2", order="desc") for n in (1, 2, 5)]
     assert [p["page_count"] for p in sorted_pages] == [5, 5, 5]
     assert sorted_pages[0]["data"][0][0] == "Ada"  # 1,200 beats 449
     assert sorted_pages[0]["data"][2][0] == "p449"
     assert sorted_pages[1]["first_row"] == 101
     assert [r[0] for r in sorted_pages[2]["data"]][-3:] == ["p0", "grace", "Edsger"]
-    status, body, _ = http(
-        "GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/2?q=paris"
-    )
-    assert body["error"]["code"] == "page_not_found"
+    status, body, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/2?q=paris")
+    assert (status, body["error"]["code"]) == (404, "page_not_found")
 
 
 def test_the_header_can_be_switched_off_and_on(server, people):
@@ -232,9 +230,7 @@ def test_the_header_can_be_switched_off_and_on(server, people):
     assert off["total_number"] == 6 and off["data"][0] == PEOPLE[0]
     assert off["types"] == ["text", "text", "text", "text"]  # "amount" is now a cell
     assert page(server, people, header="0", q="city")["rows"] == [1]
-    status, doc, _ = http(
-        "POST", f"{server.url}/parser/api/docs?header=0", people_tsv()
-    )
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?header=0", people_tsv())
     on = page(server, doc, header="1")
     assert on["columns"] == PEOPLE[0] and on["total_number"] == 5
 

@@ -48,6 +48,10 @@ class TableText:
     escaped_set: set[int] = field(default_factory=set, repr=False)
     _boundaries: tuple[Array, Array] | None = field(default=None, repr=False)
     _cells: dict[int, tuple[Array, Array]] = field(default_factory=dict, repr=False)
+    # numeric columns' values by (column, first row): inferring a type computes them anyway
+    _values: dict[tuple[int, int], npt.NDArray[np.float64]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(cls, blocks: Iterable[bytes]) -> TableText:
@@ -68,6 +72,7 @@ class TableText:
     @property
     def nbytes(self) -> int:
         spans = sum(a.nbytes + b.nbytes for a, b in self._cells.values())
+        spans += sum(values.nbytes for values in self._values.values())
         bounds = sum(a.nbytes for a in self._boundaries or ())
         return self.text.nbytes + self.starts.nbytes + self.escaped.nbytes + spans + bounds
 
@@ -87,8 +92,14 @@ class TableText:
         needle = needle.lower()
         encoded = orjson.dumps(needle)[1:-1]
         found = _find_all(self.text, encoded)
-        where = np.searchsorted(self.starts, found, side="right") - 1
-        anywhere = _distinct(where)
+        if column is None and len(found) > self.records:
+            # more matches than lines: marking them and asking each line if it holds one
+            # beats looking up the line of each
+            where = found
+            anywhere = self._lines_holding(found)
+        else:
+            where = np.searchsorted(self.starts, found, side="right") - 1
+            anywhere = _distinct(where)
         anywhere = anywhere[anywhere >= first]
         if column is None:
             lines = anywhere
@@ -99,12 +110,24 @@ class TableText:
             lines = lines[lines >= first]
         # Lines with a backslash may hold false matches (inside an escape) or, for a needle
         # with a quote or backslash, be the only true ones: they are checked cell by cell.
-        suspects = anywhere if b"\\" in encoded else np.intersect1d(anywhere, self.escaped)
+        if b"\\" in encoded:
+            suspects = anywhere
+        else:
+            suspects = (
+                anywhere[np.isin(anywhere, self.escaped)] if len(self.escaped) else anywhere[:0]
+            )
         if not len(suspects):
             return lines.astype(np.int64)
-        holding = [n for n in suspects.tolist() if _holds(self.cells(n), needle, column)]
-        lines = np.union1d(np.setdiff1d(lines, suspects), np.array(holding, dtype=np.int64))
-        return lines.astype(np.int64)
+        holding = np.array(
+            [n for n in suspects.tolist() if _holds(self.cells(n), needle, column)], dtype=np.int64
+        )
+        lines = lines[~np.isin(lines, suspects)]
+        return np.insert(lines, np.searchsorted(lines, holding), holding).astype(np.int64)
+
+    def _lines_holding(self, positions: Array) -> Array:
+        marked = np.zeros(len(self.text), dtype=bool)
+        marked[positions] = True
+        return np.flatnonzero(np.logical_or.reduceat(marked, self.starts[:-1])).astype(np.int64)
 
     # Columns
 
@@ -179,26 +202,41 @@ class TableText:
     # Types and order
 
     def infer(self, number: int, rows: Array) -> str:
-        """The column's type over ``rows``: integer, decimal, date, or text (see classify)."""
+        """The column's type over ``rows`` (consecutive, to the last record): integer,
+        decimal, date, or text (see classify)."""
         matrix, lengths = self.keys(number, rows, INFER_BYTES)
         filled = lengths > 0
         if not filled.any():
             return "text"
         kinds = classify(matrix[filled], lengths[filled])
-        for kind in ("integer", "decimal", "date"):
+        for kind in ("integer", "decimal"):
             if kinds[kind].all():
+                values = np.zeros(len(rows))
+                values[filled] = numbers(matrix[filled], lengths[filled])
+                self._values[number, int(rows[0]) if len(rows) else 0] = values
                 return kind
-        return "text"
+        return "date" if kinds["date"].all() else "text"
+
+    def _numbers(self, number: int, rows: Array) -> npt.NDArray[np.float64]:
+        found = self._values.get((number, int(rows[0]) if len(rows) else 0))
+        if found is not None and len(found) == len(rows):
+            return found
+        matrix, lengths = self.keys(number, rows, INFER_BYTES)
+        filled = lengths > 0
+        values = np.zeros(len(rows))
+        values[filled] = numbers(matrix[filled], lengths[filled])
+        return values
 
     def order(self, number: int, rows: Array, kind: str, descending: bool) -> Array:
         """``rows`` sorted by cell ``number`` as ``kind``, ties in row order, empty cells last
         either way."""
         if kind in ("integer", "decimal"):
-            matrix, lengths = self.keys(number, rows, INFER_BYTES)
-            filled = lengths > 0
-            values = np.zeros(len(rows))
-            values[filled] = numbers(matrix[filled], lengths[filled])
-            keys: npt.NDArray[np.generic] = values
+            starts, ends = self.column(number)
+            filled = ends[rows] > starts[rows]
+            if len(self.escaped):  # their spans are not to be trusted: ask them one by one
+                for i in np.flatnonzero(np.isin(rows, self.escaped)).tolist():
+                    filled[i] = bool(self.cell(int(rows[i]), number))
+            keys: npt.NDArray[np.generic] = self._numbers(number, rows)
             exact = np.ones(len(rows), dtype=bool)
         else:
             matrix, lengths = self.keys(number, rows, KEY_BYTES)

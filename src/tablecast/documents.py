@@ -193,8 +193,8 @@ class Documents:
     async def get(self, document_id: str) -> Document | None:
         return await self.read(self.store.get_document, document_id)
 
-    async def set_shared_page(self, document_id: str, page_no: int) -> None:
-        await self.write(self.store.set_shared_page, document_id, page_no)
+    async def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
+        await self.write(self.store.set_shared_page, document_id, page_no, view)
 
     async def records(self, version: Version | None, start: int, stop: int) -> bytes:
         """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed.

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from . import protocol, tasks
@@ -29,7 +29,8 @@ from .documents import Documents, Upload
 from .errors import TablecastError
 from .metrics import METRICS
 from .progress import News, UploadNews, news_of
-from .store.base import Document
+from .store.base import Document, Version
+from .views import PLAIN, View, view_from_json
 from .websocket import Frame
 
 log = logging.getLogger("tablecast.hub")
@@ -40,6 +41,7 @@ PRESENCE_DELAY = 0.1  # joins and leaves within this time make one presence mess
 class Viewer(Protocol):
     legacy: bool
     follow: bool
+    view: View  # its own, for pages not shared (legacy viewers: always the plain one)
 
     def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
@@ -59,6 +61,7 @@ def kind_of(viewer: Viewer) -> Kind:
 class Room:
     document: Document
     shared_page: int
+    shared_view: View = PLAIN  # what followers see: sorted, searched (tablecast.views)
     # viewers grouped by kind, so that a fan-out is one plain loop over each group
     groups: dict[Kind, set[Viewer]] = field(default_factory=lambda: {k: set() for k in KINDS})
     turns: int = 0  # bumped by every page turn and version: older fan-outs are dropped
@@ -119,7 +122,9 @@ class Hub:
             elsewhere = await self.documents.viewers_elsewhere([document_id])
             room = self.rooms.get(document_id)  # another viewer may have opened it meanwhile
             if room is None and commits == self._commits:
-                room = self.rooms[document_id] = Room(document, document.shared_page)
+                room = self.rooms[document_id] = Room(
+                    document, document.shared_page, _view_of(document)
+                )
                 room.elsewhere = elsewhere.get(document_id, {})
                 self.documents.touch(document_id)
             # else a version landed while we read: it may be this document's, so read again
@@ -159,14 +164,45 @@ class Hub:
         *,
         shared: bool,
         cause: str,
+        view: View = PLAIN,
         error: TablecastError | None = None,
     ) -> bytes:
         document = room.document
-        window = protocol.page_window(document.version, page_no, self._page_size(legacy), legacy)
-        data = await self.documents.records(document.version, window.start, window.stop)
         if legacy:
+            window = protocol.page_window(document.version, page_no, self.legacy_page_size, True)
+            data = await self.documents.records(document.version, window.start, window.stop)
             return protocol.legacy_page(document.id, window, data, error)
-        return protocol.v1_page(room.fields, window, data, shared=shared, cause=cause)
+        version = view.on(document.version)
+        page = await self.documents.page(version, view, page_no, self.page_size, legacy=False)
+        fields = room.fields
+        if version is not document.version:  # the header switched: other columns
+            fields = protocol.document_fields(replace(document, version=version))
+        types = self.documents.views.known_types(version)
+        if types is None and version is not None:
+            tasks.spawn(self._tell_types(room, version), "infer column types")
+        return protocol.v1_page(
+            fields,
+            page.window,
+            page.data,
+            shared=shared,
+            cause=cause,
+            view=view,
+            types=types,
+            row_numbers=page.row_numbers,
+        )
+
+    async def _tell_types(self, room: Room, version: Version) -> None:
+        """Column types take a pass over the version: pages go out without them meanwhile,
+        and its viewers are sent them once known."""
+        try:
+            types = await self.documents.views.types(version)
+        except TablecastError:  # shutting down, or the store is away: pages say no types
+            return
+        if room.document.version is not None and room.document.version.id == version.id:
+            message = protocol.message(
+                "types", version=version.number, header=version.meta.has_header, types=types
+            )
+            _send_each(room.v1_viewers(), Frame(message))
 
     async def send_page(
         self,
@@ -188,6 +224,7 @@ class Hub:
                 viewer.legacy,
                 shared=shared,
                 cause=cause,
+                view=room.shared_view if shared else viewer.view,
                 error=error,
             )
             if shared and room.turns != turns:
@@ -208,12 +245,26 @@ class Hub:
         room.turns += 1
         if self.node:
             room.unheard_turns += 1
-        tasks.spawn(self._save_shared_page(room, room.shared_page), "save shared page")
+        tasks.spawn(self._save_shared_page(room), "save shared page")
         await self._fan_out(room, cause="turn", everyone=False)
 
-    async def _save_shared_page(self, room: Room, page_no: int) -> None:
+    async def set_view(self, room: Room, view: View) -> None:
+        """A follower sorted or searched (or switched the header): every follower sees it,
+        from its page 1."""
+        view.check(view.on(room.document.version))
+        room.shared_view = view
+        room.shared_page = 1
+        room.turns += 1
+        if self.node:
+            room.unheard_turns += 1
+        tasks.spawn(self._save_shared_page(room), "save shared view")
+        await self._fan_out(room, cause="view", everyone=False)
+
+    async def _save_shared_page(self, room: Room) -> None:
         try:
-            await self.documents.set_shared_page(room.document.id, page_no)
+            await self.documents.set_shared_page(
+                room.document.id, room.shared_page, room.shared_view.encode()
+            )
         except BaseException:
             if self.node:
                 room.unheard_turns -= 1  # nothing will be heard of it
@@ -227,27 +278,41 @@ class Hub:
             return  # in a cluster, the store's announcement of it may have come first
         room.document = document
         room.shared_page = 1
+        room.shared_view = _fitting(room.shared_view, document)
+        for viewer in room.groups[False, False]:
+            viewer.view = _fitting(viewer.view, document)
         room.turns += 1
         room.versions += 1
         await self._fan_out(room, cause="version", everyone=True)
 
     async def _fan_out(self, room: Room, *, cause: str, everyone: bool) -> None:
+        """The shared page to every follower (``everyone``: to every viewer, a version's page
+        1). A view changing leaves legacy viewers be: they only ever see the plain table."""
         began = time.perf_counter()
         turns = room.turns
         page_no = room.shared_page
-        frames: dict[Kind, Frame] = {}
-        while True:  # viewers of a new kind may join while pages are being read
-            kinds = [k for k in KINDS if room.groups[k] and (everyone or k[1])]
-            missing = [k for k in kinds if k not in frames]
+        frames: dict[tuple[Kind, View], Frame] = {}
+        while True:  # viewers of a new kind (or view) may join while pages are being read
+            wanted = {
+                (kind, _seen_with(room, kind, viewer))
+                for kind in _kinds(cause, everyone)
+                for viewer in _one_per_view(room.groups[kind], kind)
+            }
+            missing = wanted - frames.keys()
             if not missing:
                 break
-            for legacy, follow in missing:
-                payload = await self._page(room, page_no, legacy, shared=follow, cause=cause)
-                frames[legacy, follow] = Frame(payload, supersedes="page")
+            for kind, view in missing:
+                legacy, follow = kind
+                payload = await self._page(
+                    room, page_no, legacy, shared=follow, cause=cause, view=view
+                )
+                frames[kind, view] = Frame(payload, supersedes="page")
             if room.turns != turns:
                 return  # overtaken: the newer fan-out sends what is current
         started = time.perf_counter()
-        sent = sum(_send_each(room.groups[kind], frame) for kind, frame in frames.items())
+        sent = 0
+        for kind in _kinds(cause, everyone):
+            sent += _send_by_view(room, kind, frames)
         METRICS.fan_out_seconds.observe(time.perf_counter() - began)
         log.debug(
             "fan-out doc=%s cause=%s page=%d viewers=%d seconds=%.4f",
@@ -363,10 +428,12 @@ class Hub:
             room.unheard_turns = max(room.unheard_turns - 1, 0)
             if room.unheard_turns:
                 return
-        if event.page_no != room.shared_page:
-            room.shared_page = event.page_no
+        view = _view_of(replace(room.document, shared_view=event.view))
+        if event.page_no != room.shared_page or view != room.shared_view:
+            cause = "turn" if view == room.shared_view else "view"
+            room.shared_page, room.shared_view = event.page_no, view
             room.turns += 1
-            tasks.spawn(self._fan_out(room, cause="turn", everyone=False), "show a page turn")
+            tasks.spawn(self._fan_out(room, cause=cause, everyone=False), "show a page turn")
 
     async def _catch_up(self, room: Room) -> None:
         """Show what the store holds for the room's document, where it differs from what this
@@ -376,10 +443,13 @@ class Hub:
             return
         if _number(document) > _number(room.document):
             await self.version_committed(document)
-        if document.shared_page != room.shared_page and not room.unheard_turns:
-            room.shared_page = document.shared_page
+        view = _view_of(document)
+        moved = (document.shared_page, view) != (room.shared_page, room.shared_view)
+        if moved and not room.unheard_turns:
+            cause = "turn" if view == room.shared_view else "view"
+            room.shared_page, room.shared_view = document.shared_page, view
             room.turns += 1
-            await self._fan_out(room, cause="turn", everyone=False)
+            await self._fan_out(room, cause=cause, everyone=False)
 
     async def resync(self) -> None:
         """After the bus was deaf for a while: whatever was missed, read back from the store."""
@@ -394,6 +464,57 @@ class Hub:
         for room in rooms:  # its connection drops): say them all again
             self._tell_viewers(room.document.id)
         await asyncio.gather(*(self._catch_up(room) for room in rooms), return_exceptions=True)
+
+
+def _view_of(document: Document) -> View:
+    """The document's shared view as the store keeps it; plain if it no longer fits."""
+    try:
+        return _fitting(view_from_json(document.shared_view), document)
+    except (TablecastError, ValueError):
+        return PLAIN
+
+
+def _fitting(view: View, document: Document) -> View:
+    """The view, if it fits the document's version (its columns are there), else plain."""
+    try:
+        view.check(view.on(document.version))
+    except TablecastError:
+        return PLAIN
+    return view
+
+
+def _kinds(cause: str, everyone: bool) -> list[Kind]:
+    """The kinds of viewer a fan-out is for."""
+    return [k for k in KINDS if (everyone or k[1]) and not (cause == "view" and k[0])]
+
+
+def _seen_with(room: Room, kind: Kind, viewer: Viewer | None) -> View:
+    """The view a fan-out shows a viewer of this kind (followers: all the same one)."""
+    legacy, follow = kind
+    if legacy:
+        return PLAIN
+    if follow or viewer is None:
+        return room.shared_view
+    return viewer.view
+
+
+def _one_per_view(viewers: set[Viewer], kind: Kind) -> list[Viewer]:
+    """A viewer for each view among them: followers all share one."""
+    if kind[1]:
+        return [next(iter(viewers))] if viewers else []
+    return list({viewer.view: viewer for viewer in viewers}.values())
+
+
+def _send_by_view(room: Room, kind: Kind, frames: dict[tuple[Kind, View], Frame]) -> int:
+    if kind[1]:
+        frame = frames.get((kind, _seen_with(room, kind, None)))
+        return _send_each(room.groups[kind], frame) if frame is not None else 0
+    sent = 0
+    for viewer in list(room.groups[kind]):
+        frame = frames.get((kind, viewer.view))
+        if frame is not None:
+            sent += _send_each((viewer,), frame)
+    return sent
 
 
 def _number(document: Document) -> int:

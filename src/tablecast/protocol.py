@@ -25,6 +25,7 @@ import orjson
 from .errors import TablecastError
 from .parsing import DELIMITER_NAMES, ParseOptions, parse_delimiter
 from .store.base import Document, Version
+from .views import PLAIN, View, view_from_message
 
 SUBPROTOCOL = "tablecast.v1"
 
@@ -153,12 +154,26 @@ def page_fields(fields: dict[str, Any], window: PageWindow, data: bytes) -> dict
 
 
 def v1_page(
-    fields: dict[str, Any], window: PageWindow, data: bytes, *, shared: bool, cause: str
+    fields: dict[str, Any],
+    window: PageWindow,
+    data: bytes,
+    *,
+    shared: bool,
+    cause: str,
+    view: View = PLAIN,
+    types: list[str] | None = None,
+    row_numbers: list[int] | None = None,
 ) -> bytes:
     """A page for a v1 viewer. ``shared``: it is the document's shared page (follow mode).
-    ``cause``: why it was sent: join, request, turn, version or follow."""
+    ``cause``: why it was sent: join, request, turn, view, version or follow. ``view``: how
+    its rows were picked; ``row_numbers``: each row's number in the file, when sorted or
+    searched. ``types``: the columns' types (None: not known yet, a ``types`` message
+    follows)."""
     message = page_fields(fields, window, data)
     message["type"], message["shared"], message["cause"] = "page", shared, cause
+    message["view"], message["types"] = view.as_dict(), types
+    if row_numbers is not None:
+        message["rows"] = row_numbers
     return orjson.dumps(message)
 
 
@@ -223,6 +238,14 @@ class Goto:
 
 
 @dataclass(frozen=True)
+class SetView:
+    """Sort, search or switch the header: for every follower when an editor following sends
+    it, else for this viewer alone."""
+
+    view: View
+
+
+@dataclass(frozen=True)
 class Follow:
     follow: bool
 
@@ -257,7 +280,7 @@ class Auth:
     edit_key: str
 
 
-ClientMessage = Goto | Follow | UploadBegin | UploadEnd | UploadCancel | Ping | Auth
+ClientMessage = Goto | SetView | Follow | UploadBegin | UploadEnd | UploadCancel | Ping | Auth
 
 _PAGE_NUMBER = re.compile(r"\s*([0-9]{1,18})\s*")
 
@@ -275,6 +298,20 @@ def decode_legacy_text(text: str) -> int:
     return _page_number(text)
 
 
+_TYPES = (
+    "goto", "view", "follow", "upload_begin", "upload_end", "upload_cancel", "ping", "auth"
+)  # fmt: skip
+
+
+def request_name(text: str) -> str:
+    """Which request a v1 message is, for an error answering it: its type, if a known one."""
+    try:
+        kind = orjson.loads(text).get("type")
+    except (orjson.JSONDecodeError, AttributeError):
+        return "message"
+    return kind if kind in _TYPES else "message"
+
+
 def decode_v1_text(text: str) -> ClientMessage:
     try:
         obj = orjson.loads(text)
@@ -285,6 +322,8 @@ def decode_v1_text(text: str) -> ClientMessage:
     kind = obj.get("type")
     if kind == "goto":
         return Goto(_page_number(obj.get("page")))
+    if kind == "view":
+        return SetView(view_from_message(obj))
     if kind == "follow":
         return Follow(_flag(obj, "follow", True))
     if kind == "upload_begin":

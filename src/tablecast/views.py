@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 
 from .columns import Array, TableText
 from .errors import TablecastError
-from .store.base import Store, Version
+from .store.base import Store, Version, block_index, pick_from
 
 log = logging.getLogger("tablecast.views")
 
@@ -33,6 +34,8 @@ T = TypeVar("T")
 MAX_TEXT = 200  # characters in a search or a filter
 MAX_FILTERS = 20
 MAX_NAME = 40  # characters of the name of whoever changed a shared view
+# a shared view rides in a NOTIFY payload (at most 8000 bytes, escaped once more in there)
+MAX_VIEW_BYTES = 1500
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class View:
             "header": self.header,
             "by": self.by or None,
         }
+
+    def encode(self) -> str:
+        """As the store keeps a shared view ("" for the plain one)."""
+        return orjson.dumps(self.as_dict()).decode() if self != PLAIN or self.by else ""
 
     def on(self, version: Version | None) -> Version | None:
         """The version as this view reads it: with its header switched, if the view does."""
@@ -133,7 +140,7 @@ def _view(
     if any(len(text) > MAX_TEXT for text in texts):
         raise TablecastError("bad_option", f"a search is at most {MAX_TEXT} characters")
     by = "".join(c for c in by if c.isprintable())[:MAX_NAME]
-    return View(
+    view = View(
         sort=sort,
         descending=order == "desc",
         q=q,
@@ -143,6 +150,14 @@ def _view(
         header=header,
         by=by,
     )
+    if len(view.encode()) > MAX_VIEW_BYTES:
+        raise TablecastError("bad_option", "the searches and filters are too long together")
+    return view
+
+
+def view_from_json(text: str) -> View:
+    """A view as View.encode wrote it ("": the plain view)."""
+    return view_from_message(orjson.loads(text)) if text else PLAIN
 
 
 def _column(text: str, what: str) -> int:
@@ -172,8 +187,11 @@ class Views:
         self._sizes: dict[tuple[Any, ...], int] = {}
         self._used = 0
         self._pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._closed = False
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise TablecastError("shutting_down", "the server is shutting down")
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     async def _kept_or(self, key: tuple[Any, ...], make: Callable[[], Awaitable[T]]) -> T:
@@ -211,7 +229,8 @@ class Views:
     async def text(self, version: Version) -> TableText:
         async def build() -> TableText:
             began = time.perf_counter()
-            text = await self._run(lambda: TableText.build(self.store.read_all(version.id)))
+            blocks = await self._run(self.store.read_all, version.id)
+            text = await self._run(TableText.build, [records for _, records, _ in blocks])
             log.debug(
                 "text version=%d records=%d bytes=%d seconds=%.3f",
                 version.id,
@@ -285,6 +304,15 @@ class Views:
 
         return await self._kept_or(key, run)
 
+    async def blocks(self, version: Version) -> Blocks:
+        """Every block of the version, kept: an export of a sorted view picks records from
+        all over it, thousands at a time."""
+
+        async def read() -> Blocks:
+            return Blocks(await self._run(self.store.read_all, version.id))
+
+        return await self._kept_or(("blocks", version.id), read)
+
     async def records(self, version: Version, picked: Array) -> bytes:
         """The picked records as one JSON array."""
         if self.store.reads_inline:
@@ -293,7 +321,20 @@ class Views:
         return await loop.run_in_executor(None, self.store.read_picked, version.id, picked.tolist())
 
     def close(self) -> None:
+        self._closed = True
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+class Blocks:
+    """A version's blocks in memory (see Views.blocks)."""
+
+    def __init__(self, blocks: list[tuple[int, bytes, bytes]]) -> None:
+        self.index = block_index(blocks)
+        self.nbytes = sum(len(records) + len(offsets) for _, records, offsets in blocks)
+
+    def pick(self, picked: Array) -> bytes:
+        """Records ``picked``, in that order, as one JSON array."""
+        return pick_from(self.index, picked.tolist())
 
 
 def _data_rows(version: Version, text: TableText) -> Array:

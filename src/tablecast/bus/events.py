@@ -27,11 +27,13 @@ class VersionCommitted:
 
 @dataclass(frozen=True, slots=True)
 class PageTurned:
-    """An editor following the document turned its shared page."""
+    """An editor following the document turned its shared page, or changed its shared view
+    (sorted, searched: tablecast.views, as JSON; "": plain), which goes back to page 1."""
 
     document_id: str
     node: int
     page_no: int
+    view: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +72,10 @@ def kind(event: Event) -> str:
 
 def encode(event: Event) -> str:
     name, attr = _NAMES[type(event)]
-    payload = orjson.dumps(
-        {"e": name, "d": event.document_id, "n": event.node, "x": getattr(event, attr)}
-    ).decode()
+    fields = {"e": name, "d": event.document_id, "n": event.node, "x": getattr(event, attr)}
+    if isinstance(event, PageTurned) and event.view:
+        fields["v"] = event.view
+    payload = orjson.dumps(fields).decode()
     if len(payload.encode()) > MAX_PAYLOAD:
         raise ValueError(f"a {name} event of {len(payload)} bytes is too large to NOTIFY")
     return payload
@@ -85,6 +88,10 @@ def decode(payload: str) -> Event | None:
         obj = orjson.loads(payload)
         cls, _ = _KINDS[obj["e"]]
         event: Event = cls(str(obj["d"]), int(obj["n"]), obj["x"])
+        if isinstance(event, PageTurned):
+            event = PageTurned(
+                event.document_id, event.node, int(event.page_no), str(obj.get("v", ""))
+            )
         return event
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

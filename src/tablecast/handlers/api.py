@@ -22,7 +22,7 @@ from ..errors import TablecastError
 from ..metrics import METRICS
 from ..parsing import ParseOptions, parse_delimiter
 from ..store.base import Document, Version
-from ..views import View, view_from_query
+from ..views import View, view_from_json, view_from_query
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
@@ -112,6 +112,9 @@ class ApiHandler(tornado.web.RequestHandler):
             "total_number": window.total_number,
             "page_count": window.page_count,
             "page_size": window.page_size,
+            # what followers see now
+            "shared_page": document.shared_page,
+            "shared_view": view_from_json(document.shared_view).as_dict(),
         }
 
 
@@ -316,11 +319,12 @@ class DownloadApi(ApiHandler):
             version = view.on(await self.requested_version(document))
             view.check(version)
             fmt = export.format_named(self.get_query_argument("format", None))
-            rows = (
-                await self.services.documents.views.rows(version, view)
-                if (version is not None and view.picks)
-                else None
-            )
+            views = self.services.documents.views
+            rows = blocks = None
+            if version is not None and view.picks:
+                rows = await views.rows(version, view)
+                # a sorted view's rows come from all over the version: from its blocks, kept
+                blocks = await views.blocks(version)
         except TablecastError as err:
             self.fail(err)
             return
@@ -344,11 +348,11 @@ class DownloadApi(ApiHandler):
         try:
             for start in range(0, count, EXPORT_RECORDS):
                 stop = min(start + EXPORT_RECORDS, count)
-                if rows is None:
+                if rows is None or blocks is None:
                     data = await documents.records(version, first + start, first + stop)
                 else:
-                    data = await documents.views.records(version, rows[start:stop])
-                self.write(writer.rows(orjson.loads(data)))
+                    data = blocks.pick(rows[start:stop])
+                self.write(writer.records(data))
                 await self.flush()  # waits for the client: a slow one never fills our memory
         except tornado.iostream.StreamClosedError:
             return  # the client stopped the download

@@ -23,6 +23,7 @@ from ..documents import Upload
 from ..errors import TablecastError
 from ..hub import Room
 from ..metrics import METRICS
+from ..views import PLAIN
 from ..websocket import Frame
 from . import canonical_id
 
@@ -52,7 +53,7 @@ class Connection(asyncio.Protocol):
         "base_url", "behind", "behind_since", "close_code", "closing", "deflate", "dropping",
         "editor", "follow", "handshake_answer", "legacy", "limited", "opened", "paused",
         "pong_due", "queue", "queued", "reader", "refilled", "remote_ip", "room", "services",
-        "timer", "tokens", "transport", "upload", "upload_failed",
+        "timer", "tokens", "transport", "upload", "upload_failed", "view",
     )  # fmt: skip
 
     def __init__(
@@ -68,6 +69,7 @@ class Connection(asyncio.Protocol):
         self.services = services
         self.legacy = legacy
         self.follow = True
+        self.view = PLAIN  # its own view, for pages of its own
         self.deflate = deflate is not None  # send compressed frames
         # A legacy client's binary message is a whole file; a v1 client's is one chunk of one.
         self.reader = websocket.Reader(
@@ -382,8 +384,8 @@ class Connection(asyncio.Protocol):
                 if self._within_rate():
                     await self._goto(room, page)
                 return
+            request = protocol.request_name(text)
             message = protocol.decode_v1_text(text)
-            request = _request_name(message)
             if isinstance(message, _RATED) and not self._within_rate():
                 return
             await self._on_v1(room, message)
@@ -426,6 +428,13 @@ class Connection(asyncio.Protocol):
                 self.editor = True
                 self.reply(protocol.message("access", edit=True))
                 log.info("editor doc=%s ip=%s", room.document.id, self.remote_ip)
+            case protocol.SetView(view):
+                if self.follow and self.editor:
+                    await hub.set_view(room, view)
+                else:
+                    view.check(view.on(room.document.version))
+                    self.view = view
+                    await hub.send_page(self, room, 1, cause="request")
             case protocol.Follow(follow):
                 hub.set_follow(self, room, follow)
                 if follow:
@@ -559,7 +568,7 @@ class Connection(asyncio.Protocol):
 
 _CONTROL = (websocket.Ping, websocket.Pong, websocket.Close)
 # Requests that are answered with a page (or could be used to guess at keys): rate limited.
-_RATED = (protocol.Goto, protocol.Follow, protocol.Auth)
+_RATED = (protocol.Goto, protocol.SetView, protocol.Follow, protocol.Auth)
 
 
 async def keep_alive(connections: set[Connection], interval: float) -> None:
@@ -571,13 +580,3 @@ async def keep_alive(connections: set[Connection], interval: float) -> None:
             connection.ping()
             if i % 1000 == 999:
                 await asyncio.sleep(0)  # let other work in between, however many there are
-
-
-def _request_name(message: protocol.ClientMessage) -> str:
-    """The wire name of a decoded message, to say which request an error answers."""
-    names = {
-        protocol.Goto: "goto", protocol.Follow: "follow", protocol.UploadBegin: "upload_begin",
-        protocol.UploadEnd: "upload_end", protocol.UploadCancel: "upload_cancel",
-        protocol.Ping: "ping", protocol.Auth: "auth",
-    }  # fmt: skip
-    return names.get(type(message), "message")

@@ -5,6 +5,8 @@ import { bytes, count, plural } from "./format.js";
 import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.js";
 import { renderTable } from "./table.js";
 import { Upload } from "./upload.js";
+import { Versions } from "./versions.js";
+import { PLAIN, bindViewBar, isPlain, myName, nextSort, renderViewBar, withFilter } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +21,9 @@ const state = {
   ownPage: 1, // the page this viewer is on while browsing alone
   upload: null, // this viewer's upload in progress
   others: new Map(), // other viewers' uploads in progress, by id
+  types: new Map(), // column types by "version:header", as the server infers them
+  old: null, // an old version being looked at: { version, view, page }
+  name: myName(), // who changed the shared view, as the others see it
 };
 
 const ERRORS = {
@@ -35,6 +40,7 @@ const ERRORS = {
   edit_key_required: "You have a view link: only someone with the edit link can upload to this table.",
   wrong_edit_key: "This edit link does not open this table. You can still view it.",
   rate_limited: "Slow down: too many page turns at once.",
+  version_not_found: "That version is no longer there.",
   storage_full: "The server has no room for this table right now. Try again later.",
 };
 
@@ -109,16 +115,46 @@ function renderPage(page) {
   }
   show("document");
   const last = page.first_row + page.data.length - 1;
+  const what = isPlain(page.view) ? "" : " matching";
   $("range").textContent =
     page.total_number === 0
-      ? "No rows"
-      : `Rows ${count(page.first_row)}–${count(last)} of ${count(page.total_number)}`;
+      ? `No${what} rows`
+      : `Rows ${count(page.first_row)}–${count(last)} of ${count(page.total_number)}${what}`;
   $("page").value = page.page_no;
   $("page").max = page.page_count;
   $("pages").textContent = count(page.page_count);
   $("first").disabled = $("prev").disabled = page.page_no <= 1;
   $("next").disabled = $("last").disabled = page.page_no >= page.page_count;
-  renderTable($("table"), page);
+  const typesKey = `${page.version}:${page.has_header}`;
+  if (page.types) state.types.set(typesKey, page.types);
+  renderTable($("table"), page, state.types.get(typesKey) || null, {
+    sort: (column) => changeView(nextSort(currentView(), column)),
+    filter: (column, text) => changeView(withFilter(currentView(), column, text)),
+  });
+  renderViewBar(page, state.old && state.old.version);
+}
+
+function shownPage() {
+  return state.old ? state.old.page : state.page;
+}
+
+function currentView() {
+  const page = shownPage();
+  return { ...PLAIN, ...((page && page.view) || {}) };
+}
+
+// Sort, search, filter, switch the header: for the group when leading it, else on one's own.
+function changeView(changes) {
+  const view = { ...currentView(), ...changes };
+  if (state.old) {
+    state.old.view = view;
+    versions.show(1);
+    return;
+  }
+  if (!state.connection) return;
+  if (!state.edit && state.follow) setFollow(false); // a view link cannot lead the group
+  const { sort, order, q, filters, header } = view;
+  state.connection.send({ type: "view", sort, order, q, filters, header, by: state.name });
 }
 
 function renderOthers() {
@@ -162,6 +198,10 @@ function onMessage({ detail: message }) {
       state.edit = message.edit;
       renderAccess();
       break;
+    case "types":
+      state.types.set(`${message.version}:${message.header}`, message.types);
+      if (shownPage()) renderPage(shownPage());
+      break;
     case "error":
       if (message.code === "rate_limited") break; // a held-down arrow key: the page just waits
       if (message.request === "auth") forgetEditKey();
@@ -199,7 +239,7 @@ function onPage(page) {
   }
   state.page = page;
   if (!state.follow) state.ownPage = page.page_no;
-  renderPage(page);
+  if (!state.old) renderPage(page);
 }
 
 // What the viewer does
@@ -222,10 +262,15 @@ function connect() {
 }
 
 function goTo(pageNo) {
-  const { page, connection } = state;
+  const page = shownPage();
+  const { connection } = state;
   if (!page || !connection) return;
   const target = Math.min(Math.max(1, pageNo), page.page_count);
   if (target === page.page_no) return;
+  if (state.old) {
+    versions.show(target);
+    return;
+  }
   // a view link cannot lead the group: turning a page means browsing on one's own
   if (!state.edit && state.follow) setFollow(false);
   connection.send({ type: "goto", page: target });
@@ -244,6 +289,11 @@ function setFollow(follow) {
   if (!state.connection) return;
   if (!follow && state.page) state.ownPage = state.page.page_no;
   state.connection.send({ type: "follow", follow });
+  if (!follow && state.page && !isPlain(state.page.view)) {
+    // browsing on from the shared view: it becomes this viewer's own
+    const { sort, order, q, filters, header } = state.page.view;
+    state.connection.send({ type: "view", sort, order, q, filters, header });
+  }
 }
 
 async function upload(file) {
@@ -335,14 +385,18 @@ function bindControls() {
   });
   $("follow").addEventListener("change", () => setFollow($("follow").checked));
   $("first").addEventListener("click", () => goTo(1));
-  $("prev").addEventListener("click", () => state.page && goTo(state.page.page_no - 1));
-  $("next").addEventListener("click", () => state.page && goTo(state.page.page_no + 1));
-  $("last").addEventListener("click", () => state.page && goTo(state.page.page_count));
+  $("prev").addEventListener("click", () => shownPage() && goTo(shownPage().page_no - 1));
+  $("next").addEventListener("click", () => shownPage() && goTo(shownPage().page_no + 1));
+  $("last").addEventListener("click", () => shownPage() && goTo(shownPage().page_count));
+  bindViewBar(changeView);
+  $("versions-button").addEventListener("click", () => versions.toggle());
+  $("back-live").addEventListener("click", () => versions.backToLive());
   $("page").addEventListener("change", () => goTo(Number.parseInt($("page").value, 10) || 1));
   document.addEventListener("keydown", (event) => {
-    if (isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey || !state.page) return;
-    if (event.key === "ArrowRight") goTo(state.page.page_no + 1);
-    else if (event.key === "ArrowLeft") goTo(state.page.page_no - 1);
+    const page = shownPage();
+    if (isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey || !page) return;
+    if (event.key === "ArrowRight") goTo(page.page_no + 1);
+    else if (event.key === "ArrowLeft") goTo(page.page_no - 1);
     else return;
     event.preventDefault();
   });
@@ -378,6 +432,8 @@ function showMissing() {
   show("missing");
   $("choose").hidden = true; // uploads start from a new table, not a missing one
 }
+
+const versions = new Versions({ state, renderPage, showAlert, showNotice, explain });
 
 function start() {
   if (document.body.dataset.missing === "true") {

@@ -66,6 +66,8 @@ class Document:
     shared_page: int
     version: Version | None  # None until the first upload is committed
     edit_key_hash: bytes | None = None  # see tablecast.access; None: anyone may edit
+    # how followers see it, sorted or searched (tablecast.views, as JSON); "": plain
+    shared_view: str = ""
 
 
 # A document and its current version, as both stores select it (each adds its WHERE clause in
@@ -73,7 +75,8 @@ class Document:
 VERSION_COLUMNS = """v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter,
        v.has_header, v.record_count, v.width, v.size, v.first_record"""
 DOCUMENT_SELECT = f"""
-SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, {VERSION_COLUMNS}
+SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, d.shared_view,
+       {VERSION_COLUMNS}
 FROM documents d LEFT JOIN versions v ON v.id = d.current_version
 """
 # Every committed version of a document, newest first (each store adds its placeholder).
@@ -100,8 +103,8 @@ def version_from_row(document_id: str, row: Sequence[Any]) -> Version:
 def document_from_row(row: Sequence[Any] | None) -> Document | None:
     if row is None:
         return None
-    version = version_from_row(row[0], row[5:]) if row[5] is not None else None
-    return Document(row[0], row[1], row[2], row[3], version, row[4])
+    version = version_from_row(row[0], row[6:]) if row[6] is not None else None
+    return Document(row[0], row[1], row[2], row[3], version, row[4], row[5])
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,10 @@ class Store(Protocol):
 
     def get_document(self, document_id: str) -> Document | None: ...
 
-    def set_shared_page(self, document_id: str, page_no: int) -> None: ...
+    def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
+        """What followers see: the page, of the view (JSON, "": plain; see tablecast.views).
+        A new version keeps the view and goes back to page 1."""
+        ...
 
     def versions(self, document_id: str) -> list[Version]:
         """Every committed version of the document, newest first."""
@@ -167,8 +173,9 @@ class Store(Protocol):
         array: a page of a sorted or searched view (see tablecast.views)."""
         ...
 
-    def read_all(self, version_id: int) -> list[bytes]:
-        """Every block's records, in order: the whole version, for tablecast.columns."""
+    def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
+        """Every block (number, records, offsets), in order: the whole version, for
+        tablecast.views."""
         ...
 
     def checkpoint(self) -> None:
@@ -282,12 +289,21 @@ def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int)
     return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
 
 
+BlockIndex = dict[int, tuple[bytes, Sequence[int]]]  # block number -> records, their starts
+
+
+def block_index(blocks: Iterable[tuple[int, bytes, bytes]]) -> BlockIndex:
+    """(block number, records, offsets) made ready for :func:`pick_from`."""
+    return {number: (records, _starts(offsets)) for number, records, offsets in blocks}
+
+
 def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
     """From (block number, records, offsets) holding them, records ``picked`` (in that order)
     as one JSON array."""
-    found: dict[int, tuple[bytes, Sequence[int]]] = {
-        number: (records, _starts(offsets)) for number, records, offsets in blocks
-    }
+    return pick_from(block_index(blocks), picked)
+
+
+def pick_from(found: BlockIndex, picked: Sequence[int]) -> bytes:
     pieces = []
     for record in picked:
         records, starts = found[record // BLOCK_RECORDS]

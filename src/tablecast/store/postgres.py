@@ -52,7 +52,7 @@ from .base import (
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 1  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 2  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock keys. Two-int keys (NODE_LOCKS, node) mark live nodes; the one-bigint key space
 # is separate from the two-int one, so SCHEMA_LOCK cannot collide with any node.
 NODE_LOCKS = 0x74636E64  # "tcnd"
@@ -78,7 +78,8 @@ CREATE TABLE documents (
     current_version bigint,
     shared_page integer NOT NULL DEFAULT 1,
     edit_key_hash bytea,  -- NULL: editable by anyone with the link
-    accessed_at double precision NOT NULL DEFAULT 0  -- last viewed or changed, for LRU eviction
+    accessed_at double precision NOT NULL DEFAULT 0,  -- last viewed or changed, for LRU eviction
+    shared_view text NOT NULL DEFAULT ''  -- sorted or searched for followers ('': plain)
 );
 CREATE INDEX documents_by_use ON documents (accessed_at);
 CREATE TABLE versions (
@@ -117,7 +118,10 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
 );
 """
 
-MIGRATIONS: dict[int, str] = {}  # from this schema version to the next: its DDL
+# from this schema version to the next: its DDL
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE documents ADD COLUMN shared_view text NOT NULL DEFAULT ''",
+}
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
 
@@ -369,14 +373,14 @@ class PostgresStore:
                 (version_id, pending_id),
             )
 
-    def set_shared_page(self, document_id: str, page_no: int) -> None:
+    def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         # one statement, so one transaction: the turn and its announcement
-        payload = encode(PageTurned(document_id, self.node, page_no))
+        payload = encode(PageTurned(document_id, self.node, page_no, view))
         with self._connection() as conn:
             conn.execute(
-                "WITH turned AS (UPDATE documents SET shared_page = %s WHERE id = %s RETURNING 1)"
-                " SELECT pg_notify(%s, %s) FROM turned",
-                (page_no, document_id, CHANNEL, payload),
+                "WITH turned AS (UPDATE documents SET shared_page = %s, shared_view = %s"
+                " WHERE id = %s RETURNING 1) SELECT pg_notify(%s, %s) FROM turned",
+                (page_no, view, document_id, CHANNEL, payload),
             )
 
     def begin_version(self, document_id: str) -> int:
@@ -482,13 +486,13 @@ class PostgresStore:
         )
         return pick_rows(blocks, records)
 
-    def read_all(self, version_id: int) -> list[bytes]:
+    def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._read(
-            "SELECT records FROM blocks WHERE version_id = %s ORDER BY block",
+            "SELECT block, records, offsets FROM blocks WHERE version_id = %s ORDER BY block",
             (version_id,),
             binary=True,
         )
-        return [records for (records,) in rows]
+        return [(block, records, offsets) for block, records, offsets in rows]
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._connection() as conn:

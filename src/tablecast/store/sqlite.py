@@ -37,7 +37,7 @@ from .base import (
     version_from_row,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PAGE_BYTES = 16 * 1024
 AUTOCHECKPOINT_PAGES = 256  # a checkpoint each time the WAL passes 4 MiB, as SQLite's default
 WAL_KEEP_BYTES = 16 * 1024 * 1024  # a WAL grown larger by an upload is cut back to this
@@ -50,7 +50,8 @@ CREATE TABLE documents (
     current_version INTEGER,
     shared_page INTEGER NOT NULL DEFAULT 1,
     edit_key_hash BLOB,  -- NULL: made before edit keys, editable by anyone with the link
-    accessed_at REAL NOT NULL DEFAULT 0  -- last viewed or changed, for evicting the least used
+    accessed_at REAL NOT NULL DEFAULT 0,  -- last viewed or changed, for evicting the least used
+    shared_view TEXT NOT NULL DEFAULT ''  -- sorted or searched for followers ('': plain)
 );
 CREATE TABLE versions (
     id INTEGER PRIMARY KEY,
@@ -102,7 +103,16 @@ def _add_access(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _add_offsets, 2: _add_access}  # from this schema version to the next
+def _add_shared_view(conn: sqlite3.Connection) -> None:
+    """Schema 3 to 4: followers share a sorted or searched view, not only a page."""
+    conn.execute("ALTER TABLE documents ADD COLUMN shared_view TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = {
+    1: _add_offsets,
+    2: _add_access,
+    3: _add_shared_view,
+}  # from this schema version to the next
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
 
@@ -234,9 +244,10 @@ class SQLiteStore:
                 (version_id, pending_id),
             )
 
-    def set_shared_page(self, document_id: str, page_no: int) -> None:
+    def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         self._connect().execute(
-            "UPDATE documents SET shared_page = ? WHERE id = ?", (page_no, document_id)
+            "UPDATE documents SET shared_page = ?, shared_view = ? WHERE id = ?",
+            (page_no, view, document_id),
         )
 
     def begin_version(self, document_id: str) -> int:
@@ -332,11 +343,12 @@ class SQLiteStore:
         )
         return pick_rows(blocks, records)
 
-    def read_all(self, version_id: int) -> list[bytes]:
+    def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._connect().execute(
-            "SELECT records FROM blocks WHERE version_id = ? ORDER BY block", (version_id,)
+            "SELECT block, records, offsets FROM blocks WHERE version_id = ? ORDER BY block",
+            (version_id,),
         )
-        return [records for (records,) in rows]
+        return list(rows)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._connect().execute(

@@ -1,0 +1,121 @@
+"""Sorting, searching, versions and downloads in the browser app, in real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.async_api import Page, expect
+from test_app import edit_key, upload, write
+
+from support import http, put
+
+PEOPLE = (
+    b"name\tcity\tamount\twhen\n"
+    b"Ada\tParis\t1,200\t2024-03-01\n"
+    b"grace\tOslo\t-5\t2023-01-15\n"
+    b"Alan\tparis\t30.5\t\n"
+    b"Edsger\tLima\t\t2025-07-04\n"
+    b"ada\tLima\t1,200\t2024-03-01\n"
+)
+
+
+async def names(page: Page) -> list[str]:
+    return await page.locator("#table tbody tr td:nth-child(2)").all_inner_texts()
+
+
+async def two_editors(open_page, server, tmp_path: Path) -> tuple[Page, Page]:
+    first = await open_page(f"{server.url}/parser/")
+    await upload(first, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
+    second = await open_page(f"{first.url}#key={await edit_key(first)}")
+    await expect(second.locator("#range")).to_have_text("Rows 1–5 of 5")
+    return first, second
+
+
+async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_page, tmp_path):
+    first, second = await two_editors(open_page, server, tmp_path)
+    # numbers are aligned by the column's inferred type
+    amount = first.locator("#table tbody td:nth-child(4)").first
+    await expect(amount).to_have_class(re.compile(r"\bnum\b"))
+
+    await first.get_by_role("button", name="Sort by amount").click()
+    for page in (first, second):
+        await expect(page.locator("#table tbody tr:first-child td").first).to_have_text("grace")
+        assert await names(page) == ["grace", "Alan", "Ada", "ada", "Edsger"]
+        await expect(page.locator("#view-note")).to_contain_text("Sorted by amount ▲ · by Guest")
+    # each row keeps its number in the file
+    rows = await second.locator("#table tbody th.rownum").all_inner_texts()
+    assert rows == ["2", "3", "1", "5", "4"]
+    await first.get_by_role("button", name="Sort by amount").click()  # again: descending
+    await expect(second.locator("#view-note")).to_contain_text("Sorted by amount ▼")
+    assert (await names(second))[:2] == ["Ada", "ada"]
+
+    # the other one searches: both see the same matching rows
+    await second.get_by_label("Search all cells").fill("PARIS")
+    for page in (first, second):
+        await expect(page.locator("#range")).to_have_text("Rows 1–2 of 2 matching")
+        assert await names(page) == ["Ada", "Alan"]
+        await expect(page.get_by_label("Search all cells")).to_have_value("PARIS")
+    # a column filter narrows it further, for both
+    await first.get_by_label("Filter name").fill("al")
+    await expect(second.locator("#range")).to_have_text("Rows 1–1 of 1 matching")
+    assert await names(second) == ["Alan"]
+    await expect(second.get_by_label("Filter name")).to_have_value("al")
+
+    # downloads take the view along
+    href = await second.locator("#download-csv").get_attribute("href")
+    query = parse_qs(urlsplit(href or "").query)
+    assert query == {"sort": ["2"], "order": ["desc"], "q": ["PARIS"], "filter.0": ["al"],
+                     "format": ["csv"]}  # fmt: skip
+    status, text, _ = http("GET", f"{server.url}{href}")
+    assert status == 200 and text.splitlines()[1].startswith("Alan,")
+
+    await second.get_by_role("button", name="Clear").click()
+    await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
+    assert await names(first) == ["Ada", "grace", "Alan", "Edsger", "ada"]
+
+
+async def test_on_ones_own_the_view_is_private(server, open_page, tmp_path):
+    first = await open_page(f"{server.url}/parser/")
+    await upload(first, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
+    viewer = await open_page(first.url)  # a view link
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await viewer.get_by_role("button", name="Sort by name").click()
+    await expect(viewer.get_by_text("Browsing on your own")).to_be_visible()
+    assert await names(viewer) == ["Ada", "ada", "Alan", "Edsger", "grace"]
+    await asyncio.sleep(0.3)
+    assert await names(first) == ["Ada", "grace", "Alan", "Edsger", "ada"]
+    # the header switch is a view too
+    await viewer.get_by_label("First row is the header").uncheck()
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–6 of 6 matching")
+    assert "name" in await names(viewer)
+
+
+async def test_versions_open_read_only_and_restore(server, open_page, tmp_path):
+    first, second = await two_editors(open_page, server, tmp_path)
+    doc = {"id": first.url.rsplit("/", 1)[1], "edit_key": await edit_key(first)}
+    assert put(server.url, doc, b"name\nonly one\n", "?name=short.tsv")[0] == 200
+    await expect(second.locator("#version")).to_have_text("version 2")
+
+    await second.get_by_role("button", name="Versions").click()
+    items = second.locator("#versions-list li")
+    await expect(items).to_have_count(2)
+    await expect(items.first).to_contain_text("short.tsv")
+    await expect(items.nth(1)).to_contain_text("people.tsv · 5 rows")
+    await items.nth(1).get_by_role("button", name="Open").click()
+    await expect(second.locator("#old-banner")).to_contain_text("Viewing version 1, read-only")
+    await expect(second.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await second.get_by_role("button", name="Sort by when").click()  # browsing it sorts too
+    assert (await names(second))[0] == "grace"
+    await expect(first.locator("#range")).to_have_text("Rows 1–1 of 1")  # nobody else moved
+
+    await items.nth(1).get_by_role("button", name="Restore").click()
+    for page in (first, second):
+        await expect(page.locator("#version")).to_have_text("version 3")
+        await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await expect(second.locator("#old-banner")).to_be_hidden()
+    await expect(items).to_have_count(3)
