@@ -197,6 +197,13 @@ class Settings:
         parse_duration,
         "DURATION",
     )
+    view_memory: int = _setting(
+        512 * MiB,
+        "memory for sorting and searching: each version's text, sort orders and search"
+        " results, least recently used out (a 1,000,000-row, 75 MB table takes ~200 MiB)",
+        parse_size,
+        "SIZE",
+    )
     log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
 
     def __post_init__(self) -> None:

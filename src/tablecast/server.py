@@ -139,6 +139,7 @@ async def serve(
             max_stored_bytes=settings.max_stored_bytes,
             document_ttl=settings.document_ttl,
         ),
+        view_memory=settings.view_memory,
     )
     hub = Hub(documents, settings.page_size, settings.legacy_page_size)
     documents.in_use = hub.rooms.keys
