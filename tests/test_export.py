@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import urllib.error
 import urllib.request
 
 import pandas
@@ -137,3 +138,50 @@ def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
     plain = [["a", "b"], ["c", "d e"]]  # the fast path: no escapes anywhere
     assert Writer(FORMATS["tsv"], None, []).records(orjson.dumps(plain)) == b"a\tb\nc\td e\n"
     assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == b"a,b\nc,d e\n"
+
+
+def raw_download(server, doc, query: str) -> tuple[int, bytes, dict[str, str]]:
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+async def test_the_original_file_comes_back_byte_for_byte_from_any_version(server):
+    odd = 'name;city\r\nZoë;Málaga\r\n\r\n"x;y";z\r\n'.encode("cp1252")  # blank line kept
+    big = b"\xef\xbb\xbf" + "".join(f"{i}\tr{i}\n" for i in range(300_000)).encode()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=Zo%C3%AB.csv", odd)
+    assert put(server.url, doc, big, "?name=big.tsv")[0] == 200
+
+    status, body, headers = raw_download(server, doc, "?format=original&version=1")
+    assert (status, body) == (200, odd)
+    assert headers["Content-Type"] == "text/csv; charset=windows-1252"
+    assert "filename*=UTF-8''Zo%C3%AB.csv" in headers["Content-Disposition"]
+    status, body, headers = raw_download(server, doc, "?format=original")
+    assert body == big and headers["Content-Type"].startswith("text/tab-separated-values")
+
+    # a restored version is its old file again
+    restore = f"{server.url}/parser/api/docs/{doc['id']}/versions/1/restore"
+    auth = {"Authorization": f"Bearer {doc['edit_key']}"}
+    assert http("POST", restore, b"", auth)[0] == 200
+    assert raw_download(server, doc, "?format=original")[1] == odd
+
+    status, body, _ = raw_download(server, doc, "?format=original&sort=1")
+    assert (status, json.loads(body)["error"]["code"]) == (400, "bad_option")
+
+
+async def test_a_version_from_before_originals_were_kept_says_so(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", b"a\tb\n1\t2\n")
+    server.stop()
+    import sqlite3
+
+    db = sqlite3.connect(next(server.data_dir.glob("*.sqlite3")))
+    db.execute("DELETE FROM originals")  # as a store from before schema 5 holds them
+    db.commit()
+    db.close()
+    server.start()
+    status, body, _ = raw_download(server, doc, "?format=original")
+    assert (status, json.loads(body)["error"]["code"]) == (404, "original_not_kept")
+    assert raw_download(server, doc, "?format=tsv")[1] == b"a\tb\n1\t2\n"

@@ -18,6 +18,9 @@ from .store.base import (
     record_cells,
 )
 
+# What arrived of the file is written with the blocks it made, or on its own past this size
+ORIGINAL_PART_BYTES = 4 * 1024 * 1024
+
 
 class Ingest:
     def __init__(
@@ -38,6 +41,9 @@ class Ingest:
         self.pending_id = store.begin_version(document_id)
         self._records: list[str] = []  # the blocks being filled
         self._blocks_written = 0
+        self._received: list[bytes] = []  # the file as it arrived, since the last write
+        self._received_bytes = 0
+        self._parts_written = 0
         self._first_record: list[str] | None = None
 
     @property
@@ -53,7 +59,11 @@ class Ingest:
             raise TablecastError(
                 "too_large", f"the file is larger than the limit of {self.max_bytes} bytes"
             )
+        self._received.append(data)
+        self._received_bytes += len(data)
         self._add(self.parser.feed(data))
+        if self._received_bytes >= ORIGINAL_PART_BYTES:  # long records: no block for a while
+            self._write(final=False, original=True)
 
     def finish(self) -> Document:
         self._add(self.parser.close())
@@ -83,16 +93,24 @@ class Ingest:
         if len(self._records) >= BLOCK_RECORDS:
             self._write(final=False)
 
-    def _write(self, final: bool) -> None:
-        """Write every full block (and, at the end, the last partial one) in one transaction."""
+    def _write(self, final: bool, original: bool = False) -> None:
+        """Write every full block (and, at the end, the last partial one) in one transaction,
+        with what arrived of the file since the last write."""
         full = len(self._records) // BLOCK_RECORDS * BLOCK_RECORDS
         cut = len(self._records) if final else full
-        if cut == 0:
+        if cut == 0 and not (final or original):
             return
         blocks = [
             (self._blocks_written + i, encode_block(self._records[start : start + BLOCK_RECORDS]))
             for i, start in enumerate(range(0, cut, BLOCK_RECORDS))
         ]
-        self.store.write_blocks(self.pending_id, blocks)
+        part = None
+        if self._received:
+            part = (self._parts_written, b"".join(self._received))
+            self._received.clear()
+            self._received_bytes = 0
+            self._parts_written += 1
+        if blocks or part:
+            self.store.write_blocks(self.pending_id, blocks, part)
         self._blocks_written += len(blocks)
         del self._records[:cut]

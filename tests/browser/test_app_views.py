@@ -72,6 +72,8 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
                      "format": ["csv"]}  # fmt: skip
     status, text, _ = http("GET", f"{server.url}{href}")
     assert status == 200 and text.splitlines()[1].startswith("Alan,")
+    original = await second.locator("#download-original").get_attribute("href")
+    assert http("GET", f"{server.url}{original}")[1] == PEOPLE.decode()  # as uploaded
 
     await second.get_by_role("button", name="Clear").click()
     await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")

@@ -22,7 +22,7 @@ from ..errors import TablecastError
 from ..metrics import METRICS
 from ..parsing import ParseOptions, parse_delimiter
 from ..store.base import Document, Version
-from ..views import View, view_from_json, view_from_query
+from ..views import PLAIN, View, view_from_json, view_from_query
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
@@ -308,11 +308,15 @@ class RestoreApi(ApiHandler):
 
 
 class DownloadApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/download?format=tsv|csv|jsonl``: a version (``version=V``,
-    else the current one) as a file, as a view shows it (``sort``, ``order``, ``q``,
-    ``filter.N``, ``header``), streamed a few thousand rows at a time (see tablecast.export)."""
+    """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl``: a version
+    (``version=V``, else the current one) as a file: the file exactly as uploaded, or as a view
+    shows it (``sort``, ``order``, ``q``, ``filter.N``, ``header``), streamed a few thousand
+    rows at a time (see tablecast.export)."""
 
     async def get(self, document_id: str) -> None:
+        if self.get_query_argument("format", None) == "original":
+            await self._original(document_id)
+            return
         try:
             document = await self.document(document_id)
             view = self.requested_view()
@@ -332,13 +336,7 @@ class DownloadApi(ApiHandler):
             self.fail(TablecastError("not_found", "the document has no version yet"))
             return
         stem = (version.meta.filename.rsplit(".", 1)[0] or "table")[:200]
-        name = f"{stem}.{fmt.extension}"
-        self.set_header("Content-Type", fmt.content_type)
-        self.set_header(
-            "Content-Disposition",
-            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
-        )
-        self.set_header("Cache-Control", "no-store")
+        self.attachment(f"{stem}.{fmt.extension}", fmt.content_type)
         header = version.columns if version.meta.has_header else None
         writer = export.Writer(fmt, header, version.columns)
         self.write(writer.start())
@@ -358,7 +356,61 @@ class DownloadApi(ApiHandler):
             return  # the client stopped the download
         self.finish()
 
+    def attachment(self, name: str, content_type: str) -> None:
+        self.set_header("Content-Type", content_type)
+        self.set_header(
+            "Content-Disposition",
+            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
+        )
+        self.set_header("Cache-Control", "no-store")
 
+    async def _original(self, document_id: str) -> None:
+        """The file exactly as it was uploaded, a few parts at a time."""
+        store, documents = self.services.documents.store, self.services.documents
+        try:
+            document = await self.document(document_id)
+            version = await self.requested_version(document)
+            if self.requested_view() != PLAIN:
+                raise TablecastError(
+                    "bad_option", "the original file is as uploaded: it takes no sort or search"
+                )
+            if version is None:
+                raise TablecastError("not_found", "the document has no version yet")
+            parts = await documents.read(store.read_original, version.id, 0, ORIGINAL_PARTS)
+            if not parts:
+                raise TablecastError(
+                    "original_not_kept",
+                    "this version was uploaded before original files were kept:"
+                    " download it as tsv or csv",
+                )
+        except TablecastError as err:
+            self.fail(err)
+            return
+        kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
+        charset = CHARSETS.get(version.meta.encoding, version.meta.encoding)
+        self.attachment(
+            version.meta.filename or f"table.{kind[:3]}", f"text/{kind}; charset={charset}"
+        )
+        first = 0
+        try:
+            while parts:
+                for part in parts:
+                    self.write(part)
+                await self.flush()
+                first += len(parts)
+                if len(parts) < ORIGINAL_PARTS:
+                    break
+                parts = await documents.read(store.read_original, version.id, first, ORIGINAL_PARTS)
+        except tornado.iostream.StreamClosedError:
+            return
+        self.finish()
+
+
+ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
+# the encodings tablecast.parsing names, as a Content-Type names them (a BOM stays in the file)
+CHARSETS = {
+    "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
+}  # fmt: skip
 EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
 
 

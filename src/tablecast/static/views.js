@@ -95,6 +95,7 @@ export function renderViewBar(page, oldVersion) {
   for (const format of ["tsv", "csv", "jsonl"]) {
     $(`download-${format}`).href = downloadUrl(page.id, format, view, oldVersion);
   }
+  $("download-original").href = downloadUrl(page.id, "original", null, oldVersion);
 }
 
 export function bindViewBar(change) {

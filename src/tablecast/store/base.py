@@ -148,15 +148,29 @@ class Store(Protocol):
         ...
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
-        """Give a pending upload every block of a committed version: restoring an old version
-        makes a new one with the same records, without parsing anything again."""
+        """Give a pending upload every block (and the original file) of a committed version:
+        restoring an old version makes a new one with the same records, without parsing
+        anything again."""
         ...
 
     def begin_version(self, document_id: str) -> int:
         """Start an upload; returns its pending id. Nothing of it is visible until commit."""
         ...
 
-    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, Block]]) -> None: ...
+    def write_blocks(
+        self,
+        pending_id: int,
+        blocks: Sequence[tuple[int, Block]],
+        original: tuple[int, bytes] | None = None,
+    ) -> None:
+        """Add blocks to a pending upload and, in the same transaction, ``original``: the
+        next part (numbered from 0) of the file exactly as it arrived."""
+        ...
+
+    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+        """Parts ``first`` to ``first + count`` of the file as uploaded, in order (fewer at
+        its end; none at all for a version uploaded before originals were kept)."""
+        ...
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         """Atomically number the version and make it current; returns the document after."""

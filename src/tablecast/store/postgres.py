@@ -52,7 +52,7 @@ from .base import (
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 2  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 3  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock keys. Two-int keys (NODE_LOCKS, node) mark live nodes; the one-bigint key space
 # is separate from the two-int one, so SCHEMA_LOCK cannot collide with any node.
 NODE_LOCKS = 0x74636E64  # "tcnd"
@@ -66,7 +66,16 @@ RECONNECT_SECONDS = 5.0
 CHECK_IDLE_SECONDS = 1.0  # a pooled connection idle longer is checked before use
 NODE_LOCK_WAIT = "5s"  # at open: time for a killed predecessor with our node number to go
 
-SCHEMA = """
+ORIGINALS = """
+CREATE TABLE originals (
+    version_id bigint NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    part integer NOT NULL,
+    data bytea NOT NULL,  -- the file exactly as uploaded, in parts
+    PRIMARY KEY (version_id, part)
+);
+"""
+SCHEMA = (
+    """
 CREATE TABLE schema_version (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),  -- a single row
     version integer NOT NULL
@@ -117,10 +126,13 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
     PRIMARY KEY (document_id, node)
 );
 """
+    + ORIGINALS
+)
 
 # from this schema version to the next: its DDL
 MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE documents ADD COLUMN shared_view text NOT NULL DEFAULT ''",
+    2: ORIGINALS,
 }
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
@@ -368,6 +380,11 @@ class PostgresStore:
                 (pending_id, version_id),
             )
             conn.execute(
+                "INSERT INTO originals (version_id, part, data)"
+                " SELECT %s, part, data FROM originals WHERE version_id = %s",
+                (pending_id, version_id),
+            )
+            conn.execute(
                 "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
                 " WHERE id = %s) WHERE id = %s",
                 (version_id, pending_id),
@@ -394,7 +411,12 @@ class PostgresStore:
         pending_id: int = row[0]
         return pending_id
 
-    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, Block]]) -> None:
+    def write_blocks(
+        self,
+        pending_id: int,
+        blocks: Sequence[tuple[int, Block]],
+        original: tuple[int, bytes] | None = None,
+    ) -> None:
         with self._transaction() as conn:
             # Not waiting for each batch to reach the disk (a third of an upload's time): the
             # version's own commit is synchronous, and flushing it flushes every batch before
@@ -409,6 +431,12 @@ class PostgresStore:
                 for number, block in blocks:
                     copy.write_row((pending_id, number, block.records, block.offsets))
             written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
+            if original is not None:
+                conn.execute(
+                    "INSERT INTO originals (version_id, part, data) VALUES (%s, %s, %s)",
+                    (pending_id, *original),
+                )
+                written += len(original[1])
             conn.execute(
                 "UPDATE versions SET stored_bytes = stored_bytes + %s WHERE id = %s",
                 (written, pending_id),
@@ -485,6 +513,15 @@ class PostgresStore:
             binary=True,
         )
         return pick_rows(blocks, records)
+
+    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+        rows = self._read(
+            "SELECT data FROM originals WHERE version_id = %s AND part >= %s"
+            " ORDER BY part LIMIT %s",
+            (version_id, first, count),
+            binary=True,
+        )
+        return [data for (data,) in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._read(

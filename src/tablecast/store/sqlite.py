@@ -37,7 +37,7 @@ from .base import (
     version_from_row,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PAGE_BYTES = 16 * 1024
 AUTOCHECKPOINT_PAGES = 256  # a checkpoint each time the WAL passes 4 MiB, as SQLite's default
 WAL_KEEP_BYTES = 16 * 1024 * 1024  # a WAL grown larger by an upload is cut back to this
@@ -77,6 +77,12 @@ CREATE TABLE blocks (
     offsets BLOB NOT NULL,
     PRIMARY KEY (version_id, block)
 );
+CREATE TABLE originals (
+    version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    part INTEGER NOT NULL,
+    data BLOB NOT NULL,  -- the file exactly as uploaded, in parts
+    PRIMARY KEY (version_id, part)
+);
 """
 
 
@@ -108,10 +114,16 @@ def _add_shared_view(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE documents ADD COLUMN shared_view TEXT NOT NULL DEFAULT ''")
 
 
+def _add_originals(conn: sqlite3.Connection) -> None:
+    """Schema 4 to 5: each upload's file is kept as it arrived, to download as it was."""
+    conn.execute(SCHEMA[SCHEMA.index("CREATE TABLE originals") :])
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
     3: _add_shared_view,
+    4: _add_originals,
 }  # from this schema version to the next
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
@@ -239,6 +251,11 @@ class SQLiteStore:
                 (pending_id, version_id),
             )
             conn.execute(
+                "INSERT INTO originals (version_id, part, data)"
+                " SELECT ?, part, data FROM originals WHERE version_id = ?",
+                (pending_id, version_id),
+            )
+            conn.execute(
                 "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
                 " WHERE id = ?) WHERE id = ?",
                 (version_id, pending_id),
@@ -258,13 +275,24 @@ class SQLiteStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def write_blocks(self, pending_id: int, blocks: Sequence[tuple[int, Block]]) -> None:
+    def write_blocks(
+        self,
+        pending_id: int,
+        blocks: Sequence[tuple[int, Block]],
+        original: tuple[int, bytes] | None = None,
+    ) -> None:
         with self._transaction(large=True) as conn:
             conn.executemany(
                 "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
                 [(pending_id, number, block.records, block.offsets) for number, block in blocks],
             )
             written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
+            if original is not None:
+                conn.execute(
+                    "INSERT INTO originals (version_id, part, data) VALUES (?, ?, ?)",
+                    (pending_id, *original),
+                )
+                written += len(original[1])
             conn.execute(
                 "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
                 (written, pending_id),
@@ -342,6 +370,13 @@ class SQLiteStore:
             (version_id, *numbers),
         )
         return pick_rows(blocks, records)
+
+    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+        rows = self._connect().execute(
+            "SELECT data FROM originals WHERE version_id = ? AND part >= ? ORDER BY part LIMIT ?",
+            (version_id, first, count),
+        )
+        return [data for (data,) in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._connect().execute(
