@@ -99,3 +99,13 @@ def test_fanout_benchmark_runs():
     }
     for r in results:
         assert r["viewers"] == 200 and r["stalled"] == 2 and r["missing"] == 0, r
+
+
+def test_views_benchmark_runs():
+    results = run_bench("views", "--rows", "3000")
+    ours = [r for r in results if r["server"] == "tablecast"]
+    theirs = [r for r in results if r["server"] == "sqlite"]
+    assert len(theirs) == len([r for r in ours if "first_ms" in r]) - 1  # less the types row
+    assert all(r["first_ms"] > 0 for r in ours if "first_ms" in r)
+    exports = [r for r in ours if "mb_per_second" in r]
+    assert [r["query"] for r in exports] == ["export tsv", "export tsv sorted", "export csv"]

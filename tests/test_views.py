@@ -15,7 +15,7 @@ from support import http
 from tablecast.columns import KEY_BYTES, TableText
 from tablecast.errors import TablecastError
 from tablecast.store.base import BLOCK_RECORDS, encode_block
-from tablecast.views import View, view_from_message, view_from_query
+from tablecast.views import Blocks, View, view_from_message, view_from_query
 from test_store import meta, open_store, rows, write_version
 
 __all__ = ["open_store"]  # the store suite's fixture: the store test here runs on every store
@@ -146,6 +146,9 @@ def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
     assert store.read_picked(version.id, []) == b"[]"
     text = TableText.build([records for _, records, _ in store.read_all(version.id)])
     assert text.records == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
+    kept = Blocks(store.read_all(version.id))  # what a sorted export reads from
+    assert kept.pick(np.array(picked)) == store.read_picked(version.id, picked)
+    assert kept.pick(np.array([], dtype=np.int64)) == b"[]"
 
 
 # The HTTP API
@@ -260,3 +263,10 @@ def test_downloads_export_the_view_as_shown(server, people):
     assert [line.split("\t")[0] for line in text.splitlines()] == ["name", "Edsger", "ada"]
     status, body, _ = http("GET", f"{url}?sort=12")
     assert body["error"]["code"] == "bad_option"
+
+
+def test_days_sort_in_time_order_ties_by_row_empty_last():
+    cells = ["2024-01-02", "1999-12-31", "", "2024-01-02", "2025-06-01"]
+    records = [["when"], *[[c] for c in cells]]
+    assert sorted_rows(records, 0) == [2, 1, 4, 5, 3]
+    assert sorted_rows(records, 0, descending=True) == [5, 1, 4, 2, 3]

@@ -241,8 +241,13 @@ class TableText:
         else:
             matrix, lengths = self.keys(number, rows, KEY_BYTES)
             filled = lengths > 0
-            keys = matrix.view(f"S{matrix.shape[1]}").ravel()
             exact = lengths <= matrix.shape[1]
+            if kind == "date" and matrix.shape[1] == 10:  # days only: as numbers, YYYYMMDD
+                digits = matrix[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
+                keys = digits @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
+                kind = "integer"
+            else:
+                keys = matrix.view(f"S{matrix.shape[1]}").ravel()
         full = np.flatnonzero(filled)
         keys = keys[full]
         if exact[full].all():

@@ -25,7 +25,7 @@ import orjson
 
 from .columns import Array, TableText
 from .errors import TablecastError
-from .store.base import Store, Version, block_index, pick_from
+from .store.base import Store, Version
 
 log = logging.getLogger("tablecast.views")
 
@@ -326,15 +326,27 @@ class Views:
 
 
 class Blocks:
-    """A version's blocks in memory (see Views.blocks)."""
+    """A version's records in memory (see Views.blocks), one byte array, each record followed
+    by a line break, with where each starts."""
 
     def __init__(self, blocks: list[tuple[int, bytes, bytes]]) -> None:
-        self.index = block_index(blocks)
-        self.nbytes = sum(len(records) + len(offsets) for _, records, offsets in blocks)
+        self.text = np.frombuffer(b"\n".join(r for _, r, _ in blocks) + b"\n", dtype=np.uint8)
+        starts, base = [], 0
+        for _, records, offsets in blocks:
+            starts.append(np.frombuffer(offsets, dtype="<u4").astype(np.int64) + base)
+            base += len(records) + 1
+        self.starts = np.concatenate([*starts, [base]]) if starts else np.zeros(1, np.int64)
+        self.nbytes = self.text.nbytes + self.starts.nbytes
 
     def pick(self, picked: Array) -> bytes:
-        """Records ``picked``, in that order, as one JSON array."""
-        return pick_from(self.index, picked.tolist())
+        """Records ``picked``, in that order, as one JSON array: their bytes gathered at once."""
+        if not len(picked):
+            return b"[]"
+        starts = self.starts[picked]
+        lengths = self.starts[picked + 1] - starts  # the record and its line break
+        shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        body = self.text[shift + np.arange(int(lengths.sum()))].tobytes()
+        return b"[" + body[:-1].replace(b"\n", b",") + b"]"
 
 
 def _data_rows(version: Version, text: TableText) -> Array:

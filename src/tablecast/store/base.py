@@ -303,21 +303,10 @@ def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int)
     return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
 
 
-BlockIndex = dict[int, tuple[bytes, Sequence[int]]]  # block number -> records, their starts
-
-
-def block_index(blocks: Iterable[tuple[int, bytes, bytes]]) -> BlockIndex:
-    """(block number, records, offsets) made ready for :func:`pick_from`."""
-    return {number: (records, _starts(offsets)) for number, records, offsets in blocks}
-
-
 def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
     """From (block number, records, offsets) holding them, records ``picked`` (in that order)
     as one JSON array."""
-    return pick_from(block_index(blocks), picked)
-
-
-def pick_from(found: BlockIndex, picked: Sequence[int]) -> bytes:
+    found = {number: (records, _starts(offsets)) for number, records, offsets in blocks}
     pieces = []
     for record in picked:
         records, starts = found[record // BLOCK_RECORDS]
