@@ -90,11 +90,17 @@ async def test_browsing_alone_or_by_view_link_the_view_is_ones_own(server):
     await nothing_more(viewer, skip=("presence",))
 
 
-async def test_views_that_do_not_fit_are_refused_and_change_nothing(server):
+async def editor_and_follower(server) -> tuple[dict, object, object]:
+    """The people table, an editor, and a follower that has its join page."""
     doc = new_people(server)
     ed = await editor(server, doc["id"], doc["edit_key"])
     follower = await v1(server, doc["id"])
     await expect(follower, "page", cause="join")
+    return doc, ed, follower
+
+
+async def test_views_that_do_not_fit_are_refused_and_change_nothing(server):
+    _, ed, follower = await editor_and_follower(server)
     for bad in ({"sort": 9}, {"order": "up"}, {"filters": {"x": "a"}}, {"q": "x" * 300}):
         await send_view(ed, **bad)
         error = await expect(ed, "error")
@@ -103,10 +109,7 @@ async def test_views_that_do_not_fit_are_refused_and_change_nothing(server):
 
 
 async def test_a_new_version_keeps_the_shared_view_where_it_fits(server):
-    doc = new_people(server)
-    ed = await editor(server, doc["id"], doc["edit_key"])
-    follower = await v1(server, doc["id"])
-    await expect(follower, "page", cause="join")
+    doc, ed, follower = await editor_and_follower(server)
     await send_view(ed, sort=2, order="desc")
     await expect(follower, "page", cause="view")
 
@@ -158,3 +161,22 @@ async def test_a_shared_view_reaches_followers_on_every_node(nodes):
     # a node joining later reads it from the store
     late = await v1(a, doc["id"])
     assert (await expect(late, "page", cause="join"))["view"]["q"] == "paris"
+
+
+async def test_column_types_are_sent_once_to_each_viewer(server):
+    import asyncio
+
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", people_tsv(extra=50_000))
+    viewers = await asyncio.gather(*(v1(server, doc["id"]) for _ in range(8)))
+    for ws in viewers:
+        received = []
+        try:
+            while True:
+                received.append(await receive(ws, 1.0))
+        except TimeoutError:
+            pass
+        join = next(m for m in received if m["type"] == "page")
+        told = [m for m in received if m["type"] == "types"]
+        # on the join page if known by then, else in one message after it
+        assert len(told) == (0 if join["types"] else 1), told
+        assert (join["types"] or told[0]["types"]) == ["text", "text", "decimal", "date"]

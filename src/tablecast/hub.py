@@ -70,6 +70,8 @@ class Room:
     elsewhere: dict[int, int] = field(default_factory=dict)  # viewers on other nodes, by node
     # this node's page turns not yet heard back from the store (see Hub._turned)
     unheard_turns: int = 0
+    # versions (id, header) whose column types are being inferred for this room's viewers
+    typing: set[tuple[int, bool]] = field(default_factory=set)
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -179,7 +181,10 @@ class Hub:
             fields = protocol.document_fields(replace(document, version=version))
         types = self.documents.views.known_types(version)
         if types is None and version is not None:
-            tasks.spawn(self._tell_types(room, version), "infer column types")
+            typing = (version.id, version.meta.has_header)
+            if typing not in room.typing:  # once, however many viewers are sent pages
+                room.typing.add(typing)
+                tasks.spawn(self._tell_types(room, version), "infer column types")
         return protocol.v1_page(
             fields,
             page.window,

@@ -216,15 +216,12 @@ class Views:
         size = value.nbytes if hasattr(value, "nbytes") else 64 * (len(value) + 1)
         self._kept[key], self._sizes[key] = value, size
         self._used += size
+        self._evict()
+
+    def _evict(self) -> None:
         while self._used > self.memory and len(self._kept) > 1:
             old, _ = self._kept.popitem(last=False)
             self._used -= self._sizes.pop(old)
-
-    def forget(self, version_id: int) -> None:
-        """Whatever was kept of a version (its document is gone)."""
-        for key in [k for k in self._kept if k[1] == version_id]:
-            del self._kept[key]
-            self._used -= self._sizes.pop(key)
 
     async def text(self, version: Version) -> TableText:
         async def build() -> TableText:
@@ -275,7 +272,16 @@ class Views:
             shown = np.zeros(text.records, dtype=bool)
             shown[matches] = True
             rows = rows[shown[rows]]
+        self._remeasure(("text", version.id), text)
         return rows
+
+    def _remeasure(self, key: tuple[Any, ...], value: TableText) -> None:
+        """A version's text grows as columns are found in it (their cells' spans, numbers):
+        what it takes now counts against the budget."""
+        if self._kept.get(key) is value:
+            self._used += value.nbytes - self._sizes[key]
+            self._sizes[key] = value.nbytes
+            self._evict()
 
     async def _order(self, version: Version, text: TableText, column: int, desc: bool) -> Array:
         key = ("order", version.id, version.meta.has_header, column, desc)
