@@ -203,6 +203,8 @@ class Hub:
             types = await self.documents.views.types(version)
         except TablecastError:  # shutting down, or the store is away: pages say no types
             return
+        finally:  # known now (or to be tried again by the next page)
+            room.typing.discard((version.id, version.meta.has_header))
         if room.document.version is not None and room.document.version.id == version.id:
             message = protocol.message(
                 "types", version=version.number, header=version.meta.has_header, types=types
@@ -284,7 +286,7 @@ class Hub:
         room.document = document
         room.shared_page = 1
         room.shared_view = _fitting(room.shared_view, document)
-        for viewer in room.groups[False, False]:
+        for viewer in room.v1_viewers():
             viewer.view = _fitting(viewer.view, document)
         room.turns += 1
         room.versions += 1
