@@ -270,3 +270,24 @@ def test_days_sort_in_time_order_ties_by_row_empty_last():
     records = [["when"], *[[c] for c in cells]]
     assert sorted_rows(records, 0) == [2, 1, 4, 5, 3]
     assert sorted_rows(records, 0, descending=True) == [5, 1, 4, 2, 3]
+
+
+async def test_the_view_cache_counts_what_it_keeps_and_stays_within_its_budget(tmp_path):
+    from tablecast.store.sqlite import SQLiteStore
+    from tablecast.views import Views
+
+    store = SQLiteStore(tmp_path / "t.sqlite3")
+    document = store.create_document(None)
+    n = 2 * BLOCK_RECORDS
+    version = store.commit_version(write_version(store, document.id, n), meta(n)).version
+    views = Views(store, memory=10**9)
+    await views.rows(version, View(sort=0, q="r1"))
+    text = await views.text(version)
+    assert views._sizes["text", version.id] == text.nbytes  # grown by the sort, counted
+    assert views._used == sum(views._sizes.values())
+    views.memory = text.nbytes // 2  # too small for the text: the rest goes first
+    await views.rows(version, View(sort=1))
+    assert ("text", version.id) not in views._kept  # the least recently used went
+    assert views._used == sum(views._sizes.values()) <= views.memory
+    views.close()
+    store.close()

@@ -252,7 +252,11 @@ class Views:
         async def infer() -> list[str]:
             text = await self.text(version)
             rows = _data_rows(version, text)
-            return await self._run(lambda: [text.infer(c, rows) for c in range(version.meta.width)])
+            types = await self._run(
+                lambda: [text.infer(c, rows) for c in range(version.meta.width)]
+            )
+            self._remeasure(("text", version.id), text)  # it holds every column's cells now
+            return types
 
         return await self._kept_or(("types", version.id, version.meta.has_header), infer)
 
