@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,10 +79,6 @@ def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
     first = (page_no - 1) * page_size
     stop = min(total, first + page_size)
     return PageWindow(page_no, page_count, total, page_size, first, stop, first + 1)
-
-
-def page_exists(version: Version | None, page_no: int, page_size: int, legacy: bool) -> bool:
-    return 1 <= page_no <= page_window(version, 1, page_size, legacy).page_count
 
 
 def timestamp(seconds: float) -> str:
@@ -298,18 +295,13 @@ def decode_legacy_text(text: str) -> int:
     return _page_number(text)
 
 
-_TYPES = (
-    "goto", "view", "follow", "upload_begin", "upload_end", "upload_cancel", "ping", "auth"
-)  # fmt: skip
-
-
 def request_name(text: str) -> str:
     """Which request a v1 message is, for an error answering it: its type, if a known one."""
     try:
         kind = orjson.loads(text).get("type")
     except (orjson.JSONDecodeError, AttributeError):
         return "message"
-    return kind if kind in _TYPES else "message"
+    return kind if isinstance(kind, str) and kind in _DECODERS else "message"
 
 
 def decode_v1_text(text: str) -> ClientMessage:
@@ -320,26 +312,17 @@ def decode_v1_text(text: str) -> ClientMessage:
     if not isinstance(obj, dict):
         raise TablecastError("bad_message", "a message must be a JSON object")
     kind = obj.get("type")
-    if kind == "goto":
-        return Goto(_page_number(obj.get("page")))
-    if kind == "view":
-        return SetView(view_from_message(obj))
-    if kind == "follow":
-        return Follow(_flag(obj, "follow", True))
-    if kind == "upload_begin":
-        return _upload_begin(obj)
-    if kind == "upload_end":
-        return UploadEnd()
-    if kind == "upload_cancel":
-        return UploadCancel()
-    if kind == "ping":
-        return Ping()
-    if kind == "auth":
-        key = obj.get("edit_key")
-        if not isinstance(key, str) or not 0 < len(key) <= 256:
-            raise TablecastError("bad_message", "edit_key must be the key of an edit link")
-        return Auth(key)
-    raise TablecastError("unknown_type", f"unknown message type {kind!r}"[:200])
+    decode = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decode is None:
+        raise TablecastError("unknown_type", f"unknown message type {kind!r}"[:200])
+    return decode(obj)
+
+
+def _auth(obj: dict[str, Any]) -> Auth:
+    key = obj.get("edit_key")
+    if not isinstance(key, str) or not 0 < len(key) <= 256:
+        raise TablecastError("bad_message", "edit_key must be the key of an edit link")
+    return Auth(key)
 
 
 def _flag(obj: dict[str, Any], key: str, default: bool) -> bool:
@@ -361,6 +344,19 @@ def _upload_begin(obj: dict[str, Any]) -> UploadBegin:
         raise TablecastError("bad_option", "delimiter and encoding must be strings")
     options = ParseOptions(delimiter=parse_delimiter(delimiter), encoding=encoding or None)
     return UploadBegin(clean_filename(filename), size, _flag(obj, "header", True), options)
+
+
+# Each v1 client message type, and how it is read.
+_DECODERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
+    "goto": lambda obj: Goto(_page_number(obj.get("page"))),
+    "view": lambda obj: SetView(view_from_message(obj)),
+    "follow": lambda obj: Follow(_flag(obj, "follow", True)),
+    "upload_begin": _upload_begin,
+    "upload_end": lambda obj: UploadEnd(),
+    "upload_cancel": lambda obj: UploadCancel(),
+    "ping": lambda obj: Ping(),
+    "auth": _auth,
+}
 
 
 def clean_filename(name: str) -> str:

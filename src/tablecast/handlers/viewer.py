@@ -377,20 +377,19 @@ class Connection(asyncio.Protocol):
     async def _on_text(self, text: str) -> None:
         room = self.room
         assert room is not None
-        request = "goto" if self.legacy else "message"
         try:
             if self.legacy:  # a page number
                 page = protocol.decode_legacy_text(text)
                 if self._within_rate():
                     await self._goto(room, page)
                 return
-            request = protocol.request_name(text)
             message = protocol.decode_v1_text(text)
             if isinstance(message, _RATED) and not self._within_rate():
                 return
             await self._on_v1(room, message)
         except Exception as err:
-            await self._report(err, request)
+            # which request failed: read again only now, so that messages are parsed once
+            await self._report(err, "goto" if self.legacy else protocol.request_name(text))
 
     def _within_rate(self) -> bool:
         """Take one page request from the bucket. Over the rate, the first request refused
