@@ -23,7 +23,6 @@ import orjson
 
 Array = npt.NDArray[np.int64]
 
-TYPES = ("integer", "decimal", "date", "text")
 KEY_BYTES = 64  # a text sort compares this much of each cell at once; longer ties are re-sorted
 INFER_BYTES = 40  # a cell longer than this is text (no number or date is this long)
 CHUNK_ROWS = 65536  # rows gathered into a matrix at a time: bounded temporary memory

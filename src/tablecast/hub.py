@@ -170,12 +170,10 @@ class Hub:
         error: TablecastError | None = None,
     ) -> bytes:
         document = room.document
+        version = document.version if legacy else view.on(document.version)
+        page = await self.documents.page(version, view, page_no, self._page_size(legacy), legacy)
         if legacy:
-            window = protocol.page_window(document.version, page_no, self.legacy_page_size, True)
-            data = await self.documents.records(document.version, window.start, window.stop)
-            return protocol.legacy_page(document.id, window, data, error)
-        version = view.on(document.version)
-        page = await self.documents.page(version, view, page_no, self.page_size, legacy=False)
+            return protocol.legacy_page(document.id, page.window, page.data, error)
         fields = room.fields
         if version is not document.version:  # the header switched: other columns
             fields = protocol.document_fields(replace(document, version=version))
