@@ -123,7 +123,8 @@ def test_views_parse_from_queries_and_messages():
     query = {"sort": "2", "order": "desc", "q": "ada", "filter.1": "paris", "filter.0": ""}
     view = view_from_query(query.get, list(query))
     assert view == View(sort=2, descending=True, q="ada", filters=((1, "paris"),))
-    assert view_from_message({"sort": 2, "order": "desc", "q": "ada", "filters": {"1": "paris"}})
+    message = {"sort": 2, "order": "desc", "q": "ada", "filters": {"1": "paris"}, "by": "Ada"}
+    assert view_from_message(message) == view and view_from_message(message).by == "Ada"
     assert view_from_message({"by": "Ada\x00" + "x" * 99}).by == "Ada" + "x" * 37
     for bad in ({"sort": "x"}, {"order": "up"}, {"sort": "-1"}, {"q": "x" * 201}):
         with pytest.raises(TablecastError) as caught:
