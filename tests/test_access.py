@@ -160,3 +160,11 @@ def test_every_answer_carries_the_security_headers(server, path):
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_edit_keys_never_start_like_a_command_line_option():
+    from tablecast.access import key_hash, new_key
+
+    keys = [new_key() for _ in range(3000)]  # about 47 would start with "-" by chance
+    assert not [key for key, _ in keys if key.startswith("-")]
+    assert all(hashed == key_hash(key) and len(key) == 32 for key, hashed in keys)

@@ -22,8 +22,11 @@ KEY_BYTES = 24  # 192 bits; 32 characters of URL-safe base64
 
 
 def new_key() -> tuple[str, bytes]:
-    """A fresh edit key and the hash the store keeps of it."""
+    """A fresh edit key and the hash the store keeps of it. Never one starting with "-": on a
+    command line (``tablecast upload --key KEY``) that would read as an option."""
     key = secrets.token_urlsafe(KEY_BYTES)
+    while key.startswith("-"):
+        key = secrets.token_urlsafe(KEY_BYTES)
     return key, key_hash(key)
 
 
