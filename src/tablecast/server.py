@@ -164,12 +164,12 @@ async def serve(
         where = f"store={_redacted(settings.store_url)} node={node}"
     if worker:
         where += f" worker={worker}"
-    log.info("tablecast listening on http://%s:%d %s", host, port, where)
-
+    # Before the "listening" line: whoever waits for it may stop the server at once.
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    log.info("tablecast listening on http://%s:%d %s", host, port, where)
     background = [
         asyncio.ensure_future(_tidy_documents(services)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
