@@ -12,6 +12,7 @@ import pytest
 
 from tablecast.errors import TablecastError
 from tablecast.ingest import Ingest
+from tablecast.originals import Rebuilt
 from tablecast.parsing import ParseOptions
 from tablecast.store.base import BLOCK_RECORDS, Store, Usage, VersionMeta, encode_block
 from tablecast.store.sqlite import SQLiteStore
@@ -303,6 +304,13 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     assert document.edit_key_hash is None
     assert document.shared_view == ""  # followers see it plain, as they did
     assert store.usage().stored_bytes > 0  # its blocks are counted against the storage limit
+    assert store.read_original(document.version.id, 0, 1) == []  # not kept before schema 5
+    pending = store.begin_version("d")  # and new versions keep theirs
+    store.write_blocks(pending, [], [(0, Rebuilt(records=2, end=8, eol="\n")), (1, b"x\ty\n")])
+    assert store.read_original(pending, 0, 2) == [
+        Rebuilt(records=2, end=8, eol="\n", going=False),
+        b"x\ty\n",
+    ]
     store.close()
 
 

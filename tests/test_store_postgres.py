@@ -24,6 +24,7 @@ from tablecast.bus.events import (
     decode,
 )
 from tablecast.errors import TablecastError
+from tablecast.originals import Rebuilt
 from tablecast.store.postgres import NODE_LOCKS, SCHEMA_VERSION, PostgresStore
 from test_store import meta, rows, write_version
 
@@ -123,6 +124,12 @@ def test_a_schema_1_database_is_migrated(pg_url, open_pg):
     store.set_shared_page(document.id, 2, '{"sort": 1}')
     assert store.get_document(document.id).shared_view == '{"sort": 1}'
     assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    pending = store.begin_version(document.id)  # originals kept as schema 4 keeps them
+    store.write_blocks(pending, [], [(0, Rebuilt(records=2, end=8, eol="\n")), (1, b"x\ty\n")])
+    assert store.read_original(pending, 0, 2) == [
+        Rebuilt(records=2, end=8, eol="\n", going=False),
+        b"x\ty\n",
+    ]
 
 
 def test_a_database_from_a_newer_tablecast_is_refused(pg_url, open_pg):

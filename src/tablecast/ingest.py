@@ -7,7 +7,10 @@ commits; :meth:`abort` (or a crash, through the store's recovery) leaves no trac
 
 from __future__ import annotations
 
+from collections import deque
+
 from .errors import TablecastError
+from .originals import Part
 from .parsing import ParseOptions, TableParser
 from .store.base import (
     BLOCK_RECORDS,
@@ -18,7 +21,8 @@ from .store.base import (
     record_cells,
 )
 
-# What arrived of the file is written with the blocks it made, or on its own past this size
+# What arrived of the file (the part its records do not give back: see tablecast.originals) is
+# written with the blocks it made, or on its own past this size
 ORIGINAL_PART_BYTES = 4 * 1024 * 1024
 
 
@@ -41,9 +45,13 @@ class Ingest:
         self.pending_id = store.begin_version(document_id)
         self._records: list[str] = []  # the blocks being filled
         self._blocks_written = 0
-        self._received: list[bytes] = []  # the file as it arrived, since the last write
-        self._received_bytes = 0
+        # The file as it arrived, from byte _kept_from on: all that is not written yet and,
+        # while its records give the file back, not given back yet
+        self._kept: deque[bytes] = deque()
+        self._kept_from = 0
+        self._kept_bytes = 0
         self._parts_written = 0
+        self._rebuilt_written = False
         self._first_record: list[str] | None = None
 
     @property
@@ -59,10 +67,13 @@ class Ingest:
             raise TablecastError(
                 "too_large", f"the file is larger than the limit of {self.max_bytes} bytes"
             )
-        self._received.append(data)
-        self._received_bytes += len(data)
+        self._kept.append(data)
+        self._kept_bytes += len(data)
         self._add(self.parser.feed(data))
-        if self._received_bytes >= ORIGINAL_PART_BYTES:  # long records: no block for a while
+        rebuilt = self.parser.rebuilt
+        if rebuilt.going:
+            self._let_go(rebuilt.end)
+        elif self._kept_bytes >= ORIGINAL_PART_BYTES:  # long records: no block for a while
             self._write(final=False, original=True)
 
     def finish(self) -> Document:
@@ -93,9 +104,44 @@ class Ingest:
         if len(self._records) >= BLOCK_RECORDS:
             self._write(final=False)
 
+    def _let_go(self, end: int) -> None:
+        """Forget the file's bytes before ``end``: its records give them back."""
+        kept = self._kept
+        while kept and self._kept_from + len(kept[0]) <= end:
+            self._kept_from += len(kept[0])
+            self._kept_bytes -= len(kept.popleft())
+
+    def _original_parts(self, final: bool) -> list[tuple[int, Part]]:
+        """What to write of the file now: once its records stop giving it back (or it has
+        ended), how much they do give back, then each time the bytes kept since."""
+        rebuilt = self.parser.rebuilt
+        if rebuilt.going and not final:
+            return []
+        parts: list[Part] = []
+        if not self._rebuilt_written:
+            self._rebuilt_written = True
+            if rebuilt.records:
+                if rebuilt.going and rebuilt.end != self.parser.bytes_in:
+                    raise RuntimeError("the records give back the file short of its end")
+                rebuilt.stop()  # the part is written: what follows is kept as it is
+                parts.append(rebuilt)
+                self._let_go(rebuilt.end)
+                if self._kept:  # the first bytes kept start within a chunk
+                    self._kept[0] = self._kept[0][rebuilt.end - self._kept_from :]
+                    self._kept_from = rebuilt.end
+            elif self._kept_from:
+                raise RuntimeError("bytes let go that no records give back")
+        if self._kept:
+            parts.append(b"".join(self._kept))
+            self._kept.clear()
+            self._kept_bytes = 0
+        numbered = list(enumerate(parts, self._parts_written))
+        self._parts_written += len(parts)
+        return numbered
+
     def _write(self, final: bool, original: bool = False) -> None:
         """Write every full block (and, at the end, the last partial one) in one transaction,
-        with what arrived of the file since the last write."""
+        with what is to be written of the file (see _original_parts)."""
         full = len(self._records) // BLOCK_RECORDS * BLOCK_RECORDS
         cut = len(self._records) if final else full
         if cut == 0 and not (final or original):
@@ -104,13 +150,8 @@ class Ingest:
             (self._blocks_written + i, encode_block(self._records[start : start + BLOCK_RECORDS]))
             for i, start in enumerate(range(0, cut, BLOCK_RECORDS))
         ]
-        part = None
-        if self._received:
-            part = (self._parts_written, b"".join(self._received))
-            self._received.clear()
-            self._received_bytes = 0
-            self._parts_written += 1
-        if blocks or part:
-            self.store.write_blocks(self.pending_id, blocks, part)
+        parts = self._original_parts(final)
+        if blocks or parts:
+            self.store.write_blocks(self.pending_id, blocks, parts)
         self._blocks_written += len(blocks)
         del self._records[:cut]

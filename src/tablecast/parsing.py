@@ -43,6 +43,7 @@ from itertools import islice
 import orjson
 
 from .errors import TablecastError
+from .originals import Rebuilt, line_break
 
 SNIFF_BYTES = 64 * 1024
 MAX_CELL_CHARS = 1024 * 1024
@@ -224,6 +225,10 @@ class TableParser:
         self._space_delimited = False
         self._not_plain: tuple[str, ...] = ()
         self._closed = False
+        self.rebuilt = Rebuilt()  # how much of the file its records give back (see originals)
+        self._decoder_in = 0  # bytes given to the decoder
+        self._decoded_utf8 = 0  # its text's length in UTF-8
+        self._blank_lines = 0  # in the text the plain lane took last
 
     def feed(self, data: bytes) -> list[str]:
         if self._closed:
@@ -259,6 +264,9 @@ class TableParser:
             self.encoding, codec, skip = detect_encoding(head, final)
             errors = {"utf-8": "tablecast-cp1252", "cp1252": "tablecast-c1"}.get(codec, "replace")
         self._decoder = codecs.getincrementaldecoder(codec)(errors)
+        if codec != "utf-8" or self.options.encoding:
+            self.rebuilt.stop()
+        self.rebuilt.bom = head[:skip]
         text = self._decode(head[skip:], final)
         sample = text[: self.sample_bytes]
         if "\x00" in sample:
@@ -267,6 +275,7 @@ class TableParser:
         self.delimiter = self.options.delimiter or sniff_delimiter(sample, complete)
         self._space_delimited = self.delimiter.isspace()
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
+        self.rebuilt.delimiter = self.delimiter
         self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
         return text
 
@@ -287,18 +296,47 @@ class TableParser:
                 # utf-7 and the escape codecs can decode to lone surrogates, which no JSON or
                 # UTF-8 can hold (the encodings we detect never make them)
                 text = _SURROGATES.sub("\ufffd", text)
+        if self.rebuilt.going:
+            # A stray byte read as cp1252 is two or three bytes in UTF-8: if the text is as
+            # long in UTF-8 as the bytes it came from, it is those bytes
+            self._decoder_in += len(data)
+            self._decoded_utf8 += len(text) if text.isascii() else len(text.encode())
+            if self._decoded_utf8 != self._decoder_in - len(self._decoder.getstate()[0]):
+                self.rebuilt.stop()
         return text
 
     def _records(self, text: str, final: bool) -> list[str]:
         text = self._carry + text
         self._carry = ""
         if not final:
-            cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+            # a CR at the very end may be half a CRLF: it waits for what follows
+            cut = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
             text, self._carry = text[:cut], text[cut:]
             if len(self._carry) > MAX_RECORD_CHARS:
                 raise TablecastError("bad_table", "a line is too long to be a table row")
         plain = self._plain(text)
-        return self._plain_records(plain) if plain is not None else self._csv_records(text, final)
+        self._blank_lines = 0
+        records = (
+            self._plain_records(plain) if plain is not None else self._csv_records(text, final)
+        )
+        if self.rebuilt.going and text:
+            self._follow_rebuilt(text, plain is not None and not self._blank_lines)
+        return records
+
+    def _follow_rebuilt(self, text: str, exact: bool) -> None:
+        """After ``text`` became records: whether they give it back too (see originals)."""
+        rebuilt = self.rebuilt
+        eol = line_break(text)
+        if not exact or eol == "" or (eol and rebuilt.eol and eol != rebuilt.eol):
+            rebuilt.stop()
+            return
+        if eol:
+            rebuilt.eol = eol
+        rebuilt.records = self.records
+        carry = self._carry
+        carried = len(carry) if carry.isascii() else len(carry.encode())
+        rebuilt.end = len(rebuilt.bom) + self._decoded_utf8 - carried
+        rebuilt.last_eol = eol is not None and text.endswith(eol)
 
     def _plain(self, text: str) -> str | None:
         """``text`` with LF line breaks, if the plain lane can take it: no record is in
@@ -321,6 +359,7 @@ class TableParser:
         lines = text.split("\n")
         self._lines_done += len(lines)
         kept = [line for line in lines if line.strip()]  # strip(): see _csv_records
+        self._blank_lines = len(lines) - len(kept)
         if not kept:
             return []
         if len(kept) < len(lines):  # blank lines to leave out

@@ -20,6 +20,7 @@ from .. import access, export, protocol, tasks
 from ..documents import Upload
 from ..errors import TablecastError
 from ..metrics import METRICS
+from ..originals import Rebuilt
 from ..parsing import ParseOptions, parse_delimiter
 from ..store.base import Document, Version
 from ..views import PLAIN, View, view_from_json, view_from_query
@@ -395,7 +396,10 @@ class DownloadApi(ApiHandler):
         try:
             while parts:
                 for part in parts:
-                    self.write(part)
+                    if isinstance(part, bytes):
+                        self.write(part)
+                    else:
+                        await self._rebuild(version, part)
                 await self.flush()
                 first += len(parts)
                 if len(parts) < ORIGINAL_PARTS:
@@ -404,6 +408,15 @@ class DownloadApi(ApiHandler):
         except tornado.iostream.StreamClosedError:
             return
         self.finish()
+
+    async def _rebuild(self, version: Version, rebuilt: Rebuilt) -> None:
+        """The start of the file that its records give back (see tablecast.originals)."""
+        self.write(rebuilt.bom)
+        for start in range(0, rebuilt.records, EXPORT_RECORDS):
+            stop = min(start + EXPORT_RECORDS, rebuilt.records)
+            data = await self.services.documents.records(version, start, stop)
+            self.write(rebuilt.text(data, last=stop == rebuilt.records))
+            await self.flush()
 
 
 ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time

@@ -21,7 +21,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..originals import Part, Rebuilt
+
 BLOCK_RECORDS = 256
+OriginalRow = tuple[int, int, bytes, bool]
 
 
 @dataclass(frozen=True)
@@ -161,13 +164,14 @@ class Store(Protocol):
         self,
         pending_id: int,
         blocks: Sequence[tuple[int, Block]],
-        original: tuple[int, bytes] | None = None,
+        original: Sequence[tuple[int, Part]] = (),
     ) -> None:
         """Add blocks to a pending upload and, in the same transaction, ``original``: the
-        next part (numbered from 0) of the file exactly as it arrived."""
+        next parts (numbered from 0) of the file exactly as it arrived, each its bytes or
+        the records that give them back (see tablecast.originals)."""
         ...
 
-    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+    def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         """Parts ``first`` to ``first + count`` of the file as uploaded, in order (fewer at
         its end; none at all for a version uploaded before originals were kept)."""
         ...
@@ -319,3 +323,18 @@ def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int])
 def blocks_of(picked: Iterable[int]) -> list[int]:
     """The blocks holding these records, each once."""
     return sorted({record // BLOCK_RECORDS for record in picked})
+
+
+def original_rows(pending_id: int, parts: Sequence[tuple[int, Part]]) -> list[OriginalRow]:
+    """Parts of an original file as the originals table holds them: (version_id, part,
+    data, rebuilt), where a rebuilt part's data says how (see tablecast.originals)."""
+    return [
+        (pending_id, number, part, False)
+        if isinstance(part, bytes)
+        else (pending_id, number, part.encode(), True)
+        for number, part in parts
+    ]
+
+
+def original_part(data: bytes, rebuilt: bool) -> Part:
+    return Rebuilt.decode(data) if rebuilt else data

@@ -34,6 +34,7 @@ except ImportError as exc:  # the optional dependency is not installed
 
 from ..bus.events import CHANNEL, PageTurned, VersionCommitted, ViewersCounted, encode
 from ..errors import TablecastError
+from ..originals import Part
 from .base import (
     DOCUMENT_SELECT,
     VERSIONS_SELECT,
@@ -46,13 +47,15 @@ from .base import (
     blocks_of,
     document_from_row,
     join_rows,
+    original_part,
+    original_rows,
     pick_rows,
     version_from_row,
 )
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 3  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 4  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock keys. Two-int keys (NODE_LOCKS, node) mark live nodes; the one-bigint key space
 # is separate from the two-int one, so SCHEMA_LOCK cannot collide with any node.
 NODE_LOCKS = 0x74636E64  # "tcnd"
@@ -76,6 +79,8 @@ CREATE TABLE originals (
 -- as blocks: compressing a file of tens of MB costs seconds of the database's CPU per upload
 ALTER TABLE originals ALTER data SET STORAGE EXTERNAL;
 """
+# rebuilt: the part's data says how the version's records give its bytes back
+REBUILT = "ALTER TABLE originals ADD COLUMN rebuilt boolean NOT NULL DEFAULT false;"
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -129,12 +134,14 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
 );
 """
     + ORIGINALS
+    + REBUILT
 )
 
 # from this schema version to the next: its DDL
 MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE documents ADD COLUMN shared_view text NOT NULL DEFAULT ''",
     2: ORIGINALS,
+    3: REBUILT,
 }
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
@@ -382,8 +389,8 @@ class PostgresStore:
                 (pending_id, version_id),
             )
             conn.execute(
-                "INSERT INTO originals (version_id, part, data)"
-                " SELECT %s, part, data FROM originals WHERE version_id = %s",
+                "INSERT INTO originals (version_id, part, data, rebuilt)"
+                " SELECT %s, part, data, rebuilt FROM originals WHERE version_id = %s",
                 (pending_id, version_id),
             )
             conn.execute(
@@ -417,7 +424,7 @@ class PostgresStore:
         self,
         pending_id: int,
         blocks: Sequence[tuple[int, Block]],
-        original: tuple[int, bytes] | None = None,
+        original: Sequence[tuple[int, Part]] = (),
     ) -> None:
         with self._transaction() as conn:
             # Not waiting for each batch to reach the disk (a third of an upload's time): the
@@ -433,12 +440,14 @@ class PostgresStore:
                 for number, block in blocks:
                     copy.write_row((pending_id, number, block.records, block.offsets))
             written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-            if original is not None:
-                conn.execute(
-                    "INSERT INTO originals (version_id, part, data) VALUES (%s, %s, %s)",
-                    (pending_id, *original),
+            if original:
+                rows = original_rows(pending_id, original)
+                conn.cursor().executemany(
+                    "INSERT INTO originals (version_id, part, data, rebuilt)"
+                    " VALUES (%s, %s, %s, %s)",
+                    rows,
                 )
-                written += len(original[1])
+                written += sum(len(row[2]) for row in rows)
             conn.execute(
                 "UPDATE versions SET stored_bytes = stored_bytes + %s WHERE id = %s",
                 (written, pending_id),
@@ -516,14 +525,14 @@ class PostgresStore:
         )
         return pick_rows(blocks, records)
 
-    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+    def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         rows = self._read(
-            "SELECT data FROM originals WHERE version_id = %s AND part >= %s"
+            "SELECT data, rebuilt FROM originals WHERE version_id = %s AND part >= %s"
             " ORDER BY part LIMIT %s",
             (version_id, first, count),
             binary=True,
         )
-        return [data for (data,) in rows]
+        return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._read(

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from ..errors import TablecastError
+from ..originals import Part
 from .base import (
     DOCUMENT_SELECT,
     VERSIONS_SELECT,
@@ -33,11 +34,13 @@ from .base import (
     document_from_row,
     encode_block,
     join_rows,
+    original_part,
+    original_rows,
     pick_rows,
     version_from_row,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 PAGE_BYTES = 16 * 1024
 AUTOCHECKPOINT_PAGES = 256  # a checkpoint each time the WAL passes 4 MiB, as SQLite's default
 WAL_KEEP_BYTES = 16 * 1024 * 1024  # a WAL grown larger by an upload is cut back to this
@@ -81,6 +84,7 @@ CREATE TABLE originals (
     version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
     part INTEGER NOT NULL,
     data BLOB NOT NULL,  -- the file exactly as uploaded, in parts
+    rebuilt INTEGER NOT NULL DEFAULT 0,  -- data: how the version's records give them back
     PRIMARY KEY (version_id, part)
 );
 """
@@ -116,7 +120,16 @@ def _add_shared_view(conn: sqlite3.Connection) -> None:
 
 def _add_originals(conn: sqlite3.Connection) -> None:
     """Schema 4 to 5: each upload's file is kept as it arrived, to download as it was."""
-    conn.execute(SCHEMA[SCHEMA.index("CREATE TABLE originals") :])
+    conn.execute(
+        "CREATE TABLE originals (version_id INTEGER NOT NULL REFERENCES versions(id)"
+        " ON DELETE CASCADE, part INTEGER NOT NULL, data BLOB NOT NULL,"
+        " PRIMARY KEY (version_id, part))"
+    )
+
+
+def _add_rebuilt(conn: sqlite3.Connection) -> None:
+    """Schema 5 to 6: most of a file is given back by its records, and not kept twice."""
+    conn.execute("ALTER TABLE originals ADD COLUMN rebuilt INTEGER NOT NULL DEFAULT 0")
 
 
 MIGRATIONS = {
@@ -124,6 +137,7 @@ MIGRATIONS = {
     2: _add_access,
     3: _add_shared_view,
     4: _add_originals,
+    5: _add_rebuilt,
 }  # from this schema version to the next
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
@@ -251,8 +265,8 @@ class SQLiteStore:
                 (pending_id, version_id),
             )
             conn.execute(
-                "INSERT INTO originals (version_id, part, data)"
-                " SELECT ?, part, data FROM originals WHERE version_id = ?",
+                "INSERT INTO originals (version_id, part, data, rebuilt)"
+                " SELECT ?, part, data, rebuilt FROM originals WHERE version_id = ?",
                 (pending_id, version_id),
             )
             conn.execute(
@@ -279,7 +293,7 @@ class SQLiteStore:
         self,
         pending_id: int,
         blocks: Sequence[tuple[int, Block]],
-        original: tuple[int, bytes] | None = None,
+        original: Sequence[tuple[int, Part]] = (),
     ) -> None:
         with self._transaction(large=True) as conn:
             conn.executemany(
@@ -287,12 +301,13 @@ class SQLiteStore:
                 [(pending_id, number, block.records, block.offsets) for number, block in blocks],
             )
             written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-            if original is not None:
-                conn.execute(
-                    "INSERT INTO originals (version_id, part, data) VALUES (?, ?, ?)",
-                    (pending_id, *original),
+            if original:
+                rows = original_rows(pending_id, original)
+                conn.executemany(
+                    "INSERT INTO originals (version_id, part, data, rebuilt) VALUES (?, ?, ?, ?)",
+                    rows,
                 )
-                written += len(original[1])
+                written += sum(len(row[2]) for row in rows)
             conn.execute(
                 "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
                 (written, pending_id),
@@ -371,12 +386,13 @@ class SQLiteStore:
         )
         return pick_rows(blocks, records)
 
-    def read_original(self, version_id: int, first: int, count: int) -> list[bytes]:
+    def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         rows = self._connect().execute(
-            "SELECT data FROM originals WHERE version_id = ? AND part >= ? ORDER BY part LIMIT ?",
+            "SELECT data, rebuilt FROM originals WHERE version_id = ? AND part >= ?"
+            " ORDER BY part LIMIT ?",
             (version_id, first, count),
         )
-        return [data for (data,) in rows]
+        return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._connect().execute(
