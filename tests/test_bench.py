@@ -108,4 +108,9 @@ def test_views_benchmark_runs():
     assert len(theirs) == len([r for r in ours if "first_ms" in r]) - 1  # less the types row
     assert all(r["first_ms"] > 0 for r in ours if "first_ms" in r)
     exports = [r for r in ours if "mb_per_second" in r]
-    assert [r["query"] for r in exports] == ["export tsv", "export tsv sorted", "export csv"]
+    assert [r["query"] for r in exports] == [
+        "export tsv",
+        "export tsv sorted",
+        "export csv",
+        "export original",
+    ]

@@ -161,6 +161,12 @@ async def test_the_original_file_comes_back_byte_for_byte_from_any_version(serve
     assert "filename*=UTF-8''Zo%C3%AB.csv" in headers["Content-Disposition"]
     status, body, headers = raw_download(server, doc, "?format=original")
     assert body == big and headers["Content-Type"].startswith("text/tab-separated-values")
+    # ragged, CRLF, quoted only near its end (given back by its records up to there), no
+    # last line break
+    lines = [f"{i}\tr{i}" + "\tx" * (i % 3) for i in range(100_000)] + ['"q"\tz', "1\t2"]
+    mixed = "\r\n".join(lines).encode()
+    assert put(server.url, doc, mixed, "?name=mixed.tsv")[0] == 200
+    assert raw_download(server, doc, "?format=original")[1] == mixed
 
     # a restored version is its old file again
     restore = f"{server.url}/parser/api/docs/{doc['id']}/versions/1/restore"
