@@ -53,6 +53,13 @@ def _may_run(text: bytes) -> bool:
 _NUMBER = re.compile(r"[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?")
 
 
+def plain_lines(data: bytes, delimiter: bytes, eol: bytes = b"\n") -> bytes:
+    """Records as the store gives them (one JSON array, see Documents.records), when no cell
+    holds a quote or an escape, as lines of cells: their JSON with the brackets and quotes
+    taken out. No line break after the last."""
+    return data[3:-3].replace(b'"],["', eol).replace(b'","', delimiter)
+
+
 def format_named(name: str | None) -> Format:
     found = FORMATS.get(name or "tsv")
     if found is None:
@@ -105,10 +112,9 @@ class Writer:
         if self.format.name != "jsonl" and b"\\" not in data and b'[""]' not in data:
             if data == b"[]":
                 return b""
-            text = data[3:-3].replace(b'"],["', b"\n")
             if self.format.name == "tsv":
-                return text.replace(b'","', b"\t") + b"\n"
-            text = text.replace(b'","', b"\x00")  # NUL: never a cell's (JSON escapes it)
+                return plain_lines(data, b"\t") + b"\n"
+            text = plain_lines(data, b"\x00")  # NUL: never a cell's (JSON escapes it)
             if b"," not in text and not _may_run(text):
                 return text.replace(b"\x00", b",") + b"\n"
         rows: list[list[str]] = orjson.loads(data)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from .export import plain_lines
+
 
 @dataclass
 class Rebuilt:
@@ -68,8 +70,7 @@ class Rebuilt:
         if data == b"[]":
             return b""
         eol = (self.eol or "\n").encode()
-        # no cell of these records holds a quote or an escape: brackets and quotes are theirs
-        text = data[3:-3].replace(b'"],["', eol).replace(b'","', self.delimiter.encode())
+        text = plain_lines(data, self.delimiter.encode(), eol)  # no quote in any cell
         return text + eol if self.last_eol or not last else text
 
 

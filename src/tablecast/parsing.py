@@ -166,6 +166,10 @@ def _has_decimal_commas(lines: list[str]) -> bool:
     return False
 
 
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())  # isascii: no pass over it
+
+
 class _NeedMoreInput(Exception):
     """The record in progress continues past the text received so far."""
 
@@ -300,7 +304,7 @@ class TableParser:
             # A stray byte read as cp1252 is two or three bytes in UTF-8: if the text is as
             # long in UTF-8 as the bytes it came from, it is those bytes
             self._decoder_in += len(data)
-            self._decoded_utf8 += len(text) if text.isascii() else len(text.encode())
+            self._decoded_utf8 += _utf8_length(text)
             if self._decoded_utf8 != self._decoder_in - len(self._decoder.getstate()[0]):
                 self.rebuilt.stop()
         return text
@@ -333,9 +337,7 @@ class TableParser:
         if eol:
             rebuilt.eol = eol
         rebuilt.records = self.records
-        carry = self._carry
-        carried = len(carry) if carry.isascii() else len(carry.encode())
-        rebuilt.end = len(rebuilt.bom) + self._decoded_utf8 - carried
+        rebuilt.end = len(rebuilt.bom) + self._decoded_utf8 - _utf8_length(self._carry)
         rebuilt.last_eol = eol is not None and text.endswith(eol)
 
     def _plain(self, text: str) -> str | None:
