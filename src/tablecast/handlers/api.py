@@ -113,7 +113,16 @@ class ApiHandler(tornado.web.RequestHandler):
             "total_number": window.total_number,
             "page_count": window.page_count,
             "page_size": window.page_size,
-            # what followers see now
+            **self.shared(document),
+        }
+
+    def shared(self, document: Document) -> dict[str, Any]:
+        """What followers see now: as this node's room has it, if it has viewers here (the
+        store has it a moment later: a turn is saved while its page goes out)."""
+        room = self.services.hub.rooms.get(document.id)
+        if room is not None:
+            return {"shared_page": room.shared_page, "shared_view": room.shared_view.as_dict()}
+        return {
             "shared_page": document.shared_page,
             "shared_view": view_from_json(document.shared_view).as_dict(),
         }
