@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 from test_app import edit_key, upload, write
 
 from support import http, put
@@ -22,8 +22,9 @@ PEOPLE = (
 )
 
 
-async def names(page: Page) -> list[str]:
-    return await page.locator("#table tbody tr td:nth-child(2)").all_inner_texts()
+def names(page: Page) -> Locator:
+    """The name column's cells: expect() them, which waits for the page that shows them."""
+    return page.locator("#table tbody tr td:nth-child(2)")
 
 
 async def two_editors(open_page, server, tmp_path: Path) -> tuple[Page, Page]:
@@ -44,25 +45,26 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
     await first.get_by_role("button", name="Sort by amount").click()
     for page in (first, second):
         await expect(page.locator("#table tbody tr:first-child td").first).to_have_text("grace")
-        assert await names(page) == ["grace", "Alan", "Ada", "ada", "Edsger"]
+        await expect(names(page)).to_have_text(["grace", "Alan", "Ada", "ada", "Edsger"])
         await expect(page.locator("#view-note")).to_contain_text("Sorted by amount ▲ · by Guest")
     # each row keeps its number in the file
     rows = await second.locator("#table tbody th.rownum").all_inner_texts()
     assert rows == ["2", "3", "1", "5", "4"]
     await first.get_by_role("button", name="Sort by amount").click()  # again: descending
     await expect(second.locator("#view-note")).to_contain_text("Sorted by amount ▼")
-    assert (await names(second))[:2] == ["Ada", "ada"]
+    await expect(names(second).nth(0)).to_have_text("Ada")
+    await expect(names(second).nth(1)).to_have_text("ada")
 
     # the other one searches: both see the same matching rows
     await second.get_by_label("Search all cells").fill("PARIS")
     for page in (first, second):
         await expect(page.locator("#range")).to_have_text("Rows 1–2 of 2 matching")
-        assert await names(page) == ["Ada", "Alan"]
+        await expect(names(page)).to_have_text(["Ada", "Alan"])
         await expect(page.get_by_label("Search all cells")).to_have_value("PARIS")
     # a column filter narrows it further, for both
     await first.get_by_label("Filter name").fill("al")
     await expect(second.locator("#range")).to_have_text("Rows 1–1 of 1 matching")
-    assert await names(second) == ["Alan"]
+    await expect(names(second)).to_have_text(["Alan"])
     await expect(second.get_by_label("Filter name")).to_have_value("al")
 
     # downloads take the view along
@@ -77,7 +79,7 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
 
     await second.get_by_role("button", name="Clear").click()
     await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
-    assert await names(first) == ["Ada", "grace", "Alan", "Edsger", "ada"]
+    await expect(names(first)).to_have_text(["Ada", "grace", "Alan", "Edsger", "ada"])
 
 
 async def test_on_ones_own_the_view_is_private(server, open_page, tmp_path):
@@ -88,13 +90,13 @@ async def test_on_ones_own_the_view_is_private(server, open_page, tmp_path):
     await expect(viewer.locator("#range")).to_have_text("Rows 1–5 of 5")
     await viewer.get_by_role("button", name="Sort by name").click()
     await expect(viewer.get_by_text("Browsing on your own")).to_be_visible()
-    assert await names(viewer) == ["Ada", "ada", "Alan", "Edsger", "grace"]
+    await expect(names(viewer)).to_have_text(["Ada", "ada", "Alan", "Edsger", "grace"])
     await asyncio.sleep(0.3)
-    assert await names(first) == ["Ada", "grace", "Alan", "Edsger", "ada"]
+    assert await names(first).all_inner_texts() == ["Ada", "grace", "Alan", "Edsger", "ada"]
     # the header switch is a view too
     await viewer.get_by_label("First row is the header").uncheck()
     await expect(viewer.locator("#range")).to_have_text("Rows 1–6 of 6 matching")
-    assert "name" in await names(viewer)
+    assert "name" in await names(viewer).all_inner_texts()
 
 
 async def test_versions_open_read_only_and_restore(server, open_page, tmp_path):
@@ -112,7 +114,7 @@ async def test_versions_open_read_only_and_restore(server, open_page, tmp_path):
     await expect(second.locator("#old-banner")).to_contain_text("Viewing version 1, read-only")
     await expect(second.locator("#range")).to_have_text("Rows 1–5 of 5")
     await second.get_by_role("button", name="Sort by when").click()  # browsing it sorts too
-    assert (await names(second))[0] == "grace"
+    await expect(names(second).first).to_have_text("grace")
     await expect(first.locator("#range")).to_have_text("Rows 1–1 of 1")  # nobody else moved
 
     await items.nth(1).get_by_role("button", name="Restore").click()
