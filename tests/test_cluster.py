@@ -186,7 +186,7 @@ async def test_upload_progress_reaches_viewers_on_other_nodes(nodes):
 
 
 async def test_eviction_spares_a_document_viewed_on_another_node(nodes):
-    a, b = nodes(2, "--max-documents", "2")
+    a, b = nodes(2, "--max-documents", "2", "--eviction", "lru")
     viewed = create(a)
     watcher = await v1(b, viewed["id"])
     await expect(watcher, "page")

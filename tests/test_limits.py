@@ -129,7 +129,7 @@ async def test_connections_per_address_are_capped(server_factory):
 
 
 def test_past_the_document_limit_the_least_recently_used_make_way(server_factory):
-    server = server_factory("--max-documents", "3")
+    server = server_factory("--max-documents", "3", "--eviction", "lru")
     docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(3)]
     time.sleep(0.05)
     assert put(server.url, docs[0], table(6))[0] == 200  # docs[0] is used again: docs[1] is oldest
@@ -142,7 +142,7 @@ def test_past_the_document_limit_the_least_recently_used_make_way(server_factory
 
 
 async def test_a_document_with_viewers_is_never_removed(server_factory):
-    server = server_factory("--max-documents", "2")
+    server = server_factory("--max-documents", "2", "--eviction", "lru")
     docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(2)]
     viewers = [await v1(server, d["id"]) for d in docs]
     for ws in viewers:
@@ -158,8 +158,8 @@ async def test_a_document_with_viewers_is_never_removed(server_factory):
     await viewers[1].close()
 
 
-def test_past_the_byte_limit_old_documents_make_way_and_too_big_is_refused(server_factory):
-    server = server_factory("--max-stored-bytes", "400KiB")
+def test_past_the_byte_limit_old_documents_make_way(server_factory):
+    server = server_factory("--max-stored-bytes", "400KiB", "--eviction", "lru")
     big = table(8000)  # ~130 KB of file, a bit more stored
     first = http("POST", f"{server.url}/parser/api/docs", big)[1]
     for _ in range(4):

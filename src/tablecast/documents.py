@@ -48,12 +48,20 @@ class Page:
 
 @dataclass(frozen=True)
 class Limits:
-    """What the store may hold (0: no limit); see Settings for each."""
+    """What the store may hold and uploads may take (0: no limit); see Settings for each.
+
+    Nothing is deleted to make room unless ``evict`` (``--eviction lru``) says so: past a
+    limit, what does not fit is refused, and every table kept stays kept."""
 
     max_upload_bytes: int = 256 * 1024 * 1024
     max_documents: int = 0
     max_stored_bytes: int = 0
     document_ttl: float = 0.0
+    evict: bool = False
+    max_uploading_bytes: int = 0
+    max_uploading_bytes_per_ip: int = 0
+    upload_idle_timeout: float = 60.0
+    upload_timeout: float = 3600.0
 
 
 class Documents:
@@ -74,6 +82,9 @@ class Documents:
         self._cache_bytes = 0
         self._reading: dict[tuple[int, int, int], asyncio.Future[bytes]] = {}
         self.uploads: set[Upload] = set()
+        # What the store held when last asked (committed versions only), and what uploads
+        # committed since: uploads in progress are counted by the bytes they have received
+        self.stored_bytes = 0
         self.stopping = False  # uploads are being rolled back for shutdown
         self._closing = False  # no more writes
 
@@ -87,18 +98,19 @@ class Documents:
 
     async def create(self) -> tuple[Document, str]:
         """A new document and its edit key (which is kept nowhere: see tablecast.access).
-        At the document limit the least recently used one without viewers goes first."""
+        At the document limit it is refused, unless eviction makes room."""
         key, key_hash = access.new_key()
         limits = self.limits
         if limits.max_documents:
             usage = await self.write(self.store.usage)
-            if usage.documents >= limits.max_documents:
+            if usage.documents >= limits.max_documents and limits.evict:
                 await self.make_room(documents=1)
-                if (await self.write(self.store.usage)).documents >= limits.max_documents:
-                    raise TablecastError(
-                        "storage_full",
-                        "the server holds as many tables as it may, all of them in use",
-                    )
+                usage = await self.write(self.store.usage)
+            if usage.documents >= limits.max_documents:
+                raise TablecastError(
+                    "storage_full",
+                    "the server holds as many tables as it may keep: try again later",
+                )
         return await self.write(self.store.create_document, key_hash), key
 
     def touch(self, document_id: str) -> None:
@@ -113,18 +125,23 @@ class Documents:
         keep: Iterable[str] = (),
         quietly: bool = False,
     ) -> list[str]:
-        """Remove unused documents (see Store.remove_unused) so that ``documents`` more
-        documents and ``stored_bytes`` more bytes fit under the limits. ``keep``: besides
-        those with viewers. ``quietly``: as background work, which a shutdown may stop."""
+        """Remove what the operator asked to be removed (see Store.remove_unused): documents
+        unused past ``--document-ttl`` and, only under ``--eviction lru``, the least recently
+        used until ``documents`` more documents and ``stored_bytes`` more bytes fit under the
+        limits. ``keep``: besides those with viewers. ``quietly``: as background work, which a
+        shutdown may stop."""
         limits = self.limits
         ttl = limits.document_ttl
+        if not ttl and not limits.evict:
+            return []
+        evict = limits.evict
         try:
             await self._save_use_times()
             removed = await self.write(
                 self.store.remove_unused,
                 time.time() - ttl if ttl else 0.0,
-                _room_for(limits.max_documents, documents),
-                _room_for(limits.max_stored_bytes, stored_bytes),
+                _room_for(limits.max_documents, documents) if evict else None,
+                _room_for(limits.max_stored_bytes, stored_bytes) if evict else None,
                 {*self.in_use(), *keep},
             )
         except TablecastError:
@@ -263,10 +280,13 @@ class Documents:
         options: ParseOptions | None = None,
         size: int | None = None,
         via: str = "ws",
+        address: str = "-",
     ) -> Upload:
+        """``address``: the client's, whose unfinished uploads are bounded together."""
         limit = self.limits.max_upload_bytes
         if size is not None and size > limit:
             raise TablecastError("too_large", f"the file is larger than the limit of {limit} bytes")
+        self._check_uploading(address, size or 0)
         await self._check_space(size or 0)
         ingest = await self.write(
             lambda: Ingest(
@@ -278,7 +298,7 @@ class Documents:
                 max_bytes=limit,
             )
         )
-        upload = Upload(self, ingest, document_id, filename, size, via)
+        upload = Upload(self, ingest, document_id, filename, size, via, address)
         self.uploads.add(upload)
         return upload
 
@@ -287,18 +307,68 @@ class Documents:
         if accessed:
             await self.write(self.store.touch, accessed)
 
-    async def _check_space(self, size: int) -> None:
-        """Refuse an upload that cannot fit, after removing unused documents to make room."""
-        limit = self.limits.max_stored_bytes
-        if not limit:
-            return
-        if (await self.write(self.store.usage)).stored_bytes + size <= limit:
-            return
-        await self.make_room(stored_bytes=size)
-        if (await self.write(self.store.usage)).stored_bytes + size > limit:
+    def _uploading(self, address: str | None = None) -> int:
+        """Bytes that unfinished uploads (of one address, or all) hold."""
+        return sum(u.received for u in self.uploads if address is None or u.address == address)
+
+    def _check_uploading(self, address: str, more: int) -> None:
+        """Refuse ``more`` bytes of an unfinished upload past what unfinished uploads may
+        hold: one address's, and everyone's together (an upload held open must not take the
+        room of everyone else's)."""
+        limits = self.limits
+        per_ip, total = limits.max_uploading_bytes_per_ip, limits.max_uploading_bytes
+        if per_ip and self._uploading(address) + more > per_ip:
             raise TablecastError(
-                "storage_full", "the server has no room for this table: try again later"
+                "too_many_uploads",
+                f"uploads from this address in progress hold {per_ip} bytes already:"
+                " let them finish first",
             )
+        if total and self._uploading() + more > total:
+            raise TablecastError(
+                "too_many_uploads", "the server is taking as many uploads as it can: try again soon"
+            )
+
+    def _room(self) -> int:
+        """Bytes the store may still take, counting what uploads in progress have received."""
+        return self.limits.max_stored_bytes - self.stored_bytes - self._uploading()
+
+    def _checks_room(self) -> bool:
+        """Whether uploads are refused past --max-stored-bytes. Under --eviction lru they are
+        not: room is made once a version is stored, for the bytes it really took (never for
+        the size an upload announces: that costs its sender nothing)."""
+        return bool(self.limits.max_stored_bytes) and not self.limits.evict
+
+    async def _check_space(self, size: int) -> None:
+        """Refuse an upload that cannot fit: at its start when its size is known."""
+        limit = self.limits.max_stored_bytes
+        if self._checks_room():
+            self.stored_bytes = (await self.read(self.store.usage)).stored_bytes
+            if self._room() < size:
+                raise _no_room()
+        elif limit and size > limit:  # not even in an empty store
+            raise _no_room()
+
+    def admit(self, upload: Upload, more: int) -> None:
+        """``more`` bytes of ``upload`` have arrived: refuse them past the limits (checked in
+        memory, so for every piece)."""
+        self._check_uploading(upload.address, more)
+        limit = self.limits.max_stored_bytes
+        if self._checks_room():
+            if self._room() < more:
+                raise _no_room()
+        elif limit and upload.received + more > limit:
+            raise _no_room()
+
+    def expired(self, now: float) -> list[Upload]:
+        """Uploads that have sent nothing for --upload-idle-timeout, or run past
+        --upload-timeout: each holds a pending version and its address's share."""
+        limits = self.limits
+        return [
+            upload
+            for upload in self.uploads
+            if now - upload.last_data > limits.upload_idle_timeout
+            or now - upload.started > limits.upload_timeout
+        ]
 
     async def remove_document_if_empty(self, document_id: str) -> None:
         await self.write(self.store.remove_document_if_empty, document_id)
@@ -335,6 +405,10 @@ class Documents:
         self.store.close()
 
 
+def _no_room() -> TablecastError:
+    return TablecastError("storage_full", "the server has no room for this table: try again later")
+
+
 def _room_for(limit: int, more: int) -> int | None:
     """What the store may hold now so that ``more`` fits under ``limit`` (0: no limit)."""
     return max(limit - more, 0) if limit else None
@@ -351,13 +425,17 @@ class Upload:
         filename: str,
         size: int | None,
         via: str,
+        address: str = "-",
     ) -> None:
         self.id = secrets.token_hex(4)
         self.via = via  # ws or http, for the log
+        self.address = address  # the client's, for the bounds on unfinished uploads
         self.document_id = document_id
         self.filename = filename
         self.size = size  # announced by the client, if it did
-        self.started = time.monotonic()
+        self.started = self.last_data = time.monotonic()
+        # What ends the upload from the client's side when it times out (see expire)
+        self.on_expire: Callable[[TablecastError], None] | None = None
         self._documents = documents
         self._ingest = ingest
         self._done = False
@@ -371,13 +449,32 @@ class Upload:
         return self._ingest.records
 
     async def feed(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
         try:
             for i in range(0, len(data), PIECE_BYTES):
                 self._check_open()
-                await self._documents.write(self._ingest.feed, data[i : i + PIECE_BYTES])
+                piece = data[i : i + PIECE_BYTES]
+                self._documents.admit(self, len(piece))
+                await self._documents.write(self._ingest.feed, piece)
         except BaseException:
             await self.abort()
             raise
+
+    def expire(self) -> None:
+        """Timed out (see Documents.expired): the client's side says so and rolls it back."""
+        idle = time.monotonic() - self.last_data
+        err = TablecastError(
+            "upload_timeout",
+            f"the upload sent nothing for {idle:.0f} s"
+            if idle > self._documents.limits.upload_idle_timeout
+            else f"the upload took longer than {self._documents.limits.upload_timeout:.0f} s",
+        )
+        log.info("upload timed out doc=%s upload=%s bytes=%d", self.document_id, self.id,
+                 self.received)  # fmt: skip
+        if self.on_expire is not None:
+            self.on_expire(err)
+        else:
+            tasks.spawn(self.abort(), "roll back an upload that timed out")
 
     async def finish(self) -> Document:
         """Commit: the new version becomes current. On failure nothing changes."""
@@ -394,6 +491,8 @@ class Upload:
             await self.abort()
             raise
         self._end()
+        # kept now: counted with the store's bytes until the store is next asked (_check_space)
+        self._documents.stored_bytes += self.received
         METRICS.uploads["committed"] += 1
         METRICS.upload_seconds.observe(self.duration)
         self._documents.tidy()

@@ -27,7 +27,10 @@ STATUS: dict[str, int] = {
     "upload_size_mismatch": 400,  # the bytes sent do not add up to the size announced
     "bad_request": 400,  # an HTTP request the API cannot read
     "method_not_allowed": 405,
-    "rate_limited": 429,  # page requests faster than --page-rate
+    "rate_limited": 429,  # page requests faster than --page-rate, new documents faster
+    # than --create-rate, or wrong edit keys faster than --page-rate from one address
+    "too_many_uploads": 429,  # unfinished uploads hold what they may (--max-uploading-bytes*)
+    "upload_timeout": 408,  # an upload idle past --upload-idle-timeout or --upload-timeout
     "too_many_connections": 429,  # one address holds --max-connections-per-ip WebSockets
     "origin_not_allowed": 403,  # a WebSocket opened by a page on another site
     # who may change a document

@@ -115,7 +115,9 @@ class Usage:
     """What the store holds, for its limits."""
 
     documents: int
-    stored_bytes: int  # every version's blocks, uploads in progress included
+    # every committed version's blocks and original file; uploads in progress are counted
+    # apart, by the bytes they have received (see Documents)
+    stored_bytes: int
 
     def over(self, max_documents: int | None, max_bytes: int | None) -> bool:
         """Past either limit (None: no limit)."""

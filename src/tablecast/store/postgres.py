@@ -157,7 +157,7 @@ OR EXISTS (SELECT 1 FROM viewers w WHERE w.document_id = d.id)
 def _usage(conn: Connection) -> Usage:
     row = conn.execute(
         "SELECT (SELECT count(*) FROM documents),"
-        " (SELECT COALESCE(SUM(stored_bytes), 0)::bigint FROM versions)"
+        " (SELECT COALESCE(SUM(stored_bytes), 0)::bigint FROM versions WHERE number IS NOT NULL)"
     ).fetchone()
     assert row is not None
     return Usage(row[0], row[1])

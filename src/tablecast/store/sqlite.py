@@ -146,7 +146,7 @@ _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
 def _usage(conn: sqlite3.Connection) -> Usage:
     documents, stored = conn.execute(
         "SELECT (SELECT count(*) FROM documents),"
-        " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions)"
+        " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions WHERE number IS NOT NULL)"
     ).fetchone()
     return Usage(documents, stored)
 
