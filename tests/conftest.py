@@ -17,9 +17,14 @@ from support import Server
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(*args: str, data_dir: Path | None = None, port: int = 0) -> Server:
-        """A server; ``port`` to come back where a previous one was (for reconnecting clients)."""
-        server = Server(data_dir or tmp_path / "data", "--port", str(port), *args).start()
+    def make(
+        *args: str, data_dir: Path | None = None, port: int = 0, open_files: int | None = None
+    ) -> Server:
+        """A server; ``port`` to come back where a previous one was (for reconnecting clients);
+        ``open_files``: its limit of open files."""
+        server = Server(
+            data_dir or tmp_path / "data", "--port", str(port), *args, open_files=open_files
+        ).start()
         servers.append(server)
         return server
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -42,9 +43,10 @@ class Listening:
 class Server(Listening):
     """``tablecast serve`` as a subprocess; its log lines are collected in ``log``."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, open_files: int | None = None) -> None:
         self.data_dir = data_dir
         self.args = args
+        self.open_files = open_files  # the process's RLIMIT_NOFILE, if not the default
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.log: list[str] = []
@@ -65,6 +67,7 @@ class Server(Listening):
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 15
@@ -80,6 +83,16 @@ class Server(Listening):
             raise RuntimeError("server did not start:\n" + "".join(self.log))
         threading.Thread(target=self._drain, daemon=True).start()
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+
+    def rss(self) -> int:
+        """The server process's resident memory, in bytes."""
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

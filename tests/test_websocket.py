@@ -323,3 +323,81 @@ def test_any_frames_cut_anywhere_read_the_same(messages, cuts):
 
     assert without_pings(out) == without_pings(expected)
     assert out.count(ws.Ping(b"p")) == expected.count(ws.Ping(b"p"))
+
+
+# What a client can make the reader do (issue 14): work and memory stay in proportion to what
+# it sends, and to what the connection may do
+
+
+def test_a_text_message_in_too_many_fragments_is_refused():
+    reader = ws.Reader(4 << 20)
+    pieces = client(Opcode.TEXT, b"ab", fin=False) + b"".join(
+        client(Opcode.CONT, b"ab", fin=False) for _ in range(ws.MAX_FRAGMENTS - 2)
+    )
+    assert reader.feed(pieces) == []  # the limit, less one: still read
+    with pytest.raises(ws.ProtocolError) as err:
+        reader.feed(client(Opcode.CONT, b"ab", fin=False) + client(Opcode.CONT, b"ab"))
+    assert err.value.code == 1008
+
+
+def test_fragments_are_held_in_one_buffer():
+    # a text message's fragments cost what they hold, not an object each
+    import tracemalloc
+
+    reader = ws.Reader(4 << 20)
+    fragments = [client(Opcode.TEXT, b"ab", fin=False)] + [
+        client(Opcode.CONT, b"ab", fin=False) for _ in range(ws.MAX_FRAGMENTS - 2)
+    ]
+    tracemalloc.start()
+    for fragment in fragments:
+        reader.feed(fragment)
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held < 20 * 2 * ws.MAX_FRAGMENTS  # ~2 KB of text: not ~35 bytes of object a piece
+    assert reader.feed(client(Opcode.CONT, b"!")) == [ws.Text("ab" * (ws.MAX_FRAGMENTS - 1) + "!")]
+
+
+def test_a_binary_message_nobody_wants_is_read_past_without_inflating_it():
+    bomb = compressed(Opcode.BINARY, b"\x00" * 50_000_000)
+    reader = ws.Reader(1 << 20, max_binary=64 << 20, deflate=True)
+    reader.binary_wanted = False  # a view link: it may not upload
+    out = reader.feed(bomb + client(Opcode.TEXT, b"after"))
+    assert out == [ws.BinaryStart(discarded=True), ws.BinaryEnd(), ws.Text("after")]
+    assert reader.inflated == 0
+    # its compressed size still counts against the limit
+    small = ws.Reader(1 << 20, max_binary=1000, deflate=True)
+    small.binary_wanted = False
+    with pytest.raises(ws.ProtocolError) as err:
+        small.feed(bomb)
+    assert err.value.code == 1009
+
+
+def test_inflating_stops_at_the_budget_and_goes_on_when_asked():
+    data = bytes(range(256)) * 40_000  # ~10 MB, compresses well
+    stream = (
+        compressed(Opcode.BINARY, data) + client(Opcode.PING, b"p") + client(Opcode.TEXT, b"next")
+    )
+    reader = ws.Reader(1 << 20, max_binary=64 << 20, deflate=True)
+    out = reader.feed(stream, budget=1 << 20)
+    assert reader.more
+    got = sum(len(e.data) for e in out if isinstance(e, ws.BinaryData))
+    assert got <= (1 << 20) + ws.INFLATE_PIECE and reader.inflated == got
+    while reader.more:
+        before = reader.inflated
+        out += reader.feed(b"", budget=1 << 20)
+        assert reader.inflated - before <= (1 << 20) + ws.INFLATE_PIECE
+    assert merged(out) == [
+        ws.BinaryStart(),
+        ws.BinaryData(data),
+        ws.BinaryEnd(),
+        ws.Ping(b"p"),
+        ws.Text("next"),
+    ]
+
+
+def test_a_budget_of_nothing_still_reads_what_is_not_compressed():
+    reader = ws.Reader(1 << 20, deflate=True)
+    out = reader.feed(client(Opcode.PING, b"p") + compressed(Opcode.TEXT, b"x" * 1000), budget=0)
+    assert out == [ws.Ping(b"p")] and reader.more
+    assert reader.feed(b"", budget=10_000) == [ws.Text("x" * 1000)]
+    assert not reader.more

@@ -96,14 +96,22 @@ def upload(
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
             headers["Content-Length"] = str(size)
-            connection.request(
-                method,
-                f"{where}?{urllib.parse.urlencode(query)}",
-                body=_Reading(file, size, progress),
-                headers=headers,
-            )
-        response = connection.getresponse()
-        body = response.read()
+            try:
+                connection.request(
+                    method,
+                    f"{where}?{urllib.parse.urlencode(query)}",
+                    body=_Reading(file, size, progress),
+                    headers=headers,
+                )
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # The server refused the file before it had all of it (a wrong key, a file
+                # over its limit) and stopped reading: its answer, sent first, says why
+                response = _answer_to_a_refusal(connection)
+                if response is None:
+                    raise exc
+            else:
+                response = connection.getresponse()
+            body = response.read()
     except FileNotFoundError:
         raise ClientError(f"no such file: {path}") from None
     except OSError as exc:  # refused, reset, timed out
@@ -118,6 +126,14 @@ def upload(
         error = answer.get("error", {})
         raise ClientError(f"{error.get('code', response.status)}: {error.get('message', '')}")
     return answer
+
+
+def _answer_to_a_refusal(connection: http.client.HTTPConnection) -> Any:
+    """The answer the server sent before it stopped reading our body, if it can be read."""
+    try:
+        return connection.getresponse()
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def progress_bar(name: str, out: Any = sys.stderr) -> Progress:

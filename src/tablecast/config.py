@@ -65,6 +65,27 @@ def parse_origins(text: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def parse_names(text: str) -> tuple[str, ...]:
+    """``"tables.example.com, tables"`` -> host names, lower-case."""
+    names = []
+    for item in filter(None, (part.strip().lower() for part in text.split(","))):
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", item):
+            raise ValueError(f"not a host name: {item!r} (try tables.example.com)")
+        names.append(item)
+    return tuple(names)
+
+
+EVICTION_POLICIES = ("none", "lru")
+
+
+def parse_eviction(text: str) -> str:
+    """``none`` (the default: nothing is deleted to make room) or ``lru``."""
+    policy = text.strip().lower()
+    if policy not in EVICTION_POLICIES:
+        raise ValueError(f"not an eviction policy: {text!r} (none or lru)")
+    return policy
+
+
 def parse_store_url(text: str) -> str:
     """``""`` (SQLite under the data directory) or a PostgreSQL URL."""
     text = text.strip()
@@ -168,6 +189,13 @@ class Settings:
         parse_origins,
         "ORIGINS",
     )
+    server_name: tuple[str, ...] = _setting(
+        (),
+        "host names this server is reached by (comma-separated), whose pages may open"
+        " WebSockets here when --public-url is not set (IP addresses and localhost always may)",
+        parse_names,
+        "NAMES",
+    )
     page_rate: float = _setting(
         20.0,
         "page requests per second one viewer may make, in bursts of up to twice that",
@@ -177,19 +205,73 @@ class Settings:
     max_connections_per_ip: int = _setting(
         1000, "open WebSockets one client address may hold (0: no limit)", int, "COUNT"
     )
+    max_http_connections_per_ip: int = _setting(
+        256,
+        "HTTP connections (not yet WebSockets) one client address may hold open; more are"
+        " closed at once. Not applied with --trust-proxy, where the proxy limits them (0: no"
+        " limit)",
+        int,
+        "COUNT",
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "close a connection that has not sent a whole request's headers within this long (and"
+        " a kept-alive connection idle for this long)",
+        parse_duration,
+        "DURATION",
+    )
     max_documents: int = _setting(
         100_000,
-        "documents kept; past that the least recently used without viewers are removed (0: no"
-        " limit)",
+        "documents kept; past that new ones are refused, unless --eviction lru (0: no limit)",
         int,
         "COUNT",
     )
     max_stored_bytes: int = _setting(
         20 * GiB,
-        "bytes of tables kept (every version); past that the least recently used documents"
-        " without viewers are removed (0: no limit)",
+        "bytes of tables kept (every version); past that uploads are refused, unless"
+        " --eviction lru (0: no limit)",
         parse_size,
         "SIZE",
+    )
+    eviction: str = _setting(
+        "none",
+        "at --max-documents or --max-stored-bytes: none (refuse what does not fit, delete"
+        " nothing) or lru (delete the least recently used tables nobody is viewing, to make"
+        " room: other people's tables are lost)",
+        parse_eviction,
+        "POLICY",
+    )
+    create_rate: float = _setting(
+        60.0,
+        "new tables one client address may create a minute, in bursts of up to that many (0: no"
+        " limit)",
+        float,
+        "COUNT",
+    )
+    max_uploading_bytes: int = _setting(
+        1 * GiB,
+        "bytes that unfinished uploads may hold together; past that uploads are refused"
+        " (too_many_uploads) until some finish (0: no limit)",
+        parse_size,
+        "SIZE",
+    )
+    max_uploading_bytes_per_ip: int = _setting(
+        512 * MiB,
+        "bytes that one client address's unfinished uploads may hold (0: no limit)",
+        parse_size,
+        "SIZE",
+    )
+    upload_idle_timeout: float = _setting(
+        60.0,
+        "end an upload (upload_timeout) that sends nothing for this long",
+        parse_duration,
+        "DURATION",
+    )
+    upload_timeout: float = _setting(
+        3600.0,
+        "end an upload (upload_timeout) still unfinished after this long",
+        parse_duration,
+        "DURATION",
     )
     document_ttl: float = _setting(
         0.0,
@@ -213,6 +295,12 @@ class Settings:
             raise ValueError("max message size must be at least 64KiB")
         if self.page_rate <= 0:
             raise ValueError("page rate must be above 0")
+        if self.create_rate < 0:
+            raise ValueError("create rate must be 0 (no limit) or above")
+        if self.upload_idle_timeout <= 0 or self.upload_timeout <= 0:
+            raise ValueError("upload timeouts must be above 0")
+        if self.header_timeout <= 0:
+            raise ValueError("header timeout must be above 0")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.workers > 1 and not self.store_url:

@@ -34,6 +34,7 @@ class Gauges:
 class Metrics(Collector):
     def __init__(self) -> None:
         self.bytes_in = 0  # WebSocket frames and HTTP upload bodies received
+        self.bytes_inflated = 0  # what compressed WebSocket messages decompressed to
         self.bytes_out = 0  # WebSocket messages queued for viewers
         self.messages_out = 0
         self.errors: Counter[str] = Counter()  # typed errors answered, by code
@@ -65,6 +66,11 @@ class Metrics(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         yield _counter("tablecast_received_bytes", "Bytes received from clients", self.bytes_in)
+        yield _counter(
+            "tablecast_inflated_bytes",
+            "Bytes that compressed WebSocket messages from clients decompressed to",
+            self.bytes_inflated,
+        )
         yield _counter("tablecast_sent_bytes", "Bytes of messages sent to viewers", self.bytes_out)
         yield _counter("tablecast_sent_messages", "Messages sent to viewers", self.messages_out)
         yield _counter("tablecast_connections", "WebSockets opened", self.connections)

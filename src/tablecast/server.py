@@ -14,12 +14,12 @@ import re
 import secrets
 import signal
 import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
@@ -42,7 +42,9 @@ from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
 from .handlers.viewer import Connection, keep_alive
 from .handlers.ws import Handshake
 from .hub import Hub
+from .listening import HTTPServer
 from .metrics import METRICS
+from .rates import Buckets
 from .store import open_store
 
 log = logging.getLogger("tablecast")
@@ -53,6 +55,8 @@ HERE = Path(__file__).parent
 # retries. The kernel caps it at net.core.somaxconn.
 BACKLOG = 4096
 FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
+MAX_BODY_BYTES = 64 * 1024  # of a request that is not an upload
+BODY_TIMEOUT = 60.0  # seconds to send such a body (uploads have --upload-timeout)
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
 
 
@@ -62,7 +66,12 @@ class Services:
     documents: Documents
     hub: Hub
     connections: set[Connection] = field(default_factory=set)  # every open WebSocket
-    addresses: Counter[str] = field(default_factory=Counter)  # open WebSockets by client address
+    # open WebSockets by client address, counted from the handshake that admits one
+    addresses: Counter[str] = field(default_factory=Counter)
+    # per client address: new documents (--create-rate a minute), wrong edit keys over HTTP
+    # (--page-rate a second, as a WebSocket's auth)
+    creations: Buckets = field(default_factory=lambda: Buckets(0, 0))
+    key_guesses: Buckets = field(default_factory=lambda: Buckets(0, 0))
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -106,10 +115,20 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
         "%d %s %s (%s) %.2fms",
         status,
         request.method,
-        request.uri,
+        redacted_uri(request.uri or ""),
         request.remote_ip,
         1000 * request.request_time(),
     )
+
+
+# Query parameters that may hold a secret: an edit key put in the URL (refused, but still in
+# the request line) must not reach the log
+_SECRET_PARAMETER = re.compile(r"([?&](?:[^=&]*key[^=&]*|token|access_token)=)[^&#]*", re.I)
+
+
+def redacted_uri(uri: str) -> str:
+    """A request's URI fit for the log: the values of key-like parameters replaced by ***."""
+    return _SECRET_PARAMETER.sub(r"\1***", uri)
 
 
 def bind(settings: Settings, *, reuse_port: bool = False) -> list[socket.socket]:
@@ -138,23 +157,38 @@ async def serve(
             max_documents=settings.max_documents,
             max_stored_bytes=settings.max_stored_bytes,
             document_ttl=settings.document_ttl,
+            evict=settings.eviction == "lru",
+            max_uploading_bytes=settings.max_uploading_bytes,
+            max_uploading_bytes_per_ip=settings.max_uploading_bytes_per_ip,
+            upload_idle_timeout=settings.upload_idle_timeout,
+            upload_timeout=settings.upload_timeout,
         ),
         view_memory=settings.view_memory,
     )
     hub = Hub(documents, settings.page_size, settings.legacy_page_size)
     documents.in_use = hub.rooms.keys
-    services = Services(settings, documents, hub)
+    services = Services(
+        settings,
+        documents,
+        hub,
+        creations=Buckets(settings.create_rate / 60, settings.create_rate),
+        key_guesses=Buckets(settings.page_rate, 2 * settings.page_rate),
+    )
     bus = open_bus(settings)
     try:
         await bus.start(hub)
     except TablecastError as err:
         store.close()
         raise SystemExit(f"tablecast: {err.message}") from None
-    server = tornado.httpserver.HTTPServer(
+    server = HTTPServer(
         make_app(services),
         xheaders=settings.trust_proxy,
-        max_body_size=settings.max_upload_bytes,
-        idle_connection_timeout=120,
+        # Bodies are for uploads, which raise this for themselves (see UploadHandler); any
+        # other request's body is small, or refused before it is held
+        max_body_size=MAX_BODY_BYTES,
+        body_timeout=BODY_TIMEOUT,
+        idle_connection_timeout=settings.header_timeout,
+        per_address=0 if settings.trust_proxy else settings.max_http_connections_per_ip,
     )
     sockets = sockets or bind(settings)
     server.add_sockets(sockets)
@@ -172,6 +206,7 @@ async def serve(
     log.info("tablecast listening on http://%s:%d %s", host, port, where)
     background = [
         asyncio.ensure_future(_tidy_documents(services)),
+        asyncio.ensure_future(_expire_uploads(documents)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
     if node:
@@ -227,6 +262,14 @@ async def _tidy_documents(services: Services) -> None:
             await services.documents.make_room()
         except Exception:
             log.exception("could not tidy the documents")
+
+
+async def _expire_uploads(documents: Documents) -> None:
+    """Every second: end uploads that went quiet or ran too long (see Documents.expired)."""
+    while True:
+        await asyncio.sleep(1.0)
+        for upload in documents.expired(time.monotonic()):
+            upload.expire()
 
 
 async def _forget_stopped_nodes(documents: Documents, hub: Hub) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 FIN, RSV1, RSV2, RSV3, MASKED = 0x80, 0x40, 0x20, 0x10, 0x80
 
 # Close codes
-NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1001, 1002, 1007, 1009
+NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA = 1000, 1001, 1002, 1007
+POLICY, TOO_BIG = 1008, 1009
+
+# A text message arrives whole before it is handled; past this many fragments a client is
+# splitting it only to cost us work (browsers send one frame a message)
+MAX_FRAGMENTS = 1024
+INFLATE_PIECE = 256 * 1024  # decompressed bytes made at a time
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -77,13 +84,19 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
 
 
-def response(key: str, subprotocol: str | None, deflate: dict[str, str | None] | None) -> bytes:
-    """The 101 answer that opens the WebSocket."""
+def response(
+    key: str,
+    subprotocol: str | None,
+    deflate: dict[str, str | None] | None,
+    extra: tuple[str, ...] = (),
+) -> bytes:
+    """The 101 answer that opens the WebSocket. ``extra``: more header lines (a cookie)."""
     lines = [
         "HTTP/1.1 101 Switching Protocols",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Accept: {accept_key(key)}",
+        *extra,
     ]
     if subprotocol:
         lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
@@ -137,7 +150,7 @@ class Text:
 
 @dataclass(slots=True)
 class BinaryStart:
-    pass
+    discarded: bool = False  # read past unread (see Reader.binary_wanted): no data follows
 
 
 @dataclass(slots=True)
@@ -199,13 +212,24 @@ class Reader:
 
     ``max_text`` and ``max_binary``: the largest messages (after decompression) a client may
     send; past them the reader raises ProtocolError(1009) as soon as it knows, without holding
-    the excess. Text is held whole (to check it is UTF-8); binary streams through.
-    ``deflate``: permessage-deflate was agreed (each message compressed on its own).
+    the excess. Text is held whole (to check it is UTF-8), in one buffer however many
+    fragments it comes in (at most ``max_fragments``); binary streams through, consecutive
+    pieces given out as one. ``deflate``: permessage-deflate was agreed (each message
+    compressed on its own).
+
+    What decompression may cost is bounded twice. A binary message nobody wants
+    (``binary_wanted`` false when it begins: a connection that may not upload) is read past
+    without being unmasked or inflated, only counted against ``max_binary``. And
+    :meth:`feed` gives out at most ``budget`` decompressed bytes a call: past that, what
+    arrived waits in the reader (``more``) until the caller asks again (``feed(b"")``), when
+    it has dealt with what it was given and the client's share of work allows.
     """
 
     __slots__ = (
-        "_buffer", "_control", "_deflate", "_fin", "_inflater", "_limit", "_mask", "_message",
-        "_offset", "_opcode", "_remaining", "_size", "_text", "_window", "max_binary", "max_text",
+        "_backlog", "_buffer", "_control", "_deflate", "_discard", "_end_pending",
+        "_fin", "_fragments", "_held", "_inflater", "_limit", "_mask", "_message", "_offset",
+        "_opcode", "_out", "_remaining", "_room", "_size", "_text", "_window", "binary_wanted",
+        "inflated", "max_binary", "max_fragments", "max_text",
     )  # fmt: skip
 
     def __init__(
@@ -214,9 +238,14 @@ class Reader:
         max_binary: int | None = None,
         deflate: bool = False,
         window_bits: int = 15,
+        max_fragments: int = MAX_FRAGMENTS,
     ) -> None:
         self.max_text = max_text
         self.max_binary = max_text if max_binary is None else max_binary
+        self.max_fragments = max_fragments
+        # whether a binary message beginning now is to be read (see the class's doc)
+        self.binary_wanted = True
+        self.inflated = 0  # decompressed bytes given out so far, for the caller's accounting
         self._limit = max_text  # of the message in progress
         self._deflate = deflate
         self._window = window_bits
@@ -228,35 +257,94 @@ class Reader:
         self._offset = 0  # payload bytes of this frame seen so far (for the mask)
         self._control = b""  # a control frame's payload, whole
         self._message = 0  # opcode of the data message in progress, 0 if none
+        self._discard = False  # the binary message in progress is read past
+        self._fragments = 0  # data frames of the message in progress
         self._size = 0  # bytes of that message so far (after decompression)
-        self._text: list[bytes] = []
+        self._text = bytearray()
+        self._out = bytearray()  # binary data not yet given out as an event
         self._inflater: zlib._Decompress | None = None
+        self._held = b""  # input not read yet: the budget ran out
+        self._backlog = b""  # compressed payload not inflated yet: the budget ran out
+        self._end_pending = False  # the frame ended, but its backlog is still to inflate
+        self._room = 0  # decompressed bytes this call may still give out
 
-    def feed(self, data: bytes) -> list[Event]:
+    @property
+    def more(self) -> bool:
+        """Input is waiting for another :meth:`feed` (the budget ran out)."""
+        return bool(self._held or self._backlog or self._end_pending)
+
+    @property
+    def message_kind(self) -> int:
+        """TEXT or BINARY while a data message is in progress (0: none)."""
+        return self._message
+
+    @property
+    def discarding(self) -> bool:
+        return self._discard
+
+    def feed(self, data: bytes, budget: int | None = None) -> list[Event]:
         events: list[Event] = []
-        view = memoryview(data)
+        self._room = sys.maxsize if budget is None else budget
+        view = memoryview(self._held + data if self._held else data)
+        self._held = b""
+        if not self._catch_up(events):
+            self._held = bytes(view)
+            return self._done(events)
         while view:
             if self._remaining < 0:
                 view = self._header(view)
                 if self._remaining < 0:
                     break  # the header is not all here yet
                 if self._opcode == BINARY:
-                    events.append(BinaryStart())
+                    self._emit(BinaryStart(self._discard), events)
                 if self._remaining == 0:
                     self._frame_end(events)
                 continue
             take = min(self._remaining, len(view))
-            payload = unmask(bytes(view[:take]), self._mask, self._offset)
+            chunk = view[:take]
             view = view[take:]
-            self._offset += take
             self._remaining -= take
-            if self._opcode >= CLOSE:
-                self._control += payload
+            if self._discard:
+                self._offset += take
             else:
-                self._data(payload, events)
+                payload = unmask(bytes(chunk), self._mask, self._offset)
+                self._offset += take
+                if self._opcode >= CLOSE:
+                    self._control += payload
+                else:
+                    self._data(payload, events)
             if self._remaining == 0:
-                self._frame_end(events)
+                if self._backlog:
+                    self._end_pending = True
+                else:
+                    self._frame_end(events)
+            if self._backlog:  # the budget ran out: the rest waits
+                self._held = bytes(view)
+                break
+        return self._done(events)
+
+    def _done(self, events: list[Event]) -> list[Event]:
+        if self._out:
+            events.append(BinaryData(bytes(self._out)))
+            self._out.clear()
         return events
+
+    def _emit(self, event: Event, events: list[Event]) -> None:
+        if self._out:  # binary data first, in one piece
+            events.append(BinaryData(bytes(self._out)))
+            self._out.clear()
+        events.append(event)
+
+    def _catch_up(self, events: list[Event]) -> bool:
+        """Inflate what waited for budget, and end its frame: whether all of it is done."""
+        if self._backlog:
+            self._inflate_backlog(events)
+            if self._backlog:
+                return False
+        if self._end_pending:
+            self._end_pending = False
+            self._frame_end(events)
+        return True
 
     def _header(self, view: memoryview) -> memoryview:
         """Take a frame header from the front of ``view``; what follows it is returned."""
@@ -303,66 +391,99 @@ class Reader:
                 raise ProtocolError(PROTOCOL_ERROR, "new message before the last one ended")
             if rsv1 and not self._deflate:
                 raise ProtocolError(PROTOCOL_ERROR, "compressed frame without permessage-deflate")
-            self._message, self._size, self._text = opcode, 0, []
-            self._inflater = zlib.decompressobj(-self._window) if rsv1 else None
+            self._message, self._size, self._fragments = opcode, 0, 0
+            self._text.clear()
+            self._discard = opcode == BINARY and not self.binary_wanted
+            inflate = rsv1 and not self._discard
+            self._inflater = zlib.decompressobj(-self._window) if inflate else None
             self._limit = self.max_text if opcode == TEXT else self.max_binary
         else:
             raise ProtocolError(PROTOCOL_ERROR, f"unknown opcode {opcode}")
-        if opcode < CLOSE and not self._inflater and self._size + length > self._limit:
-            raise ProtocolError(TOO_BIG, "message too big")
+        if opcode < CLOSE:
+            self._fragments += 1
+            if self._message == TEXT and self._fragments > self.max_fragments:
+                raise ProtocolError(POLICY, "message in too many fragments")
+            if not self._inflater:
+                if self._size + length > self._limit:
+                    raise ProtocolError(TOO_BIG, "message too big")
+                self._size += length
         self._opcode, self._fin, self._mask = opcode, fin, mask
         self._remaining, self._offset = length, 0
 
     def _data(self, payload: bytes, events: list[Event]) -> None:
         if self._inflater is not None:
-            payload = self._inflate(payload)
+            self._backlog = payload
+            self._inflate_backlog(events)
         else:
-            self._size += len(payload)
-        if self._message == TEXT:
-            self._text.append(payload)
-        elif payload:
-            events.append(BinaryData(payload))
+            self._give(payload)
 
-    def _inflate(self, data: bytes) -> bytes:
-        assert self._inflater is not None
-        room = self._limit - self._size
-        try:
-            out = self._inflater.decompress(data, room + 1)
-        except zlib.error:
-            # 1002, as the websockets library says it: the extension's framing was broken
-            raise ProtocolError(PROTOCOL_ERROR, "compressed data is not valid deflate") from None
+    def _give(self, data: bytes) -> None:
+        if self._message == TEXT:
+            self._text += data
+        else:
+            self._out += data
+
+    def _inflate_backlog(self, events: list[Event]) -> None:
+        """Inflate the backlog a piece at a time, as far as the budget goes."""
+        inflater = self._inflater
+        assert inflater is not None
+        while self._backlog and self._room > 0:
+            try:
+                out = inflater.decompress(self._backlog, min(self._room, INFLATE_PIECE))
+            except zlib.error:
+                # 1002, as the websockets library says it: the extension's framing was broken
+                raise ProtocolError(
+                    PROTOCOL_ERROR, "compressed data is not valid deflate"
+                ) from None
+            self._backlog = inflater.unconsumed_tail
+            self._took(out)
+
+    def _took(self, out: bytes) -> None:
         self._size += len(out)
-        if self._size > self._limit or self._inflater.unconsumed_tail:
+        self._room -= len(out)
+        self.inflated += len(out)
+        if self._size > self._limit:
             raise ProtocolError(TOO_BIG, "message too big")
-        return out
+        self._give(out)
 
     def _frame_end(self, events: list[Event]) -> None:
         opcode, self._remaining = self._opcode, -1
         if opcode == CLOSE:
-            events.append(_close(self._control))
+            self._emit(_close(self._control), events)
         elif opcode == PING:
-            events.append(Ping(self._control))
+            self._emit(Ping(self._control), events)
         elif opcode == PONG:
-            events.append(Pong(self._control))
+            self._emit(Pong(self._control), events)
         elif self._fin:
             self._message_end(events)
 
     def _message_end(self, events: list[Event]) -> None:
-        if self._inflater is not None:
-            tail = self._inflate(_TAIL)
-            if self._message == TEXT:
-                self._text.append(tail)
-            elif tail:
-                events.append(BinaryData(tail))
+        inflater = self._inflater
+        if inflater is not None:
+            # what the tail (and anything zlib still holds) gives: a few bytes at most
+            tail = _TAIL
+            while True:
+                try:
+                    out = inflater.decompress(tail, INFLATE_PIECE)
+                except zlib.error:
+                    raise ProtocolError(
+                        PROTOCOL_ERROR, "compressed data is not valid deflate"
+                    ) from None
+                tail = inflater.unconsumed_tail
+                self._took(out)
+                if not tail and len(out) < INFLATE_PIECE:
+                    break
             self._inflater = None
         if self._message == TEXT:
             try:
-                events.append(Text(b"".join(self._text).decode("utf-8")))
+                text = self._text.decode("utf-8")
             except UnicodeDecodeError:
                 raise ProtocolError(INVALID_DATA, "text message is not UTF-8") from None
+            self._text = bytearray()  # a message's buffer is not kept for the next one
+            self._emit(Text(text), events)
         else:
-            events.append(BinaryEnd())
-        self._message, self._text = 0, []
+            self._emit(BinaryEnd(), events)
+        self._message, self._discard = 0, False
 
 
 def _close(payload: bytes) -> Close:
@@ -400,26 +521,30 @@ def deflate(payload: bytes) -> bytes:
 
 
 class Frame:
-    """One text message, ready for the wire in both forms; each form is built on first use.
+    """One message, ready for the wire in both forms; each form is built on first use.
 
     ``supersedes``: a newer frame of the same kind replaces an older one that a slow viewer
-    has not been sent yet (pages, presence, progress); None for replies, which are always sent.
+    has not been sent yet (pages, presence, progress, pongs); None for replies, which are
+    always sent. ``opcode``: TEXT, or a control frame's (never compressed).
     """
 
-    __slots__ = ("_deflated", "_plain", "payload", "supersedes")
+    __slots__ = ("_deflated", "_plain", "opcode", "payload", "supersedes")
 
-    def __init__(self, payload: bytes, supersedes: str | None = None) -> None:
+    def __init__(self, payload: bytes, supersedes: str | None = None, opcode: int = TEXT) -> None:
         self.payload = payload
         self.supersedes = supersedes
+        self.opcode = opcode
         self._plain: bytes | None = None
         self._deflated: bytes | None = None
 
     def plain(self) -> bytes:
         if self._plain is None:
-            self._plain = header(len(self.payload)) + self.payload
+            self._plain = header(len(self.payload), opcode=self.opcode) + self.payload
         return self._plain
 
     def deflated(self) -> bytes:
+        if self.opcode >= CLOSE:
+            return self.plain()
         if self._deflated is None:
             data = deflate(self.payload)
             self._deflated = header(len(data), RSV1) + data

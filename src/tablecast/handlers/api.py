@@ -8,6 +8,7 @@ read, or as soon as it crosses the limit when it comes without one.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -15,6 +16,8 @@ from urllib.parse import quote
 import orjson
 import tornado.iostream
 import tornado.web
+from tornado.http1connection import HTTP1Connection
+from tornado.ioloop import IOLoop
 
 from .. import access, export, protocol, tasks
 from ..documents import Upload
@@ -78,6 +81,13 @@ class ApiHandler(tornado.web.RequestHandler):
             raise TablecastError(
                 "edit_key_required", "send the edit key: Authorization: Bearer <edit_key>"
             )
+        # wrong keys from one address are rate limited, as a WebSocket's auth messages are
+        guesses, address = self.services.key_guesses, self.request.remote_ip or "-"
+        if guesses.wait(address):
+            self.set_header("Retry-After", str(math.ceil(guesses.wait(address))))
+            raise TablecastError("rate_limited", "too many wrong edit keys: slow down")
+        if not access.key_matches(key, document.edit_key_hash):
+            guesses.take(address)
         access.check_key(key, document.edit_key_hash)
         return document
 
@@ -130,39 +140,63 @@ class ApiHandler(tornado.web.RequestHandler):
 
 @tornado.web.stream_request_body
 class UploadHandler(ApiHandler):
-    """The body of a POST or PUT is a whole file; it becomes a new version as it streams in."""
+    """The body of a POST or PUT is a whole file; it becomes a new version as it streams in.
+
+    A refusal (a wrong key, a file over a limit, a full store) is answered at once, before the
+    body is read, and the connection then reads and drops what the client still sends for a
+    moment (DRAIN_BYTES, DRAIN_SECONDS) before it closes: most clients (urllib, requests,
+    ``tablecast upload``) read the answer only once they have sent their whole body, and a
+    connection closed under them would give them a reset instead of the error.
+    """
 
     upload: Upload | None = None
     created: Document | None = None
     edit_key: str | None = None  # of the document just created, shown once in the answer
+    refused: TablecastError | None = None  # answered already; the body is being drained
+    drained = 0
 
     async def prepare(self) -> None:
         if self.request.method not in ("POST", "PUT"):
             return
+        settings = self.services.settings
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)
+        # Our checks answer 413, not Tornado's (which closes): any body is read, up to the
+        # upload limit as a file, and past it only as long as a refusal drains it
+        connection.set_max_body_size(DRAIN_ANY)
+        # Tornado's own body timeout closes without a word: ours (Documents.expired) answers
+        # upload_timeout first, and Tornado's is the backstop
+        connection.set_body_timeout(settings.upload_timeout + 10)
         try:
             await self._start()
         except TablecastError as err:
             await self._rollback()
-            self.fail(err)
+            self.refuse(err)
 
     async def _start(self) -> None:
         settings, documents = self.services.settings, self.services.documents
         length = self.request.headers.get("Content-Length")
-        size = int(length) if length and length.isdigit() else None
+        size = int(length) if length and length.isascii() and length.isdigit() else None
         if size is not None and size > settings.max_upload_bytes:
             raise TablecastError(
                 "too_large",
                 f"the file is larger than the limit of {settings.max_upload_bytes} bytes",
             )
-        # Above Tornado's own cap, so that our check (which answers 413) is the one that trips.
-        self.request.connection.set_max_body_size(2 * settings.max_upload_bytes)  # type: ignore[union-attr]
         options = ParseOptions(
             delimiter=parse_delimiter(self.get_query_argument("delimiter", None)),
             encoding=self.get_query_argument("encoding", None) or None,
         )
         has_header = protocol.parse_header_option(self.get_query_argument("header", None))
         filename = protocol.clean_filename(self.get_query_argument("name", ""))
+        address = self.request.remote_ip or "-"
         if self.request.method == "POST":
+            creations = self.services.creations
+            if not creations.take(address):
+                self.set_header("Retry-After", str(math.ceil(creations.wait(address))))
+                raise TablecastError(
+                    "rate_limited",
+                    f"this address made {settings.create_rate:g} tables in a minute: wait a little",
+                )
             self.created, self.edit_key = await documents.create()
             document_id = self.created.id
         else:
@@ -174,23 +208,69 @@ class UploadHandler(ApiHandler):
             options=options,
             size=size,
             via="http",
+            address=address,
         )
+        self.upload.on_expire = self._expired
         self.services.hub.upload_progress(self.upload, "receiving")
 
+    def refuse(self, err: TablecastError) -> None:
+        """Answer now with ``err``, then drain the body (see the class's doc)."""
+        if self._finished or self.refused is not None:
+            return
+        self.refused = err
+        if self.request.headers.get("Expect", "").lower() == "100-continue":
+            self.fail(err)  # the client waits for our word before it sends: nothing to drain
+            return
+        log.info(
+            "error %s %s code=%s %s", self.request.method, self.request.path, err.code, err.message
+        )
+        METRICS.error(err.code)
+        body = orjson.dumps({"error": err.as_dict()})
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Length", str(len(body)))
+        self.set_header("Connection", "close")
+        self.write(body)
+        self.flush()
+        IOLoop.current().call_later(DRAIN_SECONDS, self._stop_draining)
+
+    def _stop_draining(self) -> None:
+        """Enough drained: finishing closes the connection (the rest of the body unread)."""
+        if not self._finished:
+            self.finish()
+
+    def _expired(self, err: TablecastError) -> None:
+        """The upload went quiet or ran too long (see Documents.expired)."""
+        self.refused = err  # what still comes of the body is dropped
+        tasks.spawn(self._end_expired(err), "end an upload that timed out")
+
+    async def _end_expired(self, err: TablecastError) -> None:
+        await self._rollback(err)
+        self.fail(err)  # once rolled back; finishing closes the connection (the body is unread)
+
     async def data_received(self, chunk: bytes) -> None:
-        upload = self.upload
         METRICS.bytes_in += len(chunk)
+        if self.refused is not None:
+            self.drained += len(chunk)
+            if self.drained > DRAIN_BYTES:
+                self._stop_draining()
+            return
+        upload = self.upload
         if upload is None or self._finished:
             return
         try:
             await upload.feed(chunk)
         except TablecastError as err:
             await self._rollback(err)
-            self.fail(err)
+            self.refuse(err)
             return
         self.services.hub.upload_progress(upload, "receiving")
 
     async def _commit(self, status: int) -> None:
+        if self.refused is not None:
+            self._stop_draining()  # the whole body came while draining: the answer is out
+            return
         upload = self.upload
         if upload is None or self._finished:
             return
@@ -428,6 +508,10 @@ class DownloadApi(ApiHandler):
             await self.flush()
 
 
+# What a refused upload's connection reads and drops before it closes (see UploadHandler)
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+DRAIN_ANY = 2**62  # a body of any announced size is read, as far as a refusal drains it
 ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
 # the encodings tablecast.parsing names, as a Content-Type names them (a BOM stays in the file)
 CHARSETS = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
@@ -23,6 +23,8 @@ from ..documents import Upload
 from ..errors import TablecastError
 from ..hub import Room
 from ..metrics import METRICS
+from ..rates import Bucket
+from ..store.base import Document
 from ..views import PLAIN
 from ..websocket import Frame
 from . import canonical_id
@@ -37,6 +39,15 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_STORAGE_FULL = 4507  # no room for a new document
 CLOSE_WAIT = 5.0  # seconds a client has to answer our close frame before the socket is closed
 QUEUE_LIMIT = 1024 * 1024  # bytes of messages waiting to be handled before reading pauses
+# A text message (or a binary one read past: see websocket.Reader) must be finished within
+# this many --ping-interval: one begun and never finished holds its buffer. Checked by the
+# ping sweep.
+MESSAGE_PINGS = 3
+# Decompressing is the one thing a client can make cost far more than it sends: a compressed
+# connection's messages are inflated at most this fast (bytes a second, in bursts of as much),
+# and at most READ_PIECE at a time before what they make is handled
+INFLATE_RATE = 32 * 1024 * 1024
+READ_PIECE = 1024 * 1024
 
 # A viewer that reads more slowly than messages come (or not at all) must not hold the server's
 # memory or slow the others. Past --viewer-buffer unsent bytes (the transport says so with
@@ -50,10 +61,11 @@ class Connection(asyncio.Protocol):
     """One viewer's WebSocket, from the 101 answer to the socket's close."""
 
     __slots__ = (
-        "base_url", "behind", "behind_since", "close_code", "closing", "deflate", "dropping",
-        "editor", "follow", "handshake_answer", "legacy", "limited", "opened", "paused",
-        "pong_due", "queue", "queued", "reader", "refilled", "remote_ip", "room", "services",
-        "timer", "tokens", "transport", "upload", "upload_failed", "view",
+        "base_url", "behind", "behind_since", "close_code", "closing", "cookie_key", "created",
+        "deflate", "dropping", "editor", "follow", "handshake_answer", "inflating", "legacy",
+        "limited", "made", "message_began", "opened", "paused", "pong_due", "queue", "queued",
+        "reader", "remote_ip", "requests", "room", "services", "timer", "transport", "upload",
+        "upload_failed", "view",
     )  # fmt: skip
 
     def __init__(
@@ -81,7 +93,12 @@ class Connection(asyncio.Protocol):
         self.remote_ip = remote_ip
         self.base_url = base_url
         self.transport: asyncio.Transport | None = None
+        self.made = False  # the transport was made: it counts in services.addresses till lost
         self.handshake_answer = b""  # the 101 response, written first of all
+        # A legacy client's new document, made before the 101 (its key rides on it as a
+        # cookie), or why it could not be made; None: made once open, or joining one
+        self.created: tuple[Document, str] | TablecastError | None = None
+        self.cookie_key: str | None = None  # the edit key the browser's cookie holds, if any
         self.room: Room | None = None
         self.upload: Upload | None = None
         self.upload_failed = False  # drop chunks still in flight after a failed upload
@@ -99,23 +116,27 @@ class Connection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.opened = time.monotonic()
         self.editor = False  # may upload and turn the shared page (see tablecast.access)
-        # page requests: a token bucket, --page-rate tokens a second, holding twice that
-        self.tokens = 2 * settings.page_rate
-        self.refilled = self.opened
+        self.reader.binary_wanted = False  # until it may upload: nothing to inflate for it
+        # page requests: --page-rate a second, in bursts of twice that
+        self.requests = Bucket(settings.page_rate, 2 * settings.page_rate, self.opened)
         self.limited = False  # the client was told it is over the rate, and not heard since
+        # decompressed bytes (see INFLATE_RATE); None: the connection is not compressed
+        self.inflating = Bucket(INFLATE_RATE, INFLATE_RATE, self.opened) if deflate else None
+        self.message_began = 0.0  # when the message being read began (0: none, or an upload)
 
     # Life
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.made = True
         # The 101 goes first, here, before the connection is one of services.connections: a
         # ping sweep (or anything else) writing in between would put a frame ahead of it, and
         # the client would fail the handshake.
         self.transport.write(self.handshake_answer)
         buffer = self.services.settings.viewer_buffer
         self.transport.set_write_buffer_limits(high=buffer, low=buffer // 4)
+        # (counted in services.addresses by the handshake, before it answered)
         self.services.connections.add(self)
-        self.services.addresses[self.remote_ip] += 1
         METRICS.connections += 1
 
     def open(self, document_id: str | None) -> None:
@@ -126,14 +147,17 @@ class Connection(asyncio.Protocol):
         documents, hub = self.services.documents, self.services.hub
         edit_key = None
         if document_id is None:
+            created = self.created
             try:
-                document, edit_key = await documents.create()
+                if isinstance(created, TablecastError):
+                    raise created
+                document, edit_key = created or await documents.create()
             except TablecastError as err:
                 log.info("not created ip=%s code=%s", self.remote_ip, err.code)
                 self.close(CLOSE_STORAGE_FULL, err.message)
                 return
             document_id = document.id
-            self.editor = True  # who opens a new document owns it
+            self._may_edit()  # who opens a new document owns it
             log.info("created doc=%s ip=%s", document_id, self.remote_ip)
         else:
             document_id = canonical_id(document_id) or ""
@@ -146,8 +170,11 @@ class Connection(asyncio.Protocol):
             hub.leave(self, room)
             return
         self.room = room
-        if access.anyone_may_edit(room.document.edit_key_hash, self.services.settings.open_edit):
-            self.editor = True
+        key_hash = room.document.edit_key_hash
+        if access.anyone_may_edit(key_hash, self.services.settings.open_edit):
+            self._may_edit()
+        elif self.cookie_key is not None and access.key_matches(self.cookie_key, key_hash):
+            self._may_edit()  # the browser that created it, by its cookie (handlers/ws.py)
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
             url = f"{self.base_url}/parser/share/{document_id}"
@@ -161,6 +188,10 @@ class Connection(asyncio.Protocol):
             len(room),
         )  # fmt: skip
         self.transport_resume()
+
+    def _may_edit(self) -> None:
+        self.editor = True
+        self.reader.binary_wanted = True  # its binary messages are uploads: read them
 
     def _limits(self) -> dict[str, int]:
         settings = self.services.settings
@@ -186,10 +217,7 @@ class Connection(asyncio.Protocol):
             self.timer.cancel()
         self.transport = None
         self.services.connections.discard(self)
-        addresses = self.services.addresses
-        addresses[self.remote_ip] -= 1
-        if addresses[self.remote_ip] <= 0:
-            del addresses[self.remote_ip]
+        release_address(self.services.addresses, self.remote_ip)
         room, self.room = self.room, None
         if room is None:
             return
@@ -215,6 +243,12 @@ class Connection(asyncio.Protocol):
         if self.pong_due:
             log.info("no pong doc=%s: closing", self._document_id())
             transport.abort()
+            return
+        began = self.message_began
+        timeout = MESSAGE_PINGS * self.services.settings.ping_interval
+        if began and time.monotonic() - began > timeout:
+            log.info("message not finished doc=%s: closing", self._document_id())
+            self._fail(websocket.POLICY, "a message was begun and not finished in time")
             return
         self.pong_due = True
         transport.write(websocket.PING_FRAME)
@@ -274,17 +308,42 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.pong_due = False  # whatever it sent, the client is alive
         METRICS.bytes_in += len(data)
+        self._read(data)
+
+    def _read(self, data: bytes) -> None:
+        """Frames in, events out (as far as the inflating budget goes), handled in order."""
+        if self.transport is None:
+            return
+        reader, inflating = self.reader, self.inflating
+        budget = None
+        inflated = reader.inflated
+        if inflating is not None:
+            budget = int(min(inflating.available(time.monotonic()), READ_PIECE))
         try:
-            events = self.reader.feed(data)
+            events = reader.feed(data, budget)
         except websocket.ProtocolError as err:
             log.info("protocol error doc=%s: %s", self._document_id(), err.reason)
             self._fail(err.code, err.reason)
             return
+        inflated = reader.inflated - inflated
+        if inflating is not None:
+            inflating.spend(inflated)
+            METRICS.bytes_inflated += inflated
+        # a message being read, unless an upload (which has timeouts of its own)
+        kind = reader.message_kind
+        if kind == websocket.TEXT or (kind and reader.discarding):
+            self.message_began = self.message_began or time.monotonic()
+        else:
+            self.message_began = 0.0
+        if reader.more:
+            self.transport_pause()  # until what the reader holds is read (see _read_on)
         if self.queue is None and all(isinstance(e, _CONTROL) for e in events):
             for event in events:  # the usual case for a viewer: nothing to wait for
                 self._control(event)
+            if reader.more:
+                self._read_on()
             return
-        self.queued += len(data)
+        self.queued += len(data) + inflated
         if self.queue is not None:  # a message is being handled: these wait their turn
             self.queue.extend(events)
             if self.queued > QUEUE_LIMIT:
@@ -292,6 +351,21 @@ class Connection(asyncio.Protocol):
             return
         self.queue = deque(events)
         tasks.start(self._process(), "handle a message")
+
+    def _read_on(self) -> None:
+        """Everything read so far is handled: read on, from what the reader holds first,
+        once the inflating budget allows."""
+        if self.transport is None:
+            return
+        if not self.reader.more:
+            self.transport_resume()
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.inflating.wait(time.monotonic()) if self.inflating is not None else 0.0
+        if wait:
+            loop.call_later(wait, self._read, b"")
+        else:
+            loop.call_soon(self._read, b"")
 
     def _fail(self, code: int, reason: str) -> None:
         """The client broke the protocol: say why, and close once that is sent."""
@@ -312,8 +386,8 @@ class Connection(asyncio.Protocol):
             match event:
                 case websocket.Text(text) if not self.closing:
                     await self._on_text(text)
-                case websocket.BinaryStart() if not self.closing:
-                    await self._handle(self._on_binary_start(), "upload_chunk")
+                case websocket.BinaryStart(discarded) if not self.closing:
+                    await self._handle(self._on_binary_start(discarded), "upload_chunk")
                 case websocket.BinaryData(data) if not self.dropping and not self.closing:
                     await self._handle(self._on_binary_data(data), "upload_chunk")
                 case websocket.BinaryEnd() if self.dropping:
@@ -324,7 +398,7 @@ class Connection(asyncio.Protocol):
                     self._control(event)
             if not queue:
                 self.queued = 0
-                self.transport_resume()
+                self._read_on()
         self.queue = None
 
     def _control(self, event: websocket.Event) -> None:
@@ -333,7 +407,9 @@ class Connection(asyncio.Protocol):
             return
         match event:
             case websocket.Ping(data):
-                transport.write(websocket.control(websocket.PONG, data))
+                # flow-controlled like any message: a client that pings and never reads is
+                # owed only its newest pong, and is closed as too slow like any viewer
+                self.send(Frame(data, supersedes="pong", opcode=websocket.PONG))
             case websocket.Close(code):
                 if not self.closing:  # the client closes: answer, then close the socket
                     self.closing = True
@@ -395,19 +471,15 @@ class Connection(asyncio.Protocol):
         """Take one page request from the bucket. Over the rate, the first request refused
         in a row is answered rate_limited (raised); those after it are dropped unanswered,
         so that a flood costs us no more than it costs the client."""
-        rate = self.services.settings.page_rate
-        now = time.monotonic()
-        self.tokens = min(2 * rate, self.tokens + (now - self.refilled) * rate)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.requests.take(time.monotonic()):
             self.limited = False
             return True
         if self.limited:
             return False
         self.limited = True
         raise TablecastError(
-            "rate_limited", f"more than {rate:g} page requests a second: slow down"
+            "rate_limited",
+            f"more than {self.services.settings.page_rate:g} page requests a second: slow down",
         )
 
     async def _goto(self, room: Room, page: int) -> None:
@@ -424,7 +496,7 @@ class Connection(asyncio.Protocol):
                 await self._goto(room, page)
             case protocol.Auth(key):
                 access.check_key(key, room.document.edit_key_hash)
-                self.editor = True
+                self._may_edit()
                 self.reply(protocol.message("access", edit=True))
                 log.info("editor doc=%s ip=%s", room.document.id, self.remote_ip)
             case protocol.SetView(view):
@@ -485,10 +557,12 @@ class Connection(asyncio.Protocol):
             has_header=begin.has_header,
             options=begin.options,
             size=begin.size,
+            address=self.remote_ip,
         )
         if await self._gone(upload):
             return
         self.upload = upload
+        upload.on_expire = self._upload_expired
         self.reply(protocol.message(
             "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
             window=protocol.WINDOW,
@@ -497,20 +571,46 @@ class Connection(asyncio.Protocol):
 
     # Binary messages: a legacy client's whole file, or one chunk of a v1 upload, streaming in
 
-    async def _on_binary_start(self) -> None:
+    async def _on_binary_start(self, discarded: bool) -> None:
         assert self.room is not None
         if self.legacy:
             self.dropping = True  # until the upload has started
             self._check_editor()
-            upload = await self.services.documents.start_upload(self.room.document.id, filename="")
+            upload = await self.services.documents.start_upload(
+                self.room.document.id, filename="", address=self.remote_ip
+            )
             if await self._gone(upload):
                 return
             self.upload, self.dropping = upload, False
+            upload.on_expire = self._upload_expired
             self.services.hub.upload_progress(upload, "receiving")
+        elif self.upload is not None and discarded:
+            # read past before this connection could upload (its auth was still being
+            # handled): its bytes are gone, so the upload cannot be whole
+            self.dropping = True
+            upload, self.upload = self.upload, None
+            self.upload_failed = True
+            err = TablecastError("no_upload", "send chunks once upload_ready has come")
+            self.services.hub.upload_progress(upload, "failed", err)
+            await upload.abort()
+            raise err
         elif self.upload is None:
             self.dropping = True
             if not self.upload_failed:  # chunks in flight after a failure are dropped quietly
                 raise TablecastError("no_upload", "send upload_begin before the file's chunks")
+
+    def _upload_expired(self, err: TablecastError) -> None:
+        """The upload went quiet or ran too long (see Documents.expired)."""
+        upload, self.upload = self.upload, None
+        if upload is None:
+            return
+        self.services.hub.upload_progress(upload, "failed", err)
+        tasks.spawn(upload.abort(), "roll back an upload that timed out")
+        if self.legacy:  # the file is one message, which can no longer be taken
+            self.close(websocket.POLICY, err.message)
+        else:
+            self.upload_failed = True  # its chunks still in flight are dropped quietly
+            self.reply(protocol.error(err, "upload_chunk"))
 
     async def _gone(self, upload: Upload) -> bool:
         """Whether the client left while its upload was starting; if so, roll the upload back
@@ -568,6 +668,13 @@ class Connection(asyncio.Protocol):
 _CONTROL = (websocket.Ping, websocket.Pong, websocket.Close)
 # Requests that are answered with a page (or could be used to guess at keys): rate limited.
 _RATED = (protocol.Goto, protocol.SetView, protocol.Follow, protocol.Auth)
+
+
+def release_address(addresses: Counter[str], address: str) -> None:
+    """One connection fewer from ``address`` (see services.addresses)."""
+    addresses[address] -= 1
+    if addresses[address] <= 0:
+        del addresses[address]
 
 
 async def keep_alive(connections: set[Connection], interval: float) -> None:

@@ -1,0 +1,350 @@
+"""Issue 14, "nobody loses a table to someone else": what one client can do with uploads and
+new documents, and what it must not cost anyone else. Each test is an attack at a small scale."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from support import expect, http, legacy, put, receive, table, upload_v1, v1
+
+
+def raw(port: int, request: bytes, source: str = "127.0.0.1") -> socket.socket:
+    """A socket that has sent ``request`` (headers, maybe part of a body) and waits."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(15)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    return sock
+
+
+def post_head(port: int, length: int | None, path: str = "/parser/api/docs") -> bytes:
+    size = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    return f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{size}\r\n\r\n".encode()
+
+
+def answer(sock: socket.socket) -> tuple[int, dict[str, object], bytes]:
+    """The HTTP answer on a raw socket: status, JSON body, and whatever followed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed without an answer: {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        rest += chunk
+    return int(head.split()[1]), json.loads(rest[:length]), rest[length:]
+
+
+def closed(sock: socket.socket) -> bool:
+    """Whether the server closed the connection (reading nothing more from it)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def documents(server) -> int:
+    _, text, _ = http("GET", f"{server.url}/metrics")
+    return int(float(re.search(r"^tablecast_documents (\S+)", text, re.M).group(1)))  # type: ignore[union-attr]
+
+
+def uploads_in_progress(server) -> int:
+    _, text, _ = http("GET", f"{server.url}/metrics")
+    found = re.search(r"^tablecast_uploads_in_progress (\S+)", text, re.M)
+    return int(float(found.group(1)))  # type: ignore[union-attr]
+
+
+def alive(server, docs: list[dict[str, object]]) -> list[int]:
+    return [http("GET", f"{server.url}/parser/api/docs/{d['id']}")[0] for d in docs]
+
+
+# Nothing is deleted to make room unless the operator says so
+
+
+def test_at_the_document_limit_a_new_table_is_refused_and_none_is_deleted(server_factory):
+    server = server_factory("--max-documents", "3")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(3)]
+    status, refused, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    assert (status, refused["error"]["code"]) == (507, "storage_full")
+    assert alive(server, docs) == [200, 200, 200]
+    assert put(server.url, docs[0], table(6))[0] == 200  # new versions of kept tables: fine
+    assert not server.logged("removed")
+
+
+def test_at_the_byte_limit_uploads_are_refused_and_nothing_is_deleted(server_factory):
+    server = server_factory("--max-stored-bytes", "400KiB")
+    big = table(4000)  # ~90 KB of file, ~140 KB stored
+    docs = [http("POST", f"{server.url}/parser/api/docs", big)[1] for _ in range(2)]
+    statuses = [http("POST", f"{server.url}/parser/api/docs", big)[0] for _ in range(3)]
+    assert 507 in statuses  # refused once full, whether at its start or as it crossed the line
+    assert alive(server, docs) == [200, 200]
+    status, answer_, _ = put(server.url, docs[0], table(40_000))
+    assert (status, answer_["error"]["code"]) == (507, "storage_full")
+    assert http("GET", f"{server.url}/parser/api/docs/{docs[0]['id']}")[1]["version"] == 1
+    assert not server.logged("removed")
+
+
+@pytest.mark.parametrize("eviction", ["none", "lru"])
+def test_an_announced_size_removes_nothing(server_factory, eviction):
+    # the attack: one POST announcing 64 MiB, sending nothing, evicted every unviewed table
+    server = server_factory(
+        "--max-stored-bytes", "1MiB", "--max-upload-bytes", "64MiB", "--eviction", eviction
+    )
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(2000))[1] for _ in range(5)]
+    sock = raw(server.port, post_head(server.port, 64 * 1024 * 1024))
+    if eviction == "none":  # refused at once, from its size
+        status, body, _ = answer(sock)
+        assert (status, body["error"]["code"]) == (507, "storage_full")  # type: ignore[index]
+    else:
+        time.sleep(1.0)  # room is made for bytes stored, never for bytes announced
+    assert alive(server, docs) == [200] * 5
+    assert not server.logged("removed")
+    sock.close()
+
+
+def test_lru_eviction_is_the_operators_choice(server_factory):
+    server = server_factory("--max-documents", "3", "--eviction", "lru")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(5))[1] for _ in range(3)]
+    time.sleep(0.05)
+    assert put(server.url, docs[0], table(6))[0] == 200  # docs[0] is used again: docs[1] is oldest
+    assert http("POST", f"{server.url}/parser/api/docs", table(5))[0] == 201
+    assert alive(server, docs) == [200, 404, 200]
+    assert server.logged("removed 1 unused documents")
+
+
+# New documents: a rate per client address
+
+
+async def test_new_documents_are_rate_limited_per_address(server_factory):
+    server = server_factory("--create-rate", "3")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(5)) for _ in range(3)]
+    assert [status for status, _, _ in docs] == [201] * 3
+    status, refused, headers = http("POST", f"{server.url}/parser/api/docs", table(5))
+    assert (status, refused["error"]["code"]) == (429, "rate_limited")
+    assert int(headers["Retry-After"]) >= 1
+    with pytest.raises(InvalidStatus) as opened:
+        await v1(server)  # opening /parser/ws makes a document too
+    assert opened.value.response.status_code == 429
+    assert json.loads(opened.value.response.body)["error"]["code"] == "rate_limited"
+    joined = await v1(server, docs[0][1]["id"])  # joining is not creating
+    await expect(joined, "page")
+    await joined.close()
+
+
+async def test_another_address_keeps_its_own_share_of_new_documents(server_factory):
+    server = server_factory("--create-rate", "2")
+    head = post_head(server.port, len(table(5)))
+    for _ in range(2):
+        assert answer(raw(server.port, head + table(5)))[0] == 201
+    assert answer(raw(server.port, head + table(5)))[0] == 429
+    assert answer(raw(server.port, head + table(5), source="127.0.0.2"))[0] == 201
+
+
+# Unfinished uploads: bounded per address and in all, and ended when they go quiet
+
+
+def test_an_upload_held_open_is_bounded_per_address(server_factory):
+    server = server_factory("--max-uploading-bytes-per-ip", "1MiB")
+    sock = raw(server.port, post_head(server.port, None))
+    piece = chunk(table(3000))  # ~50 KB a chunk
+    status = None
+    for _ in range(40):  # 2 MB, past its share
+        try:
+            sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (429, "too_many_uploads")  # type: ignore[index]
+    assert uploads_in_progress(server) == 0
+    # another address, and this one once its upload is gone, upload as usual
+    assert http("POST", f"{server.url}/parser/api/docs", table(3000))[0] == 201
+
+
+def test_unfinished_uploads_are_bounded_in_all(server_factory):
+    server = server_factory("--max-uploading-bytes", "1MiB")
+    held = raw(server.port, post_head(server.port, None), source="127.0.0.2")
+    held.sendall(chunk(b"a\tb\n" * 200_000))  # 800 KB held, unfinished
+    time.sleep(0.5)
+    other = raw(server.port, post_head(server.port, None), source="127.0.0.3")
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        other.sendall(chunk(b"a\tb\n" * 100_000))
+    status, body, _ = answer(other)
+    assert (status, body["error"]["code"]) == (429, "too_many_uploads")  # type: ignore[index]
+    held.sendall(b"0\r\n\r\n")  # the first one finishes: room again
+    assert answer(held)[0] == 201
+    assert http("POST", f"{server.url}/parser/api/docs", table(100))[0] == 201
+
+
+def test_an_http_upload_that_goes_quiet_is_ended(server_factory):
+    server = server_factory("--upload-idle-timeout", "1s")
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    head = (
+        f"PUT /parser/api/docs/{doc['id']} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {doc['edit_key']}\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    sock = raw(server.port, head + table(50))  # then nothing more
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (408, "upload_timeout")  # type: ignore[index]
+    assert closed(sock)
+    assert uploads_in_progress(server) == 0
+    assert http("GET", f"{server.url}/parser/api/docs/{doc['id']}")[1]["version"] == 1
+    # a new document that never got its file is not left behind
+    sock = raw(server.port, post_head(server.port, 100000) + table(50))
+    assert answer(sock)[0] == 408
+    assert documents(server) == 1
+
+
+def test_an_upload_that_trickles_past_the_upload_timeout_is_ended(server_factory):
+    server = server_factory("--upload-timeout", "2s", "--upload-idle-timeout", "10s")
+    sock = raw(server.port, post_head(server.port, None))
+    deadline = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline:
+            sock.sendall(chunk(b"a\tb\n"))  # a little, often: never idle
+            time.sleep(0.2)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (408, "upload_timeout")  # type: ignore[index]
+    assert uploads_in_progress(server) == 0
+
+
+async def test_a_v1_upload_that_goes_quiet_is_ended_and_the_viewer_stays(server_factory):
+    server = server_factory("--upload-idle-timeout", "1s")
+    ws = await v1(server)
+    await expect(ws, "hello")
+    await ws.send(json.dumps({"type": "upload_begin", "filename": "t.tsv"}))
+    await expect(ws, "upload_ready")
+    await ws.send(table(10))
+    await expect(ws, "upload_ack")
+    error = await expect(ws, "error", timeout=10)
+    assert (error["code"], error["request"]) == ("upload_timeout", "upload_chunk")
+    await ws.send(json.dumps({"type": "upload_end"}))  # its end is not answered twice
+    done = await upload_v1(ws, table(20))  # the connection is still good for a new upload
+    assert done["version"] == 1
+    await ws.close()
+
+
+async def test_a_legacy_upload_that_goes_quiet_is_ended(server_factory):
+    server = server_factory("--upload-idle-timeout", "1s")
+    ws = await legacy(server)
+    await receive(ws)
+    transport = ws.transport  # a frame begun and never finished: the header and a little
+    header = bytes([0x82, 0xFE]) + (50_000).to_bytes(2, "big") + b"\x00" * 4
+    transport.write(header + table(20)[:200])
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 1008
+    assert uploads_in_progress(server) == 0
+
+
+# Refusals a client can read: answered first, the body drained a while, then closed
+
+
+def urllib_post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method="PUT" if headers else "POST")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())["id"]
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())["error"]["code"]
+
+
+def test_an_over_limit_upload_gets_its_413_not_a_reset(server_factory):
+    server = server_factory("--max-upload-bytes", "1MiB")
+    body = b"a\tb\n" * (2 * 1024 * 1024)  # 8 MiB: still being sent when the answer comes
+    for _ in range(3):
+        assert urllib_post(f"{server.url}/parser/api/docs", body) == (413, "too_large")
+    no_length = iter([body])  # no Content-Length: refused as it crosses the limit
+    request = urllib.request.Request(f"{server.url}/parser/api/docs", data=no_length, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413
+
+
+def test_a_wrong_key_gets_its_403_not_a_reset(server_factory):
+    server = server_factory()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    url = f"{server.url}/parser/api/docs/{doc['id']}"
+    body = b"a\tb\n" * (2 * 1024 * 1024)
+    assert urllib_post(url, body, {"Authorization": "Bearer WRONG"}) == (403, "wrong_edit_key")
+    assert urllib_post(url, body, {"X-None": "1"}) == (401, "edit_key_required")
+
+
+def test_the_cli_prints_the_refusal_of_a_file_it_is_still_sending(server_factory, tmp_path):
+    big = tmp_path / "big.tsv"
+    big.write_bytes(b"a\tb\n" * (10 * 1024 * 1024))  # 40 MiB: more than is drained
+
+    def cli(server, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tablecast", "upload", str(big), "--server", server.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    server = server_factory()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    wrong = cli(server, "--doc", doc["id"], "--key", "WRONG")
+    assert wrong.returncode == 1
+    assert "wrong_edit_key" in wrong.stderr, wrong.stderr
+    too_big = cli(server_factory("--max-upload-bytes", "1MiB"))
+    assert too_big.returncode == 1
+    assert "too_large" in too_big.stderr, too_big.stderr
+
+
+def test_wrong_keys_over_http_are_rate_limited_per_address(server_factory):
+    server = server_factory("--page-rate", "2")  # bursts of 4
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    wrong = {**doc, "edit_key": "WRONG"}
+    codes = [put(server.url, wrong, table(5))[1]["error"]["code"] for _ in range(6)]
+    assert codes[:4] == ["wrong_edit_key"] * 4
+    assert codes[4:] == ["rate_limited"] * 2
+    # while limited, even the right key waits: a guesser cannot tell it found one
+    assert put(server.url, doc, table(5))[0] == 429
+    time.sleep(1.5)
+    assert put(server.url, doc, table(5))[0] == 200
+
+
+def test_a_key_in_the_query_string_stays_out_of_the_log(server_factory):
+    server = server_factory("--log-level", "debug")
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    url = f"{server.url}/parser/api/docs/{doc['id']}?edit_key={doc['edit_key']}&key=k2"
+    assert http("PUT", url, table(5))[0] == 401
+    time.sleep(0.2)
+    assert not server.logged(re.escape(doc["edit_key"]))
+    assert not server.logged("k2")
+    assert server.logged(r"edit_key=\*\*\*&key=\*\*\*")
+
+
+def test_the_log_is_written_in_full_elsewhere(tmp_path: Path):
+    from tablecast.server import redacted_uri
+
+    assert redacted_uri("/parser/api/docs/x/pages/2?sort=1") == "/parser/api/docs/x/pages/2?sort=1"
+    assert redacted_uri("/a?key=s3cret") == "/a?key=***"
+    assert redacted_uri("/a?q=1&edit_key=s&x=2") == "/a?q=1&edit_key=***&x=2"
+    assert redacted_uri("/a?access_token=t#f") == "/a?access_token=***#f"
