@@ -70,6 +70,36 @@ def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv
     return pending
 
 
+def many_versions(store: Store, document_id: str, count: int) -> None:
+    """``count`` committed versions of one header row each, numbered after the document's
+    last, in one statement: thousands through commit_version (each synced to disk) would
+    take a while. Only the versions list and lookups may use them; they have no blocks."""
+    columns = "document_id, number, created_at, record_count, width, first_record"
+    if isinstance(store, SQLiteStore):
+        with store._transaction() as conn:
+            (last,) = conn.execute(
+                "SELECT COALESCE(MAX(number), 0) FROM versions WHERE document_id = ?",
+                (document_id,),
+            ).fetchone()
+            conn.executemany(
+                f"INSERT INTO versions ({columns}) VALUES (?, ?, ?, 1, 1, '[\"h\"]')",
+                [(document_id, last + n, time.time()) for n in range(1, count + 1)],
+            )
+        return
+    from tablecast.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    with store._transaction() as pg:
+        pg.execute(
+            f"""INSERT INTO versions ({columns})
+                SELECT %(doc)s, last + n, extract(epoch FROM now()), 1, 1, '["h"]'
+                FROM (SELECT COALESCE(MAX(number), 0) AS last FROM versions
+                      WHERE document_id = %(doc)s) AS found,
+                     generate_series(1, %(count)s) AS n""",
+            {"doc": document_id, "count": count},
+        )
+
+
 def test_a_new_store_uses_16_kib_pages(tmp_path):
     store = SQLiteStore(tmp_path / "t.sqlite3")
     store.create_document(None)
@@ -356,3 +386,27 @@ def test_remove_unused_goes_least_recently_used_first_and_spares_the_kept(open_s
     assert store.remove_unused(time.time() + 1, None, None, keep=()) == [docs[0].id]  # TTL
     store.abort_version(uploading)
     assert {d.id for d in docs if store.get_document(d.id)} == {docs[1].id, docs[2].id}
+
+
+def test_sqlite_finds_versions_by_document_and_number_through_the_index(tmp_path):
+    """One version, or a page of them, is a search of versions_by_number that stops at the
+    rows it returns: never a scan of the document's versions, nor a sort of them."""
+    from tablecast.store import sqlite
+
+    store = SQLiteStore(tmp_path / "t.sqlite3")
+    document = store.create_document(None)
+    many_versions(store, document.id, 5000)
+    conn = store._connect()
+    conn.execute("ANALYZE")
+    search = "SEARCH v USING INDEX versions_by_number (document_id=? AND "
+    for query, args, bounds in (
+        (sqlite.VERSION_QUERY, (document.id, 1), "number=?)"),
+        (sqlite.VERSIONS_QUERY, (document.id, 10), "number>?)"),  # > NULL: committed
+        (sqlite.VERSIONS_BEFORE_QUERY, (document.id, 2500, 10), "number>? AND number<?)"),
+    ):
+        # one step, no "USE TEMP B-TREE FOR ORDER BY": the index gives them newest first
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, args)]
+        assert plan == [search + bounds]
+    assert store.version(document.id, 1).number == 1  # type: ignore[union-attr]
+    assert [v.number for v in store.versions(document.id, 3, 2500)] == [2499, 2498, 2497]
+    store.close()

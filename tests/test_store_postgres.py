@@ -26,7 +26,7 @@ from tablecast.bus.events import (
 from tablecast.errors import TablecastError
 from tablecast.originals import Rebuilt
 from tablecast.store.postgres import NODE_LOCKS, SCHEMA_VERSION, PostgresStore
-from test_store import meta, rows, write_version
+from test_store import many_versions, meta, rows, write_version
 
 StoreFactory = Callable[..., PostgresStore]
 
@@ -355,3 +355,35 @@ def test_nodes_committing_to_one_document_at_once_number_in_turn(open_pg):
     assert not errors
     assert sorted(numbers) == list(range(1, 17))
     assert stores[1].get_document(document.id).version.number == 16  # type: ignore[union-attr]
+
+
+def index_scans(plan: dict) -> list[dict]:
+    """The index scans of an EXPLAIN (FORMAT JSON) plan, outermost first."""
+    found = [plan] if plan["Node Type"].startswith("Index") else []
+    for child in plan.get("Plans", []):
+        found += index_scans(child)
+    return found
+
+
+def test_postgres_finds_versions_by_document_and_number_through_the_index(pg_url, open_pg):
+    """One version, or a page of them, is a scan of versions_by_number that reads the rows it
+    returns (EXPLAIN ANALYZE counts them): never the document's whole history."""
+    from tablecast.store import postgres
+
+    store = open_pg(1)
+    document = store.create_document(None)
+    many_versions(store, document.id, 5000)
+    sql(pg_url, "ANALYZE versions")
+    for query, args, returned in (
+        (postgres.VERSION_QUERY, (document.id, 1), 1),
+        (postgres.VERSIONS_QUERY, (document.id, 10), 10),
+        (postgres.VERSIONS_BEFORE_QUERY, (document.id, 2500, 10), 10),
+    ):
+        ((explained,),) = sql(pg_url, "EXPLAIN (ANALYZE, FORMAT JSON) " + query, *args)
+        plan = explained[0]["Plan"]
+        (scan,) = index_scans(plan)
+        assert scan["Index Name"] == "versions_by_number", plan
+        assert scan["Actual Rows"] == returned and "Sort" not in str(plan), plan
+    assert store.version(document.id, 1).number == 1  # type: ignore[union-attr]
+    assert store.version(document.id, 5001) is None
+    assert [v.number for v in store.versions(document.id, 3, 2500)] == [2499, 2498, 2497]

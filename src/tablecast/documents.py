@@ -178,11 +178,15 @@ class Documents:
         """See Store.remove_abandoned."""
         return self._shared and await self.read(self.store.remove_abandoned)
 
-    async def versions(self, document_id: str) -> list[Version]:
-        return await self.read(self.store.versions, document_id)
+    async def versions(
+        self, document_id: str, limit: int, before: int | None = None
+    ) -> list[Version]:
+        """A page of the document's versions, newest first (see Store.versions)."""
+        return await self.read(self.store.versions, document_id, limit, before)
 
     async def version(self, document_id: str, number: int) -> Version | None:
-        return next((v for v in await self.versions(document_id) if v.number == number), None)
+        # one row by its index, never the list: a document may have tens of thousands
+        return await self.read(self.store.version, document_id, number)
 
     async def restore(self, document: Document, old: Version) -> Document:
         """Make an old version current again, as a new version with its records (copied in

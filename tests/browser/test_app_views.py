@@ -11,6 +11,8 @@ from playwright.async_api import Locator, Page, expect
 from test_app import edit_key, upload, write
 
 from support import http, put
+from tablecast.store.sqlite import SQLiteStore
+from test_store import many_versions, meta, write_version
 
 PEOPLE = (
     b"name\tcity\tamount\twhen\n"
@@ -123,3 +125,54 @@ async def test_versions_open_read_only_and_restore(server, open_page, tmp_path):
         await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
     await expect(second.locator("#old-banner")).to_be_hidden()
     await expect(items).to_have_count(3)
+
+
+async def test_the_versions_panel_lists_a_page_at_a_time(server_factory, open_page, tmp_path):
+    """300 versions: the panel shows the newest 50 and fetches older ones when asked, so it
+    stays a few hundred elements (listed whole, 20,000 versions made 120,000); a version
+    landing while it is open comes on top, and what was fetched stays."""
+    data = tmp_path / "data"
+    store = SQLiteStore(data / "tablecast.sqlite3")
+    document = store.create_document(None)  # no key: anyone may edit
+    many_versions(store, document.id, 299)
+    store.commit_version(write_version(store, document.id, 10), meta(10, "newest.tsv"))
+    store.close()
+    server = server_factory(data_dir=data)
+    page = await open_page(f"{server.url}/parser/share/{document.id}")
+    await expect(page.locator("#version")).to_have_text("version 300")
+
+    await page.get_by_role("button", name="Versions").click()
+    items = page.locator("#versions-list li")
+    await expect(items).to_have_count(50)
+    await expect(items.first).to_contain_text("Version 300")
+    await expect(items.first.locator(".badge")).to_have_text("current")
+    await expect(items.last).to_contain_text("Version 251")
+    panel = "document.querySelectorAll('#versions *').length"
+    assert await page.evaluate(panel) <= 50 * 8 + 2  # li, title, detail, 3-4 controls
+
+    older = page.get_by_role("button", name="Show older versions")
+    await older.click()
+    await expect(items).to_have_count(100)
+    await expect(items.nth(50)).to_contain_text("Version 250")
+    await expect(items.last).to_contain_text("Version 201")
+    assert await page.evaluate(panel) <= 100 * 8 + 2
+
+    # someone uploads while the panel is open: on top, current; the older pages stay
+    url = f"{server.url}/parser/api/docs/{document.id}?name=later.tsv"
+    assert http("PUT", url, b"name\nonly one\n")[0] == 200
+    await expect(items).to_have_count(101)
+    await expect(items.first).to_contain_text("Version 301")
+    await expect(items.first).to_contain_text("later.tsv")
+    await expect(items.first.locator(".badge")).to_have_text("current")
+    await expect(items.nth(1).locator(".badge")).to_have_count(0)
+    await expect(items.last).to_contain_text("Version 201")
+
+    for shown in (150, 200, 250, 300):
+        await older.click()
+        await expect(items).to_have_count(shown + 1)
+    await expect(items.last).to_contain_text("Version 1 ")
+    await expect(older).to_be_hidden()  # version 1 is listed: nothing older
+    numbers = await page.eval_on_selector_all(
+        "#versions-list li", "items => items.map(li => Number(li.dataset.version))"
+    )
+    assert numbers == list(range(301, 0, -1))  # each once, newest first

@@ -93,7 +93,7 @@ class ApiHandler(tornado.web.RequestHandler):
 
     async def version(self, document: Document, number: str) -> Version:
         """One committed version of the document, by its number as a user gives it."""
-        if not number.isdigit() or len(number) > 9:
+        if not ascii_number(number, 9):
             raise TablecastError("bad_request", "version must be a version number: 1, 2, 3...")
         found = await self.services.documents.version(document.id, int(number))
         if found is None:
@@ -102,7 +102,8 @@ class ApiHandler(tornado.web.RequestHandler):
 
     async def requested_version(self, document: Document) -> Version | None:
         """``?version=V``, or the current version."""
-        number = self.get_query_argument("version", None)
+        # unstripped: Tornado would make "%201" read as 1
+        number = self.get_query_argument("version", None, strip=False)
         return await self.version(document, number) if number else document.version
 
     def requested_view(self) -> View:
@@ -361,24 +362,48 @@ class PageApi(ApiHandler):
         self.write_json(answer)
 
 
+def ascii_number(text: str, digits: int) -> bool:
+    """Whether a query's value is a whole number of at most ``digits`` ASCII digits.
+    (``str.isdigit`` alone also takes superscripts, which ``int`` refuses, and other
+    scripts' digits, which it reads: Arabic-Indic one as 1.)"""
+    return text.isascii() and text.isdigit() and len(text) <= digits
+
+
 class VersionsApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/versions``: every version, newest first."""
+    """``GET /parser/api/docs/{id}/versions?limit=N&before=V``: a page of the versions, newest
+    first; ``next`` is the ``before`` of the page after it (null: this one is the oldest)."""
+
+    LIMIT, MOST = 100, 1000  # versions a page holds by default, and at most
 
     async def get(self, document_id: str) -> None:
         try:
             document = await self.document(document_id)
-            versions = await self.services.documents.versions(document.id)
+            limit, before = self._page()
+            # one more than asked: whether there is a next page, without counting them all
+            versions = await self.services.documents.versions(document.id, limit + 1, before)
         except TablecastError as err:
             self.fail(err)
             return
         current = document.version.number if document.version else None
+        more = len(versions) > limit
+        versions = versions[:limit]
         self.write_json(
             {
                 "id": document.id,
                 "current": current,
                 "versions": [protocol.version_fields(version) for version in versions],
+                "next": versions[-1].number if more else None,
             }
         )
+
+    def _page(self) -> tuple[int, int | None]:
+        limit = self.get_query_argument("limit", None, strip=False)
+        before = self.get_query_argument("before", None, strip=False)
+        if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.MOST):
+            raise TablecastError("bad_request", f"limit must be a number from 1 to {self.MOST}")
+        if before and not (ascii_number(before, 9) and int(before) >= 1):
+            raise TablecastError("bad_request", "before must be a version number: 1, 2, 3...")
+        return int(limit) if limit else self.LIMIT, int(before) if before else None
 
 
 class RestoreApi(ApiHandler):

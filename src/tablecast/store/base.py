@@ -82,7 +82,9 @@ SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, d.share
        {VERSION_COLUMNS}
 FROM documents d LEFT JOIN versions v ON v.id = d.current_version
 """
-# Every committed version of a document, newest first (each store adds its placeholder).
+# Committed versions of a document (each store adds its placeholder and the rest). Every
+# lookup by document and number, one or a page, is a walk of versions_by_number, the unique
+# index on (document_id, number): it reads the rows it returns, however many versions there are.
 VERSIONS_SELECT = f"""
 SELECT {VERSION_COLUMNS} FROM versions v
 WHERE v.number IS NOT NULL AND v.document_id = """
@@ -148,8 +150,14 @@ class Store(Protocol):
         A new version keeps the view and goes back to page 1."""
         ...
 
-    def versions(self, document_id: str) -> list[Version]:
-        """Every committed version of the document, newest first."""
+    def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
+        """Up to ``limit`` committed versions of the document, newest first: those numbered
+        below ``before`` (None: from the newest). The next page is ``before`` the last one's
+        number; each page reads only its own rows, however deep in the history it is."""
+        ...
+
+    def version(self, document_id: str, number: int) -> Version | None:
+        """The committed version with this number (None: the document has none), read alone."""
         ...
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:

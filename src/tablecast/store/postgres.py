@@ -145,6 +145,10 @@ MIGRATIONS: dict[int, str] = {
 }
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
+# By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
+VERSION_QUERY = VERSIONS_SELECT + "%s AND v.number = %s"
+VERSIONS_QUERY = VERSIONS_SELECT + "%s ORDER BY v.number DESC LIMIT %s"
+VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "%s AND v.number < %s ORDER BY v.number DESC LIMIT %s"
 
 
 # Nothing stays that someone uses: an upload in progress, or viewers on any node.
@@ -376,9 +380,16 @@ class PostgresStore:
         rows = self._read(_DOCUMENT_QUERY, (document_id,))
         return document_from_row(rows[0] if rows else None)
 
-    def versions(self, document_id: str) -> list[Version]:
-        rows = self._read(VERSIONS_SELECT + "%s ORDER BY v.number DESC", (document_id,))
+    def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
+        if before is None:
+            rows = self._read(VERSIONS_QUERY, (document_id, limit))
+        else:
+            rows = self._read(VERSIONS_BEFORE_QUERY, (document_id, before, limit))
         return [version_from_row(document_id, row) for row in rows]
+
+    def version(self, document_id: str, number: int) -> Version | None:
+        rows = self._read(VERSION_QUERY, (document_id, number))
+        return version_from_row(document_id, rows[0]) if rows else None
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
         with self._transaction() as conn:

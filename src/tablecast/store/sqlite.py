@@ -141,6 +141,10 @@ MIGRATIONS = {
 }  # from this schema version to the next
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
+# By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
+VERSION_QUERY = VERSIONS_SELECT + "? AND v.number = ?"
+VERSIONS_QUERY = VERSIONS_SELECT + "? ORDER BY v.number DESC LIMIT ?"
+VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
 
 
 def _usage(conn: sqlite3.Connection) -> Usage:
@@ -249,13 +253,17 @@ class SQLiteStore:
             self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
         )
 
-    def versions(self, document_id: str) -> list[Version]:
-        rows = (
-            self._connect()
-            .execute(VERSIONS_SELECT + "? ORDER BY v.number DESC", (document_id,))
-            .fetchall()
-        )
+    def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
+        conn = self._connect()
+        if before is None:
+            rows = conn.execute(VERSIONS_QUERY, (document_id, limit))
+        else:
+            rows = conn.execute(VERSIONS_BEFORE_QUERY, (document_id, before, limit))
         return [version_from_row(document_id, row) for row in rows]
+
+    def version(self, document_id: str, number: int) -> Version | None:
+        row = self._connect().execute(VERSION_QUERY, (document_id, number)).fetchone()
+        return None if row is None else version_from_row(document_id, row)
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
         with self._transaction(large=True) as conn:
