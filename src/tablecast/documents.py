@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import access, protocol, tasks
-from .errors import TablecastError
+from .errors import DiskFull, TablecastError
 from .ingest import Ingest
 from .metrics import METRICS
 from .parsing import DELIMITER_NAMES, ParseOptions
@@ -87,11 +87,31 @@ class Documents:
         self.stored_bytes = 0
         self.stopping = False  # uploads are being rolled back for shutdown
         self._closing = False  # no more writes
+        self._said_full = -60.0  # when the log last said the disk is full
+        # An upload could not be rolled back (the disk was full): its pending version waits
+        # for remove_leftovers. At start too: the store's own recovery may have met one.
+        self.leftovers = True
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
         if self._closing:
             raise TablecastError("shutting_down", "the server is shutting down")
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        except DiskFull:
+            now = time.monotonic()
+            if now - self._said_full > 60:  # the operator's to mend: said, not every time
+                self._said_full = now
+                log.warning("the disk is full: uploads and changes are refused until room is made")
+            raise
+
+    async def remove_leftovers(self) -> None:
+        """Remove what uploads that could not be rolled back left (see Store.remove_pending);
+        now and then, until it can be done."""
+        if self.leftovers:
+            keep = [upload.pending_id for upload in self.uploads]
+            await self.write(self.store.remove_pending, keep)
+            self.leftovers = False
+            self.tidy()
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
@@ -449,6 +469,10 @@ class Upload:
         return self._ingest.received
 
     @property
+    def pending_id(self) -> int:
+        return self._ingest.pending_id
+
+    @property
     def records(self) -> int:
         return self._ingest.records
 
@@ -528,6 +552,10 @@ class Upload:
         METRICS.uploads["rolled_back"] += 1
         try:
             await self._documents.write(self._ingest.abort)
+        except DiskFull:  # removed once it can be (see Documents.remove_leftovers)
+            self._documents.leftovers = True
+            log.warning("could not roll back upload %s yet: the disk is full", self.id)
+            return
         except TablecastError:  # shutting down: recovery at the next start removes it
             return
         except Exception:

@@ -68,3 +68,13 @@ class TablecastError(Exception):
 
     def __repr__(self) -> str:
         return f"TablecastError({self.code!r}, {self.message!r})"
+
+
+class DiskFull(TablecastError):
+    """``storage_full`` because the disk that holds the store is full, not a limit the
+    operator set: nothing can be written until room is made."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "storage_full", "the server's disk is full: nothing can be saved until room is made"
+        )

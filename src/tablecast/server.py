@@ -79,7 +79,7 @@ def make_app(services: Services) -> tornado.web.Application:
     app = tornado.web.Application(
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/parser/", "permanent": False}),
-            (r"/healthz", Health),
+            (r"/healthz", Health, s),
             (r"/metrics", MetricsPage, s),
             (r"/parser/?", AppPage, s),
             (rf"/parser/share/{ID}", AppPage, s),
@@ -254,6 +254,7 @@ async def _tidy_documents(services: Services) -> None:
     while True:
         await asyncio.sleep(every)
         try:
+            await services.documents.remove_leftovers()
             removed = await services.documents.remove_empty_documents(
                 ttl, keep=set(services.hub.rooms)
             )

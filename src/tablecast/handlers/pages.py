@@ -39,10 +39,19 @@ class StaticFiles(tornado.web.StaticFileHandler):
 
 
 class Health(tornado.web.RequestHandler):
+    """``ok`` once the server accepts connections; ``read_only`` (still 200: pages are served)
+    while the disk is full and writes are refused."""
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.finish(b'{"status": "ok"}')
+        if self.services.documents.store.full():
+            self.finish(b'{"status": "read_only", "reason": "the disk is full"}')
+        else:
+            self.finish(b'{"status": "ok"}')
 
 
 class MetricsPage(tornado.web.RequestHandler):

@@ -192,6 +192,11 @@ class Store(Protocol):
 
     def abort_version(self, pending_id: int) -> None: ...
 
+    def remove_pending(self, keep: Iterable[int]) -> None:
+        """Delete this node's pending versions but those in ``keep`` (uploads in progress):
+        what a rollback or a recovery met a full disk for, and left, unseen, taking room."""
+        ...
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
         """Records ``start`` to ``stop`` (0-based, stop exclusive) as one JSON array."""
         ...
@@ -204,6 +209,12 @@ class Store(Protocol):
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         """Every block (number, records, offsets), in order: the whole version, for
         tablecast.views."""
+        ...
+
+    def full(self) -> bool:
+        """Whether the disk holding the store has no room for more (uploads are refused,
+        pages still served): what /healthz says. A store whose disk is another server's
+        cannot tell, and says False; its writes still answer storage_full when it is."""
         ...
 
     def checkpoint(self) -> None:

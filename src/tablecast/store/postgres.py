@@ -33,7 +33,7 @@ except ImportError as exc:  # the optional dependency is not installed
     raise RuntimeError("a PostgreSQL store needs psycopg: install tablecast[postgres]") from exc
 
 from ..bus.events import CHANNEL, PageTurned, VersionCommitted, ViewersCounted, encode
-from ..errors import TablecastError
+from ..errors import DiskFull, TablecastError
 from ..originals import Part
 from .base import (
     DOCUMENT_SELECT,
@@ -174,6 +174,8 @@ def _reachable() -> Iterator[None]:
     where the database is and what libpq said stay in the chained cause, for the log."""
     try:
         yield
+    except psycopg.errors.DiskFull as exc:  # an OperationalError too, but the user's 507
+        raise DiskFull() from exc
     except psycopg.OperationalError as exc:
         raise _unavailable() from exc
 
@@ -513,6 +515,16 @@ class PostgresStore:
     def abort_version(self, pending_id: int) -> None:
         with self._connection() as conn:  # its blocks go with it (ON DELETE CASCADE)
             conn.execute("DELETE FROM versions WHERE id = %s AND number IS NULL", (pending_id,))
+
+    def full(self) -> bool:
+        return False  # the database server's disk: see Store.full
+
+    def remove_pending(self, keep: Iterable[int]) -> None:
+        with self._connection() as conn:  # this node's only: others' are theirs to finish
+            conn.execute(
+                "DELETE FROM versions WHERE number IS NULL AND node = %s AND NOT id = ANY(%s)",
+                (self.node, list(keep)),
+            )
 
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
         if stop <= start:

@@ -9,6 +9,10 @@ version or the new one current, and :meth:`SQLiteStore.recover` removes pending 
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from ..errors import TablecastError
+from ..errors import DiskFull, TablecastError
 from ..originals import Part
 from .base import (
     DOCUMENT_SELECT,
@@ -40,7 +44,12 @@ from .base import (
     version_from_row,
 )
 
+log = logging.getLogger("tablecast.store")
+
 SCHEMA_VERSION = 6
+# Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
+# back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
+RESERVE_BYTES = 16 * 1024 * 1024
 PAGE_BYTES = 16 * 1024
 AUTOCHECKPOINT_PAGES = 256  # a checkpoint each time the WAL passes 4 MiB, as SQLite's default
 WAL_KEEP_BYTES = 16 * 1024 * 1024  # a WAL grown larger by an upload is cut back to this
@@ -147,6 +156,37 @@ VERSIONS_QUERY = VERSIONS_SELECT + "? ORDER BY v.number DESC LIMIT ?"
 VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
 
 
+@contextmanager
+def _writing() -> Iterator[None]:
+    """A write that meets a full disk is storage_full (507), not a bug: SQLite says
+    SQLITE_FULL (its WAL or database could not grow), the OS ENOSPC."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        raise DiskFull() from exc
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise DiskFull() from exc
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Undo a failed transaction, if SQLite has not already (on SQLITE_FULL it may have:
+    a ROLLBACK then would fail too, and hide the real error)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.warning("could not roll back a transaction", exc_info=True)
+
+
+def _free_bytes(path: Path) -> int:
+    """Room left on the disk that holds the store (as an unprivileged writer sees it)."""
+    return shutil.disk_usage(path.parent).free
+
+
 def _usage(conn: sqlite3.Connection) -> Usage:
     documents, stored = conn.execute(
         "SELECT (SELECT count(*) FROM documents),"
@@ -167,6 +207,14 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._migrate()
         self.recover()
+        free = _free_bytes(path)
+        if free < RESERVE_BYTES:
+            log.warning(
+                "the disk holding %s has %d bytes free: pages are served, but uploads and"
+                " changes are refused until room is made",
+                path,
+                free,
+            )
 
     def _connect(self) -> sqlite3.Connection:
         """One connection per thread: sqlite3 connections must not be shared across threads."""
@@ -200,14 +248,50 @@ class SQLiteStore:
         copying the WAL into the database as it passes 4 MiB (SQLite's habit) costs an upload
         half its write time, fsyncs included, and the version would wait for it."""
         conn = self._connect()
-        conn.execute(f"PRAGMA wal_autocheckpoint={0 if large else AUTOCHECKPOINT_PAGES}")
-        conn.execute("BEGIN IMMEDIATE")
+        with _writing():
+            conn.execute(f"PRAGMA wal_autocheckpoint={0 if large else AUTOCHECKPOINT_PAGES}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                _roll_back(conn)
+                raise
+
+    def _execute(self, sql: str, parameters: Sequence[object] = ()) -> sqlite3.Cursor:
+        """One write outside a transaction of ours (it is its own)."""
+        with _writing():
+            return self._connect().execute(sql, parameters)
+
+    def _check_room(self, pending_id: int, size: int) -> None:
+        """Before an upload writes ``size`` more bytes: make sure that what is written can
+        always be undone and folded into the database, however full the disk gets.
+
+        An upload's writes pile up in the WAL (see _transaction), and folding the WAL into the
+        database (a checkpoint) takes as much room again; rolling the upload back takes WAL
+        room too (a quarter of what it wrote, with RESERVE_BYTES to spare). So when the disk's
+        free room falls short of all that, the WAL is folded in now and cut to nothing; if it
+        still falls short, the upload is refused (storage_full) while it can be undone, rather
+        than meeting the wall half-way through a transaction."""
+        (written,) = self._connect().execute(
+            "SELECT stored_bytes FROM versions WHERE id = ?", (pending_id,)
+        ).fetchone() or (0,)
+        needed = size + RESERVE_BYTES + written // 4
+        if _free_bytes(self.path) >= self._wal_bytes() + needed:
+            return
+        with _writing():
+            self._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if _free_bytes(self.path) < self._wal_bytes() + needed:
+            raise DiskFull()
+
+    def full(self) -> bool:
+        return _free_bytes(self.path) < self._wal_bytes() + RESERVE_BYTES
+
+    def _wal_bytes(self) -> int:
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            return os.path.getsize(f"{self.path}-wal")
+        except OSError:
+            return 0
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
@@ -230,18 +314,29 @@ class SQLiteStore:
 
     def recover(self) -> None:
         """Forget uploads that were in progress when the last process stopped. (Large: the
-        checkpoint after it can wait; the server should start serving at once.)"""
+        checkpoint after it can wait; the server should start serving at once.) On a full
+        disk they stay, unseen, until remove_pending can remove them: the server starts all
+        the same, and serves what it holds."""
+        try:
+            self.remove_pending(())
+        except TablecastError as err:
+            log.warning("could not remove unfinished uploads yet: %s", err.message)
+
+    def remove_pending(self, keep: Iterable[int]) -> None:
+        keep = list(keep)
+        kept = f" AND id NOT IN ({','.join('?' * len(keep))})" if keep else ""
         with self._transaction(large=True) as conn:
             conn.execute(
                 "DELETE FROM blocks WHERE version_id IN"
-                " (SELECT id FROM versions WHERE number IS NULL)"
+                f" (SELECT id FROM versions WHERE number IS NULL{kept})",
+                keep,
             )
-            conn.execute("DELETE FROM versions WHERE number IS NULL")
+            conn.execute(f"DELETE FROM versions WHERE number IS NULL{kept}", keep)
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
         now = time.time()
         document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
-        self._connect().execute(
+        self._execute(
             "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
             " VALUES (?, ?, ?, ?, ?)",
             (document.id, now, now, now, edit_key_hash),
@@ -266,6 +361,10 @@ class SQLiteStore:
         return None if row is None else version_from_row(document_id, row)
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
+        (size,) = self._connect().execute(
+            "SELECT stored_bytes FROM versions WHERE id = ?", (version_id,)
+        ).fetchone() or (0,)
+        self._check_room(pending_id, size)
         with self._transaction(large=True) as conn:
             conn.execute(
                 "INSERT INTO blocks (version_id, block, records, offsets)"
@@ -284,13 +383,13 @@ class SQLiteStore:
             )
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
-        self._connect().execute(
+        self._execute(
             "UPDATE documents SET shared_page = ?, shared_view = ? WHERE id = ?",
             (page_no, view, document_id),
         )
 
     def begin_version(self, document_id: str) -> int:
-        cursor = self._connect().execute(
+        cursor = self._execute(
             "INSERT INTO versions (document_id, created_at) VALUES (?, ?)",
             (document_id, time.time()),
         )
@@ -303,19 +402,20 @@ class SQLiteStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
+        rows = original_rows(pending_id, original)
+        written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
+        written += sum(len(row[2]) for row in rows)
+        self._check_room(pending_id, written)
         with self._transaction(large=True) as conn:
             conn.executemany(
                 "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
                 [(pending_id, number, block.records, block.offsets) for number, block in blocks],
             )
-            written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-            if original:
-                rows = original_rows(pending_id, original)
+            if rows:
                 conn.executemany(
                     "INSERT INTO originals (version_id, part, data, rebuilt) VALUES (?, ?, ?, ?)",
                     rows,
                 )
-                written += sum(len(row[2]) for row in rows)
             conn.execute(
                 "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
                 (written, pending_id),
@@ -324,7 +424,7 @@ class SQLiteStore:
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         now = time.time()
         # This commit, and the blocks written before it, survive a power cut as well as a crash.
-        self._connect().execute("PRAGMA synchronous=FULL")
+        self._execute("PRAGMA synchronous=FULL")
         try:
             with self._transaction(large=True) as conn:
                 row = conn.execute(
@@ -362,7 +462,7 @@ class SQLiteStore:
                     (pending_id, now, now, document_id),
                 )
         finally:
-            self._connect().execute("PRAGMA synchronous=NORMAL")
+            self._execute("PRAGMA synchronous=NORMAL")
         document = self.get_document(document_id)
         assert document is not None
         return document
@@ -410,7 +510,7 @@ class SQLiteStore:
         return list(rows)
 
     def remove_document_if_empty(self, document_id: str) -> None:
-        self._connect().execute(
+        self._execute(
             """DELETE FROM documents WHERE id = ?
                AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)""",
             (document_id,),
@@ -490,8 +590,11 @@ class SQLiteStore:
         pass
 
     def checkpoint(self) -> None:
-        # PASSIVE: readers are never made to wait; whatever they still use is copied next time
-        self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # PASSIVE: readers are never made to wait; whatever they still use is copied next time.
+        # When the disk is short of room, TRUNCATE: the WAL's room is given back at once.
+        tight = _free_bytes(self.path) < 2 * self._wal_bytes() + RESERVE_BYTES
+        with _writing():
+            self._connect().execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if tight else 'PASSIVE'})")
 
     def close(self) -> None:
         with self._lock:
