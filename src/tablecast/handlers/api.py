@@ -7,8 +7,10 @@ read, or as soon as it crosses the limit when it comes without one.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -502,7 +504,7 @@ class DownloadApi(ApiHandler):
             self.fail(err)
             return
         kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
-        charset = CHARSETS.get(version.meta.encoding, version.meta.encoding)
+        charset = content_charset(version.meta.encoding)
         self.attachment(
             version.meta.filename or f"table.{kind[:3]}", f"text/{kind}; charset={charset}"
         )
@@ -543,6 +545,18 @@ CHARSETS = {
     "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
 }  # fmt: skip
 EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
+
+
+def content_charset(encoding: str) -> str:
+    """The charset a Content-Type names for a version's encoding. Whatever a store holds
+    (a name an uploader gave, such as ``utf-8\r``, kept before names were checked) gives a
+    header value that is safe to send."""
+    try:
+        name = codecs.lookup(encoding).name
+    except (LookupError, ValueError):
+        name = "utf-8"
+    charset = CHARSETS.get(encoding) or CHARSETS.get(name, name)
+    return charset if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", charset) else "utf-8"
 
 
 def _ascii(name: str) -> str:

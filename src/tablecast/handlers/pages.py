@@ -37,6 +37,12 @@ class StaticFiles(tornado.web.StaticFileHandler):
         if "v" not in self.request.arguments:
             self.set_header("Cache-Control", "no-cache")
 
+    def parse_url_path(self, url_path: str) -> str:
+        # a NUL makes the file system calls raise ValueError (a 500): no file has one
+        if "\x00" in url_path:
+            raise tornado.web.HTTPError(404)
+        return super().parse_url_path(url_path)
+
 
 class Health(tornado.web.RequestHandler):
     """``ok`` once the server accepts connections; ``read_only`` (still 200: pages are served)
