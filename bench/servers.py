@@ -207,6 +207,8 @@ def start(
             # fast as they are answered: the limits meant for real clients are lifted
             "--max-connections-per-ip",
             "0",
+            "--max-http-connections-per-ip",
+            "0",
             "--page-rate",
             "1000000",
             *args,
