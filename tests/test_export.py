@@ -11,7 +11,7 @@ import urllib.request
 import pandas
 
 from support import http, put
-from tablecast.export import FORMATS, Writer, neutralised, unique_names
+from tablecast.export import FORMATS, Writer, neutralised, plain_lines, unique_names
 
 # cells that test every escape: a tab, a line break and quotes inside cells, formulas, numbers
 TRICKY = [
@@ -140,6 +140,19 @@ def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
     assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == b"a,b\nc,d e\n"
 
 
+def test_a_cell_that_reads_as_a_record_break_stays_a_cell():
+    import orjson
+
+    """A cell that is exactly ``],[`` reads, in its quotes, as the break between two stored
+    records: files made from the records' bytes must not break there."""
+    rows = [["a", "],[", "b"], ["],["], ["],[", "c"], ["d", "],["]]
+    data = orjson.dumps(rows)
+    for name in ("tsv", "csv"):
+        careful = Writer(FORMATS[name], None, []).rows(rows)
+        assert Writer(FORMATS[name], None, []).records(data) == careful
+    assert plain_lines(data, b";", b"\r\n") == b"a;],[;b\r\n],[\r\n],[;c\r\nd;],["
+
+
 def raw_download(server, doc, query: str) -> tuple[int, bytes, dict[str, str]]:
     url = f"{server.url}/parser/api/docs/{doc['id']}/download{query}"
     try:
@@ -176,6 +189,13 @@ async def test_the_original_file_comes_back_byte_for_byte_from_any_version(serve
 
     status, body, _ = raw_download(server, doc, "?format=original&sort=1")
     assert (status, json.loads(body)["error"]["code"]) == (400, "bad_option")
+
+
+async def test_an_original_holding_a_cell_like_a_record_break_comes_back_as_it_was(server):
+    body = b"x\ty\tz\na\t],[\tb\n],[\tq\n"  # records: a","],[","b and ],[","q
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=b.tsv", body)
+    assert raw_download(server, doc, "?format=original")[1] == body
+    assert raw_download(server, doc, "?format=tsv")[1] == body
 
 
 async def test_a_version_from_before_originals_were_kept_says_so(server):
