@@ -39,8 +39,14 @@ FORMATS = {
     )
 }
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_BYTES = [c.encode() for c in "=+-@"]
+# What a spreadsheet may run: LibreOffice 7.4 runs a cell starting with "=" (after the spaces
+# its "trim spaces" option removes), Excel and Google Sheets also "+", "-" and "@" (OWASP's
+# list); a reader may drop or break at the blanks before them (OWASP: tab, CR).
+_FORMULA = frozenset("=+-@")
+_BLANKS = "".join(map(chr, range(33)))  # space and the C0 controls
+# ...but a plain number, or dashes alone, computes nothing: kept, so numbers stay numbers
+_PLAIN = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%? *|-+|\+")
+_FORMULA_BYTES = [c.encode() for c in "=+-@ "]  # a space may hide one behind it
 _CELL_STARTS = [b"\n" + c for c in _FORMULA_BYTES] + [b"\x00" + c for c in _FORMULA_BYTES]
 
 
@@ -48,9 +54,6 @@ def _may_run(text: bytes) -> bool:
     """Whether a cell of ``text`` (rows by line breaks, cells by NULs) starts as a formula
     would: such rows take the careful way (many bytes searches beat one regex)."""
     return text.startswith(tuple(_FORMULA_BYTES)) or any(s in text for s in _CELL_STARTS)
-
-
-_NUMBER = re.compile(r"[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?")
 
 
 def _breaks_plainly(data: bytes) -> bool:
@@ -78,8 +81,12 @@ def format_named(name: str | None) -> Format:
 
 
 def neutralised(cell: str) -> str:
-    """A cell a spreadsheet will show, never run."""
-    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+    """A cell a spreadsheet will show, never run: an apostrophe before one that starts, after
+    any blanks, with ``=``, ``+``, ``-`` or ``@`` and is not a plain number."""
+    if not cell or (cell[0] > " " and cell[0] not in _FORMULA):
+        return cell  # most cells
+    start = cell.lstrip(_BLANKS)
+    if start[:1] in _FORMULA and not _PLAIN.fullmatch(start):
         return "'" + cell
     return cell
 
