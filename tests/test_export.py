@@ -8,10 +8,13 @@ import json
 import urllib.error
 import urllib.request
 
+import orjson
 import pandas
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from support import http, put
-from tablecast.export import FORMATS, Writer, neutralised, unique_names
+from tablecast.export import FORMATS, Writer, neutralised, plain_lines, unique_names
 
 # cells that test every escape: a tab, a line break and quotes inside cells, formulas, numbers
 TRICKY = [
@@ -36,13 +39,28 @@ def download(server, doc, query: str) -> tuple[int, bytes, dict[str, str]]:
         return response.status, response.read(), dict(response.headers)
 
 
+# Cells a spreadsheet may run: LibreOffice runs ``=`` (after the spaces it trims, and wherever
+# a reader breaks a row or a cell), OWASP's list adds ``+``, ``-``, ``@`` (Excel, Google Sheets)
+# and a leading tab or line break. See tests/test_export_spreadsheet.py.
+RUNNABLE = [
+    "=SUM(A1)", "=cmd|' /C calc'!A0", "==1", "=", "@handle", "@SUM(1;1)", "@", "+1 555 0100",
+    "+1+1", "-1+1", "-cmd|' /C calc'!A0", "-{", "-{=1+1}", "-\\]}", "-2+3+cmd|' /C calc'!A0",
+    "-E5", "-e5", "+x", "++", "-.", "\t=1+1", "\r=1+1", "\n=1+1", "\r\n=1+1", " =1+1",
+    "  =1+1", "\t-1+1", " @x", "\x0b=1", "\x00=1", " \t\r\n+1+1",
+]  # fmt: skip
+# Plain numbers stay numbers; text that only looks odd stays as it is
+KEPT = [
+    "-12.5", "+7", "+3", "1,234", "-1,234.5", "-1e5", "+1E5", "-.5", "+.5", "-12%", "-0",
+    " -12", "-12 ", "\t-12", "-", "--", "---", "+", "", "plain", "a=b", "'=1+1", "1+1",
+    "＝1+1", "＋1", "－1", "＠x", "\u00a0=1", "\u200b=1", "\ufeff=1", "\t", " ", "\r\n",
+]  # fmt: skip
+
+
 def test_formulas_are_neutralised_numbers_are_not():
-    assert neutralised("=SUM(A1)") == "'=SUM(A1)"
-    assert neutralised("@handle") == "'@handle"
-    assert neutralised("+1 555 0100") == "'+1 555 0100"
-    assert neutralised("-cmd|' /C calc'!A0") == "'-cmd|' /C calc'!A0"
-    for number in ("-12.5", "+3", "-1,234.5", "-1e5", "plain", "", "a=b"):
-        assert neutralised(number) == number
+    for cell in RUNNABLE:
+        assert neutralised(cell) == "'" + cell, repr(cell)
+    for cell in KEPT:
+        assert neutralised(cell) == cell, repr(cell)
 
 
 def test_repeated_column_names_get_numbered_as_pandas_numbers_them():
@@ -53,6 +71,21 @@ def test_tsv_quotes_only_what_needs_it():
     writer = Writer(FORMATS["tsv"], ["a", "b"], ["a", "b"])
     assert writer.start() == b"a\tb\n"
     assert writer.rows([["x", "y"], ["t\tab", 'q"']]) == b'x\ty\n"t\tab"\t"q"""\n'
+    # a line break of any kind is quoted: readers break rows at a lone CR too
+    rows = [["fine\r=1+1", "x"], ["a\nb", "c\r\nd"], ["\r"]]
+    assert writer.rows(rows) == b'"fine\r=1+1"\tx\n"a\nb"\t"c\r\nd"\n"\r"\n'
+    assert writer.records(orjson.dumps(rows)) == writer.rows(rows)
+
+
+def test_csv_quotes_every_cell_and_ends_lines_as_rfc_4180_says():
+    writer = Writer(FORMATS["csv"], ["a", "b"], ["a", "b"])
+    assert writer.start() == b'"a","b"\r\n'
+    rows = [["x", "-12.5"], ["fine\r=1+1", "a;=1+1"], ["\t=1", ""]]
+    out = b'"x","-12.5"\r\n"fine\r=1+1","a;=1+1"\r\n"\'\t=1",""\r\n'
+    assert writer.rows(rows) == out
+    assert writer.records(orjson.dumps(rows)) == out
+    plain = [["a", "b c"], ["1,5", "é"]]  # the fast path: no escape, nothing to neutralise
+    assert writer.records(orjson.dumps(plain)) == '"a","b c"\r\n"1,5","é"\r\n'.encode()
 
 
 async def test_a_tsv_download_round_trips_through_pandas(server):
@@ -123,8 +156,6 @@ async def test_a_download_stopped_half_way_costs_the_server_nothing(server):
 def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
     import random
 
-    import orjson
-
     rng = random.Random(3)
     cells = ["a", "", "b c", "1,2", "x\ty", 'q"t', "new\nline", "back\\slash", "é", "=1"]
     cells += ["-1.5", "+x", "@sum", "12", "a=b"]
@@ -137,7 +168,33 @@ def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
         assert writer.records(b"[]") == b""
     plain = [["a", "b"], ["c", "d e"]]  # the fast path: no escapes anywhere
     assert Writer(FORMATS["tsv"], None, []).records(orjson.dumps(plain)) == b"a\tb\nc\td e\n"
-    assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == b"a,b\nc,d e\n"
+    csv_plain = b'"a","b"\r\n"c","d e"\r\n'
+    assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == csv_plain
+
+
+def test_the_fast_path_sees_every_start_wherever_the_cell_is():
+    """Whatever a cell starts with, first in a batch, first in a record or further on, the
+    bytes-only path gives what the csv module writes."""
+    starts = [chr(c) for c in range(128)] + ["＝", "＋", "－", "＠", "\u00a0", "\ufeff", "é"]
+    for name in ("tsv", "csv"):
+        writer = Writer(FORMATS[name], None, [])
+        for start in starts:
+            for rest in ("", "1", "1+1", "x", "-1", " =1"):
+                cell = start + rest
+                for rows in ([[cell, "b"], ["c"]], [["a", "b"], [cell, "d"]], [["a", cell]]):
+                    expected = writer.rows(rows)
+                    assert writer.records(orjson.dumps(rows)) == expected, (name, rows)
+
+
+def test_a_cell_that_reads_as_a_record_break_stays_a_cell():
+    """A cell that is exactly ``],[`` reads, in its quotes, as the break between two stored
+    records: files made from the records' bytes must not break there."""
+    rows = [["a", "],[", "b"], ["],["], ["],[", "c"], ["d", "],["]]
+    data = orjson.dumps(rows)
+    for name in ("tsv", "csv"):
+        careful = Writer(FORMATS[name], None, []).rows(rows)
+        assert Writer(FORMATS[name], None, []).records(data) == careful
+    assert plain_lines(data, b";", b"\r\n") == b"a;],[;b\r\n],[\r\n],[;c\r\nd;],["
 
 
 def raw_download(server, doc, query: str) -> tuple[int, bytes, dict[str, str]]:
@@ -178,6 +235,13 @@ async def test_the_original_file_comes_back_byte_for_byte_from_any_version(serve
     assert (status, json.loads(body)["error"]["code"]) == (400, "bad_option")
 
 
+async def test_an_original_holding_a_cell_like_a_record_break_comes_back_as_it_was(server):
+    body = b"x\ty\tz\na\t],[\tb\n],[\tq\n"  # records: a","],[","b and ],[","q
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=b.tsv", body)
+    assert raw_download(server, doc, "?format=original")[1] == body
+    assert raw_download(server, doc, "?format=tsv")[1] == body
+
+
 async def test_a_version_from_before_originals_were_kept_says_so(server):
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", b"a\tb\n1\t2\n")
     server.stop()
@@ -191,3 +255,121 @@ async def test_a_version_from_before_originals_were_kept_says_so(server):
     status, body, _ = raw_download(server, doc, "?format=original")
     assert (status, json.loads(body)["error"]["code"]) == (404, "original_not_kept")
     assert raw_download(server, doc, "?format=tsv")[1] == b"a\tb\n1\t2\n"
+
+
+# Round trips: what a program reading a download gets back
+
+# Pieces that mean something to a CSV or TSV reader or to a spreadsheet, mixed with any text
+PIECES = [
+    "\r", "\n", "\r\n", '"', '""', "\t", ",", ";", "\\", "\\n", "'", " ", "=", "+", "-", "@",
+    "{", "]", "}", "|", "-12.5", "+7", "1,234", "1+1", "cmd|' /C calc'!A0", "é", "中", "＝",
+    "\u2028", "\x85", "\x0b", "\x0c", "\x00", "\x1a", "\ufeff", "#", "a", "],[", "[", '"],["',
+]  # fmt: skip
+cells = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=6).map("".join)
+# ragged rows; never a row of one blank cell (the parser skips those: none is ever stored)
+rows = st.lists(cells, min_size=1, max_size=5).filter(lambda row: len(row) > 1 or row[0].strip())
+tables = st.lists(rows, min_size=1, max_size=8)
+
+
+def written(name: str, table: list[list[str]], header: list[str] | None = None) -> bytes:
+    """``table`` as a download of it is made: the store's JSON records, in batches."""
+    writer, careful = (Writer(FORMATS[name], header, header or []) for _ in range(2))
+    out = [writer.start()]
+    assert careful.start() == out[0]
+    for i in range(0, len(table), 3):
+        batch = table[i : i + 3]
+        data = orjson.dumps(batch)  # as Documents.records gives them
+        out.append(writer.records(data))
+        assert out[-1] == careful.rows(batch), batch  # the fast path is the careful one
+    return b"".join(out)
+
+
+def read_back(body: bytes, delimiter: str, width: int) -> tuple[list[list[str]], list[list[str]]]:
+    """What the csv module reads, and what pandas reads (its rows padded to ``width``)."""
+    by_csv = list(csv.reader(io.StringIO(body.decode(), newline=""), delimiter=delimiter))
+    frame = pandas.read_csv(
+        io.BytesIO(body),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        header=None,
+        names=range(width),
+    )
+    return by_csv, frame.values.tolist()
+
+
+def padded(table: list[list[str]], width: int) -> list[list[str]]:
+    return [row + [""] * (width - len(row)) for row in table]
+
+
+def check_round_trip(name: str, table: list[list[str]], body: bytes) -> None:
+    """TSV gives every cell back exactly; CSV too, a neutralised cell with its apostrophe (and
+    no cell of it is one a spreadsheet would run)."""
+    delimiter = "\t" if name == "tsv" else ","
+    width = max(map(len, table))
+    expected = table if name == "tsv" else [[neutralised(c) for c in row] for row in table]
+    by_csv, by_pandas = read_back(body, delimiter, width)
+    assert by_csv == expected
+    assert by_pandas == padded(expected, width)
+    if name == "csv":
+        for row, back in zip(table, by_csv, strict=True):
+            for cell, got in zip(row, back, strict=True):
+                assert got == cell or got == "'" + cell
+                assert neutralised(got) == got  # nothing left to neutralise
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.sampled_from(["tsv", "csv"]))
+def test_every_download_reads_back_cell_for_cell(table, name):
+    check_round_trip(name, table, written(name, table))
+
+
+@settings(max_examples=100, deadline=None)
+@given(tables, rows)
+def test_a_header_reads_back_like_any_row(table, header):
+    for name in ("tsv", "csv"):
+        check_round_trip(name, [header, *table], written(name, table, header))
+
+
+# the issue's upload: cells holding a lone CR, whose second line is a formula
+CR_TABLE = b'name,note\r\nalice,"fine\r=1+1"\r\nbob,"see\r=cmd|\' /C calc\'!A0"\r\n'
+
+
+def random_table(rng) -> list[list[str]]:
+    """A table the parser stores exactly, cell for cell (no NUL, which makes a file not text)."""
+    pieces = [p for p in PIECES if p not in ("\x00", "\ufeff")]
+    table = []
+    for _ in range(rng.randint(1, 40)):
+        row = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))]
+        row += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))]
+        table.append(row + ["x"] * rng.randint(0, 2))  # ragged
+    return table
+
+
+def quoted_csv(table: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(table)
+    return out.getvalue().encode()
+
+
+async def test_downloads_of_cells_holding_line_breaks_read_back_over_http(server):
+    import random
+
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=cr.csv", CR_TABLE)
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download"
+    frame = pandas.read_csv(url + "?format=csv", dtype=str, keep_default_na=False)
+    assert frame.values.tolist() == [["alice", "fine\r=1+1"], ["bob", "see\r=cmd|' /C calc'!A0"]]
+    frame = pandas.read_csv(url, sep="\t", dtype=str, keep_default_na=False)
+    assert frame.values.tolist() == [["alice", "fine\r=1+1"], ["bob", "see\r=cmd|' /C calc'!A0"]]
+
+    rng = random.Random(14)
+    for _ in range(6):
+        table = random_table(rng)
+        query = "?name=t.csv&delimiter=comma&header=0"
+        status, doc, _ = http("POST", f"{server.url}/parser/api/docs{query}", quoted_csv(table))
+        assert status == 201, doc
+        url = f"{server.url}/parser/api/docs/{doc['id']}/download"
+        for name in ("tsv", "csv"):
+            check_round_trip(name, table, download(server, doc, f"?format={name}")[1])
+        lines = download(server, doc, "?format=jsonl")[1].decode().split("\n")
+        assert [list(json.loads(line).values()) for line in lines[:-1]] == table

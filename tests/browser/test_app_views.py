@@ -75,7 +75,7 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
     assert query == {"sort": ["2"], "order": ["desc"], "q": ["PARIS"], "filter.0": ["al"],
                      "format": ["csv"]}  # fmt: skip
     status, text, _ = http("GET", f"{server.url}{href}")
-    assert status == 200 and text.splitlines()[1].startswith("Alan,")
+    assert status == 200 and text.splitlines()[1].startswith('"Alan",')  # every cell quoted
     original = await second.locator("#download-original").get_attribute("href")
     assert http("GET", f"{server.url}{original}")[1] == PEOPLE.decode()  # as uploaded
 
