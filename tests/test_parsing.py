@@ -12,6 +12,7 @@ from support import feed_in_pieces
 from tablecast.errors import TablecastError
 from tablecast.parsing import (
     MAX_CELL_CHARS,
+    MAX_COLUMNS,
     SNIFF_BYTES,
     ParseOptions,
     TableParser,
@@ -234,6 +235,62 @@ def test_a_giant_cell_is_a_typed_error():
     with pytest.raises(TablecastError) as err:
         parse(data, chunk=65536)
     assert err.value.code == "cell_too_large"
+
+
+# Columns are capped (issue 14, item 7: a million columns uploaded in 0.4 s, then took minutes
+# for each page), and a record too wide is refused as it is read, before it is stored.
+
+
+def refused_as_too_wide(parser: TableParser, data: bytes, chunk: int = 64 * 1024) -> int:
+    """Feed ``data`` in chunks until the parser refuses it: the bytes it had read by then."""
+    records: list[str] = []
+    with pytest.raises(TablecastError) as err:
+        for i in range(0, len(data), chunk):
+            records += parser.feed(data[i : i + chunk])
+        parser.close()
+    assert err.value.code == "too_many_columns"
+    assert err.value.status == 400
+    # no record too wide was handed on to be stored
+    assert max((len(record_cells(r)) for r in records), default=0) <= parser.max_columns
+    return parser.bytes_in
+
+
+@pytest.mark.parametrize("quoted", [False, True])  # the plain lane, the CSV lane
+def test_a_million_columns_are_refused_at_the_first_row(quoted):
+    row = ('"a"' if quoted else "a") + "," * 999_999 + "\n"  # 1,000,000 cells
+    data = row.encode() * 3
+    parser = TableParser()
+    assert refused_as_too_wide(parser, data) < len(row) + 64 * 1024
+    assert parser.records == 0
+
+
+@pytest.mark.parametrize("plain_lane", [True, False])
+@pytest.mark.parametrize("delimiter", ["\t", ","])
+def test_as_many_columns_as_excel_are_a_table(plain_lane, delimiter):
+    assert MAX_COLUMNS == 16_384
+    cells = [f"c{i}" for i in range(MAX_COLUMNS)]
+    data = (delimiter.join(cells) + "\n").encode() * 3
+    rows, parser = parse(data, 4096, plain_lane=plain_lane)
+    assert rows == [cells] * 3
+    assert parser.max_width == MAX_COLUMNS
+    one_more = (delimiter.join([*cells, "x"]) + "\n").encode()
+    refused_as_too_wide(TableParser(plain_lane=plain_lane), data + one_more)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,c\n1,2,3,4\n",  # plain lane
+        b'a,b,c\n"1",2,3,4\n',  # CSV lane
+        b'a,b,c\n"1\n",2,"3\n\n\n",4\n',  # one record over several chunks
+        b"a,b,c,d\n",  # the first record
+    ],
+)
+def test_a_record_wider_than_the_limit_is_refused_in_either_lane(data):
+    for plain_lane in (True, False):
+        for chunk in (1, 3, len(data)):
+            parser = TableParser(sample_bytes=4, plain_lane=plain_lane, max_columns=3)
+            refused_as_too_wide(parser, data, chunk)
 
 
 def test_feeding_after_close_is_a_bug():

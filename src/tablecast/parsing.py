@@ -16,7 +16,9 @@ Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article'
 did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
 record. Cells are kept exactly as written, ragged rows stay ragged, and blank records (empty, or
 only white space when the delimiter is white space, as the article's ``strip()`` saw them) are
-skipped.
+skipped. A record may have at most :data:`MAX_COLUMNS` cells (``too_many_columns``), a cell
+:data:`MAX_CELL_CHARS` characters (``cell_too_large``), a record :data:`MAX_RECORD_CHARS`
+(``bad_table``); each is refused as it is read, before the record is handed on.
 
 Each record comes out as its cells in JSON, the form it is stored and sent in: the text of a
 JSON array of strings without its opening ``["`` and closing ``"]`` (cells ``a`` and ``b`` are
@@ -39,6 +41,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import NoReturn
 
 import orjson
 
@@ -48,6 +51,7 @@ from .originals import Rebuilt, line_break
 SNIFF_BYTES = 64 * 1024
 MAX_CELL_CHARS = 1024 * 1024
 MAX_RECORD_CHARS = 16 * 1024 * 1024
+MAX_COLUMNS = 16_384  # Excel's limit: wider is no table anyone reads, and costs per column
 
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 _SNIFF_RECORDS = 200
@@ -211,8 +215,10 @@ class TableParser:
         options: ParseOptions | None = None,
         sample_bytes: int = SNIFF_BYTES,
         plain_lane: bool = True,
+        max_columns: int = MAX_COLUMNS,
     ) -> None:
         self.options = options or ParseOptions()
+        self.max_columns = max_columns
         self.sample_bytes = sample_bytes
         self.plain_lane = plain_lane  # off only to test the two lanes against each other
         self.encoding: str | None = None
@@ -374,6 +380,9 @@ class TableParser:
         out = text.replace(delimiter, '","').split("\n")
         # each delimiter became three characters
         widest = max(map(operator.sub, map(len, out), map(len, kept))) // 2 + 1
+        if widest > self.max_columns:
+            widths = list(map(operator.sub, map(len, out), map(len, kept)))
+            self._too_wide(self.records + widths.index(widest * 2 - 2), widest)
         self.max_width = max(self.max_width, widest)
         self.records += len(out)
         return out
@@ -403,6 +412,8 @@ class TableParser:
                 ):
                     continue
                 if len(row) > max_width:
+                    if len(row) > self.max_columns:
+                        self._too_wide(self.records + len(out), len(row))
                     max_width = len(row)
                 out.append(orjson.dumps(row)[2:-2].decode())
         except _NeedMoreInput:
@@ -426,3 +437,11 @@ class TableParser:
         self.max_width = max_width
         self.records += len(out)
         return out
+
+    def _too_wide(self, index: int, width: int) -> NoReturn:
+        """Refuse record ``index`` (from 0), ``width`` cells wide, before it is stored."""
+        raise TablecastError(
+            "too_many_columns",
+            f"row {index + 1} has {width} cells: a table may have at most {self.max_columns}"
+            " columns",
+        )
