@@ -14,11 +14,13 @@ What it decides from the first 64 KiB (or the whole file, if smaller):
 
 Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article's ``csv.reader``
 did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
-record. Cells are kept exactly as written, ragged rows stay ragged, and blank records (empty, or
-only white space when the delimiter is white space, as the article's ``strip()`` saw them) are
-skipped. A record may have at most :data:`MAX_COLUMNS` cells (``too_many_columns``), a cell
-:data:`MAX_CELL_CHARS` characters (``cell_too_large``), a record :data:`MAX_RECORD_CHARS`
-(``bad_table``); each is refused as it is read, before the record is handed on.
+record. Cells are kept exactly as written and ragged rows stay ragged. Only blank lines are
+skipped: a line that is empty or holds nothing but white space, with no delimiter and no quote.
+Every other record is kept, even one whose cells are all empty or white space (delimiters
+alone, ``" "``, ``""``): nothing the file holds vanishes. A record may have at most
+:data:`MAX_COLUMNS` cells (``too_many_columns``), a cell :data:`MAX_CELL_CHARS` characters
+(``cell_too_large``), a record :data:`MAX_RECORD_CHARS` (``bad_table``); each is refused as it
+is read, before the record is handed on.
 
 Each record comes out as its cells in JSON, the form it is stored and sent in: the text of a
 JSON array of strings without its opening ``["`` and closing ``"]`` (cells ``a`` and ``b`` are
@@ -232,7 +234,6 @@ class TableParser:
         self._feed = _LineFeed()
         self._reader: Iterator[list[str]] | None = None
         self._lines_done = 0
-        self._space_delimited = False
         self._not_plain: tuple[str, ...] = ()
         self._closed = False
         self.rebuilt = Rebuilt()  # how much of the file its records give back (see originals)
@@ -286,7 +287,6 @@ class TableParser:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
         complete = final and len(sample) == len(text)
         self.delimiter = self.options.delimiter or sniff_delimiter(sample, complete)
-        self._space_delimited = self.delimiter.isspace()
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
         self.rebuilt.delimiter = self.delimiter
         self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
@@ -369,14 +369,14 @@ class TableParser:
             text = text[:-1]
         lines = text.split("\n")
         self._lines_done += len(lines)
-        kept = [line for line in lines if line.strip()]  # strip(): see _csv_records
+        delimiter = self.delimiter
+        assert delimiter is not None
+        kept = [line for line in lines if line.strip() or delimiter in line]  # see _csv_records
         self._blank_lines = len(lines) - len(kept)
         if not kept:
             return []
         if len(kept) < len(lines):  # blank lines to leave out
             text = "\n".join(kept)
-        delimiter = self.delimiter
-        assert delimiter is not None
         out = text.replace(delimiter, '","').split("\n")
         # each delimiter became three characters
         widest = max(map(operator.sub, map(len, out), map(len, kept))) // 2 + 1
@@ -396,19 +396,16 @@ class TableParser:
         out: list[str] = []
         reader = self._reader
         assert reader is not None
-        space = self._space_delimited
         max_width = self.max_width
         try:
             for row in reader:
-                feed.record_start = feed.pos
-                # Blank records are skipped: empty, a lone blank cell, or (when the delimiter
-                # is white space, as the article's strip() saw it) nothing but blank cells.
-                if not row:
-                    continue
-                if (
-                    not row[0].strip()
-                    and (len(row) == 1 or space)
-                    and not any(c.strip() for c in row)
+                start, feed.record_start = feed.record_start, feed.pos
+                # Only a line that holds nothing, or white space without a delimiter or a
+                # quote, is not a record: csv.reader makes it no cell, or one blank cell from a
+                # line without a quote (a quoted cell opens on its record's first line).
+                # Anything else the file holds is a record.
+                if len(row) < 2 and (
+                    not row or (not row[0].strip() and '"' not in feed.lines[start])
                 ):
                     continue
                 if len(row) > max_width:
