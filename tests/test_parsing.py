@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -14,9 +16,11 @@ from tablecast.errors import TablecastError
 from tablecast.parsing import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
+    MAX_RECORD_CHARS,
     SNIFF_BYTES,
     ParseOptions,
     TableParser,
+    _PendingRecord,
     parse_delimiter,
     sniff_delimiter,
 )
@@ -467,3 +471,156 @@ def test_plain_lane_width_and_blank_lines():
     rows, parser = parse(b"a\tb\n\n \t \n1\t2\t3\n\xc2\xa0\nx\n", delimiter="\t")
     assert rows == [["a", "b"], [" ", " "], ["1", "2", "3"], ["x"]]
     assert (parser.records, parser.max_width) == (4, 3)
+
+
+# Work grows with the file, not with its square (issue 14, item 6). A record cut by the end of a
+# chunk used to be parsed again whole with every chunk that did not finish it.
+
+CHUNK = 64 * 1024
+
+
+def feed_in_chunks(parser: TableParser, data: bytes, chunk: int = CHUNK) -> list[list[str]]:
+    records: list[str] = []
+    for i in range(0, len(data), chunk):
+        records += parser.feed(data[i : i + chunk])
+    records += parser.close()
+    return [record_cells(r) for r in records]
+
+
+def test_a_record_over_many_chunks_reaches_csv_reader_about_once():
+    """2,000 cells of 500 line breaks each: one 2 MB record of a million lines."""
+    cell = "x\n" * 500
+    data = ("a,b\n" + f'"{cell}",' * 2000 + "end\n").encode()
+    parser = TableParser()
+    rows = feed_in_chunks(parser, data)
+    assert rows == [["a", "b"], [cell] * 2000 + ["end"]]
+    # before: each of the 31 chunks parsed the record again from its start, 16 times the file
+    assert parser.csv_reader_chars <= 3 * len(data)
+
+
+def test_the_reported_attack_reaches_csv_reader_about_once():
+    """As reported: ``a,b`` then ``"x\\n",`` over and over, one record of 300,000 cells (1.5 MB,
+    600,000 lines). With the column limit it is refused once read, and read once."""
+    data = b"a,b\n" + b'"x\n",' * 300_000
+    parser = TableParser(max_columns=10**6)
+    rows = feed_in_chunks(parser, data)
+    assert rows == [["a", "b"], ["x\n"] * 300_000 + [""]]
+    assert parser.csv_reader_chars <= 3 * len(data)  # before: 13 times the file
+    parser = TableParser()
+    assert refused_as_too_wide(parser, data) == len(data)
+    assert parser.csv_reader_chars <= 3 * len(data)
+
+
+def test_an_unclosed_quote_over_many_chunks_is_found_as_a_giant_cell():
+    data = b'a,b\n1,"' + b"x\n" * MAX_CELL_CHARS
+    parser = TableParser()
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(parser, data)
+    assert err.value.code == "cell_too_large"
+    assert "near line 524290 " in err.value.message  # where it grew past the limit, as before
+    assert parser.bytes_in < MAX_CELL_CHARS + 2 * CHUNK  # found while it is read
+
+
+def test_doubled_quotes_count_once_towards_a_cells_limit():
+    cell = '"\n' * (MAX_CELL_CHARS // 2)  # written with 1.5 times as many characters
+    data = ('a,b\n1,"' + cell.replace('"', '""') + '"\n').encode()
+    assert feed_in_chunks(TableParser(), data) == [["a", "b"], ["1", cell]]
+    data = ('a,b\n1,"' + (cell + "xx").replace('"', '""') + '"\n').encode()
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(TableParser(), data)
+    assert err.value.code == "cell_too_large"
+
+
+def test_a_record_over_the_record_limit_is_a_bad_table():
+    cell = '"' + "x\n" * 1000 + '",'
+    data = ("a,b\n" + cell * (MAX_RECORD_CHARS // len(cell) + 1)).encode()
+    parser = TableParser(max_columns=10**6)
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(parser, data)
+    assert err.value.code == "bad_table"
+    assert parser.bytes_in < MAX_RECORD_CHARS + 2 * CHUNK
+
+
+# Where a record ends, as csv.reader finds it: the scanner that follows a record cut off by the
+# end of a chunk must agree, wherever the record is cut
+record_tokens = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "b7", " ", "\xa0", "\x0b", "D", "\n", "\r\n", "\r", '"', '""']),
+        st.lists(
+            st.sampled_from(["x", " ", "\n", "\r\n", "\r", '""', '"', "D", "\t", ","]), max_size=20
+        ).map(lambda parts: '"' + "".join(parts) + '"'),  # a quoted cell, often over lines
+    ),
+    max_size=40,
+)
+
+
+def csv_records(text: str, delimiter: str) -> list[tuple[list[str], str]]:
+    """csv.reader's records in ``text``, each with the text it was read from."""
+    lines = io.StringIO(text, newline="").readlines()
+    taken = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal taken
+        for line in lines:
+            taken += 1
+            yield line
+
+    found = []
+    start = 0
+    for row in csv.reader(feed(), delimiter=delimiter, strict=False):
+        found.append((row, "".join(lines[start:taken])))
+        start = taken
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    tokens=record_tokens,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+    delimiter=st.sampled_from(["\t", ",", ";", "|"]),
+)
+def test_the_scanner_ends_a_record_where_csv_reader_does(tokens, cuts, delimiter):
+    text = "".join(tokens).replace("D", delimiter)
+    # csv.reader also ends a record at the end of its input, where the scanner waits for more:
+    # what follows tells the two apart
+    row, first = csv_records(text + "z", delimiter)[0]
+    expected = len(first) if len(first) <= len(text) and first.endswith(("\n", "\r")) else -1
+    # the parser never cuts between CR and LF (a CR at the end of a chunk waits)
+    cuts = [c for c in sorted(set(cuts)) if c < len(text) and text[c - 1 : c + 1] != "\r\n"]
+    pending = _PendingRecord(delimiter, 0)
+    found, start = -1, 0
+    for end in [*cuts, len(text)]:
+        ended = pending.scan(text[start:end])
+        if ended >= 0:
+            found = start + ended
+            break
+        pending.add(text[start:end])
+        start = end
+    assert found == expected, (row, first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=record_tokens,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+    delimiter=st.sampled_from(["\t", ",", ";", "|"]),
+    sample_bytes=st.integers(min_value=1, max_value=40),
+)
+def test_records_cut_anywhere_are_csv_readers_in_either_lane(tokens, cuts, delimiter, sample_bytes):
+    """Multi-line quoted records cut by chunks anywhere: both lanes give csv.reader's records
+    for the whole text, less the blank lines (white space alone, no delimiter, no quote)."""
+    text = "".join(tokens).replace("D", delimiter)
+    expected = [
+        row
+        for row, raw in csv_records(text, delimiter)
+        if raw.strip() or delimiter in raw or '"' in raw
+    ]
+    options = ParseOptions(delimiter=delimiter)
+    for plain_lane in (True, False):
+        try:
+            found: list[list[str]] | str = parse_in_pieces(
+                text.encode(), cuts, options, sample_bytes, plain_lane
+            )
+        except TablecastError as err:
+            found = err.code
+        assert found == (expected or "empty_file"), plain_lane

@@ -22,6 +22,10 @@ alone, ``" "``, ``""``): nothing the file holds vanishes. A record may have at m
 (``cell_too_large``), a record :data:`MAX_RECORD_CHARS` (``bad_table``); each is refused as it
 is read, before the record is handed on.
 
+Parsing is linear in the text whatever its quoting: a record cut off by the end of a chunk is
+followed by a scanner over each new chunk alone, and reaches ``csv.reader`` whole once it has
+ended (see :class:`_PendingRecord`).
+
 Each record comes out as its cells in JSON, the form it is stored and sent in: the text of a
 JSON array of strings without its opening ``["`` and closing ``"]`` (cells ``a`` and ``b`` are
 ``a","b``), so that a block of records is one ``join`` (see :func:`tablecast.store.base.
@@ -183,8 +187,8 @@ class _NeedMoreInput(Exception):
 class _LineFeed:
     """The lines ``csv.reader`` pulls from; runs dry with _NeedMoreInput until the file ends.
 
-    ``csv.reader`` starts every record afresh, so when a record is cut off by the end of a chunk
-    we give it back its lines (from ``record_start``) next time, and it parses them again whole.
+    ``csv.reader`` starts every record afresh, so a record cut off by the end of a chunk is
+    given to it again whole once it has ended (see :class:`_PendingRecord`).
     """
 
     __slots__ = ("ended", "lines", "pos", "record_start")
@@ -192,7 +196,7 @@ class _LineFeed:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.pos = 0
-        self.record_start = 0
+        self.record_start = 0  # the first line of the record in progress
         self.ended = False
 
     def __iter__(self) -> _LineFeed:
@@ -206,6 +210,128 @@ class _LineFeed:
         if self.ended:
             raise StopIteration
         raise _NeedMoreInput
+
+
+# Where csv.reader (strict=False, doublequote, no escapechar) stands within a record
+_START_FIELD, _IN_FIELD, _IN_QUOTED_FIELD, _QUOTE_IN_QUOTED_FIELD = range(4)
+# The inside of a quoted field up to its closing quote: "" is a quote, anything else is text
+_QUOTED = re.compile(r'[^"]*+(?:""[^"]*+)*+')
+
+
+def _field_patterns(delimiter: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What an unquoted field runs to, and a run of complete fields each followed by a
+    delimiter: quoted (and what follows its closing quote, which is literal) or not."""
+    rest = f"[^{re.escape(delimiter)}\\r\\n]*+"
+    field = f'(?:"{_QUOTED.pattern}"{rest}|(?!"){rest})'
+    return re.compile(rest), re.compile(f"(?:{field}{re.escape(delimiter)})*+")
+
+
+_FIELD_PATTERNS = {delimiter: _field_patterns(delimiter) for delimiter in DELIMITER_NAMES}
+
+
+def _run(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, which matches the empty string too, stops when it starts at ``pos``."""
+    found = pattern.match(text, pos)
+    assert found is not None
+    return found.end()
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+class _PendingRecord:
+    """A record cut off by the end of a chunk, until a later chunk ends it.
+
+    Parsing it again with every chunk that does not end it would make one record spanning many
+    chunks cost their number times its length. Instead its text is kept in pieces, and only the
+    new text of each chunk is scanned, following csv.reader's state machine from where the last
+    piece left it, to find the line break (outside a quoted field) that ends it; csv.reader then
+    reads it once. The scanner goes a field, or a run of fields, per step (regular expressions),
+    never a character.
+    """
+
+    __slots__ = (
+        "cell",
+        "chars",
+        "delimiter",
+        "fields",
+        "lines",
+        "lines_before",
+        "pieces",
+        "state",
+        "unquoted",
+    )
+
+    def __init__(self, delimiter: str, lines_before: int) -> None:
+        self.delimiter = delimiter
+        self.unquoted, self.fields = _FIELD_PATTERNS[delimiter]
+        self.lines_before = lines_before  # in the file, before the record's first line
+        self.pieces: list[str] = []
+        self.chars = 0
+        self.lines = 0  # line breaks in the pieces
+        self.state = _START_FIELD
+        self.cell = 0  # characters in the quoted field in progress, "" counted as one
+
+    def add(self, text: str) -> None:
+        self.pieces.append(text)
+        self.chars += len(text)
+        self.lines += _line_breaks(text)
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def scan(self, text: str) -> int:
+        """Where in ``text`` the record ends (just past its line break), or -1 if it goes on;
+        the state then stands at the end of ``text``. Raises ``cell_too_large`` as csv.reader
+        would when a quoted field grows past its limit."""
+        pos, end, state = 0, len(text), self.state
+        while True:
+            if state == _START_FIELD:
+                pos = _run(self.fields, text, pos)
+                if pos == end:
+                    break
+                if text[pos] == '"':
+                    pos += 1
+                    state, self.cell = _IN_QUOTED_FIELD, 0
+                else:
+                    state = _IN_FIELD
+            if state == _QUOTE_IN_QUOTED_FIELD:  # the text before ended on that quote
+                if pos == end:
+                    break
+                if text[pos] == '"':
+                    pos += 1
+                    self.cell += 1
+                    state = _IN_QUOTED_FIELD
+                else:
+                    state = _IN_FIELD
+            if state == _IN_QUOTED_FIELD:
+                stop = _run(_QUOTED, text, pos)
+                self.cell += stop - pos - text.count('"', pos, stop) // 2
+                if self.cell > MAX_CELL_CHARS:
+                    within = text[: max(pos, stop - (self.cell - MAX_CELL_CHARS))]
+                    line = self.lines_before + self.lines + _line_breaks(within) + 1
+                    raise TablecastError(
+                        "cell_too_large",
+                        f"a cell near line {line} is longer than {MAX_CELL_CHARS} characters"
+                        " (an unclosed quote?)",
+                    )
+                if stop == end:
+                    break
+                pos = stop + 1
+                state = _QUOTE_IN_QUOTED_FIELD
+                continue  # the quote closes the field unless another follows
+            # in an unquoted field, or after a quoted field's closing quote
+            pos = _run(self.unquoted, text, pos)
+            if pos == end:
+                break
+            if text[pos] == self.delimiter:
+                pos += 1
+                state = _START_FIELD
+                continue
+            return pos + 2 if text.startswith("\r\n", pos) else pos + 1
+        self.state = state
+        return -1
 
 
 class TableParser:
@@ -233,6 +359,7 @@ class TableParser:
         self._carry = ""  # a line without its line break yet
         self._feed = _LineFeed()
         self._reader: Iterator[list[str]] | None = None
+        self._pending: _PendingRecord | None = None  # a record cut off by the end of a chunk
         self._lines_done = 0
         self._not_plain: tuple[str, ...] = ()
         self._closed = False
@@ -319,6 +446,8 @@ class TableParser:
         return text
 
     def _records(self, text: str, final: bool) -> list[str]:
+        if not text and not final:  # (a chunk that ends inside a character)
+            return []
         text = self._carry + text
         self._carry = ""
         if not final:
@@ -352,8 +481,7 @@ class TableParser:
     def _plain(self, text: str) -> str | None:
         """``text`` with LF line breaks, if the plain lane can take it: no record is in
         progress, and it holds no quote, nothing JSON escapes and no line over a cell's limit."""
-        feed = self._feed
-        if not self.plain_lane or feed.record_start < len(feed.lines):
+        if not self.plain_lane or self._pending is not None:
             return None
         if any(c in text for c in self._not_plain):
             return None
@@ -388,11 +516,20 @@ class TableParser:
         return out
 
     def _csv_records(self, text: str, final: bool) -> list[str]:
+        pending = self._pending
+        if pending is not None:
+            if not final and pending.scan(text) < 0:
+                pending.add(text)
+                if pending.chars > MAX_RECORD_CHARS:
+                    raise TablecastError("bad_table", "a record is too long to be a table row")
+                return []
+            text = pending.text() + text  # it has ended: csv.reader reads it once, whole
+            self._pending = None
         feed = self._feed
-        feed.lines = feed.lines[feed.record_start :] + io.StringIO(text, newline="").readlines()
+        feed.lines = io.StringIO(text, newline="").readlines()
         feed.pos = feed.record_start = 0
         feed.ended = final
-        self.csv_reader_chars += sum(map(len, feed.lines))
+        self.csv_reader_chars += len(text)
         out: list[str] = []
         reader = self._reader
         assert reader is not None
@@ -414,11 +551,19 @@ class TableParser:
                     max_width = len(row)
                 out.append(orjson.dumps(row)[2:-2].decode())
         except _NeedMoreInput:
-            pending = len(feed.lines) - feed.record_start
-            if pending > 1 and sum(map(len, feed.lines[feed.record_start :])) > MAX_RECORD_CHARS:
-                raise TablecastError(
-                    "bad_table", "a record is too long to be a table row"
-                ) from None
+            # the record in progress goes on in the next chunk, which scans on from here
+            if feed.record_start < len(feed.lines):
+                assert self.delimiter is not None
+                pending = _PendingRecord(self.delimiter, self._lines_done + feed.record_start)
+                tail = "".join(feed.lines[feed.record_start :])
+                ended = pending.scan(tail)
+                assert ended < 0, "csv.reader and the scanner disagree on where a record ends"
+                pending.add(tail)
+                if pending.chars > MAX_RECORD_CHARS:
+                    raise TablecastError(
+                        "bad_table", "a record is too long to be a table row"
+                    ) from None
+                self._pending = pending
         except csv.Error as exc:
             line = self._lines_done + feed.pos
             if "field larger than field limit" in str(exc):
@@ -429,8 +574,7 @@ class TableParser:
                 ) from None
             raise TablecastError("bad_table", f"line {line}: {exc}") from None
         self._lines_done += feed.record_start
-        if feed.record_start == len(feed.lines):
-            feed.lines, feed.pos, feed.record_start = [], 0, 0
+        feed.lines = []
         self.max_width = max_width
         self.records += len(out)
         return out
