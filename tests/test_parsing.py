@@ -248,6 +248,13 @@ def test_nul_after_the_first_64_kib_is_kept_as_data():
     assert rows[-1] == ["x\x00y", "z"]
 
 
+def test_the_sample_is_bytes_however_the_file_arrives():
+    # the NUL is the 9th byte but the 8th character: past an 8-byte sample, fed whole or cut
+    data = "éabcdef\x00\n".encode()
+    assert rows_of(data, sample_bytes=8) == rows_of(data, chunk=8, sample_bytes=8)
+    assert rows_of(data, sample_bytes=8) == [["éabcdef\x00"]]
+
+
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"  \r\n \n"])
 def test_a_file_without_rows_is_an_error(data):
     with pytest.raises(TablecastError) as err:

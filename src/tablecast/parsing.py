@@ -379,7 +379,11 @@ class TableParser:
             self._head += data
             if len(self._head) < self.sample_bytes:
                 return []
-            return self._records(self._start(final=False), final=False)
+            # the sample is the file's first sample_bytes bytes, however they arrived
+            rest = bytes(self._head[self.sample_bytes :])
+            del self._head[self.sample_bytes :]
+            records = self._records(self._start(final=False), final=False)
+            return records + self._records(self._decode(rest, final=False), final=False)
         return self._records(self._decode(data, final=False), final=False)
 
     def close(self) -> list[str]:
@@ -408,16 +412,14 @@ class TableParser:
         if codec != "utf-8" or self.options.encoding:
             self.rebuilt.stop()
         self.rebuilt.bom = head[:skip]
-        text = self._decode(head[skip:], final)
-        sample = text[: self.sample_bytes]
+        sample = self._decode(head[skip:], final)
         if "\x00" in sample:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
-        complete = final and len(sample) == len(text)
-        self.delimiter = self.options.delimiter or sniff_delimiter(sample, complete)
+        self.delimiter = self.options.delimiter or sniff_delimiter(sample, final)
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
         self.rebuilt.delimiter = self.delimiter
         self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
-        return text
+        return sample
 
     def _decode(self, data: bytes, final: bool) -> str:
         assert self._decoder is not None
