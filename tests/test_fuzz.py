@@ -315,6 +315,7 @@ V1_MESSAGES: list[tuple[list[str | bytes], str]] = [  # (what an editor sends, t
     ([begin(size=3), b"a\tb\n", END], "upload_size_mismatch"),
     ([begin(), b"\n\r\n  \n", END], "empty_file"),
     ([begin(), END], "empty_file"),
+    ([begin(), b"a," * 16_384 + b"b\n", END], "too_many_columns"),  # one column past Excel's
     ([begin(), begin()], "upload_in_progress"),
     # past --max-upload-bytes, in chunks within the message limit
     ([json.dumps({"type": "upload_cancel"}), begin(), *[b"a" * 60_000] * 18], "too_large"),
@@ -385,6 +386,7 @@ async def test_hostile_http_requests_get_typed_errors_and_harm_no_one(server):
         ("PUT", f"{doc}?name=%ff", table(5), 400, "bad_request"),  # not UTF-8
         ("PUT", doc, b"\x00\x01" * 40_000, 400, "not_text"),
         ("PUT", doc, b"", 400, "empty_file"),
+        ("PUT", doc, b"a\t" * 16_384 + b"b\n", 400, "too_many_columns"),
         ("PUT", f"{docs}/00000000-0000-4000-8000-000000000000", table(5), 404, "not_found"),
         ("PUT", f"{docs}/..%2F..%2Fetc", table(5), 404, "not_found"),
         ("POST", f"{docs}?encoding=base64", table(5), 400, "bad_option"),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -12,9 +15,12 @@ from support import feed_in_pieces
 from tablecast.errors import TablecastError
 from tablecast.parsing import (
     MAX_CELL_CHARS,
+    MAX_COLUMNS,
+    MAX_RECORD_CHARS,
     SNIFF_BYTES,
     ParseOptions,
     TableParser,
+    _PendingRecord,
     parse_delimiter,
     sniff_delimiter,
 )
@@ -149,15 +155,43 @@ def test_ragged_rows_stay_ragged():
     assert parse(b"a\tb\n1\t2\t3\t4\n")[1].max_width == 4
 
 
-def test_blank_records_are_skipped_as_the_article_skips_them():
-    data = b"a\tb\n\n   \n\t\t\n\r\nc\td\n"
+def test_blank_lines_are_skipped():
+    # empty, or white space alone: no delimiter, no quote
+    data = b"a\tb\n\n   \n\xc2\xa0\n\r\nc\td\n"
     rows, parser = parse(data)
     assert rows == [["a", "b"], ["c", "d"]]
     assert parser.records == 2
 
 
+# Rows of blank cells, quoted or not, with each delimiter and in each lane (issue 14, item 17:
+# with a tab they vanished)
+BLANK_CELLS = [
+    ("{d}{d}", ["", "", ""]),
+    (" {d} ", [" ", " "]),
+    ("\xa0{d}", ["\xa0", ""]),
+    ('"  "{d}"  "', ["  ", "  "]),
+    ('"  "', ["  "]),
+    ('""', [""]),
+    ('" \r\n "', [" \r\n "]),
+]
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ",", ";", "|"])
+@pytest.mark.parametrize(("written", "cells"), BLANK_CELLS)
+@pytest.mark.parametrize("plain_lane", [True, False])
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_a_row_of_blank_cells_is_kept_whatever_the_delimiter(
+    delimiter, written, cells, plain_lane, chunk
+):
+    line = written.format(d=delimiter)
+    data = f"a{delimiter}b\n{line}\n \n\nc{delimiter}d\n{line}".encode()
+    rows, parser = parse(data, chunk, 4, plain_lane, delimiter=delimiter)
+    assert rows == [["a", "b"], cells, ["c", "d"], cells]
+    assert parser.records == 4
+
+
 def test_empty_cells_in_a_comma_file_are_a_row():
-    # ",," is three empty cells, not a blank line: only white space delimiters vanish under strip()
+    # ",," is three empty cells, not a blank line
     assert rows_of(b"a,b,c\n,,\n1,2,3\n") == [["a", "b", "c"], ["", "", ""], ["1", "2", "3"]]
 
 
@@ -214,7 +248,14 @@ def test_nul_after_the_first_64_kib_is_kept_as_data():
     assert rows[-1] == ["x\x00y", "z"]
 
 
-@pytest.mark.parametrize("data", [b"", b"\n\n", b"  \r\n\t\n"])
+def test_the_sample_is_bytes_however_the_file_arrives():
+    # the NUL is the 9th byte but the 8th character: past an 8-byte sample, fed whole or cut
+    data = "éabcdef\x00\n".encode()
+    assert rows_of(data, sample_bytes=8) == rows_of(data, chunk=8, sample_bytes=8)
+    assert rows_of(data, sample_bytes=8) == [["éabcdef\x00"]]
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n", b"  \r\n \n"])
 def test_a_file_without_rows_is_an_error(data):
     with pytest.raises(TablecastError) as err:
         parse(data)
@@ -234,6 +275,62 @@ def test_a_giant_cell_is_a_typed_error():
     with pytest.raises(TablecastError) as err:
         parse(data, chunk=65536)
     assert err.value.code == "cell_too_large"
+
+
+# Columns are capped (issue 14, item 7: a million columns uploaded in 0.4 s, then took minutes
+# for each page), and a record too wide is refused as it is read, before it is stored.
+
+
+def refused_as_too_wide(parser: TableParser, data: bytes, chunk: int = 64 * 1024) -> int:
+    """Feed ``data`` in chunks until the parser refuses it: the bytes it had read by then."""
+    records: list[str] = []
+    with pytest.raises(TablecastError) as err:
+        for i in range(0, len(data), chunk):
+            records += parser.feed(data[i : i + chunk])
+        parser.close()
+    assert err.value.code == "too_many_columns"
+    assert err.value.status == 400
+    # no record too wide was handed on to be stored
+    assert max((len(record_cells(r)) for r in records), default=0) <= parser.max_columns
+    return parser.bytes_in
+
+
+@pytest.mark.parametrize("quoted", [False, True])  # the plain lane, the CSV lane
+def test_a_million_columns_are_refused_at_the_first_row(quoted):
+    row = ('"a"' if quoted else "a") + "," * 999_999 + "\n"  # 1,000,000 cells
+    data = row.encode() * 3
+    parser = TableParser()
+    assert refused_as_too_wide(parser, data) < len(row) + 64 * 1024
+    assert parser.records == 0
+
+
+@pytest.mark.parametrize("plain_lane", [True, False])
+@pytest.mark.parametrize("delimiter", ["\t", ","])
+def test_as_many_columns_as_excel_are_a_table(plain_lane, delimiter):
+    assert MAX_COLUMNS == 16_384
+    cells = [f"c{i}" for i in range(MAX_COLUMNS)]
+    data = (delimiter.join(cells) + "\n").encode() * 3
+    rows, parser = parse(data, 4096, plain_lane=plain_lane)
+    assert rows == [cells] * 3
+    assert parser.max_width == MAX_COLUMNS
+    one_more = (delimiter.join([*cells, "x"]) + "\n").encode()
+    refused_as_too_wide(TableParser(plain_lane=plain_lane), data + one_more)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,c\n1,2,3,4\n",  # plain lane
+        b'a,b,c\n"1",2,3,4\n',  # CSV lane
+        b'a,b,c\n"1\n",2,"3\n\n\n",4\n',  # one record over several chunks
+        b"a,b,c,d\n",  # the first record
+    ],
+)
+def test_a_record_wider_than_the_limit_is_refused_in_either_lane(data):
+    for plain_lane in (True, False):
+        for chunk in (1, 3, len(data)):
+            parser = TableParser(sample_bytes=4, plain_lane=plain_lane, max_columns=3)
+            refused_as_too_wide(parser, data, chunk)
 
 
 def test_feeding_after_close_is_a_bug():
@@ -315,8 +412,9 @@ def test_any_chunking_gives_back_what_was_written(rows, cuts, delimiter, codec, 
         return  # cp1252 has no 日
     # a few bytes of cp1252 can pass for UTF-8, so that one is named rather than detected
     options = ParseOptions(delimiter=delimiter, encoding="cp1252" if codec == "cp1252" else None)
-    # what a reader sees as a blank line is skipped; every other row comes back exactly
-    kept = [r for r in rows if any(c.strip() for c in r) or (len(r) > 1 and delimiter == ",")]
+    # a blank line (white space alone, no delimiter, no quote) is skipped; every other row
+    # comes back exactly
+    kept = [r for r in rows if len(r) > 1 or quote(r[0]) != r[0] or r[0].strip()]
     if not kept:
         with pytest.raises(TablecastError):
             parse_in_pieces(data, cuts, options, sample_bytes)
@@ -324,17 +422,23 @@ def test_any_chunking_gives_back_what_was_written(rows, cuts, delimiter, codec, 
     assert parse_in_pieces(data, cuts, options, sample_bytes) == kept
 
 
-def test_the_articles_count_and_ours_agree_on_a_plain_tsv():
-    """total_number counts non-blank records as the article did: csv.reader over stripped lines."""
-    import csv
-
+def test_the_articles_count_and_ours_differ_only_by_rows_of_blank_cells():
+    """total_number counts records as the article did (csv.reader over stripped lines, blank
+    ones left out), but a row of blank cells is a row: the article's strip() lost it."""
     data = "h1\th2\n\nv1\tv2\n  \nv3\tv4\n\t\nv5\tv6\n"
     article = [
         next(csv.reader([line], delimiter="\t"))
         for line in (x.strip() for x in data.splitlines())
         if line
     ]
-    assert len(rows_of(data.encode())) == len(article) == 4
+    assert len(article) == 4
+    assert rows_of(data.encode()) == [
+        ["h1", "h2"],
+        ["v1", "v2"],
+        ["v3", "v4"],
+        ["", ""],
+        ["v5", "v6"],
+    ]
 
 
 # Text as exports write it, quotes and all: what each chunk's lane meets
@@ -372,5 +476,158 @@ def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sam
 
 def test_plain_lane_width_and_blank_lines():
     rows, parser = parse(b"a\tb\n\n \t \n1\t2\t3\n\xc2\xa0\nx\n", delimiter="\t")
-    assert rows == [["a", "b"], ["1", "2", "3"], ["x"]]
-    assert (parser.records, parser.max_width) == (3, 3)
+    assert rows == [["a", "b"], [" ", " "], ["1", "2", "3"], ["x"]]
+    assert (parser.records, parser.max_width) == (4, 3)
+
+
+# Work grows with the file, not with its square (issue 14, item 6). A record cut by the end of a
+# chunk used to be parsed again whole with every chunk that did not finish it.
+
+CHUNK = 64 * 1024
+
+
+def feed_in_chunks(parser: TableParser, data: bytes, chunk: int = CHUNK) -> list[list[str]]:
+    records: list[str] = []
+    for i in range(0, len(data), chunk):
+        records += parser.feed(data[i : i + chunk])
+    records += parser.close()
+    return [record_cells(r) for r in records]
+
+
+def test_a_record_over_many_chunks_reaches_csv_reader_about_once():
+    """2,000 cells of 500 line breaks each: one 2 MB record of a million lines."""
+    cell = "x\n" * 500
+    data = ("a,b\n" + f'"{cell}",' * 2000 + "end\n").encode()
+    parser = TableParser()
+    rows = feed_in_chunks(parser, data)
+    assert rows == [["a", "b"], [cell] * 2000 + ["end"]]
+    # before: each of the 31 chunks parsed the record again from its start, 16 times the file
+    assert parser.csv_reader_chars <= 3 * len(data)
+
+
+def test_the_reported_attack_reaches_csv_reader_about_once():
+    """As reported: ``a,b`` then ``"x\\n",`` over and over, one record of 300,000 cells (1.5 MB,
+    600,000 lines). With the column limit it is refused once read, and read once."""
+    data = b"a,b\n" + b'"x\n",' * 300_000
+    parser = TableParser(max_columns=10**6)
+    rows = feed_in_chunks(parser, data)
+    assert rows == [["a", "b"], ["x\n"] * 300_000 + [""]]
+    assert parser.csv_reader_chars <= 3 * len(data)  # before: 13 times the file
+    parser = TableParser()
+    assert refused_as_too_wide(parser, data) == len(data)
+    assert parser.csv_reader_chars <= 3 * len(data)
+
+
+def test_an_unclosed_quote_over_many_chunks_is_found_as_a_giant_cell():
+    data = b'a,b\n1,"' + b"x\n" * MAX_CELL_CHARS
+    parser = TableParser()
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(parser, data)
+    assert err.value.code == "cell_too_large"
+    assert "near line 524290 " in err.value.message  # where it grew past the limit, as before
+    assert parser.bytes_in < MAX_CELL_CHARS + 2 * CHUNK  # found while it is read
+
+
+def test_doubled_quotes_count_once_towards_a_cells_limit():
+    cell = '"\n' * (MAX_CELL_CHARS // 2)  # written with 1.5 times as many characters
+    data = ('a,b\n1,"' + cell.replace('"', '""') + '"\n').encode()
+    assert feed_in_chunks(TableParser(), data) == [["a", "b"], ["1", cell]]
+    data = ('a,b\n1,"' + (cell + "xx").replace('"', '""') + '"\n').encode()
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(TableParser(), data)
+    assert err.value.code == "cell_too_large"
+
+
+def test_a_record_over_the_record_limit_is_a_bad_table():
+    cell = '"' + "x\n" * 1000 + '",'
+    data = ("a,b\n" + cell * (MAX_RECORD_CHARS // len(cell) + 1)).encode()
+    parser = TableParser(max_columns=10**6)
+    with pytest.raises(TablecastError) as err:
+        feed_in_chunks(parser, data)
+    assert err.value.code == "bad_table"
+    assert parser.bytes_in < MAX_RECORD_CHARS + 2 * CHUNK
+
+
+# Where a record ends, as csv.reader finds it: the scanner that follows a record cut off by the
+# end of a chunk must agree, wherever the record is cut
+record_tokens = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "b7", " ", "\xa0", "\x0b", "D", "\n", "\r\n", "\r", '"', '""']),
+        st.lists(
+            st.sampled_from(["x", " ", "\n", "\r\n", "\r", '""', '"', "D", "\t", ","]), max_size=20
+        ).map(lambda parts: '"' + "".join(parts) + '"'),  # a quoted cell, often over lines
+    ),
+    max_size=40,
+)
+
+
+def csv_records(text: str, delimiter: str) -> list[tuple[list[str], str]]:
+    """csv.reader's records in ``text``, each with the text it was read from."""
+    lines = io.StringIO(text, newline="").readlines()
+    taken = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal taken
+        for line in lines:
+            taken += 1
+            yield line
+
+    found = []
+    start = 0
+    for row in csv.reader(feed(), delimiter=delimiter, strict=False):
+        found.append((row, "".join(lines[start:taken])))
+        start = taken
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    tokens=record_tokens,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+    delimiter=st.sampled_from(["\t", ",", ";", "|"]),
+)
+def test_the_scanner_ends_a_record_where_csv_reader_does(tokens, cuts, delimiter):
+    text = "".join(tokens).replace("D", delimiter)
+    # csv.reader also ends a record at the end of its input, where the scanner waits for more:
+    # what follows tells the two apart
+    row, first = csv_records(text + "z", delimiter)[0]
+    expected = len(first) if len(first) <= len(text) and first.endswith(("\n", "\r")) else -1
+    # the parser never cuts between CR and LF (a CR at the end of a chunk waits)
+    cuts = [c for c in sorted(set(cuts)) if c < len(text) and text[c - 1 : c + 1] != "\r\n"]
+    pending = _PendingRecord(delimiter, 0)
+    found, start = -1, 0
+    for end in [*cuts, len(text)]:
+        ended = pending.scan(text[start:end])
+        if ended >= 0:
+            found = start + ended
+            break
+        pending.add(text[start:end])
+        start = end
+    assert found == expected, (row, first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=record_tokens,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+    delimiter=st.sampled_from(["\t", ",", ";", "|"]),
+    sample_bytes=st.integers(min_value=1, max_value=40),
+)
+def test_records_cut_anywhere_are_csv_readers_in_either_lane(tokens, cuts, delimiter, sample_bytes):
+    """Multi-line quoted records cut by chunks anywhere: both lanes give csv.reader's records
+    for the whole text, less the blank lines (white space alone, no delimiter, no quote)."""
+    text = "".join(tokens).replace("D", delimiter)
+    expected = [
+        row
+        for row, raw in csv_records(text, delimiter)
+        if raw.strip() or delimiter in raw or '"' in raw
+    ]
+    options = ParseOptions(delimiter=delimiter)
+    for plain_lane in (True, False):
+        try:
+            found: list[list[str]] | str = parse_in_pieces(
+                text.encode(), cuts, options, sample_bytes, plain_lane
+            )
+        except TablecastError as err:
+            found = err.code
+        assert found == (expected or "empty_file"), plain_lane

@@ -13,6 +13,7 @@ STATUS: dict[str, int] = {
     "empty_file": 400,  # no records at all
     "bad_table": 400,  # the text could not be read as a table
     "cell_too_large": 400,  # one cell longer than the parser accepts
+    "too_many_columns": 400,  # a record with more cells than the parser accepts
     # an upload option (delimiter, header, encoding) that makes no sense, or an encoding
     # the file cannot be read in
     "bad_option": 400,

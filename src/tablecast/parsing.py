@@ -14,9 +14,17 @@ What it decides from the first 64 KiB (or the whole file, if smaller):
 
 Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article's ``csv.reader``
 did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
-record. Cells are kept exactly as written, ragged rows stay ragged, and blank records (empty, or
-only white space when the delimiter is white space, as the article's ``strip()`` saw them) are
-skipped.
+record. Cells are kept exactly as written and ragged rows stay ragged. Only blank lines are
+skipped: a line that is empty or holds nothing but white space, with no delimiter and no quote.
+Every other record is kept, even one whose cells are all empty or white space (delimiters
+alone, ``" "``, ``""``): nothing the file holds vanishes. A record may have at most
+:data:`MAX_COLUMNS` cells (``too_many_columns``), a cell :data:`MAX_CELL_CHARS` characters
+(``cell_too_large``), a record :data:`MAX_RECORD_CHARS` (``bad_table``); each is refused as it
+is read, before the record is handed on.
+
+Parsing is linear in the text whatever its quoting: a record cut off by the end of a chunk is
+followed by a scanner over each new chunk alone, and reaches ``csv.reader`` whole once it has
+ended (see :class:`_PendingRecord`).
 
 Each record comes out as its cells in JSON, the form it is stored and sent in: the text of a
 JSON array of strings without its opening ``["`` and closing ``"]`` (cells ``a`` and ``b`` are
@@ -39,6 +47,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import NoReturn
 
 import orjson
 
@@ -48,6 +57,7 @@ from .originals import Rebuilt, line_break
 SNIFF_BYTES = 64 * 1024
 MAX_CELL_CHARS = 1024 * 1024
 MAX_RECORD_CHARS = 16 * 1024 * 1024
+MAX_COLUMNS = 16_384  # Excel's limit: wider is no table anyone reads, and costs per column
 
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 _SNIFF_RECORDS = 200
@@ -177,8 +187,8 @@ class _NeedMoreInput(Exception):
 class _LineFeed:
     """The lines ``csv.reader`` pulls from; runs dry with _NeedMoreInput until the file ends.
 
-    ``csv.reader`` starts every record afresh, so when a record is cut off by the end of a chunk
-    we give it back its lines (from ``record_start``) next time, and it parses them again whole.
+    ``csv.reader`` starts every record afresh, so a record cut off by the end of a chunk is
+    given to it again whole once it has ended (see :class:`_PendingRecord`).
     """
 
     __slots__ = ("ended", "lines", "pos", "record_start")
@@ -186,7 +196,7 @@ class _LineFeed:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.pos = 0
-        self.record_start = 0
+        self.record_start = 0  # the first line of the record in progress
         self.ended = False
 
     def __iter__(self) -> _LineFeed:
@@ -202,6 +212,128 @@ class _LineFeed:
         raise _NeedMoreInput
 
 
+# Where csv.reader (strict=False, doublequote, no escapechar) stands within a record
+_START_FIELD, _IN_FIELD, _IN_QUOTED_FIELD, _QUOTE_IN_QUOTED_FIELD = range(4)
+# The inside of a quoted field up to its closing quote: "" is a quote, anything else is text
+_QUOTED = re.compile(r'[^"]*+(?:""[^"]*+)*+')
+
+
+def _field_patterns(delimiter: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What an unquoted field runs to, and a run of complete fields each followed by a
+    delimiter: quoted (and what follows its closing quote, which is literal) or not."""
+    rest = f"[^{re.escape(delimiter)}\\r\\n]*+"
+    field = f'(?:"{_QUOTED.pattern}"{rest}|(?!"){rest})'
+    return re.compile(rest), re.compile(f"(?:{field}{re.escape(delimiter)})*+")
+
+
+_FIELD_PATTERNS = {delimiter: _field_patterns(delimiter) for delimiter in DELIMITER_NAMES}
+
+
+def _run(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, which matches the empty string too, stops when it starts at ``pos``."""
+    found = pattern.match(text, pos)
+    assert found is not None
+    return found.end()
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+class _PendingRecord:
+    """A record cut off by the end of a chunk, until a later chunk ends it.
+
+    Parsing it again with every chunk that does not end it would make one record spanning many
+    chunks cost their number times its length. Instead its text is kept in pieces, and only the
+    new text of each chunk is scanned, following csv.reader's state machine from where the last
+    piece left it, to find the line break (outside a quoted field) that ends it; csv.reader then
+    reads it once. The scanner goes a field, or a run of fields, per step (regular expressions),
+    never a character.
+    """
+
+    __slots__ = (
+        "cell",
+        "chars",
+        "delimiter",
+        "fields",
+        "lines",
+        "lines_before",
+        "pieces",
+        "state",
+        "unquoted",
+    )
+
+    def __init__(self, delimiter: str, lines_before: int) -> None:
+        self.delimiter = delimiter
+        self.unquoted, self.fields = _FIELD_PATTERNS[delimiter]
+        self.lines_before = lines_before  # in the file, before the record's first line
+        self.pieces: list[str] = []
+        self.chars = 0
+        self.lines = 0  # line breaks in the pieces
+        self.state = _START_FIELD
+        self.cell = 0  # characters in the quoted field in progress, "" counted as one
+
+    def add(self, text: str) -> None:
+        self.pieces.append(text)
+        self.chars += len(text)
+        self.lines += _line_breaks(text)
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def scan(self, text: str) -> int:
+        """Where in ``text`` the record ends (just past its line break), or -1 if it goes on;
+        the state then stands at the end of ``text``. Raises ``cell_too_large`` as csv.reader
+        would when a quoted field grows past its limit."""
+        pos, end, state = 0, len(text), self.state
+        while True:
+            if state == _START_FIELD:
+                pos = _run(self.fields, text, pos)
+                if pos == end:
+                    break
+                if text[pos] == '"':
+                    pos += 1
+                    state, self.cell = _IN_QUOTED_FIELD, 0
+                else:
+                    state = _IN_FIELD
+            if state == _QUOTE_IN_QUOTED_FIELD:  # the text before ended on that quote
+                if pos == end:
+                    break
+                if text[pos] == '"':
+                    pos += 1
+                    self.cell += 1
+                    state = _IN_QUOTED_FIELD
+                else:
+                    state = _IN_FIELD
+            if state == _IN_QUOTED_FIELD:
+                stop = _run(_QUOTED, text, pos)
+                self.cell += stop - pos - text.count('"', pos, stop) // 2
+                if self.cell > MAX_CELL_CHARS:
+                    within = text[: max(pos, stop - (self.cell - MAX_CELL_CHARS))]
+                    line = self.lines_before + self.lines + _line_breaks(within) + 1
+                    raise TablecastError(
+                        "cell_too_large",
+                        f"a cell near line {line} is longer than {MAX_CELL_CHARS} characters"
+                        " (an unclosed quote?)",
+                    )
+                if stop == end:
+                    break
+                pos = stop + 1
+                state = _QUOTE_IN_QUOTED_FIELD
+                continue  # the quote closes the field unless another follows
+            # in an unquoted field, or after a quoted field's closing quote
+            pos = _run(self.unquoted, text, pos)
+            if pos == end:
+                break
+            if text[pos] == self.delimiter:
+                pos += 1
+                state = _START_FIELD
+                continue
+            return pos + 2 if text.startswith("\r\n", pos) else pos + 1
+        self.state = state
+        return -1
+
+
 class TableParser:
     """Push bytes with :meth:`feed`, then call :meth:`close`; both return the records completed,
     each as its cells in JSON (see the module's doc)."""
@@ -211,8 +343,10 @@ class TableParser:
         options: ParseOptions | None = None,
         sample_bytes: int = SNIFF_BYTES,
         plain_lane: bool = True,
+        max_columns: int = MAX_COLUMNS,
     ) -> None:
         self.options = options or ParseOptions()
+        self.max_columns = max_columns
         self.sample_bytes = sample_bytes
         self.plain_lane = plain_lane  # off only to test the two lanes against each other
         self.encoding: str | None = None
@@ -225,14 +359,17 @@ class TableParser:
         self._carry = ""  # a line without its line break yet
         self._feed = _LineFeed()
         self._reader: Iterator[list[str]] | None = None
+        self._pending: _PendingRecord | None = None  # a record cut off by the end of a chunk
         self._lines_done = 0
-        self._space_delimited = False
         self._not_plain: tuple[str, ...] = ()
         self._closed = False
         self.rebuilt = Rebuilt()  # how much of the file its records give back (see originals)
         self._decoder_in = 0  # bytes given to the decoder
         self._decoded_utf8 = 0  # its text's length in UTF-8
         self._blank_lines = 0  # in the text the plain lane took last
+        # Characters handed to csv.reader so far: the parse's work, counted for tests (a file's
+        # text should reach it about once, however its records are cut)
+        self.csv_reader_chars = 0
 
     def feed(self, data: bytes) -> list[str]:
         if self._closed:
@@ -242,7 +379,11 @@ class TableParser:
             self._head += data
             if len(self._head) < self.sample_bytes:
                 return []
-            return self._records(self._start(final=False), final=False)
+            # the sample is the file's first sample_bytes bytes, however they arrived
+            rest = bytes(self._head[self.sample_bytes :])
+            del self._head[self.sample_bytes :]
+            records = self._records(self._start(final=False), final=False)
+            return records + self._records(self._decode(rest, final=False), final=False)
         return self._records(self._decode(data, final=False), final=False)
 
     def close(self) -> list[str]:
@@ -271,17 +412,14 @@ class TableParser:
         if codec != "utf-8" or self.options.encoding:
             self.rebuilt.stop()
         self.rebuilt.bom = head[:skip]
-        text = self._decode(head[skip:], final)
-        sample = text[: self.sample_bytes]
+        sample = self._decode(head[skip:], final)
         if "\x00" in sample:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
-        complete = final and len(sample) == len(text)
-        self.delimiter = self.options.delimiter or sniff_delimiter(sample, complete)
-        self._space_delimited = self.delimiter.isspace()
+        self.delimiter = self.options.delimiter or sniff_delimiter(sample, final)
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
         self.rebuilt.delimiter = self.delimiter
         self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
-        return text
+        return sample
 
     def _decode(self, data: bytes, final: bool) -> str:
         assert self._decoder is not None
@@ -310,6 +448,8 @@ class TableParser:
         return text
 
     def _records(self, text: str, final: bool) -> list[str]:
+        if not text and not final:  # (a chunk that ends inside a character)
+            return []
         text = self._carry + text
         self._carry = ""
         if not final:
@@ -343,8 +483,7 @@ class TableParser:
     def _plain(self, text: str) -> str | None:
         """``text`` with LF line breaks, if the plain lane can take it: no record is in
         progress, and it holds no quote, nothing JSON escapes and no line over a cell's limit."""
-        feed = self._feed
-        if not self.plain_lane or feed.record_start < len(feed.lines):
+        if not self.plain_lane or self._pending is not None:
             return None
         if any(c in text for c in self._not_plain):
             return None
@@ -360,53 +499,73 @@ class TableParser:
             text = text[:-1]
         lines = text.split("\n")
         self._lines_done += len(lines)
-        kept = [line for line in lines if line.strip()]  # strip(): see _csv_records
+        delimiter = self.delimiter
+        assert delimiter is not None
+        kept = [line for line in lines if line.strip() or delimiter in line]  # see _csv_records
         self._blank_lines = len(lines) - len(kept)
         if not kept:
             return []
         if len(kept) < len(lines):  # blank lines to leave out
             text = "\n".join(kept)
-        delimiter = self.delimiter
-        assert delimiter is not None
         out = text.replace(delimiter, '","').split("\n")
         # each delimiter became three characters
         widest = max(map(operator.sub, map(len, out), map(len, kept))) // 2 + 1
+        if widest > self.max_columns:
+            widths = list(map(operator.sub, map(len, out), map(len, kept)))
+            self._too_wide(self.records + widths.index(widest * 2 - 2), widest)
         self.max_width = max(self.max_width, widest)
         self.records += len(out)
         return out
 
     def _csv_records(self, text: str, final: bool) -> list[str]:
+        pending = self._pending
+        if pending is not None:
+            if not final and pending.scan(text) < 0:
+                pending.add(text)
+                if pending.chars > MAX_RECORD_CHARS:
+                    raise TablecastError("bad_table", "a record is too long to be a table row")
+                return []
+            text = pending.text() + text  # it has ended: csv.reader reads it once, whole
+            self._pending = None
         feed = self._feed
-        feed.lines = feed.lines[feed.record_start :] + io.StringIO(text, newline="").readlines()
+        feed.lines = io.StringIO(text, newline="").readlines()
         feed.pos = feed.record_start = 0
         feed.ended = final
+        self.csv_reader_chars += len(text)
         out: list[str] = []
         reader = self._reader
         assert reader is not None
-        space = self._space_delimited
         max_width = self.max_width
         try:
             for row in reader:
-                feed.record_start = feed.pos
-                # Blank records are skipped: empty, a lone blank cell, or (when the delimiter
-                # is white space, as the article's strip() saw it) nothing but blank cells.
-                if not row:
-                    continue
-                if (
-                    not row[0].strip()
-                    and (len(row) == 1 or space)
-                    and not any(c.strip() for c in row)
+                start, feed.record_start = feed.record_start, feed.pos
+                # Only a line that holds nothing, or white space without a delimiter or a
+                # quote, is not a record: csv.reader makes it no cell, or one blank cell from a
+                # line without a quote (a quoted cell opens on its record's first line).
+                # Anything else the file holds is a record.
+                if len(row) < 2 and (
+                    not row or (not row[0].strip() and '"' not in feed.lines[start])
                 ):
                     continue
                 if len(row) > max_width:
+                    if len(row) > self.max_columns:
+                        self._too_wide(self.records + len(out), len(row))
                     max_width = len(row)
                 out.append(orjson.dumps(row)[2:-2].decode())
         except _NeedMoreInput:
-            pending = len(feed.lines) - feed.record_start
-            if pending > 1 and sum(map(len, feed.lines[feed.record_start :])) > MAX_RECORD_CHARS:
-                raise TablecastError(
-                    "bad_table", "a record is too long to be a table row"
-                ) from None
+            # the record in progress goes on in the next chunk, which scans on from here
+            if feed.record_start < len(feed.lines):
+                assert self.delimiter is not None
+                pending = _PendingRecord(self.delimiter, self._lines_done + feed.record_start)
+                tail = "".join(feed.lines[feed.record_start :])
+                ended = pending.scan(tail)
+                assert ended < 0, "csv.reader and the scanner disagree on where a record ends"
+                pending.add(tail)
+                if pending.chars > MAX_RECORD_CHARS:
+                    raise TablecastError(
+                        "bad_table", "a record is too long to be a table row"
+                    ) from None
+                self._pending = pending
         except csv.Error as exc:
             line = self._lines_done + feed.pos
             if "field larger than field limit" in str(exc):
@@ -417,8 +576,15 @@ class TableParser:
                 ) from None
             raise TablecastError("bad_table", f"line {line}: {exc}") from None
         self._lines_done += feed.record_start
-        if feed.record_start == len(feed.lines):
-            feed.lines, feed.pos, feed.record_start = [], 0, 0
+        feed.lines = []
         self.max_width = max_width
         self.records += len(out)
         return out
+
+    def _too_wide(self, index: int, width: int) -> NoReturn:
+        """Refuse record ``index`` (from 0), ``width`` cells wide, before it is stored."""
+        raise TablecastError(
+            "too_many_columns",
+            f"row {index + 1} has {width} cells: a table may have at most {self.max_columns}"
+            " columns",
+        )
