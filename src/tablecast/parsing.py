@@ -104,6 +104,9 @@ class ParseOptions:
                 raise TablecastError(
                     "bad_option", f"unknown text encoding {self.encoding[:60]!r}"
                 ) from None
+            # kept and shown as Python names it: "UTF8 " or "utf-8\r" is utf-8 (a name with
+            # a line break once made every download of its version fail)
+            object.__setattr__(self, "encoding", codecs.lookup(self.encoding).name)
 
 
 def parse_delimiter(text: str | None) -> str | None:
@@ -558,8 +561,11 @@ class TableParser:
                 assert self.delimiter is not None
                 pending = _PendingRecord(self.delimiter, self._lines_done + feed.record_start)
                 tail = "".join(feed.lines[feed.record_start :])
-                ended = pending.scan(tail)
-                assert ended < 0, "csv.reader and the scanner disagree on where a record ends"
+                if pending.scan(tail) >= 0:  # never seen: checked against csv.reader, but
+                    # a typed error, not a 500, if they ever disagree
+                    raise TablecastError(
+                        "bad_table", f"line {pending.lines_before + 1}: the record could not be read"
+                    ) from None
                 pending.add(tail)
                 if pending.chars > MAX_RECORD_CHARS:
                     raise TablecastError(
