@@ -161,7 +161,9 @@ def view_from_json(text: str) -> View:
 
 
 def _column(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 6:
+    # ASCII digits only: str.isdigit() also takes a superscript 2 (which int() refuses) and an
+    # Arabic-Indic 1 (which int() reads as 1)
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise TablecastError("bad_option", f"{what} must name a column by number (0 is the first)")
     return int(text)
 
