@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from .columns import Array, TableText
+from .columns import ARRAY_OVERHEAD, Array, TableText, finished
 from .errors import TablecastError
 from .store.base import Store, Version
 
@@ -215,7 +215,12 @@ class Views:
         if future.cancelled() or future.exception() is not None:
             return
         value = future.result()
-        size = value.nbytes if hasattr(value, "nbytes") else 64 * (len(value) + 1)
+        if isinstance(value, np.ndarray):
+            size = value.nbytes + ARRAY_OVERHEAD
+        elif hasattr(value, "nbytes"):
+            size = value.nbytes
+        else:
+            size = 64 * (len(value) + 1)
         self._kept[key], self._sizes[key] = value, size
         self._used += size
         self._evict()
@@ -253,11 +258,9 @@ class Views:
 
         async def infer() -> list[str]:
             text = await self.text(version)
-            rows = _data_rows(version, text)
-            types = await self._run(
-                lambda: [text.infer(c, rows) for c in range(version.meta.width)]
-            )
-            self._remeasure(("text", version.id), text)  # it holds every column's cells now
+            first = 1 if version.meta.has_header else 0
+            types = await self._run(lambda: finished(text.inferring(first, version.meta.width)))
+            self._remeasure(("text", version.id), text)  # its cells' boundaries, found now
             return types
 
         return await self._kept_or(("types", version.id, version.meta.has_header), infer)
@@ -282,8 +285,8 @@ class Views:
         return rows
 
     def _remeasure(self, key: tuple[Any, ...], value: TableText) -> None:
-        """A version's text grows as columns are found in it (their cells' spans, numbers):
-        what it takes now counts against the budget."""
+        """A version's text grows as columns are found in it (their cells' spans): what it
+        takes now counts against the budget."""
         if self._kept.get(key) is value:
             self._used += value.nbytes - self._sizes[key]
             self._sizes[key] = value.nbytes
