@@ -1,8 +1,9 @@
-"""Very wide tables: inferring column types costs work linear in cells, and the memory it keeps
-is counted."""
+"""Very wide tables: inferring column types costs work linear in cells, the memory it keeps is
+counted, and one table's long inference never stalls another table's sort."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import tracemalloc
@@ -139,4 +140,46 @@ async def test_what_inferring_a_wide_table_keeps_is_counted_within_the_budget(st
         assert views._used == sum(views._sizes.values()) <= budget
         assert held <= counted + 64 * 1024, (held, counted)  # what it holds, it counts
     finally:
+        views.close()
+
+
+async def test_another_tables_sort_is_not_held_behind_a_wide_tables_inference(store, monkeypatch):
+    wide = store_table(store, WIDE, 3)
+    small = store_table(store, 4, 50)
+    # the wide table's inference, in many pieces, held at its first until the test says
+    monkeypatch.setattr(columns, "CHUNK_CELLS", 512, raising=False)
+    gate, entered = threading.Event(), threading.Event()
+    classify = columns.classify
+
+    def held_classify(*args: Any) -> Any:
+        if not entered.is_set():
+            entered.set()
+            assert gate.wait(30)
+        return classify(*args)
+
+    monkeypatch.setattr(columns, "classify", held_classify)
+    views = Views(store, memory=10**9)
+    try:
+        await views.text(wide)
+        await views.text(small)
+        finished: list[str] = []
+
+        async def infer_wide() -> None:
+            await views.types(wide)
+            finished.append("wide types")
+
+        async def sort_small() -> None:
+            await views.rows(small, View(sort=0, descending=True))
+            finished.append("small sort")
+
+        inferring = asyncio.ensure_future(infer_wide())
+        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        sorting = asyncio.ensure_future(sort_small())
+        for _ in range(20):  # let the sort ask for its work while the inference is held
+            await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(inferring, sorting)
+        assert finished == ["small sort", "wide types"]
+    finally:
+        gate.set()
         views.close()
