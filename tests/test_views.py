@@ -253,6 +253,20 @@ def test_bad_views_get_typed_errors(server, people):
         assert (status, body["error"]["code"]) == (400, code), query
 
 
+def test_columns_are_named_by_ascii_digits_only(server, people):
+    # str.isdigit() takes a superscript 2 (int() refuses it: a 500), an Arabic-Indic 1 (read as 1)
+    for sort in ("%C2%B2", "%D9%A1", "%EF%BC%91"):  # superscript 2, Arabic-Indic 1, fullwidth 1
+        url = f"{server.url}/parser/api/docs/{people['id']}/pages/1?sort={sort}"
+        status, body, _ = http("GET", url)
+        assert (status, body["error"]["code"]) == (400, "bad_option"), sort
+    status, body, _ = http("GET", f"{server.url}/parser/api/docs/{people['id']}/pages/1?sort=1")
+    assert status == 200 and body["view"]["sort"] == 1
+    for filters in ({"²": "x"}, {"١": "x"}):
+        with pytest.raises(TablecastError) as caught:
+            view_from_message({"filters": filters})
+        assert caught.value.code == "bad_option"
+
+
 def test_downloads_export_the_view_as_shown(server, people):
     url = f"{server.url}/parser/api/docs/{people['id']}/download"
     status, text, _ = http("GET", f"{url}?format=csv&sort=2&order=desc&q=AR")

@@ -108,6 +108,18 @@ async def test_views_that_do_not_fit_are_refused_and_change_nothing(server):
     await nothing_more(follower, skip=("presence",))
 
 
+async def test_a_filter_on_a_column_named_by_a_non_ascii_digit_is_refused(server):
+    _, ed, follower = await editor_and_follower(server)
+    await expect(ed, "page", cause="join")
+    for column in ("²", "١"):  # str.isdigit() takes both; int() refuses one, reads 1 in the other
+        await send_view(ed, filters={column: "x"})
+        error = await expect(ed, "error")
+        assert (error["code"], error["request"]) == ("bad_option", "view")
+    # the connection stays, and serves the next request
+    await send_view(ed, filters={"1": "lima"})
+    assert names(await expect(follower, "page", cause="view")) == ["Edsger", "ada"]
+
+
 async def test_a_new_version_keeps_the_shared_view_where_it_fits(server):
     doc, ed, follower = await editor_and_follower(server)
     await send_view(ed, sort=2, order="desc")

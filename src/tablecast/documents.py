@@ -268,14 +268,22 @@ class Documents:
         return await asyncio.shield(reading)
 
     async def page(
-        self, version: Version | None, view: View, page_no: int, page_size: int, legacy: bool
+        self,
+        version: Version | None,
+        view: View,
+        page_no: int,
+        page_size: int,
+        legacy: bool,
+        *,
+        viewer: object | None = None,
     ) -> Page:
         """Page ``page_no`` of a version as ``view`` shows it (legacy viewers: never a view).
-        ``version`` must already be as the view reads it (View.on)."""
+        ``version`` must already be as the view reads it (View.on). ``viewer``: whose own
+        view it is, if it is one (see Views.rows)."""
         if version is None or legacy or not view.picks:
             window = protocol.page_window(version, page_no, page_size, legacy)
             return Page(window, await self.records(version, window.start, window.stop))
-        rows = await self.views.rows(version, view)
+        rows = await self.views.rows(version, view, viewer=viewer)
         window = protocol.rows_window(len(rows), page_no, page_size)
         picked = rows[window.start : window.stop]
         first = 1 if version.meta.has_header else 0

@@ -12,6 +12,10 @@ Each fan-out encodes a message once per kind of viewer (legacy, v1 following, v1
 and hands the same bytes to every viewer of that kind. Page data is read asynchronously, so a
 fan-out that has been overtaken by a newer turn or version by the time its data arrives is
 dropped rather than sent late.
+
+A viewer browsing alone in a view of its own that sorts or searches is nobody else's concern:
+a new version reaches the followers (and answers its uploader) first, and such viewers catch up
+after, each in its own turn on the views thread (see views.Scheduler).
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from . import protocol, tasks
 from .bus import events
@@ -36,6 +40,8 @@ from .websocket import Frame
 log = logging.getLogger("tablecast.hub")
 
 PRESENCE_DELAY = 0.1  # joins and leaves within this time make one presence message
+
+T = TypeVar("T")
 
 
 class Viewer(Protocol):
@@ -58,6 +64,17 @@ def kind_of(viewer: Viewer) -> Kind:
 
 
 @dataclass(eq=False)
+class OwnPages:
+    """A viewer's pages of its own view, once it has sorted or searched: the one being made (at
+    most one: a newer request supersedes it, unmade), and when its view last changed."""
+
+    view: View = PLAIN
+    changed: int = 0  # Hub._changes when it last changed: newest views catch up first
+    versions: int = -1  # room.versions when its last page was asked for
+    making: asyncio.Task[bytes] | None = None
+
+
+@dataclass(eq=False)
 class Room:
     document: Document
     shared_page: int
@@ -72,6 +89,7 @@ class Room:
     unheard_turns: int = 0
     # versions (id, header) whose column types are being inferred for this room's viewers
     typing: set[tuple[int, bool]] = field(default_factory=set)
+    own: dict[Viewer, OwnPages] = field(default_factory=dict)  # see Hub._own_page
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -110,6 +128,7 @@ class Hub:
         self._told: dict[str, int] = {}
         self._untold: set[str] = set()
         self._telling = False
+        self._changes = 0  # own views changed so far (see OwnPages.changed)
 
     # Membership
 
@@ -136,6 +155,9 @@ class Hub:
 
     def leave(self, viewer: Viewer, room: Room) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
+        own = room.own.pop(viewer, None)
+        if own is not None and own.making is not None:
+            own.making.cancel()  # nobody to show it to
         if len(room):
             self._schedule_presence(room)
         elif self.rooms.get(room.document.id) is room:
@@ -148,6 +170,9 @@ class Hub:
         room.groups[kind_of(viewer)].discard(viewer)
         viewer.follow = follow
         room.groups[kind_of(viewer)].add(viewer)
+        own = room.own.get(viewer)
+        if own is not None and own.making is not None:
+            own.making.cancel()  # a page of its own would now arrive after the shared one
 
     @property
     def viewer_count(self) -> int:
@@ -168,10 +193,14 @@ class Hub:
         cause: str,
         view: View = PLAIN,
         error: TablecastError | None = None,
+        viewer: Viewer | None = None,
     ) -> bytes:
+        """``viewer``: whose own view this is a page of, if it is one (see _own_page)."""
         document = room.document
         version = document.version if legacy else view.on(document.version)
-        page = await self.documents.page(version, view, page_no, self._page_size(legacy), legacy)
+        page = await self.documents.page(
+            version, view, page_no, self._page_size(legacy), legacy, viewer=viewer
+        )
         if legacy:
             return protocol.legacy_page(document.id, page.window, page.data, error)
         fields = room.fields
@@ -219,24 +248,102 @@ class Hub:
         error: TablecastError | None = None,
     ) -> None:
         """One page to one viewer; ``None`` means the shared page, kept current if it turns
-        while being read (a stale shared page must never arrive after a newer one)."""
+        while being read (a stale shared page must never arrive after a newer one); a number,
+        a page of the viewer's own view (see _own_page)."""
+        if page_no is not None:
+            versions = room.versions
+            payload = await self._own_page(viewer, room, page_no, cause=cause, error=error)
+            # else superseded, or the new version's page 1 went to everyone
+            if payload is not None and room.versions == versions:
+                viewer.send(Frame(payload, supersedes="page"))
+            return
         while True:
             turns, versions = room.turns, room.versions
-            shared = page_no is None
             payload = await self._page(
                 room,
-                room.shared_page if page_no is None else page_no,
+                room.shared_page,
                 viewer.legacy,
-                shared=shared,
+                shared=True,
                 cause=cause,
-                view=room.shared_view if shared else viewer.view,
+                view=room.shared_view,
                 error=error,
             )
-            if shared and room.turns != turns:
+            if room.turns != turns:
                 continue
             if room.versions == versions:  # else the new version's page 1 went to everyone
                 viewer.send(Frame(payload, supersedes="page"))
             return
+
+    async def _own_page(
+        self,
+        viewer: Viewer,
+        room: Room,
+        page_no: int,
+        *,
+        cause: str,
+        error: TablecastError | None = None,
+    ) -> bytes | None:
+        """Page ``page_no`` of the viewer's own view; None if superseded before it was made.
+
+        A view that sorts or searches is computed on the views thread behind shared work,
+        taking this viewer's own turns (see views.Scheduler), and a viewer has one such page
+        in the making at most: asking for another, or a new version landing, cancels it, and
+        its work not yet done is never done. However often a viewer changes its view, it
+        holds back no one but itself."""
+        view = viewer.view
+        own = room.own.get(viewer)
+        if own is None and view.picks:
+            own = room.own[viewer] = OwnPages()
+        if own is not None:
+            if own.view != view:
+                self._changes += 1
+                own.view, own.changed = view, self._changes
+            own.versions = room.versions
+            if own.making is not None:
+                own.making.cancel()
+                own.making = None
+        work = self._page(
+            room, page_no, viewer.legacy, shared=False, cause=cause, view=view, error=error,
+            viewer=viewer,
+        )  # fmt: skip
+        if own is None or not view.picks:
+            return await work  # nothing to sort or search: read at once
+        making, made = _cancellable(work)
+        own.making = making
+        try:
+            return await made
+        except asyncio.CancelledError:
+            making.cancel()
+            raise
+        finally:
+            if own.making is making:
+                own.making = None
+
+    def _catch_up_own_views(self, room: Room) -> None:
+        """After a version's page 1 went to the followers: page 1 of it in their own views to
+        the viewers browsing alone that sort or search, newest view first, each in its own
+        turns (see _own_page), unless it asked for a page of the version itself meanwhile."""
+        versions = room.versions
+        viewers = [viewer for viewer in room.groups[False, False] if viewer.view.picks]
+        own = room.own
+        viewers.sort(key=lambda viewer: own[viewer].changed if viewer in own else 0, reverse=True)
+        for viewer in viewers:
+            if viewer not in own or own[viewer].versions != versions:
+                tasks.spawn(
+                    self._catch_up_own_view(viewer, room, versions),
+                    "show a new version in a viewer's own view",
+                )
+
+    async def _catch_up_own_view(self, viewer: Viewer, room: Room, versions: int) -> None:
+        view = viewer.view
+        payload = await self._own_page(viewer, room, 1, cause="version")
+        if (
+            payload is not None
+            and room.versions == versions
+            and viewer.view == view
+            and viewer in room.groups[False, False]
+        ):
+            viewer.send(Frame(payload, supersedes="page"))
 
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
@@ -288,11 +395,19 @@ class Hub:
             viewer.view = _fitting(viewer.view, document)
         room.turns += 1
         room.versions += 1
+        versions = room.versions
+        for own in room.own.values():
+            if own.making is not None:
+                own.making.cancel()  # a page of the version before: it would not be sent
         await self._fan_out(room, cause="version", everyone=True)
+        if room.versions == versions:
+            self._catch_up_own_views(room)
 
     async def _fan_out(self, room: Room, *, cause: str, everyone: bool) -> None:
-        """The shared page to every follower (``everyone``: to every viewer, a version's page
-        1). A view changing leaves legacy viewers be: they only ever see the plain table."""
+        """The shared page to every follower (``everyone``: a version's page 1 to every viewer,
+        but those browsing alone in views that sort or search: they catch up after, see
+        _catch_up_own_views). A view changing leaves legacy viewers be: they only ever see the
+        plain table."""
         began = time.perf_counter()
         turns = room.turns
         page_no = room.shared_page
@@ -302,6 +417,7 @@ class Hub:
                 (kind, _seen_with(room, kind, viewer))
                 for kind in _kinds(cause, everyone)
                 for viewer in _one_per_view(room.groups[kind], kind)
+                if kind[1] or not viewer.view.picks
             }
             missing = wanted - frames.keys()
             if not missing:
@@ -520,6 +636,27 @@ def _send_by_view(room: Room, kind: Kind, frames: dict[tuple[Kind, View], Frame]
         if frame is not None:
             sent += _send_each((viewer,), frame)
     return sent
+
+
+def _cancellable(work: Coroutine[Any, Any, T]) -> tuple[asyncio.Task[T], asyncio.Future[T | None]]:
+    """``work`` as a task that may be cancelled, and a future of its result that never is (None
+    if the work was cancelled). Whoever awaits the future (a connection's handler, started by
+    tasks.start) must not be cancelled itself when the work it waits for is."""
+    making = asyncio.ensure_future(work)
+    made: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
+
+    def settle(task: asyncio.Task[T]) -> None:
+        if made.done():
+            return
+        if task.cancelled():
+            made.set_result(None)
+        elif (exc := task.exception()) is not None:
+            made.set_exception(exc)
+        else:
+            made.set_result(task.result())
+
+    making.add_done_callback(settle)
+    return making, made
 
 
 def _number(document: Document) -> int:

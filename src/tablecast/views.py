@@ -12,18 +12,19 @@ plain page does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 
-from .columns import Array, TableText
+from .columns import ARRAY_OVERHEAD, Array, TableText
 from .errors import TablecastError
 from .store.base import Store, Version
 
@@ -161,7 +162,9 @@ def view_from_json(text: str) -> View:
 
 
 def _column(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 6:
+    # ASCII digits only: str.isdigit() also takes a superscript 2 (which int() refuses) and an
+    # Arabic-Indic 1 (which int() reads as 1)
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise TablecastError("bad_option", f"{what} must name a column by number (0 is the first)")
     return int(text)
 
@@ -174,38 +177,237 @@ def _header(text: str) -> bool:
     raise TablecastError("bad_option", "header must be 1 or 0")
 
 
+# Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
+# column types wait for; then the pages of viewers' own views.
+SHARED, OWN = 0, 1
+
+
+class Scheduler:
+    """The views thread: one piece of work at a time, the most urgent first.
+
+    Pieces wait in lanes (SHARED before OWN). In a lane, owners take turns, a piece each:
+    documents for shared work, viewers for their own views, so that no one document or viewer
+    queues work ahead of the others, however much it asks for. Long work comes in pieces
+    (see TableText.building), each a turn. A piece's lane can be raised while it waits (see
+    Demand), and a piece whose future is cancelled before it starts never runs.
+    """
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._lanes: tuple[OrderedDict[object, deque[_Piece]], ...] = (
+            OrderedDict(),
+            OrderedDict(),
+        )
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="tablecast-views", daemon=True)
+        self._thread.start()
+
+    def submit(self, demand: Demand, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        piece = _Piece(fn, args, future, loop, demand)
+        with self._ready:
+            if self._closed:
+                raise TablecastError("shutting_down", "the server is shutting down")
+            self._file(piece, demand.lane)
+            demand.waiting = piece
+            self._ready.notify()
+        future.add_done_callback(lambda f: self._withdraw(piece) if f.cancelled() else None)
+        return future
+
+    def _file(self, piece: _Piece, lane: int) -> None:
+        piece.lane = lane
+        self._lanes[lane].setdefault(piece.demand.owner, deque()).append(piece)
+
+    def _unfile(self, piece: _Piece) -> bool:
+        lane = self._lanes[piece.lane]
+        queue = lane.get(piece.demand.owner)
+        if queue is None or piece not in queue:
+            return False  # running, or run
+        queue.remove(piece)
+        if not queue:
+            del lane[piece.demand.owner]
+        return True
+
+    def _withdraw(self, piece: _Piece) -> None:
+        with self._ready:
+            self._unfile(piece)
+
+    def raised(self, piece: _Piece, lane: int) -> None:
+        """A piece's demand became more urgent: it waits in that lane now."""
+        with self._ready:
+            if lane < piece.lane and self._unfile(piece):
+                self._file(piece, lane)
+
+    def _next(self) -> _Piece | None:
+        for lane in self._lanes:
+            if lane:
+                owner, queue = next(iter(lane.items()))
+                piece = queue.popleft()
+                del lane[owner]
+                if queue:  # its next piece waits for the other owners' turns
+                    lane[owner] = queue
+                return piece
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                piece = self._next()
+                while piece is None and not self._closed:
+                    self._ready.wait()
+                    piece = self._next()
+                if piece is None:
+                    return
+                if piece.demand.waiting is piece:
+                    piece.demand.waiting = None
+            piece.run()
+
+    def close(self) -> None:
+        """Refuse new work; pieces still waiting fail with shutting_down."""
+        with self._ready:
+            self._closed = True
+            waiting = [piece for lane in self._lanes for queue in lane.values() for piece in queue]
+            for lane in self._lanes:
+                lane.clear()
+            self._ready.notify()
+        for piece in waiting:
+            piece.settle(None, TablecastError("shutting_down", "the server is shutting down"))
+
+
+@dataclass(eq=False)
+class _Piece:
+    """One piece of work: run on the views thread, its outcome handed to the event loop."""
+
+    fn: Callable[..., Any]
+    args: tuple[object, ...]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    demand: Demand
+    lane: int = SHARED
+
+    def run(self) -> None:
+        try:
+            result = self.fn(*self.args)
+        except BaseException as exc:  # handed to whoever waits for it
+            self.settle(None, exc)
+        else:
+            self.settle(result, None)
+
+    def settle(self, result: object, exc: BaseException | None) -> None:
+        def settle() -> None:
+            if self.future.done():  # cancelled meanwhile: nobody wants it
+                return
+            if exc is None:
+                self.future.set_result(result)
+            else:
+                self.future.set_exception(exc)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
+            self.loop.call_soon_threadsafe(settle)
+
+
+@dataclass(eq=False)
+class Demand:
+    """Who waits for a computation, as the scheduler ranks its pieces: its lane (the most
+    urgent of its waiters') and whose turn its pieces take. A computation that waits for
+    another (a sort for its version's text) lends it its lane: a follower's page joining a
+    viewer's own sort moves the sort, and what the sort waits for, to the shared lane."""
+
+    lane: int
+    owner: object
+    scheduler: Scheduler
+    needs: set[Demand] = field(default_factory=set)  # computations it waits for
+    waiting: _Piece | None = None  # its piece waiting to run, if one is
+
+    def raise_to(self, lane: int) -> None:
+        if lane >= self.lane:
+            return
+        self.lane = lane
+        piece = self.waiting
+        if piece is not None:
+            self.scheduler.raised(piece, lane)
+        for need in list(self.needs):
+            need.raise_to(lane)
+
+
+@dataclass(eq=False)
+class _Making:
+    """A computation under way (see Views._kept_or): its task, its demand, how many wait."""
+
+    task: asyncio.Future[Any]
+    demand: Demand
+    waiters: int = 0
+
+
 class Views:
     """What views of which versions this node has computed, within a memory budget (least
-    recently used first out). Computing runs on a thread of its own, one thing at a time, so a
-    burst of new sorts never takes more than a core from the viewers."""
+    recently used first out). Computing runs on a thread of its own (see Scheduler), one piece
+    at a time, so a burst of new sorts never takes more than a core from the viewers, and
+    what followers wait for goes ahead of what one viewer asks for itself."""
 
     def __init__(self, store: Store, memory: int) -> None:
         self.store = store
         self.memory = memory
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="tablecast-views")
+        self.scheduler = Scheduler()
         self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._sizes: dict[tuple[Any, ...], int] = {}
         self._used = 0
-        self._pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._pending: dict[tuple[Any, ...], _Making] = {}
         self._closed = False
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+    def _asking(self, version: Version, viewer: object | None = None) -> Demand:
+        """A request's demand: shared work, taking its document's turns, unless it is for a
+        viewer's own view."""
+        if viewer is None:
+            return Demand(SHARED, version.document_id, self.scheduler)
+        return Demand(OWN, viewer, self.scheduler)
+
+    async def _run(self, demand: Demand, fn: Callable[..., T], *args: object) -> T:
         if self._closed:
             raise TablecastError("shutting_down", "the server is shutting down")
-        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+        return await self.scheduler.submit(demand, fn, *args)
 
-    async def _kept_or(self, key: tuple[Any, ...], make: Callable[[], Awaitable[T]]) -> T:
-        """What ``key`` names, made once however many ask at a time, then kept."""
+    async def _in_pieces(self, demand: Demand, pieces: Iterator[T | None]) -> T:
+        """Work done a piece at a time (see TableText.building), each piece a turn."""
+
+        def step() -> T | None:
+            try:
+                return next(pieces)
+            except StopIteration:  # (a future cannot hold one)
+                raise RuntimeError("the work ended without a result") from None
+
+        while True:
+            result: T | None = await self._run(demand, step)
+            if result is not None:
+                return result
+
+    async def _kept_or(
+        self, key: tuple[Any, ...], make: Callable[[Demand], Awaitable[T]], asker: Demand
+    ) -> T:
+        """What ``key`` names, made once however many ask at a time, then kept. A computation
+        nobody waits for any more is cancelled: its pieces not yet run never run."""
         if key in self._kept:
             self._kept.move_to_end(key)
             found: T = self._kept[key]
             return found
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(make())
-            self._pending[key] = pending
-            pending.add_done_callback(lambda f: self._made(key, f))
-        result: T = await asyncio.shield(pending)
+        making = self._pending.get(key)
+        if making is None:
+            demand = Demand(asker.lane, asker.owner, self.scheduler)
+            making = _Making(asyncio.ensure_future(make(demand)), demand)
+            self._pending[key] = making
+            making.task.add_done_callback(lambda f: self._made(key, f))
+        else:
+            making.demand.raise_to(asker.lane)
+        asker.needs.add(making.demand)
+        making.waiters += 1
+        try:
+            result: T = await asyncio.shield(making.task)
+        finally:
+            asker.needs.discard(making.demand)
+            making.waiters -= 1
+            if not making.waiters and not making.task.done():
+                making.task.cancel()
         return result
 
     def _made(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
@@ -213,7 +415,12 @@ class Views:
         if future.cancelled() or future.exception() is not None:
             return
         value = future.result()
-        size = value.nbytes if hasattr(value, "nbytes") else 64 * (len(value) + 1)
+        if isinstance(value, np.ndarray):
+            size = value.nbytes + ARRAY_OVERHEAD
+        elif hasattr(value, "nbytes"):
+            size = value.nbytes
+        else:
+            size = 64 * (len(value) + 1)
         self._kept[key], self._sizes[key] = value, size
         self._used += size
         self._evict()
@@ -224,10 +431,15 @@ class Views:
             self._used -= self._sizes.pop(old)
 
     async def text(self, version: Version) -> TableText:
-        async def build() -> TableText:
+        return await self._text(version, self._asking(version))
+
+    async def _text(self, version: Version, asker: Demand) -> TableText:
+        async def build(demand: Demand) -> TableText:
             began = time.perf_counter()
-            blocks = await self._run(self.store.read_all, version.id)
-            text = await self._run(TableText.build, [records for _, records, _ in blocks])
+            blocks = await self._run(demand, self.store.read_all, version.id)
+            text = await self._in_pieces(
+                demand, TableText.building([records for _, records, _ in blocks])
+            )
             log.debug(
                 "text version=%d records=%d bytes=%d seconds=%.3f",
                 version.id,
@@ -237,7 +449,7 @@ class Views:
             )
             return text
 
-        return await self._kept_or(("text", version.id), build)
+        return await self._kept_or(("text", version.id), build, asker)
 
     def known_types(self, version: Version | None) -> list[str] | None:
         """The version's column types if known by now (see types), else None."""
@@ -248,31 +460,34 @@ class Views:
 
     async def types(self, version: Version) -> list[str]:
         """Each column's type (integer, decimal, date or text) over the version's rows."""
+        return await self._types(version, self._asking(version))
 
-        async def infer() -> list[str]:
-            text = await self.text(version)
-            rows = _data_rows(version, text)
-            types = await self._run(
-                lambda: [text.infer(c, rows) for c in range(version.meta.width)]
-            )
-            self._remeasure(("text", version.id), text)  # it holds every column's cells now
+    async def _types(self, version: Version, asker: Demand) -> list[str]:
+        async def infer(demand: Demand) -> list[str]:
+            text = await self._text(version, demand)
+            first = 1 if version.meta.has_header else 0
+            types = await self._in_pieces(demand, text.inferring(first, version.meta.width))
+            self._remeasure(("text", version.id), text)  # its cells' boundaries, found now
             return types
 
-        return await self._kept_or(("types", version.id, version.meta.has_header), infer)
+        return await self._kept_or(("types", version.id, version.meta.has_header), infer, asker)
 
-    async def rows(self, version: Version, view: View) -> Array:
-        """The records (0-based, header excluded) the view shows, in order."""
+    async def rows(self, version: Version, view: View, *, viewer: object | None = None) -> Array:
+        """The records (0-based, header excluded) the view shows, in order. ``viewer``: whose
+        own view it is, if it is one (its work waits behind shared work, and takes that
+        viewer's turns); None for what followers or an HTTP request see."""
         view.check(version)
         key = ("rows", version.id, version.meta.has_header, view)
-        return await self._kept_or(key, lambda: self._rows(version, view))
+        asker = self._asking(version, viewer)
+        return await self._kept_or(key, lambda demand: self._rows(version, view, demand), asker)
 
-    async def _rows(self, version: Version, view: View) -> Array:
-        text = await self.text(version)
+    async def _rows(self, version: Version, view: View, demand: Demand) -> Array:
+        text = await self._text(version, demand)
         rows = _data_rows(version, text)
         if view.sort is not None:
-            rows = await self._order(version, text, view.sort, view.descending)
+            rows = await self._order(version, text, view.sort, view.descending, demand)
         if view.q or view.filters:
-            matches = await self._matches(version, text, view)
+            matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.records, dtype=bool)
             shown[matches] = True
             rows = rows[shown[rows]]
@@ -280,24 +495,26 @@ class Views:
         return rows
 
     def _remeasure(self, key: tuple[Any, ...], value: TableText) -> None:
-        """A version's text grows as columns are found in it (their cells' spans, numbers):
-        what it takes now counts against the budget."""
+        """A version's text grows as columns are found in it (their cells' spans): what it
+        takes now counts against the budget."""
         if self._kept.get(key) is value:
             self._used += value.nbytes - self._sizes[key]
             self._sizes[key] = value.nbytes
             self._evict()
 
-    async def _order(self, version: Version, text: TableText, column: int, desc: bool) -> Array:
+    async def _order(
+        self, version: Version, text: TableText, column: int, desc: bool, asker: Demand
+    ) -> Array:
         key = ("order", version.id, version.meta.has_header, column, desc)
 
-        async def sort() -> Array:
-            kind = (await self.types(version))[column]
+        async def sort(demand: Demand) -> Array:
+            kind = (await self._types(version, demand))[column]
             rows = _data_rows(version, text)
-            return await self._run(text.order, column, rows, kind, desc)
+            return await self._run(demand, text.order, column, rows, kind, desc)
 
-        return await self._kept_or(key, sort)
+        return await self._kept_or(key, sort, asker)
 
-    async def _matches(self, version: Version, text: TableText, view: View) -> Array:
+    async def _matches(self, version: Version, text: TableText, view: View, asker: Demand) -> Array:
         key = ("matches", version.id, version.meta.has_header, view.q, view.filters)
         first = 1 if version.meta.has_header else 0
 
@@ -309,19 +526,19 @@ class Views:
             assert found is not None
             return found
 
-        async def run() -> Array:
-            return await self._run(search)
+        async def run(demand: Demand) -> Array:
+            return await self._run(demand, search)
 
-        return await self._kept_or(key, run)
+        return await self._kept_or(key, run, asker)
 
     async def blocks(self, version: Version) -> Blocks:
         """Every block of the version, kept: an export of a sorted view picks records from
         all over it, thousands at a time."""
 
-        async def read() -> Blocks:
-            return Blocks(await self._run(self.store.read_all, version.id))
+        async def read(demand: Demand) -> Blocks:
+            return Blocks(await self._run(demand, self.store.read_all, version.id))
 
-        return await self._kept_or(("blocks", version.id), read)
+        return await self._kept_or(("blocks", version.id), read, self._asking(version))
 
     async def records(self, version: Version, picked: Array) -> bytes:
         """The picked records as one JSON array."""
@@ -332,7 +549,7 @@ class Views:
 
     def close(self) -> None:
         self._closed = True
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.close()
 
 
 class Blocks:
