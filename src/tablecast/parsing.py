@@ -563,8 +563,9 @@ class TableParser:
                 tail = "".join(feed.lines[feed.record_start :])
                 if pending.scan(tail) >= 0:  # never seen: checked against csv.reader, but
                     # a typed error, not a 500, if they ever disagree
+                    line = pending.lines_before + 1
                     raise TablecastError(
-                        "bad_table", f"line {pending.lines_before + 1}: the record could not be read"
+                        "bad_table", f"line {line}: the record could not be read"
                     ) from None
                 pending.add(tail)
                 if pending.chars > MAX_RECORD_CHARS:
