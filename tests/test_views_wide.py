@@ -18,6 +18,8 @@ import pytest
 
 from tablecast import columns
 from tablecast.columns import TableText
+from tablecast.documents import Documents, Limits
+from tablecast.errors import TablecastError
 from tablecast.store.base import BLOCK_RECORDS, VersionMeta, encode_block
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.views import View, Views
@@ -183,3 +185,31 @@ async def test_another_tables_sort_is_not_held_behind_a_wide_tables_inference(st
     finally:
         gate.set()
         views.close()
+
+
+async def test_the_store_closes_only_after_the_views_work_reading_it(tmp_path, monkeypatch):
+    # a shutdown during a version's first sort: the views thread was still reading the store
+    # when it was closed, and logged a ProgrammingError as a bug
+    store = SQLiteStore(tmp_path / "c.sqlite3")
+    version = store_table(store, 4, 500)
+    documents = Documents(store, Limits())
+    reading, release = threading.Event(), threading.Event()
+    read_all = store.read_all
+
+    def held_read(version_id: int) -> Any:
+        reading.set()
+        assert release.wait(30)
+        return read_all(version_id)
+
+    monkeypatch.setattr(store, "read_all", held_read)
+    types = asyncio.ensure_future(documents.views.types(version))
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, reading.wait, 30)
+    closing = asyncio.ensure_future(documents.close())
+    await asyncio.sleep(0.3)
+    assert not closing.done()  # it waits for the read in progress...
+    release.set()
+    await closing  # ...which ends on an open store: no error but shutting_down
+    with pytest.raises(TablecastError) as err:
+        await types
+    assert err.value.code == "shutting_down"

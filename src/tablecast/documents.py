@@ -434,6 +434,8 @@ class Documents:
         await loop.run_in_executor(None, self._writer.shutdown)
         await loop.run_in_executor(None, self._readers.shutdown)
         self.views.close()
+        # a piece of views work still running reads the store: it ends before the store does
+        await loop.run_in_executor(None, self.views.join)
         self.store.close()
 
 

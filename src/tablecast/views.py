@@ -274,6 +274,10 @@ class Scheduler:
         for piece in waiting:
             piece.settle(None, TablecastError("shutting_down", "the server is shutting down"))
 
+    def join(self) -> None:
+        """Wait for the piece running now, if any: the store it reads is closed next."""
+        self._thread.join()
+
 
 @dataclass(eq=False)
 class _Piece:
@@ -550,6 +554,10 @@ class Views:
     def close(self) -> None:
         self._closed = True
         self.scheduler.close()
+
+    def join(self) -> None:
+        """After close: wait for the work still running (a piece, never the queue)."""
+        self.scheduler.join()
 
 
 class Blocks:
