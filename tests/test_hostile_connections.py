@@ -81,14 +81,21 @@ def deflated(data: bytes) -> bytes:
 
 
 def read_until_closed(sock: socket.socket, limit: float = 20) -> bytes:
-    sock.settimeout(limit)
+    """What the server sends until it closes the connection, which it must do within
+    ``limit`` seconds: a connection it leaves open fails the test (a wait, not a measure)."""
+    deadline = time.monotonic() + limit
     data = b""
     try:
-        while chunk := sock.recv(1 << 20):
+        while True:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return data
             data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return data
+    except ConnectionResetError:
+        return data
+    except TimeoutError:
+        raise AssertionError(f"still open after {limit} s, having sent {data[:300]!r}") from None
 
 
 def new_document(server) -> dict[str, str]:
@@ -209,9 +216,7 @@ def test_a_request_whose_headers_never_finish_is_closed(server_factory):
     server = server_factory("--header-timeout", "1s")
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
-    started = time.monotonic()
-    assert read_until_closed(sock, limit=10) == b""
-    assert time.monotonic() - started < 9  # closed by the server, not by the test's patience
+    assert read_until_closed(sock, limit=10) == b""  # closed unanswered (before: after 120 s)
     sock.close()
 
 
@@ -228,16 +233,22 @@ def test_an_address_holds_only_its_share_of_http_connections(server_factory):
     extra.bind(("127.0.0.2", 0))
     extra.connect(("127.0.0.1", server.port))
     extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert read_until_closed(extra, limit=5) == b""  # closed unanswered
+    assert read_until_closed(extra, limit=10) == b""  # closed unanswered
     assert http("GET", f"{server.url}/healthz")[0] == 200  # another address: served
     for sock in held:
         sock.close()
-    time.sleep(0.3)
-    again = socket.socket()
-    again.bind(("127.0.0.2", 0))
-    again.connect(("127.0.0.1", server.port))
-    again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert read_until_closed(again, limit=5).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 10
+    while True:  # once the server has seen them close, the address has its share again
+        again = socket.socket()
+        again.bind(("127.0.0.2", 0))
+        again.connect(("127.0.0.1", server.port))
+        again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_until_closed(again, limit=10)
+        again.close()
+        if answer.startswith(b"HTTP/1.1 200"):
+            break
+        assert answer == b"" and time.monotonic() < deadline, answer
+        time.sleep(0.1)
 
 
 def test_out_of_file_descriptors_the_server_pauses_and_says_so_once(server_factory):
@@ -267,12 +278,13 @@ def test_out_of_file_descriptors_the_server_pauses_and_says_so_once(server_facto
 
 
 def test_a_refused_handshake_is_answered_and_closed(server_factory):
-    server = server_factory("--max-connections-per-ip", "1")
+    # a header timeout longer than the wait below: only the refusal may close the connection
+    server = server_factory("--max-connections-per-ip", "1", "--header-timeout", "60s")
     doc = new_document(server)
     first = opened(server.port, f"/parser/ws/{doc['id']}")
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(handshake(server.port, f"/parser/ws/{doc['id']}"))
-    data = read_until_closed(sock, limit=5)
+    data = read_until_closed(sock, limit=10)  # answered, then closed: it holds nothing of ours
     assert data.startswith(b"HTTP/1.1 429") and b"too_many_connections" in data
     sock.close()
     first.close()
