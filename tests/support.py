@@ -94,6 +94,20 @@ class Server(Listening):
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
+    def reset_peak_rss(self) -> int:
+        """Start measuring the process's peak resident memory afresh (Linux: clear_refs 5);
+        returns its resident memory now. Memory held for a moment and given back shows in
+        ``peak_rss``, where ``rss`` afterwards would miss it."""
+        assert self.proc is not None
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+        return self.rss()
+
+    def peak_rss(self) -> int:
+        """The most resident memory the process has had since ``reset_peak_rss``, in bytes."""
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
         for line in self.proc.stderr:
