@@ -54,12 +54,15 @@ def answer(sock: socket.socket) -> tuple[int, dict[str, object], bytes]:
 
 
 def closed(sock: socket.socket) -> bool:
-    """Whether the server closed the connection (reading nothing more from it)."""
+    """Whether the server closed the connection (reading nothing more from it) within the
+    socket's timeout; one left open fails the test."""
     try:
         while sock.recv(65536):
             pass
     except ConnectionResetError:
         pass
+    except TimeoutError:
+        raise AssertionError("the server left the connection open") from None
     return True
 
 
@@ -371,6 +374,52 @@ def test_the_cli_prints_the_refusal_of_a_file_it_is_still_sending(server_factory
     too_big = cli(server_factory("--max-upload-bytes", "1MiB"))
     assert too_big.returncode == 1
     assert "too_large" in too_big.stderr, too_big.stderr
+
+
+def test_a_refusal_reads_only_so_much_of_the_body_before_it_closes(server_factory):
+    # the answer is out at once; what the client sends after it is read and dropped up to a
+    # point (DRAIN_BYTES, 16 MiB: written out, so that raising it is caught), not for as long
+    # as the client goes on
+    server = server_factory("--max-upload-bytes", "1MiB")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", server.port))
+    announced = 1024 * 1024 * 1024
+    sock.sendall(post_head(server.port, announced))
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (413, "too_large")  # type: ignore[index]
+    piece, sent = bytes(64 * 1024), 0
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        while sent < announced:
+            sock.sendall(piece)
+            sent += len(piece)
+    # what was drained, and what the kernel held for it on either side when it closed
+    held = tcp_receive_buffer_limit() + sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert sent <= 16 * 1024 * 1024 + held + len(piece), sent  # before: all of the 1 GiB
+    sock.close()
+
+
+def test_a_refused_upload_that_sends_nothing_more_is_closed_after_a_while(server_factory):
+    server = server_factory()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    head = (
+        f"PUT /parser/api/docs/{doc['id']} HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer WRONG\r\nContent-Length: 1000000\r\n\r\n"
+    ).encode()
+    sock = raw(server.port, head)  # and then nothing
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (403, "wrong_edit_key")  # type: ignore[index]
+    sock.settimeout(30)  # the drain lasts DRAIN_SECONDS (5 s); the body's own timeout, an hour
+    assert closed(sock)
+
+
+def tcp_receive_buffer_limit() -> int:
+    """The most the kernel lets a TCP socket hold unread (its autotuning ceiling)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_rmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 32 * 1024 * 1024
 
 
 def test_wrong_keys_over_http_are_rate_limited_per_address(server_factory):
