@@ -167,6 +167,7 @@ def test_a_message_begun_and_never_finished_is_timed_out(server_factory):
     thread.start()
     thread.join(15)
     stop.set()
+    server.caught_up()  # the line is written before the close, and read a moment after
     assert server.logged("message not finished"), "".join(server.log[-10:])
     sock.close()
 
@@ -392,6 +393,7 @@ async def test_behind_a_proxy_the_forwarded_host_decides(server_factory):
     # a proxy that does not pass Host (the article's lines): the page's host is not seen
     upstream = f"127.0.0.1:{plain.port}"
     assert await refused_origin(plain, "http://tables.test", upstream)
+    plain.caught_up()  # the line is written before the answer, and read a moment after
     assert plain.logged("refused .* code=origin_not_allowed")
     trusting = server_factory("--server-name", "tables.test", "--trust-proxy", "1")
     forwarded = ("X-Forwarded-Host: tables.test", "X-Forwarded-Proto: https")
