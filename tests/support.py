@@ -8,6 +8,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -94,6 +95,20 @@ class Server(Listening):
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
+    def reset_peak_rss(self) -> int:
+        """Start measuring the process's peak resident memory afresh (Linux: clear_refs 5);
+        returns its resident memory now. Memory held for a moment and given back shows in
+        ``peak_rss``, where ``rss`` afterwards would miss it."""
+        assert self.proc is not None
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+        return self.rss()
+
+    def peak_rss(self) -> int:
+        """The most resident memory the process has had since ``reset_peak_rss``, in bytes."""
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
         for line in self.proc.stderr:
@@ -111,6 +126,20 @@ class Server(Listening):
 
     def logged(self, pattern: str) -> list[str]:
         return [line for line in self.log if re.search(pattern, line)]
+
+    def caught_up(self, timeout: float = 10) -> None:
+        """Wait until ``log`` holds every line the server wrote before now: lines reach us
+        through a pipe and a thread, a moment after the answers they came before, so a test
+        that asserts a line is *not* there must wait for this. A request of its own is
+        answered, and then its access line read (a 404's: a 200's is not logged); the lines
+        come in order."""
+        token = secrets.token_hex(8)
+        http("GET", f"{self.url}/parser/api/caught-up-{token}")
+        deadline = time.monotonic() + timeout
+        while not any(token in line for line in self.log):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server's log did not show {token} in {timeout} s")
+            time.sleep(0.02)
 
 
 # HTTP

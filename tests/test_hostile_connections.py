@@ -81,14 +81,21 @@ def deflated(data: bytes) -> bytes:
 
 
 def read_until_closed(sock: socket.socket, limit: float = 20) -> bytes:
-    sock.settimeout(limit)
+    """What the server sends until it closes the connection, which it must do within
+    ``limit`` seconds: a connection it leaves open fails the test (a wait, not a measure)."""
+    deadline = time.monotonic() + limit
     data = b""
     try:
-        while chunk := sock.recv(1 << 20):
+        while True:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return data
             data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return data
+    except ConnectionResetError:
+        return data
+    except TimeoutError:
+        raise AssertionError(f"still open after {limit} s, having sent {data[:300]!r}") from None
 
 
 def new_document(server) -> dict[str, str]:
@@ -160,6 +167,7 @@ def test_a_message_begun_and_never_finished_is_timed_out(server_factory):
     thread.start()
     thread.join(15)
     stop.set()
+    server.caught_up()  # the line is written before the close, and read a moment after
     assert server.logged("message not finished"), "".join(server.log[-10:])
     sock.close()
 
@@ -195,11 +203,46 @@ async def test_an_editors_compressed_upload_is_inflated_a_piece_at_a_time(server
     server = server_factory("--max-upload-bytes", "32MiB")
     ws = await connect(f"{server.ws_url}/parser/ws", max_size=None, compression="deflate")
     await receive(ws)
-    before = server.rss()
-    await ws.send(b"a\tb\n" * (16 * 1024 * 1024))  # 64 MiB, compressed to ~100 KB
+    before = server.reset_peak_rss()
+    # 64 MiB in rows of 1 KiB (few to parse), compressed to ~64 KB: it arrives in a read or two
+    await ws.send((b"x" * 1023 + b"\n") * (64 * 1024))
     await asyncio.wait_for(ws.wait_closed(), 60)
     assert ws.close_code == 1009  # a legacy file over the limit, as before
-    assert server.rss() - before < 48 * 1024 * 1024
+    # at its peak, not once it is over: inflated whole, it held the 32 MiB up to the limit
+    # (~46 MiB more at the peak); a piece at a time, ~9 MiB
+    assert server.peak_rss() - before < 24 * 1024 * 1024
+
+
+async def test_a_connection_inflates_no_faster_than_its_budget(server_factory):
+    # compressed messages that inflate to the size limit, as fast as the client can send them:
+    # each costs the server 4 MiB of work and the client ~4 KB
+    server = server_factory()
+    doc = new_document(server)
+    opened_at = time.monotonic()
+    ws = await connect(
+        f"{server.ws_url}/parser/ws/{doc['id']}",
+        subprotocols=[V1],  # type: ignore[list-item]
+        max_size=None,
+        compression="deflate",
+    )
+    await expect(ws, "page")
+    bomb = " " * (4 * 1024 * 1024 - 16)  # not a message: each is answered bad_message
+    for _ in range(24):
+        await ws.send(bomb)
+    for _ in range(24):
+        await expect(ws, "error", timeout=60, code="bad_message")
+    elapsed = time.monotonic() - opened_at
+    _, metrics, _ = http("GET", f"{server.url}/metrics")
+    inflated = float(re.search(r"^tablecast_inflated_bytes_total (\S+)", metrics, re.M).group(1))  # type: ignore[union-attr]
+    assert inflated >= 24 * len(bomb)  # all of it, in the end
+    # A bound that holds however slow the machine: never more than its burst, plus its rate
+    # for as long as the connection has been open (the test's clock started before the
+    # server's), plus the piece in hand. Unbudgeted, all 96 MiB went in a fraction of a
+    # second. The figures are written out (handlers/viewer.py: INFLATE_RATE, READ_PIECE): a
+    # test that read the constants could not see them raised.
+    rate, piece = 32 * 1024 * 1024, 1024 * 1024
+    assert inflated <= rate * (1 + elapsed) + piece, (inflated, elapsed)
+    await ws.close()
 
 
 # Sockets: timeouts, per-address counts, running out of file descriptors
@@ -209,9 +252,7 @@ def test_a_request_whose_headers_never_finish_is_closed(server_factory):
     server = server_factory("--header-timeout", "1s")
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
-    started = time.monotonic()
-    assert read_until_closed(sock, limit=10) == b""
-    assert time.monotonic() - started < 9  # closed by the server, not by the test's patience
+    assert read_until_closed(sock, limit=10) == b""  # closed unanswered (before: after 120 s)
     sock.close()
 
 
@@ -228,16 +269,22 @@ def test_an_address_holds_only_its_share_of_http_connections(server_factory):
     extra.bind(("127.0.0.2", 0))
     extra.connect(("127.0.0.1", server.port))
     extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert read_until_closed(extra, limit=5) == b""  # closed unanswered
+    assert read_until_closed(extra, limit=10) == b""  # closed unanswered
     assert http("GET", f"{server.url}/healthz")[0] == 200  # another address: served
     for sock in held:
         sock.close()
-    time.sleep(0.3)
-    again = socket.socket()
-    again.bind(("127.0.0.2", 0))
-    again.connect(("127.0.0.1", server.port))
-    again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert read_until_closed(again, limit=5).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 10
+    while True:  # once the server has seen them close, the address has its share again
+        again = socket.socket()
+        again.bind(("127.0.0.2", 0))
+        again.connect(("127.0.0.1", server.port))
+        again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_until_closed(again, limit=10)
+        again.close()
+        if answer.startswith(b"HTTP/1.1 200"):
+            break
+        assert answer == b"" and time.monotonic() < deadline, answer
+        time.sleep(0.1)
 
 
 def test_out_of_file_descriptors_the_server_pauses_and_says_so_once(server_factory):
@@ -267,12 +314,13 @@ def test_out_of_file_descriptors_the_server_pauses_and_says_so_once(server_facto
 
 
 def test_a_refused_handshake_is_answered_and_closed(server_factory):
-    server = server_factory("--max-connections-per-ip", "1")
+    # a header timeout longer than the wait below: only the refusal may close the connection
+    server = server_factory("--max-connections-per-ip", "1", "--header-timeout", "60s")
     doc = new_document(server)
     first = opened(server.port, f"/parser/ws/{doc['id']}")
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(handshake(server.port, f"/parser/ws/{doc['id']}"))
-    data = read_until_closed(sock, limit=5)
+    data = read_until_closed(sock, limit=10)  # answered, then closed: it holds nothing of ours
     assert data.startswith(b"HTTP/1.1 429") and b"too_many_connections" in data
     sock.close()
     first.close()
@@ -345,6 +393,7 @@ async def test_behind_a_proxy_the_forwarded_host_decides(server_factory):
     # a proxy that does not pass Host (the article's lines): the page's host is not seen
     upstream = f"127.0.0.1:{plain.port}"
     assert await refused_origin(plain, "http://tables.test", upstream)
+    plain.caught_up()  # the line is written before the answer, and read a moment after
     assert plain.logged("refused .* code=origin_not_allowed")
     trusting = server_factory("--server-name", "tables.test", "--trust-proxy", "1")
     forwarded = ("X-Forwarded-Host: tables.test", "X-Forwarded-Proto: https")

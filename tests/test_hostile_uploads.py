@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -40,7 +41,10 @@ def answer(sock: socket.socket) -> tuple[int, dict[str, object], bytes]:
     """The HTTP answer on a raw socket: status, JSON body, and whatever followed."""
     data = b""
     while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"no answer within {sock.gettimeout()} s") from None
         assert chunk, f"closed without an answer: {data!r}"
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
@@ -53,12 +57,15 @@ def answer(sock: socket.socket) -> tuple[int, dict[str, object], bytes]:
 
 
 def closed(sock: socket.socket) -> bool:
-    """Whether the server closed the connection (reading nothing more from it)."""
+    """Whether the server closed the connection (reading nothing more from it) within the
+    socket's timeout; one left open fails the test."""
     try:
         while sock.recv(65536):
             pass
     except ConnectionResetError:
         pass
+    except TimeoutError:
+        raise AssertionError("the server left the connection open") from None
     return True
 
 
@@ -81,6 +88,14 @@ def alive(server, docs: list[dict[str, object]]) -> list[int]:
     return [http("GET", f"{server.url}/parser/api/docs/{d['id']}")[0] for d in docs]
 
 
+def wait_for(done, timeout: float = 10) -> None:
+    """Wait (generously) for something that must happen."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"not done within {timeout} s"
+        time.sleep(0.05)
+
+
 # Nothing is deleted to make room unless the operator says so
 
 
@@ -91,6 +106,7 @@ def test_at_the_document_limit_a_new_table_is_refused_and_none_is_deleted(server
     assert (status, refused["error"]["code"]) == (507, "storage_full")
     assert alive(server, docs) == [200, 200, 200]
     assert put(server.url, docs[0], table(6))[0] == 200  # new versions of kept tables: fine
+    server.caught_up()
     assert not server.logged("removed")
 
 
@@ -104,25 +120,70 @@ def test_at_the_byte_limit_uploads_are_refused_and_nothing_is_deleted(server_fac
     status, answer_, _ = put(server.url, docs[0], table(40_000))
     assert (status, answer_["error"]["code"]) == (507, "storage_full")
     assert http("GET", f"{server.url}/parser/api/docs/{docs[0]['id']}")[1]["version"] == 1
+    server.caught_up()
     assert not server.logged("removed")
 
 
 @pytest.mark.parametrize("eviction", ["none", "lru"])
-def test_an_announced_size_removes_nothing(server_factory, eviction):
+@pytest.mark.parametrize("announced", [64 * 1024 * 1024, 900 * 1024])
+def test_an_announced_size_removes_nothing(server_factory, eviction, announced):
     # the attack: one POST announcing 64 MiB, sending nothing, evicted every unviewed table
     server = server_factory(
         "--max-stored-bytes", "1MiB", "--max-upload-bytes", "64MiB", "--eviction", eviction
     )
     docs = [http("POST", f"{server.url}/parser/api/docs", table(2000))[1] for _ in range(5)]
-    sock = raw(server.port, post_head(server.port, 64 * 1024 * 1024))
-    if eviction == "none":  # refused at once, from its size
+    sock = raw(server.port, post_head(server.port, announced))  # 900 KiB: fits an empty store
+    if eviction == "none" or announced > 1024 * 1024:
+        # refused at once, from its size: it does not fit in the room left (none), or would
+        # not fit even in an empty store (lru)
         status, body, _ = answer(sock)
         assert (status, body["error"]["code"]) == (507, "storage_full")  # type: ignore[index]
-    else:
-        time.sleep(1.0)  # room is made for bytes stored, never for bytes announced
+    else:  # lru: room is made for bytes stored, never for bytes announced
+        wait_for(lambda: uploads_in_progress(server) == 1)  # it has started, with its size
     assert alive(server, docs) == [200] * 5
+    server.caught_up()
     assert not server.logged("removed")
     sock.close()
+
+
+def test_an_upload_of_unknown_size_is_refused_as_it_crosses_the_byte_limit(server_factory):
+    server = server_factory("--max-stored-bytes", "400KiB")
+    kept = http("POST", f"{server.url}/parser/api/docs", table(4000))[1]  # ~140 KB stored
+    # ~320 KB, chunked (no Content-Length): less than the limit, more than the room left
+    status, code = urllib_post(f"{server.url}/parser/api/docs", iter([table(12_000)]))
+    assert (status, code) == (507, "storage_full")
+    assert alive(server, [kept]) == [200]
+    assert documents(server) == 1  # the new document that got no file is not kept either
+    server.caught_up()
+    assert not server.logged("removed")
+
+
+def test_under_lru_an_upload_larger_than_the_store_is_refused_and_removes_nothing(
+    server_factory,
+):
+    # kept, it would make every other table go; refused as it crosses the limit
+    server = server_factory("--max-stored-bytes", "1MiB", "--eviction", "lru")
+    docs = [http("POST", f"{server.url}/parser/api/docs", table(2000))[1] for _ in range(5)]
+    status, code = urllib_post(f"{server.url}/parser/api/docs", iter([table(60_000)]))  # ~1.6 MB
+    assert (status, code) == (507, "storage_full")
+    assert alive(server, docs) == [200] * 5
+    server.caught_up()
+    assert not server.logged("removed")
+
+
+def test_a_limit_lowered_below_what_is_stored_deletes_nothing(server_factory):
+    first = server_factory()
+    docs = [http("POST", f"{first.url}/parser/api/docs", table(5))[1] for _ in range(3)]
+    first.stop()
+    server = server_factory("--max-documents", "2")  # the same data, a lower limit
+    assert http("POST", f"{server.url}/parser/api/docs", table(5))[0] == 507
+    # a new version makes room if the operator asked for eviction: here, nothing may go. The
+    # writer takes that room-making before the second upload's writes, so it is done by then.
+    for _ in range(2):
+        assert put(server.url, docs[0], table(6))[0] == 200
+    assert alive(server, docs) == [200, 200, 200]
+    server.caught_up()
+    assert not server.logged("removed")
 
 
 def test_lru_eviction_is_the_operators_choice(server_factory):
@@ -132,6 +193,7 @@ def test_lru_eviction_is_the_operators_choice(server_factory):
     assert put(server.url, docs[0], table(6))[0] == 200  # docs[0] is used again: docs[1] is oldest
     assert http("POST", f"{server.url}/parser/api/docs", table(5))[0] == 201
     assert alive(server, docs) == [200, 404, 200]
+    server.caught_up()
     assert server.logged("removed 1 unused documents")
 
 
@@ -183,19 +245,26 @@ def test_an_upload_held_open_is_bounded_per_address(server_factory):
     assert http("POST", f"{server.url}/parser/api/docs", table(3000))[0] == 201
 
 
-def test_unfinished_uploads_are_bounded_in_all(server_factory):
+async def test_unfinished_uploads_are_bounded_in_all(server_factory):
     server = server_factory("--max-uploading-bytes", "1MiB")
-    held = raw(server.port, post_head(server.port, None), source="127.0.0.2")
-    held.sendall(chunk(b"a\tb\n" * 200_000))  # 800 KB held, unfinished
-    time.sleep(0.5)
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    watcher = await v1(server, doc["id"])  # to know when the held upload's bytes are in
+    await expect(watcher, "page")
+    head = (
+        f"PUT /parser/api/docs/{doc['id']} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {doc['edit_key']}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    held = raw(server.port, head + chunk(b"a\tb\n" * 200_000), source="127.0.0.2")
+    await expect(watcher, "upload_progress", received=800_000)  # 800 KB held, unfinished
     other = raw(server.port, post_head(server.port, None), source="127.0.0.3")
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         other.sendall(chunk(b"a\tb\n" * 100_000))
     status, body, _ = answer(other)
     assert (status, body["error"]["code"]) == (429, "too_many_uploads")  # type: ignore[index]
     held.sendall(b"0\r\n\r\n")  # the first one finishes: room again
-    assert answer(held)[0] == 201
+    assert answer(held)[0] == 200
     assert http("POST", f"{server.url}/parser/api/docs", table(100))[0] == 201
+    await watcher.close()
 
 
 def test_an_http_upload_that_goes_quiet_is_ended(server_factory):
@@ -218,17 +287,17 @@ def test_an_http_upload_that_goes_quiet_is_ended(server_factory):
 
 
 def test_an_upload_that_trickles_past_the_upload_timeout_is_ended(server_factory):
-    server = server_factory("--upload-timeout", "2s", "--upload-idle-timeout", "10s")
+    server = server_factory("--upload-timeout", "2s", "--upload-idle-timeout", "60s")
     sock = raw(server.port, post_head(server.port, None))
-    deadline = time.monotonic() + 10
-    try:
-        while time.monotonic() < deadline:
-            sock.sendall(chunk(b"a\tb\n"))  # a little, often: never idle
-            time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    try:  # a little, often, never idle, until the server says something (or closes)
+        while time.monotonic() < deadline and not select.select([sock], [], [], 0.2)[0]:
+            sock.sendall(chunk(b"a\tb\n"))
     except (BrokenPipeError, ConnectionResetError):
         pass
     status, body, _ = answer(sock)
     assert (status, body["error"]["code"]) == (408, "upload_timeout")  # type: ignore[index]
+    assert "took longer" in body["error"]["message"]  # type: ignore[index]
     assert uploads_in_progress(server) == 0
 
 
@@ -317,6 +386,52 @@ def test_the_cli_prints_the_refusal_of_a_file_it_is_still_sending(server_factory
     assert "too_large" in too_big.stderr, too_big.stderr
 
 
+def test_a_refusal_reads_only_so_much_of_the_body_before_it_closes(server_factory):
+    # the answer is out at once; what the client sends after it is read and dropped up to a
+    # point (DRAIN_BYTES, 16 MiB: written out, so that raising it is caught), not for as long
+    # as the client goes on
+    server = server_factory("--max-upload-bytes", "1MiB")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", server.port))
+    announced = 1024 * 1024 * 1024
+    sock.sendall(post_head(server.port, announced))
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (413, "too_large")  # type: ignore[index]
+    piece, sent = bytes(64 * 1024), 0
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        while sent < announced:
+            sock.sendall(piece)
+            sent += len(piece)
+    # what was drained, and what the kernel held for it on either side when it closed
+    held = tcp_receive_buffer_limit() + sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert sent <= 16 * 1024 * 1024 + held + len(piece), sent  # before: all of the 1 GiB
+    sock.close()
+
+
+def test_a_refused_upload_that_sends_nothing_more_is_closed_after_a_while(server_factory):
+    server = server_factory()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
+    head = (
+        f"PUT /parser/api/docs/{doc['id']} HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer WRONG\r\nContent-Length: 1000000\r\n\r\n"
+    ).encode()
+    sock = raw(server.port, head)  # and then nothing
+    status, body, _ = answer(sock)
+    assert (status, body["error"]["code"]) == (403, "wrong_edit_key")  # type: ignore[index]
+    sock.settimeout(30)  # the drain lasts DRAIN_SECONDS (5 s); the body's own timeout, an hour
+    assert closed(sock)
+
+
+def tcp_receive_buffer_limit() -> int:
+    """The most the kernel lets a TCP socket hold unread (its autotuning ceiling)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_rmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 32 * 1024 * 1024
+
+
 def test_wrong_keys_over_http_are_rate_limited_per_address(server_factory):
     server = server_factory("--page-rate", "2")  # bursts of 4
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
@@ -335,7 +450,7 @@ def test_a_key_in_the_query_string_stays_out_of_the_log(server_factory):
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(5))
     url = f"{server.url}/parser/api/docs/{doc['id']}?edit_key={doc['edit_key']}&key=k2"
     assert http("PUT", url, table(5))[0] == 401
-    time.sleep(0.2)
+    server.caught_up()  # the PUT's access line is in
     assert not server.logged(re.escape(doc["edit_key"]))
     assert not server.logged("k2")
     assert server.logged(r"edit_key=\*\*\*&key=\*\*\*")
