@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -463,3 +464,30 @@ def test_the_log_is_written_in_full_elsewhere(tmp_path: Path):
     assert redacted_uri("/a?key=s3cret") == "/a?key=***"
     assert redacted_uri("/a?q=1&edit_key=s&x=2") == "/a?q=1&edit_key=***&x=2"
     assert redacted_uri("/a?access_token=t#f") == "/a?access_token=***#f"
+
+
+def test_an_upload_that_drags_on_while_still_sending_reads_its_408(server_factory):
+    # the client is still sending when its time is up: it reads the answer, not a reset
+    server = server_factory("--upload-timeout", "2s", "--upload-idle-timeout", "30s")
+
+    def slowly() -> Iterator[bytes]:
+        for _ in range(60):
+            yield b"a\tb\n" * 100
+            time.sleep(0.1)
+
+    request = urllib.request.Request(f"{server.url}/parser/api/docs", data=slowly(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 408
+    assert json.loads(refused.value.read())["error"]["code"] == "upload_timeout"
+
+
+def test_the_store_stays_within_its_byte_limit(server_factory):
+    # a version takes more room as records than as a file: what an upload writes counts
+    server = server_factory("--max-stored-bytes", "400KiB")
+    for _ in range(8):
+        if http("POST", f"{server.url}/parser/api/docs", table(3000))[0] == 507:
+            break
+    _, text, _ = http("GET", f"{server.url}/metrics")
+    stored = float(re.search(r"^tablecast_stored_bytes (\S+)", text, re.M).group(1))  # type: ignore[union-attr]
+    assert stored <= 400 * 1024, stored

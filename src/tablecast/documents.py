@@ -33,6 +33,9 @@ T = TypeVar("T")
 # client's whole file) cannot hold the writer for seconds while other uploads wait.
 PIECE_BYTES = 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
+# A file's records take more room than the file (each a JSON array; see store.base): about
+# 1.3 to 1.5 times for most tables. An upload whose records are not written yet counts so.
+STORED_PER_BYTE = 1.5
 VIEW_MEMORY = 512 * 1024 * 1024
 
 
@@ -340,8 +343,8 @@ class Documents:
             await self.write(self.store.touch, accessed)
 
     def _uploading(self, address: str | None = None) -> int:
-        """Bytes that unfinished uploads (of one address, or all) hold."""
-        return sum(u.received for u in self.uploads if address is None or u.address == address)
+        """Bytes of files that unfinished uploads (of one address, or all) hold."""
+        return sum(u.held for u in self.uploads if address is None or u.address == address)
 
     def _check_uploading(self, address: str, more: int) -> None:
         """Refuse ``more`` bytes of an unfinished upload past what unfinished uploads may
@@ -361,8 +364,9 @@ class Documents:
             )
 
     def _room(self) -> int:
-        """Bytes the store may still take, counting what uploads in progress have received."""
-        return self.limits.max_stored_bytes - self.stored_bytes - self._uploading()
+        """Bytes the store may still take, counting what uploads in progress take of it."""
+        taken = sum(upload.stored for upload in self.uploads)
+        return self.limits.max_stored_bytes - self.stored_bytes - taken
 
     def _checks_room(self) -> bool:
         """Whether uploads are refused past --max-stored-bytes. Under --eviction lru they are
@@ -385,10 +389,11 @@ class Documents:
         memory, so for every piece)."""
         self._check_uploading(upload.address, more)
         limit = self.limits.max_stored_bytes
+        more = upload.as_stored(more)
         if self._checks_room():
             if self._room() < more:
                 raise _no_room()
-        elif limit and upload.received + more > limit:
+        elif limit and upload.stored + more > limit:
             raise _no_room()
 
     def expired(self, now: float) -> list[Upload]:
@@ -473,6 +478,7 @@ class Upload:
         self._documents = documents
         self._ingest = ingest
         self._done = False
+        self._in_flight = 0  # bytes given to the writer thread, not yet received by the parser
 
     @property
     def received(self) -> int:
@@ -481,6 +487,26 @@ class Upload:
     @property
     def pending_id(self) -> int:
         return self._ingest.pending_id
+
+    @property
+    def held(self) -> int:
+        """Bytes of its file it holds, for the limits on unfinished uploads: those received,
+        and the piece on its way to the writer thread."""
+        return self._ingest.received + self._in_flight
+
+    def as_stored(self, size: int) -> int:
+        """What ``size`` more bytes of the file will take in the store: as much more as what
+        it has written so far took, or STORED_PER_BYTE times it before anything is written."""
+        ingest = self._ingest
+        ratio = ingest.written / ingest.received if ingest.written else STORED_PER_BYTE
+        return int(size * max(ratio, 1.0))
+
+    @property
+    def stored(self) -> int:
+        """What it takes of the store's room: the bytes it has received or written to the
+        store (records take more room than their file), whichever is more, and the piece on
+        its way."""
+        return max(self._ingest.received, self._ingest.written) + self._in_flight
 
     @property
     def records(self) -> int:
@@ -493,7 +519,11 @@ class Upload:
                 self._check_open()
                 piece = data[i : i + PIECE_BYTES]
                 self._documents.admit(self, len(piece))
-                await self._documents.write(self._ingest.feed, piece)
+                self._in_flight = len(piece)
+                try:
+                    await self._documents.write(self._ingest.feed, piece)
+                finally:
+                    self._in_flight = 0
         except BaseException:
             await self.abort()
             raise
@@ -530,7 +560,7 @@ class Upload:
             raise
         self._end()
         # kept now: counted with the store's bytes until the store is next asked (_check_space)
-        self._documents.stored_bytes += self.received
+        self._documents.stored_bytes += self.stored
         METRICS.uploads["committed"] += 1
         METRICS.upload_seconds.observe(self.duration)
         self._documents.tidy()

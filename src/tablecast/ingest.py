@@ -44,6 +44,7 @@ class Ingest:
         self.parser = TableParser(options)
         self.pending_id = store.begin_version(document_id)
         self._records: list[str] = []  # the blocks being filled
+        self.written = 0  # bytes of blocks and of the file written to the store so far
         self._blocks_written = 0
         # The file as it arrived, from byte _kept_from on: all that is not written yet and,
         # while its records give the file back, not given back yet
@@ -153,5 +154,7 @@ class Ingest:
         parts = self._original_parts(final)
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)
+            self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
+            self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
         self._blocks_written += len(blocks)
         del self._records[:cut]

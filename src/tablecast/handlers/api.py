@@ -245,12 +245,11 @@ class UploadHandler(ApiHandler):
 
     def _expired(self, err: TablecastError) -> None:
         """The upload went quiet or ran too long (see Documents.expired)."""
-        self.refused = err  # what still comes of the body is dropped
         tasks.spawn(self._end_expired(err), "end an upload that timed out")
 
     async def _end_expired(self, err: TablecastError) -> None:
         await self._rollback(err)
-        self.fail(err)  # once rolled back; finishing closes the connection (the body is unread)
+        self.refuse(err)  # once rolled back; a client still sending reads it, as any refusal
 
     async def data_received(self, chunk: bytes) -> None:
         METRICS.bytes_in += len(chunk)
