@@ -82,7 +82,8 @@ class Server(Listening):
         if not self.port:
             self.proc.kill()
             raise RuntimeError("server did not start:\n" + "".join(self.log))
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         return self
 
     def _limit_open_files(self) -> None:
@@ -119,10 +120,14 @@ class Server(Listening):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+        # its last lines are in ``log`` once the pipe has been read to its end (the log
+        # check after each test must see a traceback written just before the exit)
+        self._drainer.join(5)
+        return status
 
     def logged(self, pattern: str) -> list[str]:
         return [line for line in self.log if re.search(pattern, line)]

@@ -146,6 +146,7 @@ async def test_websockets_from_other_sites_are_refused(server_factory):
         ws = await connect(url, origin=origin, subprotocols=[V1])  # type: ignore[arg-type,list-item]
         await expect(ws, "page")
         await ws.close()
+    server.caught_up()
     assert server.logged("refused .* code=origin_not_allowed")
 
 

@@ -138,6 +138,7 @@ def test_past_the_document_limit_the_least_recently_used_make_way(server_factory
     alive = {d["id"]: http("GET", f"{server.url}/parser/api/docs/{d['id']}")[0] for d in docs}
     assert alive == {docs[0]["id"]: 200, docs[1]["id"]: 404, docs[2]["id"]: 200}
     assert http("GET", f"{server.url}/parser/api/docs/{fourth['id']}")[0] == 200
+    server.caught_up()
     assert server.logged("removed 1 unused documents")
 
 

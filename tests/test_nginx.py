@@ -30,6 +30,7 @@ async def test_the_legacy_flow_through_nginx(server_factory, nginx_factory):
         assert page["page_no"] == 3 and page["data"][0][0] == "r199c0"
     await uploader.close()
     await viewer.close()
+    server.caught_up()
     assert server.logged(r"connect doc=.* ip=127\.0\.0\.1")
 
 
@@ -113,6 +114,7 @@ async def test_a_cluster_behind_nginx_survives_losing_a_node(server_factory, ngi
     for ws in viewers:
         await expect(ws, "page")
     for node in nodes:  # nginx spread them over both
+        node.caught_up()
         assert len(node.logged(r"connect doc=")) >= 2, "".join(node.log)
 
     await boss.send(json.dumps({"type": "goto", "page": 4}))

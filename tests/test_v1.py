@@ -278,6 +278,7 @@ async def test_an_abandoned_upload_leaves_the_old_version_intact(server):
     fresh = await v1(server, document_id)
     page = await expect(fresh, "page")
     assert page["version"] == 1 and page["total_number"] == 100
+    server.caught_up()
     assert server.logged("upload abandoned")
     for ws in (a, watcher, fresh):
         await ws.close()
