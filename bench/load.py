@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, cast
@@ -41,15 +42,25 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return header + mask + masked
 
 
-def handshake(host: str, port: int, path: str, deflate: bool, subprotocol: str | None) -> bytes:
+def handshake(
+    host: str,
+    port: int | None,
+    path: str,
+    deflate: bool,
+    subprotocol: str | None,
+    extra: Sequence[str] = (),
+) -> bytes:
+    """A WebSocket opening handshake. ``port`` None: ``host`` is the whole Host header;
+    ``extra``: more header lines (the tests send an Origin, a cookie, forwarded headers)."""
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {path} HTTP/1.1",
-        f"Host: {host}:{port}",
+        f"Host: {host}:{port}" if port is not None else f"Host: {host}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Key: {key}",
         "Sec-WebSocket-Version: 13",
+        *extra,
     ]
     if deflate:
         lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")

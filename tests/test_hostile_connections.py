@@ -5,9 +5,7 @@ and what it must not cost anyone else."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import os
 import re
 import socket
 import threading
@@ -15,6 +13,7 @@ import time
 import zlib
 
 import pytest
+from bench.load import handshake as bench_handshake
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -32,19 +31,12 @@ def handshake(
     deflate: bool = False,
     extra: tuple[str, ...] = (),
 ) -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: {host or f'127.0.0.1:{port}'}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-        *([f"Origin: {origin}"] if origin else []),
-        *(["Sec-WebSocket-Extensions: permessage-deflate"] if deflate else []),
-        *extra,
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    """The load clients' handshake (bench.load), for ``host`` if given (the whole Host
+    header), from a page of ``origin``."""
+    headers = (*([f"Origin: {origin}"] if origin else []), *extra)
+    if host is None:
+        return bench_handshake("127.0.0.1", port, path, deflate, None, headers)
+    return bench_handshake(host, None, path, deflate, None, headers)
 
 
 def opened(port: int, path: str, *, source: str = "127.0.0.1", **options) -> socket.socket:
@@ -433,25 +425,24 @@ async def test_the_browser_that_made_a_document_over_the_legacy_protocol_may_edi
     for ws in (back, stranger):
         await ws.close()
     # and a v1 joiner with the cookie is an editor too (the same browser)
-    again = await connect(
-        f"{server.ws_url}/parser/ws/{first['uuid']}",
-        subprotocols=[V1],  # type: ignore[list-item]
-        additional_headers={"Cookie": value},
-    )
+    again = await v1_with_cookie(server, first["uuid"], value)
     assert (await expect(again, "hello"))["edit"] is True
     await again.close()
 
 
 @pytest.mark.parametrize("cookie", ["tablecast_edit=WRONG", "tablecast_edit", '"', "a=b; c"])
 async def test_a_wrong_or_broken_cookie_gives_no_edit_rights(server, cookie):
-    doc = new_document(server)
-    ws = await connect(
-        f"{server.ws_url}/parser/ws/{doc['id']}",
+    ws = await v1_with_cookie(server, new_document(server)["id"], cookie)
+    assert (await expect(ws, "hello"))["edit"] is False
+    await ws.close()
+
+
+async def v1_with_cookie(server, document_id: str, cookie: str):
+    return await connect(
+        f"{server.ws_url}/parser/ws/{document_id}",
         subprotocols=[V1],  # type: ignore[list-item]
         additional_headers={"Cookie": cookie},
     )
-    assert (await expect(ws, "hello"))["edit"] is False
-    await ws.close()
 
 
 async def test_a_v1_viewer_still_joins_normally(server):
