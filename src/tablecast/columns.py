@@ -66,6 +66,10 @@ class TableText:
     is_escaped: npt.NDArray[np.bool_] = field(init=False, repr=False)  # the same, line by line
     _boundaries: tuple[Array, Array] | None = field(default=None, repr=False)
     _cells: dict[int, tuple[Array, Array]] = field(default_factory=dict, repr=False)
+    # numeric columns' values by (column, first row), for their sorts (see numbering)
+    _values: dict[tuple[int, int], npt.NDArray[np.float64]] = field(
+        default_factory=dict, repr=False
+    )
     _held: int = field(default=0, repr=False)  # bytes held, counted as arrays are kept
 
     def __post_init__(self) -> None:
@@ -354,11 +358,28 @@ class TableText:
         kept = ~self.is_escaped[line]
         return starts[kept], (ends - starts)[kept], column[kept]
 
+    def numbering(self, columns: Sequence[int], first: int) -> Iterator[bool | None]:
+        """Read the values of these numeric columns' cells, over the records from ``first``
+        on, and keep them: a column a piece (None after each), then True. Made with the
+        types, so that a version's first sort by a number is a sort, not a parse as well."""
+        rows = np.arange(first, self.records, dtype=np.int64)
+        for number in columns:
+            self._numbers(number, rows)
+            yield None
+        yield True
+
     def _numbers(self, number: int, rows: Array) -> npt.NDArray[np.float64]:
+        key = (number, int(rows[0]) if len(rows) else 0)
+        found = self._values.get(key)
+        if found is not None and len(found) == len(rows):
+            return found
         matrix, lengths = self.keys(number, rows, INFER_BYTES)
         filled = lengths > 0
         values = np.zeros(len(rows))
         values[filled] = numbers(matrix[filled], lengths[filled])
+        if len(rows) and rows[-1] == self.records - 1:  # the rows to the end: a column's
+            self._values[key] = values
+            self._held += _held(values) + ENTRY_OVERHEAD
         return values
 
     def order(self, number: int, rows: Array, kind: str, descending: bool) -> Array:
@@ -671,20 +692,8 @@ def numbers(matrix: npt.NDArray[np.uint8], lengths: Array) -> npt.NDArray[np.flo
         matrix = np.take_along_axis(matrix, np.argsort(comma, axis=1, kind="stable"), axis=1)
         lengths = lengths - comma.sum(axis=1)
         matrix[np.arange(matrix.shape[1]) >= lengths[:, None]] = 0
-    width = matrix.shape[1]
-    dot = matrix == 46
-    dot_at = np.where(dot.any(axis=1), dot.argmax(axis=1), lengths)
-    # Shift each row so that its decimal points line up: a digit's worth is then its column's
-    # (a power of ten), and the values are one matrix product.
-    whole = int(dot_at.max(initial=0))
-    wide = whole + width
-    source = np.arange(wide)[None, :] + (dot_at - whole)[:, None]
-    valid = (source >= 0) & (source < width)
-    aligned = np.take_along_axis(matrix, np.clip(source, 0, width - 1), axis=1)
-    digits = (aligned - 48).astype(np.float64)
-    digits[~valid | (aligned < 48) | (aligned > 57)] = 0
-    worth = np.power(10.0, whole - 1 - np.arange(wide))
-    worth[whole:] *= 10  # past the point, skipping the point's own column
-    values: npt.NDArray[np.float64] = digits @ worth
-    values[matrix[:, 0] == 45] *= -1
+    # What is left ("-12", "+7", "1234.50", ".5") is what a float is written as: numpy reads
+    # each row as one, correctly rounded, in C (the zeros after a cell end its string)
+    rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1]}").ravel()
+    values: npt.NDArray[np.float64] = rows.astype(np.float64)
     return values
