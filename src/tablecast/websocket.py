@@ -260,8 +260,11 @@ class Reader:
         self._discard = False  # the binary message in progress is read past
         self._fragments = 0  # data frames of the message in progress
         self._size = 0  # bytes of that message so far (after decompression)
-        self._text = bytearray()
-        self._out = bytearray()  # binary data not yet given out as an event
+        # A text message so far (made when there is some: an idle viewer's reader holds
+        # none, and there are tens of thousands of them), and the binary data of this feed
+        # not yet given out, given out in one piece
+        self._text: bytearray | None = None
+        self._out: list[bytes] | None = None
         self._inflater: zlib._Decompress | None = None
         self._held = b""  # input not read yet: the budget ran out
         self._backlog = b""  # compressed payload not inflated yet: the budget ran out
@@ -324,16 +327,18 @@ class Reader:
         return self._done(events)
 
     def _done(self, events: list[Event]) -> list[Event]:
-        if self._out:
-            events.append(BinaryData(bytes(self._out)))
-            self._out.clear()
+        self._give_out(events)
         return events
 
     def _emit(self, event: Event, events: list[Event]) -> None:
-        if self._out:  # binary data first, in one piece
-            events.append(BinaryData(bytes(self._out)))
-            self._out.clear()
+        self._give_out(events)  # binary data first
         events.append(event)
+
+    def _give_out(self, events: list[Event]) -> None:
+        out = self._out
+        if out is not None:
+            events.append(BinaryData(out[0] if len(out) == 1 else b"".join(out)))
+            self._out = None
 
     def _catch_up(self, events: list[Event]) -> bool:
         """Inflate what waited for budget, and end its frame: whether all of it is done."""
@@ -392,7 +397,7 @@ class Reader:
             if rsv1 and not self._deflate:
                 raise ProtocolError(PROTOCOL_ERROR, "compressed frame without permessage-deflate")
             self._message, self._size, self._fragments = opcode, 0, 0
-            self._text.clear()
+            self._text = None
             self._discard = opcode == BINARY and not self.binary_wanted
             inflate = rsv1 and not self._discard
             self._inflater = zlib.decompressobj(-self._window) if inflate else None
@@ -419,9 +424,16 @@ class Reader:
 
     def _give(self, data: bytes) -> None:
         if self._message == TEXT:
-            self._text += data
+            if self._text is None:
+                self._text = bytearray(data)
+            else:
+                self._text += data
+        elif not data:
+            return
+        elif self._out is None:
+            self._out = [data]
         else:
-            self._out += data
+            self._out.append(data)
 
     def _inflate_backlog(self, events: list[Event]) -> None:
         """Inflate the backlog a piece at a time, as far as the budget goes."""
@@ -476,10 +488,10 @@ class Reader:
             self._inflater = None
         if self._message == TEXT:
             try:
-                text = self._text.decode("utf-8")
+                text = (self._text or b"").decode("utf-8")
             except UnicodeDecodeError:
                 raise ProtocolError(INVALID_DATA, "text message is not UTF-8") from None
-            self._text = bytearray()  # a message's buffer is not kept for the next one
+            self._text = None  # a message's buffer is not kept for the next one
             self._emit(Text(text), events)
         else:
             self._emit(BinaryEnd(), events)
