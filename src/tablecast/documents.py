@@ -86,7 +86,7 @@ class Documents:
         self._reading: dict[tuple[int, int, int], asyncio.Future[bytes]] = {}
         self.uploads: set[Upload] = set()
         # What the store held when last asked (committed versions only), and what uploads
-        # committed since: uploads in progress are counted by the bytes they have received
+        # committed since: uploads in progress are counted apart (see Upload.stored)
         self.stored_bytes = 0
         self.stopping = False  # uploads are being rolled back for shutdown
         self._closing = False  # no more writes
@@ -375,8 +375,10 @@ class Documents:
         return bool(self.limits.max_stored_bytes) and not self.limits.evict
 
     async def _check_space(self, size: int) -> None:
-        """Refuse an upload that cannot fit: at its start when its size is known."""
+        """Refuse an upload that cannot fit: at its start when its size is known (a file's
+        size, as its records will take it: see STORED_PER_BYTE)."""
         limit = self.limits.max_stored_bytes
+        size = int(size * STORED_PER_BYTE)
         if self._checks_room():
             self.stored_bytes = (await self.read(self.store.usage)).stored_bytes
             if self._room() < size:
