@@ -8,7 +8,10 @@ What it decides from the first 64 KiB (or the whole file, if smaller):
 * the encoding: a UTF-8 or UTF-16 byte order mark, else UTF-8 if the sample decodes as UTF-8,
   else cp1252. A UTF-8 file that turns out to hold a stray cp1252 byte later on keeps going:
   that byte alone is read as cp1252 rather than failing a large upload near its end;
-* that it is text at all: a NUL character in the sample means it is not (``not_text``);
+* that it is text at all: a NUL character in the sample means it is not (``not_text``). A
+  spreadsheet workbook (Excel's ``.xlsx`` or ``.xls``, OpenDocument's ``.ods``), known by its
+  first bytes whatever its name, or by its name when its bytes are binary, is refused with a
+  message of its own (``unsupported_format``; see :func:`workbook_kind`);
 * the delimiter: tab unless comma, semicolon or pipe splits the sample into more consistent
   records (see :func:`sniff_delimiter`).
 
@@ -179,6 +182,50 @@ def _has_decimal_commas(lines: list[str]) -> bool:
     return False
 
 
+_ZIP = b"PK\x03\x04"  # a zip file's local file header: xlsx and ods are zip files
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: xls (and doc, msg...)
+_ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # its "mimetype", first and unpacked
+# An OLE2 file's directory names its streams in UTF-16: a workbook's is "Workbook" ("Book"
+# before Excel 97)
+_XLS_STREAMS = tuple(f"{name}\0".encode("utf-16-le") for name in ("Workbook", "Book"))
+EXCEL = "Excel workbook"
+OPENDOCUMENT = "OpenDocument spreadsheet"
+_BY_EXTENSION = {
+    **dict.fromkeys(("xlsx", "xlsm", "xlsb", "xltx", "xltm", "xls", "xlt"), EXCEL),
+    **dict.fromkeys(("ods", "ots"), OPENDOCUMENT),
+}
+WORKBOOK_MESSAGES = {
+    EXCEL: "Excel workbooks are not read yet: save as CSV",
+    OPENDOCUMENT: "OpenDocument spreadsheets are not read yet: save as CSV",
+}
+
+
+def workbook_kind(head: bytes, filename: str = "", binary: bool = False) -> str | None:
+    """Which spreadsheet workbook a file is (:data:`EXCEL` or :data:`OPENDOCUMENT`), if it is
+    one: from its first bytes, so that a workbook renamed ``.csv``, or sent with no name, is
+    told apart from other binary files; or, when its bytes are ``binary`` (not text), from its
+    name (an encrypted ``.xlsx`` is an OLE2 file, a damaged one anything). A text file is
+    never a workbook, whatever its name: a CSV file named ``.xls`` is read as what it is."""
+    if head.startswith(_ZIP):
+        if _ODS in head[: 30 + len(b"mimetype") + len(_ODS) + 64]:  # its first part, unpacked
+            return OPENDOCUMENT
+        # Each part of the zip starts with a local file header, its name 30 bytes in; an xlsx
+        # keeps its sheets under xl/ (a docx under word/). The data between is compressed: a
+        # header's signature met there by chance is checked as any other, and is rare.
+        at = 0
+        while (at := head.find(_ZIP, at)) >= 0 and at + 30 <= len(head):
+            name_length = int.from_bytes(head[at + 26 : at + 28], "little")
+            if head[at + 30 : at + 30 + name_length].startswith(b"xl/"):
+                return EXCEL
+            at += len(_ZIP)
+    elif head.startswith(_OLE2) and any(stream in head for stream in _XLS_STREAMS):
+        return EXCEL
+    if not binary:
+        return None
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return _BY_EXTENSION.get(extension)
+
+
 def _utf8_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())  # isascii: no pass over it
 
@@ -347,8 +394,10 @@ class TableParser:
         sample_bytes: int = SNIFF_BYTES,
         plain_lane: bool = True,
         max_columns: int = MAX_COLUMNS,
+        filename: str = "",
     ) -> None:
         self.options = options or ParseOptions()
+        self.filename = filename  # as uploaded: only to name a binary file (see workbook_kind)
         self.max_columns = max_columns
         self.sample_bytes = sample_bytes
         self.plain_lane = plain_lane  # off only to test the two lanes against each other
@@ -416,7 +465,11 @@ class TableParser:
             self.rebuilt.stop()
         self.rebuilt.bom = head[:skip]
         sample = self._decode(head[skip:], final)
-        if "\x00" in sample:
+        binary = "\x00" in sample
+        kind = workbook_kind(head, self.filename, binary)
+        if kind is not None:
+            raise TablecastError("unsupported_format", WORKBOOK_MESSAGES[kind])
+        if binary:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
         self.delimiter = self.options.delimiter or sniff_delimiter(sample, final)
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
