@@ -90,6 +90,7 @@ class Ingest:
             width=self.parser.max_width,
             size=self.parser.bytes_in,
             first_record=self._first_record or [],
+            ragged_rows=self.parser.ragged_records,
         )
         return self.store.commit_version(self.pending_id, meta)
 

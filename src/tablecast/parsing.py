@@ -17,7 +17,8 @@ What it decides from the first 64 KiB (or the whole file, if smaller):
 
 Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article's ``csv.reader``
 did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
-record. Cells are kept exactly as written and ragged rows stay ragged. Only blank lines are
+record. Cells are kept exactly as written and ragged rows stay ragged (they are counted:
+``ragged_records``). Only blank lines are
 skipped: a line that is empty or holds nothing but white space, with no delimiter and no quote.
 Every other record is kept, even one whose cells are all empty or white space (delimiters
 alone, ``" "``, ``""``): nothing the file holds vanishes. A record may have at most
@@ -406,6 +407,11 @@ class TableParser:
         self.bytes_in = 0
         self.records = 0
         self.max_width = 0
+        # Records after the first whose cells are more or fewer than its: with a header, the
+        # data rows that do not fit it; without, the rows that do not fit the first. Either
+        # way the same count, so a view that switches the header needs no other.
+        self.first_width: int | None = None
+        self.ragged_records = 0
         self._head: bytearray | None = bytearray()
         self._decoder: codecs.IncrementalDecoder | None = None
         self._carry = ""  # a line without its line break yet
@@ -564,11 +570,14 @@ class TableParser:
         if len(kept) < len(lines):  # blank lines to leave out
             text = "\n".join(kept)
         out = text.replace(delimiter, '","').split("\n")
-        # each delimiter became three characters
-        widest = max(map(operator.sub, map(len, out), map(len, kept))) // 2 + 1
+        # each delimiter became three characters: a record grew by two per cell after its first
+        grown = list(map(operator.sub, map(len, out), map(len, kept)))
+        widest = max(grown) // 2 + 1
         if widest > self.max_columns:
-            widths = list(map(operator.sub, map(len, out), map(len, kept)))
-            self._too_wide(self.records + widths.index(widest * 2 - 2), widest)
+            self._too_wide(self.records + grown.index(widest * 2 - 2), widest)
+        if self.first_width is None:
+            self.first_width = grown[0] // 2 + 1
+        self.ragged_records += len(grown) - grown.count(self.first_width * 2 - 2)
         self.max_width = max(self.max_width, widest)
         self.records += len(out)
         return out
@@ -591,7 +600,7 @@ class TableParser:
         out: list[str] = []
         reader = self._reader
         assert reader is not None
-        max_width = self.max_width
+        max_width, first_width, ragged = self.max_width, self.first_width, 0
         try:
             for row in reader:
                 start, feed.record_start = feed.record_start, feed.pos
@@ -607,6 +616,11 @@ class TableParser:
                     if len(row) > self.max_columns:
                         self._too_wide(self.records + len(out), len(row))
                     max_width = len(row)
+                if len(row) != first_width:
+                    if first_width is None:
+                        first_width = len(row)
+                    else:
+                        ragged += 1
                 out.append(orjson.dumps(row)[2:-2].decode())
         except _NeedMoreInput:
             # the record in progress goes on in the next chunk, which scans on from here
@@ -637,7 +651,8 @@ class TableParser:
             raise TablecastError("bad_table", f"line {line}: {exc}") from None
         self._lines_done += feed.record_start
         feed.lines = []
-        self.max_width = max_width
+        self.max_width, self.first_width = max_width, first_width
+        self.ragged_records += ragged
         self.records += len(out)
         return out
 

@@ -113,6 +113,7 @@ def document_fields(document: Document) -> dict[str, Any]:
         "filename": version.meta.filename if version else None,
         "columns": version.columns if version else [],
         "has_header": version.meta.has_header if version else True,
+        "ragged_rows": version.meta.ragged_rows if version else 0,
         "encoding": version.meta.encoding if version else None,
         "delimiter": DELIMITER_NAMES.get(version.meta.delimiter) if version else None,
         "size": version.meta.size if version else 0,
@@ -131,6 +132,7 @@ def version_fields(version: Version) -> dict[str, Any]:
         "size": version.meta.size,
         "columns": version.columns,
         "has_header": version.meta.has_header,
+        "ragged_rows": version.meta.ragged_rows,
         "encoding": version.meta.encoding,
         "delimiter": DELIMITER_NAMES.get(version.meta.delimiter),
     }
