@@ -1,10 +1,12 @@
 """Ragged rows (issue 15, item 6): rows with more or fewer cells than the header are kept as they
-are, and counted with their version (``ragged_rows``)."""
+are, counted with their version (``ragged_rows``), and columns past the header's end, or of a
+file without one, are headed by a name no header would hold rather than a bare number."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from support import expect, feed_in_pieces, http, put, upload_v1, v1
 from tablecast import protocol
 from tablecast.errors import TablecastError
 from tablecast.parsing import ParseOptions, TableParser
-from tablecast.store.base import Store, VersionMeta, encode_block, record_cells
+from tablecast.store.base import Store, Version, VersionMeta, encode_block, record_cells
 from tablecast.store.sqlite import SCHEMA, SQLiteStore
 from test_parsing import raw_text
 from test_store import open_store, write_version
@@ -33,6 +35,21 @@ def counted(data: bytes, chunk: int, plain_lane: bool = True) -> tuple[list[list
     parser = TableParser(ParseOptions(), plain_lane=plain_lane)
     records = feed_in_pieces(parser, data, list(range(chunk, len(data), chunk)))
     return [record_cells(r) for r in records], parser.ragged_records
+
+
+# Columns past the header's end, or of a file without one
+
+
+def version(width: int, has_header: bool = True) -> Version:
+    meta = VersionMeta("t.tsv", "utf-8", "\t", has_header, 3, width, 10, ["a", "b"])
+    return Version(1, "d", 1, 0.0, meta)
+
+
+def test_made_up_column_names_cannot_pass_for_the_header():
+    assert version(4).column_names == ["a", "b", "Column 3 (no header)", "Column 4 (no header)"]
+    assert version(2).column_names == ["a", "b"]
+    assert version(3, has_header=False).column_names == ["Column 1", "Column 2", "Column 3"]
+    assert version(4).columns == ["a", "b", "3", "4"]  # what downloads write, as before
 
 
 # The parser counts them
@@ -177,6 +194,8 @@ def test_the_document_says_how_many_rows_do_not_fit_the_header(server):
     doc = post(server, RAGGED, "?name=r.tsv")
     url = f"{server.url}/parser/api/docs/{doc['id']}"
     assert doc["ragged_rows"] == 3
+    # the fourth column is only the longer row's: its name says so, and is no header's
+    assert doc["columns"] == ["a", "b", "c", "Column 4 (no header)"]
     _, meta, _ = http("GET", url)
     assert (meta["ragged_rows"], meta["columns"]) == (3, doc["columns"])
     _, page, _ = http("GET", f"{url}/pages/1")
@@ -184,12 +203,41 @@ def test_the_document_says_how_many_rows_do_not_fit_the_header(server):
     assert page["data"] == RAGGED_ROWS  # kept as they are
     # read without a header, the same rows do not fit the first: the same count
     _, page, _ = http("GET", f"{url}/pages/1?header=0")
+    assert page["columns"] == ["Column 1", "Column 2", "Column 3", "Column 4"]
     assert page["ragged_rows"] == 3 and page["data"][0] == ["a", "b", "c"]
 
     assert put(server.url, doc, b"a\tb\n1\t2\n")[1]["ragged_rows"] == 0
     _, listed, _ = http("GET", f"{url}/versions")
     assert [(v["version"], v["ragged_rows"]) for v in listed["versions"]] == [(2, 0), (1, 3)]
     assert listed["versions"][1]["columns"] == doc["columns"]
+
+
+def test_columns_of_a_file_without_a_header_are_named_not_numbered(server):
+    doc = post(server, b"1,2\n3,4,5\n6\n", "?header=0")
+    assert doc["columns"] == ["Column 1", "Column 2", "Column 3"]
+    assert doc["ragged_rows"] == 2  # rows that do not fit the first
+
+
+def test_downloads_write_the_header_as_before(server):
+    """The names are for people: a download's header row is the file's header cells, and past
+    its end each column's number, byte for byte as before."""
+    doc = post(server, RAGGED, "?name=r.tsv")
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format="
+
+    def download(fmt: str) -> bytes:
+        with urllib.request.urlopen(url + fmt, timeout=30) as response:
+            body: bytes = response.read()
+            return body
+
+    rows = b"".join("\t".join(row).encode() + b"\n" for row in RAGGED_ROWS)
+    assert download("tsv") == b"a\tb\tc\t4\n" + rows
+    assert orjson.loads(download("jsonl").splitlines()[3]) == {
+        "a": "7",
+        "b": "8",
+        "c": "9",
+        "4": "10",
+    }
+    assert download("original") == RAGGED
 
 
 async def test_every_viewer_is_told_with_the_new_version(server):
@@ -200,7 +248,7 @@ async def test_every_viewer_is_told_with_the_new_version(server):
     await upload_v1(uploader, RAGGED, filename="r.tsv")
     for ws in (uploader, watcher):
         page = await expect(ws, "page", cause="version")
-        assert page["ragged_rows"] == 3
+        assert (page["ragged_rows"], page["columns"][3]) == (3, "Column 4 (no header)")
         await ws.close()
 
 

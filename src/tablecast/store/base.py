@@ -59,9 +59,21 @@ class Version:
 
     @property
     def columns(self) -> list[str]:
-        """The header's names, numbered past its end; 1..n when the file has no header."""
+        """The header as downloads write it (and JSON Lines' keys): the header's cells,
+        numbered past its end; 1..n when the file has no header. (What people see heading the
+        columns is :attr:`column_names`.)"""
         header = self.meta.first_record if self.meta.has_header else []
         return header + [str(i + 1) for i in range(len(header), self.meta.width)]
+
+    @property
+    def column_names(self) -> list[str]:
+        """What heads each column for people: the header's names and, for the cells of longer
+        rows past its end, ``Column 12 (no header)``, which reads as no real name would; with
+        no header, ``Column 1``... (the number counts from 1, as people do)."""
+        if not self.meta.has_header:
+            return [f"Column {i + 1}" for i in range(self.meta.width)]
+        header = self.meta.first_record
+        return header + [f"Column {i + 1} (no header)" for i in range(len(header), self.meta.width)]
 
 
 @dataclass(frozen=True)
