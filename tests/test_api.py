@@ -56,7 +56,7 @@ def test_create_read_and_page(server):
 def test_header_zero_counts_every_row(server):
     status, doc, _ = post(server, b"1\t2\n3\t4\n", "?header=0")
     assert status == 201
-    assert doc["total_number"] == 2 and doc["columns"] == ["1", "2"]
+    assert doc["total_number"] == 2 and doc["columns"] == ["Column 1", "Column 2"]
     status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1")
     assert page["data"] == [["1", "2"], ["3", "4"]]
 

@@ -83,7 +83,7 @@ async def test_upload_without_a_header(server):
     await expect(ws, "page")
     await upload_v1(ws, b"1,2,3\n4,5,6\n", filename="n.csv", header=False)
     page = await expect(ws, "page", cause="version")
-    assert page["columns"] == ["1", "2", "3"]
+    assert page["columns"] == ["Column 1", "Column 2", "Column 3"]
     assert page["total_number"] == 2
     assert page["data"] == [["1", "2", "3"], ["4", "5", "6"]]
     assert page["delimiter"] == "comma"

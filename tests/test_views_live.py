@@ -85,7 +85,7 @@ async def test_browsing_alone_or_by_view_link_the_view_is_ones_own(server):
     await ed.send(json.dumps({"type": "follow", "follow": False}))
     await send_view(ed, sort=0, header=False)
     page = await expect(ed, "page", cause="request")
-    assert page["has_header"] is False and page["columns"] == ["1", "2", "3", "4"]
+    assert page["has_header"] is False and page["columns"] == [f"Column {n}" for n in range(1, 5)]
     assert names(page)[:2] == ["Ada", "ada"] and "name" in names(page)
     await nothing_more(viewer, skip=("presence",))
 

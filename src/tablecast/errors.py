@@ -10,6 +10,7 @@ from __future__ import annotations
 STATUS: dict[str, int] = {
     # the file
     "not_text": 400,  # binary data (NUL bytes) where a text table was expected
+    "unsupported_format": 415,  # a file of a kind tablecast does not read yet (a workbook)
     "empty_file": 400,  # no records at all
     "bad_table": 400,  # the text could not be read as a table
     "cell_too_large": 400,  # one cell longer than the parser accepts

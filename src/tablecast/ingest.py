@@ -41,7 +41,7 @@ class Ingest:
         self.filename = filename
         self.has_header = has_header
         self.max_bytes = max_bytes
-        self.parser = TableParser(options)
+        self.parser = TableParser(options, filename=filename)
         self.pending_id = store.begin_version(document_id)
         self._records: list[str] = []  # the blocks being filled
         self.written = 0  # bytes of blocks and of the file written to the store so far
@@ -90,6 +90,7 @@ class Ingest:
             width=self.parser.max_width,
             size=self.parser.bytes_in,
             first_record=self._first_record or [],
+            ragged_rows=self.parser.ragged_records,
         )
         return self.store.commit_version(self.pending_id, meta)
 

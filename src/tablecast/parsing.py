@@ -8,13 +8,17 @@ What it decides from the first 64 KiB (or the whole file, if smaller):
 * the encoding: a UTF-8 or UTF-16 byte order mark, else UTF-8 if the sample decodes as UTF-8,
   else cp1252. A UTF-8 file that turns out to hold a stray cp1252 byte later on keeps going:
   that byte alone is read as cp1252 rather than failing a large upload near its end;
-* that it is text at all: a NUL character in the sample means it is not (``not_text``);
+* that it is text at all: a NUL character in the sample means it is not (``not_text``). A
+  spreadsheet workbook (Excel's ``.xlsx`` or ``.xls``, OpenDocument's ``.ods``), known by its
+  first bytes whatever its name, or by its name when its bytes are binary, is refused with a
+  message of its own (``unsupported_format``; see :func:`workbook_kind`);
 * the delimiter: tab unless comma, semicolon or pipe splits the sample into more consistent
   records (see :func:`sniff_delimiter`).
 
 Records follow RFC 4180 as Python's ``csv`` module reads it (and as the article's ``csv.reader``
 did): quoted fields may hold delimiters, doubled quotes and line breaks; LF, CRLF and CR all end a
-record. Cells are kept exactly as written and ragged rows stay ragged. Only blank lines are
+record. Cells are kept exactly as written and ragged rows stay ragged (they are counted:
+``ragged_records``). Only blank lines are
 skipped: a line that is empty or holds nothing but white space, with no delimiter and no quote.
 Every other record is kept, even one whose cells are all empty or white space (delimiters
 alone, ``" "``, ``""``): nothing the file holds vanishes. A record may have at most
@@ -177,6 +181,50 @@ def _has_decimal_commas(lines: list[str]) -> bool:
         if any(_DECIMAL_COMMA.match(cell) for cell in row):
             return True
     return False
+
+
+_ZIP = b"PK\x03\x04"  # a zip file's local file header: xlsx and ods are zip files
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: xls (and doc, msg...)
+_ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # its "mimetype", first and unpacked
+# An OLE2 file's directory names its streams in UTF-16: a workbook's is "Workbook" ("Book"
+# before Excel 97)
+_XLS_STREAMS = tuple(f"{name}\0".encode("utf-16-le") for name in ("Workbook", "Book"))
+EXCEL = "Excel workbook"
+OPENDOCUMENT = "OpenDocument spreadsheet"
+_BY_EXTENSION = {
+    **dict.fromkeys(("xlsx", "xlsm", "xlsb", "xltx", "xltm", "xls", "xlt"), EXCEL),
+    **dict.fromkeys(("ods", "ots"), OPENDOCUMENT),
+}
+WORKBOOK_MESSAGES = {
+    EXCEL: "Excel workbooks are not read yet: save as CSV",
+    OPENDOCUMENT: "OpenDocument spreadsheets are not read yet: save as CSV",
+}
+
+
+def workbook_kind(head: bytes, filename: str = "", binary: bool = False) -> str | None:
+    """Which spreadsheet workbook a file is (:data:`EXCEL` or :data:`OPENDOCUMENT`), if it is
+    one: from its first bytes, so that a workbook renamed ``.csv``, or sent with no name, is
+    told apart from other binary files; or, when its bytes are ``binary`` (not text), from its
+    name (an encrypted ``.xlsx`` is an OLE2 file, a damaged one anything). A text file is
+    never a workbook, whatever its name: a CSV file named ``.xls`` is read as what it is."""
+    if head.startswith(_ZIP):
+        if _ODS in head[: 30 + len(b"mimetype") + len(_ODS) + 64]:  # its first part, unpacked
+            return OPENDOCUMENT
+        # Each part of the zip starts with a local file header, its name 30 bytes in; an xlsx
+        # keeps its sheets under xl/ (a docx under word/). The data between is compressed: a
+        # header's signature met there by chance is checked as any other, and is rare.
+        at = 0
+        while (at := head.find(_ZIP, at)) >= 0 and at + 30 <= len(head):
+            name_length = int.from_bytes(head[at + 26 : at + 28], "little")
+            if head[at + 30 : at + 30 + name_length].startswith(b"xl/"):
+                return EXCEL
+            at += len(_ZIP)
+    elif head.startswith(_OLE2) and any(stream in head for stream in _XLS_STREAMS):
+        return EXCEL
+    if not binary:
+        return None
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return _BY_EXTENSION.get(extension)
 
 
 def _utf8_length(text: str) -> int:
@@ -347,8 +395,10 @@ class TableParser:
         sample_bytes: int = SNIFF_BYTES,
         plain_lane: bool = True,
         max_columns: int = MAX_COLUMNS,
+        filename: str = "",
     ) -> None:
         self.options = options or ParseOptions()
+        self.filename = filename  # as uploaded: only to name a binary file (see workbook_kind)
         self.max_columns = max_columns
         self.sample_bytes = sample_bytes
         self.plain_lane = plain_lane  # off only to test the two lanes against each other
@@ -357,6 +407,11 @@ class TableParser:
         self.bytes_in = 0
         self.records = 0
         self.max_width = 0
+        # Records after the first whose cells are more or fewer than its: with a header, the
+        # data rows that do not fit it; without, the rows that do not fit the first. Either
+        # way the same count, so a view that switches the header needs no other.
+        self.first_width: int | None = None
+        self.ragged_records = 0
         self._head: bytearray | None = bytearray()
         self._decoder: codecs.IncrementalDecoder | None = None
         self._carry = ""  # a line without its line break yet
@@ -416,7 +471,11 @@ class TableParser:
             self.rebuilt.stop()
         self.rebuilt.bom = head[:skip]
         sample = self._decode(head[skip:], final)
-        if "\x00" in sample:
+        binary = "\x00" in sample
+        kind = workbook_kind(head, self.filename, binary)
+        if kind is not None:
+            raise TablecastError("unsupported_format", WORKBOOK_MESSAGES[kind])
+        if binary:
             raise TablecastError("not_text", "this is not a text table: the file holds binary data")
         self.delimiter = self.options.delimiter or sniff_delimiter(sample, final)
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
@@ -511,11 +570,14 @@ class TableParser:
         if len(kept) < len(lines):  # blank lines to leave out
             text = "\n".join(kept)
         out = text.replace(delimiter, '","').split("\n")
-        # each delimiter became three characters
-        widest = max(map(operator.sub, map(len, out), map(len, kept))) // 2 + 1
+        # each delimiter became three characters: a record grew by two per cell after its first
+        grown = list(map(operator.sub, map(len, out), map(len, kept)))
+        widest = max(grown) // 2 + 1
         if widest > self.max_columns:
-            widths = list(map(operator.sub, map(len, out), map(len, kept)))
-            self._too_wide(self.records + widths.index(widest * 2 - 2), widest)
+            self._too_wide(self.records + grown.index(widest * 2 - 2), widest)
+        if self.first_width is None:
+            self.first_width = grown[0] // 2 + 1
+        self.ragged_records += len(grown) - grown.count(self.first_width * 2 - 2)
         self.max_width = max(self.max_width, widest)
         self.records += len(out)
         return out
@@ -538,7 +600,7 @@ class TableParser:
         out: list[str] = []
         reader = self._reader
         assert reader is not None
-        max_width = self.max_width
+        max_width, first_width, ragged = self.max_width, self.first_width, 0
         try:
             for row in reader:
                 start, feed.record_start = feed.record_start, feed.pos
@@ -554,6 +616,11 @@ class TableParser:
                     if len(row) > self.max_columns:
                         self._too_wide(self.records + len(out), len(row))
                     max_width = len(row)
+                if len(row) != first_width:
+                    if first_width is None:
+                        first_width = len(row)
+                    else:
+                        ragged += 1
                 out.append(orjson.dumps(row)[2:-2].decode())
         except _NeedMoreInput:
             # the record in progress goes on in the next chunk, which scans on from here
@@ -584,7 +651,8 @@ class TableParser:
             raise TablecastError("bad_table", f"line {line}: {exc}") from None
         self._lines_done += feed.record_start
         feed.lines = []
-        self.max_width = max_width
+        self.max_width, self.first_width = max_width, first_width
+        self.ragged_records += ragged
         self.records += len(out)
         return out
 

@@ -39,6 +39,9 @@ class VersionMeta:
     width: int  # cells in the widest record
     size: int  # bytes received
     first_record: list[str] = field(default_factory=list)
+    # Records after the first whose cells are more or fewer than its (see TableParser): with a
+    # header, the data rows that do not fit it. None: stored before tablecast counted them.
+    ragged_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,21 @@ class Version:
 
     @property
     def columns(self) -> list[str]:
-        """The header's names, numbered past its end; 1..n when the file has no header."""
+        """The header as downloads write it (and JSON Lines' keys): the header's cells,
+        numbered past its end; 1..n when the file has no header. (What people see heading the
+        columns is :attr:`column_names`.)"""
         header = self.meta.first_record if self.meta.has_header else []
         return header + [str(i + 1) for i in range(len(header), self.meta.width)]
+
+    @property
+    def column_names(self) -> list[str]:
+        """What heads each column for people: the header's names and, for the cells of longer
+        rows past its end, ``Column 12 (no header)``, which reads as no real name would; with
+        no header, ``Column 1``... (the number counts from 1, as people do)."""
+        if not self.meta.has_header:
+            return [f"Column {i + 1}" for i in range(self.meta.width)]
+        header = self.meta.first_record
+        return header + [f"Column {i + 1} (no header)" for i in range(len(header), self.meta.width)]
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ class Document:
 # A document and its current version, as both stores select it (each adds its WHERE clause in
 # its own placeholder style), and the row made back into a Document.
 VERSION_COLUMNS = """v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter,
-       v.has_header, v.record_count, v.width, v.size, v.first_record"""
+       v.has_header, v.record_count, v.width, v.size, v.first_record, v.ragged_rows"""
 DOCUMENT_SELECT = f"""
 SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, d.shared_view,
        {VERSION_COLUMNS}
@@ -101,6 +116,7 @@ def version_from_row(document_id: str, row: Sequence[Any]) -> Version:
         width=row[8],
         size=row[9],
         first_record=orjson.loads(row[10]),
+        ragged_rows=row[11],
     )
     return Version(row[0], document_id, row[1], row[2], meta)
 

@@ -55,7 +55,7 @@ from .base import (
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 4  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 5  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock keys. Two-int keys (NODE_LOCKS, node) mark live nodes; the one-bigint key space
 # is separate from the two-int one, so SCHEMA_LOCK cannot collide with any node.
 NODE_LOCKS = 0x74636E64  # "tcnd"
@@ -81,6 +81,9 @@ ALTER TABLE originals ALTER data SET STORAGE EXTERNAL;
 """
 # rebuilt: the part's data says how the version's records give its bytes back
 REBUILT = "ALTER TABLE originals ADD COLUMN rebuilt boolean NOT NULL DEFAULT false;"
+# rows wider or narrower than the first; NULL: stored before they were counted (schema 4),
+# rather than 0, which would say there are none
+RAGGED_ROWS = "ALTER TABLE versions ADD COLUMN ragged_rows bigint;"
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -135,6 +138,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
 """
     + ORIGINALS
     + REBUILT
+    + RAGGED_ROWS
 )
 
 # from this schema version to the next: its DDL
@@ -142,6 +146,7 @@ MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE documents ADD COLUMN shared_view text NOT NULL DEFAULT ''",
     2: ORIGINALS,
     3: REBUILT,
+    4: RAGGED_ROWS,
 }
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
@@ -487,7 +492,7 @@ class PostgresStore:
                        created_at = %(now)s, filename = %(filename)s, encoding = %(encoding)s,
                        delimiter = %(delimiter)s, has_header = %(has_header)s,
                        record_count = %(record_count)s, width = %(width)s, size = %(size)s,
-                       first_record = %(first_record)s
+                       first_record = %(first_record)s, ragged_rows = %(ragged_rows)s
                    WHERE id = %(id)s RETURNING number""",
                 {
                     **asdict(meta),

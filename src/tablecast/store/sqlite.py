@@ -46,7 +46,7 @@ from .base import (
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -78,7 +78,8 @@ CREATE TABLE versions (
     width INTEGER NOT NULL DEFAULT 0,
     size INTEGER NOT NULL DEFAULT 0,
     first_record TEXT NOT NULL DEFAULT '[]',
-    stored_bytes INTEGER NOT NULL DEFAULT 0  -- its blocks' bytes, counted as they are written
+    stored_bytes INTEGER NOT NULL DEFAULT 0,  -- its blocks' bytes, counted as they are written
+    ragged_rows INTEGER  -- rows wider or narrower than the first (NULL: not counted, schema 6)
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE INDEX documents_by_use ON documents(accessed_at);
@@ -141,12 +142,20 @@ def _add_rebuilt(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE originals ADD COLUMN rebuilt INTEGER NOT NULL DEFAULT 0")
 
 
+def _add_ragged_rows(conn: sqlite3.Connection) -> None:
+    """Schema 6 to 7: versions count their ragged rows. Those stored before say NULL, "not
+    counted", rather than 0, which would say they have none: counting would read every
+    version's every block as the store opens."""
+    conn.execute("ALTER TABLE versions ADD COLUMN ragged_rows INTEGER")
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
     3: _add_shared_view,
     4: _add_originals,
     5: _add_rebuilt,
+    6: _add_ragged_rows,
 }  # from this schema version to the next
 
 _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
@@ -441,7 +450,7 @@ class SQLiteStore:
                 conn.execute(
                     """UPDATE versions SET number = ?, created_at = ?, filename = ?, encoding = ?,
                        delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
-                       first_record = ? WHERE id = ?""",
+                       first_record = ?, ragged_rows = ? WHERE id = ?""",
                     (
                         number,
                         now,
@@ -453,6 +462,7 @@ class SQLiteStore:
                         meta.width,
                         meta.size,
                         orjson.dumps(meta.first_record).decode(),
+                        meta.ragged_rows,
                         pending_id,
                     ),
                 )
