@@ -77,6 +77,18 @@ def test_put_adds_a_version(server):
     assert (again["id"], again["version"], again["total_number"]) == (doc["id"], 2, 20)
 
 
+def test_a_put_without_a_name_keeps_the_tables_name(server):
+    _, doc, _ = post(server, table(10), "?name=people.tsv")
+    status, again, _ = put(server.url, doc, table(20))  # as the README's curl example does
+    assert (status, again["version"], again["filename"]) == (200, 2, "people.tsv")
+    status, again, _ = put(server.url, doc, table(30), "?name=people-v3.tsv")
+    assert (status, again["filename"]) == (200, "people-v3.tsv")  # a name given renames it
+    _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
+    assert (meta["version"], meta["filename"]) == (3, "people-v3.tsv")
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?version=2")
+    assert (status, page["filename"]) == (200, "people.tsv")
+
+
 def test_errors_are_json_with_codes(server):
     missing = str(uuid.uuid4())
     cases = [

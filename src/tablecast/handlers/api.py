@@ -190,7 +190,8 @@ class UploadHandler(ApiHandler):
             encoding=self.get_query_argument("encoding", None) or None,
         )
         has_header = protocol.parse_header_option(self.get_query_argument("header", None))
-        filename = protocol.clean_filename(self.get_query_argument("name", ""))
+        name = self.get_query_argument("name", None)
+        filename = protocol.clean_filename(name or "")
         address = self.request.remote_ip or "-"
         if self.request.method == "POST":
             creations = self.services.creations
@@ -203,7 +204,12 @@ class UploadHandler(ApiHandler):
             self.created, self.edit_key = await documents.create()
             document_id = self.created.id
         else:
-            document_id = self.check_edit_key(await self.document(self.path_args[0])).id
+            document = self.check_edit_key(await self.document(self.path_args[0]))
+            document_id = document.id
+            if name is None and document.version is not None:
+                # a new version of the same table, as `curl -X PUT --data-binary @f` sends it:
+                # its name stays unless one is given
+                filename = document.version.meta.filename
         self.upload = await documents.start_upload(
             document_id,
             filename=filename,
