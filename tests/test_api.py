@@ -6,7 +6,9 @@ import asyncio
 import json
 import signal
 import time
+import urllib.request
 import uuid
+from email.message import EmailMessage
 from http.client import HTTPConnection
 
 import pytest
@@ -87,6 +89,33 @@ def test_a_put_without_a_name_keeps_the_tables_name(server):
     assert (meta["version"], meta["filename"]) == (3, "people-v3.tsv")
     status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?version=2")
     assert (status, page["filename"]) == (200, "people.tsv")
+
+
+def saved_as(server, doc: dict, format: str) -> str:
+    """The file name a browser (or ``curl -OJ``) saves a download under."""
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format={format}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        disposition = EmailMessage()
+        disposition["Content-Disposition"] = response.headers["Content-Disposition"]
+    assert disposition.get_content_disposition() == "attachment"
+    return disposition.get_filename() or ""
+
+
+def test_each_download_is_saved_under_a_name_of_its_own(server):
+    formats = ("original", "csv", "tsv", "jsonl")
+    for query, body, names in (
+        # the original keeps the uploaded name; an export is never saved over it
+        ("?name=flights.csv", b"a,b\n1,2\n", ["flights.csv", "flights (export).csv"]),
+        ("?name=People.TSV", table(3), ["People.TSV", "People.csv", "People (export).tsv"]),
+        ("?name=report", table(3), ["report", "report.csv", "report.tsv", "report.jsonl"]),
+        ("", b"a,b\n1,2\n", ["table.csv", "table (export).csv", "table.tsv", "table.jsonl"]),
+        ("", table(3), ["table.tsv", "table.csv", "table (export).tsv", "table.jsonl"]),
+    ):
+        _, doc, _ = post(server, body, query)
+        saved = [saved_as(server, doc, format) for format in formats]
+        assert saved[: len(names)] == names, query
+        assert len({name.casefold() for name in saved}) == len(formats), saved
+        assert saved[3].endswith(".jsonl")
 
 
 def test_errors_are_json_with_codes(server):

@@ -457,8 +457,7 @@ class DownloadApi(ApiHandler):
         if version is None:
             self.fail(TablecastError("not_found", "the document has no version yet"))
             return
-        stem = (version.meta.filename.rsplit(".", 1)[0] or "table")[:200]
-        self.attachment(f"{stem}.{fmt.extension}", fmt.content_type)
+        self.attachment(export_name(version, fmt.extension), fmt.content_type)
         header = version.columns if version.meta.has_header else None
         writer = export.Writer(fmt, header, version.columns)
         self.write(writer.start())
@@ -510,9 +509,7 @@ class DownloadApi(ApiHandler):
             return
         kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
         charset = content_charset(version.meta.encoding)
-        self.attachment(
-            version.meta.filename or f"table.{kind[:3]}", f"text/{kind}; charset={charset}"
-        )
+        self.attachment(original_name(version), f"text/{kind}; charset={charset}")
         first = 0
         try:
             while parts:
@@ -562,6 +559,23 @@ def content_charset(encoding: str) -> str:
         name = "utf-8"
     charset = CHARSETS.get(encoding) or CHARSETS.get(name, name)
     return charset if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", charset) else "utf-8"
+
+
+def original_name(version: Version) -> str:
+    """What a version's file is saved as: the name it was uploaded under."""
+    return version.meta.filename or ("table.tsv" if version.meta.delimiter == "\t" else "table.csv")
+
+
+def export_name(version: Version, extension: str) -> str:
+    """What an export is saved as: the table's name with the format's extension, but never the
+    original file's own name (a CSV export of flights.csv is not that file, and saved beside
+    it a browser would call it "flights (1).csv", with nothing to say which is which)."""
+    original = original_name(version)
+    stem = (original.rsplit(".", 1)[0] or "table")[:200]
+    name = f"{stem}.{extension}"
+    if name.casefold() == original.casefold():  # case-blind, as Windows and macOS save files
+        name = f"{stem} (export).{extension}"
+    return name
 
 
 def _ascii(name: str) -> str:
