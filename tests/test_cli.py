@@ -28,6 +28,7 @@ from support import (
     v1,
     wait_for,
 )
+from tablecast.client import size_of
 
 # what the tests' own environment might say about servers and keys is not theirs to use
 ENV = {k: v for k, v in os.environ.items() if k not in ("TABLECAST_SERVER", "TABLECAST_EDIT_KEY")}
@@ -174,6 +175,19 @@ def test_upload_prints_the_links_and_then_adds_versions(server, tmp_path):
     assert "edit_key" not in result.stdout  # only a new table's answer carries it
 
 
+def test_one_row_is_one_row(server, tmp_path):
+    path = tmp_path / "one.tsv"
+    path.write_bytes(table(1))
+    result = tablecast("upload", str(path), "--server", server.url)
+    assert result.stdout.splitlines()[0] == "version 1: 1 row", result.stdout
+    path.write_bytes(table(0))
+    result = tablecast("upload", str(path), "--server", server.url)
+    assert result.stdout.splitlines()[0] == "version 1: 0 rows", result.stdout
+    path.write_bytes(table(1234))
+    result = tablecast("upload", str(path), "--server", server.url)
+    assert result.stdout.splitlines()[0] == "version 1: 1,234 rows", result.stdout
+
+
 def test_upload_errors_are_one_plain_line(server, tmp_path):
     path = tmp_path / "t.tsv"
     path.write_bytes(table(3))
@@ -192,6 +206,34 @@ def test_upload_errors_are_one_plain_line(server, tmp_path):
     assert result.returncode == 1 and "not_text" in result.stderr
     result = tablecast("upload", str(tmp_path / "missing.tsv"), "--server", server.url)
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_sizes_read_as_people_read_them():
+    assert [size_of(n) for n in (0, 16, 999, 1000, 1500, 12_345, 999_960, 2_500_000)] == [
+        "0 B", "16 B", "999 B", "1.0 kB", "1.5 kB", "12 kB", "1.0 MB", "2.5 MB",
+    ]  # fmt: skip
+    assert [size_of(n) for n in (340_000_000, 1_234_000_000)] == ["340 MB", "1.2 GB"]
+
+
+def test_the_progress_bar_is_drawn_once_with_sizes_people_read(running, server, tmp_path):
+    small, big = tmp_path / "small.tsv", tmp_path / "big.tsv"
+    small.write_bytes(b"a\tb\n1\t2\n3\t4\n")
+    big.write_bytes(table(100_000))  # 2.7 MB
+    shown = running("upload", str(small), "--server", server.url, terminal=True)
+    assert shown.finished() == 0
+    screen = "".join(shown.out)
+    assert screen.count("small.tsv") == 1, screen  # one bar, ended once
+    assert "[##############################] 100% 12 B of 12 B," in screen, screen
+    assert "version 1: 2 rows" in screen and "0.0 MB" not in screen, screen
+
+    # a file uploaded again and again: one bar each time
+    watching = watch(running, big, server, terminal=True)
+    watching.said(r"^edit: ")
+    big.write_bytes(table(100_001))
+    watching.said(r"^version 2: 100,001 rows")
+    screen = "".join(watching.out)
+    assert screen.count("] 100% 2.7 MB of 2.7 MB") == 2, screen
+    assert watching.stop() == 0
 
 
 async def test_watch_uploads_each_change_as_a_new_version(running, server, tmp_path):

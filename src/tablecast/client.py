@@ -137,42 +137,61 @@ def _answer_to_a_refusal(connection: http.client.HTTPConnection) -> Any:
 
 
 def progress_bar(name: str, out: Any = sys.stderr) -> Progress:
-    """A one-line progress bar, redrawn in place, at most ten times a second."""
+    """A one-line progress bar, redrawn in place at most ten times a second, and ended once:
+    http.client reads on past the end of the file, and that read must not draw it again."""
     started = time.monotonic()
     drawn = 0.0
+    ended = False
 
     def show(sent: int, size: int) -> None:
-        nonlocal drawn
+        nonlocal drawn, ended
         now = time.monotonic()
-        if now - drawn < 0.1 and sent < size:
+        if ended or (now - drawn < 0.1 and sent < size):
             return
         drawn = now
         fraction = sent / size if size else 1.0
         rate = sent / max(now - started, 1e-6)
         bar = "#" * int(fraction * 30)
         out.write(
-            f"\r{name[:30]:30} [{bar:30}] {fraction:4.0%} {_mb(sent)} of {_mb(size)} {_mb(rate)}/s "
+            f"\r{name[:30]:30} [{bar:30}] {fraction:4.0%}"
+            f" {size_of(sent)} of {size_of(size)}, {size_of(rate)}/s "
         )
         if sent >= size:
             out.write("\n")
+            ended = True
         out.flush()
 
     return show
 
 
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB"
+def size_of(n: float) -> str:
+    """A number of bytes as people read it: 512 B, 1.5 kB, 340 kB, 12 MB, 1.2 GB."""
+    if n < 999.5:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n /= 1000
+        shown = f"{n:.1f}" if n < 9.95 else f"{n:.0f}"  # two or three figures
+        if float(shown) < 1000 or unit == "TB":
+            break
+    return f"{shown} {unit}"
+
+
+def count(n: int, thing: str) -> str:
+    """``1 row``, ``12,408 rows``."""
+    return f"{n:,} {thing}" if n == 1 else f"{n:,} {thing}s"
 
 
 def links(answer: dict[str, Any]) -> str:
     """What to tell the person who uploaded: the links, the version, the rows."""
-    lines = [
-        f"version {answer['version']}: {answer['total_number']:,} rows",
-        f"view: {answer['url']}",
-    ]
+    lines = [added(answer), f"view: {answer['url']}"]
     if answer.get("edit_url"):
         lines.append(f"edit: {answer['edit_url']}")
     return "\n".join(lines)
+
+
+def added(answer: dict[str, Any]) -> str:
+    """The version an upload made: ``version 2: 12,408 rows``."""
+    return f"version {answer['version']}: {count(answer['total_number'], 'row')}"
 
 
 def watch(
@@ -211,7 +230,7 @@ def watch(
                     target = Target(target.server, answer["id"], answer["edit_key"])
                     say(links(answer))
                 else:
-                    say(f"version {answer['version']}: {answer['total_number']:,} rows")
+                    say(added(answer))
             last = seen
         time.sleep(interval)
         seen = _stat(path)
