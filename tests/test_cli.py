@@ -28,7 +28,7 @@ from support import (
     v1,
     wait_for,
 )
-from tablecast.client import size_of
+from tablecast.client import ClientError, Link, read_link, size_of
 
 # what the tests' own environment might say about servers and keys is not theirs to use
 ENV = {k: v for k, v in os.environ.items() if k not in ("TABLECAST_SERVER", "TABLECAST_EDIT_KEY")}
@@ -188,6 +188,56 @@ def test_one_row_is_one_row(server, tmp_path):
     assert result.stdout.splitlines()[0] == "version 1: 1,234 rows", result.stdout
 
 
+def test_upload_takes_the_tables_link_as_well_as_its_id(server, tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_bytes(table(3))
+    document_id, key, edit_link = new_table(server, path)
+    view_link = f"{server.url}/parser/share/{document_id}"
+    away = {"TABLECAST_SERVER": "http://127.0.0.1:9"}  # the link says where the table is
+    for args, rows, env in (
+        (["--doc", edit_link], 4, away),  # the edit link's key opens it
+        (["--doc", view_link, "--key", key], 5, away),
+        (["--doc", f"{server.url}/parser/api/docs/{document_id}", "--key", key], 6, {}),
+        (["--doc", document_id, "--key", key, "--server", server.url], 7, {}),
+        # --server has the last word (an address of its own for the same server)
+        (
+            ["--doc", edit_link.replace(server.url, "http://127.0.0.1:9"), "--server", server.url],
+            8,
+            {},
+        ),
+        (["--doc", view_link], 9, {"TABLECAST_EDIT_KEY": key}),
+    ):
+        path.write_bytes(table(rows))
+        result = tablecast("upload", str(path), *args, env=env)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.startswith(f"version {rows - 2}: {rows} rows"), result.stdout
+    for args, said in (
+        (["--doc", view_link], "needs the document's edit key: --key KEY, or --doc EDIT_LINK"),
+        (["--doc", edit_link.replace("#key=", "#key=x")], "wrong_edit_key"),
+        (["--doc", "people"], "not a table's id or link: 'people'"),
+        (["--doc", f"{server.url}/parser/"], "not a link to a table"),
+    ):
+        result = tablecast("upload", str(path), *args, env=ENV)
+        assert result.returncode == 1 and said in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_links_are_read_as_the_app_and_the_api_give_them():
+    doc = "0b4c6b1e-0000-4000-8000-000000000001"
+    for text, server, key in (
+        (f"https://tables.example.com/parser/share/{doc}", "https://tables.example.com", None),
+        (f"https://t.example.com/parser/share/{doc}#key=kq3_-X", "https://t.example.com", "kq3_-X"),
+        (f"http://127.0.0.1:8080/parser/share/{doc.upper()}/", "http://127.0.0.1:8080", None),
+        (f"https://example.com/tables/parser/share/{doc}#key=k", "https://example.com/tables", "k"),
+        (f"https://example.com/parser/api/docs/{doc}/pages/2", "https://example.com", None),
+        (f" {doc}\n", None, None),
+    ):  # fmt: skip
+        assert read_link(text) == Link(doc, server, key), text
+    for bad in ("http://x/parser/share/nope", f"ftp://x/parser/share/{doc}", "x y", ""):
+        with pytest.raises(ClientError):
+            read_link(bad)
+
+
 def test_upload_errors_are_one_plain_line(server, tmp_path):
     path = tmp_path / "t.tsv"
     path.write_bytes(table(3))
@@ -273,6 +323,18 @@ def test_watch_waits_for_a_server_that_is_away(running, server_factory, tmp_path
     server_factory(data_dir=server.data_dir, port=server.port)  # back
     watcher.said(r"^version 1: 7 rows$")
     assert watcher.stop() == 0
+
+
+def test_watch_takes_the_tables_link(running, server, tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_bytes(table(3))
+    document_id, _, edit_link = new_table(server, path)
+    path.write_bytes(table(4))
+    watcher = running("watch", str(path), "--doc", edit_link, "--interval", "0.1")
+    watcher.said(r"^version 2: 4 rows$")
+    assert watcher.stop() == 0
+    _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
+    assert (meta["version"], meta["total_number"]) == (2, 4)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -91,16 +91,19 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", type=Path, help="the TSV or CSV file")
     command.add_argument(
         "--server",
-        default=os.environ.get("TABLECAST_SERVER", client.DEFAULT_SERVER),
         metavar="URL",
-        help=f"the tablecast server [env TABLECAST_SERVER, default {client.DEFAULT_SERVER}]",
+        help="the tablecast server [default: the --doc link's, else env TABLECAST_SERVER,"
+        f" else {client.DEFAULT_SERVER}]",
     )
-    command.add_argument("--doc", metavar="ID", help="add a version to this table")
+    command.add_argument(
+        "--doc",
+        metavar="ID|LINK",
+        help="add a version to this table: its id, or its view or edit link",
+    )
     command.add_argument(
         "--key",
-        default=os.environ.get("TABLECAST_EDIT_KEY"),
         metavar="KEY",
-        help="its edit key [env TABLECAST_EDIT_KEY]",
+        help="its edit key [default: the --doc edit link's, else env TABLECAST_EDIT_KEY]",
     )
     command.add_argument("--name", help="the file name viewers see (default: the file's)")
     command.add_argument(
@@ -135,9 +138,29 @@ def _stop_on_signals() -> None:
         signal.signal(sig, stop)
 
 
+def _target(args: argparse.Namespace) -> client.Target:
+    """Where to upload: a --doc link names its server and may carry the edit key, which
+    --server and --key (given) override; the environment fills in what neither says."""
+    server, key, document_id = args.server, args.key, None
+    if args.doc:
+        link = client.read_link(args.doc)
+        document_id = link.document_id
+        server = server or link.server
+        key = key or link.edit_key
+    return client.Target(
+        server or os.environ.get("TABLECAST_SERVER") or client.DEFAULT_SERVER,
+        document_id,
+        key or os.environ.get("TABLECAST_EDIT_KEY"),
+    )
+
+
 def _run_client(args: argparse.Namespace) -> int:
     _stop_on_signals()
-    target = client.Target(args.server, args.doc, args.key)
+    try:
+        target = _target(args)
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
     options = client.Options(args.name, not args.no_header, args.delimiter, args.encoding)
     terminal = sys.stderr.isatty()
     if args.command == "watch":

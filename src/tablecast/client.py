@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,48 @@ class Options:
     header: bool = True
     delimiter: str | None = None
     encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A table as someone hands it over: its id, and where a link gives them, its server and
+    its edit key."""
+
+    document_id: str
+    server: str | None = None
+    edit_key: str | None = None
+
+
+# The paths that name a table: its page (a view link, or an edit link with #key=...), its API
+# address, its WebSocket; under whatever prefix a proxy serves tablecast at
+_TABLE_PATH = re.compile(r"(?P<prefix>.*?)/parser/(?:share|api/docs|ws)/(?P<id>[^/]+)(?:/.*)?")
+
+
+def read_link(text: str) -> Link:
+    """A table's id, or any link to it (``--doc`` takes what the app's "Copy link" gives)."""
+    text = text.strip()
+    if "://" not in text:
+        return Link(_document_id(text, text))
+    url = urllib.parse.urlsplit(text)
+    path = _TABLE_PATH.fullmatch(url.path)
+    if url.scheme not in ("http", "https") or not url.netloc or path is None:
+        raise ClientError(f"not a link to a table: {text!r} (a link is .../parser/share/ID)")
+    keys = urllib.parse.parse_qs(url.fragment).get("key")  # an edit link: #key=KEY
+    return Link(
+        _document_id(urllib.parse.unquote(path["id"]), text),
+        f"{url.scheme}://{url.netloc}{path['prefix']}",
+        keys[0] if keys else None,
+    )
+
+
+def _document_id(text: str, given: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ClientError(
+            f"not a table's id or link: {given!r} (an id is like 0b4c6b1e-..., a link"
+            " .../parser/share/ID)"
+        ) from None
 
 
 Progress = Callable[[int, int], None]  # (bytes sent, bytes in all)
@@ -85,7 +129,9 @@ def upload(
         method, where = "POST", base
     else:
         if not target.edit_key:
-            raise ClientError("a new version needs the document's edit key: --key KEY")
+            raise ClientError(
+                "a new version needs the document's edit key: --key KEY, or --doc EDIT_LINK"
+            )
         method, where = "PUT", f"{base}/{urllib.parse.quote(target.document_id)}"
         headers["Authorization"] = f"Bearer {target.edit_key}"
     connection_class = (
