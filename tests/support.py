@@ -177,6 +177,7 @@ class Server(Listening):
         self.log: list[str] = []
 
     def start(self) -> Server:
+        self.port = 0  # started again: where it listens now
         self.proc = start_process(
             [
                 sys.executable,
