@@ -10,7 +10,7 @@ import pytest
 
 from nginx import Nginx
 from postgres import PostgreSQL
-from support import Server
+from support import Server, stop_all
 
 
 @pytest.fixture
@@ -18,20 +18,28 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
     def make(
-        *args: str, data_dir: Path | None = None, port: int = 0, open_files: int | None = None
+        *args: str,
+        data_dir: Path | None = None,
+        port: int = 0,
+        open_files: int | None = None,
+        sigint_ignored: bool = False,
     ) -> Server:
         """A server; ``port`` to come back where a previous one was (for reconnecting clients);
-        ``open_files``: its limit of open files."""
+        ``open_files``: its limit of open files; ``sigint_ignored``: started as a shell starts
+        a background job."""
         server = Server(
-            data_dir or tmp_path / "data", "--port", str(port), *args, open_files=open_files
-        ).start()
-        servers.append(server)
-        return server
+            data_dir or tmp_path / "data",
+            "--port",
+            str(port),
+            *args,
+            open_files=open_files,
+            sigint_ignored=sigint_ignored,
+        )
+        servers.append(server)  # stopped below even if it never said it was listening
+        return server.start()
 
     yield make
-    for server in servers:
-        if server.proc and server.proc.poll() is None:
-            server.stop()
+    stop_all([server.stop for server in servers if server.proc])
     # whatever a test did, the server must not have hit an unexpected exception
     for server in servers:
         problems = server.logged(r"Traceback| ERROR ")
@@ -70,5 +78,13 @@ def nginx_factory(tmp_path: Path) -> Iterator[Any]:
         return proxy
 
     yield make
-    for proxy in started:
+    stop_all([lambda proxy=proxy: _stop_nginx(proxy) for proxy in started])
+
+
+def _stop_nginx(proxy: Nginx) -> None:
+    try:
         proxy.stop()
+    except BaseException:
+        proxy.proc.kill()  # one that would not stop
+        proxy.proc.wait()
+        raise

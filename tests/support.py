@@ -4,6 +4,9 @@ clients that talk to it the way real ones do."""
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import inspect
 import json
 import os
 import re
@@ -16,8 +19,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -25,6 +29,119 @@ from tablecast import websocket as ws
 from tablecast.parsing import TableParser
 
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
+T = TypeVar("T")
+
+
+# Waiting for something to happen
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10, what: str = "") -> T:
+    """Ask ``condition`` until it gives something true, and give that. A test waits for what
+    it needs to have happened, never for a guessed while: ``timeout`` only bounds a failure,
+    which says ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
+        time.sleep(0.02)
+    return value
+
+
+async def eventually(
+    condition: Callable[[], T | Awaitable[T]], timeout: float = 10, what: str = ""
+) -> T:
+    """:func:`wait_for` in a test's event loop (which goes on meanwhile); ``condition`` may be
+    a coroutine function."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+# Processes a test starts: each in a process group of its own, so that whatever a test does
+# (fails, times out, is interrupted) it can be stopped with everything it started in turn
+# (the workers of `--workers`), and none outlives the run.
+
+_started: list[subprocess.Popen[str]] = []
+
+
+def start_process(args: Sequence[str], **options: Any) -> subprocess.Popen[str]:
+    """``subprocess.Popen`` in a new process group; stop it with :func:`stop_process`."""
+    process: subprocess.Popen[str] = subprocess.Popen(args, process_group=0, **options)
+    _started.append(process)
+    return process
+
+
+def stop_process(
+    process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 15
+) -> int:
+    """Send ``sig`` and wait for the exit status. SIGTERM by default: a shell starts background
+    jobs (`make test &`) ignoring SIGINT, and their children inherit that. One still running
+    after ``timeout`` is killed, with its group, and TimeoutExpired raised; whatever is left in
+    its group once it has gone (a worker whose supervisor was killed) is killed too."""
+    try:
+        if process.poll() is None:
+            process.send_signal(sig)
+        return process.wait(timeout)
+    except BaseException:
+        _kill_group(process)
+        process.wait()
+        raise
+    finally:
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def run(
+    args: Sequence[str], timeout: float = 60, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(args, capture_output=True, text=True)``, its process and any it started
+    killed if it takes longer than ``timeout`` (an assertion then) or the test is stopped."""
+    process = start_process(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{' '.join(args)} still running after {timeout} s") from None
+    finally:
+        if process.poll() is None:
+            _kill_group(process)
+            process.communicate()
+        _kill_group(process)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def stop_all(stops: Sequence[Callable[[], object]]) -> None:
+    """Call each of ``stops`` (a teardown's), whichever fails; then raise the first failure."""
+    failures: list[BaseException] = []
+    for stop in stops:
+        try:
+            stop()
+        except BaseException as failure:
+            failures.append(failure)
+    if failures:
+        raise failures[0]
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """The last resort: what a test started and no teardown stopped."""
+    for process in _started:
+        if process.poll() is None:
+            _kill_group(process)
+            process.wait()
 
 
 class Listening:
@@ -44,16 +161,24 @@ class Listening:
 class Server(Listening):
     """``tablecast serve`` as a subprocess; its log lines are collected in ``log``."""
 
-    def __init__(self, data_dir: Path, *args: str, open_files: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        open_files: int | None = None,
+        sigint_ignored: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.args = args
         self.open_files = open_files  # the process's RLIMIT_NOFILE, if not the default
+        self.sigint_ignored = sigint_ignored  # started as a shell starts `tablecast serve &`
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.log: list[str] = []
 
     def start(self) -> Server:
-        self.proc = subprocess.Popen(
+        self.port = 0  # started again: where it listens now
+        self.proc = start_process(
             [
                 sys.executable,
                 "-m",
@@ -68,27 +193,26 @@ class Server(Listening):
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=self._limit_open_files if self.open_files else None,
+            preexec_fn=self._prepare if self.open_files or self.sigint_ignored else None,
         )
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + 15
-        for line in self.proc.stderr:
-            self.log.append(line)
-            if match := LISTENING.search(line):
-                self.port = int(match.group(2))
-                break
-            if time.monotonic() > deadline:
-                break
-        if not self.port:
-            self.proc.kill()
-            raise RuntimeError("server did not start:\n" + "".join(self.log))
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
+        proc = self.proc
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: self.port or proc.poll() is not None, timeout=15)
+        if not self.port:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                stop_process(proc, signal.SIGKILL)
+            self._drainer.join(5)
+            raise RuntimeError("server did not start:\n" + "".join(self.log))
         return self
 
-    def _limit_open_files(self) -> None:
-        assert self.open_files is not None
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+    def _prepare(self) -> None:
+        """In the child, before tablecast starts."""
+        if self.open_files:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+        if self.sigint_ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def rss(self) -> int:
         """The server process's resident memory, in bytes."""
@@ -111,23 +235,22 @@ class Server(Listening):
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
     def _drain(self) -> None:
+        """Its log, read as it comes; the port, from the line saying where it listens."""
         assert self.proc is not None and self.proc.stderr is not None
         for line in self.proc.stderr:
             self.log.append(line)
+            if not self.port and (match := LISTENING.search(line)):
+                self.port = int(match.group(2))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Stop it (see :func:`stop_process`); its exit status."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            status = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        # its last lines are in ``log`` once the pipe has been read to its end (the log
-        # check after each test must see a traceback written just before the exit)
-        self._drainer.join(5)
-        return status
+            return stop_process(self.proc, sig, timeout)
+        finally:
+            # its last lines are in ``log`` once the pipe has been read to its end (the log
+            # check after each test must see a traceback written just before the exit)
+            self._drainer.join(5)
 
     def logged(self, pattern: str) -> list[str]:
         return [line for line in self.log if re.search(pattern, line)]
@@ -140,11 +263,7 @@ class Server(Listening):
         come in order."""
         token = secrets.token_hex(8)
         http("GET", f"{self.url}/parser/api/caught-up-{token}")
-        deadline = time.monotonic() + timeout
-        while not any(token in line for line in self.log):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server's log did not show {token} in {timeout} s")
-            time.sleep(0.02)
+        wait_for(lambda: self.logged(token), timeout, f"the server's log showing {token}")
 
 
 # HTTP

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import time
+import urllib.request
 import uuid
+from email.message import EmailMessage
 from http.client import HTTPConnection
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import expect, http, legacy, put, receive, table, upload_v1, v1
+from support import eventually, expect, http, legacy, put, receive, table, upload_v1, v1
 
 
 def post(server, body: bytes, query: str = "") -> tuple[int, dict, dict]:
@@ -75,6 +75,45 @@ def test_put_adds_a_version(server):
     status, again, _ = put(server.url, doc, table(20))
     assert status == 200
     assert (again["id"], again["version"], again["total_number"]) == (doc["id"], 2, 20)
+
+
+def test_a_put_without_a_name_keeps_the_tables_name(server):
+    _, doc, _ = post(server, table(10), "?name=people.tsv")
+    status, again, _ = put(server.url, doc, table(20))  # as the README's curl example does
+    assert (status, again["version"], again["filename"]) == (200, 2, "people.tsv")
+    status, again, _ = put(server.url, doc, table(30), "?name=people-v3.tsv")
+    assert (status, again["filename"]) == (200, "people-v3.tsv")  # a name given renames it
+    _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
+    assert (meta["version"], meta["filename"]) == (3, "people-v3.tsv")
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?version=2")
+    assert (status, page["filename"]) == (200, "people.tsv")
+
+
+def saved_as(server, doc: dict, format: str) -> str:
+    """The file name a browser (or ``curl -OJ``) saves a download under."""
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format={format}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        disposition = EmailMessage()
+        disposition["Content-Disposition"] = response.headers["Content-Disposition"]
+    assert disposition.get_content_disposition() == "attachment"
+    return disposition.get_filename() or ""
+
+
+def test_each_download_is_saved_under_a_name_of_its_own(server):
+    formats = ("original", "csv", "tsv", "jsonl")
+    for query, body, names in (
+        # the original keeps the uploaded name; an export is never saved over it
+        ("?name=flights.csv", b"a,b\n1,2\n", ["flights.csv", "flights (export).csv"]),
+        ("?name=People.TSV", table(3), ["People.TSV", "People.csv", "People (export).tsv"]),
+        ("?name=report", table(3), ["report", "report.csv", "report.tsv", "report.jsonl"]),
+        ("", b"a,b\n1,2\n", ["table.csv", "table (export).csv", "table.tsv", "table.jsonl"]),
+        ("", table(3), ["table.tsv", "table.csv", "table (export).tsv", "table.jsonl"]),
+    ):
+        _, doc, _ = post(server, body, query)
+        saved = [saved_as(server, doc, format) for format in formats]
+        assert saved[: len(names)] == names, query
+        assert len({name.casefold() for name in saved}) == len(formats), saved
+        assert saved[3].endswith(".jsonl")
 
 
 def test_errors_are_json_with_codes(server):
@@ -161,7 +200,7 @@ async def test_everything_survives_a_restart(server_factory, tmp_path):
     await ws.send(json.dumps({"type": "goto", "page": 4}))
     await expect(ws, "page", cause="turn")
     await ws.close()
-    await asyncio.sleep(0.2)  # the shared page is saved in the background
+    # the turn is saved in the background: a graceful stop waits for it
     assert server.stop() == 0
 
     server = server_factory(data_dir=server.data_dir)
@@ -194,6 +233,13 @@ async def test_sigterm_closes_viewers_with_1001_and_exits_0(server):
     assert server.proc.wait(15) == 0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stops_cleanly_on_a_signal_even_as_a_background_job(server_factory, sig):
+    server = server_factory(sigint_ignored=True)  # as a shell starts `tablecast serve &`
+    assert server.stop(sig) == 0
+    assert server.logged(r"INFO tablecast stopped$")
+
+
 async def test_sigterm_mid_upload_rolls_it_back(server_factory):
     server = server_factory()
     ws = await v1(server)
@@ -217,12 +263,10 @@ async def test_documents_never_uploaded_to_are_removed_once_nobody_watches(serve
     left_id = (await receive(left))["uuid"]
     await left.close()
     _, used, _ = post(server, table(3))  # uploaded to: kept
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if http("GET", f"{server.url}/parser/api/docs/{left_id}")[0] == 404:
-            break
-        await asyncio.sleep(0.2)
-    assert http("GET", f"{server.url}/parser/api/docs/{left_id}")[0] == 404
+    await eventually(
+        lambda: http("GET", f"{server.url}/parser/api/docs/{left_id}")[0] == 404,
+        what="the document nobody uploaded to removed",
+    )
     assert http("GET", f"{server.url}/parser/api/docs/{kept_id}")[0] == 200
     assert http("GET", f"{server.url}/parser/api/docs/{used['id']}")[0] == 200
     await kept.close()
@@ -267,9 +311,11 @@ async def test_a_client_vanishing_mid_upload_changes_nothing(server):
         for _ in range(40):
             conn.send(table(2000))  # a few MB of the promised 50
         conn.close()  # and gone
-    cancelled = await expect(watcher, "upload_progress", state="cancelled")
-    assert "error" not in cancelled
-    await asyncio.sleep(0.5)
+    cancelled = set()
+    while len(cancelled) < 3:  # each upload rolled back, none failed
+        news = await expect(watcher, "upload_progress", state="cancelled")
+        assert "error" not in news
+        cancelled.add(news["upload"])
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
     assert (meta["version"], meta["total_number"]) == (1, 10)
     status, again, _ = put(server.url, doc, table(5))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,11 +19,13 @@ from postgres import PostgreSQL, free_port
 from support import (
     Server,
     editor,
+    eventually,
     expect,
     http,
     legacy,
     put,
     receive,
+    run,
     table,
     v1,
 )
@@ -106,21 +107,30 @@ async def test_turns_from_two_nodes_at_once_end_on_the_same_page_everywhere(node
     for page in range(2, 12):
         await editor_on_a.send(json.dumps({"type": "goto", "page": page}))
         await editor_on_b.send(json.dumps({"type": "goto", "page": 40 - page}))
-    await asyncio.sleep(1.5)
-    lasts = []
-    for ws in watchers:
-        last = None
-        try:
+    lasts: list[int | None] = [None, None]
+
+    async def agreed() -> int | None:
+        """The page, once the last page each watcher was shown is the one newcomers on either
+        node are shown (what the store saved last)."""
+        for i, ws in enumerate(watchers):
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    message = await receive(ws, 0.05)
+                    if message["type"] == "page":
+                        lasts[i] = message["page_no"]
+        joined = []
+        for node in (a, b):
+            newcomer = await v1(node, doc["id"])
+            joined.append((await expect(newcomer, "page"))["page_no"])
+            await newcomer.close()
+        return joined[0] if lasts == joined and len(set(joined)) == 1 else None
+
+    page = await eventually(agreed, timeout=15, what="every viewer on the same page")
+    for ws in watchers:  # and there they stay: whatever still comes shows that page
+        with contextlib.suppress(TimeoutError):
             while True:
                 message = await receive(ws, 0.5)
-                if message["type"] == "page":
-                    last = message["page_no"]
-        except TimeoutError:
-            pass
-        lasts.append(last)
-    # what the store saved last, which newcomers on either node are shown
-    joined = [(await expect(await v1(node, doc["id"]), "page"))["page_no"] for node in (a, b)]
-    assert lasts == joined and len(set(joined)) == 1
+                assert message["type"] != "page" or message["page_no"] == page, message
 
 
 async def test_presence_adds_up_across_nodes_and_forgets_a_killed_node(nodes):
@@ -185,12 +195,20 @@ async def test_upload_progress_reaches_viewers_on_other_nodes(nodes):
     assert seen["page"]["total_number"] == 20_000
 
 
-async def test_eviction_spares_a_document_viewed_on_another_node(nodes):
+async def test_eviction_spares_a_document_viewed_on_another_node(nodes, pg_url):
     a, b = nodes(2, "--max-documents", "2", "--eviction", "lru")
     viewed = create(a)
     watcher = await v1(b, viewed["id"])
     await expect(watcher, "page")
-    await asyncio.sleep(0.5)  # b's viewer count reaches the store
+
+    def counted() -> bool:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute(
+                "SELECT sum(viewers) FROM viewers WHERE document_id = %s", (viewed["id"],)
+            ).fetchone()
+        return bool(row and row[0])
+
+    await eventually(counted, what="b's viewer counted in the store")
     for _ in range(3):  # a knows no viewer of it, yet must not make room with it
         create(a)
     status, _, _ = http("GET", f"{a.url}/parser/api/docs/{viewed['id']}")
@@ -199,10 +217,11 @@ async def test_eviction_spares_a_document_viewed_on_another_node(nodes):
 
 async def test_two_workers_on_one_port(server_factory, pg_url):
     server = server_factory("--store", pg_url, "--workers", "2")
-    deadline = time.monotonic() + 15
-    while len(server.logged(r"listening on .* worker=")) < 2:
-        assert time.monotonic() < deadline, "".join(server.log)
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: len(server.logged(r"listening on .* worker=")) >= 2,
+        timeout=15,
+        what="both workers listening",
+    )
     doc = create(server)
     viewers = [await v1(server, doc["id"]) for _ in range(40)]
     for ws in viewers:
@@ -220,10 +239,11 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
     # a worker that dies is started again; its viewers come back on the others meanwhile
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
     os.kill(int(children.split()[0]), signal.SIGKILL)
-    deadline = time.monotonic() + 15
-    while len(server.logged(r"listening on .* worker=")) < 3:
-        assert time.monotonic() < deadline, "".join(server.log)
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: len(server.logged(r"listening on .* worker=")) >= 3,
+        timeout=15,
+        what="the worker started again",
+    )
     died = server.logged(r"ERROR .* exited with -9; starting it again")
     assert len(died) == 1
     server.log.remove(died[0])  # an error worth its level, and expected here
@@ -233,10 +253,8 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
 
 
 def test_workers_need_a_shared_store(tmp_path):
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "tablecast", "serve", "--workers", "2", "--data-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
         timeout=30,
     )
     assert result.returncode != 0
@@ -261,10 +279,11 @@ async def test_a_database_restart_loses_no_version_and_nodes_catch_up(server_fac
         database.start()
 
         # once the database is back, nodes serve and listen again without a restart
-        deadline = time.monotonic() + 20
-        while put(a.url, doc, table(40))[0] != 200:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.2)
+        await eventually(
+            lambda: put(a.url, doc, table(40))[0] == 200,
+            timeout=20,
+            what="an upload taken once the database is back",
+        )
         page = await expect(on_b, "page", cause="version", timeout=20)
         assert page["total_number"] == 40
         status, got, _ = http("GET", f"{b.url}/parser/api/docs/{doc['id']}")
@@ -294,11 +313,9 @@ async def test_each_node_reports_what_it_heard_from_the_others(nodes):
 def test_a_store_that_cannot_be_reached_is_said_plainly():
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/tablecast"
     for workers in ("1", "2"):  # with workers, the supervisor stops rather than loop
-        result = subprocess.run(
+        result = run(
             [sys.executable, "-m", "tablecast", "serve", "--port", "0", "--store", url,
              "--workers", workers],
-            capture_output=True,
-            text=True,
             timeout=30,
         )  # fmt: skip
         assert result.returncode == 1, result.stderr

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "upload a file, then a new version each time it changes",
             "Upload a file, then a new version of it whenever it changes (once it has stayed"
             " unchanged for --interval), so a script's output becomes a live shared table."
-            " Stop with Ctrl-C.",
+            " Stop with Ctrl-C (SIGINT) or SIGTERM.",
         ),
     ):
         command = commands.add_parser(name, help=help, description=description)
@@ -90,16 +91,19 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", type=Path, help="the TSV or CSV file")
     command.add_argument(
         "--server",
-        default=os.environ.get("TABLECAST_SERVER", client.DEFAULT_SERVER),
         metavar="URL",
-        help=f"the tablecast server [env TABLECAST_SERVER, default {client.DEFAULT_SERVER}]",
+        help="the tablecast server [default: the --doc link's, else env TABLECAST_SERVER,"
+        f" else {client.DEFAULT_SERVER}]",
     )
-    command.add_argument("--doc", metavar="ID", help="add a version to this table")
+    command.add_argument(
+        "--doc",
+        metavar="ID|LINK",
+        help="add a version to this table: its id, or its view or edit link",
+    )
     command.add_argument(
         "--key",
-        default=os.environ.get("TABLECAST_EDIT_KEY"),
         metavar="KEY",
-        help="its edit key [env TABLECAST_EDIT_KEY]",
+        help="its edit key [default: the --doc edit link's, else env TABLECAST_EDIT_KEY]",
     )
     command.add_argument("--name", help="the file name viewers see (default: the file's)")
     command.add_argument(
@@ -112,12 +116,55 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGINT: stop where we are. (Not an Exception: nothing on the way may take
+    it for an error of its own.)"""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on_signals() -> None:
+    """Stop cleanly on SIGTERM (service managers, `kill`) and SIGINT (Ctrl-C), even when
+    started with SIGINT ignored, as a shell starts `tablecast watch ... &`: as `serve` does."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # one stop: a second signal waits for it
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+def _target(args: argparse.Namespace) -> client.Target:
+    """Where to upload: a --doc link names its server and may carry the edit key, which
+    --server and --key (given) override; the environment fills in what neither says."""
+    server, key, document_id = args.server, args.key, None
+    if args.doc:
+        link = client.read_link(args.doc)
+        document_id = link.document_id
+        server = server or link.server
+        key = key or link.edit_key
+    return client.Target(
+        server or os.environ.get("TABLECAST_SERVER") or client.DEFAULT_SERVER,
+        document_id,
+        key or os.environ.get("TABLECAST_EDIT_KEY"),
+    )
+
+
 def _run_client(args: argparse.Namespace) -> int:
-    target = client.Target(args.server, args.doc, args.key)
+    _stop_on_signals()
+    try:
+        target = _target(args)
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
     options = client.Options(args.name, not args.no_header, args.delimiter, args.encoding)
     terminal = sys.stderr.isatty()
     if args.command == "watch":
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(Stopped):  # how a watch ends
             client.watch(
                 args.file,
                 target,
@@ -135,5 +182,9 @@ def _run_client(args: argparse.Namespace) -> int:
     except client.ClientError as err:
         print(f"tablecast: {err}", file=sys.stderr)
         return 1
+    except Stopped as stopped:
+        end_bar = "\n" if terminal else ""  # the bar may have been drawn half-way
+        print(f"{end_bar}tablecast: stopped before the server answered", file=sys.stderr)
+        return 128 + stopped.signum  # as a shell reports a command a signal ended
     print(orjson.dumps(answer).decode() if args.json else client.links(answer))
     return 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,48 @@ class Options:
     header: bool = True
     delimiter: str | None = None
     encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A table as someone hands it over: its id, and where a link gives them, its server and
+    its edit key."""
+
+    document_id: str
+    server: str | None = None
+    edit_key: str | None = None
+
+
+# The paths that name a table: its page (a view link, or an edit link with #key=...), its API
+# address, its WebSocket; under whatever prefix a proxy serves tablecast at
+_TABLE_PATH = re.compile(r"(?P<prefix>.*?)/parser/(?:share|api/docs|ws)/(?P<id>[^/]+)(?:/.*)?")
+
+
+def read_link(text: str) -> Link:
+    """A table's id, or any link to it (``--doc`` takes what the app's "Copy link" gives)."""
+    text = text.strip()
+    if "://" not in text:
+        return Link(_document_id(text, text))
+    url = urllib.parse.urlsplit(text)
+    path = _TABLE_PATH.fullmatch(url.path)
+    if url.scheme not in ("http", "https") or not url.netloc or path is None:
+        raise ClientError(f"not a link to a table: {text!r} (a link is .../parser/share/ID)")
+    keys = urllib.parse.parse_qs(url.fragment).get("key")  # an edit link: #key=KEY
+    return Link(
+        _document_id(urllib.parse.unquote(path["id"]), text),
+        f"{url.scheme}://{url.netloc}{path['prefix']}",
+        keys[0] if keys else None,
+    )
+
+
+def _document_id(text: str, given: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ClientError(
+            f"not a table's id or link: {given!r} (an id is like 0b4c6b1e-..., a link"
+            " .../parser/share/ID)"
+        ) from None
 
 
 Progress = Callable[[int, int], None]  # (bytes sent, bytes in all)
@@ -85,7 +129,9 @@ def upload(
         method, where = "POST", base
     else:
         if not target.edit_key:
-            raise ClientError("a new version needs the document's edit key: --key KEY")
+            raise ClientError(
+                "a new version needs the document's edit key: --key KEY, or --doc EDIT_LINK"
+            )
         method, where = "PUT", f"{base}/{urllib.parse.quote(target.document_id)}"
         headers["Authorization"] = f"Bearer {target.edit_key}"
     connection_class = (
@@ -137,42 +183,61 @@ def _answer_to_a_refusal(connection: http.client.HTTPConnection) -> Any:
 
 
 def progress_bar(name: str, out: Any = sys.stderr) -> Progress:
-    """A one-line progress bar, redrawn in place, at most ten times a second."""
+    """A one-line progress bar, redrawn in place at most ten times a second, and ended once:
+    http.client reads on past the end of the file, and that read must not draw it again."""
     started = time.monotonic()
     drawn = 0.0
+    ended = False
 
     def show(sent: int, size: int) -> None:
-        nonlocal drawn
+        nonlocal drawn, ended
         now = time.monotonic()
-        if now - drawn < 0.1 and sent < size:
+        if ended or (now - drawn < 0.1 and sent < size):
             return
         drawn = now
         fraction = sent / size if size else 1.0
         rate = sent / max(now - started, 1e-6)
         bar = "#" * int(fraction * 30)
         out.write(
-            f"\r{name[:30]:30} [{bar:30}] {fraction:4.0%} {_mb(sent)} of {_mb(size)} {_mb(rate)}/s "
+            f"\r{name[:30]:30} [{bar:30}] {fraction:4.0%}"
+            f" {size_of(sent)} of {size_of(size)}, {size_of(rate)}/s "
         )
         if sent >= size:
             out.write("\n")
+            ended = True
         out.flush()
 
     return show
 
 
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB"
+def size_of(n: float) -> str:
+    """A number of bytes as people read it: 512 B, 1.5 kB, 340 kB, 12 MB, 1.2 GB."""
+    if n < 999.5:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n /= 1000
+        shown = f"{n:.1f}" if n < 9.95 else f"{n:.0f}"  # two or three figures
+        if float(shown) < 1000 or unit == "TB":
+            break
+    return f"{shown} {unit}"
+
+
+def count(n: int, thing: str) -> str:
+    """``1 row``, ``12,408 rows``."""
+    return f"{n:,} {thing}" if n == 1 else f"{n:,} {thing}s"
 
 
 def links(answer: dict[str, Any]) -> str:
     """What to tell the person who uploaded: the links, the version, the rows."""
-    lines = [
-        f"version {answer['version']}: {answer['total_number']:,} rows",
-        f"view: {answer['url']}",
-    ]
+    lines = [added(answer), f"view: {answer['url']}"]
     if answer.get("edit_url"):
         lines.append(f"edit: {answer['edit_url']}")
     return "\n".join(lines)
+
+
+def added(answer: dict[str, Any]) -> str:
+    """The version an upload made: ``version 2: 12,408 rows``."""
+    return f"version {answer['version']}: {count(answer['total_number'], 'row')}"
 
 
 def watch(
@@ -211,7 +276,7 @@ def watch(
                     target = Target(target.server, answer["id"], answer["edit_key"])
                     say(links(answer))
                 else:
-                    say(f"version {answer['version']}: {answer['total_number']:,} rows")
+                    say(added(answer))
             last = seen
         time.sleep(interval)
         seen = _stat(path)

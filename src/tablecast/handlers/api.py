@@ -190,7 +190,8 @@ class UploadHandler(ApiHandler):
             encoding=self.get_query_argument("encoding", None) or None,
         )
         has_header = protocol.parse_header_option(self.get_query_argument("header", None))
-        filename = protocol.clean_filename(self.get_query_argument("name", ""))
+        name = self.get_query_argument("name", None)
+        filename = protocol.clean_filename(name or "")
         address = self.request.remote_ip or "-"
         if self.request.method == "POST":
             creations = self.services.creations
@@ -203,7 +204,12 @@ class UploadHandler(ApiHandler):
             self.created, self.edit_key = await documents.create()
             document_id = self.created.id
         else:
-            document_id = self.check_edit_key(await self.document(self.path_args[0])).id
+            document = self.check_edit_key(await self.document(self.path_args[0]))
+            document_id = document.id
+            if name is None and document.version is not None:
+                # a new version of the same table, as `curl -X PUT --data-binary @f` sends it:
+                # its name stays unless one is given
+                filename = document.version.meta.filename
         self.upload = await documents.start_upload(
             document_id,
             filename=filename,
@@ -451,8 +457,7 @@ class DownloadApi(ApiHandler):
         if version is None:
             self.fail(TablecastError("not_found", "the document has no version yet"))
             return
-        stem = (version.meta.filename.rsplit(".", 1)[0] or "table")[:200]
-        self.attachment(f"{stem}.{fmt.extension}", fmt.content_type)
+        self.attachment(export_name(version, fmt.extension), fmt.content_type)
         header = version.columns if version.meta.has_header else None
         writer = export.Writer(fmt, header, version.columns)
         self.write(writer.start())
@@ -504,9 +509,7 @@ class DownloadApi(ApiHandler):
             return
         kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
         charset = content_charset(version.meta.encoding)
-        self.attachment(
-            version.meta.filename or f"table.{kind[:3]}", f"text/{kind}; charset={charset}"
-        )
+        self.attachment(original_name(version), f"text/{kind}; charset={charset}")
         first = 0
         try:
             while parts:
@@ -556,6 +559,23 @@ def content_charset(encoding: str) -> str:
         name = "utf-8"
     charset = CHARSETS.get(encoding) or CHARSETS.get(name, name)
     return charset if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", charset) else "utf-8"
+
+
+def original_name(version: Version) -> str:
+    """What a version's file is saved as: the name it was uploaded under."""
+    return version.meta.filename or ("table.tsv" if version.meta.delimiter == "\t" else "table.csv")
+
+
+def export_name(version: Version, extension: str) -> str:
+    """What an export is saved as: the table's name with the format's extension, but never the
+    original file's own name (a CSV export of flights.csv is not that file, and saved beside
+    it a browser would call it "flights (1).csv", with nothing to say which is which)."""
+    original = original_name(version)
+    stem = (original.rsplit(".", 1)[0] or "table")[:200]
+    name = f"{stem}.{extension}"
+    if name.casefold() == original.casefold():  # case-blind, as Windows and macOS save files
+        name = f"{stem} (export).{extension}"
+    return name
 
 
 def _ascii(name: str) -> str:
