@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +144,7 @@ async def test_presence_adds_up_across_nodes_and_forgets_a_killed_node(nodes):
     await presence(on_a, 2)
 
     a.stop(signal.SIGKILL)  # no goodbye: the others notice its connections are gone
-    began = time.monotonic()
-    await presence(on_b[0], 1, timeout=15)
-    assert time.monotonic() - began < 10
+    await presence(on_b[0], 1, timeout=10)
 
 
 async def test_a_node_stopping_says_goodbye_at_once(nodes, pg_url):
