@@ -120,6 +120,9 @@ function renderPage(page) {
     page.total_number === 0
       ? `No${what} rows`
       : `Rows ${count(page.first_row)}–${count(last)} of ${count(page.total_number)}${what}`;
+  const ragged = page.ragged_rows || 0;
+  $("ragged").hidden = ragged === 0;
+  $("ragged").textContent = `${plural(ragged, "row has", "rows have")} more or fewer cells than the header`;
   $("page").value = page.page_no;
   $("page").max = page.page_count;
   $("pages").textContent = count(page.page_count);
