@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from inprocess import InProcess
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tablecast import server as tablecast_server
+from tablecast.config import Settings
+from tablecast.views import Views
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox as root; no background traffic (this machine has no network beyond loopback).
@@ -54,3 +63,33 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
     for context in contexts:
         await context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+async def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InProcess]:
+    """The server runs as ``tablecast serve`` does, in this process: serve() makes its own
+    Views, which the test finds by recording the one made (the real one, and its thread)."""
+    made: list[Views] = []
+    init = Views.__init__
+
+    def recording(self: Views, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Views, "__init__", recording)
+    settings = Settings(data_dir=tmp_path / "data", port=0)
+    sockets = tablecast_server.bind(settings)
+    running = asyncio.ensure_future(tablecast_server.serve(settings, sockets))
+    deadline = asyncio.get_running_loop().time() + 15
+    while not made:
+        assert not running.done(), running.exception()
+        assert asyncio.get_running_loop().time() < deadline, "the server did not start"
+        await asyncio.sleep(0.01)
+    server = InProcess(sockets[0].getsockname()[1], made[0])
+    try:
+        yield server
+    finally:
+        server._release.set()  # whatever happened, nothing stays held
+        running.cancel()  # serve() stops as on SIGTERM
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

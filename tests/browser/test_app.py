@@ -352,7 +352,7 @@ async def test_screenshots(server, open_page, tmp_path):
     await expect(page.locator("#range")).to_have_text("Rows 1–100 of 12,408")
     viewer = await open_page(page.url, viewport={"width": 1280, "height": 760})
     await expect(viewer.locator("#viewers")).to_have_text("2 viewers")
-    await page.wait_for_timeout(6500)  # let the version notice fade
+    await expect(page.locator("#notice")).to_be_hidden(timeout=10_000)  # it fades by itself
     await page.get_by_role("button", name="Next page").click()
     await expect(page.locator("#page")).to_have_value("2")
     await page.screenshot(path=str(out / "table.png"))
@@ -449,6 +449,10 @@ async def test_the_header_row_stays_visible_while_scrolling(server, open_page, t
     page = await open_page(f"{server.url}/parser/", viewport={"width": 1000, "height": 500})
     await upload(page, write(tmp_path / "t.tsv", table(300)))
     await expect(page.locator("#range")).to_have_text("Rows 1–100 of 300")
+    # the column types redraw the table when they come: measure the drawing that stays
+    await expect(page.get_by_role("button", name="Sort by c0")).to_have_attribute(
+        "title", "Sort by c0 (text)"
+    )
     header = page.locator("#table thead tr:first-child th").nth(1)
     before = await header.bounding_box()
     await page.locator("#table-wrap").evaluate("wrap => { wrap.scrollTop = 1500; }")

@@ -48,12 +48,17 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
     for page in (first, second):
         await expect(page.locator("#table tbody tr:first-child td").first).to_have_text("grace")
         await expect(names(page)).to_have_text(["grace", "Alan", "Ada", "ada", "Edsger"])
-        await expect(page.locator("#view-note")).to_contain_text("Sorted by amount ▲ · by Guest")
+        # what the group looks at, and who set it, is said over the table
+        await expect(page.locator("#group-view")).to_contain_text(
+            "Following the group's view: sorted by amount ▲"
+        )
+    await expect(first.locator("#group-view")).to_contain_text("set by you")
+    await expect(second.locator("#group-view")).to_contain_text("set by Guest ")
     # each row keeps its number in the file
     rows = await second.locator("#table tbody th.rownum").all_inner_texts()
     assert rows == ["2", "3", "1", "5", "4"]
     await first.get_by_role("button", name="Sort by amount").click()  # again: descending
-    await expect(second.locator("#view-note")).to_contain_text("Sorted by amount ▼")
+    await expect(second.locator("#group-view")).to_contain_text("sorted by amount ▼")
     await expect(names(second).nth(0)).to_have_text("Ada")
     await expect(names(second).nth(1)).to_have_text("ada")
 
@@ -79,7 +84,7 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
     original = await second.locator("#download-original").get_attribute("href")
     assert http("GET", f"{server.url}{original}")[1] == PEOPLE.decode()  # as uploaded
 
-    await second.get_by_role("button", name="Clear").click()
+    await second.get_by_role("button", name="Clear for everyone").click()
     await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
     await expect(names(first)).to_have_text(["Ada", "grace", "Alan", "Edsger", "ada"])
 
@@ -97,7 +102,7 @@ async def test_on_ones_own_the_view_is_private(server, open_page, tmp_path):
     assert await names(first).all_inner_texts() == ["Ada", "grace", "Alan", "Edsger", "ada"]
     # the header switch is a view too
     await viewer.get_by_label("First row is the header").uncheck()
-    await expect(viewer.locator("#range")).to_have_text("Rows 1–6 of 6 matching")
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–6 of 6")  # nothing searched
     assert "name" in await names(viewer).all_inner_texts()
 
 

@@ -48,6 +48,12 @@ export class Connection extends EventTarget {
     ws.onclose = (event) => this.closed(ws, event.code);
   }
 
+  // While waiting to reconnect: try at once (the person asked to).
+  retryNow() {
+    if (this.state !== "reconnecting" || this.ws) return;
+    this.connect();
+  }
+
   // Resolves once the server has said hello (connecting first if need be).
   ready() {
     if (this.isOpen) return Promise.resolve();

@@ -62,12 +62,29 @@ export function renderTable(table, page, types, actions) {
   markClipped(table);
 }
 
+// The sort arrows as a view has them: a sort asked for shows at once, before its rows come.
+export function markSort(table, view) {
+  const head = table.tHead.rows[0];
+  if (!head) return;
+  for (const button of head.querySelectorAll("button.sort")) {
+    const column = Number(button.dataset.column);
+    const sorted = view && view.sort === column ? view.order : null;
+    button.querySelector(".arrow").textContent = sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : "";
+    markSorted(button.parentElement, sorted);
+  }
+}
+
+function markSorted(th, sorted) {
+  if (sorted) th.setAttribute("aria-sort", sorted === "asc" ? "ascending" : "descending");
+  else th.removeAttribute("aria-sort");
+}
+
 function headerCell(name, i, numeric, types, view, actions) {
   const th = document.createElement("th");
   th.scope = "col";
   th.className = numeric ? "num" : "";
   const sorted = view && view.sort === i ? view.order : null;
-  if (sorted) th.setAttribute("aria-sort", sorted === "asc" ? "ascending" : "descending");
+  markSorted(th, sorted);
   if (!actions) {
     th.textContent = name;
     return th;

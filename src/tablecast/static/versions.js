@@ -26,7 +26,7 @@ export async function restoreVersion(documentId, version, editKey) {
 
 
 export class Versions {
-  // app: { state, renderPage, showAlert, showNotice, explain }
+  // app: { state, renderPage, showAlert, showNotice, explain, ask, answered }
   constructor(app) {
     this.app = app;
     // What the panel lists: versions newest first, from the newest down to the oldest page
@@ -47,16 +47,23 @@ export class Versions {
     return !$("versions").hidden;
   }
 
-  async show(pageNo) {
+  // A page of the old version being looked at, in its view; `text` says what is coming while
+  // it is slow to come. Only the newest asked for is shown.
+  async show(pageNo, text = `Loading page ${pageNo}…`, view = null) {
     const { state } = this.app;
     const { old } = state;
+    const pending = this.app.ask(text, { view });
+    let page;
     try {
-      old.page = await fetchPage(this.documentId, old.version, old.view, pageNo);
+      page = await fetchPage(this.documentId, old.version, old.view, pageNo);
     } catch (error) {
-      this.app.showAlert(this.app.explain(error.code, error.message));
+      if (state.pending === pending) this.app.showAlert(this.app.explain(error.code, error.message));
+      this.app.answered(pending);
       return;
     }
-    if (state.old !== old) return; // back to the live table meanwhile
+    if (state.old !== old || state.pending !== pending) return; // overtaken meanwhile
+    old.page = page;
+    this.app.answered(pending);
     $("old-number").textContent = old.version;
     $("old-banner").hidden = false;
     this.app.renderPage(old.page);
@@ -64,12 +71,13 @@ export class Versions {
 
   open(version) {
     this.app.state.old = { version, view: { ...PLAIN }, page: null };
-    this.show(1);
+    this.show(1, `Opening version ${version}…`);
   }
 
   backToLive() {
     const { state } = this.app;
     state.old = null;
+    this.app.answered(); // whatever was asked of the old version is not wanted any more
     $("old-banner").hidden = true;
     if (state.page) this.app.renderPage(state.page);
   }
