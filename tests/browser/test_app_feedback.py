@@ -260,9 +260,31 @@ async def test_ragged_rows_are_counted_near_the_table_info(server, open_page, tm
     await expect(page.locator("#ragged")).to_have_text(
         "1 row has more or fewer cells than the header"
     )
+    # the count is against the first record, which is no header once the switch says so
+    await page.get_by_label("First row is the header").uncheck()
+    await expect(page.locator("#ragged")).to_have_text(
+        "1 row has more or fewer cells than the first row"
+    )
+    await page.get_by_label("First row is the header").check()
     await upload(page, write(tmp_path / "even.tsv", b"a\tb\n1\t2\n"))
     await expect(page.locator("#range")).to_have_text("Rows 1–1 of 1")
     await expect(page.locator("#ragged")).to_be_hidden()
+
+
+async def test_a_column_of_numbers_with_missing_values_is_aligned_as_numbers_at_once(
+    in_process: InProcess, open_page, tmp_path
+):
+    """Before the server's types come, the app guesses from the page: "NA" does not make a
+    column of numbers text (nor flip it when the types come)."""
+    server = in_process
+    await server.hold_views()  # the types wait: the first drawing is the app's guess
+    page = await open_page(f"{server.url}/parser/")
+    await upload(page, write(tmp_path / "delays.tsv", b"flight\tdelay\nUA1\t-43\nUA2\tNA\n"))
+    await expect(page.locator("#range")).to_have_text("Rows 1–2 of 2")
+    delay = page.locator("#table tbody td:nth-child(3)")
+    await expect(delay.first).to_have_class(re.compile(r"\bnum\b"))
+    await expect(delay.nth(1)).to_have_class(re.compile(r"\bnum\b"))
+    await server.release_views()
 
 
 # Item 8: small things

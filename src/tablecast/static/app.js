@@ -211,7 +211,9 @@ function renderPage(page) {
       : `Rows ${count(page.first_row)}–${count(last)} of ${count(page.total_number)}${what}`;
   const ragged = page.ragged_rows || 0;
   $("ragged").hidden = ragged === 0;
-  $("ragged").textContent = `${plural(ragged, "row has", "rows have")} more or fewer cells than the header`;
+  const headed = page.view && page.view.header != null ? page.view.header : page.has_header;
+  const against = headed ? "the header" : "the first row";
+  $("ragged").textContent = `${plural(ragged, "row has", "rows have")} more or fewer cells than ${against}`;
   $("page").value = page.page_no;
   $("page").max = page.page_count;
   $("pages").textContent = count(page.page_count);

@@ -6,11 +6,18 @@
 const NUMERIC = new Set(["integer", "decimal"]);
 const NUMBER = /^\s*[-+−]?[$€£¥]?\s*(\d{1,3}(,\d{3})+|\d+)([.,]\d+)?\s*%?\s*$/;
 
+// Cells that say a value is missing, as the server reads them (tablecast.columns): they
+// do not make a column of numbers text.
+const MISSING = new Set([
+  "", "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+  "n/a", "na", "null", "nan", "none", "-",
+]);
+
 // Before the server's types arrive: a guess from this page's cells.
 function looksNumeric(cells) {
   let seen = false;
   for (const cell of cells) {
-    if (cell === undefined || cell.trim() === "") continue;
+    if (cell === undefined || MISSING.has(cell.trim().toLowerCase())) continue;
     if (!NUMBER.test(cell)) return false;
     seen = true;
   }
