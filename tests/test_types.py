@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support import expect, http, v1
-from tablecast.columns import DECIMAL_COMMA, finished
+from tablecast.columns import DECIMAL_COMMA, finished, numbers
 from test_views import text_of
 
 # pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash
@@ -330,3 +332,28 @@ async def test_a_semicolon_file_with_decimal_commas_sorts_by_value(server):
     assert [r[0] for r in data] == ["A", "E", "B", "D", "C"]  # A and E: 04:00Z, file order
     data, _, _ = all_pages(server, doc, sort="2", order="desc")
     assert [r[0] for r in data] == ["D", "B", "A", "E", "C"]
+
+
+# Values, as sorts read them
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.integers(-(10**18), 10**18),
+    st.integers(0, 8),
+    st.booleans(),
+    st.booleans(),
+)
+def test_numbers_are_read_as_python_reads_them(number, places, grouped, comma):
+    """However a number is written (a sign, thousands grouped, a decimal comma), its value is
+    the double nearest to it, as float() reads it."""
+    digits = str(abs(number)).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places :]
+    exact = float(f"{'-' if number < 0 else ''}{whole}.{fraction or '0'}")
+    group, point = (".", ",") if comma else (",", ".")
+    if grouped:
+        whole = f"{int(whole):,}".replace(",", group)
+    cell = ("-" if number < 0 else "") + whole + (point + fraction if fraction else "")
+    raw = cell.encode()
+    matrix = np.frombuffer(raw, dtype=np.uint8).reshape(1, -1)
+    assert numbers(matrix.copy(), np.array([len(raw)]), comma)[0] == exact, cell

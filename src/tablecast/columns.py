@@ -928,17 +928,48 @@ def numbers(
     matrix: npt.NDArray[np.uint8], lengths: Array, decimal_comma: bool = False
 ) -> npt.NDArray[np.float64]:
     """The value of each cell that :func:`classify` calls a number (``decimal_comma``: a
-    number read with a decimal comma)."""
+    number read with a decimal comma), correctly rounded."""
     group, point = (46, 44) if decimal_comma else (44, 46)
+    value = matrix - np.uint8(48)
+    digit = value <= 9
+    digits = digit.sum(axis=1)
+    if (digits > EXACT_DIGITS).any():  # (rare) read as text is: see _read_floats
+        return _read_floats(matrix, lengths, group, point)
+    # Most numbers have at most 15 digits: their digits make an integer, exactly, a column at
+    # a time (signs and separators skipped), divided by a power of ten for the fraction
+    # digits: one correctly rounded division, as reading the text would round it
+    whole = np.zeros(len(lengths), dtype=np.int64)
+    fraction = np.zeros(len(lengths), dtype=np.int64)
+    has_point = bool((matrix == point).any())
+    after = np.zeros(len(lengths), dtype=bool)
+    for at in range(matrix.shape[1]):
+        here = digit[:, at]
+        whole = np.where(here, whole * 10 + value[:, at], whole)
+        if has_point:
+            after |= matrix[:, at] == point
+            fraction += here & after
+    values: npt.NDArray[np.float64] = whole / _POWERS_OF_TEN[fraction]
+    return np.where(matrix[:, 0] == 45, -values, values)
+
+
+EXACT_DIGITS = 15  # digits a double holds exactly: an integer of them, and 10**15
+_POWERS_OF_TEN = 10.0 ** np.arange(EXACT_DIGITS + 1)
+
+
+def _read_floats(
+    matrix: npt.NDArray[np.uint8], lengths: Array, group: int, point: int
+) -> npt.NDArray[np.float64]:
+    """numbers, read as text: thousands separators squeezed out (digits closing up to the
+    left), the point made ".", and each row read by numpy as a float, in C."""
     grouping = matrix == group
-    if grouping.any():  # thousands separators: squeezed out, digits closing up to the left
+    if grouping.any():
         matrix = np.take_along_axis(matrix, np.argsort(grouping, axis=1, kind="stable"), axis=1)
         lengths = lengths - grouping.sum(axis=1)
         matrix[np.arange(matrix.shape[1]) >= lengths[:, None]] = 0
-    if decimal_comma:
+    if point != 46:
         matrix = np.where(matrix == point, np.uint8(46), matrix)
     # What is left ("-12", "+7", "1234.50", ".5") is what a float is written as: numpy reads
-    # each row as one, correctly rounded, in C (the zeros after a cell end its string)
+    # each row as one, correctly rounded (the zeros after a cell end its string)
     rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1]}").ravel()
     values: npt.NDArray[np.float64] = rows.astype(np.float64)
     return values
