@@ -54,9 +54,11 @@ def test_a_missing_value_marker_never_decides_a_columns_type(marker):
     assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "date"
     assert kind_of([marker, "oslo"]) == "text"
     assert kind_of([marker, marker, "NA"]) == "text"  # nothing but markers: nothing to go by
-    # the whole column at once (every cell of a version, as a version's types are found)
-    text = text_of([["a", "b"], ["12", marker], [marker, "2013-01-01"], ["-43", "NA"]])
-    assert finished(text.inferring(1, 2, delimiter=",")) == ["integer", "date"]
+    # every cell of a version at once, as a version's types are found, lines holding an
+    # escape (parsed apart) too
+    rows = [["a", "b", "c"], ["12", marker, 'say "hi"'], [marker, "2013-01-01", "x"]]
+    rows += [["-43", "NA", "y"], ["7", marker, "z"]]
+    assert finished(text_of(rows).inferring(1, 3, delimiter=",")) == ["integer", "date", "text"]
 
 
 def test_only_whole_markers_are_missing():
