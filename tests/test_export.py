@@ -8,13 +8,22 @@ import json
 import urllib.error
 import urllib.request
 
+import numpy as np
 import orjson
 import pandas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import http, put
-from tablecast.export import FORMATS, Writer, neutralised, plain_lines, unique_names
+from tablecast.export import (
+    FORMATS,
+    Writer,
+    json_number,
+    json_numbers,
+    neutralised,
+    plain_lines,
+    unique_names,
+)
 
 # cells that test every escape: a tab, a line break and quotes inside cells, formulas, numbers
 TRICKY = [
@@ -373,3 +382,122 @@ async def test_downloads_of_cells_holding_line_breaks_read_back_over_http(server
             check_round_trip(name, table, download(server, doc, f"?format={name}")[1])
         lines = download(server, doc, "?format=jsonl")[1].decode().split("\n")
         assert [list(json.loads(line).values()) for line in lines[:-1]] == table
+
+
+# JSON Lines: numbers where a column is numeric and the number gives back the cell's text
+
+NUMBER_CELLS = ["12", "-43", "0", "0.5", "-2.25", "1234.5", "0.0001", "999999999999999"]
+NOT_NUMBER_CELLS = [
+    "007", "+7", "-0", "1,234", "3,50", "1.50", "100.0", "0.0", "1e5", ".5", "5.", "0.00001",
+    "9007199254740993", "9007199254740992", "1234567890123456", "0.1234567890123456", "NA",
+    "", " 12", "12 ", "١٢", "１２", "--1", "1.2.3",
+]  # fmt: skip
+
+
+def test_a_cell_is_a_json_number_only_when_reading_it_back_gives_its_text():
+    for cell in NUMBER_CELLS:
+        assert json_number(cell), cell
+        # Python's json and orjson write back the cell; so does JavaScript, which reads every
+        # number as a double and writes the shortest digits that read back the same
+        assert json.dumps(json.loads(cell)) == cell
+        assert orjson.dumps(orjson.loads(cell)) == cell.encode()
+        assert repr(float(cell)) == cell if "." in cell else float(cell) == int(cell)
+    for cell in NOT_NUMBER_CELLS:
+        assert not json_number(cell), cell
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(alphabet="-0123456789.", max_size=19)
+    | st.builds(str, st.integers(-(2**60), 2**60))
+    | st.builds(repr, st.floats(allow_nan=False, allow_infinity=False))
+)
+def test_json_numbers_read_back_exactly_and_both_ways_of_telling_agree(cell):
+    if json_number(cell):
+        value = orjson.loads(cell)
+        assert orjson.dumps(value) == cell.encode() and json.dumps(value) == cell
+        assert repr(float(cell)) == cell or float(cell) == int(cell)  # a double holds it
+        assert abs(float(cell)) < 2**53
+    raw = cell.encode()
+    text = np.frombuffer(b'["' + raw + b'"]', dtype=np.uint8)  # as in stored records
+    assert bool(json_numbers(text, np.array([2]), np.array([len(raw)]))[0]) == json_number(cell)
+
+
+def jsonl(writer: Writer, table: list[list[str]]) -> list[dict]:
+    return [json.loads(line) for line in writer.records(orjson.dumps(table)).splitlines()]
+
+
+def test_json_lines_writes_numbers_of_numeric_columns_as_numbers():
+    columns = ["n", "d", "t", "when"]
+    writer = Writer(FORMATS["jsonl"], columns, columns, ["integer", "decimal", "text", "date"])
+    table = [
+        ["12", "0.5", "12", "2013-01-01"],
+        ["-43", "1.50", "7", "NA"],
+        ["007", "3", "x", ""],
+        ["NA", "-2.25"],  # a short record
+        ["9007199254740993", "100.0", "-1", "2013-01-01 05:00:00"],
+    ]
+    assert jsonl(writer, table) == [
+        {"n": 12, "d": 0.5, "t": "12", "when": "2013-01-01"},
+        {"n": -43, "d": "1.50", "t": "7", "when": "NA"},
+        {"n": "007", "d": 3, "t": "x", "when": ""},
+        {"n": "NA", "d": -2.25},
+        {"n": "9007199254740993", "d": "100.0", "t": "-1", "when": "2013-01-01 05:00:00"},
+    ]
+    # a reader gets every cell back: a number as it is written, a string as it is
+    for row, line in zip(table, jsonl(writer, table), strict=True):
+        assert [v if isinstance(v, str) else json.dumps(v) for v in line.values()] == row
+    # without types (a version whose types are unknown to the writer) every cell is a string
+    plain = Writer(FORMATS["jsonl"], columns, columns)
+    assert all(isinstance(v, str) for line in jsonl(plain, table) for v in line.values())
+
+
+def test_json_lines_from_stored_records_are_the_rows_written_cell_by_cell():
+    import random
+
+    rng = random.Random(8)
+    cells = [*NUMBER_CELLS, *NOT_NUMBER_CELLS, 'q"t', "back\\slash", "],[", "é", "-"]
+    kinds = ["integer", "decimal", "text", "date"]
+    for _ in range(200):
+        width = rng.randint(1, 4)
+        types = [rng.choice(kinds) for _ in range(width)]
+        rows = [[rng.choice(cells) for _ in range(rng.randint(1, width))] for _ in range(6)]
+        if rng.random() < 0.5:  # most batches hold no escape: their numbers are found at once
+            rows = [[c for c in row if "\\" not in c and '"' not in c] or ["x"] for row in rows]
+        names = [f"c{i}" for i in range(width)]
+        fast, careful = (Writer(FORMATS["jsonl"], None, names, types) for _ in range(2))
+        assert fast.records(orjson.dumps(rows)) == careful.rows(rows), (types, rows)
+
+
+async def test_a_json_lines_download_writes_the_numbers_of_numeric_columns_as_numbers(server):
+    from test_types import FLIGHTS_HEADER, FLIGHTS_TYPES, flights, flights_csv
+
+    rows = flights()
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=f.csv", flights_csv(rows))
+    assert status == 201
+    names = FLIGHTS_HEADER.split(",")
+    for query, expected in (("", rows), ("&sort=5&order=desc", None)):
+        _, body, _ = download(server, doc, f"?format=jsonl{query}")
+        lines = [json.loads(line) for line in body.decode().splitlines()]
+        assert len(lines) == len(rows)
+        if expected is None:  # the sorted view: the largest delay first, NA last
+            assert lines[0]["dep_delay"] == max(int(r[5]) for r in rows if r[5] != "NA")
+            assert lines[-1]["dep_delay"] == "NA"
+            continue
+        for row, line in zip(rows, lines, strict=True):
+            assert list(line) == names
+            for name, cell, kind in zip(names, row, FLIGHTS_TYPES, strict=True):
+                number = kind == "integer" and cell != "NA"
+                assert line[name] == (int(cell) if number else cell), (name, cell)
+                assert isinstance(line[name], int if number else str)
+    # decimal commas stay text (no JSON reader gives "3,50" back); so do cells a number would
+    # not give back exactly
+    body = b"name;price;count\nA;3,50;12\nB;-1.234,5;007\nC;12;-43\nD;NA;+7\n"
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=p.csv", body)
+    _, body, _ = download(server, doc, "?format=jsonl")
+    assert [json.loads(line) for line in body.decode().splitlines()] == [
+        {"name": "A", "price": "3,50", "count": 12},
+        {"name": "B", "price": "-1.234,5", "count": "007"},
+        {"name": "C", "price": 12, "count": -43},
+        {"name": "D", "price": "NA", "count": "+7"},
+    ]

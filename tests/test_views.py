@@ -30,9 +30,9 @@ def text_of(records: list[list[str]]) -> TableText:
     return TableText.build(blocks)
 
 
-def column_type(cells: list[str]) -> str:
+def column_type(cells: list[str], delimiter: str = ",") -> str:
     text = text_of([["h"], *[[c] for c in cells]])
-    return text.infer(0, np.arange(1, text.records))
+    return text.infer(0, np.arange(1, text.records), delimiter=delimiter)
 
 
 @pytest.mark.parametrize(
@@ -41,8 +41,8 @@ def column_type(cells: list[str]) -> str:
         (["1", "-2", "+3", "1,234", "-1,234,567", "", "0"], "integer"),
         (["1.5", "-0.25", ".5", "1,234.50", "7", ""], "decimal"),
         (["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"], "date"),
-        (["12", "n/a", "3"], "text"),  # mixed: sorted as text
-        (["1,23"], "text"),  # not thousands: a decimal comma, or a list
+        (["12", "x", "3"], "text"),  # mixed: sorted as text
+        (["1,23"], "text"),  # not thousands: in a comma-separated file, a list
         (["12,345,67"], "text"),
         (["1.2.3"], "text"),
         (["-"], "text"),
@@ -60,7 +60,7 @@ def test_column_types_are_inferred_from_every_cell(cells, kind):
 def sorted_rows(records: list[list[str]], column: int, descending: bool = False) -> list[int]:
     text = text_of(records)
     rows = np.arange(1, text.records)
-    kind = text.infer(column, rows)
+    kind = text.infer(column, rows, delimiter="\t")
     return text.order(column, rows, kind, descending).tolist()
 
 

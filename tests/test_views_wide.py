@@ -101,11 +101,13 @@ def test_types_inferred_at_once_are_those_column_by_column(chunk, monkeypatch):
     rows[7] = rows[7][:5]  # a short record
     rows[9][2] = ""
     text = text_of(rows)
-    expected = [text.infer(column, np.arange(1, text.records)) for column in range(9)]
+    expected = [
+        text.infer(column, np.arange(1, text.records), delimiter="\t") for column in range(9)
+    ]
     assert expected == [
         "text", "decimal", "date", "text", "integer", "decimal", "date", "text", "integer"
     ]  # fmt: skip
-    assert columns.finished(text_of(rows).inferring(1, 9)) == expected
+    assert columns.finished(text_of(rows).inferring(1, 9, delimiter="\t")) == expected
 
 
 def test_a_line_with_a_backslash_does_not_make_its_column_text():
@@ -113,8 +115,8 @@ def test_a_line_with_a_backslash_does_not_make_its_column_text():
     # between cells: such lines' cells are read apart, and a column's width must come from
     # them, not from the boundaries they seem to have
     text = text_of([["h", "n"], ['x",', "12"], ["a", "7"]])
-    assert text.infer(1, np.arange(1, 3)) == "integer"
-    assert columns.finished(text.inferring(1, 2)) == ["text", "integer"]
+    assert text.infer(1, np.arange(1, 3), delimiter="\t") == "integer"
+    assert columns.finished(text.inferring(1, 2, delimiter="\t")) == ["text", "integer"]
     assert text.order(1, np.arange(1, 3), "integer", False).tolist() == [2, 1]
 
 

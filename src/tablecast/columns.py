@@ -41,8 +41,30 @@ LOOKUPS = 1024 * 1024  # positions (or lines) looked up in another array in one 
 # holding a column's arrays: counted, so that memory held by many small arrays is not missed.
 ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
 ENTRY_OVERHEAD = 256
-TYPES = ("text", "integer", "decimal", "date")
-_TYPE_NAMES = np.array(TYPES, dtype=object)
+TYPES = ("text", "integer", "decimal", "date")  # a column's type, as clients are told it
+# What a column is read as, for its sorts: its type, or a decimal whose point is a comma (shown
+# as a decimal). KINDS[1:] are also what classify tells of each cell.
+DECIMAL_COMMA = "decimal comma"
+KINDS = (*TYPES, DECIMAL_COMMA)
+_KIND_NAMES = np.array(KINDS, dtype=object)
+NUMERIC = ("integer", "decimal", DECIMAL_COMMA)
+# Cells that say a value is missing: what pandas.read_csv reads as missing by default
+# (pandas 2.x's na_values: "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+# "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"), and a
+# lone dash. The text is lower-cased, so "Null" and "NONE" are missing too. An empty cell is.
+MISSING = (
+    "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+    "n/a", "na", "null", "nan", "none", "-",
+)  # fmt: skip
+MISSING_BYTES = 8  # no marker is longer: a cell's first 8 bytes, as one uint64, tell
+
+
+def shown(kinds: list[str]) -> list[str]:
+    """Column kinds as clients are told their types: a decimal comma is a decimal."""
+    if DECIMAL_COMMA not in kinds:
+        return kinds
+    return ["decimal" if kind == DECIMAL_COMMA else kind for kind in kinds]
+
 
 T = TypeVar("T")
 
@@ -285,25 +307,28 @@ class TableText:
 
     # Types and order
 
-    def infer(self, number: int, rows: Array) -> str:
-        """The column's type over ``rows`` (consecutive, to the last record): integer,
-        decimal, date, or text (see classify). One column: :meth:`inferring` does them all."""
+    def infer(self, number: int, rows: Array, *, delimiter: str) -> str:
+        """The column's kind over ``rows`` (consecutive, to the last record): integer,
+        decimal, date, decimal comma or text (see classify, _types_of). ``delimiter``: the
+        version's (a decimal comma is read only where the delimiter is no comma). One
+        column: :meth:`inferring` does them all."""
         matrix, lengths = self.keys(number, rows, INFER_BYTES)
-        filled = lengths > 0
+        filled = ~missing(matrix, lengths)
         kinds = classify(matrix[filled], lengths[filled])
-        counts = [[filled.sum()], *([kinds[kind].sum()] for kind in TYPES[1:])]
-        return _types_of(np.array(counts, dtype=np.int64))[0]
+        counts = [[filled.sum()], *([kinds[kind].sum()] for kind in KINDS[1:])]
+        return _types_of(np.array(counts, dtype=np.int64), delimiter != ",")[0]
 
-    def inferring(self, first: int, width: int) -> Iterator[list[str] | None]:
-        """The type of each of ``width`` columns over the records from ``first`` on, in pieces
-        (None after each), then the types.
+    def inferring(self, first: int, width: int, *, delimiter: str) -> Iterator[list[str] | None]:
+        """The kind of each of ``width`` columns over the records from ``first`` on, in pieces
+        (None after each), then the kinds (see infer).
 
         Every cell of the version at once, CHUNK_CELLS at a time: each chunk's cells are
-        classified in one matrix and counted per column (how many are filled, integers,
-        decimals, dates), so that the work is linear in cells however many columns there are.
-        Lines holding a backslash are read apart, each parsed once."""
+        classified in one matrix and counted per column (how many hold a value, and how many
+        of those are integers, decimals, dates, numbers read with a decimal comma), so that
+        the work is linear in cells however many columns there are. Lines holding a
+        backslash are read apart, each parsed once."""
         yield from self._finding_separators()
-        counts = np.zeros((len(TYPES), width), dtype=np.int64)
+        counts = np.zeros((len(KINDS), width), dtype=np.int64)
         total = self._line_cell(self.records)
         for lo in range(self._line_cell(min(first, self.records)), total, CHUNK_CELLS):
             _count_cells(counts, self.text, *self._plain_cells(lo, min(lo + CHUNK_CELLS, total)))
@@ -322,7 +347,7 @@ class TableText:
                 yield None
         if columns:
             _count_cells(counts, *_escaped_cells(columns, lengths, cut))
-        yield _types_of(counts)
+        yield _types_of(counts, delimiter != ",")
 
     def _line_cell(self, line: int) -> int:
         """The number of line ``line``'s first cell, counting every cell of the lines before
@@ -358,62 +383,71 @@ class TableText:
         kept = ~self.is_escaped[line]
         return starts[kept], (ends - starts)[kept], column[kept]
 
-    def numbering(self, columns: Sequence[int], first: int) -> Iterator[bool | None]:
-        """Read the values of these numeric columns' cells, over the records from ``first``
-        on, and keep them: a column a piece (None after each), then True. Made with the
-        types, so that a version's first sort by a number is a sort, not a parse as well."""
+    def numbering(self, kinds: Sequence[str], first: int) -> Iterator[bool | None]:
+        """Read the values of the numeric columns' cells (``kinds``: each column's, as
+        inferred), over the records from ``first`` on, and keep them: a column a piece (None
+        after each), then True. Made with the types, so that a version's first sort by a
+        number is a sort, not a parse as well."""
         rows = np.arange(first, self.records, dtype=np.int64)
-        for number in columns:
-            self._numbers(number, rows)
-            yield None
+        for number, kind in enumerate(kinds):
+            if kind in NUMERIC:
+                self._numbers(number, rows, kind)
+                yield None
         yield True
 
-    def _numbers(self, number: int, rows: Array) -> npt.NDArray[np.float64]:
+    def _numbers(self, number: int, rows: Array, kind: str) -> npt.NDArray[np.float64]:
+        """The value of each cell, read as ``kind``; NaN where it is missing (see MISSING).
+        Kept by (column, first row): over the same rows a column is always the same kind."""
         key = (number, int(rows[0]) if len(rows) else 0)
         found = self._values.get(key)
         if found is not None and len(found) == len(rows):
             return found
         matrix, lengths = self.keys(number, rows, INFER_BYTES)
-        filled = lengths > 0
-        values = np.zeros(len(rows))
-        values[filled] = numbers(matrix[filled], lengths[filled])
+        filled = ~missing(matrix, lengths)
+        values = np.full(len(rows), np.nan)
+        values[filled] = numbers(matrix[filled], lengths[filled], kind == DECIMAL_COMMA)
         if len(rows) and rows[-1] == self.records - 1:  # the rows to the end: a column's
             self._values[key] = values
             self._held += _held(values) + ENTRY_OVERHEAD
         return values
 
     def order(self, number: int, rows: Array, kind: str, descending: bool) -> Array:
-        """``rows`` sorted by cell ``number`` as ``kind``, ties in row order, empty cells last
-        either way."""
-        if kind in ("integer", "decimal"):
-            starts, ends = self.column(number)
-            filled = ends[rows] > starts[rows]
-            if len(self.escaped):  # their spans are not to be trusted: ask them one by one
-                for i in np.flatnonzero(np.isin(rows, self.escaped)).tolist():
-                    filled[i] = bool(self.cell(int(rows[i]), number))
-            keys: npt.NDArray[np.generic] = self._numbers(number, rows)
-            exact = np.ones(len(rows), dtype=bool)
+        """``rows`` sorted by cell ``number`` read as ``kind``, ties in row order, missing
+        values (empty cells and the markers in MISSING, whatever the kind) last either way.
+        Dates sort by the instant they name (see instants)."""
+        if kind in NUMERIC:
+            values = self._numbers(number, rows, kind)
+            filled = ~np.isnan(values)
+            full = np.flatnonzero(filled)
+            keys: npt.NDArray[np.generic] = values[full]
+            exact = True
+            numeric = True
         else:
             matrix, lengths = self.keys(number, rows, KEY_BYTES)
-            filled = lengths > 0
-            exact = lengths <= matrix.shape[1]
+            filled = ~missing(matrix, lengths)
+            full = np.flatnonzero(filled)
+            cut = lengths[full] > matrix.shape[1]
+            exact = not cut.any()
+            numeric = kind == "date"
             if kind == "date" and matrix.shape[1] == 10:  # days only: as numbers, YYYYMMDD
-                digits = matrix[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
+                digits = matrix[full][:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
                 keys = digits @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-                kind = "integer"
+            elif kind == "date":
+                seconds, nanos = instants(matrix[full], lengths[full])
+                # a fraction of a second is a second key, rarely needed
+                keys = _ranks_of_pairs(seconds, nanos) if nanos.any() else seconds
             else:
-                keys = matrix.view(f"S{matrix.shape[1]}").ravel()
-        full = np.flatnonzero(filled)
-        keys = keys[full]
-        if exact[full].all():
+                keys = matrix[full].view(f"S{matrix.shape[1]}").ravel()
+        if exact:
             if not descending:  # a stable sort is the ascending order, ties in row order
                 ordered = full[np.argsort(keys, kind="stable")]
                 return np.concatenate((rows[ordered], rows[~filled])).astype(np.int64)
-            numeric = kind in ("integer", "decimal")
             ranks = -keys.astype(np.float64) if numeric else -_ranks(keys)
         else:
             ranks = _ranks(keys)
-            ranks = _refine(ranks, full, exact, lambda i: self.cell(int(rows[i]), number))
+            exact_full = np.ones(len(rows), dtype=bool)
+            exact_full[full[cut]] = False
+            ranks = _refine(ranks, full, exact_full, lambda i: self.cell(int(rows[i]), number))
             ranks = -ranks if descending else ranks
         ordered = full[np.argsort(ranks, kind="stable")]
         return np.concatenate((rows[ordered], rows[~filled])).astype(np.int64)
@@ -445,18 +479,25 @@ def _held(*arrays: npt.NDArray[np.generic]) -> int:
     return sum(array.nbytes + ARRAY_OVERHEAD for array in arrays)
 
 
-def _types_of(counts: npt.NDArray[np.int64]) -> list[str]:
-    """Each column's type from how many of its cells are filled, and how many of those are
-    integers, decimals and dates (the rows of ``counts``): the first kind all of them are,
-    else text (and text if none is filled: nothing to go by)."""
-    filled, integers, decimals, dates = counts
+def _types_of(counts: npt.NDArray[np.int64], decimal_comma: bool) -> list[str]:
+    """Each column's kind from how many of its cells hold a value, and how many of those are
+    integers, decimals, dates and numbers with a decimal comma (the rows of ``counts``): the
+    first kind all of them are, else text (and text if none holds one: nothing to go by).
+    A decimal comma is read only where ``decimal_comma`` (the delimiter is no comma); a
+    column of ``1,234``-style cells, numbers both ways, is integer."""
+    filled, integers, decimals, dates, commas = counts
     some = filled > 0
     kind = np.select(
-        [some & (integers == filled), some & (decimals == filled), some & (dates == filled)],
-        [1, 2, 3],
+        [
+            some & (integers == filled),
+            some & (decimals == filled),
+            some & (dates == filled),
+            some & (commas == filled) & decimal_comma,
+        ],
+        [1, 2, 3, 4],
         0,
     )
-    types: list[str] = _TYPE_NAMES[kind].tolist()
+    types: list[str] = _KIND_NAMES[kind].tolist()
     return types
 
 
@@ -479,7 +520,8 @@ def _count_cells(
     columns: Array,
 ) -> None:
     """Count cells (at ``starts`` in ``source``, which is padded past the last by at least
-    INFER_BYTES) by column: filled ones, and integers, decimals and dates among them (see
+    INFER_BYTES) by column: those holding a value (neither empty nor a marker of MISSING), and
+    the integers, decimals, dates and numbers with a decimal comma among them (see
     classify)."""
     filled = (lengths > 0) & (columns < counts.shape[1])  # (a record is never wider)
     starts, lengths, columns = starts[filled], lengths[filled], columns[filled]
@@ -495,7 +537,18 @@ def _count_cells(
     # No number or date is longer than INFER_BYTES, or opens with a letter, say: most text is
     # ruled out before any matrix is made. The others are classified in matrices no wider
     # than their longest cell, short cells apart from long ones.
-    maybe = (lengths <= INFER_BYTES) & _OPENING[source[starts]]
+    opening = source[starts]
+    maybe = (lengths <= INFER_BYTES) & _OPENING[opening]
+    # A marker of a missing value is not counted: short cells opening as one does are looked
+    # up among them (the byte after a cell exists: a quote, or the padding)
+    two = opening.astype(np.uint16) | (source[starts + 1].astype(np.uint16) << 8)
+    suspects = np.flatnonzero((lengths <= MISSING_BYTES) & _MARKER_OPENINGS[two])
+    if len(suspects):
+        head = np.lib.stride_tricks.sliding_window_view(source, MISSING_BYTES)[starts[suspects]]
+        head[np.arange(MISSING_BYTES) >= lengths[suspects, None]] = 0
+        absent = suspects[_markers(head, lengths[suspects])]
+        counts[0] -= np.bincount(columns[absent], minlength=width)
+        maybe[absent] = False
     starts, lengths, columns = starts[maybe], lengths[maybe], columns[maybe]
     for shortest, longest in ((1, 8), (9, 16), (17, INFER_BYTES)):
         these = (lengths >= shortest) & (lengths <= longest)
@@ -505,7 +558,7 @@ def _count_cells(
         matrix = np.lib.stride_tricks.sliding_window_view(source, cut)[starts[these]]
         matrix[np.arange(cut) >= lengths[these, None]] = 0
         kinds = classify(matrix, lengths[these])
-        for i, kind in enumerate(TYPES[1:], 1):
+        for i, kind in enumerate(KINDS[1:], 1):
             counts[i] += np.bincount(columns[these][kinds[kind]], minlength=width)
 
 
@@ -557,6 +610,17 @@ def _ranks(keys: npt.NDArray[np.generic]) -> Array:
     return ranks
 
 
+def _ranks_of_pairs(high: Array, low: Array) -> Array:
+    """Dense ranks of (high, low) pairs, in their order."""
+    order = np.lexsort((low, high))
+    step = np.empty(len(order), dtype=np.int64)
+    step[:1] = 0
+    step[1:] = (np.diff(high[order]) != 0) | (np.diff(low[order]) != 0)
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.cumsum(step)
+    return ranks
+
+
 def _refine(
     ranks: Array, full: Array, exact: npt.NDArray[np.bool_], cell: Callable[[int], str]
 ) -> Array:
@@ -587,37 +651,93 @@ def _refine(
 # Cells as numbers and dates, a whole column at a time
 
 
+def missing(matrix: npt.NDArray[np.uint8], lengths: Array) -> npt.NDArray[np.bool_]:
+    """Which cells (rows of ``matrix``, zero past each cell's end) hold no value: empty, or
+    one of the markers in MISSING."""
+    found: npt.NDArray[np.bool_] = lengths == 0
+    # only short cells opening as a marker does are looked up
+    two = matrix[:, 0].astype(np.uint16)
+    if matrix.shape[1] > 1:
+        two |= matrix[:, 1].astype(np.uint16) << 8
+    suspects = np.flatnonzero(_MARKER_OPENINGS[two] & (lengths <= MISSING_BYTES))
+    if len(suspects):
+        found[suspects] = _markers(matrix[suspects], lengths[suspects])
+    return found
+
+
+def _markers(matrix: npt.NDArray[np.uint8], lengths: Array) -> npt.NDArray[np.bool_]:
+    """Which cells are a marker of MISSING: each one's first MISSING_BYTES as one number,
+    looked up among the markers', and its length checked (a cell may hold a NUL)."""
+    head = np.zeros((len(lengths), MISSING_BYTES), dtype=np.uint8)
+    cut = min(matrix.shape[1], MISSING_BYTES)
+    head[:, :cut] = matrix[:, :cut]
+    keys = head.view("<u8").ravel()
+    at = np.minimum(np.searchsorted(_MARKER_KEYS, keys), len(_MARKER_KEYS) - 1)
+    found: npt.NDArray[np.bool_] = (_MARKER_KEYS[at] == keys) & (lengths == _MARKER_LENGTHS[at])
+    return found
+
+
+def _marker_key(marker: str) -> int:
+    return int.from_bytes(marker.encode().ljust(MISSING_BYTES, b"\0"), "little")
+
+
+_MARKER_KEYS = np.array(sorted(map(_marker_key, MISSING)), dtype=np.uint64)
+_MARKER_LENGTHS = np.array([len(m) for m in sorted(MISSING, key=_marker_key)], dtype=np.int64)
+
+
 def classify(matrix: npt.NDArray[np.uint8], lengths: Array) -> dict[str, npt.NDArray[np.bool_]]:
-    """Which cells (rows of ``matrix``, cut at its width) are integers, decimals or dates.
+    """Which cells (rows of ``matrix``, cut at its width) are integers, decimals, dates, or
+    numbers read with a decimal comma.
 
     Integers: ``-12``, ``+7``, ``1,234,567`` (thousands separated by commas, in threes).
     Decimals: integers or ``-1,234.50``, ``.5``. Dates: ISO 8601, ``2026-11-24``, with an
-    optional time (``2026-11-24T10:30``, ``2026-11-24 10:30:00.5+01:00``).
+    optional time (``2026-11-24T10:30``, ``2026-11-24 10:30:00``, ``2026-11-24T10:30:00.5``)
+    and an optional offset (``Z``, ``+01:00``, ``+0100``, ``-05``; see _read_dates). Decimal
+    comma: integers without a separator, or numbers whose one comma is the decimal point,
+    points grouping thousands in threes (``3,50``, ``-1.234,5``, ``,5``).
 
     A cell is each row's own: what a cell is does not depend on the others, nor on the
     matrix's width as long as it holds the cell (or INFER_BYTES of it: no longer cell is a
     number or a date).
     """
     none = np.zeros(len(lengths), dtype=bool)
-    integer, decimal, dates = none, none.copy(), none.copy()
+    integer, decimal, dates, comma = none, none.copy(), none.copy(), none.copy()
     # a byte no number (or date) holds, a letter say, rules a cell out at once: most text
     maybe = _NUMERIC.take(matrix).all(axis=1)
     if maybe.any():
         which = np.flatnonzero(maybe)
-        integer[which], decimal[which] = _number_kinds(matrix[which], lengths[which])
+        integer[which], decimal[which], comma[which] = _number_kinds(matrix[which], lengths[which])
     maybe = _DATELIKE.take(matrix).all(axis=1) & (lengths >= 10)
     if maybe.any():
         which = np.flatnonzero(maybe)
-        cells = matrix[which]
-        dates[which] = _dates(cells, lengths[which], (cells >= 48) & (cells <= 57))
-    return {"integer": integer, "decimal": decimal, "date": dates}
+        dates[which] = _read_dates(matrix[which], lengths[which])[0]
+    return {"integer": integer, "decimal": decimal, "date": dates, DECIMAL_COMMA: comma}
 
 
 def _number_kinds(
     matrix: npt.NDArray[np.uint8], lengths: Array
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Which cells, holding only digits, signs, points and commas, are integers and which
-    decimals."""
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which cells, holding only digits, signs, points and commas, are integers, which
+    decimals, and which numbers as a decimal comma reads them."""
+    integer, decimal, commas = _point_reading(matrix, lengths)
+    comma = integer & (commas == 0)  # no separator: the same number either way
+    one = np.flatnonzero(commas == 1)
+    if len(one):
+        # a comma is the decimal point where the cell, commas and points swapped, is a
+        # decimal with a point
+        swapped = matrix[one]
+        was_comma = swapped == 44
+        swapped[swapped == 46] = 44
+        swapped[was_comma] = 46
+        comma[one] = _point_reading(swapped, lengths[one])[1]
+    return integer, decimal, comma
+
+
+def _point_reading(
+    matrix: npt.NDArray[np.uint8], lengths: Array
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], Array]:
+    """Which cells are integers and which decimals, read with a decimal point (commas group
+    thousands), and how many commas each holds."""
     width = matrix.shape[1]
     pos = np.arange(width)
     inside = pos < lengths[:, None]
@@ -640,7 +760,7 @@ def _number_kinds(
     number = fits & plain & (dot.sum(axis=1) <= 1) & commas_ok
     integer = number & ~has_dot & (int_digits >= 1)
     decimal = integer | (number & has_dot & (frac_digits >= 1))
-    return integer, decimal
+    return integer, decimal, np.where(plain, commas, -1)
 
 
 def _bytes_table(allowed: bytes) -> npt.NDArray[np.bool_]:
@@ -652,48 +772,204 @@ def _bytes_table(allowed: bytes) -> npt.NDArray[np.bool_]:
 
 _NUMERIC = _bytes_table(b"0123456789.,+-")
 _OPENING = _bytes_table(b"0123456789.,+-")  # what a number or a date may begin with
+
+
+def _marker_openings() -> npt.NDArray[np.bool_]:
+    """The first two bytes of each marker of MISSING, as one little-endian uint16, marked. A
+    lone "-" is followed by a quote (closing it, in the text) or a zero (in a matrix)."""
+    table = np.zeros(1 << 16, dtype=bool)
+    for marker in (*MISSING, '-"', "-\0"):
+        if len(marker) > 1:
+            table[ord(marker[0]) | ord(marker[1]) << 8] = True
+    return table
+
+
+_MARKER_OPENINGS = _marker_openings()
 _DATELIKE = _bytes_table(b"0123456789-:.+tz ")
 
 
-def _dates(
-    matrix: npt.NDArray[np.uint8], lengths: Array, digit: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.bool_]:
-    width = matrix.shape[1]
+def _read_dates(
+    matrix: npt.NDArray[np.uint8], lengths: Array, fields: bool = False
+) -> tuple[npt.NDArray[np.bool_], tuple[Array, Array] | None]:
+    """Which cells are dates, and with ``fields`` the instant each names (see instants).
+
+    A day ``YYYY-MM-DD`` (month 01-12, day 01-31); or a day, ``T`` or a space, and a time
+    ``hh:mm`` (hours 00-23, minutes 00-59), seconds ``:ss`` (00-60) with an optional
+    fraction ``.f`` of any number of digits, then an optional offset: ``Z``, or a sign and
+    ``hh``, ``hh:mm`` or ``hhmm``. Lower-cased, as the text is: ``t`` and ``z``."""
+    count, width = matrix.shape
     if width < 10:
-        return np.zeros(len(lengths), dtype=bool)
+        return np.zeros(count, dtype=bool), None
+    rows = np.arange(count)
+    zero = np.zeros(count, dtype=np.uint8)
 
-    def at(i: int, chars: bytes) -> npt.NDArray[np.bool_]:
-        return np.isin(matrix[:, i], list(chars))
+    def at(i: int | Array) -> npt.NDArray[np.uint8]:
+        """The byte at ``i`` (one place, or one for each cell); 0 past the matrix."""
+        if isinstance(i, int):
+            return matrix[:, i] if i < width else zero
+        return np.where(i < width, matrix[rows, np.minimum(i, width - 1)], 0).astype(np.uint8)
 
-    day = (
-        digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1)
-        & (matrix[:, 4] == 45)
-        & (matrix[:, 7] == 45)
-        & at(5, b"01")
-        & at(8, b"0123")
+    def digits(*places: int | Array) -> npt.NDArray[np.bool_]:
+        found = np.ones(count, dtype=bool)
+        for i in places:
+            found &= (at(i) - np.uint8(48)) <= 9  # (below "0" wraps around, past 9)
+        return found
+
+    def number(*places: int | Array) -> npt.NDArray[np.int16]:
+        value = np.zeros(count, dtype=np.int16)
+        for i in places:
+            value = value * 10 + at(i) - 48
+        return value
+
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    valid = (
+        digits(0, 1, 2, 3, 5, 6, 8, 9)
+        & (at(4) == 45)
+        & (at(7) == 45)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= 31)
+        & (lengths <= width)
     )
-    if width < 16:
-        short: npt.NDArray[np.bool_] = day & (lengths == 10)
-        return short
-    clock = at(10, b"t ") & digit[:, [11, 12, 14, 15]].all(axis=1) & (matrix[:, 13] == 58)
-    rest_ok = (
-        np.isin(matrix[:, 16:], list(b"0123456789:.+-z"))
-        | (np.arange(16, width) >= lengths[:, None])
-    ).all(axis=1)
-    timed = clock & rest_ok & (lengths >= 16) & (lengths <= width)
-    dates: npt.NDArray[np.bool_] = day & ((lengths == 10) | timed)
-    return dates
+    days_only = lengths == 10
+    if days_only.all():
+        if not fields:
+            return valid, None
+        timed = has_seconds = has_offset = fraction = np.zeros(count, dtype=bool)
+        hours = minutes = seconds = zone_hours = zone_minutes = np.zeros(count, dtype=np.int16)
+        sign, end, stop, zone = zero, np.zeros(count, dtype=np.int64), None, None
+    else:
+        hours, minutes = number(11, 12), number(14, 15)
+        timed = (
+            ((at(10) == 116) | (at(10) == 32))
+            & digits(11, 12, 14, 15)
+            & (at(13) == 58)
+            & (hours <= 23)
+            & (minutes <= 59)
+        )
+        seconds = number(17, 18)
+        has_seconds = timed & (at(16) == 58) & digits(17, 18) & (seconds <= 60)
+        end = np.where(has_seconds, 19, 16)  # where the time's fraction or offset starts
+        fraction = has_seconds & (at(end) == 46)
+        stop = end + 1  # one past the fraction's last digit
+        if fraction.any():
+            beyond = ((matrix - np.uint8(48)) > 9) & (np.arange(width) >= stop[:, None])
+            stop = np.where(beyond.any(axis=1), beyond.argmax(axis=1), width)
+            fraction &= stop > end + 1
+        zone = np.where(fraction, stop, end)
+        sign = at(zone)
+        zone_hours = np.zeros(count, dtype=np.int16)
+        zone_minutes = np.zeros(count, dtype=np.int16)
+        has_offset = np.zeros(count, dtype=bool)
+        signed = np.flatnonzero(timed & ((sign == 43) | (sign == 45)))
+        if len(signed):  # few cells name an offset: read only where one does
+            places, ends = zone[signed], lengths[signed]
+            after = places[:, None] + np.arange(6)  # the sign and what may follow it
+            got = matrix[signed[:, None], np.minimum(after, width - 1)]
+            got[after >= width] = 0
+            digit = (got - np.uint8(48)) <= 9
+            value = got.astype(np.int16) - 48
+            colon = got[:, 3] == 58
+            hours_only = places + 3 == ends
+            with_colon = colon & digit[:, 4] & digit[:, 5] & (places + 6 == ends)
+            without = ~colon & digit[:, 3] & digit[:, 4] & (places + 5 == ends)
+            zone_hours[signed] = value[:, 1] * 10 + value[:, 2]
+            zone_minutes[signed] = np.select(
+                [with_colon, without],
+                [value[:, 4] * 10 + value[:, 5], value[:, 3] * 10 + value[:, 4]],
+            )
+            has_offset[signed] = (
+                digit[:, 1]
+                & digit[:, 2]
+                & (hours_only | with_colon | without)
+                & (zone_hours[signed] <= 23)
+                & (zone_minutes[signed] <= 59)
+            )
+        zone_ok = (zone == lengths) | ((sign == 122) & (zone + 1 == lengths)) | has_offset
+        valid &= days_only | (timed & zone_ok)
+        if not fields:
+            return valid, None
+    # days since 1970-01-01 of a proleptic Gregorian day (Howard Hinnant's days_from_civil)
+    month64 = month.astype(np.int64)
+    y = year.astype(np.int64) - (month64 <= 2)
+    era = y // 400
+    of_era = y - era * 400
+    of_year = (153 * (month64 + np.where(month64 > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    clock = hours.astype(np.int64) * 3600 + minutes.astype(np.int64) * 60
+    clock = np.where(timed, clock + np.where(has_seconds, seconds, 0), 0)
+    offset = zone_hours.astype(np.int64) * 3600 + zone_minutes.astype(np.int64) * 60
+    offset = np.where(has_offset, np.where(sign == 45, -offset, offset), 0)
+    instant = days * 86400 + clock - offset
+    nanos = np.zeros(count, dtype=np.int64)
+    if fraction.any():
+        assert stop is not None
+        digits_of = np.minimum(stop - end - 1, 9)  # nanoseconds: what a finer fraction adds
+        for k in range(9):
+            place = at(end + 1 + k).astype(np.int64) - 48
+            nanos = nanos * 10 + np.where(fraction & (k < digits_of), place, 0)
+    return valid, (instant, nanos)
 
 
-def numbers(matrix: npt.NDArray[np.uint8], lengths: Array) -> npt.NDArray[np.float64]:
-    """The value of each cell that :func:`classify` calls a number."""
-    comma = matrix == 44
-    if comma.any():  # thousands separators: squeezed out, digits closing up to the left
-        matrix = np.take_along_axis(matrix, np.argsort(comma, axis=1, kind="stable"), axis=1)
-        lengths = lengths - comma.sum(axis=1)
+def instants(matrix: npt.NDArray[np.uint8], lengths: Array) -> tuple[Array, Array]:
+    """The instant each date (as classify calls one) names: seconds since
+    1970-01-01T00:00:00Z, and the nanoseconds past them. An offset counts; a time without
+    one is read as UTC, a day alone as its midnight in UTC."""
+    _, found = _read_dates(matrix, lengths, fields=True)
+    assert found is not None or matrix.shape[1] < 10
+    if found is None:
+        empty = np.zeros(len(lengths), dtype=np.int64)
+        return empty, empty.copy()
+    return found
+
+
+def numbers(
+    matrix: npt.NDArray[np.uint8], lengths: Array, decimal_comma: bool = False
+) -> npt.NDArray[np.float64]:
+    """The value of each cell that :func:`classify` calls a number (``decimal_comma``: a
+    number read with a decimal comma), correctly rounded."""
+    group, point = (46, 44) if decimal_comma else (44, 46)
+    value = matrix - np.uint8(48)
+    digit = value <= 9
+    digits = digit.sum(axis=1)
+    if (digits > EXACT_DIGITS).any():  # (rare) read as text is: see _read_floats
+        return _read_floats(matrix, lengths, group, point)
+    # Most numbers have at most 15 digits: their digits make an integer, exactly, a column at
+    # a time (signs and separators skipped), divided by a power of ten for the fraction
+    # digits: one correctly rounded division, as reading the text would round it
+    whole = np.zeros(len(lengths), dtype=np.int64)
+    fraction = np.zeros(len(lengths), dtype=np.int64)
+    has_point = bool((matrix == point).any())
+    after = np.zeros(len(lengths), dtype=bool)
+    for at in range(matrix.shape[1]):
+        here = digit[:, at]
+        whole = np.where(here, whole * 10 + value[:, at], whole)
+        if has_point:
+            after |= matrix[:, at] == point
+            fraction += here & after
+    values: npt.NDArray[np.float64] = whole / _POWERS_OF_TEN[fraction]
+    return np.where(matrix[:, 0] == 45, -values, values)
+
+
+EXACT_DIGITS = 15  # digits a double holds exactly: an integer of them, and 10**15
+_POWERS_OF_TEN = 10.0 ** np.arange(EXACT_DIGITS + 1)
+
+
+def _read_floats(
+    matrix: npt.NDArray[np.uint8], lengths: Array, group: int, point: int
+) -> npt.NDArray[np.float64]:
+    """numbers, read as text: thousands separators squeezed out (digits closing up to the
+    left), the point made ".", and each row read by numpy as a float, in C."""
+    grouping = matrix == group
+    if grouping.any():
+        matrix = np.take_along_axis(matrix, np.argsort(grouping, axis=1, kind="stable"), axis=1)
+        lengths = lengths - grouping.sum(axis=1)
         matrix[np.arange(matrix.shape[1]) >= lengths[:, None]] = 0
+    if point != 46:
+        matrix = np.where(matrix == point, np.uint8(46), matrix)
     # What is left ("-12", "+7", "1234.50", ".5") is what a float is written as: numpy reads
-    # each row as one, correctly rounded, in C (the zeros after a cell end its string)
+    # each row as one, correctly rounded (the zeros after a cell end its string)
     rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1]}").ravel()
     values: npt.NDArray[np.float64] = rows.astype(np.float64)
     return values

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from .columns import ARRAY_OVERHEAD, Array, TableText
+from .columns import ARRAY_OVERHEAD, Array, TableText, shown
 from .errors import TablecastError
 from .store.base import Store, Version
 
@@ -463,23 +463,27 @@ class Views:
         """The version's column types if known by now (see types), else None."""
         if version is None:
             return []
-        key = ("types", version.id, version.meta.has_header)
-        return self._kept.get(key)
+        kinds = self._kept.get(("types", version.id, version.meta.has_header))
+        return None if kinds is None else shown(kinds)
 
     async def types(self, version: Version) -> list[str]:
         """Each column's type (integer, decimal, date or text) over the version's rows."""
-        return await self._types(version, self._asking(version))
+        return shown(await self._types(version, self._asking(version)))
 
     async def _types(self, version: Version, asker: Demand) -> list[str]:
+        """Each column's kind, as its sorts read it (see columns.KINDS)."""
+
         async def infer(demand: Demand) -> list[str]:
             text = await self._text(version, demand)
             first = 1 if version.meta.has_header else 0
-            types = await self._in_pieces(demand, text.inferring(first, version.meta.width))
+            kinds = await self._in_pieces(
+                demand,
+                text.inferring(first, version.meta.width, delimiter=version.meta.delimiter),
+            )
             if text.records >= NUMBERED_ROWS:  # a sort that is worth having them ready for
-                numeric = [c for c, kind in enumerate(types) if kind in ("integer", "decimal")]
-                await self._in_pieces(demand, text.numbering(numeric, first))
+                await self._in_pieces(demand, text.numbering(kinds, first))
             self._remeasure(("text", version.id), text)  # its cells' boundaries, found now
-            return types
+            return kinds
 
         return await self._kept_or(("types", version.id, version.meta.has_header), infer, asker)
 

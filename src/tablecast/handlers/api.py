@@ -447,6 +447,8 @@ class DownloadApi(ApiHandler):
             fmt = export.format_named(self.get_query_argument("format", None))
             views = self.services.documents.views
             rows = blocks = None
+            # JSON Lines writes numbers as numbers: it needs to know which columns hold them
+            types = await views.types(version) if version and fmt.name == "jsonl" else []
             if version is not None and view.picks:
                 rows = await views.rows(version, view)
                 # a sorted view's rows come from all over the version: from its blocks, kept
@@ -459,7 +461,7 @@ class DownloadApi(ApiHandler):
             return
         self.attachment(export_name(version, fmt.extension), fmt.content_type)
         header = version.columns if version.meta.has_header else None
-        writer = export.Writer(fmt, header, version.columns)
+        writer = export.Writer(fmt, header, version.columns, types)
         self.write(writer.start())
         first = 1 if version.meta.has_header else 0
         documents = self.services.documents

@@ -1,0 +1,361 @@
+"""Column types on real data: missing-value markers, decimal commas, dates with times and
+offsets, on flights.csv-like tables (nycflights13's columns), pure and over the HTTP API and a
+tablecast.v1 WebSocket."""
+
+from __future__ import annotations
+
+import json
+import random
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from support import expect, http, v1
+from tablecast.columns import DECIMAL_COMMA, finished, numbers
+from test_views import text_of
+
+# pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash
+PANDAS_MISSING = [
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+MISSING = [*PANDAS_MISSING, "-", ""]
+ANY_CASE = {m.lower() for m in MISSING}  # the text is lower-cased: "none" and "NULL" are missing
+
+
+def is_missing(cell: str) -> bool:
+    return cell.lower() in ANY_CASE
+
+
+def kind_of(cells: list[str], delimiter: str = ",") -> str:
+    text = text_of([["h"], *[[c] for c in cells]])
+    return text.infer(0, np.arange(1, text.records), delimiter=delimiter)
+
+
+def sorted_cells(cells: list[str], descending: bool = False, delimiter: str = ",") -> list[str]:
+    """The cells in the order a sort of their column puts them (each tagged with its row, so
+    that ties show their order)."""
+    text = text_of([["h", "row"], *[[c, str(i)] for i, c in enumerate(cells)]])
+    rows = np.arange(1, text.records)
+    kind = text.infer(0, rows, delimiter=delimiter)
+    return [f"{cells[r - 1]}@{r - 1}" for r in text.order(0, rows, kind, descending).tolist()]
+
+
+# Missing values
+
+
+@pytest.mark.parametrize("marker", MISSING)
+def test_a_missing_value_marker_never_decides_a_columns_type(marker):
+    assert kind_of(["12", marker, "-43"]) == "integer"
+    assert kind_of([marker, "1.5", "7"]) == "decimal"
+    assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "date"
+    assert kind_of([marker, "oslo"]) == "text"
+    assert kind_of([marker, marker, "NA"]) == "text"  # nothing but markers: nothing to go by
+    # every cell of a version at once, as a version's types are found, lines holding an
+    # escape (parsed apart) too
+    rows = [["a", "b", "c"], ["12", marker, 'say "hi"'], [marker, "2013-01-01", "x"]]
+    rows += [["-43", "NA", "y"], ["7", marker, "z"]]
+    assert finished(text_of(rows).inferring(1, 3, delimiter=",")) == ["integer", "date", "text"]
+
+
+def test_only_whole_markers_are_missing():
+    for cells in (
+        ["12", "NAN!"],
+        ["12", "n/a/"],
+        ["12", "na na"],
+        ["12", "--"],
+        ["12", "-1.#INDX"],
+    ):
+        assert kind_of(cells) == "text", cells
+
+
+@pytest.mark.parametrize(
+    ("cells", "value"),
+    [
+        (["10", "NA", "-43", "", "2", "null", "-1", "2"], int),
+        (["1.5", "N/A", "-0.25", "", "nan", "7", "1.5"], float),
+        (["2013-01-02", "NULL", "2013-01-01 05:00:00", "", "2013-01-01", "2013-01-02"], str),
+        (["b", "NA", "a", "", "N/A", "B", "-", "c", "none"], str.lower),
+    ],
+)
+def test_missing_values_sort_last_both_ways_in_every_type(cells, value):
+    present = [i for i, c in enumerate(cells) if not is_missing(c)]
+    absent = [i for i, c in enumerate(cells) if is_missing(c)]
+    for descending in (False, True):
+        # sorted() is stable either way: ties in file order, as the sort must keep them
+        ordered = sorted(present, key=lambda i: value(cells[i]), reverse=descending)
+        expected = [f"{cells[i]}@{i}" for i in ordered + absent]  # missing: in file order
+        assert sorted_cells(cells, descending) == expected
+
+
+# Decimal commas
+
+
+@pytest.mark.parametrize(
+    ("cells", "delimiter", "kind"),
+    [
+        (["3,50", "-1.234,5", "12", "NA", ",5", "+7"], ";", DECIMAL_COMMA),
+        (["3,50", "0,25"], "\t", DECIMAL_COMMA),
+        (["3,50", "0,25"], "|", DECIMAL_COMMA),
+        (["3,50", "0,25"], ",", "text"),  # in a comma-separated file, a comma is no point
+        (["1,234", "2,000", "-12"], ";", "integer"),  # thousands, as ever
+        (["1,234", "3,50"], ";", DECIMAL_COMMA),  # 1.234 and 3.5
+        (["1.234", "3,50"], ";", "text"),  # a point and a comma read each other's way
+        (["1.5", "3,50"], ";", "text"),
+        (["1,234,567", "3,50"], ";", "text"),
+        (["12.345,6"], ";", DECIMAL_COMMA),
+        (["1.23,5"], ";", "text"),  # points group in threes from the comma
+        (["1234.567,8"], ";", "text"),
+        (["1.234.567,89"], ";", DECIMAL_COMMA),
+        (["3,"], ";", "text"),
+        (["3,5,0"], ";", "text"),
+    ],
+)
+def test_decimal_commas_are_numbers_where_the_column_is_consistent(cells, delimiter, kind):
+    assert kind_of(cells, delimiter) == kind
+
+
+def test_a_decimal_comma_column_sorts_by_value():
+    cells = ["3,50", "-1.234,5", "12", "NA", "0,75", ",5", "1.000,25", "3,5"]
+    expected = ["-1.234,5", ",5", "0,75", "3,50", "3,5", "12", "1.000,25"]
+    up = sorted_cells(cells, delimiter=";")
+    assert [c.split("@")[0] for c in up] == [*expected, "NA"]
+    down = sorted_cells(cells, descending=True, delimiter=";")
+    assert [c.split("@")[0] for c in down] == [
+        "1.000,25",
+        "12",
+        "3,50",
+        "3,5",
+        *expected[2::-1],
+        "NA",
+    ]
+
+
+# Dates with times and offsets
+
+DATES = [
+    "2013-01-01",
+    "2013-01-01 05:00:00",
+    "2013-01-01T05:00:00Z",
+    "2013-01-01t05:00:00z",
+    "2013-01-01T05:00:00+01:00",
+    "2013-01-01T05:00:00+0100",
+    "2013-01-01T05:00:00-05",
+    "2013-01-01T05:00:00.5",
+    "2013-01-01T05:00:00.123456789+01:00",
+    "2013-01-01T05:00",
+    "2013-01-01 05:00+01:00",
+    "2016-12-31T23:59:60Z",
+]
+NOT_DATES = [
+    "2013-01-01T05:00:00+",
+    "2013-01-01T05:00:00+01:0",
+    "2013-01-01T05:00:00+1:00",
+    "2013-01-01T05:00:00 +01:00",
+    "2013-01-01T05:00:00.",
+    "2013-01-01T05:00:::",
+    "2013-01-01T05:00:00zz",
+    "2013-01-01 5:00",
+    "2013-01-01T24:00",
+    "2013-01-01T05:60",
+    "2013-13-01",
+    "2013-00-10",
+    "2013-01-32",
+    "2013-01-01x",
+]
+
+
+@pytest.mark.parametrize("cell", DATES)
+def test_dates_with_times_and_offsets_are_dates(cell):
+    assert kind_of([cell, "2013-01-02"]) == "date"
+
+
+@pytest.mark.parametrize("cell", NOT_DATES)
+def test_what_is_not_a_date_makes_a_column_text(cell):
+    assert kind_of([cell, "2013-01-02"]) == "text"
+
+
+def test_dates_sort_by_the_instant_they_name():
+    cells = [
+        "2013-01-01T05:00:00+01:00",  # 04:00Z
+        "2013-01-01 04:30:00",  # no offset: UTC
+        "NA",
+        "2013-01-01T04:00:00Z",  # the same instant as the first: file order
+        "2013-01-01T03:59:59.75-00:00",
+        "2013-01-01T03:59:59.5",
+        "2013-01-01T00:00:00-05",  # 05:00Z
+        "2013-01-01T06:00+0130",  # 04:30Z, as the second
+        "2013-01-01",  # midnight UTC
+        "2012-12-31T23:59:59.999999999-01:00",  # 2013-01-01T00:59:59.999999999Z
+        "2013-01-01T03:59:59.7500000001",  # a hair after .75: past nanoseconds, a tie
+    ]
+    up = [8, 9, 5, 4, 10, 0, 3, 1, 7, 6, 2]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
+    down = [6, 1, 7, 0, 3, 4, 10, 5, 9, 8, 2]  # equal instants in file order, NA last
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+# flights.csv, as nycflights13 has it (a sample made here): over the HTTP API and tablecast.v1
+
+FLIGHTS_HEADER = (
+    "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,"
+    "carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour"
+)
+FLIGHTS_TYPES = [
+    "integer", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
+    "integer", "text", "integer", "text", "text", "text", "integer", "integer", "integer",
+    "integer", "date",
+]  # fmt: skip
+DEP_DELAY = 5
+
+
+def flights(count: int = 250, seed: int = 13) -> list[list[str]]:
+    """Rows like nycflights13's flights.csv: cancelled flights have NA times and delays (and
+    some an NA tail number), delays run from -43 up, time_hour is a day and an hour."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        month, day, hour, minute = rng.randint(1, 12), rng.randint(1, 28), rng.randint(5, 23), 0
+        cancelled = i % 23 == 7
+        delay = "-43" if i == 120 else str(rng.randint(-20, 140))
+        na = "NA"
+        rows.append(
+            [
+                "2013", str(month), str(day),
+                na if cancelled else str(hour * 100 + 3), str(hour * 100 + minute),
+                na if cancelled else delay,
+                na if cancelled else str(rng.randint(1, 2359)), str(rng.randint(1, 2359)),
+                na if cancelled else str(rng.randint(-60, 300)),
+                rng.choice(["UA", "AA", "B6", "DL", "9E"]), str(rng.randint(1, 6000)),
+                na if i % 61 == 3 else f"N{rng.randint(100, 999)}UA",
+                rng.choice(["EWR", "LGA", "JFK"]), rng.choice(["IAH", "MIA", "ATL", "ORD"]),
+                na if cancelled else str(rng.randint(20, 695)), str(rng.randint(17, 4983)),
+                str(hour), str(minute), f"2013-{month:02d}-{day:02d} {hour:02d}:00:00",
+            ]
+        )  # fmt: skip
+    return rows
+
+
+def flights_csv(rows: list[list[str]]) -> bytes:
+    return (FLIGHTS_HEADER + "\n" + "\n".join(",".join(r) for r in rows) + "\n").encode()
+
+
+def expected_order(rows: list[list[str]], column: int, descending: bool) -> list[int]:
+    """Row numbers (1-based, as the API gives them) sorted by an integer column as a user
+    expects: by value, ties in file order, NA last in file order, both ways."""
+    numbers = [i for i, r in enumerate(rows) if r[column] != "NA"]
+    ordered = sorted(numbers, key=lambda i: int(rows[i][column]), reverse=descending)
+    return [i + 1 for i in ordered + [i for i, r in enumerate(rows) if r[column] == "NA"]]
+
+
+def post(server, body: bytes, name: str) -> dict:
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name={name}", body)
+    assert status == 201, doc
+    return doc
+
+
+def all_pages(server, doc, **query: str) -> tuple[list[list[str]], list[int], list[list[str]]]:
+    """Every row of a view over the HTTP API, page after page: rows, their numbers, and the
+    types each page said."""
+    data, numbers, types, n = [], [], [], 1
+    while True:
+        url = f"{server.url}/parser/api/docs/{doc['id']}/pages/{n}?{urlencode(query)}"
+        status, page, _ = http("GET", url)
+        assert status == 200, page
+        data += page["data"]
+        numbers += page.get("rows", [])
+        types.append(page["types"])
+        if n >= page["page_count"]:
+            return data, numbers, types
+        n += 1
+
+
+async def test_flights_types_and_sorts_over_http(server):
+    rows = flights()
+    doc = post(server, flights_csv(rows), "flights.csv")
+    plain, _, types = all_pages(server, doc)
+    assert plain == rows  # every cell as written
+    assert types[0] == FLIGHTS_TYPES
+    for descending in (False, True):
+        order = "desc" if descending else "asc"
+        data, numbers, types = all_pages(server, doc, sort=str(DEP_DELAY), order=order)
+        assert numbers == expected_order(rows, DEP_DELAY, descending)
+        assert data == [rows[n - 1] for n in numbers]  # cells as written, NA too
+        assert all(t == FLIGHTS_TYPES for t in types)  # still numbers after a sort
+        delays = [r[DEP_DELAY] for r in data]
+        numbers_only = [int(d) for d in delays if d != "NA"]
+        assert delays[0] == str(max(numbers_only) if descending else -43)
+        assert delays[len(numbers_only) :] == ["NA"] * (len(delays) - len(numbers_only))
+    # time_hour: a date column, by time
+    data, numbers, _ = all_pages(server, doc, sort="18")
+    assert [r[18] for r in data] == sorted(r[18] for r in rows)
+
+
+def rows_with_na(rows: list[list[str]]) -> int:
+    return sum(r[DEP_DELAY] == "NA" for r in rows)
+
+
+async def test_flights_sort_over_a_v1_websocket_keeps_na_last(server):
+    rows = flights()
+    doc = post(server, flights_csv(rows), "flights.csv")
+    ws = await v1(server, doc["id"])
+    await expect(ws, "page", cause="join")
+    for order in ("asc", "desc"):
+        await ws.send(json.dumps({"type": "view", "sort": DEP_DELAY, "order": order}))
+        page = await expect(ws, "page", cause="request")
+        expected = expected_order(rows, DEP_DELAY, order == "desc")
+        assert page["rows"] == expected[:100]
+        assert page["types"] in (None, FLIGHTS_TYPES)
+        if order == "asc":
+            assert page["data"][0][DEP_DELAY] == "-43"
+        await ws.send(json.dumps({"type": "goto", "page": page["page_count"]}))
+        last = await expect(ws, "page", cause="request", page_no=page["page_count"])
+        assert last["rows"] == expected[100 * (page["page_count"] - 1) :]
+        missing = rows_with_na(rows)
+        assert [r[DEP_DELAY] for r in last["data"]][-missing:] == ["NA"] * missing
+        assert last["types"] == FLIGHTS_TYPES
+    await ws.close()
+
+
+async def test_a_semicolon_file_with_decimal_commas_sorts_by_value(server):
+    body = "name;price;when\nA;3,50;2013-01-01T05:00:00+01:00\nB;-1.234,5;2013-01-01 04:30:00\n"
+    body += "C;12;NA\nD;NA;2013-01-01T03:00:00-02:00\nE;0,75;2013-01-01T04:00:00Z\n"
+    doc = post(server, body.encode(), "prices.csv")
+    data, _, types = all_pages(server, doc, sort="1")
+    assert types[0] == ["text", "decimal", "date"]  # a decimal comma is a decimal to clients
+    assert [r[1] for r in data] == ["-1.234,5", "0,75", "3,50", "12", "NA"]  # as written
+    data, _, _ = all_pages(server, doc, sort="1", order="desc")
+    assert [r[0] for r in data] == ["C", "A", "E", "B", "D"]
+    # a column of times with offsets, by the instant each names
+    data, _, _ = all_pages(server, doc, sort="2")
+    assert [r[0] for r in data] == ["A", "E", "B", "D", "C"]  # A and E: 04:00Z, file order
+    data, _, _ = all_pages(server, doc, sort="2", order="desc")
+    assert [r[0] for r in data] == ["D", "B", "A", "E", "C"]
+
+
+# Values, as sorts read them
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.integers(-(10**18), 10**18),
+    st.integers(0, 8),
+    st.booleans(),
+    st.booleans(),
+)
+def test_numbers_are_read_as_python_reads_them(number, places, grouped, comma):
+    """However a number is written (a sign, thousands grouped, a decimal comma), its value is
+    the double nearest to it, as float() reads it."""
+    digits = str(abs(number)).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places :]
+    exact = float(f"{'-' if number < 0 else ''}{whole}.{fraction or '0'}")
+    group, point = (".", ",") if comma else (",", ".")
+    if grouped:
+        whole = f"{int(whole):,}".replace(",", group)
+    cell = ("-" if number < 0 else "") + whole + (point + fraction if fraction else "")
+    raw = cell.encode()
+    matrix = np.frombuffer(raw, dtype=np.uint8).reshape(1, -1)
+    assert numbers(matrix.copy(), np.array([len(raw)]), comma)[0] == exact, cell
