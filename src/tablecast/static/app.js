@@ -93,7 +93,8 @@ function show(view) {
 
 function showAlert(text) {
   const unchanged = hasVersion() ? " The table is unchanged." : "";
-  $("alert-text").textContent = text + unchanged;
+  const sentence = /[.!?…]$/.test(text) ? text : `${text}.`; // the server's messages end bare
+  $("alert-text").textContent = sentence + unchanged;
   $("alert").hidden = false;
 }
 
@@ -539,7 +540,12 @@ function setFollow(follow) {
 }
 
 async function upload(file) {
-  if (!file || state.upload) return;
+  if (!file) return;
+  if (state.upload) {
+    // one upload at a time: the one on its way goes on, and this file is not dropped unsaid
+    showAlert(`${file.name} was not uploaded: another file is on its way. Choose it again when that one is done.`);
+    return;
+  }
   $("alert").hidden = true;
   if (state.limits && file.size > state.limits.max_upload_bytes) {
     showAlert(explain("too_large"));

@@ -4,7 +4,8 @@
 // them filters each column. Numbers are right-aligned by the column types the server infers.
 
 const NUMERIC = new Set(["integer", "decimal"]);
-const NUMBER = /^\s*[-+−]?[$€£¥]?\s*(\d{1,3}(,\d{3})+|\d+)([.,]\d+)?\s*%?\s*$/;
+// What the server reads as a number (tablecast.columns): no currency, no percent sign
+const NUMBER = /^(?=.*\d)[-+]?(\d{1,3}(,\d{3})+|\d{1,3}(\.\d{3})+(?=,)|\d+)?([.,]\d+)?$/;
 
 // Cells that say a value is missing, as the server reads them (tablecast.columns): they
 // do not make a column of numbers text.

@@ -2,7 +2,7 @@
 // and searched on one's own), and restoring one, which makes it current again for everyone as
 // a new version.
 
-import { bytes, count } from "./format.js";
+import { bytes, plural } from "./format.js";
 import { PLAIN, api, downloadUrl, fetchPage, json } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -195,7 +195,7 @@ export function renderVersions(list, listing, { canRestore, onOpen, onRestore, d
     title.textContent = `Version ${version.version}`;
     const detail = document.createElement("span");
     detail.className = "muted";
-    detail.textContent = ` ${when.format(new Date(version.created_at))} · ${version.filename || "untitled"} · ${count(version.total_number)} rows · ${bytes(version.size)}`;
+    detail.textContent = ` ${when.format(new Date(version.created_at))} · ${version.filename || "untitled"} · ${plural(version.total_number, "row", "rows")} · ${bytes(version.size)}`;
     li.append(title, detail);
     if (version.version === listing.current) li.append(Object.assign(document.createElement("span"), { className: "badge", textContent: "current" }));
     const actions = document.createElement("span");
