@@ -404,6 +404,13 @@ async def test_the_tab_is_titled_with_the_documents_name(server, open_page, tmp_
     assert put(server.url, doc, table(4), "?name=towns.tsv")[0] == 200
     for tab in (page, viewer):
         await expect(tab).to_have_title("towns.tsv")
+    # an old version looked at: the tab says which
+    await viewer.get_by_role("button", name="Versions").click()
+    await viewer.locator("#versions-list li").nth(1).get_by_role("button", name="Open").click()
+    await expect(viewer.locator("#old-banner")).to_contain_text("Viewing version 1")
+    await expect(viewer).to_have_title("cities.tsv (version 1)")
+    await viewer.locator("#old-banner").get_by_role("button").click()  # back to the live one
+    await expect(viewer).to_have_title("towns.tsv")
 
 
 async def test_ones_own_search_comes_back_after_a_reconnect(server_factory, open_page, tmp_path):

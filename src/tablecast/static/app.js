@@ -198,6 +198,10 @@ function renderPage(page) {
   $("doc-title").hidden = page.version === null && state.edit;
   $("filename").textContent = page.filename || "Untitled table";
   $("version").textContent = page.version === null ? "" : `version ${page.version}`;
+  // the tab says which table, and which version when it is an old one being looked at
+  const name = page.name || page.filename || "Untitled table";
+  document.title =
+    page.version === null ? "tablecast" : state.old ? `${name} (version ${page.version})` : name;
   renderAccess();
   if (page.version === null) {
     show(mayUpload() ? "empty" : "waiting");
@@ -462,7 +466,6 @@ function onPage(page) {
   }
   state.page = page;
   if (!state.follow) state.ownPage = page.page_no;
-  document.title = page.version === null ? "tablecast" : page.name || page.filename || "Untitled table";
   if (!state.old && state.pending && state.pending.answers(page)) answered();
   if (!state.old) renderPage(page);
 }
