@@ -16,8 +16,6 @@ import orjson
 
 from . import __version__, client, config
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -80,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format=LOG_FORMAT,
+        format=config.LOG_FORMAT,
         stream=sys.stderr,
     )
     # one line per request is Tornado's; ours already say what matters about uploads and sockets

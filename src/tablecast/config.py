@@ -23,6 +23,9 @@ GiB = 1024 * MiB
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": KiB, "m": MiB, "g": GiB}
 
+# The log's lines (--log-level says which): set by the CLI, each worker's naming it
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 
 def parse_size(text: str) -> int:
     """``"256MiB"``, ``"10M"``, ``"4096"`` -> bytes. Units are binary: MB is read as MiB."""

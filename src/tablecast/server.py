@@ -15,9 +15,7 @@ import secrets
 import signal
 import socket
 import time
-from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import tornado.netutil
@@ -39,12 +37,13 @@ from .handlers.api import (
     VersionsApi,
 )
 from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
-from .handlers.viewer import Connection, keep_alive
+from .handlers.viewer import keep_alive
 from .handlers.ws import Handshake
 from .hub import Hub
 from .listening import HTTPServer
 from .metrics import METRICS
 from .rates import Buckets
+from .services import Services, Viewer
 from .store import open_store
 
 log = logging.getLogger("tablecast")
@@ -58,20 +57,6 @@ FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
 MAX_BODY_BYTES = 64 * 1024  # of a request that is not an upload
 BODY_TIMEOUT = 60.0  # seconds to send such a body (uploads have --upload-timeout)
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
-
-
-@dataclass
-class Services:
-    settings: Settings
-    documents: Documents
-    hub: Hub
-    connections: set[Connection] = field(default_factory=set)  # every open WebSocket
-    # open WebSockets by client address, counted from the handshake that admits one
-    addresses: Counter[str] = field(default_factory=Counter)
-    # per client address: new documents (--create-rate a minute), wrong edit keys over HTTP
-    # (--page-rate a second, as a WebSocket's auth)
-    creations: Buckets = field(default_factory=lambda: Buckets(0, 0))
-    key_guesses: Buckets = field(default_factory=lambda: Buckets(0, 0))
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -234,7 +219,7 @@ async def serve(
         log.info("stopped")
 
 
-async def _closed(connections: set[Connection], timeout: float) -> None:
+async def _closed(connections: set[Viewer], timeout: float) -> None:
     """Give viewers a moment to answer the close frames; then close what is left."""
     deadline = asyncio.get_running_loop().time() + timeout
     while connections and asyncio.get_running_loop().time() < deadline:

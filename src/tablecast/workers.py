@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 
-from .config import Settings
+from .config import LOG_FORMAT, Settings
 
 log = logging.getLogger("tablecast")
 
@@ -88,8 +88,6 @@ def _start(settings: Settings, port: int, number: int) -> int:
     # the worker: default signal handling back (serve() sets its own), then a node
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    from .cli import LOG_FORMAT
-
     worker_format = LOG_FORMAT.replace("%(message)s", f"[worker {number}] %(message)s")
     for handler in logging.root.handlers:  # each line says which worker wrote it
         handler.setFormatter(logging.Formatter(worker_format))

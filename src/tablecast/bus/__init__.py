@@ -15,13 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..config import Settings
-from .events import Event
-
-
-class Listener(Protocol):
-    def on_event(self, event: Event) -> None: ...
-
-    async def resync(self) -> None: ...
+from .events import Listener
 
 
 class Bus(Protocol):

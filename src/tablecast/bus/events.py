@@ -8,7 +8,7 @@ whatever else it needs (a version's pages, say) from the store. PostgreSQL caps 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -95,3 +95,12 @@ def decode(payload: str) -> Event | None:
         return event
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
+
+
+class Listener(Protocol):
+    """Who hears the events (the hub). Here rather than beside the Bus, so that a bus (in its
+    own module, which the package opens) need not import the package that imports it."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    async def resync(self) -> None: ...

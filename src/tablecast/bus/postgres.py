@@ -17,8 +17,7 @@ from psycopg.conninfo import make_conninfo
 
 from ..errors import TablecastError
 from ..metrics import METRICS
-from . import Listener
-from .events import CHANNEL, decode, kind
+from .events import CHANNEL, Listener, decode, kind
 
 log = logging.getLogger("tablecast.bus")
 

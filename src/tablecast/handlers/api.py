@@ -32,7 +32,7 @@ from ..views import PLAIN, View, view_from_json, view_from_query
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
-    from ..server import Services
+    from ..services import Services
 
 log = logging.getLogger("tablecast.api")
 

@@ -30,7 +30,7 @@ from ..websocket import Frame
 from . import canonical_id
 
 if TYPE_CHECKING:
-    from ..server import Services
+    from ..services import Services, Viewer
 
 log = logging.getLogger("tablecast.ws")
 
@@ -677,7 +677,7 @@ def release_address(addresses: Counter[str], address: str) -> None:
         del addresses[address]
 
 
-async def keep_alive(connections: set[Connection], interval: float) -> None:
+async def keep_alive(connections: set[Viewer], interval: float) -> None:
     """Ping every viewer every ``interval`` seconds: one sweep for all, not a task for each.
     Pings keep idle viewers alive behind proxies, and find those that vanished."""
     while True:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from ..config import Settings
-    from ..server import Services
+    from ..services import Services
 
 log = logging.getLogger("tablecast.ws")
 
