@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tablecast import tasks
 from tablecast.documents import Documents, Limits
 from tablecast.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
@@ -154,3 +155,30 @@ async def test_started_coroutines_run_at_once_and_carry_on_when_they_wait():
     assert steps == ["quick", "slow begins"]  # ran up to its first wait
     await tasks.drain()
     assert steps == ["quick", "slow begins", "slow slept", "slow caught its error"]
+
+
+async def test_a_page_turned_as_the_server_stops_is_kept(tmp_path: Path):
+    """An editor's page turn handled in the same turn of the loop as SIGTERM: its save has not
+    even started when the shutdown begins, and must still be written before the store closes."""
+    path = tmp_path / "s.sqlite3"
+    documents = Documents(SQLiteStore(path), Limits(max_upload_bytes=10**9, document_ttl=10**9))
+    hub = Hub(documents, page_size=100, legacy_page_size=100)
+    documents.in_use = hub.rooms.keys
+    document, _ = await documents.create()
+    upload = await documents.start_upload(document.id, filename="t.tsv", has_header=False)
+    await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
+    await upload.finish()
+    room = await hub.join(Viewer(), document.id)
+    assert room is not None
+    # the server saves use times now and then (see server._tidy_documents): here none are
+    # left to save at shutdown, so nothing in it waits before the writer would be closed
+    await documents.make_room()
+    tasks.spawn(hub.turn_page(room, 3), "turn the page")
+    await documents.close()
+    await tasks.drain()
+    store = SQLiteStore(path)
+    try:
+        kept = store.get_document(document.id)
+        assert kept is not None and kept.shared_page == 3
+    finally:
+        store.close()

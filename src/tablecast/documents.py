@@ -428,10 +428,18 @@ class Documents:
             log.exception("could not checkpoint the store")
 
     async def close(self) -> None:
-        """Roll back uploads still in progress, let the writer finish, close the store."""
+        """Roll back uploads still in progress, stop views work, wait for background work,
+        let the writer finish, close the store.
+
+        Background work (tablecast.tasks) is awaited while the writer still takes writes: a
+        shared page whose save was spawned just before the shutdown (even one not started
+        yet) is written, not refused as shutting_down. Views work is stopped first, so that
+        nothing waited for is a long sort: what waits on it ends with shutting_down."""
         self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
+        self.views.close()
+        await tasks.drain()
         try:
             await self._save_use_times()
         except TablecastError as err:  # the store is away: only eviction order suffers
@@ -440,7 +448,6 @@ class Documents:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown)
         await loop.run_in_executor(None, self._readers.shutdown)
-        self.views.close()
         # a piece of views work still running reads the store: it ends before the store does
         await loop.run_in_executor(None, self.views.join)
         self.store.close()

@@ -2,8 +2,9 @@
 
 Start: open the store (recovering from any crash), listen, log the address. Run: serve, and
 now and then remove documents that were created but never uploaded to. Stop (SIGTERM/SIGINT):
-stop accepting, close every viewer with 1001, roll back uploads in progress, let the writer
-finish, close the store, exit 0.
+stop accepting, close every viewer with 1001, roll back uploads in progress, stop views work,
+wait for background work (a shared page being saved) while the writer still takes it, let the
+writer finish, close the store, exit 0 (see Documents.close).
 """
 
 from __future__ import annotations
@@ -212,8 +213,8 @@ async def serve(
         await bus.close()
         if node:  # the other nodes' counts drop now, not when they notice this one is gone
             await _quietly(documents.save_viewers({d: 0 for d in hub.rooms}), "say goodbye")
-        await documents.close()
-        await tasks.drain()
+        await documents.close()  # waits for background work before it closes the store
+        await tasks.drain()  # what was spawned since (a viewer's close): refused, and quickly
         await _closed(services.connections, timeout=2.0)
         await server.close_all_connections()
         log.info("stopped")
