@@ -16,7 +16,13 @@ from support import feed_in_pieces, merged
 from tablecast import protocol
 from tablecast import websocket as ws
 from tablecast.errors import STATUS, TablecastError
-from tablecast.parsing import DELIMITER_NAMES, ParseOptions, TableParser, parse_delimiter
+from tablecast.parsing import (
+    DELIMITER_NAMES,
+    ParseOptions,
+    TableParser,
+    parse_delimiter,
+    parse_header_option,
+)
 from tablecast.store.base import encode_block, record_cells
 
 # The parser
@@ -119,7 +125,7 @@ def test_delimiter_options(text):
 @given(st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["TRUE", "No", "İ", "ß"])))
 def test_header_options(text):
     try:
-        assert isinstance(protocol.parse_header_option(text), bool)
+        assert isinstance(parse_header_option(text), bool)
     except TablecastError as err:
         assert err.code == "bad_option"
 

@@ -7,6 +7,7 @@ import pytest
 
 from tablecast import protocol
 from tablecast.errors import TablecastError
+from tablecast.parsing import parse_header_option
 from tablecast.store.base import Document, Version, VersionMeta
 
 
@@ -148,8 +149,8 @@ def test_filenames_are_cleaned():
 
 
 def test_header_option():
-    assert protocol.parse_header_option(None) is True
-    assert protocol.parse_header_option("0") is False
-    assert protocol.parse_header_option("true") is True
+    assert parse_header_option(None) is True
+    assert parse_header_option("0") is False
+    assert parse_header_option("true") is True
     with pytest.raises(TablecastError):
-        protocol.parse_header_option("maybe")
+        parse_header_option("maybe")

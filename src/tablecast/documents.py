@@ -289,7 +289,7 @@ class Documents:
         rows = await self.views.rows(version, view, viewer=viewer)
         window = protocol.rows_window(len(rows), page_no, page_size)
         picked = rows[window.start : window.stop]
-        first = 1 if version.meta.has_header else 0
+        first = version.first_data_record
         return Page(
             window, await self.views.records(version, picked), (picked + 1 - first).tolist()
         )

@@ -124,6 +124,16 @@ def parse_delimiter(text: str | None) -> str | None:
     return delimiter
 
 
+def parse_header_option(value: str | None) -> bool:
+    """``header=`` over HTTP (an upload's, a view's): whether the first record is a header.
+    Absent or empty: it is (a view reads that as its version's own, before asking here)."""
+    if value is None or value.lower() in ("1", "true", "yes", ""):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise TablecastError("bad_option", "header must be 1 or 0")
+
+
 def detect_encoding(head: bytes, final: bool) -> tuple[str, str, int]:
     """(name to report, codec to decode with, length of the byte order mark)."""
     if head.startswith(codecs.BOM_UTF8):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,22 +58,17 @@ def page_window(version: Version | None, page_no: int, page_size: int, legacy: b
     """
     if version is None:
         total = offset = 0
-    elif legacy or not version.meta.has_header:
+    elif legacy:
         total, offset = version.meta.record_count, 0
     else:
-        total, offset = version.data_rows, 1
-    page_count = max(1, math.ceil(total / page_size))
-    page_no = min(max(page_no, 1), page_count)
-    first = (page_no - 1) * page_size
-    stop = min(total, first + page_size)
-    return PageWindow(
-        page_no, page_count, total, page_size, offset + first, offset + stop, first + 1
-    )
+        total, offset = version.data_rows, version.first_data_record
+    rows = rows_window(total, page_no, page_size)
+    return replace(rows, start=offset + rows.start, stop=offset + rows.stop)
 
 
 def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
-    """Page ``page_no`` of a view's ``total`` rows (see tablecast.views), clamped like
-    page_window. ``start``/``stop`` index the view's rows, not the stored records."""
+    """Page ``page_no`` of ``total`` rows (a view's, see tablecast.views), clamped to the
+    pages there are (there is always a page 1). ``start``/``stop`` index those rows."""
     page_count = max(1, math.ceil(total / page_size))
     page_no = min(max(page_no, 1), page_count)
     first = (page_no - 1) * page_size
@@ -365,12 +360,3 @@ def clean_filename(name: str) -> str:
     """A file name to show: no path, no control characters, not endless."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     return "".join(c for c in name if c.isprintable())[:255]
-
-
-def parse_header_option(value: str | None) -> bool:
-    """``?header=0`` over HTTP: the first record is data, not a header."""
-    if value is None or value.lower() in ("1", "true", "yes", ""):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise TablecastError("bad_option", "header must be 1 or 0")

@@ -26,6 +26,7 @@ import orjson
 
 from .columns import ARRAY_OVERHEAD, Array, TableText, shown
 from .errors import TablecastError
+from .parsing import parse_header_option
 from .store.base import Store, Version
 
 log = logging.getLogger("tablecast.views")
@@ -106,7 +107,7 @@ def view_from_query(get: Callable[[str], str | None], names: list[str]) -> View:
         order or "asc",
         get("q") or "",
         filters,
-        None if header in (None, "") else _header(header),
+        parse_header_option(header) if header else None,  # none: the version's own
         "",
     )
 
@@ -171,14 +172,6 @@ def _column(text: str, what: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise TablecastError("bad_option", f"{what} must name a column by number (0 is the first)")
     return int(text)
-
-
-def _header(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes"):
-        return True
-    if text.lower() in ("0", "false", "no"):
-        return False
-    raise TablecastError("bad_option", "header must be 1 or 0")
 
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
@@ -475,7 +468,7 @@ class Views:
 
         async def infer(demand: Demand) -> list[str]:
             text = await self._text(version, demand)
-            first = 1 if version.meta.has_header else 0
+            first = version.first_data_record
             kinds = await self._in_pieces(
                 demand,
                 text.inferring(first, version.meta.width, delimiter=version.meta.delimiter),
@@ -531,7 +524,7 @@ class Views:
 
     async def _matches(self, version: Version, text: TableText, view: View, asker: Demand) -> Array:
         key = ("matches", version.id, version.meta.has_header, view.q, view.filters)
-        first = 1 if version.meta.has_header else 0
+        first = version.first_data_record
 
         def search() -> Array:
             found: Array | None = text.search(view.q, first) if view.q else None
@@ -596,5 +589,4 @@ class Blocks:
 
 
 def _data_rows(version: Version, text: TableText) -> Array:
-    first = 1 if version.meta.has_header else 0
-    return np.arange(first, text.records, dtype=np.int64)
+    return np.arange(version.first_data_record, text.records, dtype=np.int64)

@@ -26,7 +26,7 @@ from ..documents import Upload
 from ..errors import TablecastError
 from ..metrics import METRICS
 from ..originals import Rebuilt
-from ..parsing import ParseOptions, parse_delimiter
+from ..parsing import ParseOptions, parse_delimiter, parse_header_option
 from ..store.base import Document, Version
 from ..views import PLAIN, View, view_from_json, view_from_query
 from . import base_url, canonical_id, share_url
@@ -189,7 +189,7 @@ class UploadHandler(ApiHandler):
             delimiter=parse_delimiter(self.get_query_argument("delimiter", None)),
             encoding=self.get_query_argument("encoding", None) or None,
         )
-        has_header = protocol.parse_header_option(self.get_query_argument("header", None))
+        has_header = parse_header_option(self.get_query_argument("header", None))
         name = self.get_query_argument("name", None)
         filename = protocol.clean_filename(name or "")
         address = self.request.remote_ip or "-"
@@ -463,9 +463,9 @@ class DownloadApi(ApiHandler):
         header = version.columns if version.meta.has_header else None
         writer = export.Writer(fmt, header, version.columns, types)
         self.write(writer.start())
-        first = 1 if version.meta.has_header else 0
+        first = version.first_data_record
         documents = self.services.documents
-        count = version.meta.record_count - first if rows is None else len(rows)
+        count = version.data_rows if rows is None else len(rows)
         try:
             for start in range(0, count, EXPORT_RECORDS):
                 stop = min(start + EXPORT_RECORDS, count)

@@ -53,9 +53,14 @@ class Version:
     meta: VersionMeta
 
     @property
+    def first_data_record(self) -> int:
+        """Where the rows begin among the stored records: 1 under a header, else 0."""
+        return 1 if self.meta.has_header else 0
+
+    @property
     def data_rows(self) -> int:
         """Rows under the header: what the HTTP API and tablecast.v1 count."""
-        return self.meta.record_count - (1 if self.meta.has_header else 0)
+        return self.meta.record_count - self.first_data_record
 
     @property
     def columns(self) -> list[str]:
