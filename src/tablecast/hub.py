@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from . import protocol, tasks
 from .bus import events
@@ -54,13 +54,21 @@ class Viewer(Protocol):
         ...
 
 
-# Viewers by what they are sent: legacy (always following), v1 following, v1 browsing alone.
-Kind = tuple[bool, bool]  # (legacy, following)
-KINDS: tuple[Kind, ...] = ((True, True), (False, True), (False, False))
+class ViewerKind(NamedTuple):
+    """Viewers by what they are sent: a fan-out encodes a message once per kind."""
+
+    legacy: bool  # the article's messages, not tablecast.v1's
+    following: bool  # sees the shared page and view (legacy viewers always do)
 
 
-def kind_of(viewer: Viewer) -> Kind:
-    return (viewer.legacy, viewer.follow or viewer.legacy)
+LEGACY = ViewerKind(legacy=True, following=True)
+FOLLOWING = ViewerKind(legacy=False, following=True)  # v1, following the shared page
+ALONE = ViewerKind(legacy=False, following=False)  # v1, browsing on its own
+KINDS = (LEGACY, FOLLOWING, ALONE)
+
+
+def kind_of(viewer: Viewer) -> ViewerKind:
+    return ViewerKind(viewer.legacy, viewer.follow or viewer.legacy)
 
 
 @dataclass(eq=False)
@@ -80,7 +88,7 @@ class Room:
     shared_page: int
     shared_view: View = PLAIN  # what followers see: sorted, searched (tablecast.views)
     # viewers grouped by kind, so that a fan-out is one plain loop over each group
-    groups: dict[Kind, set[Viewer]] = field(default_factory=lambda: {k: set() for k in KINDS})
+    groups: dict[ViewerKind, set[Viewer]] = field(default_factory=lambda: {k: set() for k in KINDS})
     turns: int = 0  # bumped by every page turn and version: older fan-outs are dropped
     versions: int = 0  # bumped by every version: older private pages are dropped
     presence_scheduled: bool = False
@@ -111,7 +119,7 @@ class Room:
         return [viewer for group in self.groups.values() for viewer in group]
 
     def v1_viewers(self) -> list[Viewer]:
-        return [*self.groups[False, True], *self.groups[False, False]]
+        return [*self.groups[FOLLOWING], *self.groups[ALONE]]
 
 
 class Hub:
@@ -324,7 +332,7 @@ class Hub:
         the viewers browsing alone that sort or search, newest view first, each in its own
         turns (see _own_page), unless it asked for a page of the version itself meanwhile."""
         versions = room.versions
-        viewers = [viewer for viewer in room.groups[False, False] if viewer.view.picks]
+        viewers = [viewer for viewer in room.groups[ALONE] if viewer.view.picks]
         own = room.own
         viewers.sort(key=lambda viewer: own[viewer].changed if viewer in own else 0, reverse=True)
         for viewer in viewers:
@@ -341,7 +349,7 @@ class Hub:
             payload is not None
             and room.versions == versions
             and viewer.view == view
-            and viewer in room.groups[False, False]
+            and viewer in room.groups[ALONE]
         ):
             viewer.send(Frame(payload, supersedes="page"))
 
@@ -411,13 +419,13 @@ class Hub:
         began = time.perf_counter()
         turns = room.turns
         page_no = room.shared_page
-        frames: dict[tuple[Kind, View], Frame] = {}
+        frames: dict[tuple[ViewerKind, View], Frame] = {}
         while True:  # viewers of a new kind (or view) may join while pages are being read
             wanted = {
                 (kind, _seen_with(room, kind, viewer))
                 for kind in _kinds(cause, everyone)
                 for viewer in _one_per_view(room.groups[kind], kind)
-                if kind[1] or not viewer.view.picks
+                if kind.following or not viewer.view.picks
             }
             missing = wanted - frames.keys()
             if not missing:
@@ -604,12 +612,12 @@ def _fitting(view: View, document: Document) -> View:
     return view
 
 
-def _kinds(cause: str, everyone: bool) -> list[Kind]:
+def _kinds(cause: str, everyone: bool) -> list[ViewerKind]:
     """The kinds of viewer a fan-out is for."""
-    return [k for k in KINDS if (everyone or k[1]) and not (cause == "view" and k[0])]
+    return [k for k in KINDS if (everyone or k.following) and not (cause == "view" and k.legacy)]
 
 
-def _seen_with(room: Room, kind: Kind, viewer: Viewer | None) -> View:
+def _seen_with(room: Room, kind: ViewerKind, viewer: Viewer | None) -> View:
     """The view a fan-out shows a viewer of this kind (followers: all the same one)."""
     legacy, follow = kind
     if legacy:
@@ -619,15 +627,17 @@ def _seen_with(room: Room, kind: Kind, viewer: Viewer | None) -> View:
     return viewer.view
 
 
-def _one_per_view(viewers: set[Viewer], kind: Kind) -> list[Viewer]:
+def _one_per_view(viewers: set[Viewer], kind: ViewerKind) -> list[Viewer]:
     """A viewer for each view among them: followers all share one."""
-    if kind[1]:
+    if kind.following:
         return [next(iter(viewers))] if viewers else []
     return list({viewer.view: viewer for viewer in viewers}.values())
 
 
-def _send_by_view(room: Room, kind: Kind, frames: dict[tuple[Kind, View], Frame]) -> int:
-    if kind[1]:
+def _send_by_view(
+    room: Room, kind: ViewerKind, frames: dict[tuple[ViewerKind, View], Frame]
+) -> int:
+    if kind.following:
         frame = frames.get((kind, _seen_with(room, kind, None)))
         return _send_each(room.groups[kind], frame) if frame is not None else 0
     sent = 0
