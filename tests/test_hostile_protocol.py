@@ -69,7 +69,7 @@ def parse_outcome(
     encode_block(records)  # what the store does with them: it must not fail either
     rows = [record_cells(r) for r in records]
     assert rows and all(rows)
-    assert parser.records == len(rows) and parser.max_width == max(map(len, rows))
+    assert parser.record_count == len(rows) and parser.max_width == max(map(len, rows))
     return rows
 
 

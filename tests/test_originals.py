@@ -52,10 +52,10 @@ def original(store: Store, version_id: int) -> bytes:
             out.append(part)
             continue
         out.append(part.bom)
-        for start in range(0, part.records, 7):
-            stop = min(start + 7, part.records)
+        for start in range(0, part.record_count, 7):
+            stop = min(start + 7, part.record_count)
             data = store.read_rows(version_id, start, stop)
-            out.append(part.text(data, last=stop == part.records))
+            out.append(part.text(data, last=stop == part.record_count))
     return b"".join(out)
 
 
@@ -67,7 +67,7 @@ def test_a_plain_file_is_given_back_by_its_records_alone(store):
     data = ("\n".join(lines(5000)) + "\n").encode()
     version = upload(store, data, [65536], ParseOptions())
     [part] = parts(store, version)
-    assert isinstance(part, Rebuilt) and part.records == 5000 and len(part.encode()) < 200
+    assert isinstance(part, Rebuilt) and part.record_count == 5000 and len(part.encode()) < 200
     assert original(store, version) == data
 
 
@@ -87,7 +87,7 @@ def test_from_the_first_quote_on_the_bytes_are_kept(store):
     version = upload(store, head + tail, [4096], ParseOptions())
     rebuilt, *kept = parts(store, version)
     # up to the chunk the quote came in
-    assert isinstance(rebuilt, Rebuilt) and 4000 - 4096 // 30 < rebuilt.records < 4000
+    assert isinstance(rebuilt, Rebuilt) and 4000 - 4096 // 30 < rebuilt.record_count < 4000
     assert b"".join(kept) == (head + tail)[rebuilt.end :]  # type: ignore[arg-type]
     assert original(store, version) == head + tail
 

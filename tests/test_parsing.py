@@ -54,7 +54,7 @@ def test_tab_separated_is_the_default():
     assert rows == [["name", "age"], ["ada", "36"], ["grace", "45"]]
     assert parser.delimiter == "\t"
     assert parser.encoding == "utf-8"
-    assert parser.records == 3
+    assert parser.record_count == 3
     assert parser.max_width == 2
 
 
@@ -160,7 +160,7 @@ def test_blank_lines_are_skipped():
     data = b"a\tb\n\n   \n\xc2\xa0\n\r\nc\td\n"
     rows, parser = parse(data)
     assert rows == [["a", "b"], ["c", "d"]]
-    assert parser.records == 2
+    assert parser.record_count == 2
 
 
 # Rows of blank cells, quoted or not, with each delimiter and in each lane (issue 14, item 17:
@@ -187,7 +187,7 @@ def test_a_row_of_blank_cells_is_kept_whatever_the_delimiter(
     data = f"a{delimiter}b\n{line}\n \n\nc{delimiter}d\n{line}".encode()
     rows, parser = parse(data, chunk, 4, plain_lane, delimiter=delimiter)
     assert rows == [["a", "b"], cells, ["c", "d"], cells]
-    assert parser.records == 4
+    assert parser.record_count == 4
 
 
 def test_empty_cells_in_a_comma_file_are_a_row():
@@ -301,7 +301,7 @@ def test_a_million_columns_are_refused_at_the_first_row(quoted):
     data = row.encode() * 3
     parser = TableParser()
     assert refused_as_too_wide(parser, data) < len(row) + 64 * 1024
-    assert parser.records == 0
+    assert parser.record_count == 0
 
 
 @pytest.mark.parametrize("plain_lane", [True, False])
@@ -477,7 +477,7 @@ def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sam
 def test_plain_lane_width_and_blank_lines():
     rows, parser = parse(b"a\tb\n\n \t \n1\t2\t3\n\xc2\xa0\nx\n", delimiter="\t")
     assert rows == [["a", "b"], [" ", " "], ["1", "2", "3"], ["x"]]
-    assert (parser.records, parser.max_width) == (4, 3)
+    assert (parser.record_count, parser.max_width) == (4, 3)
 
 
 # Work grows with the file, not with its square (issue 14, item 6). A record cut by the end of a

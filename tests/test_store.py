@@ -336,9 +336,9 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     assert store.usage().stored_bytes > 0  # its blocks are counted against the storage limit
     assert store.read_original(document.version.id, 0, 1) == []  # not kept before schema 5
     pending = store.begin_version("d")  # and new versions keep theirs
-    store.write_blocks(pending, [], [(0, Rebuilt(records=2, end=8, eol="\n")), (1, b"x\ty\n")])
+    store.write_blocks(pending, [], [(0, Rebuilt(record_count=2, end=8, eol="\n")), (1, b"x\ty\n")])
     assert store.read_original(pending, 0, 2) == [
-        Rebuilt(records=2, end=8, eol="\n", going=False),
+        Rebuilt(record_count=2, end=8, eol="\n", going=False),
         b"x\ty\n",
     ]
     store.close()

@@ -126,9 +126,9 @@ def test_a_schema_1_database_is_migrated(pg_url, open_pg):
     assert store.get_document(document.id).shared_view == '{"sort": 1}'
     assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     pending = store.begin_version(document.id)  # originals kept as schema 4 keeps them
-    store.write_blocks(pending, [], [(0, Rebuilt(records=2, end=8, eol="\n")), (1, b"x\ty\n")])
+    store.write_blocks(pending, [], [(0, Rebuilt(record_count=2, end=8, eol="\n")), (1, b"x\ty\n")])
     assert store.read_original(pending, 0, 2) == [
-        Rebuilt(records=2, end=8, eol="\n", going=False),
+        Rebuilt(record_count=2, end=8, eol="\n", going=False),
         b"x\ty\n",
     ]
 

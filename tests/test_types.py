@@ -32,14 +32,14 @@ def is_missing(cell: str) -> bool:
 
 def kind_of(cells: list[str], delimiter: str = ",") -> str:
     text = text_of([["h"], *[[c] for c in cells]])
-    return text.infer(0, np.arange(1, text.records), delimiter=delimiter)
+    return text.infer(0, np.arange(1, text.record_count), delimiter=delimiter)
 
 
 def sorted_cells(cells: list[str], descending: bool = False, delimiter: str = ",") -> list[str]:
     """The cells in the order a sort of their column puts them (each tagged with its row, so
     that ties show their order)."""
     text = text_of([["h", "row"], *[[c, str(i)] for i, c in enumerate(cells)]])
-    rows = np.arange(1, text.records)
+    rows = np.arange(1, text.record_count)
     kind = text.infer(0, rows, delimiter=delimiter)
     return [f"{cells[r - 1]}@{r - 1}" for r in text.order(0, rows, kind, descending).tolist()]
 

@@ -32,7 +32,7 @@ def text_of(records: list[list[str]]) -> TableText:
 
 def column_type(cells: list[str], delimiter: str = ",") -> str:
     text = text_of([["h"], *[[c] for c in cells]])
-    return text.infer(0, np.arange(1, text.records), delimiter=delimiter)
+    return text.infer(0, np.arange(1, text.record_count), delimiter=delimiter)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_column_types_are_inferred_from_every_cell(cells, kind):
 
 def sorted_rows(records: list[list[str]], column: int, descending: bool = False) -> list[int]:
     text = text_of(records)
-    rows = np.arange(1, text.records)
+    rows = np.arange(1, text.record_count)
     kind = text.infer(column, rows, delimiter="\t")
     return text.order(column, rows, kind, descending).tolist()
 
@@ -146,7 +146,7 @@ def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
     assert orjson.loads(store.read_picked(version.id, picked)) == [expected[i] for i in picked]
     assert store.read_picked(version.id, []) == b"[]"
     text = TableText.build([records for _, records, _ in store.read_all(version.id)])
-    assert text.records == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
+    assert text.record_count == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
     kept = Blocks(store.read_all(version.id))  # what a sorted export reads from
     assert kept.pick(np.array(picked)) == store.read_picked(version.id, picked)
     assert kept.pick(np.array([], dtype=np.int64)) == b"[]"

@@ -102,7 +102,7 @@ def test_types_inferred_at_once_are_those_column_by_column(chunk, monkeypatch):
     rows[9][2] = ""
     text = text_of(rows)
     expected = [
-        text.infer(column, np.arange(1, text.records), delimiter="\t") for column in range(9)
+        text.infer(column, np.arange(1, text.record_count), delimiter="\t") for column in range(9)
     ]
     assert expected == [
         "text", "decimal", "date", "text", "integer", "decimal", "date", "text", "integer"

@@ -95,7 +95,7 @@ class TableText:
     _held: int = field(default=0, repr=False)  # bytes held, counted as arrays are kept
 
     def __post_init__(self) -> None:
-        self.is_escaped = np.zeros(self.records, dtype=bool)
+        self.is_escaped = np.zeros(self.record_count, dtype=bool)
         self.is_escaped[self.escaped] = True
         self._held = _held(self.text, self.starts, self.escaped, self.is_escaped)
 
@@ -150,7 +150,7 @@ class TableText:
         yield cls(text, starts, _distinct((yield from _concatenated(escaped))))
 
     @property
-    def records(self) -> int:
+    def record_count(self) -> int:
         return len(self.starts) - 1
 
     @property
@@ -175,7 +175,7 @@ class TableText:
         needle = needle.lower()
         encoded = orjson.dumps(needle)[1:-1]
         found = _find_all(self.text, encoded)
-        if column is None and len(found) > self.records:
+        if column is None and len(found) > self.record_count:
             # more matches than lines: marking them and asking each line if it holds one
             # beats looking up the line of each
             where = found
@@ -260,8 +260,8 @@ class TableText:
             found.append(commas - 1)
             yield None
         separators = yield from _concatenated(found)
-        first = np.empty(self.records, dtype=np.int64)
-        for lo in range(0, self.records, LOOKUPS):
+        first = np.empty(self.record_count, dtype=np.int64)
+        for lo in range(0, self.record_count, LOOKUPS):
             lines = slice(lo, lo + LOOKUPS)
             first[lines] = np.searchsorted(separators, self.starts[:-1][lines])
             yield None
@@ -329,8 +329,8 @@ class TableText:
         backslash are read apart, each parsed once."""
         yield from self._finding_separators()
         counts = np.zeros((len(KINDS), width), dtype=np.int64)
-        total = self._line_cell(self.records)
-        for lo in range(self._line_cell(min(first, self.records)), total, CHUNK_CELLS):
+        total = self._line_cell(self.record_count)
+        for lo in range(self._line_cell(min(first, self.record_count)), total, CHUNK_CELLS):
             _count_cells(counts, self.text, *self._plain_cells(lo, min(lo + CHUNK_CELLS, total)))
             yield None
         columns: list[int] = []
@@ -354,13 +354,13 @@ class TableText:
         (each line has one cell more than it has separators); for the line after the last,
         the number of cells."""
         separators, first = self._separators()
-        return line + (int(first[line]) if line < self.records else len(separators))
+        return line + (int(first[line]) if line < self.record_count else len(separators))
 
     def _plain_cells(self, lo: int, hi: int) -> tuple[Array, Array, Array]:
         """Cells ``lo`` to ``hi`` (numbered as _line_cell does) of lines without a backslash:
         where each starts in the text, its length, its column."""
         separators, first = self._separators()
-        lines = range(self.records + 1)
+        lines = range(self.record_count + 1)
         low = bisect.bisect_right(lines, lo, key=self._line_cell) - 1
         high = bisect.bisect_right(lines, hi - 1, key=self._line_cell)  # one past the last
         # the first cell of each line they are in, and of the line after
@@ -388,7 +388,7 @@ class TableText:
         inferred), over the records from ``first`` on, and keep them: a column a piece (None
         after each), then True. Made with the types, so that a version's first sort by a
         number is a sort, not a parse as well."""
-        rows = np.arange(first, self.records, dtype=np.int64)
+        rows = np.arange(first, self.record_count, dtype=np.int64)
         for number, kind in enumerate(kinds):
             if kind in NUMERIC:
                 self._numbers(number, rows, kind)
@@ -406,7 +406,7 @@ class TableText:
         filled = ~missing(matrix, lengths)
         values = np.full(len(rows), np.nan)
         values[filled] = numbers(matrix[filled], lengths[filled], kind == DECIMAL_COMMA)
-        if len(rows) and rows[-1] == self.records - 1:  # the rows to the end: a column's
+        if len(rows) and rows[-1] == self.record_count - 1:  # the rows to the end: a column's
             self._values[key] = values
             self._held += _held(values) + ENTRY_OVERHEAD
         return values

@@ -518,8 +518,8 @@ class Upload:
         return max(self._ingest.received, self._ingest.written) + self._in_flight
 
     @property
-    def records(self) -> int:
-        return self._ingest.records
+    def record_count(self) -> int:
+        return self._ingest.record_count
 
     async def feed(self, data: bytes) -> None:
         self.last_data = time.monotonic()

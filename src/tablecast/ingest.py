@@ -60,8 +60,8 @@ class Ingest:
         return self.parser.bytes_in
 
     @property
-    def records(self) -> int:
-        return self.parser.records
+    def record_count(self) -> int:
+        return self.parser.record_count
 
     def feed(self, data: bytes) -> None:
         if self.parser.bytes_in + len(data) > self.max_bytes:
@@ -86,7 +86,7 @@ class Ingest:
             encoding=self.parser.encoding,
             delimiter=self.parser.delimiter,
             has_header=self.has_header,
-            record_count=self.parser.records,
+            record_count=self.parser.record_count,
             width=self.parser.max_width,
             size=self.parser.bytes_in,
             first_record=self._first_record or [],
@@ -122,7 +122,7 @@ class Ingest:
         parts: list[Part] = []
         if not self._rebuilt_written:
             self._rebuilt_written = True
-            if rebuilt.records:
+            if rebuilt.record_count:
                 if rebuilt.going and rebuilt.end != self.parser.bytes_in:
                     raise RuntimeError("the records give back the file short of its end")
                 rebuilt.stop()  # the part is written: what follows is kept as it is

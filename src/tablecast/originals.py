@@ -23,11 +23,11 @@ from .export import plain_lines
 
 @dataclass
 class Rebuilt:
-    """The start of the file that records ``0 .. records - 1`` give back: ``bom``, then each
+    """The start of the file that records ``0 .. record_count - 1`` give back: ``bom``, then each
     record with ``","`` read as ``delimiter``, encoded in UTF-8, each ended by ``eol`` (the
     last only if ``last_eol``). ``end``: where in the file's bytes that start ends."""
 
-    records: int = 0
+    record_count: int = 0
     end: int = 0
     delimiter: str = "\t"
     eol: str | None = None  # None: no line break seen yet
@@ -42,7 +42,7 @@ class Rebuilt:
         """As stored, in place of the bytes it stands for."""
         return orjson.dumps(
             {
-                "records": self.records,
+                "records": self.record_count,  # as stored: the key stays
                 "end": self.end,
                 "delimiter": self.delimiter,
                 "eol": self.eol or "\n",
@@ -55,7 +55,7 @@ class Rebuilt:
     def decode(cls, data: bytes) -> Rebuilt:
         fields = orjson.loads(data)
         return cls(
-            records=fields["records"],
+            record_count=fields["records"],
             end=fields["end"],
             delimiter=fields["delimiter"],
             eol=fields["eol"],

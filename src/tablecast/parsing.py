@@ -415,7 +415,7 @@ class TableParser:
         self.encoding: str | None = None
         self.delimiter: str | None = None
         self.bytes_in = 0
-        self.records = 0
+        self.record_count = 0
         self.max_width = 0
         # Records after the first whose cells are more or fewer than its: with a header, the
         # data rows that do not fit it; without, the rows that do not fit the first. Either
@@ -461,7 +461,7 @@ class TableParser:
         text = self._start(final=True) if self._head is not None else self._decode(b"", True)
         records = self._records(text, final=True)
         self._closed = True
-        if self.records == 0:
+        if self.record_count == 0:
             raise TablecastError("empty_file", "the file holds no rows")
         return records
 
@@ -548,7 +548,7 @@ class TableParser:
             return
         if eol:
             rebuilt.eol = eol
-        rebuilt.records = self.records
+        rebuilt.record_count = self.record_count
         rebuilt.end = len(rebuilt.bom) + self._decoded_utf8 - _utf8_length(self._carry)
         rebuilt.last_eol = eol is not None and text.endswith(eol)
 
@@ -584,12 +584,12 @@ class TableParser:
         grown = list(map(operator.sub, map(len, out), map(len, kept)))
         widest = max(grown) // 2 + 1
         if widest > self.max_columns:
-            self._too_wide(self.records + grown.index(widest * 2 - 2), widest)
+            self._too_wide(self.record_count + grown.index(widest * 2 - 2), widest)
         if self.first_width is None:
             self.first_width = grown[0] // 2 + 1
         self.ragged_records += len(grown) - grown.count(self.first_width * 2 - 2)
         self.max_width = max(self.max_width, widest)
-        self.records += len(out)
+        self.record_count += len(out)
         return out
 
     def _csv_records(self, text: str, final: bool) -> list[str]:
@@ -624,7 +624,7 @@ class TableParser:
                     continue
                 if len(row) > max_width:
                     if len(row) > self.max_columns:
-                        self._too_wide(self.records + len(out), len(row))
+                        self._too_wide(self.record_count + len(out), len(row))
                     max_width = len(row)
                 if len(row) != first_width:
                     if first_width is None:
@@ -663,7 +663,7 @@ class TableParser:
         feed.lines = []
         self.max_width, self.first_width = max_width, first_width
         self.ragged_records += ragged
-        self.records += len(out)
+        self.record_count += len(out)
         return out
 
     def _too_wide(self, index: int, width: int) -> NoReturn:

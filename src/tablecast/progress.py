@@ -27,7 +27,7 @@ def news_of(upload: Upload, state: str, error: TablecastError | None = None) -> 
         "filename": upload.filename,
         "received": upload.received,
         "size": upload.size,
-        "records": upload.records,
+        "records": upload.record_count,
         "state": state,
     }
     if error is not None:

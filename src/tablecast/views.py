@@ -444,7 +444,7 @@ class Views:
             log.debug(
                 "text version=%d records=%d bytes=%d seconds=%.3f",
                 version.id,
-                text.records,
+                text.record_count,
                 text.nbytes,
                 time.perf_counter() - began,
             )
@@ -473,7 +473,7 @@ class Views:
                 demand,
                 text.inferring(first, version.meta.width, delimiter=version.meta.delimiter),
             )
-            if text.records >= NUMBERED_ROWS:  # a sort that is worth having them ready for
+            if text.record_count >= NUMBERED_ROWS:  # a sort that is worth having them ready for
                 await self._in_pieces(demand, text.numbering(kinds, first))
             self._remeasure(("text", version.id), text)  # its cells' boundaries, found now
             return kinds
@@ -496,7 +496,7 @@ class Views:
             rows = await self._order(version, text, view.sort, view.descending, demand)
         if view.q or view.filters:
             matches = await self._matches(version, text, view, demand)
-            shown = np.zeros(text.records, dtype=bool)
+            shown = np.zeros(text.record_count, dtype=bool)
             shown[matches] = True
             rows = rows[shown[rows]]
         self._remeasure(("text", version.id), text)
@@ -589,4 +589,4 @@ class Blocks:
 
 
 def _data_rows(version: Version, text: TableText) -> Array:
-    return np.arange(version.first_data_record, text.records, dtype=np.int64)
+    return np.arange(version.first_data_record, text.record_count, dtype=np.int64)

@@ -532,10 +532,10 @@ class DownloadApi(ApiHandler):
     async def _rebuild(self, version: Version, rebuilt: Rebuilt) -> None:
         """The start of the file that its records give back (see tablecast.originals)."""
         self.write(rebuilt.bom)
-        for start in range(0, rebuilt.records, EXPORT_RECORDS):
-            stop = min(start + EXPORT_RECORDS, rebuilt.records)
+        for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
+            stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
             data = await self.services.documents.records(version, start, stop)
-            self.write(rebuilt.text(data, last=stop == rebuilt.records))
+            self.write(rebuilt.text(data, last=stop == rebuilt.record_count))
             await self.flush()
 
 

@@ -642,7 +642,7 @@ class Connection(asyncio.Protocol):
             await self._commit(upload)
             return
         self.reply(protocol.message(
-            "upload_ack", upload=upload.id, received=upload.received, records=upload.records
+            "upload_ack", upload=upload.id, received=upload.received, records=upload.record_count
         ))  # fmt: skip
         self.services.hub.upload_progress(upload, "receiving")
 
