@@ -83,7 +83,7 @@ def test_tsv_quotes_only_what_needs_it():
     # a line break of any kind is quoted: readers break rows at a lone CR too
     rows = [["fine\r=1+1", "x"], ["a\nb", "c\r\nd"], ["\r"]]
     assert writer.rows(rows) == b'"fine\r=1+1"\tx\n"a\nb"\t"c\r\nd"\n"\r"\n'
-    assert writer.records(orjson.dumps(rows)) == writer.rows(rows)
+    assert writer.from_json(orjson.dumps(rows)) == writer.rows(rows)
 
 
 def test_csv_quotes_every_cell_and_ends_lines_as_rfc_4180_says():
@@ -92,9 +92,9 @@ def test_csv_quotes_every_cell_and_ends_lines_as_rfc_4180_says():
     rows = [["x", "-12.5"], ["fine\r=1+1", "a;=1+1"], ["\t=1", ""]]
     out = b'"x","-12.5"\r\n"fine\r=1+1","a;=1+1"\r\n"\'\t=1",""\r\n'
     assert writer.rows(rows) == out
-    assert writer.records(orjson.dumps(rows)) == out
+    assert writer.from_json(orjson.dumps(rows)) == out
     plain = [["a", "b c"], ["1,5", "é"]]  # the fast path: no escape, nothing to neutralise
-    assert writer.records(orjson.dumps(plain)) == '"a","b c"\r\n"1,5","é"\r\n'.encode()
+    assert writer.from_json(orjson.dumps(plain)) == '"a","b c"\r\n"1,5","é"\r\n'.encode()
 
 
 async def test_a_tsv_download_round_trips_through_pandas(server):
@@ -172,13 +172,13 @@ def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
         writer = Writer(FORMATS[name], None, ["a", "b", "c"])
         for _ in range(300):
             rows = [[rng.choice(cells) for _ in range(rng.randint(1, 3))] for _ in range(5)]
-            data = orjson.dumps(rows)  # as Documents.records gives them
-            assert writer.records(data) == writer.rows(rows), (name, rows)
-        assert writer.records(b"[]") == b""
+            data = orjson.dumps(rows)  # as Documents.records_json gives them
+            assert writer.from_json(data) == writer.rows(rows), (name, rows)
+        assert writer.from_json(b"[]") == b""
     plain = [["a", "b"], ["c", "d e"]]  # the fast path: no escapes anywhere
-    assert Writer(FORMATS["tsv"], None, []).records(orjson.dumps(plain)) == b"a\tb\nc\td e\n"
+    assert Writer(FORMATS["tsv"], None, []).from_json(orjson.dumps(plain)) == b"a\tb\nc\td e\n"
     csv_plain = b'"a","b"\r\n"c","d e"\r\n'
-    assert Writer(FORMATS["csv"], None, []).records(orjson.dumps(plain)) == csv_plain
+    assert Writer(FORMATS["csv"], None, []).from_json(orjson.dumps(plain)) == csv_plain
 
 
 def test_the_fast_path_sees_every_start_wherever_the_cell_is():
@@ -192,7 +192,7 @@ def test_the_fast_path_sees_every_start_wherever_the_cell_is():
                 cell = start + rest
                 for rows in ([[cell, "b"], ["c"]], [["a", "b"], [cell, "d"]], [["a", cell]]):
                     expected = writer.rows(rows)
-                    assert writer.records(orjson.dumps(rows)) == expected, (name, rows)
+                    assert writer.from_json(orjson.dumps(rows)) == expected, (name, rows)
 
 
 def test_a_cell_that_reads_as_a_record_break_stays_a_cell():
@@ -202,7 +202,7 @@ def test_a_cell_that_reads_as_a_record_break_stays_a_cell():
     data = orjson.dumps(rows)
     for name in ("tsv", "csv"):
         careful = Writer(FORMATS[name], None, []).rows(rows)
-        assert Writer(FORMATS[name], None, []).records(data) == careful
+        assert Writer(FORMATS[name], None, []).from_json(data) == careful
     assert plain_lines(data, b";", b"\r\n") == b"a;],[;b\r\n],[\r\n],[;c\r\nd;],["
 
 
@@ -287,8 +287,8 @@ def written(name: str, table: list[list[str]], header: list[str] | None = None) 
     assert careful.start() == out[0]
     for i in range(0, len(table), 3):
         batch = table[i : i + 3]
-        data = orjson.dumps(batch)  # as Documents.records gives them
-        out.append(writer.records(data))
+        data = orjson.dumps(batch)  # as Documents.records_json gives them
+        out.append(writer.from_json(data))
         assert out[-1] == careful.rows(batch), batch  # the fast path is the careful one
     return b"".join(out)
 
@@ -424,7 +424,7 @@ def test_json_numbers_read_back_exactly_and_both_ways_of_telling_agree(cell):
 
 
 def jsonl(writer: Writer, table: list[list[str]]) -> list[dict]:
-    return [json.loads(line) for line in writer.records(orjson.dumps(table)).splitlines()]
+    return [json.loads(line) for line in writer.from_json(orjson.dumps(table)).splitlines()]
 
 
 def test_json_lines_writes_numbers_of_numeric_columns_as_numbers():
@@ -466,7 +466,7 @@ def test_json_lines_from_stored_records_are_the_rows_written_cell_by_cell():
             rows = [[c for c in row if "\\" not in c and '"' not in c] or ["x"] for row in rows]
         names = [f"c{i}" for i in range(width)]
         fast, careful = (Writer(FORMATS["jsonl"], None, names, types) for _ in range(2))
-        assert fast.records(orjson.dumps(rows)) == careful.rows(rows), (types, rows)
+        assert fast.from_json(orjson.dumps(rows)) == careful.rows(rows), (types, rows)
 
 
 async def test_a_json_lines_download_writes_the_numbers_of_numeric_columns_as_numbers(server):

@@ -240,7 +240,7 @@ class Documents:
     async def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         await self.write(self.store.set_shared_page, document_id, page_no, view)
 
-    async def records(self, version: Version | None, start: int, stop: int) -> bytes:
+    async def records_json(self, version: Version | None, start: int, stop: int) -> bytes:
         """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed.
 
         A store whose reads are local and quick (SQLite: a page is one or two blocks of a few
@@ -285,13 +285,13 @@ class Documents:
         view it is, if it is one (see Views.rows)."""
         if version is None or legacy or not view.picks:
             window = protocol.page_window(version, page_no, page_size, legacy)
-            return Page(window, await self.records(version, window.start, window.stop))
+            return Page(window, await self.records_json(version, window.start, window.stop))
         rows = await self.views.rows(version, view, viewer=viewer)
         window = protocol.rows_window(len(rows), page_no, page_size)
         picked = rows[window.start : window.stop]
         first = version.first_data_record
         return Page(
-            window, await self.views.records(version, picked), (picked + 1 - first).tolist()
+            window, await self.views.records_json(version, picked), (picked + 1 - first).tolist()
         )
 
     def _read_done(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:

@@ -53,7 +53,7 @@ _FORMULA = frozenset("=+-@")
 _BLANKS = "".join(map(chr, range(33)))  # space and the C0 controls
 # ...but a plain number, or dashes alone, computes nothing: kept, so numbers stay numbers
 _PLAIN = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%? *|-+|\+")
-# A cell starting as a formula might in stored records with no escape (see Writer.records): a
+# A cell starting as a formula might in stored records with no escape (see Writer.from_json): a
 # string's opening quote followed by one of these. A space may hide one behind it.
 _RISKY_STARTS = [b'"' + c.encode() for c in "=+-@ "]
 _BOM_FIRST = b'[["\xef\xbb\xbf'  # records whose first cell starts with a byte order mark
@@ -73,7 +73,7 @@ def _breaks_plainly(data: bytes) -> bool:
 
 
 def plain_lines(data: bytes, delimiter: bytes, eol: bytes = b"\n") -> bytes:
-    """Records as the store gives them (one JSON array, see Documents.records), when no cell
+    """Records as the store gives them (one JSON array, see Documents.records_json), when no cell
     holds a quote or an escape, as lines of cells: their JSON with the brackets and quotes
     taken out. No line break after the last."""
     lines = data[3:-3].replace(b'"],["', eol).replace(b'","', delimiter)
@@ -233,8 +233,8 @@ class Writer:
             return b""
         return self.rows([self.header])
 
-    def records(self, data: bytes) -> bytes:
-        """Rows as the store gives them: one JSON array of records (see Documents.records).
+    def from_json(self, data: bytes) -> bytes:
+        """Rows as the store gives them: one JSON array of records (see Documents.records_json).
 
         Records with no escape in them (no tab, line break, quote, backslash or other control
         character in any cell, which JSON would escape) are their JSON with the brackets taken

@@ -548,7 +548,7 @@ class Views:
 
         return await self._kept_or(("blocks", version.id), read, self._asking(version))
 
-    async def records(self, version: Version, picked: Array) -> bytes:
+    async def records_json(self, version: Version, picked: Array) -> bytes:
         """The picked records as one JSON array."""
         if self.store.reads_inline:
             return self.store.read_picked(version.id, picked.tolist())

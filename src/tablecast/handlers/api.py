@@ -470,10 +470,10 @@ class DownloadApi(ApiHandler):
             for start in range(0, count, EXPORT_RECORDS):
                 stop = min(start + EXPORT_RECORDS, count)
                 if rows is None or blocks is None:
-                    data = await documents.records(version, first + start, first + stop)
+                    data = await documents.records_json(version, first + start, first + stop)
                 else:
                     data = blocks.pick(rows[start:stop])
-                self.write(writer.records(data))
+                self.write(writer.from_json(data))
                 await self.flush()  # waits for the client: a slow one never fills our memory
         except tornado.iostream.StreamClosedError:
             return  # the client stopped the download
@@ -534,7 +534,7 @@ class DownloadApi(ApiHandler):
         self.write(rebuilt.bom)
         for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
             stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
-            data = await self.services.documents.records(version, start, stop)
+            data = await self.services.documents.records_json(version, start, stop)
             self.write(rebuilt.text(data, last=stop == rebuilt.record_count))
             await self.flush()
 

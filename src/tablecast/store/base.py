@@ -157,7 +157,7 @@ class Store(Protocol):
     single-process store (SQLite) has nobody to tell, and keeps no viewer counts."""
 
     # Reads quick enough to make on the event loop itself (local, cached by the OS), rather
-    # than on a thread: see Documents.records.
+    # than on a thread: see Documents.records_json.
     reads_inline: bool
     # This process among the nodes sharing the store (0 for a store only one process opens).
     node: int
