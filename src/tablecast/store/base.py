@@ -335,31 +335,44 @@ def block_range(start: int, stop: int) -> tuple[int, int]:
     return start // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS
 
 
-def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int) -> bytes:
-    """From (block number, records, offsets) in order, records ``start`` to ``stop`` as one
-    JSON array."""
+def records_json(blocks: Iterable[tuple[int, bytes, bytes]], records: Sequence[int]) -> bytes:
+    """From (block number, records, offsets) holding them, the stored records ``records``, in
+    that order, as one JSON array: the one way blocks become records again. Neighbours in a
+    block are cut as one slice, so a range (a page) costs a slice a block, not one a record.
+    Records past those the blocks hold are left out."""
+    found = {number: (data, _starts(offsets)) for number, data, offsets in blocks}
+    is_range = isinstance(records, range) and records.step == 1
     pieces = []
-    for number, records, offsets in blocks:
-        starts = _starts(offsets)
-        base = number * BLOCK_RECORDS
-        first, last = max(start - base, 0), min(stop - base, len(starts))
-        if first < last:
-            end = starts[last] - 1 if last < len(starts) else len(records)
-            pieces.append(records[starts[first] : end])
+    i, count = 0, len(records)
+    while i < count:
+        record = records[i]
+        number, first = divmod(record, BLOCK_RECORDS)
+        block = found.get(number)
+        if block is None or first >= len(block[1]):
+            break
+        data, starts = block
+        if is_range:
+            last = min(len(starts), first + count - i)
+        else:
+            last = first + 1
+            while last < len(starts) and i + last - first < count:
+                if records[i + last - first] != record + last - first:
+                    break
+                last += 1
+        end = starts[last] - 1 if last < len(starts) else len(data)
+        pieces.append(data[starts[first] : end])
+        i += last - first
     return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
 
 
+def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int) -> bytes:
+    """Records ``start`` to ``stop`` (see records_json)."""
+    return records_json(blocks, range(start, stop))
+
+
 def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
-    """From (block number, records, offsets) holding them, records ``picked`` (in that order)
-    as one JSON array."""
-    found = {number: (records, _starts(offsets)) for number, records, offsets in blocks}
-    pieces = []
-    for record in picked:
-        records, starts = found[record // BLOCK_RECORDS]
-        i = record % BLOCK_RECORDS
-        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(records)
-        pieces.append(records[starts[i] : end])
-    return b"[" + b",".join(pieces) + b"]"
+    """Records ``picked``, in that order (see records_json)."""
+    return records_json(blocks, picked)
 
 
 def blocks_of(picked: Iterable[int]) -> list[int]:
