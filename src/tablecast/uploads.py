@@ -66,7 +66,7 @@ class Uploads:
             log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
             return None
         upload.on_expire = on_expire
-        self.hub.upload_progress(upload, "receiving")
+        self._show(upload, "receiving")
         return upload
 
     async def feed(self, upload: Upload, data: bytes) -> None:
@@ -75,13 +75,13 @@ class Uploads:
         try:
             await upload.feed(data)
         except TablecastError as err:
-            self.hub.upload_progress(upload, "failed", err)
+            self._show(upload, "failed", err)
             raise
 
     def received(self, upload: Upload) -> None:
         """A piece of the file as its client counts them (an HTTP body's chunk, a v1 chunk
         message) is in: viewers hear how far the upload has come (paced)."""
-        self.hub.upload_progress(upload, "receiving")
+        self._show(upload, "receiving")
 
     async def finish(
         self, upload: Upload, answer: Callable[[Document], None] | None = None
@@ -92,11 +92,11 @@ class Uploads:
         try:
             document = await upload.finish()
         except TablecastError as err:
-            self.hub.upload_progress(upload, "failed", err)
+            self._show(upload, "failed", err)
             raise
         if answer is not None:
             answer(document)
-        self.hub.upload_progress(upload, "done")
+        self._show(upload, "done")
         await self.hub.version_committed(document)
         return document
 
@@ -104,10 +104,15 @@ class Uploads:
         """Roll back, then show the upload as failed with ``err`` or, without one, cancelled
         (its client asked, or went away)."""
         await upload.abort()
-        self.hub.upload_progress(upload, "failed" if err else "cancelled", err)
+        self._show(upload, "failed" if err else "cancelled", err)
 
     def drop(self, upload: Upload, err: TablecastError | None = None) -> None:
         """As :meth:`abort`, from a callback that cannot wait (a socket lost, a timeout):
         viewers are told now, and the rollback follows in the background."""
-        self.hub.upload_progress(upload, "failed" if err else "cancelled", err)
+        self._show(upload, "failed" if err else "cancelled", err)
         tasks.spawn(upload.abort(), "roll back an upload that ended")
+
+    def _show(self, upload: Upload, state: str, err: TablecastError | None = None) -> None:
+        # what the document's v1 viewers, on every node, see of the upload (paced: see
+        # tablecast.progress)
+        self.hub.upload_progress(upload, state, err)
