@@ -46,6 +46,7 @@ from .metrics import METRICS
 from .rates import Buckets
 from .services import Services, Viewer
 from .store import open_store
+from .uploads import Uploads
 
 log = logging.getLogger("tablecast")
 
@@ -157,6 +158,7 @@ async def serve(
         settings,
         documents,
         hub,
+        Uploads(documents, hub),
         creations=Buckets(settings.create_rate / 60, settings.create_rate),
         key_guesses=Buckets(settings.page_rate, 2 * settings.page_rate),
     )

@@ -16,6 +16,7 @@ from .config import Settings
 from .documents import Documents
 from .hub import Hub
 from .rates import Buckets
+from .uploads import Uploads
 
 
 class Viewer(Protocol):
@@ -34,6 +35,7 @@ class Services:
     settings: Settings
     documents: Documents
     hub: Hub
+    uploads: Uploads  # every upload, WebSocket or HTTP, goes through it
     connections: set[Viewer] = field(default_factory=set)  # every open WebSocket
     # open WebSockets by client address, counted from the handshake that admits one
     addresses: Counter[str] = field(default_factory=Counter)

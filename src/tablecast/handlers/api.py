@@ -210,7 +210,7 @@ class UploadHandler(ApiHandler):
                 # a new version of the same table, as `curl -X PUT --data-binary @f` sends it:
                 # its name stays unless one is given
                 filename = document.version.meta.filename
-        self.upload = await documents.start_upload(
+        self.upload = await self.services.uploads.start(
             document_id,
             filename=filename,
             has_header=has_header,
@@ -218,9 +218,8 @@ class UploadHandler(ApiHandler):
             size=size,
             via="http",
             address=address,
+            on_expire=self._expired,
         )
-        self.upload.on_expire = self._expired
-        self.services.hub.upload_progress(self.upload, "receiving")
 
     def refuse(self, err: TablecastError) -> None:
         """Answer now with ``err``, then drain the body (see the class's doc)."""
@@ -267,13 +266,15 @@ class UploadHandler(ApiHandler):
         upload = self.upload
         if upload is None or self._finished:
             return
+        uploads = self.services.uploads
         try:
-            await upload.feed(chunk)
+            await uploads.feed(upload, chunk)
         except TablecastError as err:
-            await self._rollback(err)
+            self.upload = None  # rolled back, and shown so, by the service
+            await self._rollback()
             self.refuse(err)
             return
-        self.services.hub.upload_progress(upload, "receiving")
+        uploads.received(upload)
 
     async def _commit(self, status: int) -> None:
         if self.refused is not None:
@@ -283,14 +284,12 @@ class UploadHandler(ApiHandler):
         if upload is None or self._finished:
             return
         try:
-            document = await upload.finish()
+            document = await self.services.uploads.finish(upload, self._committed)
         except TablecastError as err:
-            await self._rollback(err)
+            self.upload = None  # rolled back, and shown so, by the service
+            await self._rollback()
             self.fail(err)
             return
-        self.upload = None
-        self.services.hub.upload_progress(upload, "done")
-        await self.services.hub.version_committed(document)
         self.set_header("Location", f"/parser/api/docs/{document.id}")
         answer = self.describe(document)
         if self.edit_key is not None:
@@ -298,13 +297,17 @@ class UploadHandler(ApiHandler):
             answer["edit_url"] = protocol.edit_url(answer["url"], self.edit_key)
         self.write_json(answer, status)
 
+    def _committed(self, document: Document) -> None:
+        # answered once every viewer has the version; a client leaving meanwhile has no
+        # upload left to roll back
+        self.upload = None
+
     async def _rollback(self, err: TablecastError | None = None) -> None:
         """A failed upload leaves the previous version; a failed create leaves no document."""
         upload, self.upload = self.upload, None
         if upload is not None:
-            await upload.abort()
             # no error: the client went away mid-upload
-            self.services.hub.upload_progress(upload, "failed" if err else "cancelled", err)
+            await self.services.uploads.abort(upload, err)
         if self.created is not None:
             await self.services.documents.remove_document_if_empty(self.created.id)
 

@@ -224,8 +224,7 @@ class Connection(asyncio.Protocol):
         self.services.hub.leave(self, room)
         if self.upload is not None:
             upload, self.upload = self.upload, None
-            self.services.hub.upload_progress(upload, "cancelled")
-            tasks.spawn(upload.abort(), "roll back an abandoned upload")
+            self.services.uploads.drop(upload)
             log.info(
                 "upload abandoned doc=%s upload=%s bytes=%d",
                 upload.document_id, upload.id, upload.received,
@@ -521,8 +520,7 @@ class Connection(asyncio.Protocol):
                 upload = self._current_upload()
                 if upload is not None:
                     self.upload = None
-                    await upload.abort()
-                    hub.upload_progress(upload, "cancelled")
+                    await self.services.uploads.abort(upload)
                     self.reply(protocol.message("upload_cancelled", upload=upload.id))
                     log.info(
                         "upload cancelled doc=%s upload=%s bytes=%d",
@@ -551,23 +549,31 @@ class Connection(asyncio.Protocol):
         if self.upload is not None:
             raise TablecastError("upload_in_progress", "finish or cancel the current upload first")
         self.upload_failed = False
-        upload = await self.services.documents.start_upload(
+        await self.services.uploads.start(
             room.document.id,
             filename=begin.filename,
             has_header=begin.has_header,
             options=begin.options,
             size=begin.size,
             address=self.remote_ip,
+            on_expire=self._upload_expired,
+            ready=self._take_upload,
         )
-        if await self._gone(upload):
-            return
+
+    def _take_upload(self, upload: Upload) -> bool:
+        """The upload has started (see Uploads.start): it is this connection's now, unless
+        the client left meanwhile (connection_lost found no upload to roll back then)."""
+        if self.transport is None:
+            return False
         self.upload = upload
-        upload.on_expire = self._upload_expired
-        self.reply(protocol.message(
-            "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
-            window=protocol.WINDOW,
-        ))  # fmt: skip
-        self.services.hub.upload_progress(upload, "receiving")
+        if self.legacy:
+            self.dropping = False  # the file's bytes are taken from here on
+        else:
+            self.reply(protocol.message(
+                "upload_ready", upload=upload.id, chunk_bytes=protocol.CHUNK_BYTES,
+                window=protocol.WINDOW,
+            ))  # fmt: skip
+        return True
 
     # Binary messages: a legacy client's whole file, or one chunk of a v1 upload, streaming in
 
@@ -576,14 +582,13 @@ class Connection(asyncio.Protocol):
         if self.legacy:
             self.dropping = True  # until the upload has started
             self._check_editor()
-            upload = await self.services.documents.start_upload(
-                self.room.document.id, filename="", address=self.remote_ip
+            await self.services.uploads.start(
+                self.room.document.id,
+                filename="",
+                address=self.remote_ip,
+                on_expire=self._upload_expired,
+                ready=self._take_upload,
             )
-            if await self._gone(upload):
-                return
-            self.upload, self.dropping = upload, False
-            upload.on_expire = self._upload_expired
-            self.services.hub.upload_progress(upload, "receiving")
         elif self.upload is not None and discarded:
             # read past before this connection could upload (its auth was still being
             # handled): its bytes are gone, so the upload cannot be whole
@@ -591,8 +596,7 @@ class Connection(asyncio.Protocol):
             upload, self.upload = self.upload, None
             self.upload_failed = True
             err = TablecastError("no_upload", "send chunks once upload_ready has come")
-            self.services.hub.upload_progress(upload, "failed", err)
-            await upload.abort()
+            await self.services.uploads.abort(upload, err)
             raise err
         elif self.upload is None:
             self.dropping = True
@@ -604,33 +608,22 @@ class Connection(asyncio.Protocol):
         upload, self.upload = self.upload, None
         if upload is None:
             return
-        self.services.hub.upload_progress(upload, "failed", err)
-        tasks.spawn(upload.abort(), "roll back an upload that timed out")
+        self.services.uploads.drop(upload, err)
         if self.legacy:  # the file is one message, which can no longer be taken
             self.close(websocket.POLICY, err.message)
         else:
             self.upload_failed = True  # its chunks still in flight are dropped quietly
             self.reply(protocol.error(err, "upload_chunk"))
 
-    async def _gone(self, upload: Upload) -> bool:
-        """Whether the client left while its upload was starting; if so, roll the upload back
-        (connection_lost found no upload to roll back then)."""
-        if self.transport is not None:
-            return False
-        await upload.abort()
-        log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
-        return True
-
     async def _on_binary_data(self, data: bytes) -> None:
         upload = self.upload
         if upload is None:
             return
         try:
-            await upload.feed(data)
-        except TablecastError as err:
+            await self.services.uploads.feed(upload, data)
+        except TablecastError:  # rolled back, and shown so, by the service
             self.upload, self.dropping = None, True
             self.upload_failed = not self.legacy
-            self.services.hub.upload_progress(upload, "failed", err)
             raise
 
     async def _on_binary_end(self) -> None:
@@ -644,25 +637,24 @@ class Connection(asyncio.Protocol):
         self.reply(protocol.message(
             "upload_ack", upload=upload.id, received=upload.received, records=upload.record_count
         ))  # fmt: skip
-        self.services.hub.upload_progress(upload, "receiving")
+        self.services.uploads.received(upload)
 
     async def _commit(self, upload: Upload) -> None:
-        hub = self.services.hub
-        try:
-            document = await upload.finish()
-        except TablecastError as err:
-            self.upload_failed = False
-            hub.upload_progress(upload, "failed", err)
-            raise
-        version = document.version
-        assert version is not None
-        if not self.legacy:
+        def answer(document: Document) -> None:
+            # before the viewers hear the upload is done, and before the version's page
+            version = document.version
+            assert version is not None
             self.reply(protocol.message(
                 "upload_done", upload=upload.id, version=version.number,
                 total_number=version.data_rows, seconds=round(upload.duration, 3),
             ))  # fmt: skip
-        hub.upload_progress(upload, "done")
-        await hub.version_committed(document)
+
+        try:
+            # a legacy client is answered with the version's page, as every viewer is
+            await self.services.uploads.finish(upload, None if self.legacy else answer)
+        except TablecastError:  # rolled back, and shown so, by the service
+            self.upload_failed = False
+            raise
 
 
 _CONTROL = (websocket.Ping, websocket.Pong, websocket.Close)

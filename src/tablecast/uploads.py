@@ -1,0 +1,118 @@
+"""Uploads as a use case: a file becomes a new version, and its document's viewers hear how.
+
+WebSocket and HTTP clients alike start, feed and finish (or give up) uploads through
+:class:`Uploads`; what viewers are shown of an upload in progress (tablecast.v1's
+``upload_progress``, paced by tablecast.progress and spread by the hub) is reported here, and
+only here, so that each way an upload ends is reported once and the same way for every client.
+
+The caller has checked the client's rights (an edit key, the creation rate) before it starts
+an upload; the limits an upload itself meets (its size, what uploads in progress hold, the
+store's room) are checked by tablecast.documents as its bytes arrive. What is said to the
+client is the caller's: where that must come before the viewers hear of it (``upload_ready``,
+``upload_done``), the caller hands it over as a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from . import tasks
+from .documents import Documents, Upload
+from .errors import TablecastError
+from .hub import Hub
+from .parsing import ParseOptions
+from .store.base import Document
+
+log = logging.getLogger("tablecast.uploads")
+
+
+class Uploads:
+    def __init__(self, documents: Documents, hub: Hub) -> None:
+        self.documents = documents
+        self.hub = hub
+
+    async def start(
+        self,
+        document_id: str,
+        *,
+        filename: str,
+        has_header: bool = True,
+        options: ParseOptions | None = None,
+        size: int | None = None,
+        via: str = "ws",
+        address: str = "-",
+        on_expire: Callable[[TablecastError], None],
+        ready: Callable[[Upload], bool] | None = None,
+    ) -> Upload | None:
+        """A new upload to the document, shown to its viewers as receiving.
+
+        ``on_expire``: ends it from the client's side when it times out (see Upload.expire),
+        by calling :meth:`drop` or :meth:`abort` and telling the client. ``ready``: takes the
+        upload for the client and tells it so, before any viewer hears of the upload; False
+        when the client left while the upload was starting: it is then rolled back unseen,
+        and None returned."""
+        upload = await self.documents.start_upload(
+            document_id,
+            filename=filename,
+            has_header=has_header,
+            options=options,
+            size=size,
+            via=via,
+            address=address,
+        )
+        if ready is not None and not ready(upload):
+            await upload.abort()
+            log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
+            return None
+        upload.on_expire = on_expire
+        self._show(upload, "receiving")
+        return upload
+
+    async def feed(self, upload: Upload, data: bytes) -> None:
+        """Bytes of the file. What they cannot be taken for (a limit, a bad file, a full
+        disk) rolls the upload back, is shown to viewers as failed, and is raised."""
+        try:
+            await upload.feed(data)
+        except TablecastError as err:
+            self._show(upload, "failed", err)
+            raise
+
+    def received(self, upload: Upload) -> None:
+        """A piece of the file as its client counts them (an HTTP body's chunk, a v1 chunk
+        message) is in: viewers hear how far the upload has come (paced)."""
+        self._show(upload, "receiving")
+
+    async def finish(
+        self, upload: Upload, answer: Callable[[Document], None] | None = None
+    ) -> Document:
+        """Commit: the new version becomes current. ``answer`` tells the uploader (before the
+        viewers hear the upload is done); then every viewer is sent the new version. What
+        fails rolls the upload back, is shown as failed and is raised."""
+        try:
+            document = await upload.finish()
+        except TablecastError as err:
+            self._show(upload, "failed", err)
+            raise
+        if answer is not None:
+            answer(document)
+        self._show(upload, "done")
+        await self.hub.version_committed(document)
+        return document
+
+    async def abort(self, upload: Upload, err: TablecastError | None = None) -> None:
+        """Roll back, then show the upload as failed with ``err`` or, without one, cancelled
+        (its client asked, or went away)."""
+        await upload.abort()
+        self._show(upload, "failed" if err else "cancelled", err)
+
+    def drop(self, upload: Upload, err: TablecastError | None = None) -> None:
+        """As :meth:`abort`, from a callback that cannot wait (a socket lost, a timeout):
+        viewers are told now, and the rollback follows in the background."""
+        self._show(upload, "failed" if err else "cancelled", err)
+        tasks.spawn(upload.abort(), "roll back an upload that ended")
+
+    def _show(self, upload: Upload, state: str, err: TablecastError | None = None) -> None:
+        # what the document's v1 viewers, on every node, see of the upload (paced: see
+        # tablecast.progress)
+        self.hub.upload_progress(upload, state, err)
