@@ -1,6 +1,6 @@
-"""The hub's side of a cluster, in one process: nodes are hubs over PostgresStores of their
-own on one real database, and events are handed to them directly, in the order the store
-would deliver them, so each rule is shown on its own."""
+"""Keeping a cluster in step, in one process: nodes are hubs, each with its Cluster, over
+PostgresStores of their own on one real database, and events are handed to the Clusters
+directly, in the order the store would deliver them, so each rule is shown on its own."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from tablecast.bus import events
+from tablecast.cluster import Cluster
 from tablecast.documents import Documents, Limits
 from tablecast.hub import PRESENCE_DELAY, Hub
 from tablecast.store.postgres import PostgresStore
 from test_hub import Viewer
 
-Node = tuple[Documents, Hub]
+Node = tuple[Documents, Hub, Cluster]
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ async def cluster(pg_url: str) -> AsyncIterator[Any]:
         made.append(documents)
         hub = Hub(documents, page_size=100, legacy_page_size=100)
         documents.in_use = hub.rooms.keys
-        return documents, hub
+        return documents, hub, Cluster(hub)
 
     yield node
     for documents in made:
@@ -50,7 +51,7 @@ def turned(node: int, page: int, document_id: str) -> events.PageTurned:
 
 
 async def test_turns_follow_the_stores_order_and_a_nodes_own_are_not_replayed(cluster):
-    documents, hub = cluster(1)
+    documents, hub, node = cluster(1)
     document, _ = await documents.create()
     await upload(documents, document.id, 5000)
     viewer = Viewer()
@@ -62,42 +63,42 @@ async def test_turns_follow_the_stores_order_and_a_nodes_own_are_not_replayed(cl
     await hub.turn_page(room, 5)
     await hub.turn_page(room, 6)
     assert viewer.pages()[-2:] == [5, 6]
-    hub.on_event(turned(1, 5, document.id))  # ours, not the last we wait for: nothing
+    node.on_event(turned(1, 5, document.id))  # ours, not the last we wait for: nothing
     await settle()
     assert viewer.pages()[-1] == 6
-    hub.on_event(turned(2, 9, document.id))  # theirs: shown
+    node.on_event(turned(2, 9, document.id))  # theirs: shown
     await settle()
     assert viewer.pages()[-1] == 9
-    hub.on_event(turned(1, 6, document.id))  # ours, the last: the store's last word is 6
+    node.on_event(turned(1, 6, document.id))  # ours, the last: the store's last word is 6
     await settle()
     assert viewer.pages()[-1] == 6 and room.shared_page == 6
-    hub.on_event(turned(2, 6, document.id))  # the same page again: nothing new to send
+    node.on_event(turned(2, 6, document.id))  # the same page again: nothing new to send
     await settle()
     assert viewer.pages().count(6) == 2
 
 
 async def test_viewer_counts_from_other_nodes_add_up(cluster):
-    documents, hub = cluster(1)
+    documents, hub, node = cluster(1)
     document, _ = await documents.create()
     await upload(documents, document.id, 10)
     viewers = [Viewer(), Viewer()]
     for viewer in viewers:
         await hub.join(viewer, document.id)
-    hub.on_event(events.ViewersCounted(document.id, 2, 5))
-    hub.on_event(events.ViewersCounted(document.id, 3, 1))
-    hub.on_event(events.ViewersCounted(document.id, 1, 99))  # our own, heard back: ignored
+    node.on_event(events.ViewersCounted(document.id, 2, 5))
+    node.on_event(events.ViewersCounted(document.id, 3, 1))
+    node.on_event(events.ViewersCounted(document.id, 1, 99))  # our own, heard back: ignored
     await settle()
     presence = [m for m in viewers[0].received if m.get("type") == "presence"]
     assert presence[-1]["viewers"] == 8
-    hub.on_event(events.ViewersCounted(document.id, 2, 0))  # node 2 has none left
+    node.on_event(events.ViewersCounted(document.id, 2, 0))  # node 2 has none left
     await settle()
     presence = [m for m in viewers[0].received if m.get("type") == "presence"]
     assert presence[-1]["viewers"] == 3
 
 
 async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
-    first_docs, _ = cluster(1)
-    _, hub = cluster(2)
+    first_docs, _, _ = cluster(1)
+    _, hub, node = cluster(2)
     document, _ = await first_docs.create()
     await upload(first_docs, document.id, 1000)
     viewer = Viewer()
@@ -111,7 +112,7 @@ async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
     await first_docs.save_viewers({document.id: 4})
     assert viewer.pages() == []
 
-    await hub.resync()
+    await node.resync()
     await settle()
     pages = [m for m in viewer.received if m.get("type", "page") == "page"]
     assert (pages[-2]["total_number"], pages[-2]["page_no"]) == (2000, 1)  # the new version

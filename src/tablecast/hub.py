@@ -4,9 +4,11 @@ All viewers of a document form its room. The room holds the document's shared pa
 viewer in follow mode (every legacy viewer, and v1 viewers by default) sees it, and a page turn
 by any follower moves them all. A new version sends page 1 of it to every viewer.
 
-In a cluster a document's viewers are spread over nodes, each with a room of its own. What
-one node changes, the store announces (see tablecast.bus); each node's hub applies what it hears
-to its room, as if it had happened here, and adds up the viewer counts of every node.
+In a cluster a document's viewers are spread over nodes, each with a room of its own. The hub
+knows only its own node: what it must tell the others, or ask of them, goes to its
+``Neighbours`` (``NO_NEIGHBOURS``, which do nothing, for a single process; tablecast.cluster
+in a cluster), and what the others did comes back through the few methods that the cluster
+calls here (see *What other nodes did*).
 
 Each fan-out encodes a message once per kind of viewer (legacy, v1 following, v1 on its own)
 and hands the same bytes to every viewer of that kind. Page data is read asynchronously, so a
@@ -28,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from . import protocol, tasks
-from .bus import events
 from .documents import Documents, Upload
 from .errors import TablecastError
 from .metrics import METRICS
@@ -52,6 +53,53 @@ class Viewer(Protocol):
     def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
         ...
+
+
+class Neighbours(Protocol):
+    """The other nodes of a cluster, as this node's hub sees them (see tablecast.cluster)."""
+
+    async def viewers_elsewhere(self, document_id: str) -> dict[int, int]:
+        """Viewers of the document on each other node, by node."""
+        ...
+
+    def viewers_changed(self, document_id: str) -> None:
+        """This node's count of the document's viewers may have changed."""
+        ...
+
+    def turning(self, room: Room) -> None:
+        """This node turned the room's shared page (or changed its view): it is being saved,
+        and the store will announce it back."""
+        ...
+
+    def turn_not_saved(self, room: Room) -> None:
+        """A turn told of by ``turning`` failed to save: nothing will be heard of it."""
+        ...
+
+    def upload_news(self, document_id: str, news: News) -> None:
+        """News of an upload to the document, already shown to this node's viewers."""
+        ...
+
+
+class NoNeighbours:
+    """A single process: nobody to tell, nobody elsewhere."""
+
+    async def viewers_elsewhere(self, document_id: str) -> dict[int, int]:
+        return {}
+
+    def viewers_changed(self, document_id: str) -> None:
+        pass
+
+    def turning(self, room: Room) -> None:
+        pass
+
+    def turn_not_saved(self, room: Room) -> None:
+        pass
+
+    def upload_news(self, document_id: str, news: News) -> None:
+        pass
+
+
+NO_NEIGHBOURS = NoNeighbours()
 
 
 class ViewerKind(NamedTuple):
@@ -93,8 +141,6 @@ class Room:
     versions: int = 0  # bumped by every version: older private pages are dropped
     presence_scheduled: bool = False
     elsewhere: dict[int, int] = field(default_factory=dict)  # viewers on other nodes, by node
-    # this node's page turns not yet heard back from the store (see Hub._turned)
-    unheard_turns: int = 0
     # versions (id, header) whose column types are being inferred for this room's viewers
     typing: set[tuple[int, bool]] = field(default_factory=set)
     own: dict[Viewer, OwnPages] = field(default_factory=dict)  # see Hub._own_page
@@ -128,14 +174,10 @@ class Hub:
         self.page_size = page_size
         self.legacy_page_size = legacy_page_size
         self.rooms: dict[str, Room] = {}
-        self.node = documents.store.node  # 0: a single process, nothing to tell anyone
+        # in a cluster, tablecast.cluster.Cluster puts itself here as it is made
+        self.neighbours: Neighbours = NO_NEIGHBOURS
         self._commits = 0  # versions committed so far, to notice one landing during a read
         self._upload_news = UploadNews(self._send_progress_news)
-        self._unannounced: list[str] = []  # upload news for the other nodes, oldest first
-        # viewer counts to tell the other nodes: last told, and documents whose count changed
-        self._told: dict[str, int] = {}
-        self._untold: set[str] = set()
-        self._telling = False
         self._changes = 0  # own views changed so far (see OwnPages.changed)
 
     # Membership
@@ -148,17 +190,17 @@ class Hub:
             document = await self.documents.get(document_id)
             if document is None:
                 return None
-            elsewhere = await self.documents.viewers_elsewhere([document_id])
+            elsewhere = await self.neighbours.viewers_elsewhere(document_id)
             room = self.rooms.get(document_id)  # another viewer may have opened it meanwhile
             if room is None and commits == self._commits:
                 room = self.rooms[document_id] = Room(
-                    document, document.shared_page, _view_of(document)
+                    document, document.shared_page, shared_view_of(document)
                 )
-                room.elsewhere = elsewhere.get(document_id, {})
+                room.elsewhere = elsewhere
                 self.documents.touch(document_id)
             # else a version landed while we read: it may be this document's, so read again
         room.groups[kind_of(viewer)].add(viewer)
-        self._schedule_presence(room)
+        self.schedule_presence(room)
         return room
 
     def leave(self, viewer: Viewer, room: Room) -> None:
@@ -167,12 +209,11 @@ class Hub:
         if own is not None and own.making is not None:
             own.making.cancel()  # nobody to show it to
         if len(room):
-            self._schedule_presence(room)
+            self.schedule_presence(room)
         elif self.rooms.get(room.document.id) is room:
             del self.rooms[room.document.id]
             self.documents.touch(room.document.id)  # viewed until now
-            if self.node:
-                self._tell_viewers(room.document.id)
+            self.neighbours.viewers_changed(room.document.id)
 
     def set_follow(self, viewer: Viewer, room: Room, follow: bool) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
@@ -363,8 +404,7 @@ class Hub:
         )
         room.shared_page = min(page_no, last)
         room.turns += 1
-        if self.node:
-            room.unheard_turns += 1
+        self.neighbours.turning(room)
         tasks.spawn(self._save_shared_page(room), "save shared page")
         await self._fan_out(room, cause="turn", everyone=False)
 
@@ -375,8 +415,7 @@ class Hub:
         room.shared_view = view
         room.shared_page = 1
         room.turns += 1
-        if self.node:
-            room.unheard_turns += 1
+        self.neighbours.turning(room)
         tasks.spawn(self._save_shared_page(room), "save shared view")
         await self._fan_out(room, cause="view", everyone=False)
 
@@ -386,15 +425,14 @@ class Hub:
                 room.document.id, room.shared_page, room.shared_view.encode()
             )
         except BaseException:
-            if self.node:
-                room.unheard_turns -= 1  # nothing will be heard of it
+            self.neighbours.turn_not_saved(room)
             raise
 
     async def version_committed(self, document: Document) -> None:
         """A new version is current: every viewer, following or not, sees its page 1."""
         self._commits += 1
         room = self.rooms.get(document.id)
-        if room is None or _number(room.document) >= _number(document):
+        if room is None or version_number(room.document) >= version_number(document):
             return  # in a cluster, the store's announcement of it may have come first
         room.document = document
         room.shared_page = 1
@@ -454,7 +492,7 @@ class Hub:
 
     # Presence and progress
 
-    def _schedule_presence(self, room: Room) -> None:
+    def schedule_presence(self, room: Room) -> None:
         if not room.presence_scheduled:
             room.presence_scheduled = True
             asyncio.get_running_loop().call_later(PRESENCE_DELAY, self._send_presence, room)
@@ -463,37 +501,7 @@ class Hub:
         room.presence_scheduled = False
         count = room.viewers_everywhere
         _send_each(room.v1_viewers(), Frame(protocol.presence(count), "presence"))
-        if self.node:
-            self._tell_viewers(room.document.id)
-
-    def _tell_viewers(self, document_id: str) -> None:
-        """Let the other nodes know this one's viewer count of a document, one batch at a time
-        (so a count never overtakes a newer one)."""
-        self._untold.add(document_id)
-        if not self._telling:
-            self._telling = True
-            tasks.spawn(self._tell_untold(), "tell other nodes our viewer counts")
-
-    async def _tell_untold(self) -> None:
-        try:
-            while self._untold:
-                untold, self._untold = self._untold, set()
-                counts = {}
-                for document_id in untold:
-                    room = self.rooms.get(document_id)
-                    count = len(room) if room is not None else 0
-                    if self._told.get(document_id, 0) != count:
-                        counts[document_id] = count
-                if not counts:
-                    continue
-                await self.documents.save_viewers(counts)
-                for document_id, count in counts.items():
-                    if count:
-                        self._told[document_id] = count
-                    else:
-                        self._told.pop(document_id, None)
-        finally:
-            self._telling = False
+        self.neighbours.viewers_changed(room.document.id)
 
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None
@@ -506,96 +514,34 @@ class Hub:
         room = self.rooms.get(document_id)
         for fields in news:
             if room is not None:
-                _send_each(room.v1_viewers(), _progress(fields))
-            if self.node:
-                event = events.UploadProgress(document_id, self.node, fields)
-                self._announce(events.encode(event))
+                self.show_progress(room, fields)
+            self.neighbours.upload_news(document_id, fields)
 
-    def _announce(self, payload: str) -> None:
-        """Tell the other nodes, in order: news of an upload must not arrive after its end."""
-        self._unannounced.append(payload)
-        if len(self._unannounced) == 1:
-            tasks.spawn(self._announce_in_order(), "announce upload progress")
+    def show_progress(self, room: Room, fields: News) -> None:
+        _send_each(room.v1_viewers(), _progress(fields))
 
-    async def _announce_in_order(self) -> None:
-        try:
-            while self._unannounced:
-                await self.documents.announce(self._unannounced[0])
-                del self._unannounced[0]
-        finally:
-            self._unannounced.clear()  # after a failure: later news supersedes what was lost
+    # What other nodes did (told by tablecast.cluster)
 
-    # What other nodes did
+    def heard_of_a_version(self) -> None:
+        """Another node committed a version of a document without a room here: a join
+        reading that document meanwhile must read it again."""
+        self._commits += 1
 
-    def on_event(self, event: events.Event) -> None:
-        """Something announced by the store: apply it to this node's room, if it has one."""
-        room = self.rooms.get(event.document_id)
-        match event:
-            case events.VersionCommitted():
-                if room is None:
-                    self._commits += 1  # a join reading the document meanwhile reads again
-                elif _number(room.document) < event.number:
-                    tasks.spawn(self._catch_up(room), "show a version from another node")
-            case events.PageTurned() if room is not None:
-                self._turned(room, event)
-            case events.ViewersCounted() if room is not None and event.node != self.node:
-                if event.viewers:
-                    room.elsewhere[event.node] = event.viewers
-                else:
-                    room.elsewhere.pop(event.node, None)
-                self._schedule_presence(room)
-            case events.UploadProgress() if room is not None and event.node != self.node:
-                _send_each(room.v1_viewers(), _progress(event.fields))
-
-    def _turned(self, room: Room, event: events.PageTurned) -> None:
-        """The store saved a shared page turn. Every node hears every turn in the order the
-        store saved them, so following that order brings them all to the same page. This
-        node's own turns were shown when made: hearing one back changes nothing unless turns
-        from elsewhere came between (and only the last of ours counts, or a quick run of our
-        own turns would be replayed)."""
-        if event.node == self.node:
-            room.unheard_turns = max(room.unheard_turns - 1, 0)
-            if room.unheard_turns:
-                return
-        view = _view_of(replace(room.document, shared_view=event.view))
-        if event.page_no != room.shared_page or view != room.shared_view:
-            cause = "turn" if view == room.shared_view else "view"
-            room.shared_page, room.shared_view = event.page_no, view
-            room.turns += 1
-            tasks.spawn(self._fan_out(room, cause=cause, everyone=False), "show a page turn")
-
-    async def _catch_up(self, room: Room) -> None:
-        """Show what the store holds for the room's document, where it differs from what this
-        node shows: a newer version (everyone sees its page 1), or another shared page."""
-        document = await self.documents.get(room.document.id)
-        if document is None or self.rooms.get(document.id) is not room:
-            return
-        if _number(document) > _number(room.document):
-            await self.version_committed(document)
-        view = _view_of(document)
-        moved = (document.shared_page, view) != (room.shared_page, room.shared_view)
-        if moved and not room.unheard_turns:
-            cause = "turn" if view == room.shared_view else "view"
-            room.shared_page, room.shared_view = document.shared_page, view
-            room.turns += 1
-            await self._fan_out(room, cause=cause, everyone=False)
-
-    async def resync(self) -> None:
-        """After the bus was deaf for a while: whatever was missed, read back from the store."""
-        rooms = list(self.rooms.values())
-        for room in rooms:
-            room.unheard_turns = 0
-        elsewhere = await self.documents.viewers_elsewhere([room.document.id for room in rooms])
-        for room in rooms:
-            room.elsewhere = elsewhere.get(room.document.id, {})
-            self._schedule_presence(room)
-        self._told.clear()  # the store may have forgotten them (a node is forgotten when
-        for room in rooms:  # its connection drops): say them all again
-            self._tell_viewers(room.document.id)
-        await asyncio.gather(*(self._catch_up(room) for room in rooms), return_exceptions=True)
+    def moved_elsewhere(
+        self, room: Room, page_no: int, view: View
+    ) -> Coroutine[Any, Any, None] | None:
+        """Another node left the shared page at ``page_no`` in ``view``: if that is not what
+        the room shows, it shows it now, and the fan-out to its followers is returned (to be
+        awaited or spawned); else None."""
+        if (page_no, view) == (room.shared_page, room.shared_view):
+            return None
+        cause = "turn" if view == room.shared_view else "view"
+        room.shared_page, room.shared_view = page_no, view
+        room.turns += 1
+        return self._fan_out(room, cause=cause, everyone=False)
 
 
-def _view_of(document: Document) -> View:
+def shared_view_of(document: Document) -> View:
     """The document's shared view as the store keeps it; plain if it no longer fits."""
     try:
         return _fitting(view_from_json(document.shared_view), document)
@@ -669,7 +615,7 @@ def _cancellable(work: Coroutine[Any, Any, T]) -> tuple[asyncio.Task[T], asyncio
     return making, made
 
 
-def _number(document: Document) -> int:
+def version_number(document: Document) -> int:
     """The number of the document's current version; 0 before the first."""
     return document.version.number if document.version is not None else 0
 

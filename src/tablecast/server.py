@@ -24,6 +24,7 @@ import tornado.web
 
 from . import tasks, websocket
 from .bus import open_bus
+from .cluster import Cluster
 from .config import Settings
 from .documents import Documents, Limits
 from .errors import TablecastError
@@ -162,9 +163,11 @@ async def serve(
         creations=Buckets(settings.create_rate / 60, settings.create_rate),
         key_guesses=Buckets(settings.page_rate, 2 * settings.page_rate),
     )
+    cluster = Cluster(hub) if node else None  # one process: the hub is alone
     bus = open_bus(settings)
     try:
-        await bus.start(hub)
+        if cluster is not None:
+            await bus.start(cluster)
     except TablecastError as err:
         store.close()
         raise SystemExit(f"tablecast: {err.message}") from None
@@ -197,8 +200,8 @@ async def serve(
         asyncio.ensure_future(_expire_uploads(documents)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
-    if node:
-        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents, hub)))
+    if cluster is not None:
+        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents, cluster)))
     try:
         await stopping.wait()
     finally:
@@ -213,8 +216,8 @@ async def serve(
         for connection in list(services.connections):
             connection.close(websocket.GOING_AWAY, "server shutting down")
         await bus.close()
-        if node:  # the other nodes' counts drop now, not when they notice this one is gone
-            await _quietly(documents.save_viewers({d: 0 for d in hub.rooms}), "say goodbye")
+        if cluster is not None:
+            await _quietly(cluster.goodbye(), "say goodbye")
         await documents.close()  # waits for background work before it closes the store
         await tasks.drain()  # what was spawned since (a viewer's close): refused, and quickly
         await _closed(services.connections, timeout=2.0)
@@ -261,7 +264,7 @@ async def _expire_uploads(documents: Documents) -> None:
             upload.expire()
 
 
-async def _forget_stopped_nodes(documents: Documents, hub: Hub) -> None:
+async def _forget_stopped_nodes(documents: Documents, cluster: Cluster) -> None:
     """In a cluster: now and then, forget what nodes that stopped (or were killed) left: their
     viewers vanish from presence counts within this time, their unfinished uploads go. If this
     node was itself cut off long enough to be forgotten, it tells the others its state again."""
@@ -270,7 +273,7 @@ async def _forget_stopped_nodes(documents: Documents, hub: Hub) -> None:
         try:
             if await documents.remove_abandoned():
                 log.warning("the store had taken this node for stopped; resynchronising")
-                await hub.resync()
+                await cluster.resync()
         except TablecastError as err:
             log.warning("could not look for stopped nodes: %s", err.message)
         except Exception:

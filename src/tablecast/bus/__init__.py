@@ -3,11 +3,12 @@
 Whatever one node changes that viewers on other nodes must see (a new version, the shared
 page, its viewer count, an upload's progress) the store announces, inside the transaction that
 makes the change (see tablecast.store.base.Store). The bus is the other end: it hears those
-announcements and hands them to the hub. A single process with SQLite needs none of it:
-``LocalBus`` hears nothing, and the hub's own fan-out is all there is.
+announcements and hands them to the node's cluster (tablecast.cluster), which applies them to
+its hub. A single process with SQLite needs none of it: ``LocalBus`` hears nothing, and the
+hub's own fan-out is all there is.
 
 ``Listener.resync`` is called when the bus has been deaf for a while (the database restarted):
-whatever it missed, the hub reads back from the store.
+whatever it missed, the cluster reads back from the store.
 """
 
 from __future__ import annotations

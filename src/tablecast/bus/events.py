@@ -98,8 +98,9 @@ def decode(payload: str) -> Event | None:
 
 
 class Listener(Protocol):
-    """Who hears the events (the hub). Here rather than beside the Bus, so that a bus (in its
-    own module, which the package opens) need not import the package that imports it."""
+    """Who hears the events (tablecast.cluster.Cluster). Here rather than beside the Bus, so
+    that a bus (in its own module, which the package opens) need not import the package that
+    imports it."""
 
     def on_event(self, event: Event) -> None: ...
 

@@ -1,7 +1,7 @@
 """The cluster's bus: PostgreSQL's LISTEN/NOTIFY, on one connection of the node's own.
 
 The connection is kept: when it drops (the database restarted, the network failed) it is made
-again, with growing pauses, and once it listens again the hub resynchronises every open
+again, with growing pauses, and once it listens again the cluster resynchronises every open
 document from the store, since notifications sent meanwhile are lost. TCP keepalives notice a
 connection that died without a word.
 """
