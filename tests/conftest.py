@@ -8,7 +8,8 @@ memory, the exit), or started with flags only a process has (``open_files``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ PROCESS_FLAGS = ("--workers", "--store")
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+async def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     servers: list[Logging] = []
     as_process = request.node.get_closest_marker("process") is not None
 
@@ -64,7 +65,9 @@ def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[A
         return server.start()
 
     yield make
-    stop_all([server.stop for server in servers if _running(server)])
+    # stopped while the test's event loop runs: a client the test left open answers the
+    # server's close at once, where otherwise the server would wait two seconds for it
+    await asyncio.to_thread(stop_all, [server.stop for server in servers if _running(server)])
     # whatever a test did, the server must not have hit an unexpected exception
     for server in servers:
         problems = server.logged(r"Traceback| ERROR ")
