@@ -30,7 +30,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from tablecast import config
 from tablecast import server as tablecast_server
 from tablecast import websocket as ws
-from tablecast.cli import LOG_FORMAT
 from tablecast.metrics import METRICS
 from tablecast.parsing import TableParser
 
@@ -301,7 +300,7 @@ class _Lines(logging.Handler):
     def __init__(self, lines: list[str]) -> None:
         super().__init__()
         self.lines = lines
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.setFormatter(logging.Formatter(config.LOG_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread == threading.main_thread().ident:
