@@ -1,8 +1,15 @@
-"""Fixtures shared by every test: real servers, started and stopped per test."""
+"""Fixtures shared by every test: real servers, started and stopped per test.
+
+A test's server runs in a thread of the test's own process (support.InProcessServer) unless
+the process is what the test is about: marked ``@pytest.mark.process`` (signals, crashes,
+memory, the exit), or started with flags only a process has (``open_files``,
+``sigint_ignored``, ``--workers``, a PostgreSQL ``--store``), or while another server runs
+(what a server keeps in module globals is one process's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +17,22 @@ import pytest
 
 from nginx import Nginx
 from postgres import PostgreSQL
-from support import Server, stop_all
+from support import InProcessServer, Logging, Server, stop_all
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "process: the test's servers run as processes of their own (see conftest)"
+    )
+
+
+PROCESS_FLAGS = ("--workers", "--store")
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
+async def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    servers: list[Logging] = []
+    as_process = request.node.get_closest_marker("process") is not None
 
     def make(
         *args: str,
@@ -23,31 +40,49 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
         port: int = 0,
         open_files: int | None = None,
         sigint_ignored: bool = False,
-    ) -> Server:
+    ) -> Any:
         """A server; ``port`` to come back where a previous one was (for reconnecting clients);
         ``open_files``: its limit of open files; ``sigint_ignored``: started as a shell starts
         a background job."""
-        server = Server(
-            data_dir or tmp_path / "data",
-            "--port",
-            str(port),
-            *args,
-            open_files=open_files,
-            sigint_ignored=sigint_ignored,
-        )
+        flags = ("--port", str(port), *args)
+        server: Logging
+        if (
+            as_process
+            or open_files
+            or sigint_ignored
+            or any(flag in args for flag in PROCESS_FLAGS)
+            or InProcessServer.running
+        ):
+            server = Server(
+                data_dir or tmp_path / "data",
+                *flags,
+                open_files=open_files,
+                sigint_ignored=sigint_ignored,
+            )
+        else:
+            server = InProcessServer(data_dir or tmp_path / "data", *flags)
         servers.append(server)  # stopped below even if it never said it was listening
         return server.start()
 
     yield make
-    stop_all([server.stop for server in servers if server.proc])
+    # stopped while the test's event loop runs: a client the test left open answers the
+    # server's close at once, where otherwise the server would wait two seconds for it
+    await asyncio.to_thread(stop_all, [server.stop for server in servers if _running(server)])
     # whatever a test did, the server must not have hit an unexpected exception
     for server in servers:
         problems = server.logged(r"Traceback| ERROR ")
         assert not problems, "".join(server.log[-60:])
 
 
+def _running(server: Logging) -> bool:
+    if isinstance(server, InProcessServer):
+        return server is InProcessServer.running
+    assert isinstance(server, Server)
+    return server.proc is not None
+
+
 @pytest.fixture
-def server(server_factory: Any) -> Server:
+def server(server_factory: Any) -> Any:
     return server_factory()
 
 

@@ -1,13 +1,15 @@
-"""Helpers for the tests: a real tablecast server in its own process, on an ephemeral port, and
-clients that talk to it the way real ones do."""
+"""Helpers for the tests: a real tablecast server, on an ephemeral port, in a thread of the test's
+process or in a process of its own; and clients that talk to it the way real ones do."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import atexit
 import contextlib
 import inspect
 import json
+import logging
 import os
 import re
 import resource
@@ -21,11 +23,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tablecast import config
+from tablecast import server as tablecast_server
 from tablecast import websocket as ws
+from tablecast.metrics import METRICS
 from tablecast.parsing import TableParser
 
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
@@ -158,7 +163,155 @@ class Listening:
         return f"ws://127.0.0.1:{self.port}"
 
 
-class Server(Listening):
+class Logging(Listening):
+    """A server whose log lines are collected in ``log``."""
+
+    log: list[str]
+
+    def logged(self, pattern: str) -> list[str]:
+        return [line for line in self.log if re.search(pattern, line)]
+
+    def caught_up(self, timeout: float = 10) -> None:
+        """Wait until ``log`` holds every line the server wrote before now: lines reach us
+        through a pipe and a thread, a moment after the answers they came before, so a test
+        that asserts a line is *not* there must wait for this. A request of its own is
+        answered, and then its access line read (a 404's: a 200's is not logged); the lines
+        come in order."""
+        token = secrets.token_hex(8)
+        http("GET", f"{self.url}/parser/api/caught-up-{token}")
+        wait_for(lambda: self.logged(token), timeout, f"the server's log showing {token}")
+
+
+class InProcessServer(Logging):
+    """``tablecast serve`` in a thread of the test's process, with an event loop of its own
+    (the test's may be blocked in urllib), started from the same flags and logging the same
+    lines into ``log``; stopped as SIGTERM stops it. Starting a process costs about a second
+    of imports per server; this costs nothing. At most one runs at a time: what the server
+    keeps in module globals (its metrics, its background tasks) is one process's."""
+
+    running: ClassVar[InProcessServer | None] = None
+    proc = None  # no process of its own
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        self.port = 0
+        self.log = []
+        self.status: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._handler: _Lines | None = None
+        self._levels: dict[str, int] = {}
+
+    def start(self) -> InProcessServer:
+        assert InProcessServer.running is None, "another server runs in this process"
+        command = argparse.ArgumentParser()
+        config.add_arguments(command)
+        flags = ["--data-dir", str(self.data_dir), "--log-level", "debug", *self.args]
+        settings = config.load(command.parse_args(flags))
+        METRICS.__init__()  # type: ignore[misc]  # counted from zero, as by a new process
+        self._log_to_me(settings.log_level)
+        InProcessServer.running = self
+        self.port, self.status = 0, None
+        try:
+            sockets = tablecast_server.bind(settings)
+        except BaseException:
+            self._stopped()
+            raise
+        self._thread = threading.Thread(
+            target=self._run, args=(settings, sockets), name="tablecast-server", daemon=True
+        )
+        self._thread.start()
+        thread = self._thread
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: self.logged(LISTENING.pattern) or not thread.is_alive(), 15)
+        if not self.logged(LISTENING.pattern):
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.log))
+        self.port = sockets[0].getsockname()[1]
+        return self
+
+    def _log_to_me(self, level: str) -> None:
+        """Its loggers' lines into ``log``, at its ``--log-level``, as ``tablecast serve``
+        configures them (tablecast.cli), and kept from the test's own log capture."""
+        self._handler = _Lines(self.log)
+        number = getattr(logging, level.upper(), logging.INFO)
+        levels = {"tablecast": number, "tornado": number}
+        levels["tornado.access"] = max(logging.WARNING, number)
+        for name, value in levels.items():
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.setLevel(value)
+        for name in ("tablecast", "tornado"):
+            logging.getLogger(name).addHandler(self._handler)
+            logging.getLogger(name).propagate = False
+        logging.getLogger("asyncio").addHandler(self._handler)  # its loop's, see _Lines
+
+    def _stopped(self) -> None:
+        for name, value in self._levels.items():
+            logging.getLogger(name).setLevel(value)
+        for name in ("tablecast", "tornado", "asyncio"):
+            logging.getLogger(name).removeHandler(self._handler)  # type: ignore[arg-type]
+        for name in ("tablecast", "tornado"):
+            logging.getLogger(name).propagate = True
+        InProcessServer.running = None
+
+    def _run(self, settings: config.Settings, sockets: list[Any]) -> None:
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopping = asyncio.Event()
+            await tablecast_server.serve(settings, sockets, stopping=self._stopping)
+
+        try:
+            asyncio.run(serve())
+            self.status = 0
+        except SystemExit as exit_:  # what `tablecast serve` would have said and exited with
+            self.log.append(f"{exit_}\n")
+            self.status = 1
+        except BaseException:
+            logging.getLogger("tablecast").exception("the server stopped on an exception")
+            self.status = 1
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Stop it as SIGTERM (or SIGINT) does; its exit status."""
+        assert sig in (signal.SIGTERM, signal.SIGINT), "a signal for a server process only"
+        assert self._thread is not None
+        try:
+            if self._thread.is_alive():
+                wait_for(lambda: self._stopping or not self._thread.is_alive(), timeout)  # type: ignore[union-attr]
+                if self._loop is not None and self._stopping is not None:
+                    with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                        self._loop.call_soon_threadsafe(self._stopping.set)
+                self._thread.join(timeout)
+                if self._thread.is_alive():
+                    raise AssertionError(f"the server was still running after {timeout} s")
+            assert self.status is not None
+            return self.status
+        finally:
+            if not self._thread.is_alive():
+                self._stopped()
+
+
+class _Lines(logging.Handler):
+    """Log records as ``tablecast serve`` writes them to stderr, each line into ``lines``;
+    those of the test's own thread (its client's, its event loop's) are not the server's."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+        self.setFormatter(logging.Formatter(config.LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == threading.main_thread().ident:
+            return
+        try:
+            self.lines.extend((self.format(record) + "\n").splitlines(keepends=True))
+        except Exception:
+            self.handleError(record)
+
+
+class Server(Logging):
     """``tablecast serve`` as a subprocess; its log lines are collected in ``log``."""
 
     def __init__(
@@ -251,19 +404,6 @@ class Server(Listening):
             # its last lines are in ``log`` once the pipe has been read to its end (the log
             # check after each test must see a traceback written just before the exit)
             self._drainer.join(5)
-
-    def logged(self, pattern: str) -> list[str]:
-        return [line for line in self.log if re.search(pattern, line)]
-
-    def caught_up(self, timeout: float = 10) -> None:
-        """Wait until ``log`` holds every line the server wrote before now: lines reach us
-        through a pipe and a thread, a moment after the answers they came before, so a test
-        that asserts a line is *not* there must wait for this. A request of its own is
-        answered, and then its access line read (a 404's: a 200's is not logged); the lines
-        come in order."""
-        token = secrets.token_hex(8)
-        http("GET", f"{self.url}/parser/api/caught-up-{token}")
-        wait_for(lambda: self.logged(token), timeout, f"the server's log showing {token}")
 
 
 # HTTP

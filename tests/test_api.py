@@ -220,6 +220,7 @@ async def test_everything_survives_a_restart(server_factory, tmp_path):
     await old.close()
 
 
+@pytest.mark.process  # a signal to the process
 async def test_sigterm_closes_viewers_with_1001_and_exits_0(server):
     viewers = [await legacy(server), await v1(server)]
     await receive(viewers[0])
@@ -240,6 +241,7 @@ def test_serve_stops_cleanly_on_a_signal_even_as_a_background_job(server_factory
     assert server.logged(r"INFO tablecast stopped$")
 
 
+@pytest.mark.process  # a signal to the process
 async def test_sigterm_mid_upload_rolls_it_back(server_factory):
     server = server_factory()
     ws = await v1(server)

@@ -21,9 +21,13 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection
 
 from support import Server, editor, expect, http, legacy, receive, v1
+
+# the subject is the process: killed, restarted on what it left
+pytestmark = pytest.mark.process
 
 SEED = int(os.environ.get("TABLECAST_CRASH_SEED", "20261124"))
 ROUNDS = 20

@@ -20,6 +20,9 @@ import pytest
 
 from support import http, put, table
 
+# a whole process on a disk that fills up, started on a full one
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:

@@ -97,6 +97,7 @@ def new_document(server) -> dict[str, str]:
 # Pings, fragments, compression
 
 
+@pytest.mark.process  # the memory the process holds
 def test_a_ping_flood_that_never_reads_is_held_to_its_buffer_then_closed(server_factory):
     server = server_factory("--viewer-buffer", "64KiB", "--slow-viewer-timeout", "1s")
     doc = new_document(server)
@@ -164,6 +165,7 @@ def test_a_message_begun_and_never_finished_is_timed_out(server_factory):
     sock.close()
 
 
+@pytest.mark.process  # the memory the process holds
 async def test_a_view_link_cannot_make_the_server_inflate_a_bomb(server_factory):
     server = server_factory("--max-upload-bytes", "256MiB")
     doc = new_document(server)
@@ -189,6 +191,7 @@ async def test_a_view_link_cannot_make_the_server_inflate_a_bomb(server_factory)
     await ws.close()
 
 
+@pytest.mark.process  # the memory the process holds
 async def test_an_editors_compressed_upload_is_inflated_a_piece_at_a_time(server_factory):
     # a bomb from the document's own editor is an upload: it is read a piece at a time, as
     # fast as it is parsed, and refused at the size limit, never held whole

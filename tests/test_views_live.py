@@ -4,6 +4,7 @@ across versions and restarts, and the same on every node of a cluster."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from support import editor, expect, http, legacy, nothing_more, put, receive, v1
 from test_cluster import create, nodes
@@ -180,13 +181,19 @@ async def test_column_types_are_sent_once_to_each_viewer(server):
 
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", people_tsv(extra=50_000))
     viewers = await asyncio.gather(*(v1(server, doc["id"]) for _ in range(8)))
-    for ws in viewers:
+
+    async def heard(ws: Any) -> list[dict[str, Any]]:
+        """Everything ``ws`` is sent until a second passes with nothing more."""
         received = []
         try:
             while True:
                 received.append(await receive(ws, 1.0))
         except TimeoutError:
             pass
+        return received
+
+    # every viewer's second of silence at once, not one after another
+    for received in await asyncio.gather(*(heard(ws) for ws in viewers)):
         join = next(m for m in received if m["type"] == "page")
         told = [m for m in received if m["type"] == "types"]
         # on the join page if known by then, else in one message after it

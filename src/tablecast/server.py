@@ -126,10 +126,16 @@ def bind(settings: Settings, *, reuse_port: bool = False) -> list[socket.socket]
 
 
 async def serve(
-    settings: Settings, sockets: list[socket.socket] | None = None, *, worker: int = 0
+    settings: Settings,
+    sockets: list[socket.socket] | None = None,
+    *,
+    worker: int = 0,
+    stopping: asyncio.Event | None = None,
 ) -> None:
     """Run one server (a node) until SIGTERM or SIGINT. ``worker``: its number under
-    ``--workers`` (see tablecast.workers), for the log."""
+    ``--workers`` (see tablecast.workers), for the log. ``stopping``: stop when it is set
+    instead, leaving signals alone (a server in a thread of another program, which cannot
+    handle signals: only the main thread can)."""
     # Which of the nodes sharing a PostgreSQL store this process is; a fresh one each start,
     # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
     node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
@@ -190,10 +196,11 @@ async def serve(
     if worker:
         where += f" worker={worker}"
     # Before the "listening" line: whoever waits for it may stop the server at once.
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+    if stopping is None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
     log.info("tablecast listening on http://%s:%d %s", host, port, where)
     background = [
         asyncio.ensure_future(_tidy_documents(services)),
