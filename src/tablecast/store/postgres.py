@@ -48,10 +48,20 @@ from .base import (
     document_from_row,
     join_rows,
     original_part,
-    original_rows,
     pick_rows,
     version_from_row,
 )
+from .sql import (
+    DOCUMENT_BYTES,
+    Batch,
+    block_queries,
+    copy_version,
+    insert_originals,
+    least_used,
+    nothing_to_remove,
+    remove_if_empty,
+)
+from .sql import usage as _usage
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -154,6 +164,7 @@ _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
 VERSION_QUERY = VERSIONS_SELECT + "%s AND v.number = %s"
 VERSIONS_QUERY = VERSIONS_SELECT + "%s ORDER BY v.number DESC LIMIT %s"
 VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "%s AND v.number < %s ORDER BY v.number DESC LIMIT %s"
+_BLOCKS_QUERY, _ALL_BLOCKS_QUERY, _ORIGINAL_QUERY = block_queries("%s")
 
 
 # Nothing stays that someone uses: an upload in progress, or viewers on any node.
@@ -161,15 +172,6 @@ _IN_USE = """
 EXISTS (SELECT 1 FROM versions p WHERE p.document_id = d.id AND p.number IS NULL)
 OR EXISTS (SELECT 1 FROM viewers w WHERE w.document_id = d.id)
 """
-
-
-def _usage(conn: Connection) -> Usage:
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM documents),"
-        " (SELECT COALESCE(SUM(stored_bytes), 0)::bigint FROM versions WHERE number IS NOT NULL)"
-    ).fetchone()
-    assert row is not None
-    return Usage(row[0], row[1])
 
 
 @contextmanager
@@ -401,21 +403,7 @@ class PostgresStore:
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
         with self._transaction() as conn:
             conn.execute("SET LOCAL synchronous_commit = off")  # as write_blocks
-            conn.execute(
-                "INSERT INTO blocks (version_id, block, records, offsets)"
-                " SELECT %s, block, records, offsets FROM blocks WHERE version_id = %s",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "INSERT INTO originals (version_id, part, data, rebuilt)"
-                " SELECT %s, part, data, rebuilt FROM originals WHERE version_id = %s",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
-                " WHERE id = %s) WHERE id = %s",
-                (version_id, pending_id),
-            )
+            copy_version(conn, "%s", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         # one statement, so one transaction: the turn and its announcement
@@ -444,6 +432,7 @@ class PostgresStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
+        batch = Batch(pending_id, blocks, original)
         with self._transaction() as conn:
             # Not waiting for each batch to reach the disk (a third of an upload's time): the
             # version's own commit is synchronous, and flushing it flushes every batch before
@@ -455,21 +444,11 @@ class PostgresStore:
                 "COPY blocks (version_id, block, records, offsets) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["bigint", "integer", "bytea", "bytea"])
-                for number, block in blocks:
-                    copy.write_row((pending_id, number, block.records, block.offsets))
-            written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-            if original:
-                rows = original_rows(pending_id, original)
-                conn.cursor().executemany(
-                    "INSERT INTO originals (version_id, part, data, rebuilt)"
-                    " VALUES (%s, %s, %s, %s)",
-                    rows,
-                )
-                written += sum(len(row[2]) for row in rows)
-            conn.execute(
-                "UPDATE versions SET stored_bytes = stored_bytes + %s WHERE id = %s",
-                (written, pending_id),
-            )
+                for row in batch.blocks:
+                    copy.write_row(row)
+            if batch.originals:
+                conn.cursor().executemany(insert_originals("%s"), batch.originals)
+            batch.count(conn, "%s")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         now = time.time()
@@ -536,8 +515,7 @@ class PostgresStore:
             return b"[]"
         first, last = block_range(start, stop)
         blocks = self._read(
-            "SELECT block, records, offsets FROM blocks"
-            " WHERE version_id = %s AND block BETWEEN %s AND %s ORDER BY block",
+            _BLOCKS_QUERY,
             (version_id, first, last),
             binary=True,  # bytea arrives as its bytes, not as hex text to decode
         )
@@ -554,29 +532,16 @@ class PostgresStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._read(
-            "SELECT data, rebuilt FROM originals WHERE version_id = %s AND part >= %s"
-            " ORDER BY part LIMIT %s",
-            (version_id, first, count),
-            binary=True,
-        )
+        rows = self._read(_ORIGINAL_QUERY, (version_id, first, count), binary=True)
         return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._read(
-            "SELECT block, records, offsets FROM blocks WHERE version_id = %s ORDER BY block",
-            (version_id,),
-            binary=True,
-        )
+        rows = self._read(_ALL_BLOCKS_QUERY, (version_id,), binary=True)
         return [(block, records, offsets) for block, records, offsets in rows]
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._connection() as conn:
-            conn.execute(
-                """DELETE FROM documents WHERE id = %s
-                   AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)""",
-                (document_id,),
-            )
+            conn.execute(remove_if_empty("%s"), (document_id,))
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         with self._connection() as conn:
@@ -610,11 +575,9 @@ class PostgresStore:
         max_bytes: int | None,
         keep: Iterable[str],
     ) -> list[str]:
-        keep = set(keep)
-        removed = []
         with self._transaction() as conn:
             usage = _usage(conn)
-            if not usage.over(max_documents, max_bytes) and not accessed_before:
+            if nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
                 return []
             # Least recently used first, walked on the server by the accessed_at index a batch
             # at a time, so a sweep reads what it removes, not every document. Each row is
@@ -622,19 +585,11 @@ class PostgresStore:
             with conn.cursor(name="tablecast_lru") as walk:
                 walk.itersize = 64
                 walk.execute(
-                    f"""SELECT d.id, d.accessed_at,
-                               (SELECT COALESCE(SUM(stored_bytes), 0)::bigint FROM versions v
-                                WHERE v.document_id = d.id)
+                    f"""SELECT d.id, d.accessed_at, {DOCUMENT_BYTES}
                         FROM documents d WHERE NOT ({_IN_USE})
                         ORDER BY d.accessed_at FOR UPDATE OF d SKIP LOCKED"""
                 )
-                for document_id, accessed_at, stored in walk:
-                    if document_id in keep:
-                        continue
-                    if accessed_at >= accessed_before and not usage.over(max_documents, max_bytes):
-                        break
-                    removed.append(document_id)
-                    usage = Usage(usage.documents - 1, usage.stored_bytes - stored)
+                removed = least_used(walk, usage, accessed_before, max_documents, max_bytes, keep)
             conn.execute("DELETE FROM documents WHERE id = ANY(%s::text[])", (removed,))
         return removed
 

@@ -39,10 +39,20 @@ from .base import (
     encode_block,
     join_rows,
     original_part,
-    original_rows,
     pick_rows,
     version_from_row,
 )
+from .sql import (
+    DOCUMENT_BYTES,
+    Batch,
+    block_queries,
+    copy_version,
+    insert_originals,
+    least_used,
+    nothing_to_remove,
+    remove_if_empty,
+)
+from .sql import usage as _usage
 
 log = logging.getLogger("tablecast.store")
 
@@ -163,6 +173,7 @@ _DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
 VERSION_QUERY = VERSIONS_SELECT + "? AND v.number = ?"
 VERSIONS_QUERY = VERSIONS_SELECT + "? ORDER BY v.number DESC LIMIT ?"
 VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
+_BLOCKS_QUERY, _ALL_BLOCKS_QUERY, _ORIGINAL_QUERY = block_queries("?")
 
 
 @contextmanager
@@ -194,14 +205,6 @@ def _roll_back(conn: sqlite3.Connection) -> None:
 def _free_bytes(path: Path) -> int:
     """Room left on the disk that holds the store (as an unprivileged writer sees it)."""
     return shutil.disk_usage(path.parent).free
-
-
-def _usage(conn: sqlite3.Connection) -> Usage:
-    documents, stored = conn.execute(
-        "SELECT (SELECT count(*) FROM documents),"
-        " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions WHERE number IS NOT NULL)"
-    ).fetchone()
-    return Usage(documents, stored)
 
 
 class SQLiteStore:
@@ -375,21 +378,7 @@ class SQLiteStore:
         ).fetchone() or (0,)
         self._check_room(pending_id, size)
         with self._transaction(large=True) as conn:
-            conn.execute(
-                "INSERT INTO blocks (version_id, block, records, offsets)"
-                " SELECT ?, block, records, offsets FROM blocks WHERE version_id = ?",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "INSERT INTO originals (version_id, part, data, rebuilt)"
-                " SELECT ?, part, data, rebuilt FROM originals WHERE version_id = ?",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
-                " WHERE id = ?) WHERE id = ?",
-                (version_id, pending_id),
-            )
+            copy_version(conn, "?", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         self._execute(
@@ -411,24 +400,16 @@ class SQLiteStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
-        rows = original_rows(pending_id, original)
-        written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-        written += sum(len(row[2]) for row in rows)
-        self._check_room(pending_id, written)
+        batch = Batch(pending_id, blocks, original)
+        self._check_room(pending_id, batch.bytes)
         with self._transaction(large=True) as conn:
             conn.executemany(
                 "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
-                [(pending_id, number, block.records, block.offsets) for number, block in blocks],
+                batch.blocks,
             )
-            if rows:
-                conn.executemany(
-                    "INSERT INTO originals (version_id, part, data, rebuilt) VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            conn.execute(
-                "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
-                (written, pending_id),
-            )
+            if batch.originals:
+                conn.executemany(insert_originals("?"), batch.originals)
+            batch.count(conn, "?")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         now = time.time()
@@ -486,11 +467,7 @@ class SQLiteStore:
         if stop <= start:
             return b"[]"
         first, last = block_range(start, stop)
-        blocks = self._connect().execute(
-            "SELECT block, records, offsets FROM blocks"
-            " WHERE version_id = ? AND block BETWEEN ? AND ? ORDER BY block",
-            (version_id, first, last),
-        )
+        blocks = self._connect().execute(_BLOCKS_QUERY, (version_id, first, last))
         return join_rows(blocks, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
@@ -505,26 +482,14 @@ class SQLiteStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._connect().execute(
-            "SELECT data, rebuilt FROM originals WHERE version_id = ? AND part >= ?"
-            " ORDER BY part LIMIT ?",
-            (version_id, first, count),
-        )
+        rows = self._connect().execute(_ORIGINAL_QUERY, (version_id, first, count))
         return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._connect().execute(
-            "SELECT block, records, offsets FROM blocks WHERE version_id = ? ORDER BY block",
-            (version_id,),
-        )
-        return list(rows)
+        return list(self._connect().execute(_ALL_BLOCKS_QUERY, (version_id,)))
 
     def remove_document_if_empty(self, document_id: str) -> None:
-        self._execute(
-            """DELETE FROM documents WHERE id = ?
-               AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)""",
-            (document_id,),
-        )
+        self._execute(remove_if_empty("?"), (document_id,))
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         keep = set(keep)
@@ -558,31 +523,20 @@ class SQLiteStore:
         max_bytes: int | None,
         keep: Iterable[str],
     ) -> list[str]:
-        keep = set(keep)
         with self._transaction() as conn:
             usage = _usage(conn)
-            if not usage.over(max_documents, max_bytes) and not accessed_before:
+            if nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
                 return []
-            # least recently used first (by index: the walk stops at the first one that may
-            # stay, so a sweep reads what it removes, not every document); never one with an
-            # upload in progress
+            # least recently used first, by index (see least_used); never one with an upload
+            # in progress
             rows = conn.execute(
-                """SELECT d.id, d.accessed_at,
-                          (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions v
-                           WHERE v.document_id = d.id)
-                   FROM documents d
-                   WHERE NOT EXISTS (SELECT 1 FROM versions p
-                                     WHERE p.document_id = d.id AND p.number IS NULL)
-                   ORDER BY d.accessed_at"""
+                f"""SELECT d.id, d.accessed_at, {DOCUMENT_BYTES}
+                    FROM documents d
+                    WHERE NOT EXISTS (SELECT 1 FROM versions p
+                                      WHERE p.document_id = d.id AND p.number IS NULL)
+                    ORDER BY d.accessed_at"""
             )
-            removed = []
-            for document_id, accessed_at, stored in rows:
-                if document_id in keep:
-                    continue
-                if accessed_at >= accessed_before and not usage.over(max_documents, max_bytes):
-                    break
-                removed.append(document_id)
-                usage = Usage(usage.documents - 1, usage.stored_bytes - stored)
+            removed = least_used(rows, usage, accessed_before, max_documents, max_bytes, keep)
             rows.close()  # before deleting what it walks over
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed
