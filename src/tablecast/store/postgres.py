@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -36,8 +35,6 @@ from ..bus.events import CHANNEL, PageTurned, VersionCommitted, ViewersCounted, 
 from ..errors import DiskFull, TablecastError
 from ..originals import Part
 from .base import (
-    DOCUMENT_SELECT,
-    VERSIONS_SELECT,
     Block,
     Document,
     Usage,
@@ -54,12 +51,11 @@ from .base import (
 from .sql import (
     DOCUMENT_BYTES,
     Batch,
-    block_queries,
+    Queries,
     copy_version,
-    insert_originals,
     least_used,
+    new_document,
     nothing_to_remove,
-    remove_if_empty,
 )
 from .sql import usage as _usage
 
@@ -159,12 +155,9 @@ MIGRATIONS: dict[int, str] = {
     4: RAGGED_ROWS,
 }
 
-_DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = %s"
-# By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
-VERSION_QUERY = VERSIONS_SELECT + "%s AND v.number = %s"
-VERSIONS_QUERY = VERSIONS_SELECT + "%s ORDER BY v.number DESC LIMIT %s"
-VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "%s AND v.number < %s ORDER BY v.number DESC LIMIT %s"
-_BLOCKS_QUERY, _ALL_BLOCKS_QUERY, _ORIGINAL_QUERY = block_queries("%s")
+Q = Queries("%s")
+# the tests read these plans
+VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
 
 # Nothing stays that someone uses: an upload in progress, or viewers on any node.
@@ -375,29 +368,24 @@ class PostgresStore:
         return lost
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
-        now = time.time()
-        document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
+        document, row = new_document(edit_key_hash)
         with self._connection() as conn:
-            conn.execute(
-                "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (document.id, now, now, now, edit_key_hash),
-            )
+            conn.execute(Q.insert_document, row)
         return document
 
     def get_document(self, document_id: str) -> Document | None:
-        rows = self._read(_DOCUMENT_QUERY, (document_id,))
+        rows = self._read(Q.document, (document_id,))
         return document_from_row(rows[0] if rows else None)
 
     def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
         if before is None:
-            rows = self._read(VERSIONS_QUERY, (document_id, limit))
+            rows = self._read(Q.versions, (document_id, limit))
         else:
-            rows = self._read(VERSIONS_BEFORE_QUERY, (document_id, before, limit))
+            rows = self._read(Q.versions_before, (document_id, before, limit))
         return [version_from_row(document_id, row) for row in rows]
 
     def version(self, document_id: str, number: int) -> Version | None:
-        rows = self._read(VERSION_QUERY, (document_id, number))
+        rows = self._read(Q.version, (document_id, number))
         return version_from_row(document_id, rows[0]) if rows else None
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
@@ -447,7 +435,7 @@ class PostgresStore:
                 for row in batch.blocks:
                     copy.write_row(row)
             if batch.originals:
-                conn.cursor().executemany(insert_originals("%s"), batch.originals)
+                conn.cursor().executemany(Q.insert_originals, batch.originals)
             batch.count(conn, "%s")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
@@ -491,7 +479,7 @@ class PostgresStore:
             payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
             # read inside: the document as this commit left it, whatever another node does next
-            row = conn.execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
+            row = conn.execute(Q.document, (document_id,)).fetchone()
             document = document_from_row(row)
         assert document is not None
         return document
@@ -515,7 +503,7 @@ class PostgresStore:
             return b"[]"
         first, last = block_range(start, stop)
         blocks = self._read(
-            _BLOCKS_QUERY,
+            Q.blocks,
             (version_id, first, last),
             binary=True,  # bytea arrives as its bytes, not as hex text to decode
         )
@@ -532,16 +520,16 @@ class PostgresStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._read(_ORIGINAL_QUERY, (version_id, first, count), binary=True)
+        rows = self._read(Q.original, (version_id, first, count), binary=True)
         return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._read(_ALL_BLOCKS_QUERY, (version_id,), binary=True)
+        rows = self._read(Q.all_blocks, (version_id,), binary=True)
         return [(block, records, offsets) for block, records, offsets in rows]
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._connection() as conn:
-            conn.execute(remove_if_empty("%s"), (document_id,))
+            conn.execute(Q.remove_if_empty, (document_id,))
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         with self._connection() as conn:

@@ -8,11 +8,21 @@ stays in each store.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from ..originals import Part
-from .base import Block, OriginalRow, Usage, original_rows
+from .base import (
+    DOCUMENT_SELECT,
+    VERSIONS_SELECT,
+    Block,
+    Document,
+    OriginalRow,
+    Usage,
+    original_rows,
+)
 
 
 class Cursor(Protocol):
@@ -116,22 +126,42 @@ class Batch:
         )
 
 
-def insert_originals(p: str) -> str:
-    return f"INSERT INTO originals (version_id, part, data, rebuilt) VALUES ({p}, {p}, {p}, {p})"
+class Queries:
+    """The statements both stores make, in one placeholder style."""
 
-
-def remove_if_empty(p: str) -> str:
-    """Delete a document with no version, committed or pending."""
-    return f"""DELETE FROM documents WHERE id = {p}
+    def __init__(self, p: str) -> None:
+        self.document = DOCUMENT_SELECT + f"WHERE d.id = {p}"
+        # By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
+        self.version = VERSIONS_SELECT + f"{p} AND v.number = {p}"
+        self.versions = VERSIONS_SELECT + f"{p} ORDER BY v.number DESC LIMIT {p}"
+        self.versions_before = (
+            VERSIONS_SELECT + f"{p} AND v.number < {p} ORDER BY v.number DESC LIMIT {p}"
+        )
+        self.insert_document = (
+            "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
+            f" VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+        self.blocks = (
+            "SELECT block, records, offsets FROM blocks"
+            f" WHERE version_id = {p} AND block BETWEEN {p} AND {p} ORDER BY block"
+        )
+        self.all_blocks = (
+            f"SELECT block, records, offsets FROM blocks WHERE version_id = {p} ORDER BY block"
+        )
+        self.original = (
+            f"SELECT data, rebuilt FROM originals WHERE version_id = {p} AND part >= {p}"
+            f" ORDER BY part LIMIT {p}"
+        )
+        self.insert_originals = (
+            f"INSERT INTO originals (version_id, part, data, rebuilt) VALUES ({p}, {p}, {p}, {p})"
+        )
+        # a document with no version, committed or pending
+        self.remove_if_empty = f"""DELETE FROM documents WHERE id = {p}
                AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)"""
 
 
-def block_queries(p: str) -> tuple[str, str, str]:
-    """A range of blocks, every block, and a version's original parts from one on."""
-    return (
-        "SELECT block, records, offsets FROM blocks"
-        f" WHERE version_id = {p} AND block BETWEEN {p} AND {p} ORDER BY block",
-        f"SELECT block, records, offsets FROM blocks WHERE version_id = {p} ORDER BY block",
-        f"SELECT data, rebuilt FROM originals WHERE version_id = {p} AND part >= {p}"
-        f" ORDER BY part LIMIT {p}",
-    )
+def new_document(edit_key_hash: bytes | None) -> tuple[Document, tuple[object, ...]]:
+    """A document not yet uploaded to, and its row for Queries.insert_document."""
+    now = time.time()
+    document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
+    return document, (document.id, now, now, now, edit_key_hash)

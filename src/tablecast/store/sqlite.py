@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,8 +25,6 @@ import orjson
 from ..errors import DiskFull, TablecastError
 from ..originals import Part
 from .base import (
-    DOCUMENT_SELECT,
-    VERSIONS_SELECT,
     Block,
     Document,
     Usage,
@@ -45,12 +42,11 @@ from .base import (
 from .sql import (
     DOCUMENT_BYTES,
     Batch,
-    block_queries,
+    Queries,
     copy_version,
-    insert_originals,
     least_used,
+    new_document,
     nothing_to_remove,
-    remove_if_empty,
 )
 from .sql import usage as _usage
 
@@ -168,12 +164,9 @@ MIGRATIONS = {
     6: _add_ragged_rows,
 }  # from this schema version to the next
 
-_DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
-# By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
-VERSION_QUERY = VERSIONS_SELECT + "? AND v.number = ?"
-VERSIONS_QUERY = VERSIONS_SELECT + "? ORDER BY v.number DESC LIMIT ?"
-VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
-_BLOCKS_QUERY, _ALL_BLOCKS_QUERY, _ORIGINAL_QUERY = block_queries("?")
+Q = Queries("?")
+# the tests read these plans
+VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
 
 @contextmanager
@@ -346,30 +339,23 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM versions WHERE number IS NULL{kept}", keep)
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
-        now = time.time()
-        document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
-        self._execute(
-            "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (document.id, now, now, now, edit_key_hash),
-        )
+        document, row = new_document(edit_key_hash)
+        self._execute(Q.insert_document, row)
         return document
 
     def get_document(self, document_id: str) -> Document | None:
-        return document_from_row(
-            self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
-        )
+        return document_from_row(self._connect().execute(Q.document, (document_id,)).fetchone())
 
     def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
         conn = self._connect()
         if before is None:
-            rows = conn.execute(VERSIONS_QUERY, (document_id, limit))
+            rows = conn.execute(Q.versions, (document_id, limit))
         else:
-            rows = conn.execute(VERSIONS_BEFORE_QUERY, (document_id, before, limit))
+            rows = conn.execute(Q.versions_before, (document_id, before, limit))
         return [version_from_row(document_id, row) for row in rows]
 
     def version(self, document_id: str, number: int) -> Version | None:
-        row = self._connect().execute(VERSION_QUERY, (document_id, number)).fetchone()
+        row = self._connect().execute(Q.version, (document_id, number)).fetchone()
         return None if row is None else version_from_row(document_id, row)
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
@@ -408,7 +394,7 @@ class SQLiteStore:
                 batch.blocks,
             )
             if batch.originals:
-                conn.executemany(insert_originals("?"), batch.originals)
+                conn.executemany(Q.insert_originals, batch.originals)
             batch.count(conn, "?")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
@@ -467,7 +453,7 @@ class SQLiteStore:
         if stop <= start:
             return b"[]"
         first, last = block_range(start, stop)
-        blocks = self._connect().execute(_BLOCKS_QUERY, (version_id, first, last))
+        blocks = self._connect().execute(Q.blocks, (version_id, first, last))
         return join_rows(blocks, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
@@ -482,14 +468,14 @@ class SQLiteStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._connect().execute(_ORIGINAL_QUERY, (version_id, first, count))
+        rows = self._connect().execute(Q.original, (version_id, first, count))
         return [original_part(data, rebuilt) for data, rebuilt in rows]
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        return list(self._connect().execute(_ALL_BLOCKS_QUERY, (version_id,)))
+        return list(self._connect().execute(Q.all_blocks, (version_id,)))
 
     def remove_document_if_empty(self, document_id: str) -> None:
-        self._execute(remove_if_empty("?"), (document_id,))
+        self._execute(Q.remove_if_empty, (document_id,))
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         keep = set(keep)
