@@ -131,7 +131,7 @@ async def serve(
     """Run one server (a node) until SIGTERM or SIGINT. ``worker``: its number under
     ``--workers`` (see tablecast.workers), for the log."""
     # Which of the nodes sharing a PostgreSQL store this process is; a fresh one each start,
-    # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
+    # since what a stopped node left behind is forgotten by the others (Nodes.remove_abandoned).
     node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
     try:
         store = open_store(settings, node)

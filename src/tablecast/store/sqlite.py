@@ -203,6 +203,7 @@ def _free_bytes(path: Path) -> int:
 class SQLiteStore:
     reads_inline = True
     node = 0  # one process has this file open: nobody else to tell, no viewers elsewhere
+    nodes = None
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -526,18 +527,6 @@ class SQLiteStore:
             rows.close()  # before deleting what it walks over
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed
-
-    def remove_abandoned(self) -> bool:
-        return False  # recover() did it when the store was opened
-
-    def save_viewers(self, counts: Mapping[str, int]) -> None:
-        pass
-
-    def viewers_elsewhere(self, document_ids: Iterable[str]) -> dict[str, dict[int, int]]:
-        return {}
-
-    def announce(self, payload: str) -> None:
-        pass
 
     def checkpoint(self) -> None:
         # PASSIVE: readers are never made to wait; whatever they still use is copied next time.
