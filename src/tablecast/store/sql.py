@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..originals import Part
@@ -21,12 +21,19 @@ from .base import (
     Document,
     OriginalRow,
     Usage,
+    block_range,
+    join_rows,
+    original_part,
     original_rows,
 )
 
 
 class Cursor(Protocol):
     def fetchone(self) -> Any: ...
+
+
+# A store's way to run a read: (query, parameters) -> its rows.
+Fetch = Callable[[str, Sequence[Any]], Iterable[Any]]
 
 
 class Connection(Protocol):
@@ -165,3 +172,19 @@ def new_document(edit_key_hash: bytes | None) -> tuple[Document, tuple[object, .
     now = time.time()
     document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
     return document, (document.id, now, now, now, edit_key_hash)
+
+
+def read_rows(fetch: Fetch, q: Queries, version_id: int, start: int, stop: int) -> bytes:
+    """See Store.read_rows: only the blocks that hold them are read."""
+    if stop <= start:
+        return b"[]"
+    first, last = block_range(start, stop)
+    return join_rows(fetch(q.blocks, (version_id, first, last)), start, stop)
+
+
+def read_original(fetch: Fetch, q: Queries, version_id: int, first: int, count: int) -> list[Part]:
+    """See Store.read_original."""
+    return [
+        original_part(data, rebuilt)
+        for data, rebuilt in fetch(q.original, (version_id, first, count))
+    ]

@@ -24,31 +24,19 @@ import orjson
 
 from ..errors import DiskFull, TablecastError
 from ..originals import Part
+from . import sql
 from .base import (
     Block,
     Document,
     Usage,
     Version,
     VersionMeta,
-    block_range,
     blocks_of,
     document_from_row,
     encode_block,
-    join_rows,
-    original_part,
     pick_rows,
     version_from_row,
 )
-from .sql import (
-    DOCUMENT_BYTES,
-    Batch,
-    Queries,
-    copy_version,
-    least_used,
-    new_document,
-    nothing_to_remove,
-)
-from .sql import usage as _usage
 
 log = logging.getLogger("tablecast.store")
 
@@ -164,7 +152,7 @@ MIGRATIONS = {
     6: _add_ragged_rows,
 }  # from this schema version to the next
 
-Q = Queries("?")
+Q = sql.Queries("?")
 # the tests read these plans
 VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
@@ -340,7 +328,7 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM versions WHERE number IS NULL{kept}", keep)
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
-        document, row = new_document(edit_key_hash)
+        document, row = sql.new_document(edit_key_hash)
         self._execute(Q.insert_document, row)
         return document
 
@@ -365,7 +353,7 @@ class SQLiteStore:
         ).fetchone() or (0,)
         self._check_room(pending_id, size)
         with self._transaction(large=True) as conn:
-            copy_version(conn, "?", version_id, pending_id)
+            sql.copy_version(conn, "?", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         self._execute(
@@ -387,7 +375,7 @@ class SQLiteStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
-        batch = Batch(pending_id, blocks, original)
+        batch = sql.Batch(pending_id, blocks, original)
         self._check_room(pending_id, batch.bytes)
         with self._transaction(large=True) as conn:
             conn.executemany(
@@ -450,12 +438,11 @@ class SQLiteStore:
             conn.execute("DELETE FROM blocks WHERE version_id = ?", (pending_id,))
             conn.execute("DELETE FROM versions WHERE id = ? AND number IS NULL", (pending_id,))
 
+    def _fetch(self, query: str, params: Sequence[object]) -> sqlite3.Cursor:
+        return self._connect().execute(query, params)
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
-        if stop <= start:
-            return b"[]"
-        first, last = block_range(start, stop)
-        blocks = self._connect().execute(Q.blocks, (version_id, first, last))
-        return join_rows(blocks, start, stop)
+        return sql.read_rows(self._fetch, Q, version_id, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
         if not records:
@@ -469,8 +456,7 @@ class SQLiteStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._connect().execute(Q.original, (version_id, first, count))
-        return [original_part(data, rebuilt) for data, rebuilt in rows]
+        return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         return list(self._connect().execute(Q.all_blocks, (version_id,)))
@@ -494,7 +480,7 @@ class SQLiteStore:
         return candidates
 
     def usage(self) -> Usage:
-        return _usage(self._connect())
+        return sql.usage(self._connect())
 
     def touch(self, accessed: Mapping[str, float]) -> None:
         with self._transaction() as conn:
@@ -511,19 +497,19 @@ class SQLiteStore:
         keep: Iterable[str],
     ) -> list[str]:
         with self._transaction() as conn:
-            usage = _usage(conn)
-            if nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
+            usage = sql.usage(conn)
+            if sql.nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
                 return []
-            # least recently used first, by index (see least_used); never one with an upload
+            # least recently used first, by index (see sql.least_used); never one with an upload
             # in progress
             rows = conn.execute(
-                f"""SELECT d.id, d.accessed_at, {DOCUMENT_BYTES}
+                f"""SELECT d.id, d.accessed_at, {sql.DOCUMENT_BYTES}
                     FROM documents d
                     WHERE NOT EXISTS (SELECT 1 FROM versions p
                                       WHERE p.document_id = d.id AND p.number IS NULL)
                     ORDER BY d.accessed_at"""
             )
-            removed = least_used(rows, usage, accessed_before, max_documents, max_bytes, keep)
+            removed = sql.least_used(rows, usage, accessed_before, max_documents, max_bytes, keep)
             rows.close()  # before deleting what it walks over
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed

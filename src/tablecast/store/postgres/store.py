@@ -19,41 +19,30 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from typing import Any
 
 import orjson
 
 from ...bus.events import CHANNEL, PageTurned, VersionCommitted, encode
 from ...errors import TablecastError
 from ...originals import Part
+from .. import sql
 from ..base import (
     Block,
     Document,
     Usage,
     Version,
     VersionMeta,
-    block_range,
     blocks_of,
     document_from_row,
-    join_rows,
-    original_part,
     pick_rows,
     version_from_row,
 )
-from ..sql import (
-    DOCUMENT_BYTES,
-    Batch,
-    Queries,
-    copy_version,
-    least_used,
-    new_document,
-    nothing_to_remove,
-)
-from ..sql import usage as _usage
 from .nodes import ClusterNodes
 from .pool import Pool, reachable
 from .schema import migrate
 
-Q = Queries("%s")
+Q = sql.Queries("%s")
 # the tests read these plans
 VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
@@ -92,7 +81,7 @@ class PostgresStore:
             raise
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
-        document, row = new_document(edit_key_hash)
+        document, row = sql.new_document(edit_key_hash)
         with self._pool.connection() as conn:
             conn.execute(Q.insert_document, row)
         return document
@@ -115,7 +104,7 @@ class PostgresStore:
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
         with self._pool.transaction() as conn:
             conn.execute("SET LOCAL synchronous_commit = off")  # as write_blocks
-            copy_version(conn, "%s", version_id, pending_id)
+            sql.copy_version(conn, "%s", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         # one statement, so one transaction: the turn and its announcement
@@ -144,7 +133,7 @@ class PostgresStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
-        batch = Batch(pending_id, blocks, original)
+        batch = sql.Batch(pending_id, blocks, original)
         with self._pool.transaction() as conn:
             # Not waiting for each batch to reach the disk (a third of an upload's time): the
             # version's own commit is synchronous, and flushing it flushes every batch before
@@ -222,16 +211,12 @@ class PostgresStore:
                 (self.node, list(keep)),
             )
 
+    def _fetch(self, query: str, params: Sequence[Any]) -> list[Any]:
+        # in binary: bytea arrives as its bytes, not as hex text to decode
+        return self._pool.read(query, params, binary=True)
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
-        if stop <= start:
-            return b"[]"
-        first, last = block_range(start, stop)
-        blocks = self._pool.read(
-            Q.blocks,
-            (version_id, first, last),
-            binary=True,  # bytea arrives as its bytes, not as hex text to decode
-        )
-        return join_rows(blocks, start, stop)
+        return sql.read_rows(self._fetch, Q, version_id, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
         if not records:
@@ -244,8 +229,7 @@ class PostgresStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._pool.read(Q.original, (version_id, first, count), binary=True)
-        return [original_part(data, rebuilt) for data, rebuilt in rows]
+        return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._pool.read(Q.all_blocks, (version_id,), binary=True)
@@ -267,7 +251,7 @@ class PostgresStore:
 
     def usage(self) -> Usage:
         with self._pool.connection() as conn:
-            return _usage(conn)
+            return sql.usage(conn)
 
     def touch(self, accessed: Mapping[str, float]) -> None:
         if not accessed:
@@ -288,8 +272,8 @@ class PostgresStore:
         keep: Iterable[str],
     ) -> list[str]:
         with self._pool.transaction() as conn:
-            usage = _usage(conn)
-            if nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
+            usage = sql.usage(conn)
+            if sql.nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
                 return []
             # Least recently used first, walked on the server by the accessed_at index a batch
             # at a time, so a sweep reads what it removes, not every document. Each row is
@@ -297,11 +281,13 @@ class PostgresStore:
             with conn.cursor(name="tablecast_lru") as walk:
                 walk.itersize = 64
                 walk.execute(
-                    f"""SELECT d.id, d.accessed_at, {DOCUMENT_BYTES}
+                    f"""SELECT d.id, d.accessed_at, {sql.DOCUMENT_BYTES}
                         FROM documents d WHERE NOT ({_IN_USE})
                         ORDER BY d.accessed_at FOR UPDATE OF d SKIP LOCKED"""
                 )
-                removed = least_used(walk, usage, accessed_before, max_documents, max_bytes, keep)
+                removed = sql.least_used(
+                    walk, usage, accessed_before, max_documents, max_bytes, keep
+                )
             conn.execute("DELETE FROM documents WHERE id = ANY(%s::text[])", (removed,))
         return removed
 
