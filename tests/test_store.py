@@ -89,7 +89,7 @@ def many_versions(store: Store, document_id: str, count: int) -> None:
     from tablecast.store.postgres import PostgresStore
 
     assert isinstance(store, PostgresStore)
-    with store._transaction() as pg:
+    with store._pool.transaction() as pg:
         pg.execute(
             f"""INSERT INTO versions ({columns})
                 SELECT %(doc)s, last + n, extract(epoch FROM now()), 1, 1, '["h"]'

@@ -178,7 +178,7 @@ def test_a_cancelled_commit_announces_nothing(open_pg, listener):
     with pytest.raises(TablecastError) as err:
         store.commit_version(pending, meta(10))
     assert err.value.code == "no_upload"
-    store.announce("marker")  # whatever the failed commit sent would arrive before this
+    store.nodes.announce("marker")  # whatever the failed commit sent would arrive before this
     assert [n.payload for n in listener.conn.notifies(timeout=5, stop_after=1)] == ["marker"]
 
 
@@ -187,8 +187,8 @@ def test_page_turns_and_viewer_counts_are_announced(pg_url, open_pg, listener):
     document = store.create_document(None)
     store.set_shared_page(document.id, 4)
     store.set_shared_page("00000000-0000-4000-8000-000000000000", 2)  # no such document
-    store.save_viewers({document.id: 3, "00000000-0000-4000-8000-000000000000": 1})
-    store.save_viewers({document.id: 0})
+    store.nodes.save_viewers({document.id: 3, "00000000-0000-4000-8000-000000000000": 1})
+    store.nodes.save_viewers({document.id: 0})
     assert listener.events(timeout=5, stop_after=3) == [
         PageTurned(document.id, 7, 4),
         ViewersCounted(document.id, 7, 3),
@@ -202,14 +202,14 @@ def test_page_turns_and_viewer_counts_are_announced(pg_url, open_pg, listener):
 def test_viewers_elsewhere_are_other_nodes_counts(open_pg):
     a, b, c = open_pg(1), open_pg(2), open_pg(3)
     shared, alone = a.create_document(None), a.create_document(None)
-    a.save_viewers({shared.id: 3, alone.id: 5})
-    b.save_viewers({shared.id: 2})
-    assert a.viewers_elsewhere([shared.id, alone.id]) == {shared.id: {2: 2}}
-    assert b.viewers_elsewhere([shared.id, alone.id]) == {shared.id: {1: 3}, alone.id: {1: 5}}
-    assert c.viewers_elsewhere([shared.id]) == {shared.id: {1: 3, 2: 2}}
-    a.save_viewers({shared.id: 4})
-    assert b.viewers_elsewhere([shared.id]) == {shared.id: {1: 4}}
-    assert c.viewers_elsewhere([]) == {}
+    a.nodes.save_viewers({shared.id: 3, alone.id: 5})
+    b.nodes.save_viewers({shared.id: 2})
+    assert a.nodes.viewers_elsewhere([shared.id, alone.id]) == {shared.id: {2: 2}}
+    assert b.nodes.viewers_elsewhere([shared.id, alone.id]) == {shared.id: {1: 3}, alone.id: {1: 5}}
+    assert c.nodes.viewers_elsewhere([shared.id]) == {shared.id: {1: 3, 2: 2}}
+    a.nodes.save_viewers({shared.id: 4})
+    assert b.nodes.viewers_elsewhere([shared.id]) == {shared.id: {1: 4}}
+    assert c.nodes.viewers_elsewhere([]) == {}
 
 
 def test_a_gone_nodes_uploads_and_viewers_are_forgotten_a_live_ones_kept(pg_url, open_pg, listener):
@@ -217,16 +217,16 @@ def test_a_gone_nodes_uploads_and_viewers_are_forgotten_a_live_ones_kept(pg_url,
     document = gone.create_document(None)
     gone_upload = write_version(gone, document.id, 600)
     live_upload = write_version(live, document.id, 300)
-    gone.save_viewers({document.id: 2})
-    live.save_viewers({document.id: 1})
+    gone.nodes.save_viewers({document.id: 2})
+    live.nodes.save_viewers({document.id: 1})
     listener.events(timeout=5, stop_after=2)
-    sweeper.remove_abandoned()  # everyone is alive: nothing goes
+    sweeper.nodes.remove_abandoned()  # everyone is alive: nothing goes
     assert listener.events(timeout=0.3) == []
     gone.close()  # the process stops: its lock goes with its session
     wait_until_released(pg_url, 1)
-    sweeper.remove_abandoned()
+    sweeper.nodes.remove_abandoned()
     assert listener.events(timeout=5, stop_after=1) == [ViewersCounted(document.id, 1, 0)]
-    assert sweeper.viewers_elsewhere([document.id]) == {document.id: {2: 1}}
+    assert sweeper.nodes.viewers_elsewhere([document.id]) == {document.id: {2: 1}}
     assert sql(pg_url, "SELECT id FROM versions") == [(live_upload,)]
     assert sql(pg_url, "SELECT DISTINCT version_id FROM blocks") == [(live_upload,)]
     assert live.commit_version(live_upload, meta(300)).version.number == 1  # type: ignore[union-attr]
@@ -240,9 +240,9 @@ def test_a_node_that_lost_its_lock_takes_it_again(pg_url, open_pg):
     [(pid,)] = sql(pg_url, NODE_HOLDER, NODE_LOCKS, 1)
     sql(pg_url, "SELECT pg_terminate_backend(%s)", pid)  # as a network cut would
     wait_until_released(pg_url, 1)
-    node.remove_abandoned()  # its periodic call notices, and holds the lock again
+    node.nodes.remove_abandoned()  # its periodic call notices, and holds the lock again
     assert sql(pg_url, NODE_HOLDER, NODE_LOCKS, 1) != []
-    sweeper.remove_abandoned()
+    sweeper.nodes.remove_abandoned()
     assert node.commit_version(upload, meta(10)).version.number == 1  # type: ignore[union-attr]
 
 
@@ -250,7 +250,7 @@ def test_reopening_a_node_forgets_its_own_leftovers(pg_url, open_pg, listener):
     store = open_pg(5)
     document = store.create_document(None)
     write_version(store, document.id, 10)
-    store.save_viewers({document.id: 1})
+    store.nodes.save_viewers({document.id: 1})
     store.close()  # a restart with the same node number, nobody having swept meanwhile
     listener.events(timeout=5, stop_after=1)
     open_pg(5)
@@ -264,10 +264,10 @@ def test_documents_viewed_on_another_node_are_never_evicted(open_pg):
     viewed_empty, empty = here.create_document(None), here.create_document(None)
     for document in (viewed, unused):
         here.commit_version(write_version(here, document.id, 10), meta(10))
-    there.save_viewers({viewed.id: 1, viewed_empty.id: 1})
+    there.nodes.save_viewers({viewed.id: 1, viewed_empty.id: 1})
     assert here.remove_empty_documents(time.time() + 1, keep=()) == [empty.id]
     assert here.remove_unused(time.time() + 1, None, None, keep=()) == [unused.id]
-    there.save_viewers({viewed.id: 0, viewed_empty.id: 0})  # they leave
+    there.nodes.save_viewers({viewed.id: 0, viewed_empty.id: 0})  # they leave
     assert here.remove_empty_documents(time.time() + 1, keep=()) == [viewed_empty.id]
     assert here.remove_unused(time.time() + 1, None, None, keep=()) == [viewed.id]
 
@@ -288,7 +288,7 @@ def test_a_database_restart_is_ridden_out(open_pg):
             lambda: store.get_document(document.id),
             lambda: store.read_rows(committed[0].id, 0, 10),  # type: ignore[union-attr]
             lambda: store.begin_version(document.id),
-            store.remove_abandoned,
+            store.nodes.remove_abandoned,
         ):
             started = time.monotonic()
             with pytest.raises(TablecastError) as err:
@@ -312,7 +312,7 @@ def test_a_database_restart_is_ridden_out(open_pg):
             assert version is not None
             records = version.meta.record_count
             assert orjson.loads(store.read_rows(version.id, 0, records)) == rows(records)
-        store.remove_abandoned()  # holds its node lock again
+        store.nodes.remove_abandoned()  # holds its node lock again
         after = store.commit_version(write_version(store, document.id, 5), meta(5))
         assert after.version.number == 3  # type: ignore[union-attr]
     finally:

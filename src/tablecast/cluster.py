@@ -7,7 +7,7 @@ of each document, and news of its uploads. The other way, the bus (tablecast.bus
 module every event the store announced, and it applies each to the room it concerns through the
 hub; after the bus was deaf for a while, it reads back from the store whatever was missed.
 
-Outgoing: Hub -> Cluster (this module's side of hub.Neighbours) -> Documents -> Store.announce.
+Outgoing: Hub -> Cluster (this module's side of hub.Neighbours) -> Documents -> Nodes.announce.
 Incoming: bus -> Cluster.on_event / Cluster.resync -> Hub.
 A single process has no Cluster: its hub's neighbours are hub.NO_NEIGHBOURS, which do
 nothing.

@@ -22,7 +22,7 @@ from .errors import DiskFull, TablecastError
 from .ingest import Ingest
 from .metrics import METRICS
 from .parsing import DELIMITER_NAMES, ParseOptions
-from .store.base import Document, Store, Version
+from .store.base import Document, Nodes, Store, Version
 from .views import View, Views
 
 log = logging.getLogger("tablecast.documents")
@@ -175,31 +175,34 @@ class Documents:
             log.info("removed %d unused documents: %s", len(removed), " ".join(removed[:20]))
         return removed
 
-    # What a cluster's nodes share (see Store). A single-process store has none of it, so
-    # these cost it nothing, not even a trip to a thread; nor do they once the store is closing
-    # (viewers leaving during a shutdown: the other nodes hear of it when this one is gone).
-    # They run on a reader, not behind an upload's writes on the writer: presence is prompt.
+    # What a cluster's nodes share (see store.base.Nodes). A single-process store has none of
+    # it, so these cost it nothing, not even a trip to a thread; nor do they once the store is
+    # closing (viewers leaving during a shutdown: the other nodes hear of it when this one is
+    # gone). They run on a reader, not behind an upload's writes on the writer: presence is
+    # prompt.
 
     @property
-    def _shared(self) -> bool:
-        return bool(self.store.node) and not self._closing
+    def _nodes(self) -> Nodes | None:
+        return None if self._closing else self.store.nodes
 
     async def viewers_elsewhere(self, document_ids: list[str]) -> dict[str, dict[int, int]]:
-        if not self._shared or not document_ids:
+        nodes = self._nodes
+        if nodes is None or not document_ids:
             return {}
-        return await self.read(self.store.viewers_elsewhere, document_ids)
+        return await self.read(nodes.viewers_elsewhere, document_ids)
 
     async def save_viewers(self, counts: dict[str, int]) -> None:
-        if self._shared:
-            await self.read(self.store.save_viewers, counts)
+        if (nodes := self._nodes) is not None:
+            await self.read(nodes.save_viewers, counts)
 
     async def announce(self, payload: str) -> None:
-        if self._shared:
-            await self.read(self.store.announce, payload)
+        if (nodes := self._nodes) is not None:
+            await self.read(nodes.announce, payload)
 
     async def remove_abandoned(self) -> bool:
-        """See Store.remove_abandoned."""
-        return self._shared and await self.read(self.store.remove_abandoned)
+        """See Nodes.remove_abandoned."""
+        nodes = self._nodes
+        return nodes is not None and await self.read(nodes.remove_abandoned)
 
     async def versions(
         self, document_id: str, limit: int, before: int | None = None

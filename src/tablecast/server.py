@@ -137,7 +137,7 @@ async def serve(
     instead, leaving signals alone (a server in a thread of another program, which cannot
     handle signals: only the main thread can)."""
     # Which of the nodes sharing a PostgreSQL store this process is; a fresh one each start,
-    # since what a stopped node left behind is forgotten by the others (Store.remove_abandoned).
+    # since what a stopped node left behind is forgotten by the others (Nodes.remove_abandoned).
     node = secrets.randbelow(2**31 - 1) + 1 if settings.store_url else 0
     try:
         store = open_store(settings, node)

@@ -154,13 +154,18 @@ class Store(Protocol):
     (PostgreSQL), and whatever one node changes that others show (a new version, the shared
     page, how many viewers it holds) the store announces to every node (see tablecast.bus), in
     the same transaction as the change, so no node hears of it before it can read it. A
-    single-process store (SQLite) has nobody to tell, and keeps no viewer counts."""
+    single-process store (SQLite) has nobody to tell, and keeps no viewer counts: its
+    ``nodes`` is None."""
 
     # Reads quick enough to make on the event loop itself (local, cached by the OS), rather
     # than on a thread: see Documents.records_json.
     reads_inline: bool
     # This process among the nodes sharing the store (0 for a store only one process opens).
     node: int
+
+    # What only a store that several nodes share keeps (see Nodes); None: one process only.
+    @property
+    def nodes(self) -> Nodes | None: ...
 
     def create_document(self, edit_key_hash: bytes | None) -> Document: ...
 
@@ -269,12 +274,21 @@ class Store(Protocol):
         used until the store is within ``max_documents`` and ``max_bytes`` (None: no limit)."""
         ...
 
+    def close(self) -> None: ...
+
+
+class Nodes(Protocol):
+    """A cluster's nodes, as the store they share knows them: only a store that several
+    processes open has them (PostgreSQL; see tablecast.store.postgres.nodes)."""
+
+    node: int  # this process among them
+
     def remove_abandoned(self) -> bool:
         """Forget what nodes that have stopped left behind: uploads they had in progress,
         and their viewer counts (announced as 0). True if this node had itself been cut off
         from the store long enough to look stopped: whatever it told the others (its viewer
-        counts) it must tell again. A store only one process opens recovers its uploads when
-        opened, and has nothing to do here."""
+        counts) it must tell again. (A store only one process opens has no nodes: it recovers
+        its uploads when opened.)"""
         ...
 
     def save_viewers(self, counts: Mapping[str, int]) -> None:
@@ -290,8 +304,6 @@ class Store(Protocol):
     def announce(self, payload: str) -> None:
         """Tell every node something no transaction carries (upload progress)."""
         ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,21 +24,16 @@ import orjson
 
 from ..errors import DiskFull, TablecastError
 from ..originals import Part
+from . import sql
 from .base import (
-    DOCUMENT_SELECT,
-    VERSIONS_SELECT,
     Block,
     Document,
     Usage,
     Version,
     VersionMeta,
-    block_range,
     blocks_of,
     document_from_row,
     encode_block,
-    join_rows,
-    original_part,
-    original_rows,
     pick_rows,
     version_from_row,
 )
@@ -158,11 +152,9 @@ MIGRATIONS = {
     6: _add_ragged_rows,
 }  # from this schema version to the next
 
-_DOCUMENT_QUERY = DOCUMENT_SELECT + "WHERE d.id = ?"
-# By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
-VERSION_QUERY = VERSIONS_SELECT + "? AND v.number = ?"
-VERSIONS_QUERY = VERSIONS_SELECT + "? ORDER BY v.number DESC LIMIT ?"
-VERSIONS_BEFORE_QUERY = VERSIONS_SELECT + "? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
+Q = sql.Queries("?")
+# the tests read these plans
+VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
 
 @contextmanager
@@ -196,17 +188,10 @@ def _free_bytes(path: Path) -> int:
     return shutil.disk_usage(path.parent).free
 
 
-def _usage(conn: sqlite3.Connection) -> Usage:
-    documents, stored = conn.execute(
-        "SELECT (SELECT count(*) FROM documents),"
-        " (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions WHERE number IS NOT NULL)"
-    ).fetchone()
-    return Usage(documents, stored)
-
-
 class SQLiteStore:
     reads_inline = True
     node = 0  # one process has this file open: nobody else to tell, no viewers elsewhere
+    nodes = None
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -343,30 +328,23 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM versions WHERE number IS NULL{kept}", keep)
 
     def create_document(self, edit_key_hash: bytes | None) -> Document:
-        now = time.time()
-        document = Document(str(uuid.uuid4()), now, now, 1, None, edit_key_hash)
-        self._execute(
-            "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (document.id, now, now, now, edit_key_hash),
-        )
+        document, row = sql.new_document(edit_key_hash)
+        self._execute(Q.insert_document, row)
         return document
 
     def get_document(self, document_id: str) -> Document | None:
-        return document_from_row(
-            self._connect().execute(_DOCUMENT_QUERY, (document_id,)).fetchone()
-        )
+        return document_from_row(self._connect().execute(Q.document, (document_id,)).fetchone())
 
     def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:
         conn = self._connect()
         if before is None:
-            rows = conn.execute(VERSIONS_QUERY, (document_id, limit))
+            rows = conn.execute(Q.versions, (document_id, limit))
         else:
-            rows = conn.execute(VERSIONS_BEFORE_QUERY, (document_id, before, limit))
+            rows = conn.execute(Q.versions_before, (document_id, before, limit))
         return [version_from_row(document_id, row) for row in rows]
 
     def version(self, document_id: str, number: int) -> Version | None:
-        row = self._connect().execute(VERSION_QUERY, (document_id, number)).fetchone()
+        row = self._connect().execute(Q.version, (document_id, number)).fetchone()
         return None if row is None else version_from_row(document_id, row)
 
     def copy_blocks(self, version_id: int, pending_id: int) -> None:
@@ -375,21 +353,7 @@ class SQLiteStore:
         ).fetchone() or (0,)
         self._check_room(pending_id, size)
         with self._transaction(large=True) as conn:
-            conn.execute(
-                "INSERT INTO blocks (version_id, block, records, offsets)"
-                " SELECT ?, block, records, offsets FROM blocks WHERE version_id = ?",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "INSERT INTO originals (version_id, part, data, rebuilt)"
-                " SELECT ?, part, data, rebuilt FROM originals WHERE version_id = ?",
-                (pending_id, version_id),
-            )
-            conn.execute(
-                "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
-                " WHERE id = ?) WHERE id = ?",
-                (version_id, pending_id),
-            )
+            sql.copy_version(conn, "?", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         self._execute(
@@ -411,24 +375,16 @@ class SQLiteStore:
         blocks: Sequence[tuple[int, Block]],
         original: Sequence[tuple[int, Part]] = (),
     ) -> None:
-        rows = original_rows(pending_id, original)
-        written = sum(len(block.records) + len(block.offsets) for _, block in blocks)
-        written += sum(len(row[2]) for row in rows)
-        self._check_room(pending_id, written)
+        batch = sql.Batch(pending_id, blocks, original)
+        self._check_room(pending_id, batch.bytes)
         with self._transaction(large=True) as conn:
             conn.executemany(
                 "INSERT INTO blocks (version_id, block, records, offsets) VALUES (?, ?, ?, ?)",
-                [(pending_id, number, block.records, block.offsets) for number, block in blocks],
+                batch.blocks,
             )
-            if rows:
-                conn.executemany(
-                    "INSERT INTO originals (version_id, part, data, rebuilt) VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            conn.execute(
-                "UPDATE versions SET stored_bytes = stored_bytes + ? WHERE id = ?",
-                (written, pending_id),
-            )
+            if batch.originals:
+                conn.executemany(Q.insert_originals, batch.originals)
+            batch.count(conn, "?")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         now = time.time()
@@ -482,16 +438,11 @@ class SQLiteStore:
             conn.execute("DELETE FROM blocks WHERE version_id = ?", (pending_id,))
             conn.execute("DELETE FROM versions WHERE id = ? AND number IS NULL", (pending_id,))
 
+    def _fetch(self, query: str, params: Sequence[object]) -> sqlite3.Cursor:
+        return self._connect().execute(query, params)
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
-        if stop <= start:
-            return b"[]"
-        first, last = block_range(start, stop)
-        blocks = self._connect().execute(
-            "SELECT block, records, offsets FROM blocks"
-            " WHERE version_id = ? AND block BETWEEN ? AND ? ORDER BY block",
-            (version_id, first, last),
-        )
-        return join_rows(blocks, start, stop)
+        return sql.read_rows(self._fetch, Q, version_id, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
         if not records:
@@ -505,26 +456,13 @@ class SQLiteStore:
         return pick_rows(blocks, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
-        rows = self._connect().execute(
-            "SELECT data, rebuilt FROM originals WHERE version_id = ? AND part >= ?"
-            " ORDER BY part LIMIT ?",
-            (version_id, first, count),
-        )
-        return [original_part(data, rebuilt) for data, rebuilt in rows]
+        return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._connect().execute(
-            "SELECT block, records, offsets FROM blocks WHERE version_id = ? ORDER BY block",
-            (version_id,),
-        )
-        return list(rows)
+        return list(self._connect().execute(Q.all_blocks, (version_id,)))
 
     def remove_document_if_empty(self, document_id: str) -> None:
-        self._execute(
-            """DELETE FROM documents WHERE id = ?
-               AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)""",
-            (document_id,),
-        )
+        self._execute(Q.remove_if_empty, (document_id,))
 
     def remove_empty_documents(self, created_before: float, keep: Iterable[str]) -> list[str]:
         keep = set(keep)
@@ -542,7 +480,7 @@ class SQLiteStore:
         return candidates
 
     def usage(self) -> Usage:
-        return _usage(self._connect())
+        return sql.usage(self._connect())
 
     def touch(self, accessed: Mapping[str, float]) -> None:
         with self._transaction() as conn:
@@ -558,46 +496,23 @@ class SQLiteStore:
         max_bytes: int | None,
         keep: Iterable[str],
     ) -> list[str]:
-        keep = set(keep)
         with self._transaction() as conn:
-            usage = _usage(conn)
-            if not usage.over(max_documents, max_bytes) and not accessed_before:
+            usage = sql.usage(conn)
+            if sql.nothing_to_remove(usage, accessed_before, max_documents, max_bytes):
                 return []
-            # least recently used first (by index: the walk stops at the first one that may
-            # stay, so a sweep reads what it removes, not every document); never one with an
-            # upload in progress
+            # least recently used first, by index (see sql.least_used); never one with an upload
+            # in progress
             rows = conn.execute(
-                """SELECT d.id, d.accessed_at,
-                          (SELECT COALESCE(SUM(stored_bytes), 0) FROM versions v
-                           WHERE v.document_id = d.id)
-                   FROM documents d
-                   WHERE NOT EXISTS (SELECT 1 FROM versions p
-                                     WHERE p.document_id = d.id AND p.number IS NULL)
-                   ORDER BY d.accessed_at"""
+                f"""SELECT d.id, d.accessed_at, {sql.DOCUMENT_BYTES}
+                    FROM documents d
+                    WHERE NOT EXISTS (SELECT 1 FROM versions p
+                                      WHERE p.document_id = d.id AND p.number IS NULL)
+                    ORDER BY d.accessed_at"""
             )
-            removed = []
-            for document_id, accessed_at, stored in rows:
-                if document_id in keep:
-                    continue
-                if accessed_at >= accessed_before and not usage.over(max_documents, max_bytes):
-                    break
-                removed.append(document_id)
-                usage = Usage(usage.documents - 1, usage.stored_bytes - stored)
+            removed = sql.least_used(rows, usage, accessed_before, max_documents, max_bytes, keep)
             rows.close()  # before deleting what it walks over
             conn.executemany("DELETE FROM documents WHERE id = ?", [(d,) for d in removed])
         return removed
-
-    def remove_abandoned(self) -> bool:
-        return False  # recover() did it when the store was opened
-
-    def save_viewers(self, counts: Mapping[str, int]) -> None:
-        pass
-
-    def viewers_elsewhere(self, document_ids: Iterable[str]) -> dict[str, dict[int, int]]:
-        return {}
-
-    def announce(self, payload: str) -> None:
-        pass
 
     def checkpoint(self) -> None:
         # PASSIVE: readers are never made to wait; whatever they still use is copied next time.
