@@ -11,7 +11,7 @@ import re
 import zipfile
 
 from inprocess import InProcess
-from playwright.async_api import Page, expect
+from playwright.async_api import JSHandle, Page, expect
 from test_app import edit_key, upload, write
 from test_app_views import PEOPLE, names, two_editors
 
@@ -28,9 +28,9 @@ async def types_known(page: Page) -> None:
     )
 
 
-async def drop(page: Page, name: str, text: str) -> None:
-    """A file dragged over the page and dropped, as a person does."""
-    transfer = await page.evaluate_handle(
+async def file_transfer(page: Page, name: str, text: str) -> JSHandle:
+    """What a person drags: one file, as the page's drag events carry it."""
+    return await page.evaluate_handle(
         """([name, text]) => {
             const transfer = new DataTransfer();
             transfer.items.add(new File([text], name));
@@ -38,18 +38,17 @@ async def drop(page: Page, name: str, text: str) -> None:
         }""",
         [name, text],
     )
+
+
+async def drop(page: Page, name: str, text: str) -> None:
+    """A file dragged over the page and dropped, as a person does."""
+    transfer = await file_transfer(page, name, text)
     await page.dispatch_event("main", "dragenter", {"dataTransfer": transfer})
     await page.dispatch_event("main", "drop", {"dataTransfer": transfer})
 
 
 async def drag_over(page: Page) -> None:
-    transfer = await page.evaluate_handle(
-        """() => {
-            const transfer = new DataTransfer();
-            transfer.items.add(new File(["a\\tb\\n1\\t2\\n"], "x.tsv"));
-            return transfer;
-        }"""
-    )
+    transfer = await file_transfer(page, "x.tsv", "a\tb\n1\t2\n")
     await page.dispatch_event("main", "dragenter", {"dataTransfer": transfer})
 
 
