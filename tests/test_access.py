@@ -92,7 +92,9 @@ async def test_v1_view_link_viewers_page_alone_and_may_not_upload(server):
     assert (refused["code"], refused["request"]) == ("edit_key_required", "upload_begin")
     await viewer.send(b"a\tb\n")  # a chunk anyway: no upload, the document is untouched
     assert (await expect(viewer, "error"))["code"] == "no_upload"
-    await viewer.send(json.dumps({"type": "auth", "edit_key": hello["edit_key"][:-1] + "A"}))
+    key = hello["edit_key"]
+    wrong_key = key[:-1] + ("B" if key.endswith("A") else "A")  # (one key in 64 ends in A)
+    await viewer.send(json.dumps({"type": "auth", "edit_key": wrong_key}))
     wrong = await expect(viewer, "error")
     assert (wrong["code"], wrong["request"]) == ("wrong_edit_key", "auth")
     await viewer.send(json.dumps({"type": "goto", "page": 4}))  # still connected, still alone
