@@ -127,7 +127,7 @@ EXPORTS = (
     ("export tsv", ""),
     ("export tsv sorted", "&sort=4"),
     ("export csv", "&format=csv"),
-    ("export original", "&format=original"),  # given back by its records: tablecast.originals
+    ("export original", "&format=original"),  # given back by its records: tablecast.table.originals
 )
 
 

@@ -28,10 +28,10 @@ from typing import Any, ClassVar, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 
 from tablecast import config
-from tablecast import server as tablecast_server
-from tablecast import websocket as ws
 from tablecast.metrics import METRICS
-from tablecast.parsing import TableParser
+from tablecast.table.parsing import TableParser
+from tablecast.web import server as tablecast_server
+from tablecast.wire import websocket as ws
 
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tablecast.store.base import BLOCK_RECORDS, encode_block, join_rows, pick_rows
+from tablecast.table.blocks import BLOCK_RECORDS, encode_block, join_rows, pick_rows
 
 RECORDS = [[f"r{i}", "x" * (i % 7), 'é\n"' if i % 5 == 0 else str(i)] for i in range(600)]
 BLOCKS = [

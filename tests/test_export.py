@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import http, put
-from tablecast.export import (
+from tablecast.table.export import (
     FORMATS,
     Writer,
     json_number,

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from support import http
-from tablecast.export import neutralised
+from tablecast.table.export import neutralised
 from test_export import CR_TABLE, quoted_csv  # the upload: cells holding a lone CR
 
 SOFFICE = shutil.which("soffice")

@@ -21,8 +21,8 @@ from websockets.asyncio.client import ClientConnection
 
 import support
 from support import Server, expect, http, legacy, nothing_more, receive, table, upload_v1, v1
-from tablecast import websocket as wsf
-from tablecast.store.base import join_rows
+from tablecast.table.blocks import join_rows
+from tablecast.wire import websocket as wsf
 
 SKIP = ("presence", "upload_progress")  # what a v1 watcher may see while others misbehave
 # the page is turned after every attack, faster than --page-rate allows (tested on its own)

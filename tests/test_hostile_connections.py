@@ -233,7 +233,7 @@ async def test_a_connection_inflates_no_faster_than_its_budget(server_factory):
     # A bound that holds however slow the machine: never more than its burst, plus its rate
     # for as long as the connection has been open (the test's clock started before the
     # server's), plus the piece in hand. Unbudgeted, all 96 MiB went in a fraction of a
-    # second. The figures are written out (handlers/viewer.py: INFLATE_RATE, READ_PIECE): a
+    # second. The figures are written out (web/connection.py: INFLATE_RATE, READ_PIECE): a
     # test that read the constants could not see them raised.
     rate, piece = 32 * 1024 * 1024, 1024 * 1024
     assert inflated <= rate * (1 + elapsed) + piece, (inflated, elapsed)

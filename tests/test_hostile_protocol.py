@@ -13,17 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import feed_in_pieces, merged
-from tablecast import protocol
-from tablecast import websocket as ws
 from tablecast.errors import STATUS, TablecastError
-from tablecast.parsing import (
+from tablecast.table.blocks import encode_block, record_cells
+from tablecast.table.parsing import (
     DELIMITER_NAMES,
     ParseOptions,
     TableParser,
     parse_delimiter,
     parse_header_option,
 )
-from tablecast.store.base import encode_block, record_cells
+from tablecast.wire import protocol
+from tablecast.wire import websocket as ws
 
 # The parser
 

@@ -459,7 +459,7 @@ def test_a_key_in_the_query_string_stays_out_of_the_log(server_factory):
 
 
 def test_the_log_is_written_in_full_elsewhere(tmp_path: Path):
-    from tablecast.server import redacted_uri
+    from tablecast.web.server import redacted_uri
 
     assert redacted_uri("/parser/api/docs/x/pages/2?sort=1") == "/parser/api/docs/x/pages/2?sort=1"
     assert redacted_uri("/a?key=s3cret") == "/a?key=***"

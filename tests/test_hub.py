@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from tablecast import tasks
-from tablecast.documents import Documents, Limits
-from tablecast.hub import Hub
+from tablecast.service.documents import Documents, Limits
+from tablecast.service.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.views import PLAIN
-from tablecast.websocket import Frame
+from tablecast.table.view import PLAIN
+from tablecast.wire.websocket import Frame
 
 
 class SlowStore(SQLiteStore):

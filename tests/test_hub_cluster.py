@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tablecast.bus import events
-from tablecast.cluster import Cluster
-from tablecast.documents import Documents, Limits
-from tablecast.hub import PRESENCE_DELAY, Hub
+from tablecast.service.cluster import Cluster
+from tablecast.service.documents import Documents, Limits
+from tablecast.service.hub import PRESENCE_DELAY, Hub
 from tablecast.store.postgres import PostgresStore
 from test_hub import Viewer
 

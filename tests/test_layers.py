@@ -89,10 +89,10 @@ def _path_around(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 
 def test_the_walk_sees_every_kind_of_import() -> None:
     graph = imports()
-    assert "tablecast.services" in graph["tablecast.server"]  # from .services import ...
-    assert "tablecast.tasks" in graph["tablecast.server"]  # from . import tasks
-    assert "tablecast.services" in graph["tablecast.handlers.api"]  # under TYPE_CHECKING
-    assert "tablecast.server" in graph["tablecast.cli"]  # inside a function
+    assert "tablecast.web.services" in graph["tablecast.web.server"]  # from .services import ...
+    assert "tablecast.tasks" in graph["tablecast.web.server"]  # from . import tasks
+    assert "tablecast.web.services" in graph["tablecast.web.api"]  # under TYPE_CHECKING
+    assert "tablecast.web.server" in graph["tablecast.cli"]  # inside a function
     assert "tablecast.bus.postgres" in graph["tablecast.bus"]  # a package's own module
 
 
@@ -105,3 +105,51 @@ def test_a_cycle_is_found() -> None:
 def test_no_module_imports_one_that_imports_it() -> None:
     found = cycles(imports())
     assert not found, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in found)
+
+
+# The layers, lowest first, and what each may import. The pure layers (the table, the wire)
+# open no sockets and start no threads, so nothing of the store, the services or the web may
+# reach into them; the store knows nothing of who uses it; the services know nothing of HTTP
+# or of WebSocket framing's use by a connection; only the web (and the commands) wire it all.
+BASE = {"access", "config", "errors", "metrics", "model", "rates", "tasks"}
+MAY_IMPORT = {
+    "base": {"base"},
+    "table": {"base", "table"},
+    "wire": {"base", "table", "wire"},
+    "bus": {"base", "bus"},
+    "store": {"base", "table", "bus", "store"},
+    "service": {"base", "table", "wire", "bus", "store", "service"},
+    "web": {"base", "table", "wire", "bus", "store", "service", "web"},
+}
+
+
+def layer(module: str) -> str:
+    """``tablecast.table.parsing`` -> ``table``; a top-level shared module -> ``base``."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "package"
+    if parts[1] in MAY_IMPORT:
+        return parts[1]
+    return "base" if parts[1] in BASE else parts[1]  # cli, client, workers: the commands
+
+
+def test_every_module_has_a_layer() -> None:
+    known = {*MAY_IMPORT, "package", "cli", "client", "workers", "__main__"}
+    assert {layer(module) for module in imports()} <= known
+
+
+def test_no_layer_reaches_above_itself() -> None:
+    wrong = [
+        f"{module} -> {other}"
+        for module, others in sorted(imports().items())
+        if layer(module) in MAY_IMPORT
+        for other in sorted(others)
+        if layer(other) not in MAY_IMPORT[layer(module)]
+    ]
+    assert not wrong, "imports across layers: " + "; ".join(wrong)
+
+
+def test_the_layer_rule_sees_a_reach_upwards() -> None:
+    assert "web" not in MAY_IMPORT["service"]
+    assert layer("tablecast.web.connection") == "web"
+    assert layer("tablecast.model") == "base"

@@ -1,5 +1,5 @@
 """The file as uploaded, given back byte for byte from what a store keeps of it: its records
-where they give it back (tablecast.originals), its bytes where they do not."""
+where they give it back (tablecast.table.originals), its bytes where they do not."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tablecast.errors import TablecastError
-from tablecast.ingest import Ingest
-from tablecast.originals import Part, Rebuilt
-from tablecast.parsing import ParseOptions
+from tablecast.service.ingest import Ingest
 from tablecast.store.base import Store
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.table.originals import Part, Rebuilt
+from tablecast.table.parsing import ParseOptions
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def parts(store: Store, version_id: int) -> list[Part]:
 
 
 def original(store: Store, version_id: int) -> bytes:
-    """The file as a download gives it back (tablecast.handlers.api), in batches of 7 records."""
+    """The file as a download gives it back (tablecast.web.api), in batches of 7 records."""
     out = []
     for part in parts(store, version_id):
         if isinstance(part, bytes):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from support import feed_in_pieces
 from tablecast.errors import TablecastError
-from tablecast.parsing import (
+from tablecast.table.blocks import record_cells
+from tablecast.table.parsing import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
     MAX_RECORD_CHARS,
@@ -24,7 +25,6 @@ from tablecast.parsing import (
     parse_delimiter,
     sniff_delimiter,
 )
-from tablecast.store.base import record_cells
 
 
 def parse(

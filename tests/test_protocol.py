@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tablecast import protocol
 from tablecast.errors import TablecastError
-from tablecast.parsing import parse_header_option
-from tablecast.store.base import Document, Version, VersionMeta
+from tablecast.model import Document, Version, VersionMeta
+from tablecast.table.parsing import parse_header_option
+from tablecast.wire import protocol
 
 
 def version(records: int, has_header: bool = True, width: int = 2) -> Version:

@@ -16,11 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import expect, feed_in_pieces, http, put, upload_v1, v1
-from tablecast import protocol
 from tablecast.errors import TablecastError
-from tablecast.parsing import ParseOptions, TableParser
-from tablecast.store.base import Store, Version, VersionMeta, encode_block, record_cells
+from tablecast.model import Version, VersionMeta
+from tablecast.store.base import Store
 from tablecast.store.sqlite import SCHEMA, SQLiteStore
+from tablecast.table.blocks import encode_block, record_cells
+from tablecast.table.parsing import ParseOptions, TableParser
+from tablecast.wire import protocol
 from test_parsing import raw_text
 from test_store import open_store, write_version
 

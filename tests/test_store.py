@@ -11,11 +11,13 @@ import orjson
 import pytest
 
 from tablecast.errors import TablecastError
-from tablecast.ingest import Ingest
-from tablecast.originals import Rebuilt
-from tablecast.parsing import ParseOptions
-from tablecast.store.base import BLOCK_RECORDS, Store, Usage, VersionMeta, encode_block
+from tablecast.model import Usage, VersionMeta
+from tablecast.service.ingest import Ingest
+from tablecast.store.base import Store
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.originals import Rebuilt
+from tablecast.table.parsing import ParseOptions
 
 StoreFactory = Callable[[], Store]
 

@@ -24,8 +24,8 @@ from tablecast.bus.events import (
     decode,
 )
 from tablecast.errors import TablecastError
-from tablecast.originals import Rebuilt
 from tablecast.store.postgres import NODE_LOCKS, SCHEMA_VERSION, PostgresStore
+from tablecast.table.originals import Rebuilt
 from test_store import many_versions, meta, rows, write_version
 
 StoreFactory = Callable[..., PostgresStore]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import expect, http, v1
-from tablecast.columns import DECIMAL_COMMA, finished, numbers
+from tablecast.table.columns import DECIMAL_COMMA, finished, numbers
 from test_views import text_of
 
 # pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash

@@ -13,14 +13,14 @@ import orjson
 import pytest
 
 from tablecast import tasks
-from tablecast.documents import Documents, Limits, Upload
 from tablecast.errors import TablecastError
-from tablecast.hub import Hub
-from tablecast.store.base import Document
+from tablecast.model import Document
+from tablecast.service.documents import Documents, Limits, Upload
+from tablecast.service.hub import Hub
+from tablecast.service.uploads import Uploads
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.uploads import Uploads
-from tablecast.views import PLAIN
-from tablecast.websocket import Frame
+from tablecast.table.view import PLAIN
+from tablecast.wire.websocket import Frame
 
 TABLE = b"name\tcount\na\t1\nb\t2\n"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from support import expect, http, put, table, v1
-from tablecast.documents import Documents, Limits
-from tablecast.store.base import Version
+from tablecast.model import Version
+from tablecast.service.documents import Documents, Limits
 from tablecast.store.sqlite import SQLiteStore
 from test_store import many_versions, meta, open_store, write_version
 

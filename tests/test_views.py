@@ -12,10 +12,11 @@ import orjson
 import pytest
 
 from support import http
-from tablecast.columns import KEY_BYTES, TableText
 from tablecast.errors import TablecastError
-from tablecast.store.base import BLOCK_RECORDS, encode_block
-from tablecast.views import Blocks, View, view_from_message, view_from_query
+from tablecast.service.views import Blocks
+from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.columns import KEY_BYTES, TableText
+from tablecast.table.view import View, view_from_message, view_from_query
 from test_store import meta, open_store, rows, write_version
 
 __all__ = ["open_store"]  # the store suite's fixture: the store test here runs on every store
@@ -288,8 +289,8 @@ def test_days_sort_in_time_order_ties_by_row_empty_last():
 
 
 async def test_the_view_cache_counts_what_it_keeps_and_stays_within_its_budget(tmp_path):
+    from tablecast.service.views import Views
     from tablecast.store.sqlite import SQLiteStore
-    from tablecast.views import Views
 
     store = SQLiteStore(tmp_path / "t.sqlite3")
     document = store.create_document(None)

@@ -19,14 +19,14 @@ import orjson
 import pytest
 
 from support import Listening, editor, expect, http, legacy, nothing_more, put, receive, v1
-from tablecast import server as tablecast_server
-from tablecast.columns import TableText
 from tablecast.config import Settings
-from tablecast.documents import Documents, Limits
-from tablecast.hub import Hub
+from tablecast.service.documents import Documents, Limits
+from tablecast.service.hub import Hub
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.views import View
-from tablecast.websocket import Frame
+from tablecast.table.columns import TableText
+from tablecast.table.view import View
+from tablecast.web import server as tablecast_server
+from tablecast.wire.websocket import Frame
 
 HELD = "held"  # searches for needles starting with this wait for the gate
 

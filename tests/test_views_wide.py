@@ -16,13 +16,15 @@ import numpy as np
 import orjson
 import pytest
 
-from tablecast import columns
-from tablecast.columns import TableText
-from tablecast.documents import Documents, Limits
 from tablecast.errors import TablecastError
-from tablecast.store.base import BLOCK_RECORDS, VersionMeta, encode_block
+from tablecast.model import VersionMeta
+from tablecast.service.documents import Documents, Limits
+from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.views import View, Views
+from tablecast.table import columns
+from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.columns import TableText
+from tablecast.table.view import View
 
 WIDE = 16_384  # the most columns a table may have (see parsing)
 

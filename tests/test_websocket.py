@@ -11,8 +11,8 @@ from websockets.frames import Frame as ClientFrame
 from websockets.frames import Opcode
 
 from support import merged
-from tablecast import websocket as ws
-from tablecast.websocket import Frame, deflate, header, independent_deflate
+from tablecast.wire import websocket as ws
+from tablecast.wire.websocket import Frame, deflate, header, independent_deflate
 
 
 @pytest.mark.parametrize(

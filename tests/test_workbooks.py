@@ -19,7 +19,7 @@ import pytest
 
 from support import expect, http, put, table, upload_v1, v1
 from tablecast.errors import TablecastError
-from tablecast.parsing import EXCEL, OPENDOCUMENT, ParseOptions, TableParser, workbook_kind
+from tablecast.table.parsing import EXCEL, OPENDOCUMENT, ParseOptions, TableParser, workbook_kind
 
 EXCEL_SAYS = "Excel workbooks are not read yet: save as CSV"
 ODS_SAYS = "OpenDocument spreadsheets are not read yet: save as CSV"

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             from . import workers
 
             sys.exit(workers.run(settings))
-        from .server import serve as run_server
+        from .web.server import serve as run_server
 
         asyncio.run(run_server(settings))
 

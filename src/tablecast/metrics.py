@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .store.base import Usage
+from .model import Usage
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -93,7 +93,7 @@ def _start(settings: Settings, port: int, number: int) -> int:
         handler.setFormatter(logging.Formatter(worker_format))
     code = 0
     try:
-        from .server import bind, serve
+        from .web.server import bind, serve
 
         sockets = bind(dataclasses.replace(settings, port=port), reuse_port=True)
         asyncio.run(serve(settings, sockets, worker=number))

@@ -13,9 +13,9 @@ import pytest
 from inprocess import InProcess
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tablecast import server as tablecast_server
 from tablecast.config import Settings
-from tablecast.views import Views
+from tablecast.service.views import Views
+from tablecast.web import server as tablecast_server
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox as root; no background traffic (this machine has no network beyond loopback).

@@ -7,12 +7,12 @@ import threading
 from typing import Any
 
 from support import Listening
-from tablecast.views import SHARED, Demand, Views
+from tablecast.service.views import SHARED, Demand, Views
 
 
 class InProcess(Listening):
     """A whole server in the test's own process and event loop, with a hold on its views
-    thread: what sorts and searches run on (see tablecast.views.Scheduler)."""
+    thread: what sorts and searches run on (see tablecast.service.views.Scheduler)."""
 
     def __init__(self, port: int, views: Views) -> None:
         self.port = port

@@ -3,8 +3,8 @@
 Whatever one node changes that viewers on other nodes must see (a new version, the shared
 page, its viewer count, an upload's progress) the store announces, inside the transaction that
 makes the change (see tablecast.store.base.Store). The bus is the other end: it hears those
-announcements and hands them to the node's cluster (tablecast.cluster), which applies them to
-its hub. A single process with SQLite needs none of it: ``LocalBus`` hears nothing, and the
+announcements and hands them to the node's cluster (tablecast.service.cluster), which applies
+them to its hub. A single process with SQLite needs none of it: ``LocalBus`` hears nothing, and the
 hub's own fan-out is all there is.
 
 ``Listener.resync`` is called when the bus has been deaf for a while (the database restarted):

@@ -28,7 +28,7 @@ class VersionCommitted:
 @dataclass(frozen=True, slots=True)
 class PageTurned:
     """An editor following the document turned its shared page, or changed its shared view
-    (sorted, searched: tablecast.views, as JSON; "": plain), which goes back to page 1."""
+    (sorted, searched: tablecast.table.view, as JSON; "": plain), which goes back to page 1."""
 
     document_id: str
     node: int
@@ -98,7 +98,7 @@ def decode(payload: str) -> Event | None:
 
 
 class Listener(Protocol):
-    """Who hears the events (tablecast.cluster.Cluster). Here rather than beside the Bus, so
+    """Who hears the events (tablecast.service.cluster.Cluster). Here rather than beside the Bus, so
     that a bus (in its own module, which the package opens) need not import the package that
     imports it."""
 

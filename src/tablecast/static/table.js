@@ -4,10 +4,10 @@
 // them filters each column. Numbers are right-aligned by the column types the server infers.
 
 const NUMERIC = new Set(["integer", "decimal"]);
-// What the server reads as a number (tablecast.columns): no currency, no percent sign
+// What the server reads as a number (tablecast.table.columns): no currency, no percent sign
 const NUMBER = /^(?=.*\d)[-+]?(\d{1,3}(,\d{3})+|\d{1,3}(\.\d{3})+(?=,)|\d+)?([.,]\d+)?$/;
 
-// Cells that say a value is missing, as the server reads them (tablecast.columns): they
+// Cells that say a value is missing, as the server reads them (tablecast.table.columns): they
 // do not make a column of numbers text.
 const MISSING = new Set([
   "", "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",

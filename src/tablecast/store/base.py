@@ -1,96 +1,25 @@
-"""What every store keeps, and the one interface the rest of tablecast uses to reach it.
+"""The one interface the rest of tablecast uses to reach what is kept (:class:`Store`), what
+only a cluster's store keeps (:class:`Nodes`), and the rows both stores read and write.
 
-A *document* is what a share link names. Each upload to it becomes a new immutable *version*;
-the document points at its current one. A version keeps every non-blank record of the file,
-the first one included, in *blocks* of :data:`BLOCK_RECORDS` records, each record already
-encoded as a JSON array, one per line, with the offset where each starts. A page is then one
-slice of a block or two, its line breaks turned into commas: no parsing, no per-record work.
+A *document* is what a share link names; each upload to it becomes a new immutable *version*
+(:mod:`tablecast.model`), its records kept in blocks (:mod:`tablecast.table.blocks`).
 
 Store methods are synchronous and may block: callers run them off the event loop
-(see :mod:`tablecast.documents`). A store may be called from several threads at once.
+(see :mod:`tablecast.service.documents`). A store may be called from several threads at once.
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Protocol
 
 import orjson
 
-from ..originals import Part, Rebuilt
+from ..model import Document, Usage, Version, VersionMeta
+from ..table.blocks import Block
+from ..table.originals import Part, Rebuilt
 
-BLOCK_RECORDS = 256
 OriginalRow = tuple[int, int, bytes, bool]
-
-
-@dataclass(frozen=True)
-class VersionMeta:
-    """What an upload learned about its file, saved when the version is committed."""
-
-    filename: str
-    encoding: str
-    delimiter: str
-    has_header: bool
-    record_count: int  # non-blank records, the first one included
-    width: int  # cells in the widest record
-    size: int  # bytes received
-    first_record: list[str] = field(default_factory=list)
-    # Records after the first whose cells are more or fewer than its (see TableParser): with a
-    # header, the data rows that do not fit it. None: stored before tablecast counted them.
-    ragged_rows: int | None = None
-
-
-@dataclass(frozen=True)
-class Version:
-    id: int  # the store's own key; users see ``number``
-    document_id: str
-    number: int  # 1, 2, 3... per document
-    created_at: float
-    meta: VersionMeta
-
-    @property
-    def first_data_record(self) -> int:
-        """Where the rows begin among the stored records: 1 under a header, else 0."""
-        return 1 if self.meta.has_header else 0
-
-    @property
-    def data_rows(self) -> int:
-        """Rows under the header: what the HTTP API and tablecast.v1 count."""
-        return self.meta.record_count - self.first_data_record
-
-    @property
-    def columns(self) -> list[str]:
-        """The header as downloads write it (and JSON Lines' keys): the header's cells,
-        numbered past its end; 1..n when the file has no header. (What people see heading the
-        columns is :attr:`column_names`.)"""
-        header = self.meta.first_record if self.meta.has_header else []
-        return header + [str(i + 1) for i in range(len(header), self.meta.width)]
-
-    @property
-    def column_names(self) -> list[str]:
-        """What heads each column for people: the header's names and, for the cells of longer
-        rows past its end, ``Column 12 (no header)``, which reads as no real name would; with
-        no header, ``Column 1``... (the number counts from 1, as people do)."""
-        if not self.meta.has_header:
-            return [f"Column {i + 1}" for i in range(self.meta.width)]
-        header = self.meta.first_record
-        return header + [f"Column {i + 1} (no header)" for i in range(len(header), self.meta.width)]
-
-
-@dataclass(frozen=True)
-class Document:
-    id: str
-    created_at: float
-    updated_at: float
-    shared_page: int
-    version: Version | None  # None until the first upload is committed
-    edit_key_hash: bytes | None = None  # see tablecast.access; None: anyone may edit
-    # how followers see it, sorted or searched (tablecast.views, as JSON); "": plain
-    shared_view: str = ""
 
 
 # A document and its current version, as both stores select it (each adds its WHERE clause in
@@ -133,22 +62,6 @@ def document_from_row(row: Sequence[Any] | None) -> Document | None:
     return Document(row[0], row[1], row[2], row[3], version, row[4], row[5])
 
 
-@dataclass(frozen=True)
-class Usage:
-    """What the store holds, for its limits."""
-
-    documents: int
-    # every committed version's blocks and original file; uploads in progress are counted
-    # apart, by the bytes they have received (see Documents)
-    stored_bytes: int
-
-    def over(self, max_documents: int | None, max_bytes: int | None) -> bool:
-        """Past either limit (None: no limit)."""
-        return (max_documents is not None and self.documents > max_documents) or (
-            max_bytes is not None and self.stored_bytes > max_bytes
-        )
-
-
 class Store(Protocol):
     """Every store keeps the same things the same way; a cluster's nodes share one store
     (PostgreSQL), and whatever one node changes that others show (a new version, the shared
@@ -172,7 +85,7 @@ class Store(Protocol):
     def get_document(self, document_id: str) -> Document | None: ...
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
-        """What followers see: the page, of the view (JSON, "": plain; see tablecast.views).
+        """What followers see: the page, of the view (JSON, "": plain; see tablecast.table.view).
         A new version keeps the view and goes back to page 1."""
         ...
 
@@ -204,7 +117,7 @@ class Store(Protocol):
     ) -> None:
         """Add blocks to a pending upload and, in the same transaction, ``original``: the
         next parts (numbered from 0) of the file exactly as it arrived, each its bytes or
-        the records that give them back (see tablecast.originals)."""
+        the records that give them back (see tablecast.table.originals)."""
         ...
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
@@ -229,12 +142,12 @@ class Store(Protocol):
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
         """These records (0-based, in this order, from anywhere in the version) as one JSON
-        array: a page of a sorted or searched view (see tablecast.views)."""
+        array: a page of a sorted or searched view (see tablecast.table.view)."""
         ...
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         """Every block (number, records, offsets), in order: the whole version, for
-        tablecast.views."""
+        tablecast.table.view."""
         ...
 
     def full(self) -> bool:
@@ -306,95 +219,9 @@ class Nodes(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    records: bytes  # JSON arrays, one per line (orjson escapes line breaks inside cells)
-    offsets: bytes  # where each record starts in ``records``, little-endian uint32s
-
-
-def encode_block(records: Sequence[str]) -> Block:
-    """A block from records as :mod:`tablecast.parsing` gives them: each the inside of a JSON
-    array of strings, without its ``["`` and ``"]``."""
-    text = '["' + '"]\n["'.join(records) + '"]'
-    data = text.encode()
-    # In ASCII text a character is a byte: the offsets come from the lengths we already have.
-    lengths = map(len, records if len(data) == len(text) else map(str.encode, records))
-    # each record takes its length, plus 5 for '["', '"]' and the line break
-    starts = array("I", accumulate(map((5).__add__, lengths), initial=0))
-    starts.pop()  # where a record after the last one would start
-    if sys.byteorder == "big":
-        starts.byteswap()
-    return Block(data, starts.tobytes())
-
-
-def record_cells(record: str) -> list[str]:
-    """A record's cells, from its form in :func:`encode_block`."""
-    cells: list[str] = orjson.loads('["' + record + '"]')
-    return cells
-
-
-def _starts(offsets: bytes) -> Sequence[int]:
-    if sys.byteorder == "little":
-        return memoryview(offsets).cast("I")  # no copy: read where SQLite put it
-    starts = array("I")
-    starts.frombytes(offsets)
-    starts.byteswap()
-    return starts
-
-
-def block_range(start: int, stop: int) -> tuple[int, int]:
-    """The first and last block holding records ``start`` to ``stop`` (exclusive)."""
-    return start // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS
-
-
-def records_json(blocks: Iterable[tuple[int, bytes, bytes]], records: Sequence[int]) -> bytes:
-    """From (block number, records, offsets) holding them, the stored records ``records``, in
-    that order, as one JSON array: the one way blocks become records again. Neighbours in a
-    block are cut as one slice, so a range (a page) costs a slice a block, not one a record.
-    Records past those the blocks hold are left out."""
-    found = {number: (data, _starts(offsets)) for number, data, offsets in blocks}
-    is_range = isinstance(records, range) and records.step == 1
-    pieces = []
-    i, count = 0, len(records)
-    while i < count:
-        record = records[i]
-        number, first = divmod(record, BLOCK_RECORDS)
-        block = found.get(number)
-        if block is None or first >= len(block[1]):
-            break
-        data, starts = block
-        if is_range:
-            last = min(len(starts), first + count - i)
-        else:
-            last = first + 1
-            while last < len(starts) and i + last - first < count:
-                if records[i + last - first] != record + last - first:
-                    break
-                last += 1
-        end = starts[last] - 1 if last < len(starts) else len(data)
-        pieces.append(data[starts[first] : end])
-        i += last - first
-    return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
-
-
-def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int) -> bytes:
-    """Records ``start`` to ``stop`` (see records_json)."""
-    return records_json(blocks, range(start, stop))
-
-
-def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
-    """Records ``picked``, in that order (see records_json)."""
-    return records_json(blocks, picked)
-
-
-def blocks_of(picked: Iterable[int]) -> list[int]:
-    """The blocks holding these records, each once."""
-    return sorted({record // BLOCK_RECORDS for record in picked})
-
-
 def original_rows(pending_id: int, parts: Sequence[tuple[int, Part]]) -> list[OriginalRow]:
     """Parts of an original file as the originals table holds them: (version_id, part,
-    data, rebuilt), where a rebuilt part's data says how (see tablecast.originals)."""
+    data, rebuilt), where a rebuilt part's data says how (see tablecast.table.originals)."""
     return [
         (pending_id, number, part, False)
         if isinstance(part, bytes)

@@ -13,19 +13,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from ..originals import Part
-from .base import (
-    DOCUMENT_SELECT,
-    VERSIONS_SELECT,
-    Block,
-    Document,
-    OriginalRow,
-    Usage,
-    block_range,
-    join_rows,
-    original_part,
-    original_rows,
-)
+from ..model import Document, Usage
+from ..table.blocks import Block, block_range, join_rows
+from ..table.originals import Part
+from .base import DOCUMENT_SELECT, VERSIONS_SELECT, OriginalRow, original_part, original_rows
 
 
 class Cursor(Protocol):

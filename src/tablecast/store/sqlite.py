@@ -23,20 +23,11 @@ from pathlib import Path
 import orjson
 
 from ..errors import DiskFull, TablecastError
-from ..originals import Part
+from ..model import Document, Usage, Version, VersionMeta
+from ..table.blocks import Block, blocks_of, encode_block, pick_rows
+from ..table.originals import Part
 from . import sql
-from .base import (
-    Block,
-    Document,
-    Usage,
-    Version,
-    VersionMeta,
-    blocks_of,
-    document_from_row,
-    encode_block,
-    pick_rows,
-    version_from_row,
-)
+from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 

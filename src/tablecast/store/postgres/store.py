@@ -25,19 +25,11 @@ import orjson
 
 from ...bus.events import CHANNEL, PageTurned, VersionCommitted, encode
 from ...errors import TablecastError
-from ...originals import Part
+from ...model import Document, Usage, Version, VersionMeta
+from ...table.blocks import Block, blocks_of, pick_rows
+from ...table.originals import Part
 from .. import sql
-from ..base import (
-    Block,
-    Document,
-    Usage,
-    Version,
-    VersionMeta,
-    blocks_of,
-    document_from_row,
-    pick_rows,
-    version_from_row,
-)
+from ..base import document_from_row, version_from_row
 from .nodes import ClusterNodes
 from .pool import Pool, reachable
 from .schema import migrate

@@ -14,66 +14,25 @@ Page data arrives already encoded (see :mod:`tablecast.store.base`) and is embed
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from .errors import TablecastError
-from .parsing import DELIMITER_NAMES, ParseOptions, parse_delimiter
-from .store.base import Document, Version
-from .views import PLAIN, View, view_from_message
+from ..errors import TablecastError
+from ..model import Document, Version
+from ..table.paging import PageWindow
+from ..table.parsing import DELIMITER_NAMES, ParseOptions, parse_delimiter
+from ..table.view import PLAIN, View, view_from_message
 
 SUBPROTOCOL = "tablecast.v1"
 
 # Flow control for v1 uploads: a client keeps at most WINDOW chunks unacknowledged.
 CHUNK_BYTES = 256 * 1024
 WINDOW = 8
-
-
-# Pages
-
-
-@dataclass(slots=True)
-class PageWindow:
-    """Which records a page shows. ``start``/``stop`` index the stored records."""
-
-    page_no: int
-    page_count: int
-    total_number: int
-    page_size: int
-    start: int
-    stop: int
-    first_row: int  # the number of the page's first row (1-based) as the viewer counts rows
-
-
-def page_window(version: Version | None, page_no: int, page_size: int, legacy: bool) -> PageWindow:
-    """Page ``page_no`` of a version, clamped to the pages it has (there is always a page 1).
-
-    Legacy clients count every record, header included; v1 and HTTP count the rows under it.
-    """
-    if version is None:
-        total = offset = 0
-    elif legacy:
-        total, offset = version.meta.record_count, 0
-    else:
-        total, offset = version.data_rows, version.first_data_record
-    rows = rows_window(total, page_no, page_size)
-    return replace(rows, start=offset + rows.start, stop=offset + rows.stop)
-
-
-def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
-    """Page ``page_no`` of ``total`` rows (a view's, see tablecast.views), clamped to the
-    pages there are (there is always a page 1). ``start``/``stop`` index those rows."""
-    page_count = max(1, math.ceil(total / page_size))
-    page_no = min(max(page_no, 1), page_count)
-    first = (page_no - 1) * page_size
-    stop = min(total, first + page_size)
-    return PageWindow(page_no, page_count, total, page_size, first, stop, first + 1)
 
 
 def timestamp(seconds: float) -> str:

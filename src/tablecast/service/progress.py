@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import TablecastError
 from .documents import Upload
-from .errors import TablecastError
 
 PROGRESS_INTERVAL = 0.25  # upload progress is shown to viewers at most this often
 

@@ -22,14 +22,20 @@ from pathlib import Path
 import tornado.netutil
 import tornado.web
 
-from . import tasks, websocket
-from .bus import open_bus
-from .cluster import Cluster
-from .config import Settings
-from .documents import Documents, Limits
-from .errors import TablecastError
-from .handlers import SecurityHeaders
-from .handlers.api import (
+from .. import tasks
+from ..bus import open_bus
+from ..config import Settings
+from ..errors import TablecastError
+from ..metrics import METRICS
+from ..rates import Buckets
+from ..service.cluster import Cluster
+from ..service.documents import Documents, Limits
+from ..service.hub import Hub
+from ..service.uploads import Uploads
+from ..store import open_store
+from ..wire import websocket
+from . import SecurityHeaders
+from .api import (
     DocumentApi,
     DocumentsApi,
     DownloadApi,
@@ -38,20 +44,15 @@ from .handlers.api import (
     RestoreApi,
     VersionsApi,
 )
-from .handlers.pages import AppPage, Health, MetricsPage, StaticFiles
-from .handlers.viewer import keep_alive
-from .handlers.ws import Handshake
-from .hub import Hub
+from .connection import keep_alive
+from .handshake import Handshake
 from .listening import HTTPServer
-from .metrics import METRICS
-from .rates import Buckets
+from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
-from .store import open_store
-from .uploads import Uploads
 
 log = logging.getLogger("tablecast")
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent  # the package: its templates/ and static/
 # Connections the kernel queues until we accept them. Tornado's default (128) overflows when
 # thousands of viewers reconnect at once (a node restarting): their handshakes stall on SYN
 # retries. The kernel caps it at net.core.somaxconn.

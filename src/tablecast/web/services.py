@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .config import Settings
-from .documents import Documents
-from .hub import Hub
-from .rates import Buckets
-from .uploads import Uploads
+from ..config import Settings
+from ..rates import Buckets
+from ..service.documents import Documents
+from ..service.hub import Hub
+from ..service.uploads import Uploads
 
 
 class Viewer(Protocol):

@@ -3,7 +3,7 @@
 Tornado answers the HTTP request. Once the opening handshake checks out (method, headers,
 origin, the client's address under its connection limit and, for a new document, under its
 creation rate), the socket leaves Tornado for an asyncio transport driven by a
-:class:`~tablecast.handlers.viewer.Connection`, which speaks the WebSocket protocols from then
+:class:`~tablecast.web.connection.Connection`, which speaks the WebSocket protocols from then
 on. A refused handshake gets an HTTP answer in the API's shape, and its connection is closed.
 """
 
@@ -25,18 +25,18 @@ import tornado.iostream
 import tornado.web
 from tornado.http1connection import HTTP1Connection
 
-from .. import protocol, websocket
 from ..errors import TablecastError
 from ..metrics import METRICS
-from ..store.base import Document
+from ..model import Document
+from ..wire import protocol, websocket
 from . import base_url
-from .viewer import Connection, release_address
+from .connection import Connection, release_address
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from ..config import Settings
-    from ..services import Services
+    from .services import Services
 
 log = logging.getLogger("tablecast.ws")
 

@@ -6,7 +6,7 @@ by any follower moves them all. A new version sends page 1 of it to every viewer
 
 In a cluster a document's viewers are spread over nodes, each with a room of its own. The hub
 knows only its own node: what it must tell the others, or ask of them, goes to its
-``Neighbours`` (``NO_NEIGHBOURS``, which do nothing, for a single process; tablecast.cluster
+``Neighbours`` (``NO_NEIGHBOURS``, which do nothing, for a single process; tablecast.service.cluster
 in a cluster), and what the others did comes back through the few methods that the cluster
 calls here (see *What other nodes did*).
 
@@ -29,16 +29,18 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from . import protocol, tasks
+from .. import tasks
+from ..errors import TablecastError
+from ..metrics import METRICS
+from ..model import Document, Version
+from ..table import paging
+from ..table.view import PLAIN, View, view_from_json
+from ..wire import protocol
+from ..wire.websocket import Frame
 from .documents import Documents, Upload
-from .errors import TablecastError
-from .metrics import METRICS
 from .progress import News, UploadNews, news_of
-from .store.base import Document, Version
-from .views import PLAIN, View, view_from_json
-from .websocket import Frame
 
-log = logging.getLogger("tablecast.hub")
+log = logging.getLogger("tablecast.service.hub")
 
 PRESENCE_DELAY = 0.1  # joins and leaves within this time make one presence message
 
@@ -56,7 +58,8 @@ class Viewer(Protocol):
 
 
 class Neighbours(Protocol):
-    """The other nodes of a cluster, as this node's hub sees them (see tablecast.cluster)."""
+    """The other nodes of a cluster, as this node's hub sees them (see
+    tablecast.service.cluster)."""
 
     async def viewers_elsewhere(self, document_id: str) -> dict[int, int]:
         """Viewers of the document on each other node, by node."""
@@ -134,7 +137,7 @@ class OwnPages:
 class Room:
     document: Document
     shared_page: int
-    shared_view: View = PLAIN  # what followers see: sorted, searched (tablecast.views)
+    shared_view: View = PLAIN  # what followers see: sorted, searched (tablecast.table.view)
     # viewers grouped by kind, so that a fan-out is one plain loop over each group
     groups: dict[ViewerKind, set[Viewer]] = field(default_factory=lambda: {k: set() for k in KINDS})
     turns: int = 0  # bumped by every page turn and version: older fan-outs are dropped
@@ -174,7 +177,7 @@ class Hub:
         self.page_size = page_size
         self.legacy_page_size = legacy_page_size
         self.rooms: dict[str, Room] = {}
-        # in a cluster, tablecast.cluster.Cluster puts itself here as it is made
+        # in a cluster, tablecast.service.cluster.Cluster puts itself here as it is made
         self.neighbours: Neighbours = NO_NEIGHBOURS
         self._commits = 0  # versions committed so far, to notice one landing during a read
         self._upload_news = UploadNews(self._send_progress_news)
@@ -397,9 +400,7 @@ class Hub:
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
         last = max(
-            protocol.page_window(
-                room.document.version, 1, self._page_size(legacy), legacy
-            ).page_count
+            paging.page_window(room.document.version, 1, self._page_size(legacy), legacy).page_count
             for legacy in (True, False)
         )
         room.shared_page = min(page_no, last)
@@ -507,7 +508,7 @@ class Hub:
         self, upload: Upload, state: str, error: TablecastError | None = None
     ) -> None:
         """Show an upload's progress to the v1 viewers of its document, on every node, paced
-        (see tablecast.progress)."""
+        (see tablecast.service.progress)."""
         self._upload_news.report(upload.document_id, news_of(upload, state, error))
 
     def _send_progress_news(self, document_id: str, news: list[News]) -> None:
@@ -520,7 +521,7 @@ class Hub:
     def show_progress(self, room: Room, fields: News) -> None:
         _send_each(room.v1_viewers(), _progress(fields))
 
-    # What other nodes did (told by tablecast.cluster)
+    # What other nodes did (told by tablecast.service.cluster)
 
     def heard_of_a_version(self) -> None:
         """Another node committed a version of a document without a room here: a join

@@ -55,7 +55,7 @@ from typing import NoReturn
 
 import orjson
 
-from .errors import TablecastError
+from ..errors import TablecastError
 from .originals import Rebuilt, line_break
 
 SNIFF_BYTES = 64 * 1024

@@ -1,27 +1,22 @@
 """One upload on its way into the store: parse each chunk, group records into blocks, write.
 
-Synchronous and CPU-bound; :mod:`tablecast.documents` runs it on the store's writer thread so
-the event loop keeps serving viewers. Nothing here is visible to readers before :meth:`finish`
-commits; :meth:`abort` (or a crash, through the store's recovery) leaves no trace.
+Synchronous and CPU-bound; :mod:`tablecast.service.documents` runs it on the store's writer
+thread so the event loop keeps serving viewers. Nothing here is visible to readers before
+:meth:`finish` commits; :meth:`abort` (or a crash, through the store's recovery) leaves no trace.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from .errors import TablecastError
-from .originals import Part
-from .parsing import ParseOptions, TableParser
-from .store.base import (
-    BLOCK_RECORDS,
-    Document,
-    Store,
-    VersionMeta,
-    encode_block,
-    record_cells,
-)
+from ..errors import TablecastError
+from ..model import Document, VersionMeta
+from ..store.base import Store
+from ..table.blocks import BLOCK_RECORDS, encode_block, record_cells
+from ..table.originals import Part
+from ..table.parsing import ParseOptions, TableParser
 
-# What arrived of the file (the part its records do not give back: see tablecast.originals) is
+# What arrived of the file (the part its records do not give back: see tablecast.table.originals) is
 # written with the blocks it made, or on its own past this size
 ORIGINAL_PART_BYTES = 4 * 1024 * 1024
 

@@ -1,7 +1,7 @@
 """Keeping a cluster in step: what this node tells the other nodes, and what it hears from them.
 
-A node's hub (tablecast.hub) knows only its own rooms. What the others must see of them either
-the store announces by itself, in the transaction that makes the change (a version, a shared
+A node's hub (tablecast.service.hub) knows only its own rooms. What the others must see of them
+either the store announces by itself, in the transaction that makes the change (a version, a shared
 page turn: see tablecast.store.base.Store), or this module tells them: the node's viewer count
 of each document, and news of its uploads. The other way, the bus (tablecast.bus) hands this
 module every event the store announced, and it applies each to the room it concerns through the
@@ -19,8 +19,8 @@ import asyncio
 from dataclasses import replace
 from weakref import WeakKeyDictionary
 
-from . import tasks
-from .bus import events
+from .. import tasks
+from ..bus import events
 from .hub import Hub, Room, shared_view_of, version_number
 from .progress import News
 

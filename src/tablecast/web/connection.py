@@ -1,10 +1,10 @@
-"""One viewer's WebSocket, once the handshake is done (see :mod:`tablecast.handlers.ws`).
+"""One viewer's WebSocket, once the handshake is done (see :mod:`tablecast.web.handshake`).
 
 A :class:`Connection` is the asyncio protocol of the socket: one small object per viewer,
 called back as bytes arrive (no task or coroutine is kept per connection), framing with
-:mod:`tablecast.websocket`, and told by the transport's flow control when a viewer falls
+:mod:`tablecast.wire.websocket`, and told by the transport's flow control when a viewer falls
 behind. That is what lets one process hold tens of thousands of viewers in a few KiB each.
-Messages are decoded and encoded by :mod:`tablecast.protocol`: a client that asks for no
+Messages are decoded and encoded by :mod:`tablecast.wire.protocol`: a client that asks for no
 subprotocol speaks the article's legacy protocol, one that asks for ``tablecast.v1`` the
 current one.
 """
@@ -18,19 +18,20 @@ from collections import Counter, deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
-from .. import access, protocol, tasks, websocket
-from ..documents import Upload
+from .. import access, tasks
 from ..errors import TablecastError
-from ..hub import Room
 from ..metrics import METRICS
+from ..model import Document
 from ..rates import Bucket
-from ..store.base import Document
-from ..views import PLAIN
-from ..websocket import Frame
+from ..service.documents import Upload
+from ..service.hub import Room
+from ..table.view import PLAIN
+from ..wire import protocol, websocket
+from ..wire.websocket import Frame
 from . import canonical_id
 
 if TYPE_CHECKING:
-    from ..services import Services, Viewer
+    from .services import Services, Viewer
 
 log = logging.getLogger("tablecast.ws")
 
@@ -174,7 +175,7 @@ class Connection(asyncio.Protocol):
         if access.anyone_may_edit(key_hash, self.services.settings.open_edit):
             self._may_edit()
         elif self.cookie_key is not None and access.key_matches(self.cookie_key, key_hash):
-            self._may_edit()  # the browser that created it, by its cookie (handlers/ws.py)
+            self._may_edit()  # the browser that created it, by its cookie (web/handshake.py)
         if not self.legacy:
             # the hello goes first, so the client knows the document before its first page
             url = f"{self.base_url}/parser/share/{document_id}"

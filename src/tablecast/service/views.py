@@ -2,7 +2,7 @@
 
 A :class:`View` is what a viewer asks for (over HTTP as query parameters, in tablecast.v1 as a
 ``view`` message); parsing it is pure. :class:`Views` computes the rows a view shows, as record
-numbers in order, with tablecast.columns, off the event loop, and keeps what it computed: a
+numbers in order, with tablecast.table.columns, off the event loop, and keeps what it computed: a
 version's lower-cased text and column types, each sort order (version, column, order) and each
 search's matches, and the rows of each view. A page of a view is then a slice of an array and
 a read of its records: a new sort costs one pass over a column; turning its pages costs what a
@@ -17,162 +17,26 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-import orjson
 
-from .columns import ARRAY_OVERHEAD, Array, TableText, shown
-from .errors import TablecastError
-from .parsing import parse_header_option
-from .store.base import Store, Version
+from ..errors import TablecastError
+from ..model import Version
+from ..store.base import Store
+from ..table.columns import ARRAY_OVERHEAD, Array, TableText, shown
+from ..table.view import View
 
-log = logging.getLogger("tablecast.views")
+log = logging.getLogger("tablecast.table.view")
 
 T = TypeVar("T")
 
-MAX_TEXT = 200  # characters in a search or a filter
 # Numeric columns' values are read with the types for versions of this many records or more:
 # their first sort is then a sort only (a million values take ~0.1 s to read). Below it a sort
 # reads them itself, in no time, and a wide table of few rows makes no piece per column.
 NUMBERED_ROWS = 10_000
-MAX_FILTERS = 20
-MAX_NAME = 40  # characters of the name of whoever changed a shared view
-# a shared view rides in a NOTIFY payload (at most 8000 bytes, escaped once more in there)
-MAX_VIEW_BYTES = 1500
-
-
-@dataclass(frozen=True)
-class View:
-    """Which rows a viewer sees: all of them in file order, unless it sorts or searches.
-    ``header``: whether the first record is the header (None: as uploaded). ``by``: who set
-    a shared view, to show; not part of what the view is."""
-
-    sort: int | None = None
-    descending: bool = False
-    q: str = ""
-    filters: tuple[tuple[int, str], ...] = ()
-    header: bool | None = None
-    by: str = field(default="", compare=False)
-
-    @property
-    def picks(self) -> bool:
-        """Sorts or searches: its rows are not simply the version's, in order."""
-        return self.sort is not None or bool(self.q) or bool(self.filters)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sort": self.sort,
-            "order": "desc" if self.descending else "asc",
-            "q": self.q,
-            "filters": {str(column): text for column, text in self.filters},
-            "header": self.header,
-            "by": self.by or None,
-        }
-
-    def encode(self) -> str:
-        """As the store keeps a shared view ("" for the plain one)."""
-        return orjson.dumps(self.as_dict()).decode() if self != PLAIN or self.by else ""
-
-    def on(self, version: Version | None) -> Version | None:
-        """The version as this view reads it: with its header switched, if the view does."""
-        if version is None or self.header is None or self.header == version.meta.has_header:
-            return version
-        return replace(version, meta=replace(version.meta, has_header=self.header))
-
-    def check(self, version: Version | None) -> None:
-        """A view names only columns the version has."""
-        width = version.meta.width if version is not None else 0
-        for column in (self.sort, *(c for c, _ in self.filters)):
-            if column is not None and column >= width:
-                raise TablecastError("bad_option", f"the table has no column {column}")
-
-
-PLAIN = View()
-
-
-def view_from_query(get: Callable[[str], str | None], names: list[str]) -> View:
-    """A view from HTTP query parameters: ``sort``, ``order``, ``q``, ``filter.N``,
-    ``header``. ``names``: every parameter name in the query, for the filters."""
-    sort = get("sort")
-    order = get("order")
-    header = get("header")
-    filters = {
-        name[len("filter.") :]: get(name) or "" for name in names if name.startswith("filter.")
-    }
-    return _view(
-        None if sort in (None, "") else _column(sort, "sort"),
-        order or "asc",
-        get("q") or "",
-        filters,
-        parse_header_option(header) if header else None,  # none: the version's own
-        "",
-    )
-
-
-def view_from_message(obj: Mapping[str, Any]) -> View:
-    """A view from a tablecast.v1 ``view`` message (see docs/protocol.md)."""
-    sort, header, filters = obj.get("sort"), obj.get("header"), obj.get("filters")
-    filters = {} if filters is None else filters
-    q, order, by = obj.get("q") or "", obj.get("order") or "asc", obj.get("by") or ""
-    if sort is not None and (isinstance(sort, bool) or not isinstance(sort, int)):
-        raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
-    if header is not None and not isinstance(header, bool):
-        raise TablecastError("bad_option", "header must be true, false or null")
-    if not isinstance(filters, dict) or not all(isinstance(v, str) for v in filters.values()):
-        raise TablecastError("bad_option", "filters must map column numbers to text")
-    if not isinstance(q, str) or not isinstance(order, str) or not isinstance(by, str):
-        raise TablecastError("bad_option", "q, order and by must be strings")
-    return _view(sort, order, q, filters, header, by)
-
-
-def _view(
-    sort: int | None,
-    order: str,
-    q: str,
-    filters: Mapping[str, str],
-    header: bool | None,
-    by: str,
-) -> View:
-    if sort is not None and sort < 0:
-        raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
-    if order not in ("asc", "desc"):
-        raise TablecastError("bad_option", "order must be asc or desc")
-    if len(filters) > MAX_FILTERS:
-        raise TablecastError("bad_option", f"at most {MAX_FILTERS} filters")
-    texts = [q, *filters.values()]
-    if any(len(text) > MAX_TEXT for text in texts):
-        raise TablecastError("bad_option", f"a search is at most {MAX_TEXT} characters")
-    by = "".join(c for c in by if c.isprintable())[:MAX_NAME]
-    view = View(
-        sort=sort,
-        descending=order == "desc",
-        q=q,
-        filters=tuple(
-            sorted((_column(column, "filter"), text) for column, text in filters.items() if text)
-        ),
-        header=header,
-        by=by,
-    )
-    if len(view.encode()) > MAX_VIEW_BYTES:
-        raise TablecastError("bad_option", "the searches and filters are too long together")
-    return view
-
-
-def view_from_json(text: str) -> View:
-    """A view as View.encode wrote it ("": the plain view)."""
-    return view_from_message(orjson.loads(text)) if text else PLAIN
-
-
-def _column(text: str, what: str) -> int:
-    # ASCII digits only: str.isdigit() also takes a superscript 2 (which int() refuses) and an
-    # Arabic-Indic 1 (which int() reads as 1)
-    if not (text.isascii() and text.isdigit()) or len(text) > 6:
-        raise TablecastError("bad_option", f"{what} must name a column by number (0 is the first)")
-    return int(text)
-
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views.

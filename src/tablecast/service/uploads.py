@@ -2,12 +2,13 @@
 
 WebSocket and HTTP clients alike start, feed and finish (or give up) uploads through
 :class:`Uploads`; what viewers are shown of an upload in progress (tablecast.v1's
-``upload_progress``, paced by tablecast.progress and spread by the hub) is reported here, and
-only here, so that each way an upload ends is reported once and the same way for every client.
+``upload_progress``, paced by tablecast.service.progress and spread by the hub) is reported
+here, and only here, so that each way an upload ends is reported once and the same way for
+every client.
 
 The caller has checked the client's rights (an edit key, the creation rate) before it starts
 an upload; the limits an upload itself meets (its size, what uploads in progress hold, the
-store's room) are checked by tablecast.documents as its bytes arrive. What is said to the
+store's room) are checked by tablecast.service.documents as its bytes arrive. What is said to the
 client is the caller's: where that must come before the viewers hear of it (``upload_ready``,
 ``upload_done``), the caller hands it over as a callback.
 """
@@ -17,14 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from . import tasks
+from .. import tasks
+from ..errors import TablecastError
+from ..model import Document
+from ..table.parsing import ParseOptions
 from .documents import Documents, Upload
-from .errors import TablecastError
 from .hub import Hub
-from .parsing import ParseOptions
-from .store.base import Document
 
-log = logging.getLogger("tablecast.uploads")
+log = logging.getLogger("tablecast.service.uploads")
 
 
 class Uploads:
@@ -114,5 +115,5 @@ class Uploads:
 
     def _show(self, upload: Upload, state: str, err: TablecastError | None = None) -> None:
         # what the document's v1 viewers, on every node, see of the upload (paced: see
-        # tablecast.progress)
+        # tablecast.service.progress)
         self.hub.upload_progress(upload, state, err)

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from .errors import TablecastError
+from ..errors import TablecastError
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def unique_names(columns: list[str]) -> list[str]:
 class Writer:
     """Turns batches of rows into bytes in one format. ``header``: the column names, written
     first (TSV, CSV) or used as keys (JSON Lines). ``types``: each column's type (see
-    tablecast.views), for JSON Lines: where a column is integer or decimal, its cells that are
+    tablecast.table.view), for JSON Lines: where a column is integer or decimal, its cells that are
     JSON numbers (see json_number) are written as numbers."""
 
     def __init__(

@@ -11,7 +11,7 @@ from ..metrics import CONTENT_TYPE, METRICS, Gauges
 from . import canonical_id
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from .services import Services
 
 
 class AppPage(tornado.web.RequestHandler):

@@ -17,15 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import access, protocol, tasks
-from .errors import DiskFull, TablecastError
+from .. import access, tasks
+from ..errors import DiskFull, TablecastError
+from ..metrics import METRICS
+from ..model import Document, Version
+from ..store.base import Nodes, Store
+from ..table import paging
+from ..table.parsing import DELIMITER_NAMES, ParseOptions
+from ..table.view import View
 from .ingest import Ingest
-from .metrics import METRICS
-from .parsing import DELIMITER_NAMES, ParseOptions
-from .store.base import Document, Nodes, Store, Version
-from .views import View, Views
+from .views import Views
 
-log = logging.getLogger("tablecast.documents")
+log = logging.getLogger("tablecast.service.documents")
 
 T = TypeVar("T")
 
@@ -44,7 +47,7 @@ class Page:
     """A page ready to send: which rows, their records as JSON, and (for a view that sorts or
     searches) each row's number in the version, as the viewer counts rows."""
 
-    window: protocol.PageWindow
+    window: paging.PageWindow
     data: bytes
     row_numbers: list[int] | None = None
 
@@ -287,10 +290,10 @@ class Documents:
         ``version`` must already be as the view reads it (View.on). ``viewer``: whose own
         view it is, if it is one (see Views.rows)."""
         if version is None or legacy or not view.picks:
-            window = protocol.page_window(version, page_no, page_size, legacy)
+            window = paging.page_window(version, page_no, page_size, legacy)
             return Page(window, await self.records_json(version, window.start, window.stop))
         rows = await self.views.rows(version, view, viewer=viewer)
-        window = protocol.rows_window(len(rows), page_no, page_size)
+        window = paging.rows_window(len(rows), page_no, page_size)
         picked = rows[window.start : window.stop]
         first = version.first_data_record
         return Page(

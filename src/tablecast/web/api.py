@@ -21,18 +21,20 @@ import tornado.web
 from tornado.http1connection import HTTP1Connection
 from tornado.ioloop import IOLoop
 
-from .. import access, export, protocol, tasks
-from ..documents import Upload
+from .. import access, tasks
 from ..errors import TablecastError
 from ..metrics import METRICS
-from ..originals import Rebuilt
-from ..parsing import ParseOptions, parse_delimiter, parse_header_option
-from ..store.base import Document, Version
-from ..views import PLAIN, View, view_from_json, view_from_query
+from ..model import Document, Version
+from ..service.documents import Upload
+from ..table import export, paging
+from ..table.originals import Rebuilt
+from ..table.parsing import ParseOptions, parse_delimiter, parse_header_option
+from ..table.view import PLAIN, View, view_from_json, view_from_query
+from ..wire import protocol
 from . import base_url, canonical_id, share_url
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from .services import Services
 
 log = logging.getLogger("tablecast.api")
 
@@ -109,7 +111,7 @@ class ApiHandler(tornado.web.RequestHandler):
         return await self.version(document, number) if number else document.version
 
     def requested_view(self) -> View:
-        """``sort``, ``order``, ``q``, ``filter.N`` and ``header`` (see tablecast.views)."""
+        """``sort``, ``order``, ``q``, ``filter.N`` and ``header`` (see tablecast.table.view)."""
         return view_from_query(
             lambda name: self.get_query_argument(name, None), list(self.request.query_arguments)
         )
@@ -117,7 +119,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
         version = document.version
-        window = protocol.page_window(version, 1, self.services.settings.page_size, legacy=False)
+        window = paging.page_window(version, 1, self.services.settings.page_size, legacy=False)
         return {
             **protocol.document_fields(document),
             "url": share_url(self.services.settings, self.request, document.id),
@@ -347,7 +349,7 @@ class NoSuchEndpoint(ApiHandler):
 
 class PageApi(ApiHandler):
     """``GET /parser/api/docs/{id}/pages/{n}``: one page of the current version, or of
-    ``?version=V``, sorted and searched as the query says (see tablecast.views)."""
+    ``?version=V``, sorted and searched as the query says (see tablecast.table.view)."""
 
     async def get(self, document_id: str, page: str) -> None:
         documents = self.services.documents
@@ -436,7 +438,7 @@ class DownloadApi(ApiHandler):
     """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl``: a version
     (``version=V``, else the current one) as a file: the file exactly as uploaded, or as a view
     shows it (``sort``, ``order``, ``q``, ``filter.N``, ``header``), streamed a few thousand
-    rows at a time (see tablecast.export)."""
+    rows at a time (see tablecast.table.export)."""
 
     async def get(self, document_id: str) -> None:
         if self.get_query_argument("format", None) == "original":
@@ -533,7 +535,7 @@ class DownloadApi(ApiHandler):
         self.finish()
 
     async def _rebuild(self, version: Version, rebuilt: Rebuilt) -> None:
-        """The start of the file that its records give back (see tablecast.originals)."""
+        """The start of the file that its records give back (see tablecast.table.originals)."""
         self.write(rebuilt.bom)
         for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
             stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
@@ -547,7 +549,8 @@ DRAIN_BYTES = 16 * 1024 * 1024
 DRAIN_SECONDS = 5.0
 DRAIN_ANY = 2**62  # a body of any announced size is read, as far as a refusal drains it
 ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
-# the encodings tablecast.parsing names, as a Content-Type names them (a BOM stays in the file)
+# the encodings tablecast.table.parsing names, as a Content-Type names them (a BOM stays in the
+# file)
 CHARSETS = {
     "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
 }  # fmt: skip

@@ -1,0 +1,103 @@
+"""How a version's records are kept: in blocks of :data:`BLOCK_RECORDS` records, each record
+already encoded as a JSON array, one per line, with the offset where each starts. A page is
+then one slice of a block or two, its line breaks turned into commas: no parsing, no per-record
+work. Pure: the stores keep blocks, ingest makes them, pages and views read them.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+import orjson
+
+BLOCK_RECORDS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    records: bytes  # JSON arrays, one per line (orjson escapes line breaks inside cells)
+    offsets: bytes  # where each record starts in ``records``, little-endian uint32s
+
+
+def encode_block(records: Sequence[str]) -> Block:
+    """A block from records as :mod:`tablecast.table.parsing` gives them: each the inside of a JSON
+    array of strings, without its ``["`` and ``"]``."""
+    text = '["' + '"]\n["'.join(records) + '"]'
+    data = text.encode()
+    # In ASCII text a character is a byte: the offsets come from the lengths we already have.
+    lengths = map(len, records if len(data) == len(text) else map(str.encode, records))
+    # each record takes its length, plus 5 for '["', '"]' and the line break
+    starts = array("I", accumulate(map((5).__add__, lengths), initial=0))
+    starts.pop()  # where a record after the last one would start
+    if sys.byteorder == "big":
+        starts.byteswap()
+    return Block(data, starts.tobytes())
+
+
+def record_cells(record: str) -> list[str]:
+    """A record's cells, from its form in :func:`encode_block`."""
+    cells: list[str] = orjson.loads('["' + record + '"]')
+    return cells
+
+
+def _starts(offsets: bytes) -> Sequence[int]:
+    if sys.byteorder == "little":
+        return memoryview(offsets).cast("I")  # no copy: read where SQLite put it
+    starts = array("I")
+    starts.frombytes(offsets)
+    starts.byteswap()
+    return starts
+
+
+def block_range(start: int, stop: int) -> tuple[int, int]:
+    """The first and last block holding records ``start`` to ``stop`` (exclusive)."""
+    return start // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS
+
+
+def records_json(blocks: Iterable[tuple[int, bytes, bytes]], records: Sequence[int]) -> bytes:
+    """From (block number, records, offsets) holding them, the stored records ``records``, in
+    that order, as one JSON array: the one way blocks become records again. Neighbours in a
+    block are cut as one slice, so a range (a page) costs a slice a block, not one a record.
+    Records past those the blocks hold are left out."""
+    found = {number: (data, _starts(offsets)) for number, data, offsets in blocks}
+    is_range = isinstance(records, range) and records.step == 1
+    pieces = []
+    i, count = 0, len(records)
+    while i < count:
+        record = records[i]
+        number, first = divmod(record, BLOCK_RECORDS)
+        block = found.get(number)
+        if block is None or first >= len(block[1]):
+            break
+        data, starts = block
+        if is_range:
+            last = min(len(starts), first + count - i)
+        else:
+            last = first + 1
+            while last < len(starts) and i + last - first < count:
+                if records[i + last - first] != record + last - first:
+                    break
+                last += 1
+        end = starts[last] - 1 if last < len(starts) else len(data)
+        pieces.append(data[starts[first] : end])
+        i += last - first
+    return b"[" + b",".join(pieces).replace(b"\n", b",") + b"]"
+
+
+def join_rows(blocks: Iterable[tuple[int, bytes, bytes]], start: int, stop: int) -> bytes:
+    """Records ``start`` to ``stop`` (see records_json)."""
+    return records_json(blocks, range(start, stop))
+
+
+def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int]) -> bytes:
+    """Records ``picked``, in that order (see records_json)."""
+    return records_json(blocks, picked)
+
+
+def blocks_of(picked: Iterable[int]) -> list[int]:
+    """The blocks holding these records, each once."""
+    return sorted({record // BLOCK_RECORDS for record in picked})

@@ -1,0 +1,48 @@
+"""Page maths: which records page N of a version (or of a view's rows) shows, clamped to the
+pages there are. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from ..model import Version
+
+
+@dataclass(slots=True)
+class PageWindow:
+    """Which records a page shows. ``start``/``stop`` index the stored records."""
+
+    page_no: int
+    page_count: int
+    total_number: int
+    page_size: int
+    start: int
+    stop: int
+    first_row: int  # the number of the page's first row (1-based) as the viewer counts rows
+
+
+def page_window(version: Version | None, page_no: int, page_size: int, legacy: bool) -> PageWindow:
+    """Page ``page_no`` of a version, clamped to the pages it has (there is always a page 1).
+
+    Legacy clients count every record, header included; v1 and HTTP count the rows under it.
+    """
+    if version is None:
+        total = offset = 0
+    elif legacy:
+        total, offset = version.meta.record_count, 0
+    else:
+        total, offset = version.data_rows, version.first_data_record
+    rows = rows_window(total, page_no, page_size)
+    return replace(rows, start=offset + rows.start, stop=offset + rows.stop)
+
+
+def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
+    """Page ``page_no`` of ``total`` rows (a view's, see tablecast.table.view), clamped to the
+    pages there are (there is always a page 1). ``start``/``stop`` index those rows."""
+    page_count = max(1, math.ceil(total / page_size))
+    page_no = min(max(page_no, 1), page_count)
+    first = (page_no - 1) * page_size
+    stop = min(total, first + page_size)
+    return PageWindow(page_no, page_count, total, page_size, first, stop, first + 1)
