@@ -7,6 +7,7 @@ import pytest
 
 from tablecast.errors import TablecastError
 from tablecast.model import Document, Version, VersionMeta
+from tablecast.table import paging
 from tablecast.table.parsing import parse_header_option
 from tablecast.wire import protocol
 
@@ -31,18 +32,18 @@ def version(records: int, has_header: bool = True, width: int = 2) -> Version:
     ],
 )
 def test_page_window(records, has_header, legacy, page_no, expected):
-    w = protocol.page_window(version(records, has_header), page_no, 100, legacy)
+    w = paging.page_window(version(records, has_header), page_no, 100, legacy)
     assert (w.page_no, w.page_count, w.total_number, w.start, w.stop, w.first_row) == expected
 
 
 def test_a_document_without_a_version_has_one_empty_page():
-    w = protocol.page_window(None, 5, 100, legacy=True)
+    w = paging.page_window(None, 5, 100, legacy=True)
     assert (w.page_no, w.page_count, w.total_number, w.start, w.stop) == (1, 1, 0, 0, 0)
-    assert protocol.page_window(None, 1, 100, legacy=False).page_count == 1  # page 1, no page 2
+    assert paging.page_window(None, 1, 100, legacy=False).page_count == 1  # page 1, no page 2
 
 
 def test_legacy_page_has_exactly_the_articles_keys():
-    w = protocol.page_window(version(3), 1, 100, legacy=True)
+    w = paging.page_window(version(3), 1, 100, legacy=True)
     message = orjson.loads(protocol.legacy_page("doc", w, b'[["a","b"],["1","2"],["3","4"]]'))
     assert message == {
         "uuid": "doc",
@@ -58,7 +59,7 @@ def test_legacy_page_has_exactly_the_articles_keys():
 
 def test_v1_page_carries_the_legacy_keys_and_more():
     document = Document("doc", 0.0, 1.5, 1, version(3))
-    w = protocol.page_window(document.version, 1, 100, legacy=False)
+    w = paging.page_window(document.version, 1, 100, legacy=False)
     fields = protocol.document_fields(document)
     message = orjson.loads(protocol.v1_page(fields, w, b'[["1","2"]]', shared=True, cause="join"))
     assert message["type"] == "page"
