@@ -11,6 +11,7 @@ import pytest
 
 from tablecast import tasks
 from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.view import PLAIN
 from tablecast.web.server import Node
@@ -52,12 +53,12 @@ class BrokenViewer(Viewer):
 async def setup(tmp_path: Path):
     store = SlowStore(tmp_path / "s.sqlite3")
     node = Node.assemble(store, Limits(max_upload_bytes=10**9), page_size=100, legacy_page_size=100)
-    documents, hub = node.in_progress, node.hub
+    in_progress, hub = node.in_progress, node.hub
     document, _ = await node.documents.create()
-    upload = await documents.start(document.id, filename="t.tsv", has_header=False)
+    upload = await in_progress.start(document.id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
     await upload.finish()
-    yield store, documents, hub, document.id
+    yield store, in_progress, hub, document.id
     await node.close()
 
 
@@ -103,7 +104,7 @@ async def test_one_broken_viewer_does_not_stop_the_others(setup):
 
 
 async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setup):
-    store, documents, hub, document_id = setup
+    store, in_progress, hub, document_id = setup
     alone = Viewer(follow=False)
     room = await hub.join(alone, document_id)
     assert room is not None
@@ -111,7 +112,7 @@ async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setu
 
     async def new_version() -> None:
         await asyncio.sleep(0.05)
-        upload = await documents.start(document_id, filename="v2.tsv", has_header=False)
+        upload = await in_progress.start(document_id, Announced("v2.tsv", has_header=False))
         await upload.feed(b"only\nthis\n")
         await hub.version_committed(await upload.finish())
 
@@ -169,7 +170,7 @@ async def test_a_page_turned_as_the_server_stops_is_kept(tmp_path: Path):
     )
     hub = node.hub
     document, _ = await node.documents.create()
-    upload = await node.in_progress.start(document.id, filename="t.tsv", has_header=False)
+    upload = await node.in_progress.start(document.id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
     await upload.finish()
     room = await hub.join(Viewer(), document.id)

@@ -14,6 +14,7 @@ from tablecast.bus import events
 from tablecast.service.cluster import Cluster
 from tablecast.service.hub import PRESENCE_DELAY, Hub
 from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.postgres import PostgresStore
 from tablecast.web.server import Node
 from test_hub import Viewer
@@ -43,7 +44,7 @@ async def cluster(pg_url: str) -> AsyncIterator[Any]:
 
 
 async def upload(node: Node, document_id: str, rows: int) -> None:
-    upload = await node.in_progress.start(document_id, filename="t.tsv", has_header=False)
+    upload = await node.in_progress.start(document_id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(rows)).encode())
     await upload.finish()
 

@@ -22,6 +22,7 @@ from support import Listening, editor, expect, http, legacy, nothing_more, put, 
 from tablecast.config import Settings
 from tablecast.service.hub import Hub
 from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.columns import TableText
 from tablecast.table.view import View
@@ -124,7 +125,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[Node, Hub, str]]:
 
 
 async def new_version(node: Node, hub: Hub, document_id: str, count: int) -> None:
-    upload = await node.in_progress.start(document_id, filename="t.tsv", has_header=False)
+    upload = await node.in_progress.start(document_id, Announced("t.tsv", has_header=False))
     await upload.feed(rows(count))
     await hub.version_committed(await upload.finish())
 

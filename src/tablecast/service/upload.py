@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .. import tasks
 from ..errors import DiskFull, TablecastError
@@ -60,6 +61,18 @@ def too_many(limits: Limits, by_address: int, in_all: int, more: int) -> Tableca
     return None
 
 
+@dataclass(frozen=True)
+class Announced:
+    """An upload as its client announces it."""
+
+    filename: str
+    has_header: bool = True
+    options: ParseOptions | None = None  # None: detected from the file
+    size: int | None = None  # the file's, if the client said
+    via: str = "ws"  # ws or http, for the log
+    address: str = "-"  # the client's, whose unfinished uploads are bounded together
+
+
 class InProgress:
     """The uploads in progress, and what they hold."""
 
@@ -73,35 +86,25 @@ class InProgress:
         # for remove_leftovers. At start too: the store's own recovery may have met one.
         self.leftovers = True
 
-    async def start(
-        self,
-        document_id: str,
-        *,
-        filename: str,
-        has_header: bool = True,
-        options: ParseOptions | None = None,
-        size: int | None = None,
-        via: str = "ws",
-        address: str = "-",
-    ) -> Upload:
-        """``address``: the client's, whose unfinished uploads are bounded together."""
-        limit = self.limits.max_upload_bytes
+    async def start(self, document_id: str, announced: Announced) -> Upload:
+        """A new upload to the document, refused if it cannot fit."""
+        limit, size = self.limits.max_upload_bytes, announced.size
         if size is not None and size > limit:
             raise TablecastError("too_large", f"the file is larger than the limit of {limit} bytes")
-        self._check_held(address, size or 0)
+        self._check_held(announced.address, size or 0)
         await self.check_space(size or 0)
         store = self.storage.store
         ingest = await self.storage.write(
             lambda: Ingest(
                 store,
                 document_id,
-                filename=filename,
-                has_header=has_header,
-                options=options or ParseOptions(),
+                filename=announced.filename,
+                has_header=announced.has_header,
+                options=announced.options or ParseOptions(),
                 max_bytes=limit,
             )
         )
-        upload = Upload(self, ingest, document_id, filename, size, via, address)
+        upload = Upload(self, ingest, document_id, announced)
         self.uploads.add(upload)
         return upload
 
@@ -161,21 +164,14 @@ class Upload:
     """An upload in progress. Feed it bytes, then finish (commit) or abort (roll back)."""
 
     def __init__(
-        self,
-        in_progress: InProgress,
-        ingest: Ingest,
-        document_id: str,
-        filename: str,
-        size: int | None,
-        via: str,
-        address: str = "-",
+        self, in_progress: InProgress, ingest: Ingest, document_id: str, announced: Announced
     ) -> None:
         self.id = secrets.token_hex(4)
-        self.via = via  # ws or http, for the log
-        self.address = address  # the client's, for the bounds on unfinished uploads
+        self.via = announced.via
+        self.address = announced.address
         self.document_id = document_id
-        self.filename = filename
-        self.size = size  # announced by the client, if it did
+        self.filename = announced.filename
+        self.size = announced.size
         self.started = self.last_data = time.monotonic()
         # What ends the upload from the client's side when it times out (see expire)
         self.on_expire: Callable[[TablecastError], None] | None = None

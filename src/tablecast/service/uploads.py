@@ -23,7 +23,7 @@ from ..errors import TablecastError
 from ..model import Document
 from ..table.parsing import ParseOptions
 from .hub import Hub
-from .upload import InProgress, Upload
+from .upload import Announced, InProgress, Upload
 
 log = logging.getLogger("tablecast.service.uploads")
 
@@ -53,15 +53,8 @@ class Uploads:
         upload for the client and tells it so, before any viewer hears of the upload; False
         when the client left while the upload was starting: it is then rolled back unseen,
         and None returned."""
-        upload = await self.in_progress.start(
-            document_id,
-            filename=filename,
-            has_header=has_header,
-            options=options,
-            size=size,
-            via=via,
-            address=address,
-        )
+        announced = Announced(filename, has_header, options, size, via, address)
+        upload = await self.in_progress.start(document_id, announced)
         if ready is not None and not ready(upload):
             await upload.abort()
             log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
