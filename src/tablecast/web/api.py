@@ -170,7 +170,7 @@ class UploadHandler(ApiHandler):
         # Our checks answer 413, not Tornado's (which closes): any body is read, up to the
         # upload limit as a file, and past it only as long as a refusal drains it
         connection.set_max_body_size(DRAIN_ANY)
-        # Tornado's own body timeout closes without a word: ours (Documents.expired) answers
+        # Tornado's own body timeout closes without a word: ours (InProgress.expired) answers
         # upload_timeout first, and Tornado's is the backstop
         connection.set_body_timeout(settings.upload_timeout + 10)
         try:
@@ -252,7 +252,7 @@ class UploadHandler(ApiHandler):
             self.finish()
 
     def _expired(self, err: TablecastError) -> None:
-        """The upload went quiet or ran too long (see Documents.expired)."""
+        """The upload went quiet or ran too long (see InProgress.expired)."""
         tasks.spawn(self._end_expired(err), "end an upload that timed out")
 
     async def _end_expired(self, err: TablecastError) -> None:
