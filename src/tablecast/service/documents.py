@@ -26,10 +26,10 @@ log = logging.getLogger("tablecast.service.documents")
 
 
 class Documents:
-    def __init__(self, storage: Storage, capacity: Capacity, uploading: InProgress) -> None:
+    def __init__(self, storage: Storage, capacity: Capacity, in_progress: InProgress) -> None:
         self.storage = storage
         self.capacity = capacity
-        self.uploading = uploading  # whose room in the store a restore must leave them
+        self.in_progress = in_progress  # uploads: a restore leaves them the room they take
 
     async def create(self) -> tuple[Document, str]:
         """A new document and its edit key (which is kept nowhere: see tablecast.access).
@@ -61,7 +61,7 @@ class Documents:
         """Make an old version current again, as a new version with its records (copied in
         the store, not parsed again): history only grows."""
         storage, capacity = self.storage, self.capacity
-        await self.uploading.check_space(old.meta.size)
+        await self.in_progress.check_space(old.meta.size)
         store = storage.store
 
         def copy() -> Document:
