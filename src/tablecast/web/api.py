@@ -25,9 +25,10 @@ from .. import access, tasks
 from ..errors import TablecastError
 from ..metrics import METRICS
 from ..model import Document, Version
-from ..service.documents import Upload
+from ..service.upload import Upload
 from ..table import export, paging
 from ..table.originals import Rebuilt
+from ..table.paging import Numbering
 from ..table.parsing import ParseOptions, parse_delimiter, parse_header_option
 from ..table.view import PLAIN, View, view_from_json, view_from_query
 from ..wire import protocol
@@ -119,7 +120,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
         version = document.version
-        window = paging.page_window(version, 1, self.services.settings.page_size, legacy=False)
+        window = paging.page_window(version, 1, self.services.settings.page_size, Numbering.ROWS)
         return {
             **protocol.document_fields(document),
             "url": share_url(self.services.settings, self.request, document.id),
@@ -169,7 +170,7 @@ class UploadHandler(ApiHandler):
         # Our checks answer 413, not Tornado's (which closes): any body is read, up to the
         # upload limit as a file, and past it only as long as a refusal drains it
         connection.set_max_body_size(DRAIN_ANY)
-        # Tornado's own body timeout closes without a word: ours (Documents.expired) answers
+        # Tornado's own body timeout closes without a word: ours (InProgress.expired) answers
         # upload_timeout first, and Tornado's is the backstop
         connection.set_body_timeout(settings.upload_timeout + 10)
         try:
@@ -251,7 +252,7 @@ class UploadHandler(ApiHandler):
             self.finish()
 
     def _expired(self, err: TablecastError) -> None:
-        """The upload went quiet or ran too long (see Documents.expired)."""
+        """The upload went quiet or ran too long (see InProgress.expired)."""
         tasks.spawn(self._end_expired(err), "end an upload that timed out")
 
     async def _end_expired(self, err: TablecastError) -> None:
@@ -352,7 +353,7 @@ class PageApi(ApiHandler):
     ``?version=V``, sorted and searched as the query says (see tablecast.table.view)."""
 
     async def get(self, document_id: str, page: str) -> None:
-        documents = self.services.documents
+        pages = self.services.pages
         try:
             document = await self.document(document_id)
             view = self.requested_view()
@@ -360,10 +361,10 @@ class PageApi(ApiHandler):
             view.check(version)
             document = replace(document, version=version)
             page_no, page_size = int(page), self.services.settings.page_size  # route: 1-18 digits
-            found = await documents.page(version, view, page_no, page_size, legacy=False)
+            found = await pages.page(version, view, page_no, page_size, Numbering.ROWS)
             if not 1 <= page_no <= found.window.page_count:
                 raise TablecastError("page_not_found", f"the document has no page {page}")
-            types = await documents.views.types(version) if version is not None else []
+            types = await pages.types(version)
         except TablecastError as err:
             self.fail(err)
             return
@@ -450,14 +451,10 @@ class DownloadApi(ApiHandler):
             version = view.on(await self.requested_version(document))
             view.check(version)
             fmt = export.format_named(self.get_query_argument("format", None))
-            views = self.services.documents.views
-            rows = blocks = None
+            pages = self.services.pages
             # JSON Lines writes numbers as numbers: it needs to know which columns hold them
-            types = await views.types(version) if version and fmt.name == "jsonl" else []
-            if version is not None and view.picks:
-                rows = await views.rows(version, view)
-                # a sorted view's rows come from all over the version: from its blocks, kept
-                blocks = await views.blocks(version)
+            types = await pages.types(version) if fmt.name == "jsonl" else []
+            picked = await pages.sorted_rows(version, view) if version is not None else None
         except TablecastError as err:
             self.fail(err)
             return
@@ -469,14 +466,14 @@ class DownloadApi(ApiHandler):
         writer = export.Writer(fmt, header, version.columns, types)
         self.write(writer.start())
         first = version.first_data_record
-        documents = self.services.documents
-        count = version.data_rows if rows is None else len(rows)
+        count = version.data_rows if picked is None else len(picked[0])
         try:
             for start in range(0, count, EXPORT_RECORDS):
                 stop = min(start + EXPORT_RECORDS, count)
-                if rows is None or blocks is None:
-                    data = await documents.records_json(version, first + start, first + stop)
-                else:
+                if picked is None:
+                    data = await pages.records_json(version, first + start, first + stop)
+                else:  # a sorted view's rows come from all over the version: from its blocks
+                    rows, blocks = picked
                     data = blocks.pick(rows[start:stop])
                 self.write(writer.from_json(data))
                 await self.flush()  # waits for the client: a slow one never fills our memory
@@ -494,7 +491,7 @@ class DownloadApi(ApiHandler):
 
     async def _original(self, document_id: str) -> None:
         """The file exactly as it was uploaded, a few parts at a time."""
-        store, documents = self.services.documents.store, self.services.documents
+        documents = self.services.documents
         try:
             document = await self.document(document_id)
             version = await self.requested_version(document)
@@ -504,7 +501,7 @@ class DownloadApi(ApiHandler):
                 )
             if version is None:
                 raise TablecastError("not_found", "the document has no version yet")
-            parts = await documents.read(store.read_original, version.id, 0, ORIGINAL_PARTS)
+            parts = await documents.original(version, 0, ORIGINAL_PARTS)
             if not parts:
                 raise TablecastError(
                     "original_not_kept",
@@ -529,7 +526,7 @@ class DownloadApi(ApiHandler):
                 first += len(parts)
                 if len(parts) < ORIGINAL_PARTS:
                     break
-                parts = await documents.read(store.read_original, version.id, first, ORIGINAL_PARTS)
+                parts = await documents.original(version, first, ORIGINAL_PARTS)
         except tornado.iostream.StreamClosedError:
             return
         self.finish()
@@ -539,7 +536,7 @@ class DownloadApi(ApiHandler):
         self.write(rebuilt.bom)
         for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
             stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
-            data = await self.services.documents.records_json(version, start, stop)
+            data = await self.services.pages.records_json(version, start, stop)
             self.write(rebuilt.text(data, last=stop == rebuilt.record_count))
             await self.flush()
 

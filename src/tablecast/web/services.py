@@ -16,6 +16,7 @@ from ..config import Settings
 from ..rates import Buckets
 from ..service.documents import Documents
 from ..service.hub import Hub
+from ..service.pages import Pages
 from ..service.uploads import Uploads
 
 
@@ -36,6 +37,7 @@ class Services:
     documents: Documents
     hub: Hub
     uploads: Uploads  # every upload, WebSocket or HTTP, goes through it
+    pages: Pages  # pages of versions, and their columns' types
     connections: set[Viewer] = field(default_factory=set)  # every open WebSocket
     # open WebSockets by client address, counted from the handshake that admits one
     addresses: Counter[str] = field(default_factory=Counter)
