@@ -27,6 +27,8 @@ def version(records: int, has_header: bool = True) -> Version:
         (250, False, RECORDS, 3, (3, 3, 250, 200, 250, 201)),
         (251, True, RECORDS, 99, (3, 3, 251, 200, 251, 201)),  # clamped to the last page
         (251, True, ROWS, 0, (1, 3, 250, 1, 101, 1)),  # and to the first
+        (251, True, RECORDS, 0, (1, 3, 251, 0, 100, 1)),
+        (1, True, ROWS, 1, (1, 1, 0, 1, 1, 1)),  # a header alone: one empty page
         (1, True, ROWS, 1, (1, 1, 0, 1, 1, 1)),  # a header alone: one empty page of rows
         (1, True, RECORDS, 1, (1, 1, 1, 0, 1, 1)),  # ... and one record
     ],
