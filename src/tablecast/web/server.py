@@ -46,19 +46,18 @@ from ..store.base import Store
 from ..wire import websocket
 from . import SecurityHeaders
 from .api import (
-    DocumentApi,
-    DocumentsApi,
-    DownloadApi,
     NoSuchEndpoint,
     PageApi,
     RestoreApi,
     VersionsApi,
 )
 from .connection import keep_alive
+from .downloads import DownloadApi
 from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
+from .uploads import DocumentApi, DocumentsApi
 
 log = logging.getLogger("tablecast")
 
