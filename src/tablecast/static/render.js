@@ -2,7 +2,7 @@
 // hands the model's answers to the DOM modules. Called after the state changes.
 
 import { $ } from "./dom.js";
-import { renderAccess as drawAccess, renderStatus as drawStatus, renderTitles } from "./bar.js";
+import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderTitles } from "./bar.js";
 import { renderOffline, renderOthers as drawOthers, showAlert } from "./banners.js";
 import * as model from "./model.js";
 import { renderFollow, renderPageNumber, renderPager, renderRange } from "./pager.js";
@@ -84,5 +84,5 @@ export function explain(code, fallback) {
 
 export function showMissing() {
   showScreen("missing");
-  $("choose").hidden = true; // uploads start from a new table, not a missing one
+  offerFiles(false); // uploads start from a new table, not a missing one
 }

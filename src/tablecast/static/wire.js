@@ -15,6 +15,11 @@ export const CLOSE_STORAGE_FULL = 4507; // no room for a new document: retrying 
 // sends, so that it reads as ours in a trace)
 export const CLOSE_NO_PONG = 4000;
 
+// An upload's messages: an error answering one of these requests is the upload's; the
+// replies are what its sender waits for, in order
+export const UPLOAD_REQUESTS = new Set(["upload_begin", "upload_chunk", "upload_end", "upload_cancel"]);
+export const UPLOAD_REPLIES = new Set(["upload_ready", "upload_ack", "upload_done"]);
+
 // Paths
 export const WS_PATH = "/parser/ws"; // a new document; `${WS_PATH}/${id}` joins one
 export const API_PATH = "/parser/api/docs";
