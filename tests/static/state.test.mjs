@@ -83,6 +83,10 @@ test("a request answered is answered once; an older one changes nothing", () => 
   change.asked(second);
   assert.equal(change.answered(first), false);
   assert.equal(state.pending, second);
+  assert.equal(change.saidSlow(first), false); // replaced: never said
+  assert.equal(first.shown, undefined);
+  assert.equal(change.saidSlow(second), true);
   assert.equal(change.answered(), true);
   assert.equal(state.pending, null);
+  assert.equal(change.saidSlow(second), false); // answered before it was slow
 });

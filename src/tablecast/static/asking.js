@@ -15,10 +15,7 @@ export function ask(text, { view = null, answers = () => false } = {}) {
   const pending = { text, view, answers, shown: Boolean(state.pending && state.pending.shown) };
   change.asked(pending);
   setTimeout(() => {
-    if (state.pending === pending) {
-      pending.shown = true;
-      renderPending();
-    }
+    if (change.saidSlow(pending)) renderPending();
   }, BUSY_AFTER);
   renderPending();
   return pending;

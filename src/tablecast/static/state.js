@@ -142,6 +142,13 @@ export function asked(pending) {
   state.pending = pending;
 }
 
+// The request still waited for is slow: from now on it is said (and so is its successor).
+export function saidSlow(pending) {
+  if (state.pending !== pending) return false;
+  pending.shown = true;
+  return true;
+}
+
 // The request answered (or given up); an older one being answered changes nothing.
 export function answered(pending = state.pending) {
   if (!pending || state.pending !== pending) return false;
