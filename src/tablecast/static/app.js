@@ -2,6 +2,7 @@
 // What the viewer does and what the server says, turned into changes of the state
 // (state.js) and drawn (render.js); every listener is bound in bindings.js.
 
+import * as answers from "./answers.js";
 import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showNotice } from "./banners.js";
@@ -25,7 +26,7 @@ import { showScreen } from "./screens.js";
 import { sendFile } from "./sending.js";
 import * as change from "./state.js";
 import { shownPage, state } from "./state.js";
-import { PLAIN, isPlain, nextSort, sameView, viewFields, withFilter } from "./views.js";
+import { PLAIN, isPlain, nextSort, viewFields, withFilter } from "./views.js";
 import * as versions from "./versions.js";
 
 let connection = null;
@@ -140,17 +141,7 @@ function goTo(pageNo) {
   // a view link cannot lead the group: turning a page means browsing on one's own
   if (!state.edit && state.follow) setFollow(false);
   if (!connection.send({ type: "goto", page: target })) return;
-  const view = currentView();
-  if (state.follow) {
-    // turns are shown in the order the server makes them: the next one is the answer
-    ask(text, { answers: (shown) => ["turn", "version", "view"].includes(shown.cause) });
-  } else {
-    ask(text, {
-      answers: (shown) =>
-        shown.cause === "version" ||
-        (shown.cause === "request" && shown.page_no === target && sameView(shown.view || PLAIN, view)),
-    });
-  }
+  ask(text, { answers: state.follow ? answers.groupTurn() : answers.ownTurn(target, currentView()) });
 }
 
 // The view shown, or the one asked for and on its way: a second click on a column waiting
@@ -179,22 +170,9 @@ function changeView(changes) {
 
 function sendView(view, text) {
   if (!connection.send({ type: "view", ...viewFields(view), by: state.name })) return;
-  if (state.follow && state.edit) {
-    // the group's view changes: its page 1 comes to every follower, or a newer view's does
-    // when another editor's overtakes it (that one is said by someone else)
-    ask(text, {
-      view,
-      answers: (page) =>
-        page.cause === "version" ||
-        (page.cause === "view" && Boolean(page.view) && (sameView(page.view, view) || page.view.by !== state.name)),
-    });
-  } else {
-    ask(text, {
-      view,
-      answers: (page) =>
-        page.cause === "version" || (page.cause === "request" && sameView(page.view || PLAIN, view)),
-    });
-  }
+  // leading the group changes the group's view; anyone else's is their own
+  const leading = state.follow && state.edit;
+  ask(text, { view, answers: leading ? answers.groupView(view, state.name) : answers.ownView(view) });
 }
 
 // The header switch: back to the table as uploaded is no view of its own.
@@ -219,7 +197,7 @@ function setFollow(follow) {
   if (!connection) return;
   if (!connection.send({ type: "follow", follow })) return;
   if (follow && !state.old) {
-    ask("Joining the group…", { answers: (page) => ["follow", "version"].includes(page.cause) });
+    ask("Joining the group…", { answers: answers.joinGroup() });
   }
   if (!follow && state.page && !isPlain(state.page.view)) {
     // browsing on from the shared view: it becomes this viewer's own
