@@ -12,7 +12,6 @@ import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.
 import * as model from "./model.js";
 import { myName } from "./name.js";
 import {
-  alert,
   explain,
   renderAccess,
   renderFollowing,
@@ -20,6 +19,7 @@ import {
   renderPage,
   renderShown,
   renderStatus,
+  sayAlert,
   showMissing,
 } from "./render.js";
 import { showScreen } from "./screens.js";
@@ -68,7 +68,7 @@ function onMessage({ detail: message }) {
         renderShown();
       }
       if (message.code === "rate_limited") break; // a held-down arrow key: the page just waits
-      if (!String(message.request).startsWith("upload")) alert(explain(message.code, message.message));
+      if (!String(message.request).startsWith("upload")) sayAlert(explain(message.code, message.message));
       break;
     default:
       break;

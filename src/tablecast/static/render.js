@@ -74,7 +74,7 @@ export function renderStatus({ state: connectionState, retryIn }) {
 }
 
 // An error or a refusal, over the table.
-export function alert(text) {
+export function sayAlert(text) {
   showAlert(model.alertText(text, model.hasVersion(state)));
 }
 

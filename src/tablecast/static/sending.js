@@ -2,7 +2,7 @@
 // known, then goes in chunks (upload.js) while its progress shows; the address becomes the
 // share link once it is in.
 
-import { alert, explain, renderAccess } from "./render.js";
+import { explain, renderAccess, sayAlert } from "./render.js";
 import { hideAlert } from "./banners.js";
 import * as model from "./model.js";
 import * as change from "./state.js";
@@ -16,12 +16,12 @@ export async function sendFile(file, connect) {
   if (!file) return;
   if (state.upload) {
     // one upload at a time: the one on its way goes on, and this file is not dropped unsaid
-    alert(model.uploadBusy(file.name));
+    sayAlert(model.uploadBusy(file.name));
     return;
   }
   hideAlert();
   if (state.limits && file.size > state.limits.max_upload_bytes) {
-    alert(explain("too_large"));
+    sayAlert(explain("too_large"));
     return;
   }
   // Until the connection is open and what this viewer may do is known (after a reconnect,
@@ -37,7 +37,7 @@ export async function sendFile(file, connect) {
   const given = (text) => {
     change.uploadEnded();
     hideUpload();
-    if (text) alert(text);
+    if (text) sayAlert(text);
   };
   try {
     await Promise.race([connection.ready(), cancelled]);
@@ -66,7 +66,7 @@ export async function sendFile(file, connect) {
     document.body.dataset.document = connection.documentId;
     renderAccess();
   } catch (error) {
-    if (error.code !== "cancelled") alert(explain(error.code, error.message));
+    if (error.code !== "cancelled") sayAlert(explain(error.code, error.message));
   } finally {
     change.uploadEnded();
     hideUpload();

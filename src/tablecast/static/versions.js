@@ -6,7 +6,7 @@ import { fetchPage, fetchVersions, restoreVersion } from "./api.js";
 import { answered, ask } from "./asking.js";
 import { renderOldBanner, showNotice } from "./banners.js";
 import * as model from "./model.js";
-import { alert, explain, renderPage } from "./render.js";
+import { explain, renderPage, sayAlert } from "./render.js";
 import * as change from "./state.js";
 import { state } from "./state.js";
 import { PLAIN } from "./views.js";
@@ -27,7 +27,7 @@ export async function showOldPage(pageNo, text = model.loadingPage(pageNo), view
   try {
     page = await fetchPage(state.documentId, old.version, old.view, pageNo);
   } catch (error) {
-    if (state.pending === pending) alert(explain(error.code, error.message));
+    if (state.pending === pending) sayAlert(explain(error.code, error.message));
     answered(pending);
     return;
   }
@@ -63,7 +63,7 @@ function run(step) {
     try {
       await step(documentId);
     } catch (error) {
-      alert(explain(error.code, error.message));
+      sayAlert(explain(error.code, error.message));
       return;
     }
     render(documentId);
@@ -115,7 +115,7 @@ export async function restore(version) {
     const restored = await restoreVersion(state.documentId, version, state.editKey);
     showNotice(model.restoredNotice(version, restored.version));
   } catch (error) {
-    alert(explain(error.code, error.message));
+    sayAlert(explain(error.code, error.message));
     return;
   }
   backToLive();
