@@ -2,9 +2,9 @@
 // known, then goes in chunks (upload.js) while its progress shows; the address becomes the
 // share link once it is in.
 
-import { explain, renderAccess, sayAlert } from "./render.js";
 import { hideAlert } from "./banners.js";
 import * as model from "./model.js";
+import { explain, renderAccess, sayAlert } from "./render.js";
 import * as change from "./state.js";
 import { state } from "./state.js";
 import { Upload, UploadError } from "./upload.js";
