@@ -66,7 +66,7 @@ class Pages:
         window = paging.rows_window(len(rows), page_no, page_size)
         picked = rows[window.start : window.stop]
         first = version.first_data_record
-        data = await self.views.records_json(version, picked)
+        data = await self._picked_json(version, picked.tolist())
         # known once the rows are: a sort infers them first
         types = self.views.known_types(version)
         return Page(window, data, (picked + 1 - first).tolist(), types)
@@ -115,6 +115,13 @@ class Pages:
             reading.add_done_callback(lambda f: self._read_done(key, f))
         # shield: one viewer leaving must not cancel the read the others are waiting for
         return await asyncio.shield(reading)
+
+    async def _picked_json(self, version: Version, picked: list[int]) -> bytes:
+        """The picked records (a page of a view), in that order, read as records_json reads."""
+        store = self.storage.store
+        if store.reads_inline:
+            return store.read_picked(version.id, picked)
+        return await self.storage.read(store.read_picked, version.id, picked)
 
     def _read_done(self, key: tuple[int, int, int], future: asyncio.Future[bytes]) -> None:
         del self._reading[key]
