@@ -198,11 +198,20 @@ class Session:
         self._close_by = now + CLOSE_WAIT
 
     def fail(self, code: int, reason: str, now: float) -> None:
-        """The client broke the protocol: say why, and close once that is sent."""
+        """The client broke the protocol: say why, and read no more of what it sends.
+
+        What it sends next is read and thrown away, not left unread: a socket closed with
+        unread input makes the kernel send a reset, and the client could lose our close frame.
+        Once the close frame is written, our side is shut (EOF), which lets the client close
+        its own; the socket is closed when it has (or after CLOSE_WAIT)."""
         log.info("protocol error doc=%s: %s", self.document, reason)
         self.close(code, reason, now)
-        self.state = CLOSED
-        self._close_by = self._read_at = None
+        self.reader = None
+        self.queue = None
+        self.queued = 0
+        self._read_at = None
+        self.message_began = 0.0
+        self.eof_due = True
 
     def ping(self, now: float) -> None:
         """Every --ping-interval: a viewer that did not answer the last ping is gone, and one
