@@ -63,9 +63,10 @@ def test_errors_are_told_by_a_message_in_v1_and_ride_on_the_shared_page_in_legac
 
 
 def test_only_v1_is_greeted_and_told_how_its_upload_goes():
-    hello = V1_CODEC.hello("abc", "http://x/parser/share/abc", {"page_size": 10}, True, False, None)
+    fields = {"document_id": "abc", "url": "http://x/parser/share/abc", "limits": {}}
+    hello = V1_CODEC.hello(**fields, follow=True, edit=False, edit_key=None)
     assert hello is not None and json.loads(hello)["type"] == "hello"
-    assert LEGACY.hello("abc", "http://x", {}, True, True, "key") is None
+    assert LEGACY.hello(**fields, follow=True, edit=True, edit_key="key") is None
     for type_ in ["upload_ready", "upload_ack", "upload_done", "upload_cancelled", "pong"]:
         assert LEGACY.reply(type_, upload="u") is None
         told = V1_CODEC.reply(type_, upload="u")

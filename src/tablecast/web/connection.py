@@ -152,7 +152,8 @@ class Connection(asyncio.Protocol):
         # the hello (v1) goes first, so the client knows the document before its first page
         url = f"{self.base_url}/parser/share/{document_id}"
         self._tell(self.codec.hello(
-            document_id, url, self._limits(), self.follow, self.editor, edit_key
+            document_id=document_id, url=url, limits=self._limits(), follow=self.follow,
+            edit=self.editor, edit_key=edit_key,
         ))  # fmt: skip
         await hub.send_page(self, room, None, cause="join")
         log.info(

@@ -60,16 +60,9 @@ class Codec(Protocol):
         """The message that tells the error; None: it rides on the shared page instead."""
         ...
 
-    def hello(
-        self,
-        document_id: str,
-        url: str,
-        limits: dict[str, int],
-        follow: bool,
-        edit: bool,
-        edit_key: str | None,
-    ) -> bytes | None:
-        """The first message, before the first page (None: none)."""
+    def hello(self, **fields: Any) -> bytes | None:
+        """The first message, before the first page (None: none): ``fields`` are those of
+        :func:`tablecast.wire.protocol.hello`."""
         ...
 
     def reply(self, type_: str, **fields: Any) -> bytes | None:
@@ -109,15 +102,7 @@ class Legacy:
     def error(self, err: TablecastError, request: str) -> None:
         return None
 
-    def hello(
-        self,
-        document_id: str,
-        url: str,
-        limits: dict[str, int],
-        follow: bool,
-        edit: bool,
-        edit_key: str | None,
-    ) -> None:
+    def hello(self, **fields: Any) -> None:
         return None
 
     def reply(self, type_: str, **fields: Any) -> None:
@@ -153,16 +138,8 @@ class V1:
     def error(self, err: TablecastError, request: str) -> bytes:
         return protocol.error(err, request)
 
-    def hello(
-        self,
-        document_id: str,
-        url: str,
-        limits: dict[str, int],
-        follow: bool,
-        edit: bool,
-        edit_key: str | None,
-    ) -> bytes:
-        return protocol.hello(document_id, url, limits, follow, edit, edit_key)
+    def hello(self, **fields: Any) -> bytes:
+        return protocol.hello(**fields)
 
     def reply(self, type_: str, **fields: Any) -> bytes:
         return protocol.message(type_, **fields)
