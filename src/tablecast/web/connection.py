@@ -49,8 +49,8 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "base_url", "codec", "cookie_key", "created", "editor", "follow", "handshake_answer",
-        "legacy", "made", "opened", "remote_ip", "room", "services", "session", "timer", "timer_at",
-        "transport", "uploading", "view",
+        "legacy", "made", "opened", "remote_ip", "room", "services", "session", "timer",
+        "timer_at", "transport", "uploading", "view",
     )  # fmt: skip
 
     def __init__(
@@ -256,11 +256,8 @@ class Connection(asyncio.Protocol):
 
     # Sending
 
-    def reply(self, payload: bytes) -> None:
-        self.send(Frame(payload))
-
     def _tell(self, payload: bytes | None) -> None:
-        """Send what the codec made, if its dialect has such a message."""
+        """Send what the codec made (None: its dialect has no such message)."""
         if payload is not None:
             self.send(Frame(payload))
 
@@ -347,10 +344,10 @@ class Connection(asyncio.Protocol):
         if room is None:
             return
         told = self.codec.error(err, request)
-        if told is None:  # a legacy client: it gets the shared page, error attached
+        if told is None:  # its dialect has no error message (legacy): the shared page carries it
             await self.services.hub.send_page(self, room, None, cause="request", error=err)
         else:
-            self.reply(told)
+            self._tell(told)
 
     async def _on_text(self, text: str) -> None:
         room = self.room
@@ -482,7 +479,7 @@ class Connection(asyncio.Protocol):
         if isinstance(told, websocket.Close):
             self.close(told.code or websocket.POLICY, told.reason)
         else:
-            self.reply(told)
+            self._tell(told)
 
     async def _feed(self, upload: Upload, data: bytes) -> None:
         try:

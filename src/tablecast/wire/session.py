@@ -80,28 +80,9 @@ class Session:
     """One viewer's WebSocket as a state machine: see the module's doc."""
 
     __slots__ = (
-        "_close_by",
-        "_out",
-        "_read_at",
-        "aborted",
-        "behind",
-        "behind_since",
-        "close_code",
-        "deflate",
-        "document",
-        "eof_due",
-        "inflating",
-        "limited",
-        "limits",
-        "message_began",
-        "paused",
-        "pong_due",
-        "queue",
-        "queued",
-        "reader",
-        "ready",
-        "requests",
-        "state",
+        "_close_by", "_out", "_read_at", "aborted", "behind", "behind_since", "close_code",
+        "deflate", "document", "eof_due", "inflating", "limited", "limits", "message_began",
+        "paused", "pong_due", "queue", "queued", "reader", "ready", "requests", "state",
     )  # fmt: skip
 
     def __init__(

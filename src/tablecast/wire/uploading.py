@@ -2,12 +2,11 @@
 
 ::
 
-    IDLE --begin--> STARTING --ready--> RECEIVING --end / cancel / a legacy file's end--> IDLE
-      ^                 |                   |
-      |            not_started         fail / expire
-      |                 v                   v
-      +---------------- IDLE             FAILED --end / cancel (swallowed)--> IDLE
-                                            (begin: STARTING again)
+    IDLE ------ begin -----> STARTING ---- ready ----> RECEIVING
+    IDLE <--- not_started -- STARTING
+    IDLE <-- end, cancel, a legacy file's end, lost -- RECEIVING
+    FAILED <-- fail (a limit, a bad file), expiry, a chunk read too early -- RECEIVING
+    IDLE <-- end, cancel (swallowed) -- FAILED --- begin ---> STARTING
 
 Only in RECEIVING are the binary messages' bytes taken; in any other state they are read and
 dropped. FAILED is an upload that failed and whose client was told: its chunks still in flight
@@ -73,10 +72,7 @@ class Uploading(Generic[U]):
         are gone, so the upload must be rolled back, and the client told
         :func:`chunk_too_early`. Chunks in flight after a failure are dropped quietly."""
         if self.stage is RECEIVING:
-            if not discarded:
-                return None
-            upload = self._leave(FAILED)
-            return upload
+            return self._leave(FAILED) if discarded else None
         if self.stage is not FAILED:
             raise TablecastError("no_upload", "send upload_begin before the file's chunks")
         return None
