@@ -166,3 +166,18 @@ def test_a_lost_connection_gives_back_its_upload():
     uploading = receiving()
     assert uploading.lost() == "upload" and uploading.stage is IDLE
     assert uploading.lost() is None
+
+
+def test_a_cancel_gives_back_the_upload_to_roll_back():
+    uploading = receiving()
+    assert uploading.end() == "upload"  # upload_cancel: rolled back by the caller
+    assert uploading.stage is IDLE
+    with refused("no_upload"):  # a second cancel has nothing to cancel
+        uploading.end()
+
+
+def test_an_expired_upload_drops_what_is_still_in_flight():
+    uploading = receiving()
+    assert uploading.fail() == "upload"  # expired: the caller drops it and tells the client
+    assert uploading.stage is FAILED and uploading.receiving() is None
+    assert uploading.chunk_begins(discarded=False) is None
