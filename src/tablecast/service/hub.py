@@ -52,9 +52,13 @@ T = TypeVar("T")
 
 
 class Viewer(Protocol):
-    legacy: bool
     follow: bool
     view: View  # its own, for pages not shared (legacy viewers: always the plain one)
+
+    @property
+    def legacy(self) -> bool:
+        """It speaks the article's dialect: it is sent the article's messages only."""
+        ...
 
     def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
