@@ -299,3 +299,20 @@ def test_inflating_is_held_to_its_budget_and_read_in_pieces():
         now = s.wake_at or now
     assert take_all(s, now) == [ws.Text(" " * size)]
     assert s.reading
+
+
+def test_the_usual_send_is_the_frames_bytes_to_write_at_once():
+    s = session()
+    frame = page(1)
+    assert s.sendable(frame, 0) == frame.plain()
+    assert s.data_to_send() == b""  # the caller writes them: nothing is held
+    s.writing_paused(T0)
+    assert s.sendable(frame, 0) is None  # behind: send() keeps or drops it
+    s.writing_resumed(T0, 0)
+    s.ping(T0)  # a ping waiting to be written goes first: send() puts the page behind it
+    assert s.sendable(frame, 0) is None
+    s.data_to_send()
+    limit = HARD_LIMIT * LIMITS.viewer_buffer
+    assert s.sendable(frame, limit - len(frame.plain())) == frame.plain()  # just fits
+    assert s.sendable(frame, limit - len(frame.plain()) + 1) is None  # send() closes it
+    assert s.state is OPEN

@@ -271,6 +271,10 @@ class Connection(asyncio.Protocol):
         if transport is None:
             return
         session = self.session
+        data = session.sendable(frame, transport.get_write_buffer_size())
+        if data is not None:  # a fan-out's every viewer, almost always
+            transport.write(data)
+            return
         session.send(frame, time.monotonic(), transport.get_write_buffer_size())
         if session.state is OPEN:
             data = session.data_to_send()

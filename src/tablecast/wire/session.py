@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import TablecastError
@@ -74,6 +74,11 @@ class Limits:
     slow_viewer_timeout: float  # seconds a viewer may stay behind
     ping_interval: float
     page_rate: float  # page requests a second, in bursts of twice that
+    # unsent bytes past which a viewer is closed as too slow (HARD_LIMIT * viewer_buffer)
+    hard_limit: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hard_limit", HARD_LIMIT * self.viewer_buffer)
 
 
 class Session:
@@ -226,15 +231,37 @@ class Session:
                     self.behind = {}
                 self.behind[frame.supersedes] = frame  # sent when the viewer catches up
             return
-        data = frame.deflated() if self.deflate else frame.plain()
         if self._out is not None:
             unsent += sum(map(len, self._out))
-        if unsent + len(data) > HARD_LIMIT * self.limits.viewer_buffer:
+        data = self._within_limit(frame, unsent)
+        if data is None:
             self._too_slow(unsent, now)
             return
         self._write(data)
+
+    def sendable(self, frame: Frame, unsent: int) -> bytes | None:
+        """The usual case of :meth:`send`, for a caller to write at once without a copy or a
+        clock: the frame's bytes, when the session is open, not behind, has nothing else to
+        write first, and stays under the hard limit. None: not that case; call send().
+        (It is what every viewer of a fan-out costs, so it repeats _within_limit inline.)"""
+        if self.state is not OPEN or self.paused or self._out is not None:
+            return None
+        data = frame.deflated() if self.deflate else frame.plain()
+        if unsent + len(data) > self.limits.hard_limit:
+            return None  # send() says it is too slow
         METRICS.bytes_out += len(data)
         METRICS.messages_out += 1
+        return data
+
+    def _within_limit(self, frame: Frame, unsent: int) -> bytes | None:
+        """The frame's bytes as this client takes them, counted as sent; None if writing
+        them would pass the hard limit."""
+        data = frame.deflated() if self.deflate else frame.plain()
+        if unsent + len(data) > self.limits.hard_limit:
+            return None
+        METRICS.bytes_out += len(data)
+        METRICS.messages_out += 1
+        return data
 
     def writing_paused(self, now: float) -> None:
         """The transport's unsent bytes passed --viewer-buffer: this viewer is behind."""
