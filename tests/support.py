@@ -37,6 +37,19 @@ LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
 T = TypeVar("T")
 
 
+# Time. A test that waits out one of the server's timeouts (an idle upload, a header never
+# finished, a viewer too slow) sets that timeout in units of TIME: the least that is still
+# reliable on a busy 2-core machine, times $TABLECAST_TEST_TIME for a slower one
+# (TABLECAST_TEST_TIME=2 doubles every such wait).
+
+TIME = 0.25 * float(os.environ.get("TABLECAST_TEST_TIME") or 1)
+
+
+def duration(units: float) -> str:
+    """``units`` of :data:`TIME` as a server's duration flag: ``"0.5s"``."""
+    return f"{units * TIME:.3f}s"
+
+
 # Waiting for something to happen
 
 

@@ -12,7 +12,7 @@ from http.client import HTTPConnection
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import eventually, expect, http, legacy, put, receive, table, upload_v1, v1
+from support import duration, eventually, expect, http, legacy, put, receive, table, upload_v1, v1
 
 
 def post(server, body: bytes, query: str = "") -> tuple[int, dict, dict]:
@@ -258,7 +258,7 @@ async def test_sigterm_mid_upload_rolls_it_back(server_factory):
 
 
 async def test_documents_never_uploaded_to_are_removed_once_nobody_watches(server_factory):
-    server = server_factory("--empty-document-ttl", "1s")
+    server = server_factory("--empty-document-ttl", duration(2))
     kept = await legacy(server)  # still watched: kept however old
     kept_id = (await receive(kept))["uuid"]
     left = await legacy(server)
