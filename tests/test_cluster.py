@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from websockets.asyncio.client import ClientConnection
 
 from postgres import PostgreSQL, free_port
 from support import (
-    Server,
+    create,
     editor,
     eventually,
     expect,
@@ -25,25 +24,10 @@ from support import (
     put,
     receive,
     run,
+    scrape,
     table,
     v1,
 )
-
-
-@pytest.fixture
-def nodes(server_factory: Any, pg_url: str) -> Any:
-    """``nodes(n)``: n servers (separate processes) on one PostgreSQL database."""
-
-    def make(n: int = 2, *args: str) -> list[Server]:
-        return [server_factory("--store", pg_url, *args) for _ in range(n)]
-
-    return make
-
-
-def create(server: Server, body: bytes = b"") -> dict[str, Any]:
-    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", body or table(250))
-    assert status == 201, doc
-    return doc  # type: ignore[no-any-return]
 
 
 async def presence(ws: ClientConnection, viewers: int, timeout: float = 10) -> None:
@@ -291,7 +275,6 @@ async def test_a_database_restart_loses_no_version_and_nodes_catch_up(server_fac
 
 
 async def test_each_node_reports_what_it_heard_from_the_others(nodes):
-    from test_metrics import scrape
 
     a, b = nodes(2)
     doc = create(a)

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from support import Viewer
 from tablecast.bus import events
 from tablecast.service.cluster import Cluster
 from tablecast.service.documents import Documents, Limits
 from tablecast.service.hub import PRESENCE_DELAY, Hub
 from tablecast.store.postgres import PostgresStore
-from test_hub import Viewer
 
 Node = tuple[Documents, Hub, Cluster]
 
