@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite runs for real: nginx in front of the server, Chromium for the
 # app, PostgreSQL as the shared store of a cluster, LibreOffice Calc (headless) to open CSV
-# downloads as a spreadsheet does (about 90 MB to fetch, 280 MB installed).
-SYSTEM_PACKAGES := nginx-light chromium postgresql libreoffice-calc-nogui
+# downloads as a spreadsheet does (about 90 MB to fetch, 280 MB installed), Node.js for the
+# app's own unit tests (tests/static, run with Node's built-in test runner: no npm packages).
+SYSTEM_PACKAGES := nginx-light chromium postgresql libreoffice-calc-nogui nodejs
 
 .PHONY: run test bench lint screenshots system-deps clean
 

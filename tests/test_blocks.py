@@ -1,4 +1,4 @@
-"""Blocks made back into records (store.base.records_json): pages and picked records, pure."""
+"""Blocks made back into records (table.blocks.records_json): pages and picked records, pure."""
 
 from __future__ import annotations
 

@@ -181,7 +181,7 @@ def test_files_from_stored_records_are_exactly_what_the_csv_module_writes():
         writer = Writer(FORMATS[name], None, ["a", "b", "c"])
         for _ in range(300):
             rows = [[rng.choice(cells) for _ in range(rng.randint(1, 3))] for _ in range(5)]
-            data = orjson.dumps(rows)  # as Documents.records_json gives them
+            data = orjson.dumps(rows)  # as Pages.records_json gives them
             assert writer.from_json(data) == writer.rows(rows), (name, rows)
         assert writer.from_json(b"[]") == b""
     plain = [["a", "b"], ["c", "d e"]]  # the fast path: no escapes anywhere
@@ -296,7 +296,7 @@ def written(name: str, table: list[list[str]], header: list[str] | None = None) 
     assert careful.start() == out[0]
     for i in range(0, len(table), 3):
         batch = table[i : i + 3]
-        data = orjson.dumps(batch)  # as Documents.records_json gives them
+        data = orjson.dumps(batch)  # as Pages.records_json gives them
         out.append(writer.from_json(data))
         assert out[-1] == careful.rows(batch), batch  # the fast path is the careful one
     return b"".join(out)

@@ -229,10 +229,9 @@ BROKEN_FRAMES = [  # (what, frame, the close code RFC 6455 asks for)
 ]  # fmt: skip
 
 
-# In a thread of this process the server may close its socket before this loop has read the
-# close frame, and the reset that unread input causes loses it: kept a process until the
-# server reads out what it is sent before it closes (see the report of issue 16)
-@pytest.mark.process
+# The server reads out (and throws away) what a client sends after the close frame that
+# fails it, until the client closes: a socket closed with input unread is reset, and the
+# reset can overtake the close frame (see wire/session.py, Session.fail)
 async def test_broken_frames_close_with_the_right_code_and_harm_no_one(server_factory):
     server = server_factory(*LIMITS)
     scene = await http_scene(server)

@@ -10,9 +10,10 @@ import pytest
 
 from support import Viewer
 from tablecast import tasks
-from tablecast.service.documents import Documents, Limits
-from tablecast.service.hub import Hub
+from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.web.server import Node
 from tablecast.wire.websocket import Frame
 
 
@@ -37,14 +38,14 @@ class BrokenViewer(Viewer):
 @pytest.fixture
 async def setup(tmp_path: Path):
     store = SlowStore(tmp_path / "s.sqlite3")
-    documents = Documents(store, Limits(max_upload_bytes=10**9))
-    hub = Hub(documents, page_size=100, legacy_page_size=100)
-    document, _ = await documents.create()
-    upload = await documents.start_upload(document.id, filename="t.tsv", has_header=False)
+    node = Node.assemble(store, Limits(max_upload_bytes=10**9), page_size=100, legacy_page_size=100)
+    in_progress, hub = node.in_progress, node.hub
+    document, _ = await node.documents.create()
+    upload = await in_progress.start(document.id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
     await upload.finish()
-    yield store, documents, hub, document.id
-    await documents.close()
+    yield store, in_progress, hub, document.id
+    await node.close()
 
 
 async def test_a_turn_overtaken_while_reading_is_never_delivered_late(setup):
@@ -89,7 +90,7 @@ async def test_one_broken_viewer_does_not_stop_the_others(setup):
 
 
 async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setup):
-    store, documents, hub, document_id = setup
+    store, in_progress, hub, document_id = setup
     alone = Viewer(follow=False)
     room = await hub.join(alone, document_id)
     assert room is not None
@@ -97,7 +98,7 @@ async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setu
 
     async def new_version() -> None:
         await asyncio.sleep(0.05)
-        upload = await documents.start_upload(document_id, filename="v2.tsv", has_header=False)
+        upload = await in_progress.start(document_id, Announced("v2.tsv", has_header=False))
         await upload.feed(b"only\nthis\n")
         await hub.version_committed(await upload.finish())
 
@@ -147,20 +148,24 @@ async def test_a_page_turned_as_the_server_stops_is_kept(tmp_path: Path):
     """An editor's page turn handled in the same turn of the loop as SIGTERM: its save has not
     even started when the shutdown begins, and must still be written before the store closes."""
     path = tmp_path / "s.sqlite3"
-    documents = Documents(SQLiteStore(path), Limits(max_upload_bytes=10**9, document_ttl=10**9))
-    hub = Hub(documents, page_size=100, legacy_page_size=100)
-    documents.in_use = hub.rooms.keys
-    document, _ = await documents.create()
-    upload = await documents.start_upload(document.id, filename="t.tsv", has_header=False)
+    node = Node.assemble(
+        SQLiteStore(path),
+        Limits(max_upload_bytes=10**9, document_ttl=10**9),
+        page_size=100,
+        legacy_page_size=100,
+    )
+    hub = node.hub
+    document, _ = await node.documents.create()
+    upload = await node.in_progress.start(document.id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(1000)).encode())
     await upload.finish()
     room = await hub.join(Viewer(), document.id)
     assert room is not None
     # the server saves use times now and then (see server._tidy_documents): here none are
     # left to save at shutdown, so nothing in it waits before the writer would be closed
-    await documents.make_room()
+    await node.capacity.make_room()
     tasks.spawn(hub.turn_page(room, 3), "turn the page")
-    await documents.close()
+    await node.close()
     await tasks.drain()
     store = SQLiteStore(path)
     try:

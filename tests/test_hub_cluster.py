@@ -13,31 +13,38 @@ import pytest
 from support import Viewer
 from tablecast.bus import events
 from tablecast.service.cluster import Cluster
-from tablecast.service.documents import Documents, Limits
 from tablecast.service.hub import PRESENCE_DELAY, Hub
+from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.postgres import PostgresStore
-
-Node = tuple[Documents, Hub, Cluster]
+from tablecast.web.server import Node
 
 
 @pytest.fixture
 async def cluster(pg_url: str) -> AsyncIterator[Any]:
-    made: list[Documents] = []
+    made: list[Node] = []
 
-    def node(number: int) -> Node:
-        documents = Documents(PostgresStore(pg_url, number), Limits())
-        made.append(documents)
-        hub = Hub(documents, page_size=100, legacy_page_size=100)
-        documents.in_use = hub.rooms.keys
-        return documents, hub, Cluster(hub)
+    def node(number: int) -> tuple[Node, Hub, Cluster]:
+        made.append(
+            Node.assemble(
+                PostgresStore(pg_url, number),
+                Limits(),
+                page_size=100,
+                legacy_page_size=100,
+                node=number,
+            )
+        )
+        cluster = made[-1].cluster
+        assert cluster is not None
+        return made[-1], made[-1].hub, cluster
 
     yield node
-    for documents in made:
-        await documents.close()
+    for each in made:
+        await each.close()
 
 
-async def upload(documents: Documents, document_id: str, rows: int) -> None:
-    upload = await documents.start_upload(document_id, filename="t.tsv", has_header=False)
+async def upload(node: Node, document_id: str, rows: int) -> None:
+    upload = await node.in_progress.start(document_id, Announced("t.tsv", has_header=False))
     await upload.feed("".join(f"r{i}\n" for i in range(rows)).encode())
     await upload.finish()
 
@@ -51,9 +58,9 @@ def turned(node: int, page: int, document_id: str) -> events.PageTurned:
 
 
 async def test_turns_follow_the_stores_order_and_a_nodes_own_are_not_replayed(cluster):
-    documents, hub, node = cluster(1)
-    document, _ = await documents.create()
-    await upload(documents, document.id, 5000)
+    here, hub, node = cluster(1)
+    document, _ = await here.documents.create()
+    await upload(here, document.id, 5000)
     viewer = Viewer()
     room = await hub.join(viewer, document.id)
     assert room is not None
@@ -78,9 +85,9 @@ async def test_turns_follow_the_stores_order_and_a_nodes_own_are_not_replayed(cl
 
 
 async def test_viewer_counts_from_other_nodes_add_up(cluster):
-    documents, hub, node = cluster(1)
-    document, _ = await documents.create()
-    await upload(documents, document.id, 10)
+    here, hub, node = cluster(1)
+    document, _ = await here.documents.create()
+    await upload(here, document.id, 10)
     viewers = [Viewer(), Viewer()]
     for viewer in viewers:
         await hub.join(viewer, document.id)
@@ -97,19 +104,20 @@ async def test_viewer_counts_from_other_nodes_add_up(cluster):
 
 
 async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
-    first_docs, _, _ = cluster(1)
+    first, _, _ = cluster(1)
     _, hub, node = cluster(2)
-    document, _ = await first_docs.create()
-    await upload(first_docs, document.id, 1000)
+    document, _ = await first.documents.create()
+    await upload(first, document.id, 1000)
     viewer = Viewer()
     room = await hub.join(viewer, document.id)
     assert room is not None and room.document.version is not None
     await settle()
 
     # while node 2 hears nothing (its bus was down), node 1 commits, turns and counts
-    await upload(first_docs, document.id, 2000)
-    await first_docs.set_shared_page(document.id, 3)
-    await first_docs.save_viewers({document.id: 4})
+    await upload(first, document.id, 2000)
+    await first.documents.set_shared_page(document.id, 3)
+    assert first.cluster is not None
+    await first.cluster.others.save_viewers({document.id: 4})
     assert viewer.pages() == []
 
     await node.resync()
@@ -120,4 +128,5 @@ async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
     presence = [m for m in viewer.received if m.get("type") == "presence"]
     assert presence[-1]["viewers"] == 5
     # and node 2 said its own count again, for the others to read
-    assert await first_docs.viewers_elsewhere([document.id]) == {document.id: {2: 1}}
+    elsewhere = await first.cluster.others.viewers_elsewhere_of([document.id])
+    assert elsewhere == {document.id: {2: 1}}

@@ -45,7 +45,7 @@ def parts(store: Store, version_id: int) -> list[Part]:
 
 
 def original(store: Store, version_id: int) -> bytes:
-    """The file as a download gives it back (tablecast.web.api), in batches of 7 records."""
+    """The file as a download gives it back (tablecast.web.downloads), in batches of 7 records."""
     out = []
     for part in parts(store, version_id):
         if isinstance(part, bytes):

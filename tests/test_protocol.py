@@ -7,6 +7,7 @@ import pytest
 
 from tablecast.errors import TablecastError
 from tablecast.model import Document, Version, VersionMeta
+from tablecast.table import paging
 from tablecast.table.parsing import parse_header_option
 from tablecast.wire import protocol
 
@@ -16,33 +17,8 @@ def version(records: int, has_header: bool = True, width: int = 2) -> Version:
     return Version(1, "doc", 1, 0.0, meta)
 
 
-@pytest.mark.parametrize(
-    ("records", "has_header", "legacy", "page_no", "expected"),
-    [
-        # (page_no, page_count, total, start, stop, first_row)
-        (251, True, True, 1, (1, 3, 251, 0, 100, 1)),  # legacy counts the header line
-        (251, True, True, 3, (3, 3, 251, 200, 251, 201)),
-        (251, True, False, 1, (1, 3, 250, 1, 101, 1)),  # v1 starts under the header
-        (251, True, False, 3, (3, 3, 250, 201, 251, 201)),
-        (250, False, False, 1, (1, 3, 250, 0, 100, 1)),  # no header: every record is data
-        (251, True, True, 99, (3, 3, 251, 200, 251, 201)),  # clamped to the last page
-        (251, True, True, 0, (1, 3, 251, 0, 100, 1)),
-        (1, True, False, 1, (1, 1, 0, 1, 1, 1)),  # a header alone: one empty page
-    ],
-)
-def test_page_window(records, has_header, legacy, page_no, expected):
-    w = protocol.page_window(version(records, has_header), page_no, 100, legacy)
-    assert (w.page_no, w.page_count, w.total_number, w.start, w.stop, w.first_row) == expected
-
-
-def test_a_document_without_a_version_has_one_empty_page():
-    w = protocol.page_window(None, 5, 100, legacy=True)
-    assert (w.page_no, w.page_count, w.total_number, w.start, w.stop) == (1, 1, 0, 0, 0)
-    assert protocol.page_window(None, 1, 100, legacy=False).page_count == 1  # page 1, no page 2
-
-
 def test_legacy_page_has_exactly_the_articles_keys():
-    w = protocol.page_window(version(3), 1, 100, legacy=True)
+    w = paging.page_window(version(3), 1, 100, paging.Numbering.RECORDS)
     message = orjson.loads(protocol.legacy_page("doc", w, b'[["a","b"],["1","2"],["3","4"]]'))
     assert message == {
         "uuid": "doc",
@@ -58,7 +34,7 @@ def test_legacy_page_has_exactly_the_articles_keys():
 
 def test_v1_page_carries_the_legacy_keys_and_more():
     document = Document("doc", 0.0, 1.5, 1, version(3))
-    w = protocol.page_window(document.version, 1, 100, legacy=False)
+    w = paging.page_window(document.version, 1, 100, paging.Numbering.ROWS)
     fields = protocol.document_fields(document)
     message = orjson.loads(protocol.v1_page(fields, w, b'[["1","2"]]', shared=True, cause="join"))
     assert message["type"] == "page"

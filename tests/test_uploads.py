@@ -15,11 +15,13 @@ import pytest
 from tablecast import tasks
 from tablecast.errors import TablecastError
 from tablecast.model import Document
-from tablecast.service.documents import Documents, Limits, Upload
+from tablecast.service.documents import Documents
 from tablecast.service.hub import Hub
-from tablecast.service.uploads import Uploads
+from tablecast.service.limits import Limits
+from tablecast.service.upload import Upload
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.view import PLAIN
+from tablecast.web.server import Node
 from tablecast.wire.websocket import Frame
 
 TABLE = b"name\tcount\na\t1\nb\t2\n"
@@ -47,9 +49,12 @@ class Viewer:
 
 
 class Setup:
-    def __init__(self, documents: Documents, hub: Hub, document: Document) -> None:
-        self.documents, self.hub, self.document = documents, hub, document
-        self.uploads = Uploads(documents, hub)
+    def __init__(self, node: Node, document: Document) -> None:
+        self.documents: Documents = node.documents
+        self.hub: Hub = node.hub
+        self.document = document
+        self.uploads = node.uploads
+        self.in_progress = node.in_progress
         self.log: list[str] = []
         self.expired: list[TablecastError] = []
 
@@ -74,11 +79,15 @@ class Setup:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    documents = Documents(SQLiteStore(tmp_path / "s.sqlite3"), Limits(max_upload_bytes=1000))
-    hub = Hub(documents, page_size=100, legacy_page_size=100)
-    document, _ = await documents.create()
-    yield Setup(documents, hub, document)
-    await documents.close()
+    node = Node.assemble(
+        SQLiteStore(tmp_path / "s.sqlite3"),
+        Limits(max_upload_bytes=1000),
+        page_size=100,
+        legacy_page_size=100,
+    )
+    document, _ = await node.documents.create()
+    yield Setup(node, document)
+    await node.close()
 
 
 async def test_a_finished_upload_answers_its_uploader_then_tells_viewers_then_sends_the_page(
@@ -110,7 +119,7 @@ async def test_a_finished_upload_answers_its_uploader_then_tells_viewers_then_se
     )
     assert v1.received[-1]["version"] == 1 and legacy.received[-1]["data"][0] == ["name", "count"]
     assert upload.on_expire == setup.expired.append
-    assert setup.documents.uploads == set()
+    assert setup.in_progress.uploads == set()
 
 
 async def test_an_upload_whose_client_left_while_it_started_is_rolled_back_unseen(setup):
@@ -127,7 +136,7 @@ async def test_an_upload_whose_client_left_while_it_started_is_rolled_back_unsee
     )
     assert upload is None and len(taken) == 1
     assert setup.log == []  # no viewer heard of it
-    assert setup.documents.uploads == set()  # nor does it count against the limits
+    assert setup.in_progress.uploads == set()  # nor does it count against the limits
     with pytest.raises(TablecastError) as raised:
         await taken[0].feed(TABLE)
     assert raised.value.code == "no_upload"
@@ -153,7 +162,7 @@ async def test_bytes_past_a_limit_roll_back_and_show_the_upload_failed(setup):
     assert raised.value.code == "too_large"
     failed = v1.news()[-1]
     assert failed["state"] == "failed" and failed["error"]["code"] == "too_large"
-    assert setup.documents.uploads == set()
+    assert setup.in_progress.uploads == set()
     assert await setup.current() is None
 
 
@@ -187,7 +196,7 @@ async def test_an_abort_shows_the_upload_cancelled_or_failed(setup):
         (failed.id, "receiving", None),
         (failed.id, "failed", "upload_timeout"),
     ]
-    assert setup.documents.uploads == set()
+    assert setup.in_progress.uploads == set()
     assert await setup.current() is None
 
 
@@ -199,7 +208,7 @@ async def test_a_dropped_upload_is_shown_at_once_and_rolled_back_behind(setup):
     setup.uploads.drop(upload, TablecastError("upload_timeout", "the upload sent nothing"))
     assert setup.log == ["v1 upload_progress failed"]  # before anything was awaited
     await tasks.drain()
-    assert setup.documents.uploads == set()
+    assert setup.in_progress.uploads == set()
     with pytest.raises(TablecastError) as raised:
         await upload.finish()
     assert raised.value.code == "no_upload"

@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 from support import expect, http, many_versions, meta, put, table, v1, write_version
 from tablecast.model import Version
-from tablecast.service.documents import Documents, Limits
+from tablecast.service.limits import Limits
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.web.server import Node
 
 
 def docs_url(server, doc, path: str = "") -> str:
@@ -103,7 +104,8 @@ async def test_reading_one_old_version_reads_it_alone_not_the_history(tmp_path: 
     store = CountingStore(tmp_path / "s.sqlite3")
     document = store.create_document(None)
     many_versions(store, document.id, 5000)
-    documents = Documents(store, Limits())
+    node = Node.assemble(store, Limits(), page_size=100, legacy_page_size=100)
+    documents = node.documents
     try:
         found = await documents.version(document.id, 1)
         assert found is not None and found.number == 1 and store.handed == 1
@@ -111,7 +113,7 @@ async def test_reading_one_old_version_reads_it_alone_not_the_history(tmp_path: 
         page = await documents.versions(document.id, 10, 2500)
         assert numbers(page) == list(range(2499, 2489, -1)) and store.handed == 11
     finally:
-        await documents.close()
+        await node.close()
 
 
 def versions_url(server, document_id: str, query: str = "") -> str:

@@ -20,12 +20,14 @@ import pytest
 
 from support import Listening, editor, expect, http, legacy, nothing_more, put, receive, v1
 from tablecast.config import Settings
-from tablecast.service.documents import Documents, Limits
 from tablecast.service.hub import Hub
+from tablecast.service.limits import Limits
+from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.columns import TableText
 from tablecast.table.view import View
 from tablecast.web import server as tablecast_server
+from tablecast.web.server import Node
 from tablecast.wire.websocket import Frame
 
 HELD = "held"  # searches for needles starting with this wait for the gate
@@ -109,17 +111,21 @@ def rows(count: int) -> bytes:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[Documents, Hub, str]]:
-    documents = Documents(SQLiteStore(tmp_path / "s.sqlite3"), Limits(max_upload_bytes=10**9))
-    hub = Hub(documents, page_size=100, legacy_page_size=100)
-    document, _ = await documents.create()
-    await new_version(documents, hub, document.id, 1000)
-    yield documents, hub, document.id
-    await documents.close()
+async def hub(tmp_path: Path) -> AsyncIterator[tuple[Node, Hub, str]]:
+    node = Node.assemble(
+        SQLiteStore(tmp_path / "s.sqlite3"),
+        Limits(max_upload_bytes=10**9),
+        page_size=100,
+        legacy_page_size=100,
+    )
+    document, _ = await node.documents.create()
+    await new_version(node, node.hub, document.id, 1000)
+    yield node, node.hub, document.id
+    await node.close()
 
 
-async def new_version(documents: Documents, hub: Hub, document_id: str, count: int) -> None:
-    upload = await documents.start_upload(document_id, filename="t.tsv", has_header=False)
+async def new_version(node: Node, hub: Hub, document_id: str, count: int) -> None:
+    upload = await node.in_progress.start(document_id, Announced("t.tsv", has_header=False))
     await upload.feed(rows(count))
     await hub.version_committed(await upload.finish())
 
@@ -130,7 +136,7 @@ async def test_a_viewer_changing_its_view_often_never_delays_the_shared_view(hub
     room = await hub_.join(follower, document_id)
     assert room is not None and await hub_.join(alone, document_id) is room
     assert room.document.version is not None
-    await documents.views.types(room.document.version)  # so that the sort only sorts
+    await documents.pages.types(room.document.version)  # so that the sort only sorts
 
     gate.close()
     alone.view = View(q=f"{HELD}0")

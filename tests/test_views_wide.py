@@ -18,13 +18,14 @@ import pytest
 
 from tablecast.errors import TablecastError
 from tablecast.model import VersionMeta
-from tablecast.service.documents import Documents, Limits
+from tablecast.service.limits import Limits
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import columns
 from tablecast.table.blocks import BLOCK_RECORDS, encode_block
 from tablecast.table.columns import TableText
 from tablecast.table.view import View
+from tablecast.web.server import Node
 
 WIDE = 16_384  # the most columns a table may have (see parsing)
 
@@ -196,7 +197,7 @@ async def test_the_store_closes_only_after_the_views_work_reading_it(tmp_path, m
     # when it was closed, and logged a ProgrammingError as a bug
     store = SQLiteStore(tmp_path / "c.sqlite3")
     version = store_table(store, 4, 500)
-    documents = Documents(store, Limits())
+    node = Node.assemble(store, Limits(), page_size=100, legacy_page_size=100)
     reading, release = threading.Event(), threading.Event()
     read_all = store.read_all
 
@@ -206,10 +207,10 @@ async def test_the_store_closes_only_after_the_views_work_reading_it(tmp_path, m
         return read_all(version_id)
 
     monkeypatch.setattr(store, "read_all", held_read)
-    types = asyncio.ensure_future(documents.views.types(version))
+    types = asyncio.ensure_future(node.pages.types(version))
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, reading.wait, 30)
-    closing = asyncio.ensure_future(documents.close())
+    closing = asyncio.ensure_future(node.close())
     await asyncio.sleep(0.3)
     assert not closing.done()  # it waits for the read in progress...
     release.set()

@@ -83,7 +83,7 @@ class Usage:
 
     documents: int
     # every committed version's blocks and original file; uploads in progress are counted
-    # apart, by the bytes they have received (see Documents)
+    # apart, by the bytes they have received (see tablecast.service.upload.InProgress)
     stored_bytes: int
 
     def over(self, max_documents: int | None, max_bytes: int | None) -> bool:

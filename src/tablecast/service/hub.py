@@ -6,9 +6,9 @@ by any follower moves them all. A new version sends page 1 of it to every viewer
 
 In a cluster a document's viewers are spread over nodes, each with a room of its own. The hub
 knows only its own node: what it must tell the others, or ask of them, goes to its
-``Neighbours`` (``NO_NEIGHBOURS``, which do nothing, for a single process; tablecast.service.cluster
-in a cluster), and what the others did comes back through the few methods that the cluster
-calls here (see *What other nodes did*).
+``Neighbours`` (``NO_NEIGHBOURS``, which do nothing, for a single process; in a cluster,
+tablecast.service.cluster's ``OtherNodes``), and what the others did comes back through the
+few methods that the cluster calls here (see *What other nodes did*).
 
 Each fan-out encodes a message once per kind of viewer (legacy, v1 following, v1 on its own)
 and hands the same bytes to every viewer of that kind. Page data is read asynchronously, so a
@@ -34,11 +34,15 @@ from ..errors import TablecastError
 from ..metrics import METRICS
 from ..model import Document, Version
 from ..table import paging
+from ..table.paging import Numbering
 from ..table.view import PLAIN, View, view_from_json
 from ..wire import protocol
 from ..wire.websocket import Frame
-from .documents import Documents, Upload
+from .documents import Documents
+from .limits import InUse
+from .pages import Pages
 from .progress import News, UploadNews, news_of
+from .upload import Upload
 
 log = logging.getLogger("tablecast.service.hub")
 
@@ -48,9 +52,13 @@ T = TypeVar("T")
 
 
 class Viewer(Protocol):
-    legacy: bool
     follow: bool
     view: View  # its own, for pages not shared (legacy viewers: always the plain one)
+
+    @property
+    def legacy(self) -> bool:
+        """It speaks the article's dialect: it is sent the article's messages only."""
+        ...
 
     def send(self, frame: Frame) -> None:
         """Queue a message; must not raise (a closed viewer just drops it)."""
@@ -65,8 +73,8 @@ class Neighbours(Protocol):
         """Viewers of the document on each other node, by node."""
         ...
 
-    def viewers_changed(self, document_id: str) -> None:
-        """This node's count of the document's viewers may have changed."""
+    def viewers_changed(self, document_id: str, viewers: int) -> None:
+        """This node's count of the document's viewers is now ``viewers``."""
         ...
 
     def turning(self, room: Room) -> None:
@@ -89,7 +97,7 @@ class NoNeighbours:
     async def viewers_elsewhere(self, document_id: str) -> dict[int, int]:
         return {}
 
-    def viewers_changed(self, document_id: str) -> None:
+    def viewers_changed(self, document_id: str, viewers: int) -> None:
         pass
 
     def turning(self, room: Room) -> None:
@@ -172,13 +180,27 @@ class Room:
 
 
 class Hub:
-    def __init__(self, documents: Documents, page_size: int, legacy_page_size: int) -> None:
+    """``in_use``: told which documents have rooms (they are never removed to make room);
+    ``neighbours``: the other nodes of a cluster (tablecast.service.cluster.OtherNodes), or
+    none."""
+
+    def __init__(
+        self,
+        documents: Documents,
+        pages: Pages,
+        in_use: InUse,
+        *,
+        page_size: int,
+        legacy_page_size: int,
+        neighbours: Neighbours = NO_NEIGHBOURS,
+    ) -> None:
         self.documents = documents
+        self.pages = pages
+        self.in_use = in_use
         self.page_size = page_size
         self.legacy_page_size = legacy_page_size
         self.rooms: dict[str, Room] = {}
-        # in a cluster, tablecast.service.cluster.Cluster puts itself here as it is made
-        self.neighbours: Neighbours = NO_NEIGHBOURS
+        self.neighbours = neighbours
         self._commits = 0  # versions committed so far, to notice one landing during a read
         self._upload_news = UploadNews(self._send_progress_news)
         self._changes = 0  # own views changed so far (see OwnPages.changed)
@@ -200,7 +222,7 @@ class Hub:
                     document, document.shared_page, shared_view_of(document)
                 )
                 room.elsewhere = elsewhere
-                self.documents.touch(document_id)
+                self.in_use.opened(document_id)
             # else a version landed while we read: it may be this document's, so read again
         room.groups[kind_of(viewer)].add(viewer)
         self.schedule_presence(room)
@@ -215,8 +237,8 @@ class Hub:
             self.schedule_presence(room)
         elif self.rooms.get(room.document.id) is room:
             del self.rooms[room.document.id]
-            self.documents.touch(room.document.id)  # viewed until now
-            self.neighbours.viewers_changed(room.document.id)
+            self.in_use.closed(room.document.id)  # viewed until now
+            self.neighbours.viewers_changed(room.document.id, 0)
 
     def set_follow(self, viewer: Viewer, room: Room, follow: bool) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
@@ -232,9 +254,6 @@ class Hub:
 
     # Pages
 
-    def _page_size(self, legacy: bool) -> int:
-        return self.legacy_page_size if legacy else self.page_size
-
     async def _page(
         self,
         room: Room,
@@ -249,16 +268,19 @@ class Hub:
     ) -> bytes:
         """``viewer``: whose own view this is a page of, if it is one (see _own_page)."""
         document = room.document
-        version = document.version if legacy else view.on(document.version)
-        page = await self.documents.page(
-            version, view, page_no, self._page_size(legacy), legacy, viewer=viewer
-        )
-        if legacy:
+        if legacy:  # the article's clients see the plain table, and count its header line
+            page = await self.pages.page(
+                document.version, PLAIN, page_no, self.legacy_page_size, Numbering.RECORDS
+            )
             return protocol.legacy_page(document.id, page.window, page.data, error)
+        version = view.on(document.version)
+        page = await self.pages.page(
+            version, view, page_no, self.page_size, Numbering.ROWS, viewer=viewer
+        )
         fields = room.fields
         if version is not document.version:  # the header switched: other columns
             fields = protocol.document_fields(replace(document, version=version))
-        types = self.documents.views.known_types(version)
+        types = page.types
         if types is None and version is not None:
             typing = (version.id, version.meta.has_header)
             if typing not in room.typing:  # once, however many viewers are sent pages
@@ -279,7 +301,7 @@ class Hub:
         """Column types take a pass over the version: pages go out without them meanwhile,
         and its viewers are sent them once known."""
         try:
-            types = await self.documents.views.types(version)
+            types = await self.pages.types(version)
         except TablecastError:  # shutting down, or the store is away: pages say no types
             return
         finally:  # known now (or to be tried again by the next page)
@@ -399,9 +421,10 @@ class Hub:
 
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
+        version = room.document.version
         last = max(
-            paging.page_window(room.document.version, 1, self._page_size(legacy), legacy).page_count
-            for legacy in (True, False)
+            paging.page_window(version, 1, self.legacy_page_size, Numbering.RECORDS).page_count,
+            paging.page_window(version, 1, self.page_size, Numbering.ROWS).page_count,
         )
         room.shared_page = min(page_no, last)
         room.turns += 1
@@ -502,7 +525,7 @@ class Hub:
         room.presence_scheduled = False
         count = room.viewers_everywhere
         _send_each(room.v1_viewers(), Frame(protocol.presence(count), "presence"))
-        self.neighbours.viewers_changed(room.document.id)
+        self.neighbours.viewers_changed(room.document.id, len(room))
 
     def upload_progress(
         self, upload: Upload, state: str, error: TablecastError | None = None

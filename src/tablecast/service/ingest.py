@@ -1,6 +1,6 @@
 """One upload on its way into the store: parse each chunk, group records into blocks, write.
 
-Synchronous and CPU-bound; :mod:`tablecast.service.documents` runs it on the store's writer
+Synchronous and CPU-bound; :mod:`tablecast.service.upload` runs it on the store's writer
 thread so the event loop keeps serving viewers. Nothing here is visible to readers before
 :meth:`finish` commits; :meth:`abort` (or a crash, through the store's recovery) leaves no trace.
 """

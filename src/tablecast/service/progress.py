@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TablecastError
-from .documents import Upload
+from .upload import Upload
 
 PROGRESS_INTERVAL = 0.25  # upload progress is shown to viewers at most this often
 

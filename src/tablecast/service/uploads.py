@@ -8,7 +8,7 @@ every client.
 
 The caller has checked the client's rights (an edit key, the creation rate) before it starts
 an upload; the limits an upload itself meets (its size, what uploads in progress hold, the
-store's room) are checked by tablecast.service.documents as its bytes arrive. What is said to the
+store's room) are checked by tablecast.service.upload as its bytes arrive. What is said to the
 client is the caller's: where that must come before the viewers hear of it (``upload_ready``,
 ``upload_done``), the caller hands it over as a callback.
 """
@@ -22,15 +22,15 @@ from .. import tasks
 from ..errors import TablecastError
 from ..model import Document
 from ..table.parsing import ParseOptions
-from .documents import Documents, Upload
 from .hub import Hub
+from .upload import Announced, InProgress, Upload
 
 log = logging.getLogger("tablecast.service.uploads")
 
 
 class Uploads:
-    def __init__(self, documents: Documents, hub: Hub) -> None:
-        self.documents = documents
+    def __init__(self, in_progress: InProgress, hub: Hub) -> None:
+        self.in_progress = in_progress
         self.hub = hub
 
     async def start(
@@ -53,15 +53,8 @@ class Uploads:
         upload for the client and tells it so, before any viewer hears of the upload; False
         when the client left while the upload was starting: it is then rolled back unseen,
         and None returned."""
-        upload = await self.documents.start_upload(
-            document_id,
-            filename=filename,
-            has_header=has_header,
-            options=options,
-            size=size,
-            via=via,
-            address=address,
-        )
+        announced = Announced(filename, has_header, options, size, via, address)
+        upload = await self.in_progress.start(document_id, announced)
         if ready is not None and not ready(upload):
             await upload.abort()
             log.info("upload abandoned doc=%s upload=%s bytes=0", upload.document_id, upload.id)
@@ -112,6 +105,10 @@ class Uploads:
         viewers are told now, and the rollback follows in the background."""
         self._show(upload, "failed" if err else "cancelled", err)
         tasks.spawn(upload.abort(), "roll back an upload that ended")
+
+    def __len__(self) -> int:
+        """Uploads in progress."""
+        return len(self.in_progress.uploads)
 
     def _show(self, upload: Upload, state: str, err: TablecastError | None = None) -> None:
         # what the document's v1 viewers, on every node, see of the upload (paced: see

@@ -412,13 +412,6 @@ class Views:
 
         return await self._kept_or(("blocks", version.id), read, self._asking(version))
 
-    async def records_json(self, version: Version, picked: Array) -> bytes:
-        """The picked records as one JSON array."""
-        if self.store.reads_inline:
-            return self.store.read_picked(version.id, picked.tolist())
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.store.read_picked, version.id, picked.tolist())
-
     def close(self) -> None:
         self._closed = True
         self.scheduler.close()

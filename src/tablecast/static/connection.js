@@ -5,7 +5,8 @@
 // where state is idle, connecting, open, reconnecting, missing (no such document), full (the
 // server has no room for a new document) or closed.
 
-const PROTOCOL = "tablecast.v1";
+import { CLOSE_NO_DOCUMENT, CLOSE_NO_PONG, CLOSE_STORAGE_FULL, NORMAL, PROTOCOL, socketPath } from "./wire.js";
+
 const BACKOFF_FIRST = 500; // ms
 const BACKOFF_MAX = 15000;
 const PING_EVERY = 20000; // a browser cannot send WebSocket pings; these find dead links
@@ -25,8 +26,7 @@ export class Connection extends EventTarget {
 
   get url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const path = this.documentId ? `/parser/ws/${this.documentId}` : "/parser/ws";
-    return `${scheme}//${location.host}${path}`;
+    return `${scheme}//${location.host}${socketPath(this.documentId)}`;
   }
 
   get isOpen() {
@@ -89,7 +89,7 @@ export class Connection extends EventTarget {
     this.setState("closed");
     clearTimeout(this.retryTimer);
     this.stopPinging();
-    if (this.ws) this.ws.close(1000);
+    if (this.ws) this.ws.close(NORMAL);
   }
 
   receive(data) {
@@ -114,11 +114,11 @@ export class Connection extends EventTarget {
     this.ws = null;
     this.stopPinging();
     if (this.state === "closed") return;
-    if (code === 4404) {
+    if (code === CLOSE_NO_DOCUMENT) {
       this.setState("missing");
       return;
     }
-    if (code === 4507) {
+    if (code === CLOSE_STORAGE_FULL) {
       this.setState("full"); // retrying would only fill the server's log
       return;
     }
@@ -136,7 +136,7 @@ export class Connection extends EventTarget {
     this.pingTimer = setInterval(() => {
       if (!this.send({ type: "ping" })) return;
       clearTimeout(this.pongTimer);
-      this.pongTimer = setTimeout(() => this.ws && this.ws.close(4000), PONG_WITHIN);
+      this.pongTimer = setTimeout(() => this.ws && this.ws.close(CLOSE_NO_PONG), PONG_WITHIN);
     }, PING_EVERY);
   }
 

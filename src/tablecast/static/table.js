@@ -1,29 +1,11 @@
-// Renders a page into a <table>. Cells are set with textContent only: a cell is never HTML.
+// The table: a page rendered into a <table>. Cells are set with textContent only: a cell is
+// never HTML.
 //
-// Column headers sort (click: ascending, again: descending, again: file order); the row under
-// them filters each column. Numbers are right-aligned by the column types the server infers.
+// Column headers are sort buttons (click: ascending, again: descending, again: file order);
+// the row under them filters each column. Their clicks and typing are bound once, on the
+// table, in bindings.js. Numbers are right-aligned by the column types the server infers.
 
-const NUMERIC = new Set(["integer", "decimal"]);
-// What the server reads as a number (tablecast.table.columns): no currency, no percent sign
-const NUMBER = /^(?=.*\d)[-+]?(\d{1,3}(,\d{3})+|\d{1,3}(\.\d{3})+(?=,)|\d+)?([.,]\d+)?$/;
-
-// Cells that say a value is missing, as the server reads them (tablecast.table.columns): they
-// do not make a column of numbers text.
-const MISSING = new Set([
-  "", "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
-  "n/a", "na", "null", "nan", "none", "-",
-]);
-
-// Before the server's types arrive: a guess from this page's cells.
-function looksNumeric(cells) {
-  let seen = false;
-  for (const cell of cells) {
-    if (cell === undefined || MISSING.has(cell.trim().toLowerCase())) continue;
-    if (!NUMBER.test(cell)) return false;
-    seen = true;
-  }
-  return seen;
-}
+import { arrow, numericColumns, sortOf } from "./model.js";
 
 function cell(tag, text, className) {
   const element = document.createElement(tag);
@@ -32,18 +14,15 @@ function cell(tag, text, className) {
   return element;
 }
 
-// actions: { sort(column), filter(column, text) }, or null for a table that cannot be changed
-export function renderTable(table, page, types, actions) {
+export function renderTable(table, page, types) {
   const { columns, data, first_row: firstRow, view } = page;
-  const numeric = columns.map((_, i) =>
-    types ? NUMERIC.has(types[i]) : looksNumeric(data.map((row) => row[i])),
-  );
+  const numeric = numericColumns(page, types);
 
   const head = document.createElement("tr");
   const corner = cell("th", "#", "rownum");
   corner.scope = "col";
   head.append(corner);
-  columns.forEach((name, i) => head.append(headerCell(name, i, numeric[i], types, view, actions)));
+  columns.forEach((name, i) => head.append(headerCell(name, i, numeric[i], types, view)));
 
   const body = document.createDocumentFragment();
   data.forEach((row, r) => {
@@ -59,12 +38,12 @@ export function renderTable(table, page, types, actions) {
   });
 
   const filters = table.tHead.rows[1];
-  if (actions && filters && filters.dataset.columns === JSON.stringify(columns)) {
+  if (filters && filters.dataset.columns === JSON.stringify(columns)) {
     // the same columns: keep the filter row (and the field being typed in) as it is
     table.tHead.rows[0].replaceWith(head);
     updateFilters(filters, view);
   } else {
-    table.tHead.replaceChildren(head, ...(actions ? [filterRow(columns, view, actions)] : []));
+    table.tHead.replaceChildren(head, filterRow(columns, view));
   }
   table.tBodies[0].replaceChildren(body);
   markClipped(table);
@@ -75,11 +54,15 @@ export function markSort(table, view) {
   const head = table.tHead.rows[0];
   if (!head) return;
   for (const button of head.querySelectorAll("button.sort")) {
-    const column = Number(button.dataset.column);
-    const sorted = view && view.sort === column ? view.order : null;
-    button.querySelector(".arrow").textContent = sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : "";
+    const sorted = sortOf(view, Number(button.dataset.column));
+    button.querySelector(".arrow").textContent = arrow(sorted);
     markSorted(button.parentElement, sorted);
   }
+}
+
+// The table's own controls, disabled while the connection is lost.
+export function disableTableControls(table, disabled) {
+  for (const control of table.tHead.querySelectorAll("button, input")) control.disabled = disabled;
 }
 
 function markSorted(th, sorted) {
@@ -87,16 +70,12 @@ function markSorted(th, sorted) {
   else th.removeAttribute("aria-sort");
 }
 
-function headerCell(name, i, numeric, types, view, actions) {
+function headerCell(name, i, numeric, types, view) {
   const th = document.createElement("th");
   th.scope = "col";
   th.className = numeric ? "num" : "";
-  const sorted = view && view.sort === i ? view.order : null;
+  const sorted = sortOf(view, i);
   markSorted(th, sorted);
-  if (!actions) {
-    th.textContent = name;
-    return th;
-  }
   const button = document.createElement("button");
   button.type = "button";
   button.className = "sort";
@@ -104,13 +83,12 @@ function headerCell(name, i, numeric, types, view, actions) {
   button.setAttribute("aria-label", `Sort by ${name}`);
   button.title = `Sort by ${name}${types ? ` (${types[i]})` : ""}`;
   button.append(cell("span", name, "name"));
-  button.append(cell("span", sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : "", "arrow"));
-  button.addEventListener("click", () => actions.sort(i));
+  button.append(cell("span", arrow(sorted), "arrow"));
   th.append(button);
   return th;
 }
 
-function filterRow(columns, view, actions) {
+function filterRow(columns, view) {
   const tr = document.createElement("tr");
   tr.className = "filters";
   tr.dataset.columns = JSON.stringify(columns);
@@ -122,11 +100,6 @@ function filterRow(columns, view, actions) {
     input.dataset.column = String(i);
     input.placeholder = "Filter";
     input.setAttribute("aria-label", `Filter ${name}`);
-    let timer = null;
-    input.addEventListener("input", () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => actions.filter(i, input.value), 300);
-    });
     const td = document.createElement("td");
     td.append(input);
     tr.append(td);

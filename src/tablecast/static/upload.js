@@ -2,6 +2,8 @@
 // upload_begin, then Blob.slice after Blob.slice, never more than the server's window of
 // chunks unacknowledged (so neither the tab nor the server holds the file), then upload_end.
 
+import { UPLOAD_REPLIES, UPLOAD_REQUESTS } from "./wire.js";
+
 export class UploadError extends Error {
   constructor(code, message) {
     super(message);
@@ -11,8 +13,6 @@ export class UploadError extends Error {
 
 const lostError = () => new UploadError("connection_lost", "The connection was lost during the upload.");
 
-const UPLOAD_REQUESTS = new Set(["upload_begin", "upload_chunk", "upload_end", "upload_cancel"]);
-const REPLIES = new Set(["upload_ready", "upload_ack", "upload_done"]);
 
 export class Upload {
   // onProgress({sent, acked, size, rate}) is called as acknowledgements arrive.
@@ -111,7 +111,7 @@ export class Upload {
       this.fail(new UploadError(message.code, message.message));
       return;
     }
-    if (!REPLIES.has(message.type)) return;
+    if (!UPLOAD_REPLIES.has(message.type)) return;
     const index = this.waiters.findIndex((w) => w.type === message.type);
     if (index >= 0) this.waiters.splice(index, 1)[0].resolve(message);
     else this.inbox.push(message);

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..model import Document, Version, VersionMeta
-from ..table.blocks import BLOCK_RECORDS
 from .base import Store
 
-__all__ = ["BLOCK_RECORDS", "Document", "Store", "Version", "VersionMeta", "open_store"]
+__all__ = ["Store", "open_store"]
 
 
 def open_store(settings: Settings, node: int) -> Store:

@@ -5,7 +5,7 @@ A *document* is what a share link names; each upload to it becomes a new immutab
 (:mod:`tablecast.model`), its records kept in blocks (:mod:`tablecast.table.blocks`).
 
 Store methods are synchronous and may block: callers run them off the event loop
-(see :mod:`tablecast.service.documents`). A store may be called from several threads at once.
+(see :mod:`tablecast.service.storage`). A store may be called from several threads at once.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Store(Protocol):
     ``nodes`` is None."""
 
     # Reads quick enough to make on the event loop itself (local, cached by the OS), rather
-    # than on a thread: see Documents.records_json.
+    # than on a thread: see Pages.records_json (tablecast.service.pages).
     reads_inline: bool
     # This process among the nodes sharing the store (0 for a store only one process opens).
     node: int

@@ -73,7 +73,7 @@ def _breaks_plainly(data: bytes) -> bool:
 
 
 def plain_lines(data: bytes, delimiter: bytes, eol: bytes = b"\n") -> bytes:
-    """Records as the store gives them (one JSON array, see Documents.records_json), when no cell
+    """Records as the store gives them (one JSON array, see Pages.records_json), when no cell
     holds a quote or an escape, as lines of cells: their JSON with the brackets and quotes
     taken out. No line break after the last."""
     lines = data[3:-3].replace(b'"],["', eol).replace(b'","', delimiter)
@@ -234,7 +234,7 @@ class Writer:
         return self.rows([self.header])
 
     def from_json(self, data: bytes) -> bytes:
-        """Rows as the store gives them: one JSON array of records (see Documents.records_json).
+        """Rows as the store gives them: one JSON array of records (see Pages.records_json).
 
         Records with no escape in them (no tab, line break, quote, backslash or other control
         character in any cell, which JSON would escape) are their JSON with the brackets taken

@@ -65,7 +65,7 @@ class Rebuilt:
         )
 
     def text(self, data: bytes, last: bool) -> bytes:
-        """Records as the store gives them (one JSON array, see Documents.records_json) as the
+        """Records as the store gives them (one JSON array, see Pages.records_json) as the
         file's bytes. ``last``: they end the rebuilt part."""
         if data == b"[]":
             return b""

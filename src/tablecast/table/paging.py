@@ -1,13 +1,24 @@
 """Page maths: which records page N of a version (or of a view's rows) shows, clamped to the
 pages there are. Pure.
+
+Clients count a table's rows in two ways, and the caller that knows which client it serves
+says which (:class:`Numbering`): page maths knows nothing of dialects.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, replace
 
 from ..model import Version
+
+
+class Numbering(enum.Enum):
+    """What a page counts, and so what its rows are numbered from."""
+
+    RECORDS = "records"  # every record, the header line included (the article's clients)
+    ROWS = "rows"  # the rows under the header (tablecast.v1, HTTP, views)
 
 
 @dataclass(slots=True)
@@ -20,17 +31,17 @@ class PageWindow:
     page_size: int
     start: int
     stop: int
-    first_row: int  # the number of the page's first row (1-based) as the viewer counts rows
+    first_row: int  # the number of the page's first row (1-based), as the numbering counts
 
 
-def page_window(version: Version | None, page_no: int, page_size: int, legacy: bool) -> PageWindow:
-    """Page ``page_no`` of a version, clamped to the pages it has (there is always a page 1).
-
-    Legacy clients count every record, header included; v1 and HTTP count the rows under it.
-    """
+def page_window(
+    version: Version | None, page_no: int, page_size: int, numbering: Numbering
+) -> PageWindow:
+    """Page ``page_no`` of a version, counted as ``numbering`` says, clamped to the pages it
+    has (there is always a page 1)."""
     if version is None:
         total = offset = 0
-    elif legacy:
+    elif numbering is Numbering.RECORDS:
         total, offset = version.meta.record_count, 0
     else:
         total, offset = version.data_rows, version.first_data_record

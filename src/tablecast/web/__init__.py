@@ -1,4 +1,6 @@
-"""Thin Tornado handlers: they parse requests, call the hub and the documents, and answer."""
+"""The web: Tornado's routes and handlers, and the asyncio protocol of each viewer's WebSocket.
+Each parses what a client sent, calls the services, and answers; what is shared by all of
+them (ids, links, the security headers every answer carries) is here."""
 
 from __future__ import annotations
 

@@ -1,35 +1,27 @@
-"""The HTTP API under ``/parser/api``: create a document from a file, add a version, read pages.
-
-Uploads stream: the body goes to the parser as it arrives, so no request body is ever held
-whole, and an upload over the limit is refused from its Content-Length before any of it is
-read, or as soon as it crosses the limit when it comes without one.
+"""The HTTP API under ``/parser/api``: what every API answer shares (:class:`ApiHandler`: JSON,
+typed errors, the edit key, a document and version looked up), and reading it: pages,
+versions, restoring one. Uploads are :mod:`tablecast.web.uploads`', downloads
+:mod:`tablecast.web.downloads`'.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
 import math
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import orjson
 import tornado.iostream
 import tornado.web
-from tornado.http1connection import HTTP1Connection
-from tornado.ioloop import IOLoop
 
-from .. import access, tasks
+from .. import access
 from ..errors import TablecastError
 from ..metrics import METRICS
 from ..model import Document, Version
-from ..service.documents import Upload
-from ..table import export, paging
-from ..table.originals import Rebuilt
-from ..table.parsing import ParseOptions, parse_delimiter, parse_header_option
-from ..table.view import PLAIN, View, view_from_json, view_from_query
+from ..table import paging
+from ..table.paging import Numbering
+from ..table.view import View, view_from_json, view_from_query
 from ..wire import protocol
 from . import base_url, canonical_id, share_url
 
@@ -119,7 +111,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
         version = document.version
-        window = paging.page_window(version, 1, self.services.settings.page_size, legacy=False)
+        window = paging.page_window(version, 1, self.services.settings.page_size, Numbering.ROWS)
         return {
             **protocol.document_fields(document),
             "url": share_url(self.services.settings, self.request, document.id),
@@ -143,203 +135,6 @@ class ApiHandler(tornado.web.RequestHandler):
         }
 
 
-@tornado.web.stream_request_body
-class UploadHandler(ApiHandler):
-    """The body of a POST or PUT is a whole file; it becomes a new version as it streams in.
-
-    A refusal (a wrong key, a file over a limit, a full store) is answered at once, before the
-    body is read, and the connection then reads and drops what the client still sends for a
-    moment (DRAIN_BYTES, DRAIN_SECONDS) before it closes: most clients (urllib, requests,
-    ``tablecast upload``) read the answer only once they have sent their whole body, and a
-    connection closed under them would give them a reset instead of the error.
-    """
-
-    upload: Upload | None = None
-    created: Document | None = None
-    edit_key: str | None = None  # of the document just created, shown once in the answer
-    refused: TablecastError | None = None  # answered already; the body is being drained
-    drained = 0
-
-    async def prepare(self) -> None:
-        if self.request.method not in ("POST", "PUT"):
-            return
-        settings = self.services.settings
-        connection = self.request.connection
-        assert isinstance(connection, HTTP1Connection)
-        # Our checks answer 413, not Tornado's (which closes): any body is read, up to the
-        # upload limit as a file, and past it only as long as a refusal drains it
-        connection.set_max_body_size(DRAIN_ANY)
-        # Tornado's own body timeout closes without a word: ours (Documents.expired) answers
-        # upload_timeout first, and Tornado's is the backstop
-        connection.set_body_timeout(settings.upload_timeout + 10)
-        try:
-            await self._start()
-        except TablecastError as err:
-            await self._rollback()
-            self.refuse(err)
-
-    async def _start(self) -> None:
-        settings, documents = self.services.settings, self.services.documents
-        length = self.request.headers.get("Content-Length")
-        size = int(length) if length and length.isascii() and length.isdigit() else None
-        if size is not None and size > settings.max_upload_bytes:
-            raise TablecastError(
-                "too_large",
-                f"the file is larger than the limit of {settings.max_upload_bytes} bytes",
-            )
-        options = ParseOptions(
-            delimiter=parse_delimiter(self.get_query_argument("delimiter", None)),
-            encoding=self.get_query_argument("encoding", None) or None,
-        )
-        has_header = parse_header_option(self.get_query_argument("header", None))
-        name = self.get_query_argument("name", None)
-        filename = protocol.clean_filename(name or "")
-        address = self.request.remote_ip or "-"
-        if self.request.method == "POST":
-            creations = self.services.creations
-            if not creations.take(address):
-                self.set_header("Retry-After", str(math.ceil(creations.wait(address))))
-                raise TablecastError(
-                    "rate_limited",
-                    f"this address made {settings.create_rate:g} tables in a minute: wait a little",
-                )
-            self.created, self.edit_key = await documents.create()
-            document_id = self.created.id
-        else:
-            document = self.check_edit_key(await self.document(self.path_args[0]))
-            document_id = document.id
-            if name is None and document.version is not None:
-                # a new version of the same table, as `curl -X PUT --data-binary @f` sends it:
-                # its name stays unless one is given
-                filename = document.version.meta.filename
-        self.upload = await self.services.uploads.start(
-            document_id,
-            filename=filename,
-            has_header=has_header,
-            options=options,
-            size=size,
-            via="http",
-            address=address,
-            on_expire=self._expired,
-        )
-
-    def refuse(self, err: TablecastError) -> None:
-        """Answer now with ``err``, then drain the body (see the class's doc)."""
-        if self._finished or self.refused is not None:
-            return
-        self.refused = err
-        if self.request.headers.get("Expect", "").lower() == "100-continue":
-            self.fail(err)  # the client waits for our word before it sends: nothing to drain
-            return
-        log.info(
-            "error %s %s code=%s %s", self.request.method, self.request.path, err.code, err.message
-        )
-        METRICS.error(err.code)
-        body = orjson.dumps({"error": err.as_dict()})
-        self.set_status(err.status)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("Content-Length", str(len(body)))
-        self.set_header("Connection", "close")
-        self.write(body)
-        self.flush()
-        IOLoop.current().call_later(DRAIN_SECONDS, self._stop_draining)
-
-    def _stop_draining(self) -> None:
-        """Enough drained: finishing closes the connection (the rest of the body unread)."""
-        if not self._finished:
-            self.finish()
-
-    def _expired(self, err: TablecastError) -> None:
-        """The upload went quiet or ran too long (see Documents.expired)."""
-        tasks.spawn(self._end_expired(err), "end an upload that timed out")
-
-    async def _end_expired(self, err: TablecastError) -> None:
-        await self._rollback(err)
-        self.refuse(err)  # once rolled back; a client still sending reads it, as any refusal
-
-    async def data_received(self, chunk: bytes) -> None:
-        METRICS.bytes_in += len(chunk)
-        if self.refused is not None:
-            self.drained += len(chunk)
-            if self.drained > DRAIN_BYTES:
-                self._stop_draining()
-            return
-        upload = self.upload
-        if upload is None or self._finished:
-            return
-        uploads = self.services.uploads
-        try:
-            await uploads.feed(upload, chunk)
-        except TablecastError as err:
-            self.upload = None  # rolled back, and shown so, by the service
-            await self._rollback()
-            self.refuse(err)
-            return
-        uploads.received(upload)
-
-    async def _commit(self, status: int) -> None:
-        if self.refused is not None:
-            self._stop_draining()  # the whole body came while draining: the answer is out
-            return
-        upload = self.upload
-        if upload is None or self._finished:
-            return
-        try:
-            document = await self.services.uploads.finish(upload, self._committed)
-        except TablecastError as err:
-            self.upload = None  # rolled back, and shown so, by the service
-            await self._rollback()
-            self.fail(err)
-            return
-        self.set_header("Location", f"/parser/api/docs/{document.id}")
-        answer = self.describe(document)
-        if self.edit_key is not None:
-            answer["edit_key"] = self.edit_key
-            answer["edit_url"] = protocol.edit_url(answer["url"], self.edit_key)
-        self.write_json(answer, status)
-
-    def _committed(self, document: Document) -> None:
-        # answered once every viewer has the version; a client leaving meanwhile has no
-        # upload left to roll back
-        self.upload = None
-
-    async def _rollback(self, err: TablecastError | None = None) -> None:
-        """A failed upload leaves the previous version; a failed create leaves no document."""
-        upload, self.upload = self.upload, None
-        if upload is not None:
-            # no error: the client went away mid-upload
-            await self.services.uploads.abort(upload, err)
-        if self.created is not None:
-            await self.services.documents.remove_document_if_empty(self.created.id)
-
-    def on_connection_close(self) -> None:
-        # the client went away mid-upload: roll it back
-        if self.upload is not None:
-            tasks.spawn(self._rollback(), "roll back an abandoned upload")
-        super().on_connection_close()
-
-
-class DocumentsApi(UploadHandler):
-    """``POST /parser/api/docs``: a new document from the body."""
-
-    async def post(self) -> None:
-        await self._commit(201)
-
-
-class DocumentApi(UploadHandler):
-    """``GET`` a document's metadata; ``PUT`` a new version of it."""
-
-    async def get(self, document_id: str) -> None:
-        try:
-            self.write_json(self.describe(await self.document(document_id)))
-        except TablecastError as err:
-            self.fail(err)
-
-    async def put(self, document_id: str) -> None:
-        await self._commit(200)
-
-
 class NoSuchEndpoint(ApiHandler):
     """Anything else under /parser/api: a JSON 404 rather than an HTML page."""
 
@@ -352,7 +147,7 @@ class PageApi(ApiHandler):
     ``?version=V``, sorted and searched as the query says (see tablecast.table.view)."""
 
     async def get(self, document_id: str, page: str) -> None:
-        documents = self.services.documents
+        pages = self.services.pages
         try:
             document = await self.document(document_id)
             view = self.requested_view()
@@ -360,10 +155,10 @@ class PageApi(ApiHandler):
             view.check(version)
             document = replace(document, version=version)
             page_no, page_size = int(page), self.services.settings.page_size  # route: 1-18 digits
-            found = await documents.page(version, view, page_no, page_size, legacy=False)
+            found = await pages.page(version, view, page_no, page_size, Numbering.ROWS)
             if not 1 <= page_no <= found.window.page_count:
                 raise TablecastError("page_not_found", f"the document has no page {page}")
-            types = await documents.views.types(version) if version is not None else []
+            types = await pages.types(version)
         except TablecastError as err:
             self.fail(err)
             return
@@ -432,160 +227,3 @@ class RestoreApi(ApiHandler):
             return
         await self.services.hub.version_committed(document)
         self.write_json(self.describe(document))
-
-
-class DownloadApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl``: a version
-    (``version=V``, else the current one) as a file: the file exactly as uploaded, or as a view
-    shows it (``sort``, ``order``, ``q``, ``filter.N``, ``header``), streamed a few thousand
-    rows at a time (see tablecast.table.export)."""
-
-    async def get(self, document_id: str) -> None:
-        if self.get_query_argument("format", None) == "original":
-            await self._original(document_id)
-            return
-        try:
-            document = await self.document(document_id)
-            view = self.requested_view()
-            version = view.on(await self.requested_version(document))
-            view.check(version)
-            fmt = export.format_named(self.get_query_argument("format", None))
-            views = self.services.documents.views
-            rows = blocks = None
-            # JSON Lines writes numbers as numbers: it needs to know which columns hold them
-            types = await views.types(version) if version and fmt.name == "jsonl" else []
-            if version is not None and view.picks:
-                rows = await views.rows(version, view)
-                # a sorted view's rows come from all over the version: from its blocks, kept
-                blocks = await views.blocks(version)
-        except TablecastError as err:
-            self.fail(err)
-            return
-        if version is None:
-            self.fail(TablecastError("not_found", "the document has no version yet"))
-            return
-        self.attachment(export_name(version, fmt.extension), fmt.content_type)
-        header = version.columns if version.meta.has_header else None
-        writer = export.Writer(fmt, header, version.columns, types)
-        self.write(writer.start())
-        first = version.first_data_record
-        documents = self.services.documents
-        count = version.data_rows if rows is None else len(rows)
-        try:
-            for start in range(0, count, EXPORT_RECORDS):
-                stop = min(start + EXPORT_RECORDS, count)
-                if rows is None or blocks is None:
-                    data = await documents.records_json(version, first + start, first + stop)
-                else:
-                    data = blocks.pick(rows[start:stop])
-                self.write(writer.from_json(data))
-                await self.flush()  # waits for the client: a slow one never fills our memory
-        except tornado.iostream.StreamClosedError:
-            return  # the client stopped the download
-        self.finish()
-
-    def attachment(self, name: str, content_type: str) -> None:
-        self.set_header("Content-Type", content_type)
-        self.set_header(
-            "Content-Disposition",
-            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
-        )
-        self.set_header("Cache-Control", "no-store")
-
-    async def _original(self, document_id: str) -> None:
-        """The file exactly as it was uploaded, a few parts at a time."""
-        store, documents = self.services.documents.store, self.services.documents
-        try:
-            document = await self.document(document_id)
-            version = await self.requested_version(document)
-            if self.requested_view() != PLAIN:
-                raise TablecastError(
-                    "bad_option", "the original file is as uploaded: it takes no sort or search"
-                )
-            if version is None:
-                raise TablecastError("not_found", "the document has no version yet")
-            parts = await documents.read(store.read_original, version.id, 0, ORIGINAL_PARTS)
-            if not parts:
-                raise TablecastError(
-                    "original_not_kept",
-                    "this version was uploaded before original files were kept:"
-                    " download it as tsv or csv",
-                )
-        except TablecastError as err:
-            self.fail(err)
-            return
-        kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
-        charset = content_charset(version.meta.encoding)
-        self.attachment(original_name(version), f"text/{kind}; charset={charset}")
-        first = 0
-        try:
-            while parts:
-                for part in parts:
-                    if isinstance(part, bytes):
-                        self.write(part)
-                    else:
-                        await self._rebuild(version, part)
-                await self.flush()
-                first += len(parts)
-                if len(parts) < ORIGINAL_PARTS:
-                    break
-                parts = await documents.read(store.read_original, version.id, first, ORIGINAL_PARTS)
-        except tornado.iostream.StreamClosedError:
-            return
-        self.finish()
-
-    async def _rebuild(self, version: Version, rebuilt: Rebuilt) -> None:
-        """The start of the file that its records give back (see tablecast.table.originals)."""
-        self.write(rebuilt.bom)
-        for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
-            stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
-            data = await self.services.documents.records_json(version, start, stop)
-            self.write(rebuilt.text(data, last=stop == rebuilt.record_count))
-            await self.flush()
-
-
-# What a refused upload's connection reads and drops before it closes (see UploadHandler)
-DRAIN_BYTES = 16 * 1024 * 1024
-DRAIN_SECONDS = 5.0
-DRAIN_ANY = 2**62  # a body of any announced size is read, as far as a refusal drains it
-ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
-# the encodings tablecast.table.parsing names, as a Content-Type names them (a BOM stays in the
-# file)
-CHARSETS = {
-    "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
-}  # fmt: skip
-EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
-
-
-def content_charset(encoding: str) -> str:
-    """The charset a Content-Type names for a version's encoding. Whatever a store holds
-    (a name an uploader gave, such as ``utf-8\r``, kept before names were checked) gives a
-    header value that is safe to send."""
-    try:
-        name = codecs.lookup(encoding).name
-    except (LookupError, ValueError):
-        name = "utf-8"
-    charset = CHARSETS.get(encoding) or CHARSETS.get(name, name)
-    return charset if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", charset) else "utf-8"
-
-
-def original_name(version: Version) -> str:
-    """What a version's file is saved as: the name it was uploaded under."""
-    return version.meta.filename or ("table.tsv" if version.meta.delimiter == "\t" else "table.csv")
-
-
-def export_name(version: Version, extension: str) -> str:
-    """What an export is saved as: the table's name with the format's extension, but never the
-    original file's own name (a CSV export of flights.csv is not that file, and saved beside
-    it a browser would call it "flights (1).csv", with nothing to say which is which)."""
-    original = original_name(version)
-    stem = (original.rsplit(".", 1)[0] or "table")[:200]
-    name = f"{stem}.{extension}"
-    if name.casefold() == original.casefold():  # case-blind, as Windows and macOS save files
-        name = f"{stem} (export).{extension}"
-    return name
-
-
-def _ascii(name: str) -> str:
-    """A file name for the plain ``filename=`` parameter: what old clients can show."""
-    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

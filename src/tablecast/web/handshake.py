@@ -29,6 +29,7 @@ from ..errors import TablecastError
 from ..metrics import METRICS
 from ..model import Document
 from ..wire import protocol, websocket
+from ..wire.codec import codec_for
 from . import base_url
 from .connection import Connection, release_address
 
@@ -112,7 +113,7 @@ class Handshake(tornado.web.RequestHandler):
             agreed = websocket.independent_deflate(headers.get("Sec-WebSocket-Extensions", ""))
         connection = Connection(
             self.services,
-            legacy=legacy,
+            codec=codec_for(subprotocol),
             deflate=agreed,
             remote_ip=remote_ip,
             base_url=base_url(settings, self.request),

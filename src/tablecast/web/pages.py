@@ -54,7 +54,7 @@ class Health(tornado.web.RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        if self.services.documents.store.full():
+        if self.services.documents.read_only():
             self.finish(b'{"status": "read_only", "reason": "the disk is full"}')
         else:
             self.finish(b'{"status": "ok"}')
@@ -68,12 +68,11 @@ class MetricsPage(tornado.web.RequestHandler):
 
     async def get(self) -> None:
         services = self.services
-        documents = services.documents
         gauges = Gauges(
             viewers=len(services.connections),
             open_documents=len(services.hub.rooms),
-            uploads_in_progress=len(documents.uploads),
-            usage=await documents.read(documents.store.usage),
+            uploads_in_progress=len(services.uploads),
+            usage=await services.documents.usage(),
         )
         self.set_header("Content-Type", CONTENT_TYPE)
         self.set_header("Cache-Control", "no-store")

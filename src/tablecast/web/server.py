@@ -4,7 +4,10 @@ Start: open the store (recovering from any crash), listen, log the address. Run:
 now and then remove documents that were created but never uploaded to. Stop (SIGTERM/SIGINT):
 stop accepting, close every viewer with 1001, roll back uploads in progress, stop views work,
 wait for background work (a shared page being saved) while the writer still takes it, let the
-writer finish, close the store, exit 0 (see Documents.close).
+writer finish, close the store, exit 0 (see Node.close).
+
+The services of a node are made here, and only here (:meth:`Node.assemble`), each handed what
+it uses as it is made.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 
 import tornado.netutil
@@ -28,27 +32,32 @@ from ..config import Settings
 from ..errors import TablecastError
 from ..metrics import METRICS
 from ..rates import Buckets
-from ..service.cluster import Cluster
-from ..service.documents import Documents, Limits
-from ..service.hub import Hub
+from ..service.cluster import Cluster, OtherNodes
+from ..service.documents import Documents
+from ..service.hub import NO_NEIGHBOURS, Hub
+from ..service.limits import Capacity, InUse, Limits
+from ..service.pages import Pages
+from ..service.storage import Storage
+from ..service.upload import InProgress
 from ..service.uploads import Uploads
+from ..service.views import Views
 from ..store import open_store
+from ..store.base import Store
 from ..wire import websocket
 from . import SecurityHeaders
 from .api import (
-    DocumentApi,
-    DocumentsApi,
-    DownloadApi,
     NoSuchEndpoint,
     PageApi,
     RestoreApi,
     VersionsApi,
 )
 from .connection import keep_alive
+from .downloads import DownloadApi
 from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
+from .uploads import DocumentApi, DocumentsApi
 
 log = logging.getLogger("tablecast")
 
@@ -61,6 +70,78 @@ FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
 MAX_BODY_BYTES = 64 * 1024  # of a request that is not an upload
 BODY_TIMEOUT = 60.0  # seconds to send such a body (uploads have --upload-timeout)
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
+VIEW_MEMORY = 512 * 1024 * 1024  # --view-memory's default
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node's services, around its store."""
+
+    storage: Storage
+    capacity: Capacity
+    in_progress: InProgress  # uploads in progress
+    documents: Documents
+    pages: Pages
+    hub: Hub
+    uploads: Uploads
+    cluster: Cluster | None  # None: one process, alone with its store
+
+    @classmethod
+    def assemble(
+        cls,
+        store: Store,
+        limits: Limits,
+        *,
+        page_size: int,
+        legacy_page_size: int,
+        view_memory: int = VIEW_MEMORY,
+        node: int = 0,
+    ) -> Node:
+        """``node``: which of the nodes sharing the store this one is (0: the store's only
+        process)."""
+        storage = Storage(store)
+        in_use = InUse()
+        capacity = Capacity(storage, limits, in_use)
+        in_progress = InProgress(storage, capacity)
+        documents = Documents(storage, capacity, in_progress)
+        pages = Pages(storage, Views(store, view_memory))
+        others = None
+        if node:
+            nodes = store.nodes
+            assert nodes is not None, "a store that several nodes share keeps them"
+            others = OtherNodes(storage, nodes, node)
+        hub = Hub(
+            documents,
+            pages,
+            in_use,
+            page_size=page_size,
+            legacy_page_size=legacy_page_size,
+            neighbours=others or NO_NEIGHBOURS,
+        )
+        cluster = Cluster(hub, others, documents) if others is not None else None
+        uploads = Uploads(in_progress, hub)
+        return cls(storage, capacity, in_progress, documents, pages, hub, uploads, cluster)
+
+    async def close(self) -> None:
+        """Roll back uploads still in progress, stop views work, wait for background work,
+        let the writer finish, close the store.
+
+        Background work (tablecast.tasks) is awaited while the writer still takes writes: a
+        shared page whose save was spawned just before the shutdown (even one not started
+        yet) is written, not refused as shutting_down. Views work is stopped first, so that
+        nothing waited for is a long sort: what waits on it ends with shutting_down."""
+        await self.in_progress.stop()
+        views = self.pages.views
+        views.close()
+        await tasks.drain()
+        try:
+            await self.capacity.save_use_times()
+        except TablecastError as err:  # the store is away: only eviction order suffers
+            log.warning("could not save when documents were last viewed: %s", err.message)
+        await self.storage.stop()
+        # a piece of views work still running reads the store: it ends before the store does
+        await asyncio.get_running_loop().run_in_executor(None, views.join)
+        self.storage.close()
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -145,7 +226,7 @@ async def serve(
     except (TablecastError, RuntimeError) as exc:  # unreachable, misconfigured, too new
         raise SystemExit(f"tablecast: {exc}") from None
     METRICS.node, METRICS.worker = node, worker
-    documents = Documents(
+    here = Node.assemble(
         store,
         Limits(
             max_upload_bytes=settings.max_upload_bytes,
@@ -158,19 +239,21 @@ async def serve(
             upload_idle_timeout=settings.upload_idle_timeout,
             upload_timeout=settings.upload_timeout,
         ),
+        page_size=settings.page_size,
+        legacy_page_size=settings.legacy_page_size,
         view_memory=settings.view_memory,
+        node=node,
     )
-    hub = Hub(documents, settings.page_size, settings.legacy_page_size)
-    documents.in_use = hub.rooms.keys
+    cluster = here.cluster
     services = Services(
         settings,
-        documents,
-        hub,
-        Uploads(documents, hub),
+        here.documents,
+        here.hub,
+        here.uploads,
+        here.pages,
         creations=Buckets(settings.create_rate / 60, settings.create_rate),
         key_guesses=Buckets(settings.page_rate, 2 * settings.page_rate),
     )
-    cluster = Cluster(hub) if node else None  # one process: the hub is alone
     bus = open_bus(settings)
     try:
         if cluster is not None:
@@ -204,19 +287,19 @@ async def serve(
             loop.add_signal_handler(sig, stopping.set)
     log.info("tablecast listening on http://%s:%d %s", host, port, where)
     background = [
-        asyncio.ensure_future(_tidy_documents(services)),
-        asyncio.ensure_future(_expire_uploads(documents)),
+        asyncio.ensure_future(_tidy_documents(here, settings)),
+        asyncio.ensure_future(_expire_uploads(here.in_progress)),
         asyncio.ensure_future(keep_alive(services.connections, settings.ping_interval)),
     ]
     if cluster is not None:
-        background.append(asyncio.ensure_future(_forget_stopped_nodes(documents, cluster)))
+        background.append(asyncio.ensure_future(_forget_stopped_nodes(cluster)))
     try:
         await stopping.wait()
     finally:
         log.info(
             "shutting down: %d viewers, %d uploads in progress",
             len(services.connections),
-            len(documents.uploads),
+            len(here.in_progress.uploads),
         )
         for task in background:
             task.cancel()
@@ -226,7 +309,7 @@ async def serve(
         await bus.close()
         if cluster is not None:
             await _quietly(cluster.goodbye(), "say goodbye")
-        await documents.close()  # waits for background work before it closes the store
+        await here.close()  # waits for background work before it closes the store
         await tasks.drain()  # what was spawned since (a viewer's close): refused, and quickly
         await _closed(services.connections, timeout=2.0)
         await server.close_all_connections()
@@ -243,9 +326,8 @@ async def _closed(connections: set[Viewer], timeout: float) -> None:
             connection.transport.abort()
 
 
-async def _tidy_documents(services: Services) -> None:
+async def _tidy_documents(here: Node, settings: Settings) -> None:
     """Now and then: remove documents never uploaded to, and those unused past the limits."""
-    settings = services.settings
     ttl = settings.empty_document_ttl
     every = min(max(ttl / 4, 1.0), 60.0)
     if settings.document_ttl:
@@ -253,35 +335,31 @@ async def _tidy_documents(services: Services) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await services.documents.remove_leftovers()
-            removed = await services.documents.remove_empty_documents(
-                ttl, keep=set(services.hub.rooms)
-            )
+            await here.in_progress.remove_leftovers()
+            removed = await here.documents.remove_empty_documents(ttl, keep=set(here.hub.rooms))
             if removed:
                 log.info("removed %d empty documents", len(removed))
-            await services.documents.make_room()
+            await here.capacity.make_room()
         except Exception:
             log.exception("could not tidy the documents")
 
 
-async def _expire_uploads(documents: Documents) -> None:
-    """Every second: end uploads that went quiet or ran too long (see Documents.expired)."""
+async def _expire_uploads(in_progress: InProgress) -> None:
+    """Every second: end uploads that went quiet or ran too long (see InProgress.expired)."""
     while True:
         await asyncio.sleep(1.0)
-        for upload in documents.expired(time.monotonic()):
+        for upload in in_progress.expired(time.monotonic()):
             upload.expire()
 
 
-async def _forget_stopped_nodes(documents: Documents, cluster: Cluster) -> None:
+async def _forget_stopped_nodes(cluster: Cluster) -> None:
     """In a cluster: now and then, forget what nodes that stopped (or were killed) left: their
     viewers vanish from presence counts within this time, their unfinished uploads go. If this
     node was itself cut off long enough to be forgotten, it tells the others its state again."""
     while True:
         await asyncio.sleep(FORGET_EVERY)
         try:
-            if await documents.remove_abandoned():
-                log.warning("the store had taken this node for stopped; resynchronising")
-                await cluster.resync()
+            await cluster.forget_stopped_nodes()
         except TablecastError as err:
             log.warning("could not look for stopped nodes: %s", err.message)
         except Exception:

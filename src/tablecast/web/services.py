@@ -16,7 +16,9 @@ from ..config import Settings
 from ..rates import Buckets
 from ..service.documents import Documents
 from ..service.hub import Hub
+from ..service.pages import Pages
 from ..service.uploads import Uploads
+from ..wire.session import Limits
 
 
 class Viewer(Protocol):
@@ -36,6 +38,7 @@ class Services:
     documents: Documents
     hub: Hub
     uploads: Uploads  # every upload, WebSocket or HTTP, goes through it
+    pages: Pages  # pages of versions, and their columns' types
     connections: set[Viewer] = field(default_factory=set)  # every open WebSocket
     # open WebSockets by client address, counted from the handshake that admits one
     addresses: Counter[str] = field(default_factory=Counter)
@@ -43,3 +46,14 @@ class Services:
     # (--page-rate a second, as a WebSocket's auth)
     creations: Buckets = field(default_factory=lambda: Buckets(0, 0))
     key_guesses: Buckets = field(default_factory=lambda: Buckets(0, 0))
+    # what every viewer's WebSocket session is held to: one object for all of them
+    session_limits: Limits = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.session_limits = Limits(
+            viewer_buffer=settings.viewer_buffer,
+            slow_viewer_timeout=settings.slow_viewer_timeout,
+            ping_interval=settings.ping_interval,
+            page_rate=settings.page_rate,
+        )

@@ -1,0 +1,59 @@
+// Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
+// old versions, the versions list, restoring one, and the links of downloads. A failed call
+// throws an Error with the server's error `code`.
+
+import { API_PATH } from "./wire.js";
+
+// Versions the list shows at first, and adds each time older ones are asked for: the panel
+// stays a few hundred elements however long the history (20,000 versions listed whole were
+// 120,000 elements and a 2 s frame).
+export const VERSIONS_PAGE = 50;
+
+export function documentPath(documentId) {
+  return `${API_PATH}/${documentId}`;
+}
+
+// A view (sort, search, filters, header) as the API's query parameters, and which version.
+export function viewQuery(view, version) {
+  const params = new URLSearchParams();
+  if (view) {
+    if (view.sort !== null) params.set("sort", view.sort);
+    if (view.sort !== null && view.order === "desc") params.set("order", "desc");
+    if (view.q) params.set("q", view.q);
+    for (const [column, text] of Object.entries(view.filters)) params.set(`filter.${column}`, text);
+    if (view.header !== null) params.set("header", view.header ? "1" : "0");
+  }
+  if (version) params.set("version", version);
+  return params;
+}
+
+// A download's link: a link, not a call, so that the browser saves the file as it streams.
+export function downloadUrl(documentId, format, view, version) {
+  const params = viewQuery(view, version);
+  params.set("format", format);
+  return `${documentPath(documentId)}/download?${params}`;
+}
+
+async function json(response) {
+  const body = await response.json();
+  if (!response.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+  return body;
+}
+
+// A page of a version in a view: what an old version is browsed with.
+export async function fetchPage(documentId, version, view, pageNo) {
+  return json(await fetch(`${documentPath(documentId)}/pages/${pageNo}?${viewQuery(view, version)}`));
+}
+
+// A page of versions, newest first: those numbered below `before` (null: from the newest).
+export async function fetchVersions(documentId, before = null, limit = VERSIONS_PAGE) {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (before !== null) params.set("before", String(before));
+  return json(await fetch(`${documentPath(documentId)}/versions?${params}`));
+}
+
+// A version made current again, as a new version; only an edit key may.
+export async function restoreVersion(documentId, version, editKey) {
+  const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
+  return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
+}

@@ -1,0 +1,149 @@
+// Every event listener of the page, in one place: what a click, a key, typing or a drop asks
+// the app to do. The handlers are the app's (app.js); nothing here changes the state.
+
+import { hideAlert } from "./banners.js";
+import { $ } from "./dom.js";
+import { PLAIN } from "./views.js";
+
+const TYPING_PAUSE = 300; // ms: a search or filter is sent once typing pauses
+
+function isTyping(target) {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target.isContentEditable;
+}
+
+// app: { upload(file), cancelUpload(), copyLink(button), copyEditLink(button), retryNow(),
+//   follow(checked), goTo(pageNo), shownPage(), changeView(changes), switchHeader(checked),
+//   browseAlone(), toggleVersions(), olderVersions(), openVersion(n), restoreVersion(n),
+//   backToLive(), mayUpload() }
+export function bindControls(app) {
+  $("file").addEventListener("change", () => {
+    app.upload($("file").files[0]);
+    $("file").value = ""; // choosing the same file again is a new upload
+  });
+  $("cancel").addEventListener("click", () => app.cancelUpload());
+  $("copy-link").addEventListener("click", (event) => app.copyLink(event.currentTarget));
+  $("copy-edit-link").addEventListener("click", (event) => app.copyEditLink(event.currentTarget));
+  $("alert-close").addEventListener("click", () => hideAlert());
+  $("reconnect").addEventListener("click", () => app.retryNow());
+  $("follow").addEventListener("change", () => app.follow($("follow").checked));
+  bindPager(app);
+  bindViewBar(app);
+  bindTable(app);
+  bindVersions(app);
+  bindDownloads();
+  bindDrop(app);
+}
+
+function bindPager(app) {
+  const turn = (to) => () => {
+    const page = app.shownPage();
+    if (page) app.goTo(to(page));
+  };
+  $("first").addEventListener("click", () => app.goTo(1));
+  $("prev").addEventListener("click", turn((page) => page.page_no - 1));
+  $("next").addEventListener("click", turn((page) => page.page_no + 1));
+  $("last").addEventListener("click", turn((page) => page.page_count));
+  $("page").addEventListener("change", () => app.goTo(Number.parseInt($("page").value, 10) || 1));
+  document.addEventListener("keydown", (event) => {
+    const page = app.shownPage();
+    if (isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey || !page) return;
+    if (event.key === "ArrowRight") app.goTo(page.page_no + 1);
+    else if (event.key === "ArrowLeft") app.goTo(page.page_no - 1);
+    else return;
+    event.preventDefault();
+  });
+}
+
+function bindViewBar(app) {
+  let typing = null;
+  $("search").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => app.changeView({ q: $("search").value }), TYPING_PAUSE);
+  });
+  $("header-toggle").addEventListener("change", () => app.switchHeader($("header-toggle").checked));
+  $("clear-view").addEventListener("click", () => app.changeView({ ...PLAIN }));
+  $("group-alone").addEventListener("click", () => app.browseAlone());
+}
+
+// The table's header is drawn again with every page: its sort buttons and filter fields are
+// listened to on the table, which stays.
+function bindTable(app) {
+  const table = $("table");
+  table.addEventListener("click", (event) => {
+    const button = event.target.closest("button.sort");
+    if (button && table.contains(button)) app.sort(Number(button.dataset.column));
+  });
+  const typing = new WeakMap(); // by filter field: each waits for its own pause
+  table.addEventListener("input", (event) => {
+    const input = event.target;
+    if (!input.matches("input.filter")) return;
+    clearTimeout(typing.get(input));
+    typing.set(
+      input,
+      setTimeout(() => app.filter(Number(input.dataset.column), input.value), TYPING_PAUSE),
+    );
+  });
+}
+
+function bindVersions(app) {
+  $("versions-button").addEventListener("click", () => app.toggleVersions());
+  $("versions-older").addEventListener("click", () => app.olderVersions());
+  $("back-live").addEventListener("click", () => app.backToLive());
+  $("versions-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const version = Number(button.dataset.version);
+    if (button.dataset.action === "open") app.openVersion(version);
+    else if (button.dataset.action === "restore") app.restoreVersion(version);
+  });
+}
+
+// The Download menu closes on Escape (focus back on its button), on a click elsewhere, and
+// once a download is chosen.
+function bindDownloads() {
+  const menu = document.querySelector(".downloads");
+  const close = (focus) => {
+    if (!menu.open) return;
+    menu.open = false;
+    if (focus) menu.querySelector("summary").focus();
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.open) {
+      close(true);
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (!menu.contains(event.target)) close(false);
+  });
+  for (const link of menu.querySelectorAll(".menu a")) link.addEventListener("click", () => close(false));
+}
+
+// Files are offered to those who may upload them: a view link's page takes no drop (and the
+// browser is kept from opening the file instead).
+function bindDrop(app) {
+  const overlay = $("drop");
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  window.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    depth += 1;
+    overlay.hidden = !app.mayUpload();
+  });
+  window.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) overlay.hidden = true;
+  });
+  window.addEventListener("dragover", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    if (!app.mayUpload()) event.dataTransfer.dropEffect = "none";
+  });
+  window.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    if (app.mayUpload()) app.upload(event.dataTransfer.files[0]);
+  });
+}

@@ -1,0 +1,206 @@
+// What this tab knows: the one place the app's state lives. Other modules read `state` and
+// change it only through the functions below, so every change has a name to search for.
+// Nothing here touches the page or the network (the unit tests import it under Node).
+
+export const state = {
+  documentId: null, // the document this page is for (null: a new table, until its upload)
+  missing: false, // the server said this document does not exist
+  connectionState: "idle", // the Connection's: idle, connecting, open, reconnecting, ...
+  url: null, // the view link, from hello
+  edit: false, // this viewer may upload and turn the shared page
+  editKey: null, // the document's edit key, when this browser has it
+  limits: null,
+  page: null, // the last live page shown
+  follow: true,
+  ownPage: 1, // the page this viewer is on while browsing alone
+  upload: null, // this viewer's upload in progress ({ cancel } while it waits to start)
+  others: new Map(), // other viewers' uploads in progress, by id
+  types: new Map(), // column types by "version:header", as the server infers them
+  old: null, // an old version being looked at: { version, view, page }
+  name: "Guest", // who changed the shared view, as the others see it
+  access: settled(), // settles once this connection's access is known (its auth answered)
+  refused: false, // the edit key this browser holds was refused
+  pending: null, // a page or view asked for and not answered yet (see busy.js)
+  asUploaded: new Map(), // by version: whether its upload had a header row
+  viewers: null, // how many watch this document, from presence
+  // The versions panel's list: versions newest first, from the newest down to the oldest
+  // page fetched; `next` is the `before` of the page after it (null: version 1 is listed).
+  listing: null,
+};
+
+// A promise with its resolve at hand, and whether it has settled.
+function settled() {
+  const access = deferred();
+  access.resolve();
+  return access;
+}
+
+function deferred() {
+  const value = { settled: false };
+  value.promise = new Promise((resolve) => {
+    value.resolve = () => {
+      value.settled = true;
+      resolve();
+    };
+  });
+  return value;
+}
+
+// The page as the server served it: which document, whether it exists, who this is.
+export function started({ documentId = null, missing = false, name = "Guest", editKey = null } = {}) {
+  state.documentId = documentId || null;
+  state.missing = missing;
+  state.name = name;
+  state.editKey = editKey;
+  if (editKey) state.access = deferred(); // checked once the connection is open
+}
+
+export function connectionChanged(connectionState) {
+  state.connectionState = connectionState;
+  if (connectionState !== "open") {
+    state.others.clear();
+    // access is known again once the next hello (and the answer to its auth) says so
+    accessUnknown();
+  }
+}
+
+// Until the answer to an `auth`: a file chosen meanwhile waits for it.
+export function accessUnknown() {
+  if (state.access.settled) state.access = deferred();
+}
+
+export function accessKnown() {
+  state.access.resolve();
+}
+
+export function helloHeard(hello) {
+  state.documentId = hello.id; // a new table's, from its first hello
+  state.url = hello.url;
+  state.limits = hello.limits;
+  state.edit = hello.edit;
+  if (hello.edit_key) state.editKey = hello.edit_key; // we just created this document
+}
+
+export function accessGranted(edit) {
+  state.edit = edit;
+  state.refused = false;
+  accessKnown();
+}
+
+export function accessRefused(refused) {
+  state.refused = refused;
+  accessKnown();
+}
+
+export function editKeyForgotten() {
+  state.editKey = null;
+}
+
+export function pageArrived(page) {
+  if (page.view && page.view.header === null) state.asUploaded.set(page.version, page.has_header);
+  if (page.types) state.types.set(`${page.version}:${page.has_header}`, page.types);
+}
+
+export function livePageShown(page) {
+  state.page = page;
+  if (!state.follow) state.ownPage = page.page_no;
+}
+
+export function typesArrived({ version, header, types }) {
+  state.types.set(`${version}:${header}`, types);
+}
+
+export function followChanged(follow) {
+  state.follow = follow;
+  if (!follow && state.page) state.ownPage = state.page.page_no;
+}
+
+// Browsing the whole table alone starts from its first page.
+export function browsingAlone() {
+  state.follow = false;
+  state.ownPage = 1;
+}
+
+export function presenceHeard(viewers) {
+  state.viewers = viewers;
+}
+
+export function othersUploading({ upload, state: uploadState, ...progress }) {
+  if (uploadState === "receiving") state.others.set(upload, { upload, state: uploadState, ...progress });
+  else state.others.delete(upload);
+}
+
+export function uploadStarted(upload) {
+  state.upload = upload;
+}
+
+export function uploadEnded() {
+  state.upload = null;
+}
+
+export function asked(pending) {
+  state.pending = pending;
+}
+
+// The request still waited for is slow: from now on it is said (and so is its successor).
+export function saidSlow(pending) {
+  if (state.pending !== pending) return false;
+  pending.shown = true;
+  return true;
+}
+
+// The request answered (or given up); an older one being answered changes nothing.
+export function answered(pending = state.pending) {
+  if (!pending || state.pending !== pending) return false;
+  state.pending = null;
+  return true;
+}
+
+export function oldVersionOpened(version, view) {
+  state.old = { version, view, page: null };
+}
+
+export function oldViewChanged(view) {
+  state.old.view = view;
+}
+
+export function oldPageArrived(old, page) {
+  old.page = page;
+}
+
+export function backToLive() {
+  state.old = null;
+}
+
+// Versions listed afresh: the newest page.
+export function versionsListed(page) {
+  state.listing = page;
+}
+
+// The page below the oldest listed, added under it.
+export function olderVersionsListed(page) {
+  const { listing } = state;
+  const oldest = listing.versions.at(-1).version;
+  listing.versions.push(...page.versions.filter((version) => version.version < oldest));
+  listing.next = page.next;
+  listing.current = page.current;
+}
+
+// New versions on top, and which is current now; the older pages listed stay listed (a
+// version never changes once made). More new ones than a page: the newest page afresh.
+export function newerVersionsListed(page) {
+  const { listing } = state;
+  const newest = listing && listing.versions.length ? listing.versions[0].version : null;
+  const reaches = page.next === null || (newest !== null && page.next <= newest + 1);
+  if (!listing || newest === null || !reaches) {
+    state.listing = page;
+    return;
+  }
+  listing.versions.unshift(...page.versions.filter((version) => version.version > newest));
+  listing.current = page.current;
+}
+
+// The page shown: an old version's while one is open, else the live one.
+export function shownPage() {
+  return state.old ? state.old.page : state.page;
+}

@@ -1,0 +1,167 @@
+"""Downloads: ``GET /parser/api/docs/{id}/download``, a version as the file uploaded or as a
+view shows it, streamed, with a file name people can keep.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from urllib.parse import quote
+
+import tornado.iostream
+import tornado.web
+
+from ..errors import TablecastError
+from ..model import Version
+from ..table import export
+from ..table.originals import Rebuilt
+from ..table.view import PLAIN
+from .api import ApiHandler
+
+ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
+# the encodings tablecast.table.parsing names, as a Content-Type names them (a BOM stays in the
+# file)
+CHARSETS = {
+    "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
+}  # fmt: skip
+EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
+
+
+class DownloadApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl``: a version
+    (``version=V``, else the current one) as a file: the file exactly as uploaded, or as a view
+    shows it (``sort``, ``order``, ``q``, ``filter.N``, ``header``), streamed a few thousand
+    rows at a time (see tablecast.table.export)."""
+
+    async def get(self, document_id: str) -> None:
+        if self.get_query_argument("format", None) == "original":
+            await self._original(document_id)
+            return
+        try:
+            document = await self.document(document_id)
+            view = self.requested_view()
+            version = view.on(await self.requested_version(document))
+            view.check(version)
+            fmt = export.format_named(self.get_query_argument("format", None))
+            pages = self.services.pages
+            # JSON Lines writes numbers as numbers: it needs to know which columns hold them
+            types = await pages.types(version) if fmt.name == "jsonl" else []
+            picked = await pages.sorted_rows(version, view) if version is not None else None
+        except TablecastError as err:
+            self.fail(err)
+            return
+        if version is None:
+            self.fail(TablecastError("not_found", "the document has no version yet"))
+            return
+        self.attachment(export_name(version, fmt.extension), fmt.content_type)
+        header = version.columns if version.meta.has_header else None
+        writer = export.Writer(fmt, header, version.columns, types)
+        self.write(writer.start())
+        first = version.first_data_record
+        count = version.data_rows if picked is None else len(picked[0])
+        try:
+            for start in range(0, count, EXPORT_RECORDS):
+                stop = min(start + EXPORT_RECORDS, count)
+                if picked is None:
+                    data = await pages.records_json(version, first + start, first + stop)
+                else:  # a sorted view's rows come from all over the version: from its blocks
+                    rows, blocks = picked
+                    data = blocks.pick(rows[start:stop])
+                self.write(writer.from_json(data))
+                await self.flush()  # waits for the client: a slow one never fills our memory
+        except tornado.iostream.StreamClosedError:
+            return  # the client stopped the download
+        self.finish()
+
+    def attachment(self, name: str, content_type: str) -> None:
+        self.set_header("Content-Type", content_type)
+        self.set_header(
+            "Content-Disposition",
+            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
+        )
+        self.set_header("Cache-Control", "no-store")
+
+    async def _original(self, document_id: str) -> None:
+        """The file exactly as it was uploaded, a few parts at a time."""
+        documents = self.services.documents
+        try:
+            document = await self.document(document_id)
+            version = await self.requested_version(document)
+            if self.requested_view() != PLAIN:
+                raise TablecastError(
+                    "bad_option", "the original file is as uploaded: it takes no sort or search"
+                )
+            if version is None:
+                raise TablecastError("not_found", "the document has no version yet")
+            parts = await documents.original(version, 0, ORIGINAL_PARTS)
+            if not parts:
+                raise TablecastError(
+                    "original_not_kept",
+                    "this version was uploaded before original files were kept:"
+                    " download it as tsv or csv",
+                )
+        except TablecastError as err:
+            self.fail(err)
+            return
+        kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
+        charset = content_charset(version.meta.encoding)
+        self.attachment(original_name(version), f"text/{kind}; charset={charset}")
+        first = 0
+        try:
+            while parts:
+                for part in parts:
+                    if isinstance(part, bytes):
+                        self.write(part)
+                    else:
+                        await self._rebuild(version, part)
+                await self.flush()
+                first += len(parts)
+                if len(parts) < ORIGINAL_PARTS:
+                    break
+                parts = await documents.original(version, first, ORIGINAL_PARTS)
+        except tornado.iostream.StreamClosedError:
+            return
+        self.finish()
+
+    async def _rebuild(self, version: Version, rebuilt: Rebuilt) -> None:
+        """The start of the file that its records give back (see tablecast.table.originals)."""
+        self.write(rebuilt.bom)
+        for start in range(0, rebuilt.record_count, EXPORT_RECORDS):
+            stop = min(start + EXPORT_RECORDS, rebuilt.record_count)
+            data = await self.services.pages.records_json(version, start, stop)
+            self.write(rebuilt.text(data, last=stop == rebuilt.record_count))
+            await self.flush()
+
+
+def content_charset(encoding: str) -> str:
+    """The charset a Content-Type names for a version's encoding. Whatever a store holds
+    (a name an uploader gave, such as ``utf-8\r``, kept before names were checked) gives a
+    header value that is safe to send."""
+    try:
+        name = codecs.lookup(encoding).name
+    except (LookupError, ValueError):
+        name = "utf-8"
+    charset = CHARSETS.get(encoding) or CHARSETS.get(name, name)
+    return charset if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", charset) else "utf-8"
+
+
+def original_name(version: Version) -> str:
+    """What a version's file is saved as: the name it was uploaded under."""
+    return version.meta.filename or ("table.tsv" if version.meta.delimiter == "\t" else "table.csv")
+
+
+def export_name(version: Version, extension: str) -> str:
+    """What an export is saved as: the table's name with the format's extension, but never the
+    original file's own name (a CSV export of flights.csv is not that file, and saved beside
+    it a browser would call it "flights (1).csv", with nothing to say which is which)."""
+    original = original_name(version)
+    stem = (original.rsplit(".", 1)[0] or "table")[:200]
+    name = f"{stem}.{extension}"
+    if name.casefold() == original.casefold():  # case-blind, as Windows and macOS save files
+        name = f"{stem} (export).{extension}"
+    return name
+
+
+def _ascii(name: str) -> str:
+    """A file name for the plain ``filename=`` parameter: what old clients can show."""
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

@@ -1,0 +1,441 @@
+// The view model (src/tablecast/static/model.js): what a person reads and may do, from the
+// app's state, without a browser. Run by `node --test tests/static/` (tests/test_static.py).
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import * as model from "../../src/tablecast/static/model.js";
+import { PLAIN } from "../../src/tablecast/static/views.js";
+
+const ID = "0b8f4e3a-2f5c-4c1e-9d7a-1a2b3c4d5e6f";
+
+// The app's state as state.js starts it, with what a test says.
+function makeState(fields = {}) {
+  return {
+    documentId: ID,
+    missing: false,
+    connectionState: "open",
+    url: `http://example.test/parser/share/${ID}`,
+    edit: false,
+    editKey: null,
+    limits: { max_upload_bytes: 100_000_000 },
+    page: null,
+    follow: true,
+    ownPage: 1,
+    upload: null,
+    others: new Map(),
+    types: new Map(),
+    old: null,
+    name: "Guest 1234",
+    access: { settled: true },
+    refused: false,
+    pending: null,
+    asUploaded: new Map(),
+    ...fields,
+  };
+}
+
+// A page message as the server sends it (docs/protocol.md).
+function makePage(fields = {}) {
+  return {
+    type: "page",
+    id: ID,
+    version: 3,
+    filename: "flights.csv",
+    page_no: 2,
+    page_count: 40,
+    first_row: 51,
+    total_number: 2000,
+    columns: ["carrier", "delay"],
+    data: Array.from({ length: 50 }, (_, i) => ["AA", String(i)]),
+    has_header: true,
+    ragged_rows: 0,
+    view: { ...PLAIN },
+    shared: true,
+    cause: "turn",
+    ...fields,
+  };
+}
+
+describe("the page bar", () => {
+  test("a middle page leads both ways", () => {
+    const bar = model.pager(makePage({ page_no: 2, page_count: 40 }), false);
+    assert.deepEqual(bar, {
+      backDisabled: false,
+      onDisabled: false,
+      fieldDisabled: false,
+      pageNo: 2,
+      pageCount: 40,
+      pages: "40",
+    });
+  });
+
+  test("the first page leads only on, the last only back", () => {
+    assert.equal(model.pager(makePage({ page_no: 1 }), false).backDisabled, true);
+    assert.equal(model.pager(makePage({ page_no: 1 }), false).onDisabled, false);
+    assert.equal(model.pager(makePage({ page_no: 40 }), false).onDisabled, true);
+    assert.equal(model.pager(makePage({ page_no: 40 }), false).backDisabled, false);
+  });
+
+  test("a table of one page leads nowhere", () => {
+    const bar = model.pager(makePage({ page_no: 1, page_count: 1 }), false);
+    assert.equal(bar.backDisabled && bar.onDisabled, true);
+  });
+
+  test("offline, nothing in it can be used", () => {
+    const bar = model.pager(makePage({ page_no: 2 }), true);
+    assert.deepEqual([bar.backDisabled, bar.onDisabled, bar.fieldDisabled], [true, true, true]);
+  });
+
+  test("the count of pages reads with separators", () => {
+    assert.equal(model.pager(makePage({ page_count: 12408 }), false).pages, "12,408");
+  });
+
+  test("a turn is kept within the table, and the page shown is no turn", () => {
+    const page = makePage({ page_no: 2, page_count: 40 });
+    assert.equal(model.turnTarget(page, 0), 1);
+    assert.equal(model.turnTarget(page, -5), 1);
+    assert.equal(model.turnTarget(page, 41), 40);
+    assert.equal(model.turnTarget(page, 10_000), 40);
+    assert.equal(model.turnTarget(page, 3), 3);
+    assert.equal(model.turnTarget(page, 2), null);
+    assert.equal(model.turnTarget(makePage({ page_no: 40 }), 99), null);
+  });
+
+  test("what a slow page turn says", () => {
+    assert.equal(model.loadingPage(1200), "Loading page 1,200…");
+  });
+});
+
+describe("the rows shown", () => {
+  test("a range of rows of the whole table", () => {
+    assert.equal(model.rangeText(makePage()), "Rows 51–100 of 2,000");
+  });
+
+  test("a search's rows are the matching ones", () => {
+    const page = makePage({ first_row: 1, data: [["a"]], total_number: 1, view: { ...PLAIN, q: "ada" } });
+    assert.equal(model.rangeText(page), "Rows 1–1 of 1 matching");
+    const filtered = makePage({ view: { ...PLAIN, filters: { 0: "AA" } } });
+    assert.match(model.rangeText(filtered), / matching$/);
+  });
+
+  test("no rows, and no matching rows", () => {
+    assert.equal(model.rangeText(makePage({ total_number: 0, data: [] })), "No rows");
+    const none = makePage({ total_number: 0, data: [], view: { ...PLAIN, q: "zzz" } });
+    assert.equal(model.rangeText(none), "No matching rows");
+  });
+
+  test("a sort alone keeps every row: nothing is said to match", () => {
+    assert.equal(model.rangeText(makePage({ view: { ...PLAIN, sort: 1 } })), "Rows 51–100 of 2,000");
+  });
+
+  test("ragged rows are counted against the header, or the first row without one", () => {
+    assert.deepEqual(model.raggedNote(makePage({ ragged_rows: 0 })).hidden, true);
+    assert.deepEqual(model.raggedNote(makePage({ ragged_rows: 1 })), {
+      hidden: false,
+      text: "1 row has more or fewer cells than the header",
+    });
+    assert.equal(
+      model.raggedNote(makePage({ ragged_rows: 1500, has_header: false })).text,
+      "1,500 rows have more or fewer cells than the first row",
+    );
+    // a view switching the header off says so against the first row
+    const switched = makePage({ ragged_rows: 2, view: { ...PLAIN, header: false } });
+    assert.equal(model.raggedNote(switched).text, "2 rows have more or fewer cells than the first row");
+  });
+
+  test("an old store's uncounted rows (null) are no ragged rows", () => {
+    assert.equal(model.raggedNote(makePage({ ragged_rows: null })).hidden, true);
+  });
+});
+
+describe("the connection's banners", () => {
+  test("every state of the connection has its words", () => {
+    const said = Object.fromEntries(
+      ["idle", "connecting", "open", "reconnecting", "closed", "missing", "full"].map((s) => [s, model.statusText(s)]),
+    );
+    assert.deepEqual(said, {
+      idle: "Offline",
+      connecting: "Connecting…",
+      open: "Live",
+      reconnecting: "Reconnecting…",
+      closed: "Offline",
+      missing: "Not found",
+      full: "Server full",
+    });
+  });
+
+  test("a wait before reconnecting is counted down, never below one second", () => {
+    assert.equal(model.statusText("reconnecting", 14_600), "Reconnecting in 15 s…");
+    assert.equal(model.statusText("reconnecting", 2_400), "Reconnecting in 2 s…");
+    assert.equal(model.statusText("reconnecting", 100), "Reconnecting in 1 s…");
+    assert.equal(model.statusText("reconnecting", -300), "Reconnecting in 1 s…");
+  });
+
+  test("only a lost connection is offline: the banner shows and drops wait", () => {
+    for (const connectionState of ["idle", "connecting", "open", "closed", "missing", "full"]) {
+      assert.deepEqual(model.online(makeState({ connectionState })), { offline: false, dropText: "Drop to upload" });
+    }
+    assert.deepEqual(model.online(makeState({ connectionState: "reconnecting" })), {
+      offline: true,
+      dropText: "Drop to upload once the connection is back",
+    });
+  });
+});
+
+describe("errors in plain words", () => {
+  test("every code the server sends has a sentence of its own", () => {
+    for (const [code, text] of Object.entries(model.ERRORS)) {
+      assert.equal(model.explain(code, "server's words"), text);
+      assert.match(text, /[.!?]$/, code);
+    }
+    assert.equal(model.explain("not_text"), model.ERRORS.not_text);
+    assert.match(model.explain("wrong_edit_key"), /You can still view it/);
+    assert.match(model.explain("storage_full"), /no room/);
+  });
+
+  test("too large says the limit when it is known", () => {
+    assert.equal(model.explain("too_large", null, { max_upload_bytes: 50_000_000 }), "This file is larger than the 50 MB limit.");
+    assert.equal(model.explain("too_large"), "This file is larger than the server accepts.");
+  });
+
+  test("a code not known here says the server's words, or that something went wrong", () => {
+    assert.equal(model.explain("brand_new", "The server said this"), "The server said this");
+    assert.equal(model.explain("brand_new"), "Something went wrong.");
+  });
+
+  test("an alert is sentences, and says the table is unchanged when there is one", () => {
+    assert.equal(model.alertText("bad delimiter", false), "bad delimiter.");
+    assert.equal(model.alertText("Try again.", true), "Try again. The table is unchanged.");
+    assert.equal(model.alertText("Really?", false), "Really?");
+    assert.equal(model.hasVersion(makeState({ page: makePage() })), true);
+    assert.equal(model.hasVersion(makeState({ page: makePage({ version: null }) })), false);
+  });
+});
+
+describe("who may do what", () => {
+  test("a view link browses only", () => {
+    const state = makeState({ page: makePage() });
+    assert.deepEqual(model.access(state), { readOnly: true, choose: false, copyLink: true, copyEditLink: false });
+  });
+
+  test("an edit link uploads and copies both links", () => {
+    const state = makeState({ page: makePage(), edit: true, editKey: "k" });
+    assert.deepEqual(model.access(state), { readOnly: false, choose: true, copyLink: true, copyEditLink: true });
+  });
+
+  test("an edit key being checked is not yet a view link", () => {
+    const state = makeState({ page: makePage(), editKey: "k", access: { settled: false } });
+    assert.equal(model.access(state).readOnly, false);
+    assert.equal(model.access(state).choose, true);
+  });
+
+  test("no link is offered before there is a table to share", () => {
+    const state = makeState({ page: makePage({ version: null }), edit: true, editKey: "k" });
+    assert.equal(model.access(state).copyLink, false);
+    assert.equal(model.access(state).copyEditLink, false);
+  });
+
+  test("a new table takes files before its hello; a share link only with a key", () => {
+    assert.equal(model.mayUpload(makeState({ url: null, documentId: null })), true);
+    assert.equal(model.mayUpload(makeState({ url: null })), false);
+    assert.equal(model.mayUpload(makeState({ url: null, editKey: "k" })), true);
+    assert.equal(model.mayUpload(makeState({ missing: true, documentId: null, url: null })), false);
+  });
+
+  test("which screen shows", () => {
+    assert.equal(model.screen(makeState(), makePage()), "document");
+    assert.equal(model.screen(makeState({ edit: true }), makePage({ version: null })), "empty");
+    assert.equal(model.screen(makeState(), makePage({ version: null })), "waiting");
+    assert.equal(model.screen(makeState({ missing: true }), makePage({ version: null })), "missing");
+  });
+});
+
+describe("following the group, or browsing alone", () => {
+  test("the follow switch and the alone note", () => {
+    assert.deepEqual(model.follow(makeState({ follow: true })), { checked: true, alone: false });
+    assert.deepEqual(model.follow(makeState({ follow: false })), { checked: false, alone: true });
+  });
+
+  test("the group's view is said over the table, with who set it", () => {
+    const view = { ...PLAIN, sort: 1, order: "desc", by: "Guest 42" };
+    const bar = model.viewBar(makeState(), makePage({ view }));
+    assert.equal(bar.group, "Following the group's view: sorted by delay ▼ — set by Guest 42.");
+    assert.equal(bar.note, "");
+    assert.equal(bar.clearHidden, true); // a view link browses alone instead
+    const mine = model.viewBar(makeState({ edit: true }), makePage({ view: { ...view, by: "Guest 1234" } }));
+    assert.equal(mine.group, "Following the group's view: sorted by delay ▼ — set by you.");
+    assert.deepEqual([mine.clearHidden, mine.clearText], [false, "Clear for everyone"]);
+  });
+
+  test("one's own view is said in the view bar, without a name", () => {
+    const view = { ...PLAIN, q: "ada", filters: { 0: "AA" } };
+    const bar = model.viewBar(makeState({ follow: false }), makePage({ view, shared: false }));
+    assert.equal(bar.group, null);
+    assert.equal(bar.note, "Your view: matching “ada” · carrier: “AA”");
+    assert.deepEqual([bar.clearHidden, bar.clearText], [false, "Clear"]);
+    assert.equal(bar.search, "ada");
+  });
+
+  test("the whole table as uploaded is no view to speak of", () => {
+    const state = makeState({ asUploaded: new Map([[3, true]]) });
+    const bar = model.viewBar(state, makePage({ view: { ...PLAIN, header: true } }));
+    assert.deepEqual([bar.note, bar.group, bar.clearHidden], ["", null, true]);
+  });
+
+  test("presence", () => {
+    assert.deepEqual(model.presence(1, "Guest 7"), { viewers: "Only you", me: "you are Guest 7" });
+    assert.equal(model.presence(1200, "Guest 7").viewers, "1,200 viewers");
+  });
+
+  test("what a view change is doing", () => {
+    const columns = ["carrier", "delay"];
+    assert.equal(model.describeChange(PLAIN, { ...PLAIN, sort: 1 }, columns), "Sorting by delay ▲…");
+    assert.equal(model.describeChange({ ...PLAIN, sort: 1 }, { ...PLAIN, sort: 1, order: "desc" }, columns), "Sorting by delay ▼…");
+    assert.equal(model.describeChange({ ...PLAIN, sort: 1 }, PLAIN, columns), "Back to file order…");
+    assert.equal(model.describeChange(PLAIN, { ...PLAIN, q: "ada" }, columns), "Searching for “ada”…");
+    assert.equal(model.describeChange({ ...PLAIN, q: "ada" }, PLAIN, columns), "Showing every row…");
+    assert.equal(model.describeChange(PLAIN, { ...PLAIN, filters: { 0: "A" } }, columns), "Filtering carrier…");
+    assert.equal(model.describeChange(PLAIN, { ...PLAIN, header: false }, columns), "Switching the header row…");
+    assert.equal(model.describeChange(PLAIN, PLAIN, columns), "Updating the view…");
+  });
+
+  test("a slow answer is said only once it is slow", () => {
+    assert.deepEqual(model.busy(null), { shown: false, text: "" });
+    assert.deepEqual(model.busy({ text: "Sorting…", shown: false }), { shown: false, text: "" });
+    assert.deepEqual(model.busy({ text: "Sorting…", shown: true }), { shown: true, text: "Sorting…" });
+  });
+});
+
+describe("uploads", () => {
+  test("progress as acknowledgements come", () => {
+    assert.deepEqual(model.uploadProgress({ acked: 2_500_000, size: 10_000_000, rate: 1_250_000 }), {
+      percent: 25,
+      text: "2.5 MB of 10 MB · 25% · 1.3 MB/s",
+    });
+    assert.deepEqual(model.uploadProgress({ acked: 10_000_000, size: 10_000_000, rate: 1 }), {
+      percent: 100,
+      text: "10 MB · finishing…",
+    });
+    assert.equal(model.uploadProgress({ acked: 0, size: 0, rate: 0 }).percent, 100);
+  });
+
+  test("before the first chunk", () => {
+    assert.equal(model.uploadStarting(2048), "Starting… 2.0 kB");
+    assert.equal(model.uploadStarting(2048, { offline: true }), "Waiting for the connection: the upload starts when it is back");
+    assert.equal(model.uploadStarting(2048, { checking: true }), "Checking your edit link…");
+  });
+
+  test("files not sent say why", () => {
+    assert.equal(
+      model.uploadBusy("b.csv"),
+      "b.csv was not uploaded: another file is on its way. Choose it again when that one is done.",
+    );
+    assert.match(model.uploadRefused("b.csv", true), /does not open this table, so b\.csv was not uploaded/);
+    assert.equal(model.uploadRefused("b.csv", false), model.ERRORS.edit_key_required);
+  });
+
+  test("someone else's upload: the latest, in percent or in bytes", () => {
+    assert.equal(model.othersUpload(new Map()), null);
+    const others = new Map([
+      ["u1", { filename: "a.csv", size: 1000, received: 10 }],
+      ["u2", { filename: "b.csv", size: 1000, received: 333 }],
+    ]);
+    assert.deepEqual(model.othersUpload(others), { text: "Someone is uploading b.csv: 33%", percent: 33 });
+    const unsized = new Map([["u3", { filename: null, size: null, received: 4_200_000 }]]);
+    assert.deepEqual(model.othersUpload(unsized), { text: "Someone is uploading a file: 4.2 MB", percent: null });
+  });
+
+  test("a new version is announced with its rows", () => {
+    assert.equal(model.newVersionNotice(makePage({ version: 4, total_number: 1 })), "New version 4 — 1 row");
+    assert.equal(model.newVersionNotice(makePage({ version: 5, total_number: 12000 })), "New version 5 — 12,000 rows");
+  });
+});
+
+describe("versions", () => {
+  const listing = {
+    current: 3,
+    next: 1,
+    versions: [3, 2].map((version) => ({
+      version,
+      created_at: "2026-11-30T12:00:00Z",
+      filename: version === 2 ? null : "flights.csv",
+      total_number: version * 1000,
+      size: 20_000,
+    })),
+  };
+
+  test("each version: its number, file, rows and size; the current one marked", () => {
+    const { items, older } = model.versionItems(listing, { documentId: ID, canRestore: false });
+    assert.equal(older, true);
+    assert.deepEqual(
+      items.map(({ version, title, current, restore }) => ({ version, title, current, restore })),
+      [
+        { version: 3, title: "Version 3", current: true, restore: false },
+        { version: 2, title: "Version 2", current: false, restore: false },
+      ],
+    );
+    assert.match(items[0].detail, / · flights\.csv · 3,000 rows · 20 kB$/);
+    assert.match(items[1].detail, / · untitled · 2,000 rows · 20 kB$/);
+    assert.equal(items[1].download, `/parser/api/docs/${ID}/download?version=2&format=tsv`);
+  });
+
+  test("editors may restore any version but the current one", () => {
+    const { items } = model.versionItems(listing, { documentId: ID, canRestore: true });
+    assert.deepEqual(items.map((item) => item.restore), [false, true]);
+  });
+
+  test("nothing older once version 1 is listed", () => {
+    assert.equal(model.versionItems({ ...listing, next: null }, { documentId: ID, canRestore: false }).older, false);
+  });
+
+  test("an old version is read-only: named in the tab, its banner, downloads of it", () => {
+    const page = makePage({ version: 2, shared: undefined, view: { ...PLAIN, sort: 0 } });
+    const state = makeState({ edit: true, old: { version: 2, view: page.view, page } });
+    assert.equal(model.titles(state, page).tab, "flights.csv (version 2)");
+    assert.deepEqual(model.oldBanner(state), { version: "2" });
+    const bar = model.viewBar(state, page);
+    assert.equal(bar.group, null); // an old version is never the group's
+    assert.equal(bar.note, "Your view: sorted by carrier ▲");
+    assert.equal(bar.downloads.tsv, `/parser/api/docs/${ID}/download?sort=0&version=2&format=tsv`);
+    assert.equal(bar.downloads.original, `/parser/api/docs/${ID}/download?version=2&format=original`);
+    assert.equal(model.restoredNotice(2, 5), "Version 2 restored as version 5");
+  });
+
+  test("the live table: no banner, the tab named by the table", () => {
+    const page = makePage();
+    const state = makeState({ page });
+    assert.equal(model.oldBanner(state), null);
+    assert.deepEqual(model.titles(state, page), {
+      hidden: false,
+      filename: "flights.csv",
+      version: "version 3",
+      tab: "flights.csv",
+    });
+    assert.equal(model.titles(state, makePage({ version: null })).tab, "tablecast");
+    assert.equal(model.titles(state, makePage({ name: "report" })).tab, "report");
+  });
+});
+
+describe("the table", () => {
+  test("columns of numbers are right-aligned, missing values allowed", () => {
+    const page = makePage({ columns: ["a", "b", "c"], data: [["x", "1,200", "NA"], ["y", "-3.5", "2"]] });
+    assert.deepEqual(model.numericColumns(page, null), [false, true, true]);
+  });
+
+  test("the server's types win once known", () => {
+    const page = makePage({ columns: ["a", "b"], data: [["1", "x"]] });
+    assert.deepEqual(model.numericColumns(page, ["text", "decimal"]), [false, true]);
+  });
+
+  test("a column of missing values only is no number", () => {
+    const page = makePage({ columns: ["a"], data: [["NA"], [""]] });
+    assert.deepEqual(model.numericColumns(page, null), [false]);
+  });
+
+  test("the sort arrows", () => {
+    assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1, order: "desc" }, 1)), "▼");
+    assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1 }, 1)), "▲");
+    assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1 }, 0)), "");
+  });
+});

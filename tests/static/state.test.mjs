@@ -1,0 +1,92 @@
+// The app's state (src/tablecast/static/state.js): its named changes, one after another as
+// the app makes them. The module holds one state, so these tests run in order.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import * as change from "../../src/tablecast/static/state.js";
+import { shownPage, state } from "../../src/tablecast/static/state.js";
+
+const versions = (...numbers) => numbers.map((version) => ({ version }));
+
+test("a held edit key leaves access unknown until its answer", async () => {
+  change.started({ documentId: "d", name: "Guest 5", editKey: "k" });
+  assert.equal(state.access.settled, false);
+  change.helloHeard({ id: "d", url: "u", limits: {}, edit: false });
+  change.accessRefused(true);
+  await state.access.promise;
+  assert.deepEqual([state.access.settled, state.refused, state.edit], [true, true, false]);
+  change.accessUnknown(); // the next hello asks again
+  change.accessGranted(true);
+  assert.deepEqual([state.access.settled, state.refused, state.edit], [true, false, true]);
+});
+
+test("a lost connection forgets others' uploads and whether this viewer may edit", () => {
+  change.othersUploading({ upload: "u1", state: "receiving", filename: "a", size: 10, received: 1 });
+  change.othersUploading({ upload: "u2", state: "receiving", filename: "b", size: 10, received: 1 });
+  change.othersUploading({ upload: "u1", state: "done" });
+  assert.deepEqual([...state.others.keys()], ["u2"]);
+  change.connectionChanged("reconnecting");
+  assert.equal(state.others.size, 0);
+  assert.equal(state.access.settled, false);
+  assert.equal(state.connectionState, "reconnecting");
+});
+
+test("browsing alone keeps one's own page; an old version is shown over the live table", () => {
+  change.livePageShown({ page_no: 7, version: 2, view: null });
+  change.followChanged(false);
+  assert.equal(state.ownPage, 7);
+  change.livePageShown({ page_no: 9, version: 2, view: null });
+  assert.equal(state.ownPage, 9);
+  change.browsingAlone();
+  assert.equal(state.ownPage, 1);
+  change.oldVersionOpened(1, { sort: null });
+  assert.equal(shownPage(), null); // its page is on its way
+  const old = { page_no: 1, version: 1 };
+  change.oldPageArrived(state.old, old);
+  assert.equal(shownPage(), old);
+  change.backToLive();
+  assert.equal(shownPage().page_no, 9);
+});
+
+test("a page remembers whether its version was uploaded with a header, and its types", () => {
+  change.pageArrived({ version: 4, has_header: false, view: { header: null }, types: ["integer"] });
+  change.pageArrived({ version: 4, has_header: true, view: { header: true }, types: null });
+  assert.equal(state.asUploaded.get(4), false); // a view switching it is not how it was uploaded
+  assert.deepEqual(state.types.get("4:false"), ["integer"]);
+  change.typesArrived({ version: 4, header: true, types: ["text"] });
+  assert.deepEqual(state.types.get("4:true"), ["text"]);
+});
+
+test("the versions list: older pages go under, newer versions on top", () => {
+  change.versionsListed({ current: 300, next: 251, versions: versions(300, 299) });
+  change.olderVersionsListed({ current: 300, next: 201, versions: versions(299, 250, 249) });
+  assert.deepEqual(state.listing.versions.map((v) => v.version), [300, 299, 250, 249]);
+  assert.equal(state.listing.next, 201);
+  // a version uploaded meanwhile: on top, and current; the older pages stay listed
+  change.newerVersionsListed({ current: 301, next: 252, versions: versions(301, 300) });
+  assert.deepEqual(state.listing.versions.map((v) => v.version), [301, 300, 299, 250, 249]);
+  assert.equal(state.listing.current, 301);
+  assert.equal(state.listing.next, 201);
+});
+
+test("more new versions than a page: the newest page afresh", () => {
+  change.newerVersionsListed({ current: 400, next: 351, versions: versions(400, 399) });
+  assert.deepEqual(state.listing.versions.map((v) => v.version), [400, 399]);
+  assert.equal(state.listing.next, 351);
+});
+
+test("a request answered is answered once; an older one changes nothing", () => {
+  const first = { text: "a" };
+  const second = { text: "b" };
+  change.asked(first);
+  change.asked(second);
+  assert.equal(change.answered(first), false);
+  assert.equal(state.pending, second);
+  assert.equal(change.saidSlow(first), false); // replaced: never said
+  assert.equal(first.shown, undefined);
+  assert.equal(change.saidSlow(second), true);
+  assert.equal(change.answered(), true);
+  assert.equal(state.pending, null);
+  assert.equal(change.saidSlow(second), false); // answered before it was slow
+});
