@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import urllib.request
@@ -251,7 +252,8 @@ async def test_sigterm_mid_upload_rolls_it_back(server_factory):
     await expect(ws, "upload_ready")
     await ws.send(table(20000))
     await expect(ws, "upload_ack")
-    assert server.stop(signal.SIGINT) == 0
+    # stopped while this loop runs: the client answers the server's close, as clients do
+    assert await asyncio.to_thread(server.stop, signal.SIGINT) == 0
     server = server_factory(data_dir=server.data_dir)
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
     assert (meta["version"], meta["total_number"]) == (1, 50)
