@@ -25,8 +25,8 @@ run: $(VENV)/.run-installed
 	$(BIN)/tablecast serve
 
 # In a process per core (at most 4; pytest-xdist): most of the suite's time is spent waiting
-# for servers, browsers and databases, so two processes take about half as long even on two
-# cores. `pytest tests/test_x.py` alone runs in one process, as before.
+# for servers, browsers and databases, so even on two cores two processes take well under two
+# thirds of the time one does. `pytest tests/test_x.py` alone runs in one process, as before.
 test: $(VENV)/.dev-installed system-deps
 	$(BIN)/pytest -n auto --maxprocesses 4 --dist worksteal
 
