@@ -60,6 +60,7 @@ class PostgreSQL:
         self.settings = {**TEST_SETTINGS, **(settings or {})}
         self._as_postgres = os.geteuid() == 0
         self.log = self.directory / "postgresql.log"
+        self._started = False  # once: later starts come back on the same port
         self._initdb()
 
     def _run(self, *args: str | Path) -> None:
@@ -90,8 +91,21 @@ class PostgreSQL:
                 conf.write(f"{name} = '{value}'\n")
 
     def start(self) -> PostgreSQL:
-        self._run(bindir() / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
-        return self
+        for attempt in range(3):
+            try:
+                self._run(bindir() / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
+                self._started = True
+                return self
+            except RuntimeError:
+                # The free port it was given may have been taken meanwhile (by any socket of a
+                # parallel run of the tests): at its first start, it takes another.
+                taken = self.log.exists() and "could not bind" in self.log.read_text()
+                if self._started or not taken or attempt == 2:
+                    raise
+                self.port = free_port()
+                with (self.data / "postgresql.conf").open("a") as conf:
+                    conf.write(f"port = {self.port}\n")  # the last setting of a name counts
+        raise AssertionError("unreachable")
 
     def stop(self, mode: str = "fast") -> None:
         """``fast``: as systemd stops it; ``immediate``: as if it crashed."""
