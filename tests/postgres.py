@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -41,10 +42,22 @@ def _major(path: str) -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port free now, for a server started in a moment; from below the kernel's range of
+    ephemeral ports, which every socket bound to port 0 or connecting out is given one of
+    meanwhile (and a parallel run of the tests opens many)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        ephemeral = int(text.split()[0])
+    except (OSError, IndexError, ValueError):
+        ephemeral = 32768
+    while True:
+        port = random.SystemRandom().randrange(max(1024, ephemeral - 12000), ephemeral)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class PostgreSQL:
