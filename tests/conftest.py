@@ -17,7 +17,9 @@ import pytest
 
 from nginx import Nginx
 from postgres import PostgreSQL
-from support import InProcessServer, Logging, Server, stop_all
+from support import InProcessServer, Logging, Server, StoreFactory, stop_all
+from tablecast.store.base import Store
+from tablecast.store.sqlite import SQLiteStore
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,3 +125,36 @@ def _stop_nginx(proxy: Nginx) -> None:
         proxy.proc.kill()  # one that would not stop
         proxy.proc.wait()
         raise
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens (and re-opens, as after a restart) one store; a test that takes it runs on each kind.
+    PostgreSQL: a fresh database per test, and each store opened on it a node of its own."""
+    opened: list[Store] = []
+    pg_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+
+    def make() -> Store:
+        store: Store
+        if pg_url:
+            from tablecast.store.postgres import PostgresStore
+
+            store = PostgresStore(pg_url, node=len(opened) + 1)
+        else:
+            store = SQLiteStore(tmp_path / "store.sqlite3")
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def nodes(server_factory: Any, pg_url: str) -> Any:
+    """``nodes(n)``: n servers (separate processes) on one PostgreSQL database."""
+
+    def make(n: int = 2, *args: str) -> list[Server]:
+        return [server_factory("--store", pg_url, *args) for _ in range(n)]
+
+    return make

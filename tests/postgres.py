@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -41,10 +42,22 @@ def _major(path: str) -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port free now, for a server started in a moment; from below the kernel's range of
+    ephemeral ports, which every socket bound to port 0 or connecting out is given one of
+    meanwhile (and a parallel run of the tests opens many)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        ephemeral = int(text.split()[0])
+    except (OSError, IndexError, ValueError):
+        ephemeral = 32768
+    while True:
+        port = random.SystemRandom().randrange(max(1024, ephemeral - 12000), ephemeral)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class PostgreSQL:
@@ -60,6 +73,7 @@ class PostgreSQL:
         self.settings = {**TEST_SETTINGS, **(settings or {})}
         self._as_postgres = os.geteuid() == 0
         self.log = self.directory / "postgresql.log"
+        self._started = False  # once: later starts come back on the same port
         self._initdb()
 
     def _run(self, *args: str | Path) -> None:
@@ -90,8 +104,21 @@ class PostgreSQL:
                 conf.write(f"{name} = '{value}'\n")
 
     def start(self) -> PostgreSQL:
-        self._run(bindir() / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
-        return self
+        for attempt in range(3):
+            try:
+                self._run(bindir() / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
+                self._started = True
+                return self
+            except RuntimeError:
+                # The free port it was given may have been taken meanwhile (by any socket of a
+                # parallel run of the tests): at its first start, it takes another.
+                taken = self.log.exists() and "could not bind" in self.log.read_text()
+                if self._started or not taken or attempt == 2:
+                    raise
+                self.port = free_port()
+                with (self.data / "postgresql.conf").open("a") as conf:
+                    conf.write(f"port = {self.port}\n")  # the last setting of a name counts
+        raise AssertionError("unreachable")
 
     def stop(self, mode: str = "fast") -> None:
         """``fast``: as systemd stops it; ``immediate``: as if it crashed."""

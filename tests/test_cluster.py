@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -11,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from websockets.asyncio.client import ClientConnection
 
 from postgres import PostgreSQL, free_port
 from support import (
-    Server,
+    create,
     editor,
     eventually,
     expect,
@@ -25,25 +25,10 @@ from support import (
     put,
     receive,
     run,
+    scrape,
     table,
     v1,
 )
-
-
-@pytest.fixture
-def nodes(server_factory: Any, pg_url: str) -> Any:
-    """``nodes(n)``: n servers (separate processes) on one PostgreSQL database."""
-
-    def make(n: int = 2, *args: str) -> list[Server]:
-        return [server_factory("--store", pg_url, *args) for _ in range(n)]
-
-    return make
-
-
-def create(server: Server, body: bytes = b"") -> dict[str, Any]:
-    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", body or table(250))
-    assert status == 201, doc
-    return doc  # type: ignore[no-any-return]
 
 
 async def presence(ws: ClientConnection, viewers: int, timeout: float = 10) -> None:
@@ -152,7 +137,7 @@ async def test_a_node_stopping_says_goodbye_at_once(nodes, pg_url):
     doc = create(a)
     on_a, on_b = await v1(a, doc["id"]), await v1(b, doc["id"])
     await presence(on_b, 2)
-    assert a.stop() == 0
+    assert await asyncio.to_thread(a.stop) == 0  # on_a answers its close meanwhile
     # its count is gone the moment it has stopped, not when another node notices (up to 3 s)
     with psycopg.connect(pg_url) as conn:
         counts = conn.execute(
@@ -246,7 +231,7 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
     server.log.remove(died[0])  # an error worth its level, and expected here
     again = await v1(server, doc["id"])
     assert (await expect(again, "page", cause="join"))["page_no"] == 2
-    assert server.stop() == 0
+    assert await asyncio.to_thread(server.stop) == 0  # again answers its close meanwhile
 
 
 def test_workers_need_a_shared_store(tmp_path):
@@ -285,13 +270,14 @@ async def test_a_database_restart_loses_no_version_and_nodes_catch_up(server_fac
         assert page["total_number"] == 40
         status, got, _ = http("GET", f"{b.url}/parser/api/docs/{doc['id']}")
         assert status == 200 and got["version"] == 3  # 20 and 40 rows; the 30 never landed
-        assert a.stop() == 0 and b.stop() == 0
+        # stopped while this loop runs: their viewers answer the servers' closes
+        assert await asyncio.to_thread(a.stop) == 0
+        assert await asyncio.to_thread(b.stop) == 0
     finally:
         database.remove()
 
 
 async def test_each_node_reports_what_it_heard_from_the_others(nodes):
-    from test_metrics import scrape
 
     a, b = nodes(2)
     doc = create(a)

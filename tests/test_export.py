@@ -14,7 +14,16 @@ import pandas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import http, put
+from support import (
+    CR_TABLE,
+    FLIGHTS_HEADER,
+    FLIGHTS_TYPES,
+    flights,
+    flights_csv,
+    http,
+    put,
+    quoted_csv,
+)
 from tablecast.table.export import (
     FORMATS,
     Writer,
@@ -340,10 +349,6 @@ def test_a_header_reads_back_like_any_row(table, header):
         check_round_trip(name, [header, *table], written(name, table, header))
 
 
-# the issue's upload: cells holding a lone CR, whose second line is a formula
-CR_TABLE = b'name,note\r\nalice,"fine\r=1+1"\r\nbob,"see\r=cmd|\' /C calc\'!A0"\r\n'
-
-
 def random_table(rng) -> list[list[str]]:
     """A table the parser stores exactly, cell for cell (no NUL, which makes a file not text)."""
     pieces = [p for p in PIECES if p not in ("\x00", "\ufeff")]
@@ -353,12 +358,6 @@ def random_table(rng) -> list[list[str]]:
         row += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))]
         table.append(row + ["x"] * rng.randint(0, 2))  # ragged
     return table
-
-
-def quoted_csv(table: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(table)
-    return out.getvalue().encode()
 
 
 async def test_downloads_of_cells_holding_line_breaks_read_back_over_http(server):
@@ -470,7 +469,6 @@ def test_json_lines_from_stored_records_are_the_rows_written_cell_by_cell():
 
 
 async def test_a_json_lines_download_writes_the_numbers_of_numeric_columns_as_numbers(server):
-    from test_types import FLIGHTS_HEADER, FLIGHTS_TYPES, flights, flights_csv
 
     rows = flights()
     status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=f.csv", flights_csv(rows))

@@ -25,9 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from support import http
+from support import CR_TABLE, http, quoted_csv
 from tablecast.table.export import neutralised
-from test_export import CR_TABLE, quoted_csv  # the upload: cells holding a lone CR
 
 SOFFICE = shutil.which("soffice")
 pytestmark = pytest.mark.skipif(

@@ -10,15 +10,15 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
 
-from support import http, put, table
+from support import http, put, table, wait_for
 
 # a whole process on a disk that fills up, started on a full one
 pytestmark = pytest.mark.process
@@ -54,6 +54,17 @@ def send(
     answer = json.loads(response.read())
     connection.close()
     return response.status, answer
+
+
+def pending_blocks(data: Path) -> int:
+    """Blocks written of versions not committed yet: an upload under way."""
+    database = f"file:{data / 'tablecast.sqlite3'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
+        query = (
+            "SELECT count(*) FROM blocks JOIN versions ON versions.id = blocks.version_id"
+            " WHERE versions.number IS NULL"
+        )
+        return int(db.execute(query).fetchone()[0])
 
 
 def fill(where: Path) -> Path:
@@ -120,7 +131,7 @@ def test_a_server_starts_on_a_full_disk_and_serves_what_it_holds(server_factory,
     body = big_table(8)
     head = f"POST /parser/api/docs HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
     sock.sendall(head.encode() + body[: 6 * 1024 * 1024])
-    time.sleep(1.0)
+    wait_for(lambda: pending_blocks(data), what="the upload's first blocks written")
     server.stop(signal.SIGKILL)
     sock.close()
     ballast = fill(small_disk)

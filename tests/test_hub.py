@@ -6,14 +6,13 @@ import asyncio
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 
+from support import Viewer
 from tablecast import tasks
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.table.view import PLAIN
 from tablecast.web.server import Node
 from tablecast.wire.websocket import Frame
 
@@ -29,19 +28,6 @@ class SlowStore(SQLiteStore):
         if start == self.slow_start:
             time.sleep(0.3)
         return super().read_rows(version_id, start, stop)
-
-
-class Viewer:
-    def __init__(self, legacy: bool = False, follow: bool = True) -> None:
-        self.legacy, self.follow = legacy, follow
-        self.view = PLAIN
-        self.received: list[dict] = []
-
-    def send(self, frame: Frame) -> None:
-        self.received.append(orjson.loads(frame.payload))
-
-    def pages(self) -> list[int]:
-        return [m["page_no"] for m in self.received if m.get("type", "page") == "page"]
 
 
 class BrokenViewer(Viewer):

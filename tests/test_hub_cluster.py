@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from support import Viewer
 from tablecast.bus import events
 from tablecast.service.cluster import Cluster
 from tablecast.service.hub import PRESENCE_DELAY, Hub
@@ -17,7 +18,6 @@ from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
 from tablecast.store.postgres import PostgresStore
 from tablecast.web.server import Node
-from test_hub import Viewer
 
 
 @pytest.fixture

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from support import expect, http, put, table, upload_v1, v1
-
-
-def scrape(server) -> dict[str, float]:
-    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
-        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
+from support import expect, http, put, scrape, table, upload_v1, v1
 
 
 async def test_metrics_count_what_happens(server):

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from support import editor, expect, http, put, receive, table, upload_v1, v1
+from support import TIME, duration, editor, expect, http, put, receive, table, upload_v1, v1
 
 
 async def test_the_legacy_flow_through_nginx(server_factory, nginx_factory):
@@ -62,16 +62,21 @@ async def test_v1_and_http_through_nginx(server_factory, nginx_factory):
     await ws.close()
 
 
+def nginx_duration(units: float) -> str:
+    """``units`` of TIME as nginx writes a time: ``"1500ms"``."""
+    return f"{round(units * TIME * 1000)}ms"
+
+
 async def test_server_pings_keep_idle_viewers_connected_through_nginx(
     server_factory, nginx_factory
 ):
     # nginx drops a WebSocket idle past proxy_read_timeout; the server's pings prevent that
-    server = server_factory("--ping-interval", "1")
-    proxy = nginx_factory(server, read_timeout="3s")
+    server = server_factory("--ping-interval", duration(2))
+    proxy = nginx_factory(server, read_timeout=nginx_duration(6))
     ws = await connect(f"{proxy.ws_url}/parser/ws", subprotocols=["tablecast.v1"])
     hello = await expect(ws, "hello")
     await expect(ws, "page")
-    await asyncio.sleep(5)  # idle for longer than nginx allows
+    await asyncio.sleep(10 * TIME)  # idle for longer than nginx allows
     status, _, _ = put(proxy.url, hello, table(5))
     assert status == 200
     page = await expect(ws, "page", cause="version")
@@ -82,12 +87,12 @@ async def test_server_pings_keep_idle_viewers_connected_through_nginx(
 async def test_without_pings_nginx_would_drop_an_idle_viewer(server_factory, nginx_factory):
     """The control for the test above: it is the pings that keep the viewer."""
     server = server_factory("--ping-interval", "3600")
-    proxy = nginx_factory(server, read_timeout="2s")
+    proxy = nginx_factory(server, read_timeout=nginx_duration(4))
     ws = await connect(
         f"{proxy.ws_url}/parser/ws", subprotocols=["tablecast.v1"], ping_interval=None
     )
     await expect(ws, "hello")
-    await asyncio.sleep(3.5)
+    await asyncio.sleep(7 * TIME)  # idle for longer than nginx allows
     with pytest.raises(ConnectionClosed):
         await ws.send(json.dumps({"type": "ping"}))
         await expect(ws, "pong", timeout=2)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import feed_in_pieces
+from support import feed_in_pieces, raw_text
 from tablecast.errors import TablecastError
 from tablecast.table.blocks import record_cells
 from tablecast.table.parsing import (
@@ -439,15 +439,6 @@ def test_the_articles_count_and_ours_differ_only_by_rows_of_blank_cells():
         ["", ""],
         ["v5", "v6"],
     ]
-
-
-# Text as exports write it, quotes and all: what each chunk's lane meets
-raw_text = st.lists(
-    st.sampled_from(
-        ["a", "b7", ",", ";", "\t", "\n", "\r\n", "\r", " ", '"', "\\", "\x0b", "\xa0", "é", "日"]
-    ),
-    max_size=60,
-).map("".join)
 
 
 @settings(max_examples=400, deadline=None)

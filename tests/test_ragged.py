@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import expect, feed_in_pieces, http, put, upload_v1, v1
+from support import expect, feed_in_pieces, http, put, raw_text, sql, upload_v1, v1, write_version
 from tablecast.errors import TablecastError
 from tablecast.model import Version, VersionMeta
 from tablecast.store.base import Store
@@ -23,10 +23,6 @@ from tablecast.store.sqlite import SCHEMA, SQLiteStore
 from tablecast.table.blocks import encode_block, record_cells
 from tablecast.table.parsing import ParseOptions, TableParser
 from tablecast.wire import protocol
-from test_parsing import raw_text
-from test_store import open_store, write_version
-
-__all__ = ["open_store"]  # the store suite's fixture: the store tests run on every store
 
 # a header of three, then rows of three, one, two, four and three cells: three do not fit
 RAGGED = b"a\tb\tc\n1\t2\t3\n4\n5\t6\n7\t8\t9\t10\n11\t12\t13\n"
@@ -162,7 +158,6 @@ def test_versions_of_a_schema_6_store_say_they_were_not_counted(tmp_path):
 
 def test_a_schema_4_postgresql_database_is_migrated(pg_url):
     from tablecast.store.postgres import SCHEMA_VERSION, PostgresStore
-    from test_store_postgres import sql
 
     store = PostgresStore(pg_url, 1)
     document = store.create_document(None)

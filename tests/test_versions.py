@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from support import expect, http, put, table, v1
+from support import expect, http, many_versions, meta, put, table, v1, write_version
 from tablecast.model import Version
 from tablecast.service.limits import Limits
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.web.server import Node
-from test_store import many_versions, meta, open_store, write_version
-
-__all__ = ["open_store"]  # the store suite's fixture: these run on every store too
 
 
 def docs_url(server, doc, path: str = "") -> str:

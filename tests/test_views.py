@@ -11,24 +11,12 @@ import numpy as np
 import orjson
 import pytest
 
-from support import http
+from support import PEOPLE, http, meta, people_tsv, rows, text_of, write_version
 from tablecast.errors import TablecastError
 from tablecast.service.views import Blocks
-from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.blocks import BLOCK_RECORDS
 from tablecast.table.columns import KEY_BYTES, TableText
 from tablecast.table.view import View, view_from_message, view_from_query
-from test_store import meta, open_store, rows, write_version
-
-__all__ = ["open_store"]  # the store suite's fixture: the store test here runs on every store
-
-
-def text_of(records: list[list[str]]) -> TableText:
-    inner = [orjson.dumps(cells).decode()[2:-2] for cells in records]
-    blocks = [
-        encode_block(inner[i : i + BLOCK_RECORDS]).records
-        for i in range(0, len(inner), BLOCK_RECORDS)
-    ]
-    return TableText.build(blocks)
 
 
 def column_type(cells: list[str], delimiter: str = ",") -> str:
@@ -154,21 +142,6 @@ def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
 
 
 # The HTTP API
-
-
-PEOPLE = [
-    ["name", "city", "amount", "when"],
-    ["Ada", "Paris", "1,200", "2024-03-01"],
-    ["grace", "Oslo", "-5", "2023-01-15"],
-    ["Alan", "paris", "30.5", ""],
-    ["Edsger", "Lima", "", "2025-07-04"],
-    ["ada", "Lima", "1,200", "2024-03-01"],
-]
-
-
-def people_tsv(extra: int = 0) -> bytes:
-    rows = PEOPLE + [[f"p{i}", "Quito", str(i), "2020-01-01"] for i in range(extra)]
-    return ("\n".join("\t".join(row) for row in rows) + "\n").encode()
 
 
 def page(server, doc, n: int = 1, **query: str) -> dict:

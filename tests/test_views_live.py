@@ -6,11 +6,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from support import editor, expect, http, legacy, nothing_more, put, receive, v1
-from test_cluster import create, nodes
-from test_views import PEOPLE, people_tsv
-
-__all__ = ["nodes"]
+from support import (
+    PEOPLE,
+    create,
+    editor,
+    expect,
+    http,
+    legacy,
+    nothing_more,
+    people_tsv,
+    put,
+    receive,
+    v1,
+)
 
 
 def names(page: dict) -> list[str]:

@@ -18,7 +18,18 @@ from typing import Any
 import orjson
 import pytest
 
-from support import Listening, editor, expect, http, legacy, nothing_more, put, receive, v1
+from support import (
+    Listening,
+    editor,
+    eventually,
+    expect,
+    http,
+    legacy,
+    nothing_more,
+    put,
+    receive,
+    v1,
+)
 from tablecast.config import Settings
 from tablecast.service.hub import Hub
 from tablecast.service.limits import Limits
@@ -79,14 +90,6 @@ async def settle() -> None:
     """Let every task that can run, run (and ask the views thread for its work)."""
     for _ in range(50):
         await asyncio.sleep(0)
-
-
-async def until(condition: Any, timeout: float = 20) -> None:
-    """Wait for work on the views thread to come to ``condition``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the views thread never got there"
-        await asyncio.sleep(0.01)
 
 
 # The hub, with viewers that record what they are sent
@@ -182,7 +185,11 @@ async def test_own_views_catch_up_after_followers_newest_first_in_the_newest_ver
     assert follower.pages()[-1] == (3, "") and plain.pages() == [(2, ""), (3, "")]
     await settle()  # (cancelled work leaves the views thread's queue)
     gate.open.set()
-    await until(lambda: all(len(viewer.pages()) == 2 for viewer in alone))
+    await eventually(
+        lambda: all(len(viewer.pages()) == 2 for viewer in alone),
+        timeout=20,
+        what="the views thread's work for each viewer alone",
+    )
     # version 2 was never shown in own views; version 3 is, newest view first
     for i, viewer in enumerate(alone):
         assert viewer.pages() == [(1, f"{HELD}{i}"), (3, f"{HELD}{i}")]

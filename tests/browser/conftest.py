@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -13,9 +12,7 @@ import pytest
 from inprocess import InProcess
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tablecast.config import Settings
 from tablecast.service.views import Views
-from tablecast.web import server as tablecast_server
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox as root; no background traffic (this machine has no network beyond loopback).
@@ -67,8 +64,9 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
 
 @pytest.fixture
 async def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InProcess]:
-    """The server runs as ``tablecast serve`` does, in this process: serve() makes its own
-    Views, which the test finds by recording the one made (the real one, and its thread)."""
+    """The server the ``server`` fixture starts (support.InProcessServer), with a hold on its
+    views thread: serve() makes its own Views, which the test finds by recording the one made
+    (the real one, and its thread)."""
     made: list[Views] = []
     init = Views.__init__
 
@@ -77,19 +75,14 @@ async def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
         made.append(self)
 
     monkeypatch.setattr(Views, "__init__", recording)
-    settings = Settings(data_dir=tmp_path / "data", port=0)
-    sockets = tablecast_server.bind(settings)
-    running = asyncio.ensure_future(tablecast_server.serve(settings, sockets))
-    deadline = asyncio.get_running_loop().time() + 15
-    while not made:
-        assert not running.done(), running.exception()
-        assert asyncio.get_running_loop().time() < deadline, "the server did not start"
-        await asyncio.sleep(0.01)
-    server = InProcess(sockets[0].getsockname()[1], made[0])
+    server = InProcess(tmp_path / "data", "--port", "0")
+    server.start()
     try:
+        assert made, "the server made no Views"
+        server.views = made[0]
         yield server
     finally:
         server._release.set()  # whatever happened, nothing stays held
-        running.cancel()  # serve() stops as on SIGTERM
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await asyncio.to_thread(server.stop)  # while this loop runs, as server_factory does
+    problems = server.logged(r"Traceback| ERROR ")
+    assert not problems, "".join(server.log[-60:])

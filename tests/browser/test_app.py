@@ -12,13 +12,10 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
+from pages import edit_key, upload, write
 from support import eventually, put, table
 
 NEW_VERSION = re.compile(r"New version (\d+) — ([\d,]+) rows?")
-
-
-async def upload(page: Page, path: Path) -> None:
-    await page.set_input_files("#file", str(path))
 
 
 async def first_cell(page: Page) -> str:
@@ -27,14 +24,6 @@ async def first_cell(page: Page) -> str:
 
 async def page_number(page: Page) -> str:
     return await page.locator("#page").input_value()
-
-
-async def edit_key(page: Page) -> str:
-    """The edit key the app keeps for the document it shows (the creator's, or an edit link's)."""
-    document_id = page.url.rsplit("/", 1)[1]
-    key = await page.evaluate(f"localStorage.getItem('tablecast:edit-key:{document_id}')")
-    assert key
-    return str(key)
 
 
 async def shared_document(
@@ -49,11 +38,6 @@ async def shared_document(
     viewer = await open_page(link)
     await expect(viewer.locator("#range")).to_have_text(f"Rows 1–100 of {rows:,}")
     return uploader, viewer
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
 
 
 async def test_upload_through_the_file_input(server, open_page, tmp_path):

@@ -12,9 +12,8 @@ import zipfile
 
 from inprocess import InProcess
 from playwright.async_api import JSHandle, Page, expect
-from test_app import edit_key, upload, write
-from test_app_views import PEOPLE, names, two_editors
 
+from pages import PEOPLE, edit_key, names, two_editors, upload, write
 from support import put, table
 
 SORTED_BY_AMOUNT = ["grace", "Alan", "Ada", "ada", "Edsger"]

@@ -4,38 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.async_api import Locator, Page, expect
-from test_app import edit_key, upload, write
+from playwright.async_api import expect
 
-from support import http, put
+from pages import PEOPLE, edit_key, names, two_editors, upload, write
+from support import http, many_versions, meta, put, write_version
 from tablecast.store.sqlite import SQLiteStore
-from test_store import many_versions, meta, write_version
-
-PEOPLE = (
-    b"name\tcity\tamount\twhen\n"
-    b"Ada\tParis\t1,200\t2024-03-01\n"
-    b"grace\tOslo\t-5\t2023-01-15\n"
-    b"Alan\tparis\t30.5\t\n"
-    b"Edsger\tLima\t\t2025-07-04\n"
-    b"ada\tLima\t1,200\t2024-03-01\n"
-)
-
-
-def names(page: Page) -> Locator:
-    """The name column's cells: expect() them, which waits for the page that shows them."""
-    return page.locator("#table tbody tr td:nth-child(2)")
-
-
-async def two_editors(open_page, server, tmp_path: Path) -> tuple[Page, Page]:
-    first = await open_page(f"{server.url}/parser/")
-    await upload(first, write(tmp_path / "people.tsv", PEOPLE))
-    await expect(first.locator("#range")).to_have_text("Rows 1–5 of 5")
-    second = await open_page(f"{first.url}#key={await edit_key(first)}")
-    await expect(second.locator("#range")).to_have_text("Rows 1–5 of 5")
-    return first, second
 
 
 async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_page, tmp_path):
