@@ -3,6 +3,7 @@ new documents, and what it must not cost anyone else. Each test is an attack at 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -331,12 +332,13 @@ async def test_a_legacy_upload_that_goes_quiet_is_ended(server_factory):
     transport = ws.transport  # a frame begun and never finished: the header and a little
     header = bytes([0x82, 0xFE]) + (50_000).to_bytes(2, "big") + b"\x00" * 4
     transport.write(header + table(20)[:200])
-    # its close frame, not the socket's end: the server would read our answer to it as more of
-    # the unfinished frame, and close the socket only when tired of waiting for one (5 s)
     close = await eventually(lambda: ws.protocol.close_rcvd, what="the server's close frame")
     assert close.code == 1008
     assert uploads_in_progress(server) == 0
-    transport.abort()
+    # and the socket's end: the server reads our answer to its close as more of the unfinished
+    # frame, so it closes the socket when tired of waiting for one (CLOSE_WAIT, 5 s)
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 1008
 
 
 # Refusals a client can read: answered first, the body drained a while, then closed
