@@ -299,10 +299,15 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.transport is None:
             return
-        waiting = self.session.receive_data(data, time.monotonic())
-        self._act()
-        if waiting:
+        session = self.session
+        if session.receive_data(data, time.monotonic()):
+            # handled at once (tasks.start runs it up to its first wait), and it acts on what
+            # the session says; unless so much came that reading must pause first
+            if not session.reading:
+                self._act()
             self._take_messages()
+        else:
+            self._act()
 
     def _take_messages(self) -> None:
         tasks.start(self._handle_messages(), "handle a message")
@@ -312,10 +317,12 @@ class Connection(asyncio.Protocol):
         session = self.session
         while self.transport is not None:  # (the socket may close meanwhile)
             event = session.next_message(time.monotonic())
-            self._act()  # control frames answered on the way; reading on once all are handled
+            if event is None:
+                self._act()  # all handled: read on (and write what control frames answered)
+                return
+            if session.has_output:
+                self._act()  # control frames answered on the way
             match event:
-                case None:
-                    return
                 case websocket.Text(text):
                     await self._on_text(text)
                 case websocket.BinaryStart(discarded):

@@ -129,6 +129,11 @@ class Session:
         return out[0] if len(out) == 1 else b"".join(out)
 
     @property
+    def has_output(self) -> bool:
+        """There are bytes to write (see data_to_send)."""
+        return self._out is not None
+
+    @property
     def reading(self) -> bool:
         """Whether the socket is to be read: not before the caller takes messages, nor while
         the reader holds input for later or too much waits to be handled (TCP then slows
