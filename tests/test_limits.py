@@ -76,7 +76,9 @@ async def test_a_viewer_that_stops_reading_is_bounded_then_closed(server_factory
 
 
 async def test_page_requests_past_the_rate_are_refused_once_then_dropped(server_factory):
-    server = server_factory("--page-rate", "5")  # bursts of 10
+    # bursts of 2, one more a second: however loaded the machine, the 40 requests below are
+    # handled before the bucket refills (it did refill at 5 a second, and said so twice)
+    server = server_factory("--page-rate", "1")
     ws = await v1(server)
     hello = await expect(ws, "hello")
     await upload_v1(ws, table(2000))
@@ -90,10 +92,10 @@ async def test_page_requests_past_the_rate_are_refused_once_then_dropped(server_
             received.append(await receive(ws, timeout=4 * TIME))  # until it goes quiet
     turns = [m for m in received if m.get("type") == "page" and m["cause"] == "turn"]
     errors = [m for m in received if m.get("type") == "error"]
-    assert 10 <= len(turns) <= 13  # the burst, and what the bucket refilled meanwhile
+    assert 2 <= len(turns) <= 3  # the burst, and what the bucket refilled meanwhile
     assert [e["code"] for e in errors] == ["rate_limited"]  # told once, not once per request
     assert errors[0]["request"] == "goto"
-    await asyncio.sleep(0.5)  # time, the subject: the bucket refills, requests are served again
+    await asyncio.sleep(1.1)  # time, the subject: the bucket refills, requests are served again
     await ws.send(json.dumps({"type": "goto", "page": 7}))
     assert (await expect(ws, "page", cause="turn"))["page_no"] == 7
     # the other viewer got no more than the turns that were allowed
