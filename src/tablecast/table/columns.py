@@ -41,6 +41,8 @@ Counts = npt.NDArray[np.int64]  # per kind of cell (see TableText.counting), per
 
 INFER_CHARS = 40  # a cell longer than this is text (no number or date is this long)
 CHUNK_CELLS = 1 << 20  # cells whose types are inferred in one piece of work
+NARROW = 64  # columns up to which types are inferred a column at a time
+SAMPLE = 1024  # a column's first cells, which rule out the kinds they are not at once
 TYPES = ("text", "integer", "decimal", "date")  # a column's type, as clients are told it
 # What a column is read as, for its sorts: its type, or a decimal whose point is a comma (shown
 # as a decimal). KINDS[1:] are also what classify tells of each cell.
@@ -62,11 +64,12 @@ SEARCH = "search"  # the search column's name; cell columns are named by their n
 
 # What each kind of cell is, read from its lower-cased text (see classify)
 _INTEGER = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)$"
-_DECIMAL = r"^[+-]?(\d*|\d{1,3}(,\d{3})+)\.\d+$"
+_DECIMAL = r"^[+-]?((\d+|\d{1,3}(,\d{3})+)(\.\d+)?|\.\d+)$"  # integers too
 _COMMA = r"^[+-]?((\d*|\d{1,3}(\.\d{3})+),\d+|\d+)$"
 _DATE = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([t ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d+)?)?(z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?$"
+    r"([tT ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d+)?)?"
+    r"([zZ]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?$"
 )
 _DATE_FIELDS = (
     r"^(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)"
@@ -186,13 +189,26 @@ class TableText:
         """How many cells of each of ``width`` columns, over the records from ``first`` on,
         hold a value, and how many of those are integers, decimals, dates, numbers read with
         a decimal comma (one row each, in that order: see kinds_of), in pieces (None after
-        each, then the counts).
+        each, then the counts). A kind that is not every value of a column may be counted
+        short (see _column_counts): what decides a column's kind is which kinds all its
+        values are.
 
-        Every cell at once, about CHUNK_CELLS a piece: a piece's records' search text is
-        split into its cells, which are classified together and counted per column, so that
-        the work is linear in cells however many columns there are. Records read apart (see
-        escaped) are read from their columns instead."""
+        Up to NARROW columns, a column a piece (see _column_counts). Wider tables are counted
+        every cell at once, about CHUNK_CELLS a piece: a piece's records' search text is split
+        into its cells, which are classified together and counted per column, so that the work
+        is linear in cells however many columns there are. Records read apart (see escaped) are
+        read from their columns."""
         counts = np.zeros((len(KINDS), width), dtype=np.int64)
+        if width <= NARROW:
+            done = 0  # cells counted since the last piece ended
+            for number in range(min(width, self.width)):
+                counts[:, number] = _column_counts(self.column(number).slice(first))
+                done += self.record_count - first
+                if done >= CHUNK_CELLS and number + 1 < width:
+                    done = 0
+                    yield None
+            yield counts
+            return
         text = self.table.column(SEARCH)
         escaped = self.table.column(ESCAPED)
         step = max(1, CHUNK_CELLS // max(width, 1))
@@ -265,6 +281,10 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     count = len(search)
     if width is None:
         width = _widest(plain, parsed)
+    if width > 1:  # a record of one empty cell: its line is empty, which the reader reads
+        # as a record of empty cells: its others are missing, as a short record's are
+        empty = np.flatnonzero(pc.equal(pc.binary_length(search), 0).to_numpy(False))
+        parsed.update((line, [""]) for line in empty.tolist() if line not in parsed)
     columns, ragged = _read(plain, max(width, 1))
     apart = np.zeros(count, dtype=bool)
     apart[list(parsed)] = True
@@ -417,10 +437,43 @@ def classify(cells: Any) -> dict[str, Any]:
     any of them."""
     short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)
     integer = pc.and_(short, pc.match_substring_regex(cells, _INTEGER))
-    decimal = pc.or_(integer, pc.and_(short, pc.match_substring_regex(cells, _DECIMAL)))
+    decimal = pc.and_(short, pc.match_substring_regex(cells, _DECIMAL))
     date = pc.and_(short, pc.match_substring_regex(cells, _DATE))
     comma = pc.and_(short, pc.match_substring_regex(cells, _COMMA))
     return {"integer": integer, "decimal": decimal, "date": date, DECIMAL_COMMA: comma}
+
+
+_PATTERNS = {"integer": _INTEGER, "decimal": _DECIMAL, "date": _DATE, DECIMAL_COMMA: _COMMA}
+
+
+def _column_counts(cells: Any) -> Counts:
+    """One column's counts (see TableText.counting), with as few passes over it as its kind
+    takes. Its first SAMPLE cells rule out the kinds they are not (a column of names: no pass
+    at all); then each kind left, in order, is one pass of its pattern over the cells as
+    written, until one is all the values: the cells it does not match, few in a column of
+    that kind, are checked for being missing."""
+    counts = np.zeros(len(KINDS), dtype=np.int64)
+    sample = cells.slice(0, SAMPLE)
+    filled = pc.invert(_absent(pc.utf8_lower(sample)))
+    values = pc.filter(sample, filled)
+    kinds = classify(values)
+    left = [kind for kind in KINDS[1:] if pc.all(kinds[kind]).as_py() is not False]
+    counts[0] = len(values)
+    if len(sample) == len(cells) or (len(values) and not left):
+        for i, kind in enumerate(KINDS[1:], 1):
+            counts[i] = pc.sum(kinds[kind]).as_py() or 0
+        return counts
+    for kind in left:
+        short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)
+        matched = pc.and_(short, pc.match_substring_regex(cells, _PATTERNS[kind]))
+        matched = pc.fill_null(matched, False)
+        others = pc.filter(cells, pc.invert(matched))  # (nulls are left out)
+        missing = pc.sum(_absent(pc.utf8_lower(others))).as_py() or 0
+        counts[0] = len(cells) - cells.null_count - missing
+        counts[KINDS.index(kind)] = pc.sum(matched).as_py() or 0
+        if counts[KINDS.index(kind)] == counts[0]:
+            break
+    return counts
 
 
 def _absent(lowered: Any) -> Any:
