@@ -5,6 +5,7 @@ document."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.table import columns
 from tablecast.table.view import View
 from tablecast.web.server import Node
 from test_views import text_of
@@ -214,3 +216,18 @@ async def test_a_removed_documents_files_are_removed_with_it(tmp_path):
         assert files(cache) == []
     finally:
         await node.close()
+
+
+def test_columns_made_a_piece_at_a_time_are_those_made_at_once(monkeypatch):
+    rng = random.Random(5)
+    cells = ["a", "B", "", "NA", 'q"t', "back\\slash", "tab\there", "ünï", "12", "x\u001fy"]
+    records = [[rng.choice(cells) for _ in range(rng.randint(1, 4))] for _ in range(700)]
+    whole = text_of(records)
+    monkeypatch.setattr(columns, "PIECE_BYTES", 50)
+    pieces = text_of(records)
+    assert pieces.table.equals(whole.table)
+    for number in range(4):
+        expected = [r[number] if number < len(r) else None for r in records]
+        assert pieces.column(number).to_pylist() == expected
+    found = [i for i, r in enumerate(records) if any("t" in c.lower() for c in r)]
+    assert pieces.search("t", 0).tolist() == found

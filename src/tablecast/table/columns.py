@@ -257,28 +257,30 @@ ESCAPED = "escaped"  # the column telling which records were parsed apart
 
 def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     """The Arrow table of records given as block lines (see TableText). ``width``: cells in
-    the widest record, if known (the version's)."""
-    text = b"\n".join(blocks)
-    if not text:
-        return _table([], pa.array([], pa.large_string()), pa.array([], pa.bool_()))
+    the widest record, if known (the version's).
+
+    The text is made plain PIECE_BYTES of blocks at a time: each step a C call holding the
+    GIL, short, so that the event loop is not kept waiting while a version's columns are
+    made on the views thread."""
+    plains: list[bytes] = []
+    lowered: list[bytes] = []
     parsed: dict[int, list[str]] = {}
-    if b"\\" in text:  # each such line becomes an empty one here, and is put in its place after
-        lines = _line_starts(text)
-        positions = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 92)
-        pieces, at = [], 0
-        for line in _distinct(np.searchsorted(lines, positions, side="right") - 1).tolist():
-            start, end = int(lines[line]), int(lines[line + 1]) - 1
-            parsed[line] = orjson.loads(text[start:end])
-            pieces += [text[at:start], b'[""]']
-            at = end
-        pieces.append(text[at:])
-        text = b"".join(pieces)
-    plain = text.replace(b'","', b"\x1f").replace(b'"]\n["', b"\n")[2:-2]
-    del text
-    lowered = plain.lower() if plain.isascii() else plain.decode().lower().encode()
+    line = 0  # the first line of the piece
+    for piece in _pieces(blocks):
+        text = b"\n".join(piece)
+        if b"\\" in text:  # each such line made empty here, and put in its place after
+            text = _set_apart(text, line, parsed)
+        plain = text.replace(b'","', b"\x1f").replace(b'"]\n["', b"\n")[2:-2]
+        line += plain.count(b"\n") + 1
+        plains.append(plain)
+        lowered.append(plain.lower() if plain.isascii() else plain.decode().lower().encode())
+    if not plains:
+        return _table([], pa.array([], pa.large_string()), pa.array([], pa.bool_()))
     search = _lines_array(lowered)
     del lowered
     count = len(search)
+    plain = b"\n".join(plains)
+    del plains
     if width is None:
         width = _widest(plain, parsed)
     if width > 1:  # a record of one empty cell: its line is empty, which the reader reads
@@ -294,6 +296,36 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     return _table(columns, search, pa.array(apart))
 
 
+PIECE_BYTES = 4 << 20
+
+
+def _pieces(blocks: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
+    """The blocks in runs of about PIECE_BYTES."""
+    start = size = 0
+    for i, block in enumerate(blocks):
+        size += len(block)
+        if size >= PIECE_BYTES:
+            yield blocks[start : i + 1]
+            start, size = i + 1, 0
+    if start < len(blocks):
+        yield blocks[start:]
+
+
+def _set_apart(text: bytes, first: int, parsed: dict[int, list[str]]) -> bytes:
+    """The text with each line holding a backslash emptied (``[""]``), its cells parsed into
+    ``parsed`` by line number (the text's first line is line ``first``)."""
+    lines = _line_starts(text)
+    positions = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 92)
+    pieces, at = [], 0
+    for line in _distinct(np.searchsorted(lines, positions, side="right") - 1).tolist():
+        start, end = int(lines[line]), int(lines[line + 1]) - 1
+        parsed[first + line] = orjson.loads(text[start:end])
+        pieces += [text[at:start], b'[""]']
+        at = end
+    pieces.append(text[at:])
+    return b"".join(pieces)
+
+
 def _table(columns: list[Any], search: Any, escaped: Any) -> pa.Table:
     names = list(map(str, range(len(columns))))
     return pa.table([*columns, search, escaped], names=[*names, SEARCH, ESCAPED])
@@ -305,16 +337,22 @@ def _line_starts(text: bytes) -> Array:
     return np.concatenate(([0], newlines + 1, [len(text) + 1])).astype(np.int64)
 
 
-def _lines_array(text: bytes) -> pa.Array:
-    """The lines of ``text`` as one Arrow string array: the text without its line breaks, and
-    where each line starts in it."""
-    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10)
-    # the n-th break is n bytes further than where its line ends in the text without them
-    offsets = np.concatenate(([0], ends - np.arange(len(ends)), [len(text) - len(ends)]))
+def _lines_array(parts: list[bytes]) -> pa.Array:
+    """The lines of the parts, as if joined by line breaks, as one Arrow string array: the
+    text without its line breaks, and where each line ends in it."""
+    ends: list[Array] = [np.zeros(1, dtype=np.int64)]
+    values: list[bytes] = []
+    base = 0
+    for part in parts:
+        breaks = np.flatnonzero(np.frombuffer(part, dtype=np.uint8) == 10)
+        # the n-th break is n bytes further than where its line ends without the breaks
+        ends.append(base + breaks - np.arange(len(breaks)))
+        values.append(part.replace(b"\n", b""))
+        base += len(values[-1])
+        ends.append(np.array([base], dtype=np.int64))
+    offsets = np.concatenate(ends).astype(np.int64)
     return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1,
-        pa.py_buffer(offsets.astype(np.int64)),
-        pa.py_buffer(text.replace(b"\n", b"")),
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))
     )
 
 
