@@ -156,8 +156,13 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
     cache = tmp_path / "columns"
     write_table = views_module._write_table
 
+    path = cache / version.document_id / f"{version.id}.arrow"
+    seen: list[bool] = []
+
     def cut_short(sink: Any, table: pa.Table) -> None:
         sink.write(b"ARROW1\0\0partial")
+        sink.flush()
+        seen.append(path.exists())  # what a crash here would leave under the file's name
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(views_module, "_write_table", cut_short)
@@ -168,6 +173,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         assert (await views.rows(version, View(sort=0))).tolist()[:2] == [1, 2]
     finally:
         views.close()
+    assert seen == [False]
     # neither the half file nor its temporary name (the types, written whole, are kept)
     assert files(cache) == [f"{version.document_id}/{version.id}.1.counts"]
     monkeypatch.setattr(views_module, "_write_table", write_table)
