@@ -344,8 +344,8 @@ class Views:
                 records = [records for _, records, _ in blocks]
                 del blocks
                 text = await self._run(demand, TableText.build, records, version.meta.width)
-                if self.cache is not None:
-                    text = await self._run(demand, self._saved, version, text)
+                if self.cache is not None:  # after: what waits for the columns need not
+                    tasks.spawn(self._keep_file(version, text), "keep a version's columns")
             log.debug(
                 "columns version=%d records=%d bytes=%d mapped=%s seconds=%.3f",
                 version.id,
@@ -377,6 +377,17 @@ class Views:
             log.warning("version %d's columns file is unreadable, made again: %s", version.id, exc)
             return None
         return TableText(table, mapped=True)
+
+    async def _keep_file(self, version: Version, text: TableText) -> None:
+        """Write the columns made here to their file, then keep them mapped from it rather
+        than in memory."""
+        demand = self._asking(version)
+        mapped = await self._run(demand, self._saved, version, text)
+        key = ("text", version.id)
+        if mapped.mapped and self._kept.get(key) is text:
+            self._kept[key] = mapped
+            self._used += MAPPED_BYTES - self._sizes[key]
+            self._sizes[key] = MAPPED_BYTES
 
     def _saved(self, version: Version, text: TableText) -> TableText:
         """The columns written to their file (under a temporary name, then renamed: a crash
