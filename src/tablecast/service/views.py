@@ -388,6 +388,10 @@ class Views:
             self._kept[key] = mapped
             self._used += MAPPED_BYTES - self._sizes[key]
             self._sizes[key] = MAPPED_BYTES
+        del text, mapped
+        # Arrow's allocator keeps what is freed for its next arrays: the columns just let go
+        # of (and what making them took) would stay in the process's RSS
+        await self._run(demand, pa.default_memory_pool().release_unused)
 
     def _saved(self, version: Version, text: TableText) -> TableText:
         """The columns written to their file (under a temporary name, then renamed: a crash

@@ -279,7 +279,8 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     search = _lines_array(lowered)
     del lowered
     count = len(search)
-    plain = b"\n".join(plains)
+    # the last line ended too: if it is empty, it is a record all the same
+    plain = b"\n".join([*plains, b""])
     del plains
     if width is None:
         width = _widest(plain, parsed)
@@ -381,7 +382,6 @@ def _read(plain: bytes, width: int) -> tuple[list[pa.ChunkedArray], dict[int, li
         false_values=[],
     )
     ragged: dict[int, list[str]] = {}
-    ended = plain + b"\n"  # the last line ended: if it is empty, it is a record all the same
 
     def skip(row: Any) -> str:
         ragged[int(row.number) - 1] = row.text.split(SEPARATOR)
@@ -389,7 +389,7 @@ def _read(plain: bytes, width: int) -> tuple[list[pa.ChunkedArray], dict[int, li
 
     def read(threads: bool, handler: Any) -> pa.Table:
         return pcsv.read_csv(
-            pa.py_buffer(ended),
+            pa.py_buffer(plain),
             read_options=pcsv.ReadOptions(
                 column_names=names, use_threads=threads, block_size=1 << 22
             ),
