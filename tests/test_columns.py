@@ -20,6 +20,7 @@ from tablecast.service.limits import Limits
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import columns
+from tablecast.table.columns import TableText
 from tablecast.table.view import View
 from tablecast.web.server import Node
 from test_views import text_of
@@ -249,3 +250,19 @@ def test_columns_made_a_piece_at_a_time_are_those_made_at_once(monkeypatch):
         assert pieces.column(number).to_pylist() == expected
     found = [i for i, r in enumerate(records) if any("t" in c.lower() for c in r)]
     assert pieces.search("t", 0).tolist() == found
+
+
+def test_a_search_reads_records_parsed_apart_a_column_at_a_time(monkeypatch):
+    """A file quoting most of its cells escapes most lines: searching them one record at a
+    time (a row made into Python objects each) took seconds on a million of them."""
+    records = [["q", "r"], *([f'"{i}"', f"Row {i}"] for i in range(600))]
+    text = text_of(records)
+    assert len(text.escaped) == 600
+
+    def one_by_one(*args: Any) -> Any:
+        raise AssertionError("a record read on its own")
+
+    monkeypatch.setattr(TableText, "cells", one_by_one)
+    assert text.search("row 59", 1).tolist() == [60, *range(591, 601)]
+    assert text.search('"7"', 1).tolist() == [8]
+    assert text.search("7", 1, column=1).tolist() == [i + 1 for i in range(600) if "7" in str(i)]

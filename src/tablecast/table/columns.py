@@ -162,9 +162,13 @@ class TableText:
         suspects = self.escaped[self.escaped >= first]
         if not len(suspects):
             return rows
-        holding = np.array(
-            [n for n in suspects.tolist() if _holds(self.cells(n), needle, column)], dtype=np.int64
-        )
+        # their cells, a column at a time (a file quoting most of its cells escapes most lines)
+        picked = pa.array(suspects)
+        hit = None
+        for number in range(self.width) if column is None else (column,):
+            these = _lower_match(self.column(number).take(picked), needle)
+            hit = these if hit is None else pc.or_(hit, these)
+        holding = suspects[_indices(hit)] if hit is not None else suspects[:0]
         rows = rows[~np.isin(rows, suspects)]
         return np.insert(rows, np.searchsorted(rows, holding), holding).astype(np.int64)
 
@@ -451,12 +455,6 @@ def _lower_match(cells: pa.ChunkedArray, needle: str) -> pa.ChunkedArray:
 def _indices(mask: Any) -> Array:
     found = pc.indices_nonzero(pc.fill_null(mask, False))
     return np.asarray(found.to_numpy(), dtype=np.int64)
-
-
-def _holds(cells: list[str], needle: str, column: int | None) -> bool:
-    if column is not None:
-        return column < len(cells) and needle in cells[column]
-    return any(needle in cell for cell in cells)
 
 
 # What cells are
