@@ -123,7 +123,7 @@ async def test_the_columns_file_is_written_once_and_reused_by_the_next_process(
         first.close()
     assert reads.count == 1
     doc = version.document_id
-    assert files(cache) == [f"{doc}/{version.id}.1.counts", f"{doc}/{version.id}.arrow"]
+    assert files(cache) == [f"{doc}/{version.id}.c1.1.counts", f"{doc}/{version.id}.c1.arrow"]
     again = Views(store, memory=10**9, cache=cache)  # a restarted node
     try:
         text = await again.text(version)
@@ -141,7 +141,7 @@ async def test_a_missing_or_unreadable_file_is_made_again(store, tmp_path, monke
     version = store_table(store, 4, 300)
     cache = tmp_path / "columns"
     reads = Reads(store, monkeypatch)
-    path = cache / version.document_id / f"{version.id}.arrow"
+    path = cache / version.document_id / f"{version.id}.c1.arrow"
     for damage in (None, path.unlink, lambda: path.write_bytes(b"ARROW1" + bytes(100))):
         if damage is not None:
             damage()
@@ -165,7 +165,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
     cache = tmp_path / "columns"
     write_table = views_module._write_table
 
-    path = cache / version.document_id / f"{version.id}.arrow"
+    path = cache / version.document_id / f"{version.id}.c1.arrow"
     seen: list[bool] = []
 
     def cut_short(sink: Any, table: pa.Table) -> None:
@@ -186,7 +186,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         views.close()
     assert seen == [False]
     # neither the half file nor its temporary name (the types, written whole, are kept)
-    assert files(cache) == [f"{version.document_id}/{version.id}.1.counts"]
+    assert files(cache) == [f"{version.document_id}/{version.id}.c1.1.counts"]
     monkeypatch.setattr(views_module, "_write_table", write_table)
     views = Views(store, memory=10**9, cache=cache)
     try:
@@ -195,7 +195,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         assert (await views.text(version)).mapped
     finally:
         views.close()
-    assert f"{version.document_id}/{version.id}.arrow" in files(cache)
+    assert f"{version.document_id}/{version.id}.c1.arrow" in files(cache)
 
 
 async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path):
@@ -210,8 +210,8 @@ async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path
         await tasks.drain()
         assert node.pages.views.known_types(version) == ["integer", "decimal", "date", "text"]
         assert files(cache) == [
-            f"{version.document_id}/{version.id}.1.counts",
-            f"{version.document_id}/{version.id}.arrow",
+            f"{version.document_id}/{version.id}.c1.1.counts",
+            f"{version.document_id}/{version.id}.c1.arrow",
         ]
     finally:
         await node.close()

@@ -55,6 +55,9 @@ ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
 # objects. Counted all the same, so that the least recently used are let go in turn.
 MAPPED_BYTES = 64 * 1024
 COLUMNS_SUFFIX = ".arrow"
+# In every cache file's name: a change to what the files hold, or to the rules their counts
+# follow, takes a new one, so that files made by an older tablecast are made again, not read
+CACHE_FORMAT = "c1"
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views.
@@ -362,7 +365,7 @@ class Views:
 
     def _path(self, version: Version, suffix: str) -> Path:
         assert self.cache is not None
-        return self.cache / version.document_id / f"{version.id}{suffix}"
+        return self.cache / version.document_id / f"{version.id}.{CACHE_FORMAT}{suffix}"
 
     def _mapped(self, version: Version) -> TableText | None:
         """The version's columns from its file, memory-mapped; None if it has none (or one
