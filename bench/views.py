@@ -7,7 +7,8 @@
   that, each new sort or search is measured as it comes (*warm*). *Cold*: what a person waits
   for when the first thing asked of a version is a sort or a search: for each, a new version
   is uploaded (PUT) and the view asked for as soon as the upload's answer arrives, nothing of
-  the version made yet (its text, types and numeric values are made then, for that request).
+  the version made yet in the process but what its commit starts (its columns and types, made
+  right after it: the request waits for what is left of that).
   Exports: the whole version as TSV, plain and sorted, at the client's speed, with the
   server's RSS growth.
 - **sqlite**: the same file as a Datasette-style SQLite table (one row per line, columns typed
@@ -50,6 +51,7 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
 # (label, query): asked first of a fresh version (see the docstring's *cold*)
 COLD: list[tuple[str, dict[str, str]]] = [
     ("sort integer (qty)", {"sort": "5"}),
+    ("sort date (date)", {"sort": "3"}),
     ("sort text (name)", {"sort": "1"}),
     ("search 'lovelace'", {"q": "lovelace"}),
 ]

@@ -768,3 +768,31 @@ def text_of(records: list[list[str]]) -> TableText:
         for i in range(0, len(inner), BLOCK_RECORDS)
     ]
     return TableText.build(blocks)
+
+
+# A wide table, straight to the store (the views' and the columns' suites)
+
+WIDE = 16_384  # the most columns a table may have (see parsing)
+
+
+def record(row: int, width: int) -> list[str]:
+    """Cells of every type the columns take in turn: integer, decimal, date, text."""
+    kinds = (str(row), f"{row}.5", f"2026-01-{row % 28 + 1:02d}", f"w{row}")
+    return [kinds[column % 4] for column in range(width)]
+
+
+def store_table(store: SQLiteStore, width: int, rows: int) -> Any:
+    """A version of ``rows`` records of ``width`` cells (and a header), straight to the store."""
+    document = store.create_document(None)
+    records = [[f"c{i}" for i in range(width)], *(record(r, width) for r in range(rows))]
+    inner = [orjson.dumps(cells).decode()[2:-2] for cells in records]
+    pending = store.begin_version(document.id)
+    store.write_blocks(
+        pending,
+        [
+            (n, encode_block(inner[i : i + BLOCK_RECORDS]))
+            for n, i in enumerate(range(0, len(inner), BLOCK_RECORDS))
+        ],
+    )
+    meta = VersionMeta("wide.tsv", "utf-8", "\t", True, len(records), width, 1, records[0])
+    return store.commit_version(pending, meta).version

@@ -16,41 +16,16 @@ import numpy as np
 import orjson
 import pytest
 
+from support import WIDE, record, store_table
 from tablecast.errors import TablecastError
-from tablecast.model import VersionMeta
 from tablecast.service.limits import Limits
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import columns
-from tablecast.table.blocks import BLOCK_RECORDS, encode_block
+from tablecast.table.blocks import encode_block
 from tablecast.table.columns import TableText
 from tablecast.table.view import View
 from tablecast.web.server import Node
-
-WIDE = 16_384  # the most columns a table may have (see parsing)
-
-
-def record(row: int, width: int) -> list[str]:
-    """Cells of every type the columns take in turn: integer, decimal, date, text."""
-    kinds = (str(row), f"{row}.5", f"2026-01-{row % 28 + 1:02d}", f"w{row}")
-    return [kinds[column % 4] for column in range(width)]
-
-
-def store_table(store: SQLiteStore, width: int, rows: int) -> Any:
-    """A version of ``rows`` records of ``width`` cells (and a header), straight to the store."""
-    document = store.create_document(None)
-    records = [[f"c{i}" for i in range(width)], *(record(r, width) for r in range(rows))]
-    inner = [orjson.dumps(cells).decode()[2:-2] for cells in records]
-    pending = store.begin_version(document.id)
-    store.write_blocks(
-        pending,
-        [
-            (n, encode_block(inner[i : i + BLOCK_RECORDS]))
-            for n, i in enumerate(range(0, len(inner), BLOCK_RECORDS))
-        ],
-    )
-    meta = VersionMeta("wide.tsv", "utf-8", "\t", True, len(records), width, 1, records[0])
-    return store.commit_version(pending, meta).version
 
 
 @pytest.fixture

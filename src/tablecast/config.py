@@ -284,8 +284,9 @@ class Settings:
     )
     view_memory: int = _setting(
         512 * MiB,
-        "memory for sorting and searching: each version's text, sort orders and search"
-        " results, least recently used out (a 1,000,000-row, 75 MB table takes ~200 MiB)",
+        "memory for sorting and searching: each version's columns (64 KiB once mapped from"
+        " their file), sort orders and search results, least recently used out (8 MB per sort"
+        " or search of a 1,000,000-row table)",
         parse_size,
         "SIZE",
     )

@@ -453,8 +453,10 @@ class Hub:
             raise
 
     async def version_committed(self, document: Document) -> None:
-        """A new version is current: every viewer, following or not, sees its page 1."""
+        """A new version is current: every viewer, following or not, sees its page 1 (and its
+        columns are made now, for the first sort or search)."""
         self._commits += 1
+        self.pages.views.prepare(document.version)
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
             return  # in a cluster, the store's announcement of it may have come first

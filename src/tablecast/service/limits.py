@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import TablecastError
@@ -117,6 +117,9 @@ class Capacity:
         # What the store held when last asked (committed versions only), and what uploads
         # committed since: uploads in progress are counted apart (see Upload.stored)
         self.stored_bytes = 0
+        # told which documents were removed, to remove what else they left (their versions'
+        # columns, see Views.forget)
+        self.removed: list[Callable[[list[str]], None]] = []
 
     async def check_new_document(self) -> None:
         """At --max-documents a new document is refused, unless eviction makes room."""
@@ -183,6 +186,8 @@ class Capacity:
             raise
         if removed:
             log.info("removed %d unused documents: %s", len(removed), " ".join(removed[:20]))
+            for forget in self.removed:
+                forget(removed)
         return removed
 
     async def save_use_times(self) -> None:

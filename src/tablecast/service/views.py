@@ -2,11 +2,17 @@
 
 A :class:`View` is what a viewer asks for (over HTTP as query parameters, in tablecast.v1 as a
 ``view`` message); parsing it is pure. :class:`Views` computes the rows a view shows, as record
-numbers in order, with tablecast.table.columns, off the event loop, and keeps what it computed: a
-version's lower-cased text and column types, each sort order (version, column, order) and each
-search's matches, and the rows of each view. A page of a view is then a slice of an array and
-a read of its records: a new sort costs one pass over a column; turning its pages costs what a
-plain page does.
+numbers in order, with tablecast.table.columns (Apache Arrow), off the event loop, and keeps
+what it computed: a version's columns and column types, each sort order (version, column,
+order) and each search's matches, and the rows of each view. A page of a view is then a slice
+of an array and a read of its records: a new sort costs one pass over a column; turning its
+pages costs what a plain page does.
+
+A version's columns are made once per node, right after it is committed (see prepare), and
+kept in the node's cache directory as an Arrow IPC file, which is memory-mapped: the OS's page
+cache, not this process's heap, holds a version's columns once made, and a restarted node finds
+them there. A missing file (a node that never saw the version, a deleted cache) is made again
+from the version's blocks, which never change.
 """
 
 from __future__ import annotations
@@ -14,29 +20,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
+from .. import tasks
 from ..errors import TablecastError
 from ..model import Version
 from ..store.base import Store
-from ..table.columns import ARRAY_OVERHEAD, Array, TableText, shown
+from ..table.columns import KINDS, Array, Counts, TableText, kinds_of, shown
 from ..table.view import View
 
 log = logging.getLogger("tablecast.table.view")
 
 T = TypeVar("T")
 
-# Numeric columns' values are read with the types for versions of this many records or more:
-# their first sort is then a sort only (a million values take ~0.1 s to read). Below it a sort
-# reads them itself, in no time, and a wide table of few rows makes no piece per column.
-NUMBERED_ROWS = 10_000
+# What an array takes beyond its data (the object, its shape and strides): counted, so that
+# memory held by many small arrays is not missed
+ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
+# What a memory-mapped version's columns count against --view-memory: their data is the OS's
+# page cache's (see the module's docstring), what is ours is the mapping and the table's
+# objects. Counted all the same, so that the least recently used are let go in turn.
+MAPPED_BYTES = 64 * 1024
+COLUMNS_SUFFIX = ".arrow"
+# In every cache file's name: a change to what the files hold, or to the rules their counts
+# follow, takes a new one, so that files made by an older tablecast are made again, not read
+CACHE_FORMAT = "c1"
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views.
@@ -211,9 +232,11 @@ class Views:
     at a time, so a burst of new sorts never takes more than a core from the viewers, and
     what followers wait for goes ahead of what one viewer asks for itself."""
 
-    def __init__(self, store: Store, memory: int) -> None:
+    def __init__(self, store: Store, memory: int, cache: Path | None = None) -> None:
+        """``cache``: the directory keeping versions' columns (None: kept in memory only)."""
         self.store = store
         self.memory = memory
+        self.cache = cache
         self.scheduler = Scheduler()
         self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._sizes: dict[tuple[Any, ...], int] = {}
@@ -282,7 +305,9 @@ class Views:
         value = future.result()
         if isinstance(value, np.ndarray):
             size = value.nbytes + ARRAY_OVERHEAD
-        elif hasattr(value, "nbytes"):
+        elif isinstance(value, TableText):
+            size = MAPPED_BYTES if value.mapped else value.nbytes
+        elif isinstance(value, Blocks):
             size = value.nbytes
         else:
             size = 64 * (len(value) + 1)
@@ -295,26 +320,121 @@ class Views:
             old, _ = self._kept.popitem(last=False)
             self._used -= self._sizes.pop(old)
 
+    def prepare(self, version: Version | None) -> None:
+        """A version was just committed: make its columns and column types now, before anyone
+        asks (a first sort or search then waits for none of it), as shared work."""
+        if version is None or self._closed:
+            return
+        tasks.spawn(self._prepare(version), "make a version's columns")
+
+    async def _prepare(self, version: Version) -> None:
+        try:
+            await self.types(version)
+        except TablecastError as err:  # shutting down, or the store is away: made when asked
+            log.info("version %d's columns not made: %s", version.id, err.message)
+
     async def text(self, version: Version) -> TableText:
         return await self._text(version, self._asking(version))
 
     async def _text(self, version: Version, asker: Demand) -> TableText:
         async def build(demand: Demand) -> TableText:
             began = time.perf_counter()
-            blocks = await self._run(demand, self.store.read_all, version.id)
-            text = await self._in_pieces(
-                demand, TableText.building([records for _, records, _ in blocks])
-            )
+            text = None
+            if self.cache is not None:
+                text = await self._run(demand, self._mapped, version)
+            if text is None:
+                blocks = await self._run(demand, self.store.read_all, version.id)
+                records = [records for _, records, _ in blocks]
+                del blocks
+                text = await self._run(demand, TableText.build, records, version.meta.width)
+                if self.cache is not None:  # after: what waits for the columns need not
+                    tasks.spawn(self._keep_file(version, text), "keep a version's columns")
             log.debug(
-                "text version=%d records=%d bytes=%d seconds=%.3f",
+                "columns version=%d records=%d bytes=%d mapped=%s seconds=%.3f",
                 version.id,
                 text.record_count,
                 text.nbytes,
+                text.mapped,
                 time.perf_counter() - began,
             )
             return text
 
         return await self._kept_or(("text", version.id), build, asker)
+
+    # A version's files in the cache: its columns, and its columns' counts by kind
+
+    def _path(self, version: Version, suffix: str) -> Path:
+        assert self.cache is not None
+        return self.cache / version.document_id / f"{version.id}.{CACHE_FORMAT}{suffix}"
+
+    def _mapped(self, version: Version) -> TableText | None:
+        """The version's columns from its file, memory-mapped; None if it has none (or one
+        that cannot be read: it is made again)."""
+        path = self._path(version, COLUMNS_SUFFIX)
+        try:
+            with pa.memory_map(str(path)) as source:
+                table = ipc.open_file(source).read_all()
+        except FileNotFoundError:
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("version %d's columns file is unreadable, made again: %s", version.id, exc)
+            return None
+        return TableText(table, mapped=True)
+
+    async def _keep_file(self, version: Version, text: TableText) -> None:
+        """Write the columns made here to their file, then keep them mapped from it rather
+        than in memory."""
+        demand = self._asking(version)
+        mapped = await self._run(demand, self._saved, version, text)
+        key = ("text", version.id)
+        if mapped.mapped and self._kept.get(key) is text:
+            self._kept[key] = mapped
+            self._used += MAPPED_BYTES - self._sizes[key]
+            self._sizes[key] = MAPPED_BYTES
+        del text, mapped
+        # Arrow's allocator keeps what is freed for its next arrays: the columns just let go
+        # of (and what making them took) would stay in the process's RSS
+        await self._run(demand, pa.default_memory_pool().release_unused)
+
+    def _saved(self, version: Version, text: TableText) -> TableText:
+        """The columns written to their file (under a temporary name, then renamed: a crash
+        never leaves a half file under the real one), and mapped from it. If they cannot be
+        written (a full disk), they stay in memory."""
+        path = self._path(version, COLUMNS_SUFFIX)
+        try:
+            _write_atomically(path, lambda sink: _write_table(sink, text.table))
+        except OSError as exc:
+            log.warning("version %d's columns not kept on disk: %s", version.id, exc)
+            return text
+        return self._mapped(version) or text
+
+    def _saved_counts(self, version: Version, first: int) -> Counts | None:
+        if self.cache is None:
+            return None
+        try:
+            found = orjson.loads(self._path(version, f".{first}.counts").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        counts = np.array(found, dtype=np.int64)
+        if counts.shape != (len(KINDS), version.meta.width):
+            return None
+        return counts
+
+    def _save_counts(self, version: Version, first: int, counts: Counts) -> None:
+        if self.cache is None:
+            return
+        body = orjson.dumps(counts.tolist())
+        try:
+            _write_atomically(self._path(version, f".{first}.counts"), lambda f: f.write(body))
+        except OSError as exc:
+            log.warning("version %d's column counts not kept on disk: %s", version.id, exc)
+
+    def forget(self, documents: list[str]) -> None:
+        """Documents were removed: so are their versions' files."""
+        if self.cache is None:
+            return
+        for document in documents:
+            shutil.rmtree(self.cache / document, ignore_errors=True)
 
     def known_types(self, version: Version | None) -> list[str] | None:
         """The version's column types if known by now (see types), else None."""
@@ -333,14 +453,14 @@ class Views:
         async def infer(demand: Demand) -> list[str]:
             text = await self._text(version, demand)
             first = version.first_data_record
-            kinds = await self._in_pieces(
-                demand,
-                text.inferring(first, version.meta.width, delimiter=version.meta.delimiter),
-            )
-            if text.record_count >= NUMBERED_ROWS:  # a sort that is worth having them ready for
-                await self._in_pieces(demand, text.numbering(kinds, first))
-            self._remeasure(("text", version.id), text)  # its cells' boundaries, found now
-            return kinds
+            counts: Counts | None = None
+            if self.cache is not None:
+                counts = await self._run(demand, self._saved_counts, version, first)
+            if counts is None:
+                counts = await self._in_pieces(demand, text.counting(first, version.meta.width))
+                if self.cache is not None:
+                    await self._run(demand, self._save_counts, version, first, counts)
+            return kinds_of(counts, version.meta.delimiter)
 
         return await self._kept_or(("types", version.id, version.meta.has_header), infer, asker)
 
@@ -363,16 +483,7 @@ class Views:
             shown = np.zeros(text.record_count, dtype=bool)
             shown[matches] = True
             rows = rows[shown[rows]]
-        self._remeasure(("text", version.id), text)
         return rows
-
-    def _remeasure(self, key: tuple[Any, ...], value: TableText) -> None:
-        """A version's text grows as columns are found in it (their cells' spans): what it
-        takes now counts against the budget."""
-        if self._kept.get(key) is value:
-            self._used += value.nbytes - self._sizes[key]
-            self._sizes[key] = value.nbytes
-            self._evict()
 
     async def _order(
         self, version: Version, text: TableText, column: int, desc: bool, asker: Demand
@@ -449,3 +560,23 @@ class Blocks:
 
 def _data_rows(version: Version, text: TableText) -> Array:
     return np.arange(version.first_data_record, text.record_count, dtype=np.int64)
+
+
+def _write_table(sink: Any, table: pa.Table) -> None:
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _write_atomically(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write a file under a name of its own, then rename it to ``path``: whoever reads
+    ``path`` finds the whole file or none. (Not synced: it is a cache, checked as it is read,
+    an Arrow file by its magic at both ends, and made again if it does not read.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(temporary, "wb") as sink:
+            write(sink)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -96,15 +96,18 @@ class Node:
         legacy_page_size: int,
         view_memory: int = VIEW_MEMORY,
         node: int = 0,
+        columns: Path | None = None,
     ) -> Node:
         """``node``: which of the nodes sharing the store this one is (0: the store's only
-        process)."""
+        process). ``columns``: where this node keeps versions' columns (None: in memory)."""
         storage = Storage(store)
         in_use = InUse()
         capacity = Capacity(storage, limits, in_use)
         in_progress = InProgress(storage, capacity)
         documents = Documents(storage, capacity, in_progress)
-        pages = Pages(storage, Views(store, view_memory))
+        views = Views(store, view_memory, columns)
+        capacity.removed.append(views.forget)
+        pages = Pages(storage, views)
         others = None
         if node:
             nodes = store.nodes
@@ -243,6 +246,7 @@ async def serve(
         legacy_page_size=settings.legacy_page_size,
         view_memory=settings.view_memory,
         node=node,
+        columns=settings.data_dir / "columns",
     )
     cluster = here.cluster
     services = Services(

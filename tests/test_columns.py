@@ -1,0 +1,267 @@
+"""A version's columns in Apache Arrow: what they hold (escaped cells, ragged records, a very wide
+table), and their IPC file in a node's cache: written whole or not at all, reused by the next
+process, made again when missing or unreadable, made right after a commit, removed with its
+document."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from support import WIDE, store_table, text_of
+from tablecast import tasks
+from tablecast.service import views as views_module
+from tablecast.service.limits import Limits
+from tablecast.service.views import Views
+from tablecast.store.sqlite import SQLiteStore
+from tablecast.table import columns
+from tablecast.table.columns import TableText
+from tablecast.table.view import View
+from tablecast.web.server import Node
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "t.sqlite3")
+    yield store
+    store.close()
+
+
+class Reads:
+    """Counts the store's whole-version reads: each is a version's columns made from blocks."""
+
+    def __init__(self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        read_all = store.read_all
+
+        def counted(version_id: int) -> Any:
+            self.count += 1
+            return read_all(version_id)
+
+        monkeypatch.setattr(store, "read_all", counted)
+
+
+def files(cache: Path) -> list[str]:
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
+
+
+# What the columns hold
+
+
+def test_escaped_cells_are_kept_exactly_and_searched_as_cells():
+    records = [["a", "b"], ['say "hi"', "Tab\there"], ["x\u001fy", "back\\slash"], ["Plain", "7"]]
+    text = text_of(records)
+    assert text.column(0).to_pylist() == ["a", 'say "hi"', "x\u001fy", "Plain"]
+    assert text.column(1).to_pylist() == ["b", "Tab\there", "back\\slash", "7"]
+    assert text.search("hi", 1).tolist() == [1]
+    assert text.search("\u001f", 1).tolist() == [2]  # the separator, as a cell holds it
+    assert text.search("x\u001fy", 1).tolist() == [2]
+    assert text.search("y\u001fback", 1).tolist() == []  # never across cells
+    assert text.search("\t", 1, column=1).tolist() == [1]
+    assert text.search("tab", 1, column=0).tolist() == []
+
+
+def test_ragged_records_are_short_and_sort_their_missing_cells_last():
+    records = [["n", "v", "w"], ["3", "c"], ["1", "a", "z"], ["2"], ['"q"', "b", "y"], [""]]
+    text = text_of(records)
+    assert text.record_count == 6
+    assert text.column(0).to_pylist() == ["n", "3", "1", "2", '"q"', ""]
+    assert text.column(1).to_pylist() == ["v", "c", "a", None, "b", None]
+    assert text.column(2).to_pylist() == ["w", None, "z", None, "y", None]
+    rows = np.arange(1, text.record_count)
+    assert text.order(1, rows, "text", False).tolist() == [2, 4, 1, 3, 5]
+    assert text.order(1, rows, "text", True).tolist() == [1, 4, 2, 3, 5]
+    assert text.order(2, rows, "text", False).tolist() == [4, 2, 1, 3, 5]
+    assert text.search("z", 1).tolist() == [2]
+
+
+async def test_a_wide_tables_columns_go_through_their_file(store, tmp_path):
+    version = store_table(store, WIDE, 3)
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    try:
+        await views.text(version)
+        await tasks.drain()
+        text = await views.text(version)
+        assert text.mapped and text.width == WIDE and text.record_count == 4
+        last = WIDE - 1  # column kinds go round: integer, decimal, date, text
+        kinds = await views.types(version)
+        assert kinds[last - 3 :] == ["integer", "decimal", "date", "text"]
+        rows = await views.rows(version, View(sort=last - 3, descending=True))
+        assert rows.tolist() == [3, 2, 1]
+        assert (await views.rows(version, View(q="w1"))).tolist() == [2]
+    finally:
+        views.close()
+
+
+# The file
+
+
+async def test_the_columns_file_is_written_once_and_reused_by_the_next_process(
+    store, tmp_path, monkeypatch
+):
+    version = store_table(store, 4, 3000)
+    cache = tmp_path / "columns"
+    reads = Reads(store, monkeypatch)
+    first = Views(store, memory=10**9, cache=cache)
+    try:
+        made = await first.text(version)
+        kinds = await first.types(version)
+        ordered = await first.rows(version, View(sort=0, descending=True))
+        assert not made.mapped  # what the first asker gets: the columns as made...
+        await tasks.drain()
+        assert (await first.text(version)).mapped  # ...then mapped from the file written
+        assert first._used == sum(first._sizes.values())
+        assert first._sizes[("text", version.id)] == views_module.MAPPED_BYTES
+    finally:
+        first.close()
+    assert reads.count == 1
+    doc = version.document_id
+    assert files(cache) == [f"{doc}/{version.id}.c1.1.counts", f"{doc}/{version.id}.c1.arrow"]
+    again = Views(store, memory=10**9, cache=cache)  # a restarted node
+    try:
+        text = await again.text(version)
+        assert text.mapped and text.table.equals(made.table)
+        assert await again.types(version) == kinds
+        assert (await again.rows(version, View(sort=0, descending=True))).tolist() == (
+            ordered.tolist()
+        )
+    finally:
+        again.close()
+    assert reads.count == 1  # neither the columns nor their types were made again
+
+
+async def test_a_missing_or_unreadable_file_is_made_again(store, tmp_path, monkeypatch):
+    version = store_table(store, 4, 300)
+    cache = tmp_path / "columns"
+    reads = Reads(store, monkeypatch)
+    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    for damage in (None, path.unlink, lambda: path.write_bytes(b"ARROW1" + bytes(100))):
+        if damage is not None:
+            damage()
+        views = Views(store, memory=10**9, cache=cache)
+        try:
+            await views.text(version)
+            await tasks.drain()
+            text = await views.text(version)
+            assert text.mapped and text.record_count == 301
+            assert (await views.rows(version, View(q="w29"))).tolist()[:1] == [30]
+        finally:
+            views.close()
+    assert reads.count == 3
+    assert path.exists()
+
+
+async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, monkeypatch):
+    """A crash (here, a full disk) mid-write: nothing half written is ever read as the
+    version's columns; they are served from memory, and written by the next process."""
+    version = store_table(store, 4, 300)
+    cache = tmp_path / "columns"
+    write_table = views_module._write_table
+
+    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    seen: list[bool] = []
+
+    def cut_short(sink: Any, table: pa.Table) -> None:
+        sink.write(b"ARROW1\0\0partial")
+        sink.flush()
+        seen.append(path.exists())  # what a crash here would leave under the file's name
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(views_module, "_write_table", cut_short)
+    views = Views(store, memory=10**9, cache=cache)
+    try:
+        await views.text(version)
+        await tasks.drain()
+        text = await views.text(version)
+        assert not text.mapped and text.record_count == 301
+        assert (await views.rows(version, View(sort=0))).tolist()[:2] == [1, 2]
+    finally:
+        views.close()
+    assert seen == [False]
+    # neither the half file nor its temporary name (the types, written whole, are kept)
+    assert files(cache) == [f"{version.document_id}/{version.id}.c1.1.counts"]
+    monkeypatch.setattr(views_module, "_write_table", write_table)
+    views = Views(store, memory=10**9, cache=cache)
+    try:
+        await views.text(version)
+        await tasks.drain()
+        assert (await views.text(version)).mapped
+    finally:
+        views.close()
+    assert f"{version.document_id}/{version.id}.c1.arrow" in files(cache)
+
+
+async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    cache = tmp_path / "columns"
+    node = Node.assemble(store, Limits(), page_size=100, legacy_page_size=100, columns=cache)
+    try:
+        version = store_table(store, 4, 300)
+        document = await node.documents.get(version.document_id)
+        assert document is not None and node.pages.views.known_types(version) is None
+        await node.hub.version_committed(document)
+        await tasks.drain()
+        assert node.pages.views.known_types(version) == ["integer", "decimal", "date", "text"]
+        assert files(cache) == [
+            f"{version.document_id}/{version.id}.c1.1.counts",
+            f"{version.document_id}/{version.id}.c1.arrow",
+        ]
+    finally:
+        await node.close()
+
+
+async def test_a_removed_documents_files_are_removed_with_it(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    cache = tmp_path / "columns"
+    node = Node.assemble(
+        store,
+        Limits(document_ttl=1e-6),  # unused, once made
+        page_size=100,
+        legacy_page_size=100,
+        columns=cache,
+    )
+    try:
+        old = store_table(store, 4, 300)
+        await node.pages.views.types(old)
+        assert files(cache)
+        assert await node.capacity.make_room() == [old.document_id]
+        assert files(cache) == []
+    finally:
+        await node.close()
+
+
+def test_columns_made_a_piece_at_a_time_are_those_made_at_once(monkeypatch):
+    rng = random.Random(5)
+    cells = ["a", "B", "", "NA", 'q"t', "back\\slash", "tab\there", "ünï", "12", "x\u001fy"]
+    records = [[rng.choice(cells) for _ in range(rng.randint(1, 4))] for _ in range(700)]
+    whole = text_of(records)
+    monkeypatch.setattr(columns, "PIECE_BYTES", 50)
+    pieces = text_of(records)
+    assert pieces.table.equals(whole.table)
+    for number in range(4):
+        expected = [r[number] if number < len(r) else None for r in records]
+        assert pieces.column(number).to_pylist() == expected
+    found = [i for i, r in enumerate(records) if any("t" in c.lower() for c in r)]
+    assert pieces.search("t", 0).tolist() == found
+
+
+def test_a_search_reads_records_parsed_apart_a_column_at_a_time(monkeypatch):
+    """A file quoting most of its cells escapes most lines: searching them one record at a
+    time (a row made into Python objects each) took seconds on a million of them."""
+    records = [["q", "r"], *([f'"{i}"', f"Row {i}"] for i in range(600))]
+    text = text_of(records)
+    assert len(text.escaped) == 600
+
+    def one_by_one(*args: Any) -> Any:
+        raise AssertionError("a record read on its own")
+
+    monkeypatch.setattr(TableText, "cells", one_by_one)
+    assert text.search("row 59", 1).tolist() == [60, *range(591, 601)]
+    assert text.search('"7"', 1).tolist() == [8]
+    assert text.search("7", 1, column=1).tolist() == [i + 1 for i in range(600) if "7" in str(i)]
