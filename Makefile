@@ -24,11 +24,12 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed
 run: $(VENV)/.run-installed
 	$(BIN)/tablecast serve
 
-# In a process per core (at most 4; pytest-xdist): most of the suite's time is spent waiting
-# for servers, browsers and databases, so even on two cores two processes take well under two
-# thirds of the time one does. `pytest tests/test_x.py` alone runs in one process, as before.
+# In 4 processes (pytest-xdist), whatever the cores: most of the suite's time is spent waiting
+# for servers, browsers and databases, so on this 2-core machine 4 processes took 3:48 where a
+# process per core took 4:50 and 6 took 4:27. `pytest tests/test_x.py` alone runs in one
+# process, as before.
 test: $(VENV)/.dev-installed system-deps
-	$(BIN)/pytest -n auto --maxprocesses 4 --dist worksteal
+	$(BIN)/pytest -n 4 --dist worksteal
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.process
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 48 MiB file system of its own."""
+    """A 48 MiB file system of its own. Ask for it before server_factory: fixtures end in the
+    reverse order, so the servers stop (their work after the last upload done) before it is
+    unmounted under them."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs for the data directory needs root")
     where = tmp_path / "disk"
@@ -87,7 +89,7 @@ def big_table(megabytes: int) -> bytes:
 
 
 def test_an_upload_that_meets_a_full_disk_gets_storage_full_and_writes_go_on(
-    server_factory, small_disk
+    small_disk, server_factory
 ):
     server = server_factory("--max-upload-bytes", "256MiB", data_dir=small_disk / "data")
     _, kept, _ = http("POST", f"{server.url}/parser/api/docs", table(500))
@@ -104,7 +106,7 @@ def test_an_upload_that_meets_a_full_disk_gets_storage_full_and_writes_go_on(
     assert not wal.exists() or wal.stat().st_size < 24 * 1024 * 1024  # its room given back
 
 
-def test_writes_refused_on_a_full_disk_work_again_once_room_is_made(server_factory, small_disk):
+def test_writes_refused_on_a_full_disk_work_again_once_room_is_made(small_disk, server_factory):
     server = server_factory(data_dir=small_disk / "data")
     _, kept, _ = http("POST", f"{server.url}/parser/api/docs", table(500))
     ballast = fill(small_disk)
@@ -122,7 +124,7 @@ def test_writes_refused_on_a_full_disk_work_again_once_room_is_made(server_facto
     assert http("GET", f"{server.url}/healthz")[1]["status"] == "ok"
 
 
-def test_a_server_starts_on_a_full_disk_and_serves_what_it_holds(server_factory, small_disk):
+def test_a_server_starts_on_a_full_disk_and_serves_what_it_holds(small_disk, server_factory):
     data = small_disk / "data"
     server = server_factory(data_dir=data)
     _, kept, _ = http("POST", f"{server.url}/parser/api/docs", table(500))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.async_api import Locator, Page, expect
@@ -17,8 +18,11 @@ async def upload(page: Page, path: Path) -> None:
 
 
 async def edit_key(page: Page) -> str:
-    """The edit key the app keeps for the document it shows (the creator's, or an edit link's)."""
-    document_id = page.url.rsplit("/", 1)[1]
+    """The edit key the app keeps for the document it shows (the creator's, or an edit link's).
+    A new table's page becomes its share link once the upload is done, which may come a moment
+    after its first rows show."""
+    await page.wait_for_url(re.compile(r"/parser/share/[0-9a-f-]+"))
+    document_id = page.url.split("#", 1)[0].rsplit("/", 1)[1]
     key = await page.evaluate(f"localStorage.getItem('tablecast:edit-key:{document_id}')")
     assert key
     return str(key)
