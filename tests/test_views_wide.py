@@ -36,14 +36,17 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 async def calls_made(version: Any, store: SQLiteStore) -> int:
-    """Python and C function calls made on the views thread to read a version's text and infer
-    its column types: a count of work that does not depend on the machine's speed, and that
-    grows with every step taken per column."""
+    """Python and C function calls the engine (tablecast.table.columns) makes on the views
+    thread to read a version's text and infer its column types: a count of work that does not
+    depend on the machine's speed, and that grows with every step taken per column. (Not the
+    scheduler's: how often it wakes between pieces depends on the machine's load.)"""
     counted = 0
+    engine = columns.__file__
 
     def count(frame: FrameType, event: str, arg: object) -> None:
         nonlocal counted
-        if event in ("call", "c_call"):
+        # a Python call's frame is the callee's; a C call's is its caller's
+        if event in ("call", "c_call") and frame.f_code.co_filename == engine:
             counted += 1
 
     threading.setprofile(count)  # for threads started from now on: the views thread is
