@@ -204,10 +204,10 @@ async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path
     try:
         version = store_table(store, 4, 300)
         document = await node.documents.get(version.document_id)
-        assert document is not None and node.pages.views.known_types(version) is None
+        assert document is not None and node.views.known_types(version) is None
         await node.hub.version_committed(document)
         await tasks.drain()
-        assert node.pages.views.known_types(version) == ["integer", "decimal", "date", "text"]
+        assert node.views.known_types(version) == ["integer", "decimal", "date", "text"]
         assert files(cache) == [
             f"{version.document_id}/{version.id}.c1.1.counts",
             f"{version.document_id}/{version.id}.c1.arrow",
@@ -228,7 +228,7 @@ async def test_a_removed_documents_files_are_removed_with_it(tmp_path):
     )
     try:
         old = store_table(store, 4, 300)
-        await node.pages.views.types(old)
+        await node.views.types(old)
         assert files(cache)
         assert await node.capacity.make_room() == [old.document_id]
         assert files(cache) == []

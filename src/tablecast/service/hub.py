@@ -456,7 +456,7 @@ class Hub:
         """A new version is current: every viewer, following or not, sees its page 1 (and its
         columns are made now, for the first sort or search)."""
         self._commits += 1
-        self.pages.views.prepare(document.version)
+        self.pages.prepare(document.version)
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
             return  # in a cluster, the store's announcement of it may have come first

@@ -71,6 +71,11 @@ class Pages:
         types = self.views.known_types(version)
         return Page(window, data, (picked + 1 - first).tolist(), types)
 
+    def prepare(self, version: Version | None) -> None:
+        """A version was just committed: its columns and types are made now, before anyone
+        asks for a page of a view (see Views.prepare)."""
+        self.views.prepare(version)
+
     async def types(self, version: Version | None) -> list[str]:
         """Each column's type (integer, decimal, date or text) over the version's rows: a pass
         over the version, the first time."""

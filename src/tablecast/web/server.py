@@ -81,6 +81,7 @@ class Node:
     capacity: Capacity
     in_progress: InProgress  # uploads in progress
     documents: Documents
+    views: Views
     pages: Pages
     hub: Hub
     uploads: Uploads
@@ -123,7 +124,7 @@ class Node:
         )
         cluster = Cluster(hub, others, documents) if others is not None else None
         uploads = Uploads(in_progress, hub)
-        return cls(storage, capacity, in_progress, documents, pages, hub, uploads, cluster)
+        return cls(storage, capacity, in_progress, documents, views, pages, hub, uploads, cluster)
 
     async def close(self) -> None:
         """Roll back uploads still in progress, stop views work, wait for background work,
@@ -134,7 +135,7 @@ class Node:
         yet) is written, not refused as shutting_down. Views work is stopped first, so that
         nothing waited for is a long sort: what waits on it ends with shutting_down."""
         await self.in_progress.stop()
-        views = self.pages.views
+        views = self.views
         views.close()
         await tasks.drain()
         try:
