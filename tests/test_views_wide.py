@@ -177,14 +177,14 @@ async def test_the_store_closes_only_after_the_views_work_reading_it(tmp_path, m
     version = store_table(store, 4, 500)
     node = Node.assemble(store, Limits(), page_size=100, legacy_page_size=100)
     reading, release = threading.Event(), threading.Event()
-    read_all = store.read_all
+    read_blocks = store.read_blocks
 
-    def held_read(version_id: int) -> Any:
+    def held_read(version_id: int, first: int, last: int) -> Any:
         reading.set()
         assert release.wait(30)
-        return read_all(version_id)
+        return read_blocks(version_id, first, last)
 
-    monkeypatch.setattr(store, "read_all", held_read)
+    monkeypatch.setattr(store, "read_blocks", held_read)
     types = asyncio.ensure_future(node.pages.types(version))
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, reading.wait, 30)

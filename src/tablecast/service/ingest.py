@@ -8,6 +8,8 @@ thread so the event loop keeps serving viewers. Nothing here is visible to reade
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 
 from ..errors import TablecastError
 from ..model import Document, VersionMeta
@@ -21,6 +23,25 @@ from ..table.parsing import ParseOptions, TableParser
 ORIGINAL_PART_BYTES = 4 * 1024 * 1024
 
 
+class Columns(Protocol):
+    """What makes a version's columns while it is ingested (tablecast.service.views's
+    StreamedColumns): told of each block as it is written, then of the end, or that the upload
+    was rolled back. On this (the store's writer) thread; its work is on another."""
+
+    def add(self, blocks: list[bytes], width: int) -> None:
+        """Blocks written (their records), in order; ``width``: the widest record so far."""
+
+    def finish(self, width: int, delimiter: str) -> None:
+        """Every block was added: the version's widest record, and its delimiter."""
+
+    def abort(self) -> None: ...
+
+
+# Who makes an upload's columns as it is ingested: given the document, the pending version and
+# its first data record; None makes none (they are made after the commit).
+ColumnsFor = Callable[[str, int, int], Columns | None]
+
+
 class Ingest:
     def __init__(
         self,
@@ -31,6 +52,7 @@ class Ingest:
         has_header: bool,
         options: ParseOptions,
         max_bytes: int,
+        columns: ColumnsFor | None = None,
     ) -> None:
         self.store = store
         self.filename = filename
@@ -38,6 +60,7 @@ class Ingest:
         self.max_bytes = max_bytes
         self.parser = TableParser(options, filename=filename)
         self.pending_id = store.begin_version(document_id)
+        self.columns = columns(document_id, self.pending_id, int(has_header)) if columns else None
         self._records: list[str] = []  # the blocks being filled
         self.written = 0  # bytes of blocks and of the file written to the store so far
         self._blocks_written = 0
@@ -76,6 +99,8 @@ class Ingest:
         self._add(self.parser.close())
         self._write(final=True)
         assert self.parser.encoding is not None and self.parser.delimiter is not None
+        if self.columns is not None:
+            self.columns.finish(self.parser.max_width, self.parser.delimiter)
         meta = VersionMeta(
             filename=self.filename,
             encoding=self.parser.encoding,
@@ -90,6 +115,8 @@ class Ingest:
         return self.store.commit_version(self.pending_id, meta)
 
     def abort(self) -> None:
+        if self.columns is not None:
+            self.columns.abort()
         self.store.abort_version(self.pending_id)
 
     def _add(self, records: list[str]) -> None:
@@ -150,6 +177,8 @@ class Ingest:
         parts = self._original_parts(final)
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)
+            if self.columns is not None and blocks:  # (once written: a failed write adds none)
+                self.columns.add([block.records for _, block in blocks], self.parser.max_width)
             self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
             self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
         self._blocks_written += len(blocks)

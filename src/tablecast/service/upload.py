@@ -20,7 +20,7 @@ from ..errors import DiskFull, TablecastError
 from ..metrics import METRICS
 from ..model import Document
 from ..table.parsing import DELIMITER_NAMES, ParseOptions
-from .ingest import Ingest
+from .ingest import ColumnsFor, Ingest
 from .limits import Capacity, Limits
 from .storage import Storage
 
@@ -76,8 +76,12 @@ class Announced:
 class InProgress:
     """The uploads in progress, and what they hold."""
 
-    def __init__(self, storage: Storage, capacity: Capacity) -> None:
+    def __init__(
+        self, storage: Storage, capacity: Capacity, columns: ColumnsFor | None = None
+    ) -> None:
+        """``columns``: what makes uploads' columns as they are ingested (see Ingest)."""
         self.storage = storage
+        self.columns = columns
         self.capacity = capacity
         self.limits = capacity.limits
         self.uploads: set[Upload] = set()
@@ -102,6 +106,7 @@ class InProgress:
                 has_header=announced.has_header,
                 options=announced.options or ParseOptions(),
                 max_bytes=limit,
+                columns=self.columns,
             )
         )
         upload = Upload(self, ingest, document_id, announced)

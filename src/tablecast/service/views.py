@@ -18,6 +18,7 @@ from the version's blocks, which never change.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -40,7 +41,18 @@ from .. import tasks
 from ..errors import TablecastError
 from ..model import Version
 from ..store.base import Store
-from ..table.columns import KINDS, Array, Counts, TableText, kinds_of, shown
+from ..table.columns import (
+    KINDS,
+    Array,
+    Counts,
+    TableText,
+    column_counts,
+    kinds_of,
+    merged_counts,
+    piece_counts,
+    shown,
+    table_of,
+)
 from ..table.view import View
 
 log = logging.getLogger("tablecast.table.view")
@@ -58,6 +70,13 @@ COLUMNS_SUFFIX = ".arrow"
 # In every cache file's name: a change to what the files hold, or to the rules their counts
 # follow, takes a new one, so that files made by an older tablecast are made again, not read
 CACHE_FORMAT = "c1"
+# A version's columns are made and written this many bytes of its blocks at a time, each piece
+# let go once in the file: what making them holds is about one piece, whatever the version's
+# size (the columns of 8 MiB of blocks take about 3 times that while made)
+STREAM_BYTES = 8 << 20
+# Pieces of an upload's columns waiting for the views thread, past which the store's writer
+# waits before it hands over more: what an upload faster than the views thread holds in blocks
+WAITING_PIECES = 3
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views.
@@ -96,6 +115,16 @@ class Scheduler:
             self._ready.notify()
         future.add_done_callback(lambda f: self._withdraw(piece) if f.cancelled() else None)
         return future
+
+    def post(self, demand: Demand, fn: Callable[[], object], dropped: Callable[[], object]) -> None:
+        """Work that settles itself (see StreamedColumns), from any thread: ``fn`` runs on the
+        views thread in its turn, or ``dropped`` runs instead if the scheduler closes first."""
+        piece = _Piece(fn, (), None, None, demand, dropped=dropped)
+        with self._ready:
+            if self._closed:
+                raise TablecastError("shutting_down", "the server is shutting down")
+            self._file(piece, demand.lane)
+            self._ready.notify()
 
     def _file(self, piece: _Piece, lane: int) -> None:
         piece.lane = lane
@@ -167,10 +196,11 @@ class _Piece:
 
     fn: Callable[..., Any]
     args: tuple[object, ...]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any] | None  # None: posted work (see Scheduler.post)
+    loop: asyncio.AbstractEventLoop | None
     demand: Demand
     lane: int = SHARED
+    dropped: Callable[[], object] | None = None
 
     def run(self) -> None:
         try:
@@ -181,16 +211,22 @@ class _Piece:
             self.settle(result, None)
 
     def settle(self, result: object, exc: BaseException | None) -> None:
+        future, loop = self.future, self.loop
+        if future is None or loop is None:  # posted work: it settles itself, if it runs
+            if exc is not None and self.dropped is not None:
+                self.dropped()
+            return
+
         def settle() -> None:
-            if self.future.done():  # cancelled meanwhile: nobody wants it
+            if future.done():  # cancelled meanwhile: nobody wants it
                 return
             if exc is None:
-                self.future.set_result(result)
+                future.set_result(result)
             else:
-                self.future.set_exception(exc)
+                future.set_exception(exc)
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
-            self.loop.call_soon_threadsafe(settle)
+            loop.call_soon_threadsafe(settle)
 
 
 @dataclass(eq=False)
@@ -243,6 +279,10 @@ class Views:
         self._used = 0
         self._pending: dict[tuple[Any, ...], _Making] = {}
         self._closed = False
+        # uploads' columns being made as they are ingested, by version id (see streaming)
+        self._streaming: dict[int, StreamedColumns] = {}
+        if cache is not None:
+            remove_leftovers(cache)
 
     def _asking(self, version: Version, viewer: object | None = None) -> Demand:
         """A request's demand: shared work, taking its document's turns, unless it is for a
@@ -333,6 +373,20 @@ class Views:
         except TablecastError as err:  # shutting down, or the store is away: made when asked
             log.info("version %d's columns not made: %s", version.id, err.message)
 
+    def streaming(self, document_id: str, version_id: int, first: int) -> StreamedColumns | None:
+        """What makes an upload's columns as it is ingested (its pending version
+        ``version_id``; ``first``: its first data record), on the views thread; None if this
+        node keeps no files (its columns are made when first asked, in memory). Called on the
+        store's writer thread."""
+        if self.cache is None or self._closed:
+            return None
+        path = self.cache / document_id / f"{version_id}.{CACHE_FORMAT}"
+        demand = Demand(SHARED, document_id, self.scheduler)
+        streamed = StreamedColumns(path, first, self.scheduler, demand)
+        self._streaming[version_id] = streamed
+        streamed.done.add_done_callback(lambda _: self._streaming.pop(version_id, None))
+        return streamed
+
     async def text(self, version: Version) -> TableText:
         return await self._text(version, self._asking(version))
 
@@ -340,15 +394,16 @@ class Views:
         async def build(demand: Demand) -> TableText:
             began = time.perf_counter()
             text = None
+            streamed = self._streaming.get(version.id)
+            if streamed is not None:  # being made as it was ingested: what is left of it
+                await asyncio.shield(asyncio.wrap_future(streamed.done))
             if self.cache is not None:
                 text = await self._run(demand, self._mapped, version)
             if text is None:
-                blocks = await self._run(demand, self.store.read_all, version.id)
-                records = [records for _, records, _ in blocks]
-                del blocks
-                text = await self._run(demand, TableText.build, records, version.meta.width)
-                if self.cache is not None:  # after: what waits for the columns need not
-                    tasks.spawn(self._keep_file(version, text), "keep a version's columns")
+                text = await self._in_pieces(demand, self._building(version))
+                # Arrow's allocator keeps what is freed for its next arrays: what making the
+                # columns took would stay in the process's RSS
+                await self._run(demand, pa.default_memory_pool().release_unused)
             log.debug(
                 "columns version=%d records=%d bytes=%d mapped=%s seconds=%.3f",
                 version.id,
@@ -381,32 +436,35 @@ class Views:
             return None
         return TableText(table, mapped=True)
 
-    async def _keep_file(self, version: Version, text: TableText) -> None:
-        """Write the columns made here to their file, then keep them mapped from it rather
-        than in memory."""
-        demand = self._asking(version)
-        mapped = await self._run(demand, self._saved, version, text)
-        key = ("text", version.id)
-        if mapped.mapped and self._kept.get(key) is text:
-            self._kept[key] = mapped
-            self._used += MAPPED_BYTES - self._sizes[key]
-            self._sizes[key] = MAPPED_BYTES
-        del text, mapped
-        # Arrow's allocator keeps what is freed for its next arrays: the columns just let go
-        # of (and what making them took) would stay in the process's RSS
-        await self._run(demand, pa.default_memory_pool().release_unused)
-
-    def _saved(self, version: Version, text: TableText) -> TableText:
-        """The columns written to their file (under a temporary name, then renamed: a crash
-        never leaves a half file under the real one), and mapped from it. If they cannot be
-        written (a full disk), they stay in memory."""
-        path = self._path(version, COLUMNS_SUFFIX)
+    def _building(self, version: Version) -> Iterator[TableText | None]:
+        """The version's columns made from its blocks a piece at a time (None after each),
+        each piece written to the version's file and let go, then the file memory-mapped: what
+        this holds is about one piece (see STREAM_BYTES), whatever the version's size. Kept in
+        memory if the node keeps no files, or the file cannot be written (a full disk)."""
+        pieces = _pieces_of(self.store, version)
+        if self.cache is None:
+            yield from _in_memory(pieces)
+            return
+        file = ColumnsFile(self._path(version, ""))
         try:
-            _write_atomically(path, lambda sink: _write_table(sink, text.table))
+            for table in pieces:
+                file.write(table)
+                del table
+                yield None
+            file.close()
         except OSError as exc:
+            file.discard()
             log.warning("version %d's columns not kept on disk: %s", version.id, exc)
-            return text
-        return self._mapped(version) or text
+            yield from _in_memory(_pieces_of(self.store, version))
+            return
+        except BaseException:  # (cancelled: nobody waits for them any more)
+            file.discard()
+            raise
+        text = self._mapped(version)
+        if text is None:  # (written, but it does not read back)
+            yield from _in_memory(_pieces_of(self.store, version))
+            return
+        yield text
 
     def _saved_counts(self, version: Version, first: int) -> Counts | None:
         if self.cache is None:
@@ -562,9 +620,268 @@ def _data_rows(version: Version, text: TableText) -> Array:
     return np.arange(version.first_data_record, text.record_count, dtype=np.int64)
 
 
-def _write_table(sink: Any, table: pa.Table) -> None:
-    with ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+def _pieces_of(store: Store, version: Version) -> Iterator[pa.Table]:
+    """The version's records as Arrow tables (see table_of) of about STREAM_BYTES of its
+    blocks each, in order, read from the store a piece at a time."""
+    width = version.meta.width
+    first, count = 0, 16  # blocks: as many as make a piece, once their size is seen
+    while True:
+        blocks = store.read_blocks(version.id, first, first + count - 1)
+        if not blocks:
+            return
+        records = [records for _, records, _ in blocks]
+        del blocks
+        size = sum(map(len, records))
+        first += len(records)
+        count = max(1, min(1 << 16, STREAM_BYTES * len(records) // max(size, 1)))
+        made = [table_of(records, width)]
+        del records
+        yield made.pop()  # (held by whoever takes it, not by this frame while it is written)
+
+
+def _in_memory(pieces: Iterator[pa.Table]) -> Iterator[TableText | None]:
+    """The pieces' columns together, in memory (a node that keeps no files, a full disk)."""
+    tables = []
+    for table in pieces:
+        tables.append(table)
+        yield None
+    yield TableText(pa.concat_tables(tables) if tables else table_of([]))
+
+
+def _temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: a name of this process's
+    and thread's (see remove_leftovers)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def remove_leftovers(cache: Path) -> None:
+    """Remove the temporary files (see _temporary) that processes no longer running left in
+    the cache: a crash in the middle of a write. A process that runs (another node's, sharing
+    the directory) may be writing its own; this one, just started, writes none yet, so those
+    bearing its pid are a predecessor's (a container's server is often pid 1 every time)."""
+    for path in cache.glob("*/.*.tmp"):
+        pid = path.name.rsplit(".", 3)[-3]
+        if not pid.isdigit():
+            continue
+        if int(pid) != os.getpid() and _running(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            log.info("removed a columns file left unfinished: %s", path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+class ColumnsFile:
+    """A version's columns file written a piece at a time: record batches of an Arrow IPC file
+    kept open, under a temporary name until it is whole (then renamed: whoever reads the
+    version's file finds the whole file or none). ``base``: its path but for the suffix.
+
+    Used on the views thread only."""
+
+    def __init__(self, base: Path) -> None:
+        self.path = base.with_name(base.name + COLUMNS_SUFFIX)
+        self.temporary = _temporary(self.path)
+        self._sink: Any = None
+        self._writer: Any = None
+        self._schema: pa.Schema | None = None
+
+    @property
+    def written(self) -> bool:
+        return self._writer is not None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._sink = open(self.temporary, "wb")  # noqa: SIM115 (closed by close, discard)
+            self._schema = table.schema
+            self._writer = ipc.new_file(self._sink, table.schema)
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        _write_piece(self._writer, table)
+
+    def close(self) -> None:
+        """The file whole, in its place."""
+        if self._writer is None:  # a version of no records
+            self.write(table_of([]))
+        self._writer.close()
+        self._sink.close()
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        """Nothing of it left (not under its name, if it was put there)."""
+        with contextlib.suppress(Exception):
+            if self._writer is not None:
+                self._writer.close()
+        with contextlib.suppress(Exception):
+            if self._sink is not None:
+                self._sink.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+def _write_piece(writer: Any, table: pa.Table) -> None:
+    writer.write_table(table)
+
+
+class StreamedColumns:
+    """An upload's columns, made while it is ingested (see Views.streaming): the store's
+    writer thread hands over each block it writes (:meth:`add`); about every STREAM_BYTES of
+    them become a piece of the columns on the views thread (which the second core runs while
+    the writer parses), appended to the version's file, and counted by kind. At :meth:`finish`
+    only the last piece is left: then the file is renamed into place, its counts merged (see
+    merged_counts) and written, and :attr:`done` is True. A record wider than the first
+    piece's widest (a ragged file), a failure or :meth:`abort` give up: nothing is left, and
+    :attr:`done` is False (the version's columns are made from its blocks when asked).
+
+    The width of every piece is the widest record's the parser had seen when the first piece
+    was handed over: a file's columns are known from its first records, in all but ragged
+    files."""
+
+    def __init__(self, base: Path, first: int, scheduler: Scheduler, demand: Demand) -> None:
+        self.done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        self._file = ColumnsFile(base)
+        self._counts_path = base.with_name(f"{base.name}.{first}.counts")
+        self._first = first
+        self._scheduler = scheduler
+        self._demand = demand
+        # the writer thread's
+        self._blocks: list[bytes] = []
+        self._bytes = 0
+        self._width: int | None = None
+        self._handed = 0  # pieces handed over
+        # both threads'
+        self._ready = threading.Condition()
+        self._waiting = 0  # pieces handed over, not made yet
+        self._given_up = False
+        # the views thread's
+        self._counts: list[Counts] = []
+
+    # On the store's writer thread
+
+    def add(self, blocks: list[bytes], width: int) -> None:
+        """Blocks written, in order; ``width``: the widest record parsed so far."""
+        if self._given_up:
+            return
+        if self._width is None:
+            self._width = width
+        elif width > self._width:
+            self.abort()
+            return
+        self._blocks += blocks
+        self._bytes += sum(map(len, blocks))
+        if self._bytes >= STREAM_BYTES:
+            self._hand_over()
+
+    def finish(self, width: int, delimiter: str) -> None:
+        """Every block was added; ``width``: the version's widest record's cells. The last
+        piece, then the file into place, on the views thread (see done)."""
+        if self._given_up:
+            return
+        if self._width is not None and width != self._width:
+            self.abort()
+            return
+        self._width = width
+        if self._blocks:
+            self._hand_over()
+        self._post(lambda: self._close(delimiter))
+
+    def abort(self) -> None:
+        """The upload was rolled back (or its columns cannot be streamed): nothing is left."""
+        with self._ready:
+            self._given_up = True
+            self._ready.notify_all()
+        self._post(self._discard)
+
+    def _hand_over(self) -> None:
+        blocks, self._blocks, self._bytes = self._blocks, [], 0
+        first = self._first if self._handed == 0 else 0
+        width = self._width
+        assert width is not None
+        self._handed += 1
+        with self._ready:
+            # the views thread is behind: wait (what an upload holds stays bounded)
+            while self._waiting >= WAITING_PIECES and not self._given_up:
+                self._ready.wait()
+            if self._given_up:
+                return
+            self._waiting += 1
+        self._post(lambda: self._piece(blocks, first, width))
+
+    def _post(self, fn: Callable[[], object]) -> None:
+        try:
+            self._scheduler.post(self._demand, fn, self._dropped)
+        except TablecastError:  # shutting down: a temporary file is removed at the next start
+            self._dropped()
+
+    # On the views thread
+
+    def _piece(self, blocks: list[bytes], first: int, width: int) -> None:
+        try:
+            if not self._given_up:
+                table = table_of(blocks, width)
+                del blocks
+                self._file.write(table)
+                self._counts.append(piece_counts(table, first, width))
+        except Exception as exc:  # (OSError: a full disk) made from the blocks when asked
+            log.warning("an upload's columns not made as it came: %s", exc)
+            self._given_up = True
+            self._file.discard()
+        finally:
+            with self._ready:
+                self._waiting -= 1
+                self._ready.notify_all()
+
+    def _close(self, delimiter: str) -> None:
+        try:
+            if self._given_up:
+                self._file.discard()
+                self._settle(False)
+                return
+            self._file.close()
+            counts, recount = merged_counts(self._counts, delimiter)
+            if recount:  # its pieces disagree: counted over the whole file
+                with pa.memory_map(str(self._file.path)) as source:
+                    table = ipc.open_file(source).read_all()
+                    for number in recount:
+                        counts[:, number] = column_counts(table, number, self._first)
+                    del table
+            body = orjson.dumps(counts.tolist())
+            _write_atomically(self._counts_path, lambda f: f.write(body))
+        except Exception as exc:
+            log.warning("an upload's columns not made as it came: %s", exc)
+            self._discard()
+            return
+        finally:
+            self._counts.clear()
+        self._settle(True)
+
+    def _discard(self) -> None:
+        self._given_up = True
+        self._file.discard()
+        if self.done.done() and self.done.result():  # (a commit failed after)
+            self._file.path.unlink(missing_ok=True)
+            self._counts_path.unlink(missing_ok=True)
+        self._settle(False)
+
+    def _dropped(self) -> None:
+        """Its work will not run (shutting down)."""
+        with self._ready:
+            self._given_up = True
+            self._waiting = 0
+            self._ready.notify_all()
+        self._settle(False)
+
+    def _settle(self, made: bool) -> None:
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            self.done.set_result(made)
 
 
 def _write_atomically(path: Path, write: Callable[[Any], Any]) -> None:
@@ -572,7 +889,7 @@ def _write_atomically(path: Path, write: Callable[[Any], Any]) -> None:
     ``path`` finds the whole file or none. (Not synced: it is a cache, checked as it is read,
     an Arrow file by its magic at both ends, and made again if it does not read.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary = _temporary(path)
     try:
         with open(temporary, "wb") as sink:
             write(sink)

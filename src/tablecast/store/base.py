@@ -145,6 +145,11 @@ class Store(Protocol):
         array: a page of a sorted or searched view (see tablecast.table.view)."""
         ...
 
+    def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
+        """Blocks ``first`` to ``last`` (numbers, both included; fewer at the version's end),
+        in order, as read_all gives them: a version a piece at a time."""
+        ...
+
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         """Every block (number, records, offsets), in order: the whole version, for
         tablecast.table.view."""

@@ -449,6 +449,9 @@ class SQLiteStore:
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
+    def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
+        return list(self._fetch(Q.blocks, (version_id, first, last)))
+
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         return list(self._connect().execute(Q.all_blocks, (version_id,)))
 

@@ -314,6 +314,39 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     return _table(columns, search, pa.array(apart))
 
 
+def piece_counts(table: pa.Table, first: int, width: int) -> Counts:
+    """Counts by kind (see TableText.counting) of one piece of a version's records, made by
+    table_of, over its records from ``first`` on: what merged_counts merges."""
+    return finished(TableText(table).counting(first, width))
+
+
+def merged_counts(pieces: Sequence[Counts], delimiter: str) -> tuple[Counts, list[int]]:
+    """A version's counts by kind from its pieces' (see piece_counts), and the columns whose
+    pieces disagree, which must be counted again over the whole version.
+
+    Counts are not simply additive: a piece's count of a kind its column is not may be short
+    (see _column_counts). What each piece does tell exactly is its verdict: the first of KINDS
+    all its values are. Where every piece holding a value says the same kind, or one says
+    text (no kind holds all of its values, so none holds all of the version's), the sum says
+    it too: each piece's count of that kind is its values, and of every kind before it (every
+    kind, for text) short of them. Where they name different kinds (integers in one piece,
+    decimals in another), only a count over the whole column knows."""
+    total = np.sum(np.stack(pieces), axis=0) if pieces else np.zeros((len(KINDS), 0), np.int64)
+    verdicts = [kinds_of(counts, delimiter) for counts in pieces]
+    recount = []
+    for column in range(total.shape[1]):
+        said = {kinds[column] for counts, kinds in zip(pieces, verdicts, strict=True)
+                if counts[0, column] > 0}  # fmt: skip
+        if len(said) > 1 and KINDS[0] not in said:
+            recount.append(column)
+    return total.astype(np.int64), recount
+
+
+def column_counts(table: pa.Table, number: int, first: int) -> npt.NDArray[np.int64]:
+    """One column's counts by kind over the records from ``first`` on (see merged_counts)."""
+    return _column_counts(table.column(number).slice(first))
+
+
 PIECE_BYTES = 4 << 20
 
 

@@ -104,9 +104,9 @@ class Node:
         storage = Storage(store)
         in_use = InUse()
         capacity = Capacity(storage, limits, in_use)
-        in_progress = InProgress(storage, capacity)
-        documents = Documents(storage, capacity, in_progress)
         views = Views(store, view_memory, columns)
+        in_progress = InProgress(storage, capacity, views.streaming)
+        documents = Documents(storage, capacity, in_progress)
         capacity.removed.append(views.forget)
         pages = Pages(storage, views)
         others = None

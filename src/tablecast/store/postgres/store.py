@@ -223,6 +223,10 @@ class PostgresStore:
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
+    def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
+        rows = self._fetch(Q.blocks, (version_id, first, last))
+        return [(block, records, offsets) for block, records, offsets in rows]
+
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         rows = self._pool.read(Q.all_blocks, (version_id,), binary=True)
         return [(block, records, offsets) for block, records, offsets in rows]
