@@ -8,11 +8,13 @@ order) and each search's matches, and the rows of each view. A page of a view is
 of an array and a read of its records: a new sort costs one pass over a column; turning its
 pages costs what a plain page does.
 
-A version's columns are made once per node, right after it is committed (see prepare), and
+A version's columns are made once per node, while it is uploaded (see StreamedColumns), and
 kept in the node's cache directory as an Arrow IPC file, which is memory-mapped: the OS's page
 cache, not this process's heap, holds a version's columns once made, and a restarted node finds
-them there. A missing file (a node that never saw the version, a deleted cache) is made again
-from the version's blocks, which never change.
+them there. A missing file (a node that never saw the upload, a deleted cache, a ragged upload)
+is made again from the version's blocks, which never change, right after the commit (see
+prepare). Either way they are made and written a piece at a time (see STREAM_BYTES): what a
+build holds is about one piece, whatever the version's size.
 """
 
 from __future__ import annotations
@@ -362,7 +364,8 @@ class Views:
 
     def prepare(self, version: Version | None) -> None:
         """A version was just committed: make its columns and column types now, before anyone
-        asks (a first sort or search then waits for none of it), as shared work."""
+        asks (a first sort or search then waits for none of it), as shared work. (For an
+        upload made here, they are mostly made already: this reads their files.)"""
         if version is None or self._closed:
             return
         tasks.spawn(self._prepare(version), "make a version's columns")
