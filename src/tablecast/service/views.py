@@ -670,7 +670,7 @@ def remove_leftovers(cache: Path) -> None:
             continue
         with contextlib.suppress(OSError):
             path.unlink()
-            log.info("removed a columns file left unfinished: %s", path)
+            log.info("deleted a columns file a crash left unfinished: %s", path)
 
 
 def _running(pid: int) -> bool:
@@ -875,11 +875,13 @@ class StreamedColumns:
         self._settle(False)
 
     def _dropped(self) -> None:
-        """Its work will not run (shutting down)."""
+        """Its work will not run (shutting down): nor is its file left (the piece being made,
+        if one is, writes to it unnamed)."""
         with self._ready:
             self._given_up = True
             self._waiting = 0
             self._ready.notify_all()
+        self._file.temporary.unlink(missing_ok=True)
         self._settle(False)
 
     def _settle(self, made: bool) -> None:
