@@ -21,6 +21,8 @@ from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
 from tablecast.service.views import SHARED, Demand, Views
+from tablecast.store.base import Store
+from tablecast.store.postgres import PostgresStore
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.columns import TableText
 from tablecast.web.server import Node
@@ -32,7 +34,7 @@ class Work:
     """Counts what making columns does: reads of a version from its first block (a build
     from the store), pieces made, and counts by kind run over a table."""
 
-    def __init__(self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads = self.pieces = self.countings = 0
         read_blocks = store.read_blocks
         table_of = views_module.table_of
@@ -94,7 +96,7 @@ def assemble(tmp_path: Path, name: str = "s") -> tuple[SQLiteStore, Node, Path]:
     return store, node, cache
 
 
-async def made_from_blocks(store: SQLiteStore, version: Any, cache: Path) -> tuple[Any, Any]:
+async def made_from_blocks(store: Store, version: Any, cache: Path) -> tuple[Any, Any]:
     """The version's columns and types as a node that never saw its upload makes them."""
     views = Views(store, memory=10**9, cache=cache)
     try:
@@ -124,6 +126,30 @@ async def test_an_uploads_columns_and_types_are_made_while_it_is_ingested(tmp_pa
     table, kinds = await made_from_blocks(store, version, tmp_path / "elsewhere")
     assert text.table.equals(table) and kinds == types
     store.close()
+
+
+async def test_on_postgresql_the_node_ingesting_makes_them_and_another_from_the_blocks(
+    tmp_path, pg_url, monkeypatch
+):
+    monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    here, there = PostgresStore(pg_url, 1), PostgresStore(pg_url, 2)
+    node = Node.assemble(
+        here, Limits(max_upload_bytes=10**9), page_size=100, legacy_page_size=100,
+        columns=tmp_path / "here",
+    )  # fmt: skip
+    work = Work(here, monkeypatch)
+    try:
+        version = await upload(node, csv_of(3000))
+        types = await node.pages.types(version)
+        text = await node.views.text(version)
+        assert work.reads == 0 and text.mapped
+        table, kinds = await made_from_blocks(there, version, tmp_path / "there")
+    finally:
+        await node.close()
+        here.close()
+        there.close()
+    assert text.table.equals(table) and kinds == types
+    assert types == ["integer", "decimal", "text", "date", "text"]
 
 
 async def test_an_aborted_upload_leaves_no_columns_file(tmp_path, monkeypatch):

@@ -78,6 +78,19 @@ def test_read_records_across_blocks(open_store, start, stop):
     assert orjson.loads(store.read_rows(version.id, start, stop)) == rows(stop - start, start)
 
 
+def test_a_versions_blocks_are_read_a_range_at_a_time(open_store):
+    """What a version's columns are made from, a piece at a time (see Views._building)."""
+    store = open_store()
+    document = store.create_document(None)
+    version = store.commit_version(write_version(store, document.id, 600), meta(600)).version
+    assert version is not None
+    whole = store.read_all(version.id)
+    assert len(whole) == 3
+    assert store.read_blocks(version.id, 0, 1) == whole[:2]
+    assert store.read_blocks(version.id, 1, 9) == whole[1:]  # fewer at the end
+    assert store.read_blocks(version.id, 3, 4) == []
+
+
 def test_abort_leaves_no_trace_and_the_old_version_stays(open_store):
     store = open_store()
     document = store.create_document(None)
