@@ -74,11 +74,13 @@ COLUMNS_SUFFIX = ".arrow"
 CACHE_FORMAT = "c1"
 # A version's columns are made and written this many bytes of its blocks at a time, each piece
 # let go once in the file: what making them holds is about one piece, whatever the version's
-# size (the columns of 8 MiB of blocks take about 3 times that while made)
-STREAM_BYTES = 8 << 20
+# size (the columns of 4 MiB of blocks take about 3 times that while made). Also what is left
+# to make of an upload's columns at its commit: about 50 ms of work.
+STREAM_BYTES = 4 << 20
 # Pieces of an upload's columns waiting for the views thread, past which the store's writer
-# waits before it hands over more: what an upload faster than the views thread holds in blocks
-WAITING_PIECES = 3
+# waits before it hands over more: what an upload faster than the views thread holds in blocks,
+# and what may be left at its commit besides the last piece
+WAITING_PIECES = 2
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views.
