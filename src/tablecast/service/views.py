@@ -699,10 +699,6 @@ class ColumnsFile:
         self._writer: Any = None
         self._schema: pa.Schema | None = None
 
-    @property
-    def written(self) -> bool:
-        return self._writer is not None
-
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
