@@ -6,8 +6,10 @@ build cut short leaves behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 
 from support import store_table
 from tablecast import tasks
+from tablecast.errors import TablecastError
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
@@ -169,6 +172,37 @@ async def test_an_aborted_upload_leaves_no_columns_file(tmp_path, monkeypatch):
     finally:
         await node.close()
         store.close()
+
+
+async def test_an_uploads_columns_cut_short_by_a_shutdown_leave_no_file(tmp_path, monkeypatch):
+    """The server stops right after a commit, the last pieces still waiting for the views
+    thread (held here by other work): they never run, and leave no temporary file."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    store, node, cache = assemble(tmp_path)
+    views = node.views
+    entered, gate = threading.Event(), threading.Event()
+
+    def held() -> None:
+        entered.set()
+        assert gate.wait(30)
+
+    try:
+        sent = await upload(node, csv_of(3000), finish=False)
+        await views.scheduler.submit(Demand(SHARED, sent.document_id, views.scheduler), list)
+        assert [name for name in files(cache) if name.endswith(".tmp")]  # pieces written
+        holding = views.scheduler.submit(Demand(SHARED, "other", views.scheduler), held)
+        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        await node.uploads.finish(sent)  # its last piece waits behind the work held
+        closing = asyncio.ensure_future(node.close())
+        while not views._closed:
+            await asyncio.sleep(0.01)
+    finally:
+        gate.set()
+    await closing
+    with contextlib.suppress(TablecastError):
+        await holding
+    store.close()
+    assert files(cache) == []
 
 
 async def test_a_record_wider_than_the_first_pieces_makes_them_from_the_blocks(
