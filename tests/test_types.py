@@ -50,7 +50,9 @@ def sorted_cells(cells: list[str], descending: bool = False, delimiter: str = ",
 def test_a_missing_value_marker_never_decides_a_columns_type(marker):
     assert kind_of(["12", marker, "-43"]) == "integer"
     assert kind_of([marker, "1.5", "7"]) == "decimal"
-    assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "date"
+    assert kind_of(["2013-01-01", marker, "2013-01-02"]) == "date"
+    assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "datetime"
+    assert kind_of([marker, "true", "No"]) == "boolean"
     assert kind_of([marker, "oslo"]) == "text"
     assert kind_of([marker, marker, "NA"]) == "text"  # nothing but markers: nothing to go by
     # every cell of a version at once, as a version's types are found, lines holding an
@@ -168,13 +170,17 @@ NOT_DATES = [
 
 
 @pytest.mark.parametrize("cell", DATES)
-def test_dates_with_times_and_offsets_are_dates(cell):
-    assert kind_of([cell, "2013-01-02"]) == "date"
+def test_dates_with_times_and_offsets_are_date_times(cell):
+    # a day alone among date-times is its midnight UTC: the column is of date-times
+    assert kind_of([cell, "2013-01-02T00:00"]) == "datetime"
+    # among days alone, only a day alone keeps the column of dates
+    assert kind_of([cell, "2013-01-02"]) == ("date" if len(cell) == 10 else "datetime")
 
 
 @pytest.mark.parametrize("cell", NOT_DATES)
 def test_what_is_not_a_date_makes_a_column_text(cell):
     assert kind_of([cell, "2013-01-02"]) == "text"
+    assert kind_of([cell, "2013-01-02T00:00"]) == "text"
 
 
 def test_dates_sort_by_the_instant_they_name():
@@ -284,7 +290,7 @@ async def test_a_semicolon_file_with_decimal_commas_sorts_by_value(server):
     body += "C;12;NA\nD;NA;2013-01-01T03:00:00-02:00\nE;0,75;2013-01-01T04:00:00Z\n"
     doc = post(server, body.encode(), "prices.csv")
     data, _, types = all_pages(server, doc, sort="1")
-    assert types[0] == ["text", "decimal", "date"]  # a decimal comma is a decimal to clients
+    assert types[0] == ["text", "decimal", "datetime"]  # a decimal comma is a decimal to clients
     assert [r[1] for r in data] == ["-1.234,5", "0,75", "3,50", "12", "NA"]  # as written
     data, _, _ = all_pages(server, doc, sort="1", order="desc")
     assert [r[0] for r in data] == ["C", "A", "E", "B", "D"]

@@ -29,7 +29,10 @@ def column_type(cells: list[str], delimiter: str = ",") -> str:
     [
         (["1", "-2", "+3", "1,234", "-1,234,567", "", "0"], "integer"),
         (["1.5", "-0.25", ".5", "1,234.50", "7", ""], "decimal"),
-        (["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"], "date"),
+        (["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"], "datetime"),
+        (["2026-11-24", "1999-01-31", "NA"], "date"),
+        (["true", "FALSE", "Yes", "no", ""], "boolean"),
+        (["1", "0", "1"], "integer"),  # not booleans: numbers
         (["12", "x", "3"], "text"),  # mixed: sorted as text
         (["1,23"], "text"),  # not thousands: in a comma-separated file, a list
         (["12,345,67"], "text"),
@@ -170,7 +173,8 @@ def test_pages_carry_types_and_sort_by_each_type(server, people):
     assert names(by_name) == ["Ada", "ada", "Alan", "Edsger", "grace"]
     assert by_name["rows"] == [1, 5, 3, 4, 2]  # each row's number in the file
     assert by_name["view"] == {
-        "sort": 0, "order": "asc", "q": "", "filters": {}, "header": None, "by": None
+        "sort": 0, "order": "asc", "q": "", "filters": {}, "header": None, "types": {},
+        "by": None,
     }  # fmt: skip
     assert names(page(server, people, sort="2")) == ["grace", "Alan", "Ada", "ada", "Edsger"]
     desc = page(server, people, sort="2", order="desc")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -444,7 +445,7 @@ class Views:
         return None if kinds is None else shown(kinds)
 
     async def types(self, version: Version) -> list[str]:
-        """Each column's type (integer, decimal, date or text) over the version's rows."""
+        """Each column's type (see columns.TYPES) over the version's rows, as inferred."""
         return shown(await self._types(version, self._asking(version)))
 
     async def _types(self, version: Version, asker: Demand) -> list[str]:
@@ -477,7 +478,8 @@ class Views:
         text = await self._text(version, demand)
         rows = _data_rows(version, text)
         if view.sort is not None:
-            rows = await self._order(version, text, view.sort, view.descending, demand)
+            set_to = view.type_of(view.sort)
+            rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
         if view.q or view.filters:
             matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.record_count, dtype=bool)
@@ -486,14 +488,29 @@ class Views:
         return rows
 
     async def _order(
-        self, version: Version, text: TableText, column: int, desc: bool, asker: Demand
+        self,
+        version: Version,
+        text: TableText,
+        column: int,
+        desc: bool,
+        set_to: str | None,
+        asker: Demand,
     ) -> Array:
-        key = ("order", version.id, version.meta.has_header, column, desc)
+        """The version's rows sorted by a column, read as its inferred kind, or as ``set_to``,
+        the type a person set for it: then its values that do not read as that type sort with
+        the missing ones (unless it is the inferred type: a decimal comma stays one)."""
+        key = ("order", version.id, version.meta.has_header, column, desc, set_to)
 
         async def sort(demand: Demand) -> Array:
             kind = (await self._types(version, demand))[column]
+            strict = set_to is not None and shown([kind]) != [set_to]
+            if strict:
+                assert set_to is not None
+                kind = set_to
             rows = _data_rows(version, text)
-            return await self._run(demand, text.order, column, rows, kind, desc)
+            return await self._run(
+                demand, functools.partial(text.order, strict=strict), column, rows, kind, desc
+            )
 
         return await self._kept_or(key, sort, asker)
 

@@ -1,7 +1,7 @@
-"""A view of a version: which rows a viewer sees, in which order (sort, search, filters, and
-whether the first record is the header), parsed from an HTTP query or a tablecast.v1 message
-and checked against a version. Pure: computing the rows a view shows is
-:mod:`tablecast.service.views`'s.
+"""A view of a version: which rows a viewer sees, in which order (sort, search, filters,
+whether the first record is the header, and the types a person set for columns), parsed from
+an HTTP query or a tablecast.v1 message and checked against a version. Pure: computing the
+rows a view shows is :mod:`tablecast.service.views`'s.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import orjson
 
 from ..errors import TablecastError
 from ..model import Version
+from .columns import TYPES
 from .parsing import parse_header_option
 
 MAX_TEXT = 200  # characters in a search or a filter
 MAX_FILTERS = 20
+MAX_TYPES = 50  # columns whose type a view sets
 MAX_NAME = 40  # characters of the name of whoever changed a shared view
 # a shared view rides in a NOTIFY payload (at most 8000 bytes, escaped once more in there)
 MAX_VIEW_BYTES = 1500
@@ -27,13 +29,15 @@ MAX_VIEW_BYTES = 1500
 class View:
     """Which rows a viewer sees: all of them in file order, unless it sorts or searches.
     ``header``: whether the first record is the header (None: as uploaded). ``by``: who set
-    a shared view, to show; not part of what the view is."""
+    a shared view, to show; not part of what the view is. ``types``: the type a person set
+    for some columns (see columns.TYPES), which their sorts read them as, by column."""
 
     sort: int | None = None
     descending: bool = False
     q: str = ""
     filters: tuple[tuple[int, str], ...] = ()
     header: bool | None = None
+    types: tuple[tuple[int, str], ...] = ()
     by: str = field(default="", compare=False)
 
     @property
@@ -48,12 +52,27 @@ class View:
             "q": self.q,
             "filters": {str(column): text for column, text in self.filters},
             "header": self.header,
+            "types": {str(column): name for column, name in self.types},
             "by": self.by or None,
         }
 
     def encode(self) -> str:
         """As the store keeps a shared view ("" for the plain one)."""
         return orjson.dumps(self.as_dict()).decode() if self != PLAIN or self.by else ""
+
+    def type_of(self, column: int) -> str | None:
+        """The type a person set for the column, if one did."""
+        return dict(self.types).get(column)
+
+    def typed(self, types: list[str] | None) -> list[str] | None:
+        """Columns' types as inferred (None: not known yet) with the view's set over them."""
+        if types is None or not self.types:
+            return types
+        effective = list(types)
+        for column, name in self.types:
+            if column < len(effective):
+                effective[column] = name
+        return effective
 
     def on(self, version: Version | None) -> Version | None:
         """The version as this view reads it: with its header switched, if the view does."""
@@ -64,7 +83,7 @@ class View:
     def check(self, version: Version | None) -> None:
         """A view names only columns the version has."""
         width = version.meta.width if version is not None else 0
-        for column in (self.sort, *(c for c, _ in self.filters)):
+        for column in (self.sort, *(c for c, _ in self.filters), *(c for c, _ in self.types)):
             if column is not None and column >= width:
                 raise TablecastError("bad_option", f"the table has no column {column}")
 
@@ -74,13 +93,15 @@ PLAIN = View()
 
 def view_from_query(get: Callable[[str], str | None], names: list[str]) -> View:
     """A view from HTTP query parameters: ``sort``, ``order``, ``q``, ``filter.N``,
-    ``header``. ``names``: every parameter name in the query, for the filters."""
+    ``header``, ``type.N``. ``names``: every parameter name in the query, for the filters and
+    types."""
     sort = get("sort")
     order = get("order")
     header = get("header")
     filters = {
         name[len("filter.") :]: get(name) or "" for name in names if name.startswith("filter.")
     }
+    types = {name[len("type.") :]: get(name) or "" for name in names if name.startswith("type.")}
     return _view(
         None if sort in (None, "") else _column(sort, "sort"),
         order or "asc",
@@ -88,6 +109,7 @@ def view_from_query(get: Callable[[str], str | None], names: list[str]) -> View:
         filters,
         parse_header_option(header) if header else None,  # none: the version's own
         "",
+        types,
     )
 
 
@@ -95,6 +117,8 @@ def view_from_message(obj: Mapping[str, Any]) -> View:
     """A view from a tablecast.v1 ``view`` message (see docs/protocol.md)."""
     sort, header, filters = obj.get("sort"), obj.get("header"), obj.get("filters")
     filters = {} if filters is None else filters
+    types = obj.get("types")
+    types = {} if types is None else types
     q, order, by = obj.get("q") or "", obj.get("order") or "asc", obj.get("by") or ""
     if sort is not None and (isinstance(sort, bool) or not isinstance(sort, int)):
         raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
@@ -102,9 +126,11 @@ def view_from_message(obj: Mapping[str, Any]) -> View:
         raise TablecastError("bad_option", "header must be true, false or null")
     if not isinstance(filters, dict) or not all(isinstance(v, str) for v in filters.values()):
         raise TablecastError("bad_option", "filters must map column numbers to text")
+    if not isinstance(types, dict) or not all(isinstance(v, str) for v in types.values()):
+        raise TablecastError("bad_option", "types must map column numbers to type names")
     if not isinstance(q, str) or not isinstance(order, str) or not isinstance(by, str):
         raise TablecastError("bad_option", "q, order and by must be strings")
-    return _view(sort, order, q, filters, header, by)
+    return _view(sort, order, q, filters, header, by, types)
 
 
 def _view(
@@ -114,6 +140,7 @@ def _view(
     filters: Mapping[str, str],
     header: bool | None,
     by: str,
+    types: Mapping[str, str],
 ) -> View:
     if sort is not None and sort < 0:
         raise TablecastError("bad_option", "sort must be a column number (0 is the first)")
@@ -121,6 +148,12 @@ def _view(
         raise TablecastError("bad_option", "order must be asc or desc")
     if len(filters) > MAX_FILTERS:
         raise TablecastError("bad_option", f"at most {MAX_FILTERS} filters")
+    if len(types) > MAX_TYPES:
+        raise TablecastError("bad_option", f"a view sets at most {MAX_TYPES} columns' types")
+    unknown = sorted({name for name in types.values() if name and name not in TYPES})
+    if unknown:
+        known = ", ".join(TYPES)
+        raise TablecastError("bad_option", f"no type {unknown[0]!r}: a type is one of {known}")
     texts = [q, *filters.values()]
     if any(len(text) > MAX_TEXT for text in texts):
         raise TablecastError("bad_option", f"a search is at most {MAX_TEXT} characters")
@@ -133,10 +166,13 @@ def _view(
             sorted((_column(column, "filter"), text) for column, text in filters.items() if text)
         ),
         header=header,
+        types=tuple(
+            sorted((_column(column, "type"), name) for column, name in types.items() if name)
+        ),
         by=by,
     )
     if len(view.encode()) > MAX_VIEW_BYTES:
-        raise TablecastError("bad_option", "the searches and filters are too long together")
+        raise TablecastError("bad_option", "the searches, filters and types are too long together")
     return view
 
 
