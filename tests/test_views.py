@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import urllib.request
 from urllib.parse import urlencode
 
 import numpy as np
@@ -337,6 +338,21 @@ def test_a_text_column_of_numbers_sorts_as_integer_when_set_junk_last(server, sc
     url = f"{server.url}/parser/api/docs/{scores['id']}/download?format=csv&sort=1&type.1=integer"
     status, text, _ = http("GET", url)
     assert status == 200 and [r[0] for r in csv.reader(io.StringIO(text))][1:3] == ["D", "B"]
+
+
+def test_json_lines_write_numbers_as_the_views_types_say(server, scores):
+    url = f"{server.url}/parser/api/docs/{scores['id']}/download?format=jsonl"
+
+    def lines(query: str) -> list[dict]:
+        with urllib.request.urlopen(f"{url}&{query}", timeout=30) as response:
+            return [orjson.loads(line) for line in response.read().splitlines()]
+
+    inferred = lines("")
+    assert [r["score"] for r in inferred][:3] == ["10", "9", "about 3"]
+    assert [r["amount"] for r in inferred][:3] == [10, 9, 100]
+    typed = lines("type.1=integer&type.2=text")
+    assert [r["score"] for r in typed][:3] == [10, 9, "about 3"]  # what reads as one
+    assert [r["amount"] for r in typed][:3] == ["10", "9", "100"]
 
 
 def test_a_numeric_column_set_to_text_sorts_as_text(server, scores):
