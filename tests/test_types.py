@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import FLIGHTS_TYPES, expect, flights, flights_csv, http, text_of, v1
+from tablecast.table import columns
 from tablecast.table.columns import DECIMAL_COMMA, finished, numbers
 
 # pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash
@@ -232,10 +233,13 @@ def test_dates_sort_by_the_instant_they_name():
         (["NA", "null"], "text"),  # nothing but markers: nothing to go by
     ],
 )
-def test_days_date_times_and_booleans_are_told_apart(cells, kind):
+def test_days_date_times_and_booleans_are_told_apart(cells, kind, monkeypatch):
     assert kind_of(cells) == kind
-    # the same, every cell of a version at once (a wide table's way), escaped lines too
-    rows = [["a", "b"], *[[c, 'say "hi"'] for c in cells]]
+    # the same a column at a time, then every cell of a version at once (a wide table's
+    # way), lines holding an escape too
+    rows = [["a", "b"], *[[c, 'say "hi"' if i % 2 else "x"] for i, c in enumerate(cells)]]
+    assert finished(text_of(rows).inferring(1, 2, delimiter=",")) == [kind, "text"]
+    monkeypatch.setattr(columns, "NARROW", 0)
     assert finished(text_of(rows).inferring(1, 2, delimiter=",")) == [kind, "text"]
 
 
@@ -412,3 +416,24 @@ def test_numbers_are_read_as_python_reads_them(number, places, grouped, comma):
         whole = f"{int(whole):,}".replace(",", group)
     cell = ("-" if number < 0 else "") + whole + (point + fraction if fraction else "")
     assert numbers(pa.array([cell]), comma)[0].as_py() == exact, cell
+
+
+async def test_booleans_and_date_times_over_http_and_a_v1_websocket(server):
+    body = "name,active,seen,born\n"
+    body += "A,yes,2013-01-01 05:00 UTC,1999-12-31\nB,NA,2013-01-01T05:00:00+01:00,NA\n"
+    body += "C,No,2013-01-01,2001-01-01\nD,TRUE,,1980-06-15\nE,false,2013-01-01T00:00:00-05,\n"
+    doc = post(server, body.encode(), "people.csv")
+    data, _, types = all_pages(server, doc, sort="1")
+    assert types[0] == ["text", "boolean", "datetime", "date"]
+    assert [r[0] for r in data] == ["C", "E", "A", "D", "B"]  # false, then true, NA last
+    data, _, _ = all_pages(server, doc, sort="1", order="desc")
+    assert [r[0] for r in data] == ["A", "D", "C", "E", "B"]
+    data, _, _ = all_pages(server, doc, sort="2")  # 05:00Z, 04:00Z, 00:00Z, -, 05:00Z
+    assert [r[0] for r in data] == ["C", "B", "A", "E", "D"]
+    ws = await v1(server, doc["id"])
+    await expect(ws, "page", cause="join")
+    await ws.send(json.dumps({"type": "view", "sort": 3, "order": "desc"}))
+    page = await expect(ws, "page", cause="request")
+    assert [r[0] for r in page["data"]] == ["C", "A", "D", "B", "E"]
+    assert page["types"] == ["text", "boolean", "datetime", "date"]
+    await ws.close()
