@@ -385,6 +385,10 @@ def test_views_parse_types_from_queries_and_messages():
     assert view.as_dict()["types"] == {"1": "datetime", "3": "boolean"}
     assert view.typed(["text", "text", "date", "text"]) == ["text", "datetime", "date", "boolean"]
     assert view.typed(None) is None  # not known yet
+    assert view_from_message({"types": {"1": "integer", "01": "text"}}).types == ((1, "text"),)
+    with pytest.raises(TablecastError) as caught:
+        view_from_message({"types": {"1": "x" * 100_000}})
+    assert len(caught.value.message) < 100  # a refused name is not echoed back
 
 
 async def test_an_editors_types_are_shared_with_every_follower(server, scores):

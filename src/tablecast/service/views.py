@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -508,9 +507,7 @@ class Views:
                 assert set_to is not None
                 kind = set_to
             rows = _data_rows(version, text)
-            return await self._run(
-                demand, functools.partial(text.order, strict=strict), column, rows, kind, desc
-            )
+            return await self._run(demand, text.order, column, rows, kind, desc, strict)
 
         return await self._kept_or(key, sort, asker)
 

@@ -260,7 +260,7 @@ class TableText:
     # Order
 
     def order(
-        self, number: int, rows: Array, kind: str, descending: bool, *, strict: bool = False
+        self, number: int, rows: Array, kind: str, descending: bool, strict: bool = False
     ) -> Array:
         """``rows`` (consecutive, to the last record) sorted by cell ``number`` read as
         ``kind``, ties in row order, missing values (empty cells and the markers in MISSING,
