@@ -379,3 +379,17 @@ async def test_an_editors_facets_are_shared_with_every_follower(server, doc):
     assert page["view"]["facets"] == {} and page["total_number"] == 5
     for ws in (ed, follower, old, late):
         await ws.close()
+
+
+# PostgreSQL
+
+
+def test_profiles_and_facets_are_the_same_on_postgresql(server_factory, pg_url):
+    server = server_factory("--store", pg_url)
+    doc = upload(server, TABLE)
+    test_profiles_of_every_type_count_values_missing_and_describe_them(server, doc)
+    test_a_profile_describes_the_rows_a_view_shows(server, doc)
+    test_facet_counts_leave_out_the_columns_own_facet(server, doc)
+    test_facets_pick_rows_of_pages_and_downloads(server, doc)
+    test_unknown_documents_and_versions_are_not_found(server, doc)
+    test_a_profile_follows_the_header_switch_and_the_version(server, doc)
