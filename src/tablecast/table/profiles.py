@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,56 +51,69 @@ def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
     its values are read as (columns.KINDS, or an override's type); ``inferred``: the kind its
     values were found to be. A value that does not read as ``kind`` is invalid: counted apart,
     left out of min, max, mean and histogram (there are none where ``kind`` is ``inferred``:
-    inference found every value to be of it)."""
-    count = len(cells)
-    absent = _absent(cells)
-    values = pc.filter(cells, pc.invert(absent))
-    counted = pc.value_counts(values)
-    valid = values if kind == inferred else pc.filter(values, _reads_as(values, kind))
+    inference found every value to be of it).
+
+    Everything after one count of the column's values is done on its distinct values, weighted
+    by their counts: a column of a million cells holding a thousand values is read once. Value
+    counts list values in the order they first occur, so that of equal values (``1,200`` and
+    ``1200``) the least and greatest are the first in file order."""
+    counted = pc.value_counts(cells)
+    distinct, counts = counted.field("values"), counted.field("counts")
+    present = pc.invert(_absent(distinct))
+    distinct, counts = pc.filter(distinct, present), pc.filter(counts, present)
+    values = int(pc.sum(counts).as_py() or 0)
+    if kind != inferred:
+        readable = _reads_as(distinct, kind)
+        distinct, valid_counts = pc.filter(distinct, readable), pc.filter(counts, readable)
+    else:
+        valid_counts = counts
+    valid = int(pc.sum(valid_counts).as_py() or 0)
     answer: dict[str, Any] = {
         "type": shown([kind])[0],
         "inferred": shown([inferred])[0],
-        "count": count,
-        "values": len(values),
-        "missing": count - len(values),
-        "invalid": len(values) - len(valid),
-        "distinct": len(counted),
+        "count": len(cells),
+        "values": values,
+        "missing": len(cells) - values,
+        "invalid": values - valid,
+        "distinct": len(counts),
         "min": None,
         "max": None,
         "mean": None,
-        "top": listed(counted, TOP),
+        "top": listed(pc.filter(counted, present), TOP),
         "histogram": None,
     }
     if kind in NUMERIC:
-        measures = numbers(valid, kind == DECIMAL_COMMA)
+        measures = numbers(distinct, kind == DECIMAL_COMMA)
     elif kind in TIMES:
-        measures = seconds(valid)
+        measures = seconds(distinct)
     else:
         return answer
-    measures = measures.combine_chunks() if isinstance(measures, pa.ChunkedArray) else measures
     if not len(measures):
         return answer
     least_greatest = pc.min_max(measures)
     least, greatest = least_greatest["min"].as_py(), least_greatest["max"].as_py()
-    answer["min"] = valid[pc.index(measures, least).as_py()].as_py()
-    answer["max"] = valid[pc.index(measures, greatest).as_py()].as_py()
+    answer["min"] = distinct[pc.index(measures, least).as_py()].as_py()
+    answer["max"] = distinct[pc.index(measures, greatest).as_py()].as_py()
+    data = np.asarray(measures.to_numpy(zero_copy_only=False), dtype=np.float64)
+    weights = np.asarray(valid_counts.to_numpy(zero_copy_only=False), dtype=np.int64)
     if kind in NUMERIC:
-        answer["mean"] = pc.mean(measures).as_py()
-    answer["histogram"] = histogram(measures, least, greatest)
+        answer["mean"] = float(np.dot(data, weights) / valid)
+    answer["histogram"] = histogram(data, weights, least, greatest)
     return answer
 
 
-def histogram(measures: pa.Array, least: float, greatest: float) -> list[dict[str, Any]]:
+def histogram(
+    data: npt.NDArray[np.float64], weights: npt.NDArray[np.int64], least: float, greatest: float
+) -> list[dict[str, Any]]:
     """BINS bins of equal width from ``least`` to ``greatest`` (the last one holds the
-    greatest). All values equal: BINS bins of width 1 from the value, all of them in the
-    first."""
+    greatest) of values ``data``, each counted ``weights`` times. All values equal: BINS bins
+    of width 1 from the value, all of them in the first."""
     if greatest == least:
         edges = least + np.arange(BINS + 1, dtype=np.float64)
         counts = np.zeros(BINS, dtype=np.int64)
-        counts[0] = len(measures)
+        counts[0] = int(weights.sum())
     else:
-        data = np.asarray(measures.to_numpy(zero_copy_only=False), dtype=np.float64)
-        counts, edges = np.histogram(data, bins=BINS, range=(least, greatest))
+        counts, edges = np.histogram(data, bins=BINS, range=(least, greatest), weights=weights)
     return [
         {"from": float(edges[i]), "to": float(edges[i + 1]), "count": int(counts[i])}
         for i in range(BINS)
@@ -109,12 +123,14 @@ def histogram(measures: pa.Array, least: float, greatest: float) -> list[dict[st
 def seconds(cells: Any) -> pa.Array:
     """Seconds since 1970-01-01T00:00:00Z of the instant each date or date-time names (its
     fraction of a second too), as float64 (see columns._instant_keys)."""
+    if isinstance(cells, pa.Array):  # (what _instant_keys takes)
+        cells = pa.chunked_array([cells], pa.string())
     keys = _instant_keys(cells, pc.is_null(cells))
     if len(keys) == 1:  # days alone, keyed by their text: read them
         stamps = pc.strptime(keys[0], format="%Y-%m-%d", unit="s", error_is_null=True)
-        return pc.cast(pc.cast(stamps, pa.int64()), pa.float64())
+        return _flat(pc.cast(pc.cast(stamps, pa.int64()), pa.float64()))
     whole, nanos = (pc.cast(key, pa.float64()) for key in keys)
-    return pc.add(whole, pc.multiply(nanos, 1e-9))
+    return _flat(pc.add(whole, pc.multiply(nanos, 1e-9)))
 
 
 def facet_counts(cells: pa.ChunkedArray, limit: int) -> dict[str, Any]:
@@ -154,6 +170,11 @@ def listed(counted: pa.StructArray, limit: int) -> list[dict[str, Any]]:
             picked.column("value").to_pylist(), picked.column("count").to_pylist(), strict=True
         )
     ]
+
+
+def _flat(array: Any) -> pa.Array:
+    """One array, of one chunk or many."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _absent(cells: Any) -> Any:
