@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 import pytest
@@ -221,6 +221,22 @@ def test_facets_pick_rows_of_pages_and_downloads(server, doc):
     assert [line.split("\t")[0] for line in text.splitlines()] == ["name", "ada", "Edsger", "grace"]
 
 
+def test_facets_match_cells_set_apart_and_cells_past_ragged_rows(server):
+    # cells holding a backslash are read apart from the rest (see columns.table_of)
+    rows = [["k", "v"], ["C:\\dir", "1"], ["plain", "2"], ["C:\\dir", "3", "extra"], ["é日", "4"]]
+    doc = upload(server, rows)
+    found = page(server, doc, [("facet.0", "C:\\dir"), ("facet.0", "é日")])
+    assert [r[1] for r in found["data"]] == ["1", "3", "4"]
+    assert page(server, doc, [("facet.2", "extra")])["rows"] == [3]
+    assert page(server, doc, [("facet.2", "")])["rows"] == [1, 2, 4]  # past their end
+    counts = get(server, doc, "facets/0")
+    assert [(v["value"], v["count"]) for v in counts["values"]] == [
+        ("C:\\dir", 2), ("plain", 1), ("é日", 1),
+    ]  # fmt: skip
+    extra = column(server, doc, 2)
+    assert (extra["name"], extra["values"], extra["missing"]) == ("Column 3 (no header)", 1, 3)
+
+
 @pytest.mark.parametrize(
     ("path", "query"),
     [
@@ -251,6 +267,29 @@ def test_bad_facets_and_columns_are_bad_options(server, doc, path, query):
     status, body, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/{path}?"
                            f"{urlencode(query)}")  # fmt: skip
     assert (status, body["error"]["code"]) == (400, "bad_option"), body
+
+
+def test_odd_parameters_never_fail_the_server(server, doc):
+    odd = ["", "\x00", "é", "٣", "²", "0" * 40, "-0", "+1", " 1", "1 ", "%", "\ud7ff", "NA"]
+    base = f"{server.url}/parser/api/docs/{doc['id']}"
+    for text in odd:
+        for path, query in [
+            ("columns", {f"facet.{text}": "a"}),
+            ("columns/0", {"facet.1": text, "q": text}),
+            ("facets/1", {"limit": text}),
+            ("facets/1", {"facet.1": text, "header": "0"}),
+            ("pages/1", {"facet.1": text, "sort": "1", "order": "desc"}),
+            ("download", {"facet.1": text, "format": "csv"}),
+        ]:
+            status, body, _ = http("GET", f"{base}/{path}?{urlencode(query)}")
+            assert status in (200, 400), (path, query, body)
+            assert status == 200 or body["error"]["code"] == "bad_option", (path, query, body)
+        status, body, _ = http("GET", f"{base}/columns/{quote(text, safe='')}")
+        assert status in (400, 404), (text, body)
+    # a value that is no cell of the column: no rows, and it counts as picked nowhere
+    picked = get(server, doc, "facets/1", {"facet.1": "\x00"})
+    assert picked["total_number"] == 5 and not any(v["selected"] for v in picked["values"])
+    assert page(server, doc, {"facet.1": "\x00"})["total_number"] == 0
 
 
 def test_unknown_documents_and_versions_are_not_found(server, doc):
