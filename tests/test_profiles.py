@@ -5,6 +5,7 @@ over HTTP (SQLite and PostgreSQL) and in the shared view of tablecast.v1."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -432,3 +433,26 @@ def test_profiles_and_facets_are_the_same_on_postgresql(server_factory, pg_url):
     test_facets_pick_rows_of_pages_and_downloads(server, doc)
     test_unknown_documents_and_versions_are_not_found(server, doc)
     test_a_profile_follows_the_header_switch_and_the_version(server, doc)
+
+
+LAYOUTS = [
+    "%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%Mz",
+    "%Y-%m-%dT%H:%M+01", "%Y-%m-%d %H:%M:%S-05:30", "%Y-%m-%dT%H:%M:%S.250+0100",
+]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.datetimes(datetime(1601, 1, 1), datetime(2399, 12, 31)), min_size=1, max_size=8),
+    st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
+)
+def test_dates_are_seconds_since_the_epoch_whatever_their_layout(moments, layouts):
+    # one layout alone is read by its fields' places; several, by the pattern sorts use
+    cells = [m.strftime(layouts[i % len(layouts)]) for i, m in enumerate(moments)]
+    expected = []
+    for cell in cells:
+        moment = datetime.fromisoformat(cell.replace("z", "Z"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        expected.append(moment.timestamp())
+    assert profiles.seconds(pa.array(cells)).to_pylist() == pytest.approx(expected, rel=0, abs=1e-6)
