@@ -456,3 +456,24 @@ def test_dates_are_seconds_since_the_epoch_whatever_their_layout(moments, layout
             moment = moment.replace(tzinfo=UTC)
         expected.append(moment.timestamp())
     assert profiles.seconds(pa.array(cells)).to_pylist() == pytest.approx(expected, rel=0, abs=1e-6)
+
+
+async def test_shared_facets_reach_followers_on_every_node(nodes):
+    a, b = nodes(2)
+    doc = upload(a, TABLE)
+    ed = await editor(a, doc["id"], doc["edit_key"])
+    on_b = await v1(b, doc["id"])
+    await expect(on_b, "page", cause="join")
+    await expect(ed, "access")
+    # the longest view there is, near MAX_VIEW_BYTES, crosses in a NOTIFY payload
+    facets = {"6": ['"\\' * 40 + str(i) for i in range(14)], "1": ["Lima"]}
+    await ed.send(json.dumps({"type": "view", "facets": facets, "by": "Ada"}))
+    await expect(ed, "page", cause="view")
+    page = await expect(on_b, "page", cause="view")
+    assert page["view"]["facets"]["1"] == ["Lima"] and len(page["view"]["facets"]["6"]) == 14
+    assert page["total_number"] == 0 and page["view"]["by"] == "Ada"
+    await ed.send(json.dumps({"type": "view", "facets": {"1": ["Lima"]}}))
+    page = await expect(on_b, "page", cause="view")
+    assert [r[0] for r in page["data"]] == ["Edsger", "ada"]
+    for ws in (ed, on_b):
+        await ws.close()
