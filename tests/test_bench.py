@@ -104,17 +104,40 @@ def test_fanout_benchmark_runs():
 def test_views_benchmark_runs():
     results = run_bench("views", "--rows", "3000")
     ours = [r for r in results if r["server"] == "tablecast"]
-    theirs = [r for r in results if r["server"] == "sqlite"]
-    warm = [r for r in ours if "first_ms" in r and not r["query"].startswith("cold: ")]
-    assert len(theirs) == len(warm) - 1  # less the types row
+    warm = [r["query"] for r in ours if "first_ms" in r and not r["query"].startswith("cold: ")]
+    for peer in ("sqlite", "duckdb"):  # each asked the same questions, and measured
+        theirs = [r for r in results if r["server"] == peer]
+        assert all(r["first_ms"] > 0 for r in theirs), theirs
+        assert {r["query"] for r in theirs} <= set(warm) | {
+            r["query"] for r in ours if r["query"].startswith("cold: ")
+        }
+    duckdb = [r["query"] for r in results if r["server"] == "duckdb"]
+    assert [q for q in duckdb if not q.startswith("cold: ")] == warm  # every warm question
     cold = [r["query"] for r in ours if r["query"].startswith("cold: ")]
     assert cold == [
         "cold: sort integer (qty)",
         "cold: sort date (date)",
         "cold: sort text (name)",
         "cold: search 'lovelace'",
+        "cold: profile decimal (amount)",
+        "cold: facets city, search 'lovelace'",
     ]
-    assert all(r["first_ms"] > 0 for r in ours if "first_ms" in r)
+    assert [q for q in duckdb if q.startswith("cold: ")] == cold
+    assert [q for q in warm if q.startswith(("profile", "facets"))] == [
+        "profile decimal (amount)",
+        "profile date (date)",
+        "profile text (city)",
+        "facets city, search 'lovelace'",
+        "facets group, search 'a'",
+    ]
+    # profiles and facets are None (skipped) only on a server without them (404)
+    assert all(r["first_ms"] > 0 for r in ours if "first_ms" in r and r["first_ms"] is not None)
+    assert all(
+        r["first_ms"] is not None
+        for r in ours
+        if "first_ms" in r
+        and not r["query"].removeprefix("cold: ").startswith(("profile", "facets"))
+    )
     exports = [r for r in ours if "mb_per_second" in r]
     assert [r["query"] for r in exports] == [
         "export tsv",
