@@ -145,3 +145,24 @@ def test_views_benchmark_runs():
         "export csv",
         "export original",
     ]
+
+
+def test_huge_benchmark_runs():
+    # the gigabyte upload through the browser, at a tiny size: the app in Chromium uploads, the
+    # viewers page meanwhile, the server's memory is sampled, and every view answers
+    results = run_bench("huge", "--rows", "5000", "--viewers", "3")
+    [r] = results
+    assert r["rows"] == 5000 and r["viewers"] == 3
+    assert r["upload_seconds"] > 0 and r["peak_rss_mib"] >= r["peak_rss_anon_mib"] > 0
+    assert r["viewers_saw_new_version"] == 3 and r["viewer_timeouts"] == 0
+    assert r["viewer_pages_during_upload"] + r["viewer_pages_after"] > 0
+    assert [v["view"] for v in r["views"]] == [
+        "sort decimal (amount)",
+        "sort text (name)",
+        "search 'lovelace'",
+        "following page of the search",
+        "profile decimal (amount)",
+        "facets city, search 'lovelace'",
+    ]
+    # only profiles and facets may be missing (a server without them: 404)
+    assert all(v["ms"] for v in r["views"] if not v["view"].startswith(("profile", "facets")))
