@@ -135,8 +135,8 @@ class Settings:
         metavar="URL",
     )
     # 2 GiB: a gigabyte table (issue 17) fits with room to spare. An upload streams to disk
-    # and its columns are built in pieces, so a larger file costs the server disk (about 1.5
-    # times the file while it is taken, see docs/operations.md), not memory.
+    # as it arrives; what a file this large costs (disk: about 4 times the file per version;
+    # memory: when its columns are made) is in docs/operations.md, "Why 2 GiB a file".
     max_upload_bytes: int = _setting(
         2 * GiB, "largest file one upload may send", parse_size, "SIZE"
     )
