@@ -318,13 +318,13 @@ def _duck_profile(
     kind, n = path.split("/")
     column = f'"{names[int(n)]}"'
     where, args = _duck_where(query, names)
-    if kind == "facets":
+    if kind == "facets":  # one pass: the counts, and from them the total and distinct
         db.execute(
-            f"SELECT {column} AS value, count(*) AS n FROM t {where} GROUP BY value"
+            f"WITH c AS (SELECT {column} AS value, count(*) AS n FROM t {where} GROUP BY value)"
+            " SELECT value, n, sum(n) OVER (), count(*) OVER () FROM c"
             " ORDER BY n DESC, value LIMIT 50",
             args,
         ).fetchall()
-        db.execute(f"SELECT count(*), count(DISTINCT {column}) FROM t {where}", args).fetchall()
         return
     kind_of = db.execute(
         "SELECT column_type FROM (DESCRIBE t) WHERE column_name = ?", [names[int(n)]]
