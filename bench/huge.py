@@ -286,7 +286,9 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
         "viewer_p50_ms": 1000 * percentile(during, 50) if during else None,
         "viewer_p99_ms": 1000 * percentile(during, 99) if during else None,
         "viewer_max_ms": 1000 * max(during) if during else None,
-        "viewer_pages_after": len(after),
+        "viewer_pages_after": len(after),  # while the views are asked: columns being made
+        "viewer_after_p50_ms": 1000 * percentile(after, 50) if after else None,
+        "viewer_after_p99_ms": 1000 * percentile(after, 99) if after else None,
         "viewer_timeouts": sum(v["timeouts"] for v in seen),
         "viewers_saw_new_version": sum("new_version_page" in e for e in events),
     }
@@ -322,7 +324,9 @@ def report(results: list[dict[str, Any]]) -> None:
             print(
                 f"viewers during the upload: {r['viewer_pages_during_upload']} pages, p50"
                 f" {r['viewer_p50_ms']:.1f} ms, p99 {r['viewer_p99_ms']:.1f} ms, max"
-                f" {r['viewer_max_ms']:.0f} ms; {r['viewer_pages_after']} pages after;"
+                f" {r['viewer_max_ms']:.0f} ms; after it, while the views are asked:"
+                f" {r['viewer_pages_after']} pages, p50 {r['viewer_after_p50_ms'] or 0:.1f} ms,"
+                f" p99 {r['viewer_after_p99_ms'] or 0:.1f} ms;"
                 f" {r['viewer_timeouts']} unanswered in 600 s;"
                 f" {r['viewers_saw_new_version']}/{r['viewers']} got the new version's page"
             )
