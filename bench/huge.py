@@ -239,6 +239,7 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
                 arg=f"of {start_rows:,}",
             )
             before = memory.read()
+            cpu_began = server.cpu()
             began = time.monotonic()
             page.set_input_files("#file", str(path))
             page.wait_for_function(
@@ -248,11 +249,13 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
                 polling=100,
             )
             shown = time.monotonic()
+            cpu_shown = server.cpu()
             views = []
             for label, where, query in VIEWS:
                 seconds = get_or_missing(f"{base}/{where}?{urlencode(query)}".rstrip("?"))
                 views.append({"view": label, "ms": None if seconds is None else 1000 * seconds})
             ended = time.monotonic()
+            cpu_ended = server.cpu()
             stop.set()
             seen: list[dict[str, Any]] = results.get(timeout=700)
             watchers.join(60)
@@ -272,6 +275,9 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
         "upload_seconds": shown - began,
         "committed_seconds": committed - began,  # the viewers told the upload is done
         "mb_per_second": size / 1e6 / (shown - began),
+        "server_cpu_upload_seconds": cpu_shown - cpu_began,
+        "server_cpu_views_seconds": cpu_ended - cpu_shown,
+        "views_seconds": ended - shown,
         "rss_before_mib": before[1],
         "peak_rss_mib": peaks["VmRSS"],
         "peak_rss_anon_mib": peaks["RssAnon"],
@@ -303,7 +309,7 @@ def report(results: list[dict[str, Any]]) -> None:
         print(
             f"upload: {r['upload_seconds']:.1f}s to the new version on screen"
             f" ({r['mb_per_second']:.1f} MB/s); committed (viewers told) at"
-            f" {r['committed_seconds']:.1f}s"
+            f" {r['committed_seconds']:.1f}s; server CPU {r['server_cpu_upload_seconds']:.1f}s"
         )
         print(
             f"server memory: RSS {r['rss_before_mib']:.0f} MiB before, peak"
@@ -316,6 +322,10 @@ def report(results: list[dict[str, Any]]) -> None:
             f" views {r['peak_rss_anon_views_mib']:.0f});"
             f" peak RssFile {r['peak_rss_file_mib']:.0f} MiB (mapped files: page cache);"
             f" RssShmem {r['peak_rss_shmem_mib']:.0f} MiB"
+        )
+        print(
+            f"views of the new version ({r['views_seconds']:.1f}s in all, server CPU"
+            f" {r['server_cpu_views_seconds']:.1f}s):"
         )
         for view in r["views"]:
             figure = "— (404: not served)" if view["ms"] is None else f"{view['ms']:,.0f} ms"
