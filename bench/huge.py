@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import random
 import threading
 import time
@@ -194,6 +195,16 @@ def viewers_process(
     results.put(out)
 
 
+def browser_cpu(*others: int) -> float:
+    """CPU seconds of this process's children but ``others``: Playwright's driver and the
+    Chromium it runs."""
+    return sum(
+        servers.process_tree_cpu(child)
+        for child in servers.children(os.getpid())
+        if child not in others
+    )
+
+
 @contextmanager
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -240,6 +251,8 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
             )
             before = memory.read()
             cpu_began = server.cpu()
+            others = (server.proc.pid, watchers.pid or 0)
+            browser_began = browser_cpu(*others)
             began = time.monotonic()
             page.set_input_files("#file", str(path))
             page.wait_for_function(
@@ -250,6 +263,7 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
             )
             shown = time.monotonic()
             cpu_shown = server.cpu()
+            browser_shown = browser_cpu(*others)
             views = []
             for label, where, query in VIEWS:
                 seconds = get_or_missing(f"{base}/{where}?{urlencode(query)}".rstrip("?"))
@@ -277,6 +291,7 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
         "mb_per_second": size / 1e6 / (shown - began),
         "server_cpu_upload_seconds": cpu_shown - cpu_began,
         "server_cpu_views_seconds": cpu_ended - cpu_shown,
+        "browser_cpu_upload_seconds": browser_shown - browser_began,
         "views_seconds": ended - shown,
         "rss_before_mib": before[1],
         "peak_rss_mib": peaks["VmRSS"],
@@ -309,7 +324,8 @@ def report(results: list[dict[str, Any]]) -> None:
         print(
             f"upload: {r['upload_seconds']:.1f}s to the new version on screen"
             f" ({r['mb_per_second']:.1f} MB/s); committed (viewers told) at"
-            f" {r['committed_seconds']:.1f}s; server CPU {r['server_cpu_upload_seconds']:.1f}s"
+            f" {r['committed_seconds']:.1f}s; server CPU {r['server_cpu_upload_seconds']:.1f}s,"
+            f" browser's {r['browser_cpu_upload_seconds']:.1f}s"
         )
         print(
             f"server memory: RSS {r['rss_before_mib']:.0f} MiB before, peak"
