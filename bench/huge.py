@@ -94,8 +94,9 @@ class Memory:
                 return
 
     def peaks(self, start: float = 0.0, end: float = float("inf")) -> dict[str, float]:
-        """The largest of each between two moments."""
-        inside = [s for s in self.samples if start <= s[0] <= end] or self.samples[-1:]
+        """The largest of each between two moments (closer than a sample: the one before)."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        inside = inside or [s for s in self.samples if s[0] <= end][-1:] or self.samples[:1]
         return {k: max(s[i + 1] for s in inside) for i, k in enumerate(MEMORY_KEYS)}
 
     def save(self, path: Path, origin: float) -> None:
