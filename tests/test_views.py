@@ -170,7 +170,8 @@ def test_pages_carry_types_and_sort_by_each_type(server, people):
     assert names(by_name) == ["Ada", "ada", "Alan", "Edsger", "grace"]
     assert by_name["rows"] == [1, 5, 3, 4, 2]  # each row's number in the file
     assert by_name["view"] == {
-        "sort": 0, "order": "asc", "q": "", "filters": {}, "header": None, "by": None
+        "sort": 0, "order": "asc", "q": "", "filters": {}, "facets": {}, "header": None,
+        "by": None,
     }  # fmt: skip
     assert names(page(server, people, sort="2")) == ["grace", "Alan", "Ada", "ada", "Edsger"]
     desc = page(server, people, sort="2", order="desc")
