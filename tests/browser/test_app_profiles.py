@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from pages import PEOPLE, edit_key, names, two_editors, upload, write
+from support import table
 from tablecast.table.view import View
 
 
@@ -172,3 +173,40 @@ async def test_an_editors_type_override_re_sorts_the_column_for_everyone(
     await menu(first).get_by_label("Read this column as").select_option("")
     for page in (first, second):
         await expect(names(page)).to_have_text(["a", "c", "b", "d"])
+
+
+async def test_two_hundred_columns_get_a_strip_each_and_a_page_turn_keeps_the_header(
+    server, open_page, tmp_path
+):
+    """One profile request and one path per column; a page turn draws rows, not the header
+    (its element stays, strips and all)."""
+    page = await open_page(f"{server.url}/parser/")
+    await upload(page, write(tmp_path / "wide.tsv", table(250, cols=200)))
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 250")
+    await expect(page.locator('#table svg.strip[data-kind="top"]')).to_have_count(200)
+    assert await page.locator("#table thead path").count() == 200
+    await page.evaluate("document.querySelector('#table thead tr').dataset.drawn = 'before'")
+    await page.get_by_role("button", name="Next page").click()
+    await expect(page.locator("#range")).to_have_text("Rows 101–200 of 250")
+    await expect(page.locator("#table thead tr").first).to_have_attribute("data-drawn", "before")
+    await expect(page.locator('#table svg.strip[data-kind="top"]')).to_have_count(200)
+
+
+async def test_on_a_phone_the_column_menu_is_a_sheet_within_the_screen(server, open_page, tmp_path):
+    page = await open_page(f"{server.url}/parser/", viewport={"width": 375, "height": 700})
+    await upload(page, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await expect(strip(page, 3)).to_have_attribute("data-kind", "histogram")  # dates too
+    button = page.get_by_role("button", name="Column menu: when")
+    await button.focus()
+    await page.keyboard.press("Enter")
+    await expect(menu(page)).to_be_visible()
+    await expect(menu(page).get_by_role("button", name="Close the column menu")).to_be_focused()
+    await expect(menu(page).locator("dl dd").first).to_have_text("date")
+    box = await menu(page).bounding_box()
+    assert box is not None
+    assert box["x"] == 0 and box["width"] == 375  # the screen's width
+    assert abs(box["y"] + box["height"] - 700) < 1  # along its bottom
+    await page.keyboard.press("Escape")
+    await expect(menu(page)).to_be_hidden()
+    await expect(button).to_be_focused()

@@ -256,6 +256,9 @@ describe("the column menu", () => {
     assert.equal(m.note, "57 distinct values; 14 rows have others");
     assert.equal(m.top, "paris 120 · oslo 60 · (empty) 30");
     assert.equal(model.columnMenu(menu({ values, limit: 1000 }), shown, CITY).more, false);
+    assert.ok(m.values.every((v) => !v.disabled));
+    const long = { ...values, values: [{ value: "x".repeat(201), count: 1 }] };
+    assert.equal(model.columnMenu(menu({ values: long }), shown, CITY).values[0].disabled, true);
     assert.equal(model.columnMenu(menu({ values: { ...values, others: 0 } }), shown, CITY).more, false);
   });
 

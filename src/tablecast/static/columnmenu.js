@@ -38,6 +38,8 @@ export function renderColumnMenu(menu, anchor, opening = false) {
     button.className = "facet-value";
     button.dataset.value = value.value;
     button.setAttribute("aria-pressed", String(value.selected));
+    button.disabled = value.disabled;
+    if (value.disabled) button.title = "Too long to pick: search for it instead";
     button.append(item("span", value.text, "value"), item("span", value.count, "count"));
     const li = document.createElement("li");
     li.append(button);
@@ -57,7 +59,8 @@ export function renderColumnMenu(menu, anchor, opening = false) {
   );
   select.value = menu.type.value;
   for (const control of popover.querySelectorAll("button:not(#column-menu-close), select")) {
-    control.disabled = menu.disabled;
+    if (menu.disabled) control.disabled = true;
+    else if (!control.matches(".facet-value")) control.disabled = false;
   }
 
   if (anchor) anchor.setAttribute("aria-expanded", "true");

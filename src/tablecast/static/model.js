@@ -355,6 +355,7 @@ export function profileKey(page) {
   return `${page.id}:${page.version}:${rowsKey(page.view)}`;
 }
 
+const MAX_FACET_TEXT = 200; // characters of a facet value (tablecast.table.view.MAX_TEXT)
 const STRIP_WIDTH = 100; // the strip's viewBox; CSS stretches it to the column
 const STRIP_HEIGHT = 16;
 
@@ -464,11 +465,13 @@ export function columnMenu(menu, page, profile, { offline = false } = {}) {
       text: valueText(item.value),
       count: count(item.count),
       selected: picked.has(item.value), // the view shown says, even before its counts come
+      // the server takes facet values of at most 200 characters: a longer one is not offered
+      disabled: item.value.length > MAX_FACET_TEXT,
     }));
     // a value picked and not among those counted (past the limit) stays there to unpick
     for (const value of picked) {
       if (!values.some((item) => item.value === value)) {
-        values.push({ value, text: valueText(value), count: "", selected: true });
+        values.push({ value, text: valueText(value), count: "", selected: true, disabled: false });
       }
     }
     more = answer.others > 0 && menu.limit < 1000;
