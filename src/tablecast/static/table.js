@@ -50,8 +50,9 @@ export function renderTable(table, page, types) {
     columns.forEach((name, i) => head.append(headerCell(name, i)));
     table.tHead.replaceChildren(head, filterRow(columns, view));
     updateHead(head, numeric, types, view);
-    // the filter row sticks under the header, however tall its names and strips make it
-    table.style.setProperty("--head-height", `${head.offsetHeight}px`);
+    // the filter row sticks under the header, however tall its names and strips make it (a
+    // table drawn while hidden measures nothing: app.css's guess stands)
+    if (head.offsetHeight) table.style.setProperty("--head-height", `${head.offsetHeight}px`);
   }
   table.tBodies[0].replaceChildren(body);
   markClipped(table);
