@@ -5,8 +5,9 @@ over HTTP (SQLite and PostgreSQL) and in the shared view of tablecast.v1."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 import pytest
@@ -221,6 +222,22 @@ def test_facets_pick_rows_of_pages_and_downloads(server, doc):
     assert [line.split("\t")[0] for line in text.splitlines()] == ["name", "ada", "Edsger", "grace"]
 
 
+def test_facets_match_cells_set_apart_and_cells_past_ragged_rows(server):
+    # cells holding a backslash are read apart from the rest (see columns.table_of)
+    rows = [["k", "v"], ["C:\\dir", "1"], ["plain", "2"], ["C:\\dir", "3", "extra"], ["é日", "4"]]
+    doc = upload(server, rows)
+    found = page(server, doc, [("facet.0", "C:\\dir"), ("facet.0", "é日")])
+    assert [r[1] for r in found["data"]] == ["1", "3", "4"]
+    assert page(server, doc, [("facet.2", "extra")])["rows"] == [3]
+    assert page(server, doc, [("facet.2", "")])["rows"] == [1, 2, 4]  # past their end
+    counts = get(server, doc, "facets/0")
+    assert [(v["value"], v["count"]) for v in counts["values"]] == [
+        ("C:\\dir", 2), ("plain", 1), ("é日", 1),
+    ]  # fmt: skip
+    extra = column(server, doc, 2)
+    assert (extra["name"], extra["values"], extra["missing"]) == ("Column 3 (no header)", 1, 3)
+
+
 @pytest.mark.parametrize(
     ("path", "query"),
     [
@@ -251,6 +268,29 @@ def test_bad_facets_and_columns_are_bad_options(server, doc, path, query):
     status, body, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/{path}?"
                            f"{urlencode(query)}")  # fmt: skip
     assert (status, body["error"]["code"]) == (400, "bad_option"), body
+
+
+def test_odd_parameters_never_fail_the_server(server, doc):
+    odd = ["", "\x00", "é", "٣", "²", "0" * 40, "-0", "+1", " 1", "1 ", "%", "\ud7ff", "NA"]
+    base = f"{server.url}/parser/api/docs/{doc['id']}"
+    for text in odd:
+        for path, query in [
+            ("columns", {f"facet.{text}": "a"}),
+            ("columns/0", {"facet.1": text, "q": text}),
+            ("facets/1", {"limit": text}),
+            ("facets/1", {"facet.1": text, "header": "0"}),
+            ("pages/1", {"facet.1": text, "sort": "1", "order": "desc"}),
+            ("download", {"facet.1": text, "format": "csv"}),
+        ]:
+            status, body, _ = http("GET", f"{base}/{path}?{urlencode(query)}")
+            assert status in (200, 400), (path, query, body)
+            assert status == 200 or body["error"]["code"] == "bad_option", (path, query, body)
+        status, body, _ = http("GET", f"{base}/columns/{quote(text, safe='')}")
+        assert status in (400, 404), (text, body)
+    # a value that is no cell of the column: no rows, and it counts as picked nowhere
+    picked = get(server, doc, "facets/1", {"facet.1": "\x00"})
+    assert picked["total_number"] == 5 and not any(v["selected"] for v in picked["values"])
+    assert page(server, doc, {"facet.1": "\x00"})["total_number"] == 0
 
 
 def test_unknown_documents_and_versions_are_not_found(server, doc):
@@ -393,3 +433,47 @@ def test_profiles_and_facets_are_the_same_on_postgresql(server_factory, pg_url):
     test_facets_pick_rows_of_pages_and_downloads(server, doc)
     test_unknown_documents_and_versions_are_not_found(server, doc)
     test_a_profile_follows_the_header_switch_and_the_version(server, doc)
+
+
+LAYOUTS = [
+    "%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%Mz",
+    "%Y-%m-%dT%H:%M+01", "%Y-%m-%d %H:%M:%S-05:30", "%Y-%m-%dT%H:%M:%S.250+0100",
+]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.datetimes(datetime(1601, 1, 1), datetime(2399, 12, 31)), min_size=1, max_size=8),
+    st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
+)
+def test_dates_are_seconds_since_the_epoch_whatever_their_layout(moments, layouts):
+    # one layout alone is read by its fields' places; several, by the pattern sorts use
+    cells = [m.strftime(layouts[i % len(layouts)]) for i, m in enumerate(moments)]
+    expected = []
+    for cell in cells:
+        moment = datetime.fromisoformat(cell.replace("z", "Z"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        expected.append(moment.timestamp())
+    assert profiles.seconds(pa.array(cells)).to_pylist() == pytest.approx(expected, rel=0, abs=1e-6)
+
+
+async def test_shared_facets_reach_followers_on_every_node(nodes):
+    a, b = nodes(2)
+    doc = upload(a, TABLE)
+    ed = await editor(a, doc["id"], doc["edit_key"])
+    on_b = await v1(b, doc["id"])
+    await expect(on_b, "page", cause="join")
+    await expect(ed, "access")
+    # the longest view there is, near MAX_VIEW_BYTES, crosses in a NOTIFY payload
+    facets = {"6": ['"\\' * 40 + str(i) for i in range(14)], "1": ["Lima"]}
+    await ed.send(json.dumps({"type": "view", "facets": facets, "by": "Ada"}))
+    await expect(ed, "page", cause="view")
+    page = await expect(on_b, "page", cause="view")
+    assert page["view"]["facets"]["1"] == ["Lima"] and len(page["view"]["facets"]["6"]) == 14
+    assert page["total_number"] == 0 and page["view"]["by"] == "Ada"
+    await ed.send(json.dumps({"type": "view", "facets": {"1": ["Lima"]}}))
+    page = await expect(on_b, "page", cause="view")
+    assert [r[0] for r in page["data"]] == ["Edsger", "ada"]
+    for ws in (ed, on_b):
+        await ws.close()

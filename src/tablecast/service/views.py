@@ -446,7 +446,7 @@ class Views:
         return None if kinds is None else shown(kinds)
 
     async def types(self, version: Version) -> list[str]:
-        """Each column's type (integer, decimal, date or text) over the version's rows."""
+        """Each column's type (see columns.TYPES) over the version's rows, as inferred."""
         return shown(await self._types(version, self._asking(version)))
 
     async def _types(self, version: Version, asker: Demand) -> list[str]:
@@ -479,7 +479,8 @@ class Views:
         text = await self._text(version, demand)
         rows = _data_rows(version, text)
         if view.sort is not None:
-            rows = await self._order(version, text, view.sort, view.descending, demand)
+            set_to = view.type_of(view.sort)
+            rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
         if view.q or view.filters or view.facets:
             matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.record_count, dtype=bool)
@@ -488,14 +489,27 @@ class Views:
         return rows
 
     async def _order(
-        self, version: Version, text: TableText, column: int, desc: bool, asker: Demand
+        self,
+        version: Version,
+        text: TableText,
+        column: int,
+        desc: bool,
+        set_to: str | None,
+        asker: Demand,
     ) -> Array:
-        key = ("order", version.id, version.meta.has_header, column, desc)
+        """The version's rows sorted by a column, read as its inferred kind, or as ``set_to``,
+        the type a person set for it: then its values that do not read as that type sort with
+        the missing ones (unless it is the inferred type: a decimal comma stays one)."""
+        key = ("order", version.id, version.meta.has_header, column, desc, set_to)
 
         async def sort(demand: Demand) -> Array:
             kind = (await self._types(version, demand))[column]
+            strict = set_to is not None and shown([kind]) != [set_to]
+            if strict:
+                assert set_to is not None
+                kind = set_to
             rows = _data_rows(version, text)
-            return await self._run(demand, text.order, column, rows, kind, desc)
+            return await self._run(demand, text.order, column, rows, kind, desc, strict)
 
         return await self._kept_or(key, sort, asker)
 
@@ -644,9 +658,9 @@ def _unsorted(view: View) -> View:
 
 
 def _override(view: View, column: int, inferred: str) -> str:
-    """The kind a column's values are read as in the view: its type override, if it sets one
-    (View.types, another change of issue 17: none until it lands), else the inferred kind."""
-    chosen: str | None = dict(getattr(view, "types", ())).get(column)
+    """The kind a column's values are read as in the view: the type a person set for it, if
+    the view sets one, else the inferred kind (as sorts read it: see Views._order)."""
+    chosen = view.type_of(column)
     if chosen is None or chosen == shown([inferred])[0]:  # a decimal comma stays one
         return inferred
     return chosen

@@ -103,8 +103,8 @@ class ApiHandler(tornado.web.RequestHandler):
         return await self.version(document, number) if number else document.version
 
     def requested_view(self) -> View:
-        """``sort``, ``order``, ``q``, ``filter.N``, ``facet.N`` (repeatable) and ``header``
-        (see tablecast.table.view)."""
+        """``sort``, ``order``, ``q``, ``filter.N``, ``facet.N`` (repeatable), ``header`` and
+        ``type.N`` (see tablecast.table.view)."""
         return view_from_query(
             lambda name: self.get_query_argument(name, None),
             list(self.request.query_arguments),
@@ -175,7 +175,7 @@ class PageApi(ApiHandler):
             self.fail(err)
             return
         answer = protocol.page_fields(protocol.document_fields(document), found.window, found.data)
-        answer.update(view=view.as_dict(), types=types)
+        answer.update(view=view.as_dict(), types=view.typed(types))
         if found.row_numbers is not None:
             answer["rows"] = found.row_numbers
         self.write_json(answer)
