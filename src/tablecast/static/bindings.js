@@ -7,8 +7,14 @@ import { PLAIN } from "./views.js";
 
 const TYPING_PAUSE = 300; // ms: a search or filter is sent once typing pauses
 
+// Arrow keys there are the field's (a select's are its options'), not page turns.
 function isTyping(target) {
-  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target.isContentEditable;
+  return (
+    target instanceof HTMLInputElement ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement ||
+    target.isContentEditable
+  );
 }
 
 // app: { upload(file), cancelUpload(), copyLink(button), copyEditLink(button), retryNow(),
