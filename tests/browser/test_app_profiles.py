@@ -3,7 +3,9 @@ under the column names, the column menu, facet chips, and all of them shared in 
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from playwright.async_api import Page, expect
 
@@ -205,3 +207,26 @@ async def test_on_a_phone_the_column_menu_is_a_sheet_within_the_screen(server, o
     await page.keyboard.press("Escape")
     await expect(menu(page)).to_be_hidden()
     await expect(button).to_be_focused()
+
+
+async def test_screenshots_of_profiles_and_facets(server, open_page, tmp_path):
+    """docs/screenshots/column-menu.png (`make screenshots` writes it there): the strips, a
+    facet's chip, and a column's menu."""
+    out = Path(os.environ.get("TABLECAST_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    from bench.data import tsv
+
+    page = await open_page(f"{server.url}/parser/", viewport={"width": 1280, "height": 760})
+    await upload(page, write(tmp_path / "people.tsv", tsv(12408)))
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 12,408", timeout=30_000)
+    await expect(page.locator("#notice")).to_be_hidden(timeout=10_000)  # it fades by itself
+    await page.get_by_role("button", name="Column menu: city").click()
+    await value(page, "Oslo").click()
+    await expect(page.locator("#range")).to_contain_text("matching")
+    await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Column menu: amount").click()
+    await expect(menu(page).locator("dl dd").first).to_have_text("decimal")
+    await expect(strip(page, 4)).to_have_attribute("data-kind", "histogram")
+    await expect(page.locator("#table thead tr.stale-strips")).to_have_count(0)
+    await page.screenshot(path=str(out / "column-menu.png"))
+    assert (out / "column-menu.png").stat().st_size > 10_000

@@ -255,6 +255,8 @@ describe("the column menu", () => {
     assert.equal(m.more, true);
     assert.equal(m.note, "57 distinct values; 14 rows have others");
     assert.equal(m.top, "paris 120 · oslo 60 · (empty) 30");
+    const unique = { ...AMOUNT, values: 57, distinct: 57 };
+    assert.equal(model.columnMenu(menu({ column: 2 }), shown, unique).top, "every value is different");
     assert.equal(model.columnMenu(menu({ values, limit: 1000 }), shown, CITY).more, false);
     assert.ok(m.values.every((v) => !v.disabled));
     const long = { ...values, values: [{ value: "x".repeat(201), count: 1 }] };

@@ -74,14 +74,15 @@ export function renderColumnMenu(menu, anchor, opening = false) {
   }
 }
 
-// Under its button, kept inside the window (a phone's narrow screen shows it as a sheet at the
+// Under its column's header, at its button, kept inside the window (a phone's narrow screen shows it as a sheet at the
 // bottom instead: app.css).
 function place(popover, anchor) {
   if (!anchor) return;
   const rect = anchor.getBoundingClientRect();
+  const under = (anchor.closest("th") || anchor).getBoundingClientRect(); // the strips stay seen
   const width = popover.offsetWidth;
   const left = Math.max(MARGIN, Math.min(rect.right - width, window.innerWidth - width - MARGIN));
-  const top = Math.min(rect.bottom + 4, window.innerHeight - 200);
+  const top = Math.min(under.bottom + 4, window.innerHeight - 200);
   popover.style.left = `${Math.max(MARGIN, left)}px`;
   popover.style.top = `${Math.max(MARGIN, top)}px`;
   popover.style.maxHeight = `${window.innerHeight - Math.max(MARGIN, top) - MARGIN}px`;

@@ -447,6 +447,12 @@ export function profileRows(profile) {
   return rows;
 }
 
+// The commonest values in words; a list of values seen once each says nothing.
+function topText(profile) {
+  if (profile.values > 1 && profile.distinct === profile.values) return "every value is different";
+  return profile.top.map((item) => `${valueText(item.value)} ${count(item.count)}`).join(" · ");
+}
+
 // The column menu: its profile, sort, the values to pick as facets, and the type to read the
 // column as. `menu`: state.menu; `profile`: the column's, when known.
 export function columnMenu(menu, page, profile, { offline = false } = {}) {
@@ -487,7 +493,7 @@ export function columnMenu(menu, page, profile, { offline = false } = {}) {
     title: name,
     sorted: view.sort === column ? view.order : null,
     rows: profile ? profileRows(profile) : [],
-    top: profile ? profile.top.map((item) => `${valueText(item.value)} ${count(item.count)}`).join(" · ") : "",
+    top: profile ? topText(profile) : "",
     loading: !profile,
     values,
     more,
