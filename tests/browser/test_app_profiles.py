@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from pages import PEOPLE, edit_key, names, two_editors, upload, write
-from support import table
+from support import put, table
 
 
 def strip(page: Page, column: int):
@@ -230,3 +230,49 @@ async def test_screenshots_of_profiles_and_facets(server, open_page, tmp_path):
     await expect(page.locator("#table thead tr.stale-strips")).to_have_count(0)
     await page.screenshot(path=str(out / "column-menu.png"))
     assert (out / "column-menu.png").stat().st_size > 10_000
+
+
+async def test_an_old_versions_strips_and_facets_are_its_own(server, open_page, tmp_path):
+    page = await open_page(f"{server.url}/parser/")
+    await upload(page, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
+    doc = {"id": page.url.rsplit("/", 1)[1], "edit_key": await edit_key(page)}
+    assert put(server.url, doc, b"name\tcity\nX\tRome\n", "?name=short.tsv")[0] == 200
+    await expect(page.locator("#version")).to_have_text("version 2")
+    await expect(strip(page, 1).locator("title")).to_have_text("city: Rome 1")
+
+    await page.get_by_role("button", name="Versions").click()
+    await page.locator("#versions-list li").nth(1).get_by_role("button", name="Open").click()
+    await expect(page.locator("#old-banner")).to_contain_text("Viewing version 1, read-only")
+    await expect(strip(page, 1).locator("title")).to_have_text(
+        "city: Lima 2, Oslo 1, Paris 1, paris 1"
+    )
+    # a facet on it is browsed on one's own, over HTTP
+    await page.get_by_role("button", name="Column menu: city").click()
+    await value(page, "Lima").click()
+    await expect(page.locator("#range")).to_have_text("Rows 1–2 of 2 matching")
+    await expect(page.locator("#facet-chips li")).to_have_text([re.compile(r"^city = Lima")])
+    await expect(page.locator("#facets-by")).to_have_text("")
+    await page.keyboard.press("Escape")
+
+    await page.get_by_role("button", name="Back to the live table").click()
+    await expect(page.locator("#range")).to_have_text("Rows 1–1 of 1")
+    await expect(strip(page, 1).locator("title")).to_have_text("city: Rome 1")
+    await expect(page.locator("#facets")).to_be_hidden()
+
+
+async def test_a_view_links_facet_is_its_own(server, open_page, tmp_path):
+    """Someone with the view link who picks a value browses on their own: the group (and the
+    editor) keep every row."""
+    editor = await open_page(f"{server.url}/parser/")
+    await upload(editor, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(editor.locator("#range")).to_have_text("Rows 1–5 of 5")
+    viewer = await open_page(editor.url)  # a view link
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await viewer.get_by_role("button", name="Column menu: city").click()
+    await value(viewer, "Oslo").click()
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–1 of 1 matching")
+    await expect(viewer.get_by_text("Browsing on your own")).to_be_visible()
+    await expect(viewer.get_by_role("button", name="Clear all", exact=True)).to_be_visible()
+    await expect(editor.locator("#facets")).to_be_hidden()
+    assert await editor.locator("#range").inner_text() == "Rows 1–5 of 5"
