@@ -7,10 +7,13 @@ import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showNotice } from "./banners.js";
 import { bindControls } from "./bindings.js";
+import { focusColumnMenu } from "./columnmenu.js";
 import { Connection } from "./connection.js";
+import { $ } from "./dom.js";
 import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.js";
 import * as model from "./model.js";
 import { myName } from "./name.js";
+import * as profiles from "./profiles.js";
 import {
   explain,
   renderAccess,
@@ -26,12 +29,9 @@ import { showScreen } from "./screens.js";
 import { sendFile } from "./sending.js";
 import * as change from "./state.js";
 import { shownPage, state } from "./state.js";
-import { PLAIN, isPlain, nextSort, viewFields, withFacet, withFilter, withType, withoutFacets } from "./views.js";
-import * as profiles from "./profiles.js";
-import * as versions from "./versions.js";
-import { $ } from "./dom.js";
-import { focusColumnMenu } from "./columnmenu.js";
 import { menuButton } from "./table.js";
+import { PLAIN, isPlain, nextSort, viewFields, withFacet, withFilter, withType, withoutFacets } from "./views.js";
+import * as versions from "./versions.js";
 
 let connection = null;
 

@@ -4,13 +4,13 @@
 import { $ } from "./dom.js";
 import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderTitles } from "./bar.js";
 import { renderOffline, renderOthers as drawOthers, showAlert } from "./banners.js";
+import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
 import * as model from "./model.js";
 import { renderFollow, renderPageNumber, renderPager, renderRange } from "./pager.js";
 import { showScreen } from "./screens.js";
 import { shownPage, state } from "./state.js";
 import { disableTableControls, markSort, menuButton, renderStrips, renderTable } from "./table.js";
 import { disableViewControls, renderBusy, renderFacetChips, renderViewBar } from "./viewbar.js";
-import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
 
 export function renderPage(page) {
   renderTitles(model.titles(state, page));
