@@ -66,9 +66,10 @@ export async function restoreVersion(documentId, version, editKey) {
 }
 
 // The profile of every column under a view (the rows it shows; its sort is no matter).
-export async function fetchProfiles(documentId, version, view) {
+// `signal` aborts it (another view's are wanted now).
+export async function fetchProfiles(documentId, version, view, signal = undefined) {
   const params = viewQuery({ ...view, sort: null }, version);
-  return json(await fetch(`${documentPath(documentId)}/columns?${params}`));
+  return json(await fetch(`${documentPath(documentId)}/columns?${params}`, { signal }));
 }
 
 // A column's values under a view without that column's own facets, most frequent first.

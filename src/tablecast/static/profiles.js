@@ -22,12 +22,21 @@ export function profilesFor(page) {
   if (state.menu) loadValues(page);
 }
 
+// The profiles asked for last, while they are on their way: a search typed on asks for others
+// before they come, and those no longer wanted are not left to download.
+let loading = null;
+
 async function loadProfiles(key, page) {
+  if (loading) loading.abort();
+  const controller = new AbortController();
+  loading = controller;
   let answer = null;
   try {
-    answer = await fetchProfiles(page.id, page.version, page.view);
+    answer = await fetchProfiles(page.id, page.version, page.view, controller.signal);
   } catch {
     answer = null;
+  } finally {
+    if (loading === controller) loading = null;
   }
   if (!change.profilesArrived(key, answer)) return; // overtaken by another view
   renderProfiles();
