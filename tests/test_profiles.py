@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import editor, expect, http, legacy, nothing_more, receive, v1
-from tablecast.table import profiles
+from tablecast.table import columns, profiles
 from tablecast.table.view import MAX_VIEW_BYTES, View, view_from_message, view_from_query
 
 # A TSV (so a comma may be a decimal point) with thousands separators, decimal commas, dates,
@@ -455,7 +455,7 @@ def test_dates_are_seconds_since_the_epoch_whatever_their_layout(moments, layout
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         expected.append(moment.timestamp())
-    assert profiles.seconds(pa.array(cells)).to_pylist() == pytest.approx(expected, rel=0, abs=1e-6)
+    assert columns.seconds(pa.array(cells)).to_pylist() == pytest.approx(expected, rel=0, abs=1e-6)
 
 
 async def test_shared_facets_reach_followers_on_every_node(nodes):

@@ -5,6 +5,7 @@ tablecast.v1 WebSocket."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import numpy as np
@@ -259,6 +260,33 @@ def test_date_times_sort_by_instant_across_offsets_and_zones():
     assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
     down = [3, 8, 0, 6, 1, 5, 4, 2, 7]  # missing last both ways, in file order
     assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+@pytest.mark.parametrize("far", [False, True])
+@pytest.mark.parametrize(
+    "layout",
+    ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%MZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%Sz",
+     "%Y-%m-%d %H:%M:%S.%f UTC", "%Y-%m-%dT%H:%M:%S+01:00"],
+)  # fmt: skip
+def test_date_times_read_by_arrows_parser_or_the_pattern_sort_by_instant(layout, far):
+    # read by Arrow's ISO 8601 parser; a year past what nanoseconds count (far), by the pattern
+    instants = [(2013, 1, 1, 5, 0, 7), (1969, 12, 31, 23, 59, 59), (2013, 1, 1, 4, 59, 0),
+                (2400 if far else 2204, 2, 29, 0, 0, 0), (2013, 1, 1, 5, 0, 7)]  # fmt: skip
+    cells = [datetime(*i).strftime(layout) for i in instants]
+    cells[2:2] = ["NA", ""]
+    gone = ("NA", "")  # missing: last, in file order
+    expected = sorted(
+        range(len(cells)), key=lambda i: (cells[i] in gone, cells[i] * (cells[i] not in gone), i)
+    )
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in expected]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for cell in cells:
+        if cell not in gone:
+            instant = datetime.strptime(cell, layout.replace("+01:00", "%z"))
+            instant = instant.replace(tzinfo=instant.tzinfo or UTC)
+            assert columns.seconds(pa.array([cell])).to_pylist() == [
+                (instant - epoch).total_seconds()
+            ]
 
 
 def test_days_alone_sort_by_day_missing_last_both_ways():

@@ -564,6 +564,11 @@ def _column_counts(cells: Any) -> Counts:
     return counts
 
 
+def missing(cells: Any) -> Any:
+    """Which cells (as written) hold no value: see _absent."""
+    return _absent(pc.utf8_lower(cells))
+
+
 def _absent(lowered: Any) -> Any:
     """Which cells (lower-cased) hold no value: null (past a short record's end), empty, or a
     marker of MISSING."""
@@ -628,16 +633,41 @@ def numbers(cells: Any, decimal_comma: bool = False, absent: Any = None) -> Any:
     return pc.cast(cells, pa.float64())
 
 
+def seconds(cells: Any) -> pa.Array:
+    """Seconds since 1970-01-01T00:00:00Z of the instant each date or date-time (as
+    :func:`classify` reads them) names, its fraction of a second too, as float64 (null where a
+    cell is): what a profile's least, greatest and histogram measure."""
+    keys = _instant_keys(cells, pc.is_null(cells))
+    if keys[0].type == pa.string():  # days alone, keyed by their text
+        days = pc.cast(pc.cast(keys[0], pa.date32()), pa.int32())
+        whole = pc.multiply(pc.cast(days, pa.float64()), 86400.0)
+    elif len(keys) == 1:  # nanoseconds (see _instant_keys), to a tenth of a microsecond
+        whole = pc.divide(pc.cast(keys[0], pa.float64(), safe=False), 1e9)
+    else:
+        whole = pc.add(
+            pc.cast(keys[0], pa.float64()), pc.multiply(pc.cast(keys[1], pa.float64()), 1e-9)
+        )
+    return whole.combine_chunks() if isinstance(whole, pa.ChunkedArray) else whole
+
+
 def _instant_keys(cells: Any, absent: Any) -> list[Any]:
-    """Keys that sort dates and date-times by the instant each names: seconds since
-    1970-01-01T00:00:00Z, then the nanoseconds past them (an offset counts; a time without
-    one, or with `` UTC`` or `` GMT``, is read as UTC, a day alone as its midnight in UTC).
-    A column of days alone sorts as its text does."""
+    """Keys that sort dates and date-times by the instant each names (an offset counts; a time
+    without one, or with `` UTC`` or `` GMT``, is read as UTC, a day alone as its midnight in
+    UTC). A column of days alone sorts as its text does. One whose values all have an offset
+    (or all have none) is read by Arrow's ISO 8601 parser, in C, as nanoseconds since
+    1970-01-01T00:00:00Z: one key. Any other (offsets and none mixed, more than nine digits of
+    a fraction, years outside 1678-2261 that nanoseconds cannot count, a leap second) is read
+    by the pattern: seconds since the epoch, then the nanoseconds past them, two keys."""
     present = pc.if_else(absent, pa.scalar(None, pa.string()), cells)
     lengths = pc.min_max(pc.utf8_length(present))
     if lengths["min"].as_py() in (None, 10) and lengths["max"].as_py() in (None, 10):
         return [present]  # YYYY-MM-DD: the text's order is the days'
-    fields = pc.extract_regex(present, _DATE_FIELDS).combine_chunks()
+    parsed = _parsed(present)
+    if parsed is not None:
+        return [parsed]
+    fields = pc.extract_regex(present, _DATE_FIELDS)
+    if isinstance(fields, pa.ChunkedArray):
+        fields = fields.combine_chunks()
     mask = np.asarray(pc.is_null(fields).to_numpy(zero_copy_only=False), dtype=bool)
 
     def part(name: str) -> npt.NDArray[np.int64]:
@@ -662,3 +692,18 @@ def _instant_keys(cells: Any, absent: Any) -> list[Any]:
     padded = pc.utf8_rpad(digits, width=9, padding="0")
     nanos = np.asarray(pc.cast(padded, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
     return [pa.array(seconds, pa.int64(), mask=mask), pa.array(nanos, pa.int64(), mask=mask)]
+
+
+def _parsed(present: Any) -> Any:
+    """Nanoseconds since the epoch of valid dates and date-times (null where none), read by
+    Arrow's ISO 8601 parser: as UTC if none has an offset, as zoned if all have one (``z``, ``
+    UTC`` and `` GMT`` read as ``Z``); None if it reads them not (see _instant_keys)."""
+    try:
+        return pc.cast(pc.cast(present, pa.timestamp("ns")), pa.int64())
+    except pa.ArrowInvalid:
+        pass
+    zoned = pc.replace_substring_regex(present, r"(?i)z$| utc$| gmt$", "Z")
+    try:
+        return pc.cast(pc.cast(zoned, pa.timestamp("ns", tz="UTC")), pa.int64())
+    except pa.ArrowInvalid:
+        return None

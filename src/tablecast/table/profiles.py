@@ -17,21 +17,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .columns import (
-    _MISSING,
     DECIMAL_COMMA,
     NUMERIC,
     Array,
     TableText,
-    _instant_keys,
-    classify,
+    missing,
     numbers,
+    reads_as,
+    seconds,
     shown,
 )
 
 TOP = 10  # values a profile lists, most frequent first
 BINS = 20  # a histogram's bins, of equal width from the least value to the greatest
-# What a boolean cell is, lower-cased (see the types' rules in docs/protocol.md)
-BOOLEANS = pa.array(["true", "false", "yes", "no"])
 TIMES = ("date", "datetime")  # kinds read as instants
 
 
@@ -59,11 +57,11 @@ def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
     ``1200``) the least and greatest are the first in file order."""
     counted = pc.value_counts(cells)
     distinct, counts = counted.field("values"), counted.field("counts")
-    present = pc.invert(_absent(distinct))
+    present = pc.invert(missing(distinct))
     distinct, counts = pc.filter(distinct, present), pc.filter(counts, present)
     values = int(pc.sum(counts).as_py() or 0)
     if kind != inferred:
-        readable = _reads_as(distinct, kind)
+        readable = reads_as(distinct, kind)
         distinct, valid_counts = pc.filter(distinct, readable), pc.filter(counts, readable)
     else:
         valid_counts = counts
@@ -85,7 +83,7 @@ def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
     if kind in NUMERIC:
         measures = numbers(distinct, kind == DECIMAL_COMMA)
     elif kind in TIMES:
-        measures = seconds(distinct)
+        measures = seconds(_flat(distinct))
     else:
         return answer
     if not len(measures):
@@ -118,71 +116,6 @@ def histogram(
         {"from": float(edges[i]), "to": float(edges[i + 1]), "count": int(counts[i])}
         for i in range(BINS)
     ]
-
-
-def seconds(cells: Any) -> pa.Array:
-    """Seconds since 1970-01-01T00:00:00Z of the instant each date or date-time names (its
-    fraction of a second too), as float64, as sorts order them (see columns._instant_keys).
-    A column of one layout (``2024-03-01``, ``2024-03-01 10:30``, ``2024-03-01T10:30:00Z``...)
-    is read by its fields' places, several times quicker than the pattern that reads any."""
-    cells = _flat(cells)
-    lengths = pc.min_max(pc.utf8_length(cells))
-    size = lengths["min"].as_py()
-    if size is not None and size == lengths["max"].as_py() and _one_layout(cells, size):
-        return _laid_out(cells, size)
-    keys = _instant_keys(pa.chunked_array([cells], pa.string()), pc.is_null(cells))
-    if len(keys) == 1:  # days alone, keyed by their text
-        return _laid_out(cells, 10)
-    whole, nanos = (pc.cast(key, pa.float64()) for key in keys)
-    return _flat(pc.add(whole, pc.multiply(nanos, 1e-9)))
-
-
-# Layouts of dates read by place, by their length (when every cell has it): whether they have
-# seconds, and whether they end in Z: a day; a time to the minute or the second, in UTC
-_LAYOUTS: dict[int, tuple[bool, bool]] = {
-    10: (False, False),
-    16: (False, False),
-    17: (False, True),
-    19: (True, False),
-    20: (True, True),
-}
-
-
-def _one_layout(cells: pa.Array, size: int) -> bool:
-    """Whether dates all ``size`` characters long are of a layout _laid_out reads. (Of that
-    length, ``2024-03-01T10:30+01`` has an offset where seconds would be: not one of them.)"""
-    if size not in _LAYOUTS:
-        return False
-    with_seconds, zulu = _LAYOUTS[size]
-    if with_seconds and not _all_are(pc.utf8_slice_codeunits(cells, 16, 17), [":"]):
-        return False
-    return not zulu or _all_are(pc.utf8_slice_codeunits(cells, size - 1, size), ["Z", "z"])
-
-
-def _all_are(cells: Any, texts: list[str]) -> bool:
-    return pc.all(pc.is_in(cells, value_set=pa.array(texts))).as_py() is not False
-
-
-def _laid_out(cells: pa.Array, size: int) -> pa.Array:
-    """Seconds since the epoch of dates of one layout (see _LAYOUTS), read by place."""
-
-    def field(start: int, stop: int) -> npt.NDArray[np.int64]:
-        digits = pc.cast(pc.utf8_slice_codeunits(cells, start, stop), pa.int64())
-        return np.asarray(digits.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-    year, month, day = field(0, 4), field(5, 7), field(8, 10)
-    # days since 1970-01-01 of a proleptic Gregorian day (as columns._instant_keys counts)
-    y = year - (month <= 2)
-    era = y // 400
-    of_era = y - era * 400
-    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
-    total = days * 86400
-    if size > 10:
-        total += field(11, 13) * 3600 + field(14, 16) * 60
-    if _LAYOUTS[size][0]:
-        total += field(17, 19)
-    return pa.array(total.astype(np.float64))
 
 
 def facet_counts(cells: pa.ChunkedArray, limit: int) -> dict[str, Any]:
@@ -227,19 +160,3 @@ def listed(counted: pa.StructArray, limit: int) -> list[dict[str, Any]]:
 def _flat(array: Any) -> pa.Array:
     """One array, of one chunk or many."""
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
-def _absent(cells: Any) -> Any:
-    """Which cells hold no value: null (past a short record's end), empty, or a MISSING
-    marker in any case."""
-    return pc.or_(pc.is_null(cells), pc.is_in(pc.utf8_lower(cells), value_set=_MISSING))
-
-
-def _reads_as(values: Any, kind: str) -> Any:
-    """Which values (none missing) read as ``kind``."""
-    if kind == "text":
-        return pc.is_valid(values)
-    lowered = pc.utf8_lower(values)
-    if kind == "boolean":
-        return pc.is_in(lowered, value_set=BOOLEANS)
-    return classify(lowered)["date" if kind in TIMES else kind]
