@@ -17,6 +17,19 @@
   OFFSET n``, and ``LIKE '%text%'`` (across every column for a search, one for a filter),
   with ``count(*)`` of the matches, as Datasette shows. In this process, no HTTP: the figure
   is SQLite's work alone.
+- **duckdb**: the peer issue 17 names, an analytical column engine, in this process (no HTTP,
+  all cores: DuckDB's own threads). *Warm*: the file read once (``read_csv``, types detected)
+  into a table, then the same questions as SQL: ``ORDER BY col, rowid LIMIT 100 OFFSET n``,
+  ``ILIKE '%text%'`` (across every column, as text, for a search), ``count(*)`` of the matches.
+  *Cold*: a fresh connection that reads the file and answers the one question, timed together,
+  beside tablecast's cold rows.
+
+Profiles and facets (issue 17): tablecast's ``columns/{n}`` (one column's profile) and
+``facets/{n}?q=...`` (value counts under a search), warm (first asked of a version whose other
+views were asked) and cold (first thing asked of a fresh version); DuckDB answers the same with
+``count``/``count(DISTINCT)``/``min``/``max``/``avg``, the top 10 values and a 20-bin histogram,
+and ``GROUP BY col ORDER BY count(*) DESC, col LIMIT 50`` under the search's ``ILIKE``. A server
+without those endpoints (404) skips them, and the report says so.
 """
 
 from __future__ import annotations
@@ -28,11 +41,13 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import duckdb
 import orjson
 
 from bench import emit, servers
@@ -55,6 +70,15 @@ COLD: list[tuple[str, dict[str, str]]] = [
     ("sort text (name)", {"sort": "1"}),
     ("search 'lovelace'", {"q": "lovelace"}),
 ]
+# (label, path under the document, query): profiles and facets (issue 17)
+PROFILES: list[tuple[str, str, dict[str, str]]] = [
+    ("profile decimal (amount)", "columns/4", {}),
+    ("profile date (date)", "columns/3", {}),
+    ("profile text (city)", "columns/2", {}),
+    ("facets city, search 'lovelace'", "facets/2", {"q": "lovelace"}),
+    ("facets group, search 'a'", "facets/9", {"q": "a"}),
+]
+COLD_PROFILES = [PROFILES[0], PROFILES[3]]
 FOLLOWING = [2, 3, 4, 5, 50, 500, 2000]  # pages after the first (clamped to those there are)
 COLUMN_TYPES = [
     "INTEGER",
@@ -93,13 +117,24 @@ def tablecast(rows: int) -> list[dict[str, Any]]:
             count = orjson.loads(body)["page_count"]
             following = [get(f"{pages}/{min(n, count)}?{urlencode(query)}")[0] for n in FOLLOWING]
             results.append(row("tablecast", label, first, following))
-        for label, query in COLD:
-            put = urllib.request.Request(server_url(server, f"/parser/api/docs/{doc['id']}"))
-            put.method, put.data = "PUT", data
+        base = server_url(server, f"/parser/api/docs/{doc['id']}")
+        for label, path, query in PROFILES:
+            seconds = get_or_missing(f"{base}/{path}?{urlencode(query)}".rstrip("?"))
+            results.append(row("tablecast", label, seconds, []))
+
+        def new_version() -> None:
+            put = urllib.request.Request(base, data=data, method="PUT")
             put.add_header("Authorization", f"Bearer {doc['edit_key']}")
             with urllib.request.urlopen(put, timeout=600) as response:
                 response.read()
+
+        for label, query in COLD:
+            new_version()
             seconds, _ = get(f"{pages}/1?{urlencode(query)}")
+            results.append(row("tablecast", f"cold: {label}", seconds, []))
+        for label, path, query in COLD_PROFILES:
+            new_version()
+            seconds = get_or_missing(f"{base}/{path}?{urlencode(query)}".rstrip("?"))
             results.append(row("tablecast", f"cold: {label}", seconds, []))
         download = server_url(server, f"/parser/api/docs/{doc['id']}/download?format=tsv")
         for label, query in EXPORTS:
@@ -154,15 +189,29 @@ class RssWatch:
         self._thread.join()
 
 
+def get_or_missing(url: str) -> float | None:
+    """Seconds to answer, or None where the server has no such endpoint (a server from before
+    profiles and facets: 404 with Tornado's "Not Found", where a missing document or version
+    says which)."""
+    try:
+        return get(url)[0]
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        if err.code == 404 and orjson.loads(body)["error"]["message"] == "Not Found":
+            return None
+        raise
+
+
 def server_url(server: servers.ServerProcess, path: str) -> str:
     return server.url(path).replace("ws://", "http://")
 
 
-def row(server: str, label: str, first: float, following: list[float]) -> dict[str, Any]:
+def row(server: str, label: str, first: float | None, following: list[float]) -> dict[str, Any]:
+    """``first`` None: not measured (the server has no such endpoint)."""
     return {
         "server": server,
         "query": label,
-        "first_ms": 1000 * first,
+        "first_ms": None if first is None else 1000 * first,
         "following_p50_ms": 1000 * statistics.median(following) if following else None,
         "following_max_ms": 1000 * max(following) if following else None,
     }
@@ -201,6 +250,114 @@ def sqlite_peer(rows: int) -> list[dict[str, Any]]:
         return results
 
 
+def duckdb_peer(rows: int) -> list[dict[str, Any]]:
+    path = tsv_file(rows)
+    names = HEADER.split("\t")
+
+    def load() -> duckdb.DuckDBPyConnection:
+        db = duckdb.connect()  # in memory: what read_csv makes of the file
+        db.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', delim='\t', header=true)")
+        return db
+
+    def page(db: duckdb.DuckDBPyConnection, query: dict[str, str], n: int) -> None:
+        where, args = _duck_where(query, names)
+        order = "ORDER BY rowid"
+        if "sort" in query:
+            direction = "DESC" if query.get("order") == "desc" else "ASC"
+            order = f'ORDER BY "{names[int(query["sort"])]}" {direction} NULLS LAST, rowid'
+        db.execute(f"SELECT * FROM t {where} {order} LIMIT 100 OFFSET ?", [*args, (n - 1) * 100])
+        db.fetchall()
+        if n == 1:  # how many rows match, as a page says
+            db.execute(f"SELECT count(*) FROM t {where}", args).fetchall()
+
+    def timed(work: Any, *args: Any) -> float:
+        began = time.perf_counter()
+        work(*args)
+        return time.perf_counter() - began
+
+    began = time.perf_counter()
+    db = load()
+    results = [row("duckdb", "first page, types inferred", time.perf_counter() - began, [])]
+    for label, query in QUERIES:
+        first = timed(page, db, query, 1)
+        following = [timed(page, db, query, n) for n in FOLLOWING]
+        results.append(row("duckdb", label, first, following))
+    for label, path_, query in PROFILES:
+        results.append(row("duckdb", label, timed(_duck_profile, db, path_, query, names), []))
+    db.close()
+
+    def cold(work: Any, *args: Any) -> None:
+        fresh = load()
+        work(fresh, *args)
+        fresh.close()
+
+    for label, query in COLD:
+        results.append(row("duckdb", f"cold: {label}", timed(cold, page, query, 1), []))
+    for label, path_, query in COLD_PROFILES:
+        seconds = timed(cold, _duck_profile, path_, query, names)
+        results.append(row("duckdb", f"cold: {label}", seconds, []))
+    return results
+
+
+def _duck_where(query: dict[str, str], names: list[str]) -> tuple[str, list[str]]:
+    clauses, args = [], []
+    if "q" in query:  # every column as text, as a search reads cells
+        clauses.append("(" + " OR ".join(f'CAST("{n}" AS VARCHAR) ILIKE ?' for n in names) + ")")
+        args += [f"%{query['q']}%"] * len(names)
+    for key, text in query.items():
+        if key.startswith("filter."):
+            clauses.append(f'CAST("{names[int(key[7:])]}" AS VARCHAR) ILIKE ?')
+            args.append(f"%{text}%")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _duck_profile(
+    db: duckdb.DuckDBPyConnection, path: str, query: dict[str, str], names: list[str]
+) -> None:
+    """What tablecast's ``columns/{n}`` or ``facets/{n}`` answers, as DuckDB's SQL."""
+    kind, n = path.split("/")
+    column = f'"{names[int(n)]}"'
+    where, args = _duck_where(query, names)
+    if kind == "facets":  # one pass: the counts, and from them the total and distinct
+        db.execute(
+            f"WITH c AS (SELECT {column} AS value, count(*) AS n FROM t {where} GROUP BY value)"
+            " SELECT value, n, sum(n) OVER (), count(*) OVER () FROM c"
+            " ORDER BY n DESC, value LIMIT 50",
+            args,
+        ).fetchall()
+        return
+    kind_of = db.execute(
+        "SELECT column_type FROM (DESCRIBE t) WHERE column_name = ?", [names[int(n)]]
+    ).fetchone()
+    typed = kind_of[0] if kind_of else "VARCHAR"
+    numeric = typed in ("BIGINT", "DOUBLE")
+    # numbers as they are; dates as seconds since 1970, as tablecast's histogram bins them
+    value = (
+        column
+        if numeric
+        else f"epoch({column})"
+        if typed.startswith(("DATE", "TIMESTAMP"))
+        else None
+    )
+    stats = f", min({value}), max({value}), avg({value})" if value else ""
+    summary = db.execute(
+        f"SELECT count(*), count({column}), count(DISTINCT {column}){stats} FROM t {where}", args
+    ).fetchone()
+    db.execute(
+        f"SELECT {column} AS value, count(*) AS n FROM t {where} GROUP BY value"
+        " ORDER BY n DESC, value LIMIT 10",
+        args,
+    ).fetchall()
+    if value and summary and summary[3] is not None:  # numbers and dates: 20 bins
+        low, high = summary[3], summary[4]
+        width = (high - low) / 20 or 1
+        db.execute(
+            f"SELECT least(floor(({value} - ?) / ?), 19) AS bin, count(*) FROM t {where}"
+            " GROUP BY bin",
+            [low, width, *args],
+        ).fetchall()
+
+
 def _where(query: dict[str, str], names: list[str]) -> tuple[str, list[str]]:
     clauses, args = [], []
     if "q" in query:
@@ -214,42 +371,59 @@ def _where(query: dict[str, str], names: list[str]) -> tuple[str, list[str]]:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    ours = {r["query"]: r for r in results if r["server"] == "tablecast"}
-    theirs = {r["query"]: r for r in results if r["server"] == "sqlite"}
-    print(
-        f"{'query':34} {'tablecast first':>16} {'sqlite first':>13} {'ratio':>6}"
-        f" {'tc next p50':>12} {'tc next max':>12} {'sqlite next p50':>16} {'ratio':>6}"
-    )
+    by_server: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in results:
+        by_server.setdefault(r["server"], {})[r["query"]] = r
+    ours, sqlite, duck = (by_server.get(k, {}) for k in ("tablecast", "sqlite", "duckdb"))
+
+    def ms(value: float | None, decimals: int = 0) -> str:
+        return f"{'—':>10}" if value is None else f"{value:8.{decimals}f}ms"
+
+    def versus(peer: dict[str, Any] | None, mine: float | None, key: str = "first_ms") -> str:
+        theirs = peer.get(key) if peer else None
+        if theirs is None:
+            return f"{'':10} {'':6}"
+        ratio = f"{theirs / mine:5.1f}x" if mine else f"{'':6}"
+        return f"{ms(theirs, 1 if key == 'following_p50_ms' else 0)} {ratio}"
+
+    print(f"{'first page of a view (warm)':38} {'tablecast':>10} {'sqlite':>10} {'ratio':>6}"
+          f" {'duckdb':>10} {'ratio':>6}")  # fmt: skip
     for label, r in ours.items():
         if "first_ms" not in r or label.startswith("cold: "):
             continue
-        peer = theirs.get(label)
-        line = f"{label:34} {r['first_ms']:14.0f}ms"
-        if peer:
-            line += f" {peer['first_ms']:11.0f}ms {peer['first_ms'] / r['first_ms']:5.1f}x"
-        else:
-            line += f" {'':13} {'':6}"
-        if r["following_p50_ms"] is not None:
-            line += f" {r['following_p50_ms']:10.1f}ms {r['following_max_ms']:10.1f}ms"
-        if peer and r["following_p50_ms"]:
-            line += f" {peer['following_p50_ms']:14.1f}ms"
-            line += f" {peer['following_p50_ms'] / r['following_p50_ms']:5.1f}x"
-        print(line)
+        mine = r["first_ms"]
+        print(
+            f"{label:38} {ms(mine)} {versus(sqlite.get(label), mine)}"
+            f" {versus(duck.get(label), mine)}"
+        )
+    print(f"{'following pages, p50 (max)':38} {'tablecast':>10} {'(max)':>10} {'sqlite':>10}"
+          f" {'ratio':>6} {'duckdb':>10} {'ratio':>6}")  # fmt: skip
     for label, r in ours.items():
-        if label.startswith("cold: "):
-            warm = ours.get(label.removeprefix("cold: "))
-            line = f"{label:34} {r['first_ms']:14.0f}ms"
-            if warm:
-                times = r["first_ms"] / warm["first_ms"]
-                line += f"  (warm {warm['first_ms']:.0f}ms: cold is {times:.1f}x)"
-            print(line)
+        if r.get("following_p50_ms") is None:
+            continue
+        mine = r["following_p50_ms"]
+        print(
+            f"{label:38} {mine:8.1f}ms {r['following_max_ms']:8.1f}ms"
+            f" {versus(sqlite.get(label), mine, 'following_p50_ms')}"
+            f" {versus(duck.get(label), mine, 'following_p50_ms')}"
+        )
+    print(f"{'cold: first thing asked of a version':38} {'tablecast':>10} {'warm':>10}"
+          f" {'cold/warm':>9} {'duckdb':>10} {'ratio':>6}")  # fmt: skip
+    for label, r in ours.items():
+        if not label.startswith("cold: "):
+            continue
+        mine, warm = r["first_ms"], ours.get(label.removeprefix("cold: "), {}).get("first_ms")
+        times = f"{mine / warm:8.1f}x" if mine and warm else f"{'':9}"
+        print(f"{label:38} {ms(mine)} {ms(warm)} {times} {versus(duck.get(label), mine)}")
     for r in ours.values():
         if "mb_per_second" in r:
             print(
-                f"{r['query']:34} {r['megabytes']:.1f} MB in {r['seconds']:.2f}s ="
+                f"{r['query']:38} {r['megabytes']:.1f} MB in {r['seconds']:.2f}s ="
                 f" {r['mb_per_second']:.0f} MB/s, server RSS +{r['rss_growth_mib']:.0f} MiB"
             )
-    print("ratio: sqlite's time over tablecast's (above 1: tablecast is faster)")
+    if any(r.get("first_ms", 0) is None for r in ours.values()):
+        print("—: not served by this tablecast (404: no profiles or facets yet), skipped")
+    print("ratio: the peer's time over tablecast's (above 1: tablecast is faster)")
 
 
 def main(argv: list[str]) -> list[dict[str, Any]]:
@@ -257,5 +431,5 @@ def main(argv: list[str]) -> list[dict[str, Any]]:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = tablecast(args.rows) + sqlite_peer(args.rows)
+    results = tablecast(args.rows) + sqlite_peer(args.rows) + duckdb_peer(args.rows)
     return emit(results, args.json, report)

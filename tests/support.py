@@ -707,7 +707,7 @@ FLIGHTS_HEADER = (
 FLIGHTS_TYPES = [
     "integer", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
     "integer", "text", "integer", "text", "text", "text", "integer", "integer", "integer",
-    "integer", "date",
+    "integer", "datetime",
 ]  # fmt: skip
 
 

@@ -19,7 +19,7 @@ def load(argv: list[str], environ: dict[str, str]) -> config.Settings:
 def test_defaults():
     settings = load([], {})
     assert (settings.host, settings.port, settings.data_dir) == ("127.0.0.1", 8080, Path("data"))
-    assert settings.max_upload_bytes == 256 * 1024 * 1024
+    assert settings.max_upload_bytes == 2 * 1024**3  # a gigabyte table fits (issue 17)
     assert settings.page_size == 100
 
 

@@ -194,3 +194,24 @@ def test_documents_unused_past_the_ttl_are_removed(server_factory):
         timeout=15,
         what="the unused document removed",
     )
+
+
+async def test_a_gigabyte_file_is_taken_by_default(server_factory):
+    # issue 17: a 1 GB table uploaded from the browser. The app announces the file's size in
+    # upload_begin, and the server refuses there what it would not take: the file size limit
+    # (too_large) and what one address's unfinished uploads may hold (too_many_uploads).
+    server = server_factory()
+    ws = await v1(server)
+    hello = await expect(ws, "hello")
+    assert hello["limits"]["max_upload_bytes"] >= 10**9
+    begin = {"type": "upload_begin", "filename": "big.csv", "size": 10**9}
+    await ws.send(json.dumps(begin))
+    ready = await expect(ws, "upload_ready")
+    await ws.send(table(100))  # under way, then called off: nothing of it is kept
+    await ws.send(json.dumps({"type": "upload_cancel"}))
+    assert (await expect(ws, "upload_cancelled"))["upload"] == ready["upload"]
+    # and a limit is still there, past it
+    too_big = hello["limits"]["max_upload_bytes"] + 1
+    await ws.send(json.dumps({**begin, "size": too_big}))
+    assert (await expect(ws, "error"))["code"] == "too_large"
+    await ws.close()

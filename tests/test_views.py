@@ -5,18 +5,37 @@ from __future__ import annotations
 import csv
 import io
 import random
+import urllib.request
 from urllib.parse import urlencode
 
 import numpy as np
 import orjson
 import pytest
 
-from support import PEOPLE, http, meta, people_tsv, rows, text_of, write_version
+from support import (
+    PEOPLE,
+    editor,
+    expect,
+    http,
+    meta,
+    nothing_more,
+    people_tsv,
+    rows,
+    text_of,
+    v1,
+    write_version,
+)
 from tablecast.errors import TablecastError
 from tablecast.service.views import Blocks
 from tablecast.table.blocks import BLOCK_RECORDS
 from tablecast.table.columns import TableText
-from tablecast.table.view import View, view_from_message, view_from_query
+from tablecast.table.view import (
+    MAX_TYPES,
+    View,
+    view_from_json,
+    view_from_message,
+    view_from_query,
+)
 
 
 def column_type(cells: list[str], delimiter: str = ",") -> str:
@@ -29,7 +48,13 @@ def column_type(cells: list[str], delimiter: str = ",") -> str:
     [
         (["1", "-2", "+3", "1,234", "-1,234,567", "", "0"], "integer"),
         (["1.5", "-0.25", ".5", "1,234.50", "7", ""], "decimal"),
-        (["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"], "date"),
+        (
+            ["2026-11-24", "1999-01-31", "2026-11-24T10:30", "2026-11-24 10:30:00.5+01:00"],
+            "datetime",
+        ),
+        (["2026-11-24", "1999-01-31", "NA"], "date"),
+        (["true", "FALSE", "Yes", "no", ""], "boolean"),
+        (["1", "0", "1"], "integer"),  # not booleans: numbers
         (["12", "x", "3"], "text"),  # mixed: sorted as text
         (["1,23"], "text"),  # not thousands: in a comma-separated file, a list
         (["12,345,67"], "text"),
@@ -170,7 +195,9 @@ def test_pages_carry_types_and_sort_by_each_type(server, people):
     assert names(by_name) == ["Ada", "ada", "Alan", "Edsger", "grace"]
     assert by_name["rows"] == [1, 5, 3, 4, 2]  # each row's number in the file
     assert by_name["view"] == {
-        "sort": 0, "order": "asc", "q": "", "filters": {}, "header": None, "by": None
+        "sort": 0, "order": "asc", "q": "", "filters": {}, "facets": {}, "header": None,
+        "types": {},
+        "by": None,
     }  # fmt: skip
     assert names(page(server, people, sort="2")) == ["grace", "Alan", "Ada", "ada", "Edsger"]
     desc = page(server, people, sort="2", order="desc")
@@ -280,3 +307,120 @@ async def test_the_view_cache_counts_what_it_keeps_and_stays_within_its_budget(t
     assert views._used == sum(views._sizes.values()) <= views.memory
     views.close()
     store.close()
+
+
+# Types a person sets for a column (a view's types)
+
+SCORES = "name,score,amount\nA,10,10\nB,9,9\nC,about 3,100\nD,-2,-2\nE,NA,7\nF,100,1\n"
+
+
+@pytest.fixture
+def scores(server):
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=scores.csv", SCORES.encode())
+    assert status == 201
+    return doc
+
+
+def test_a_text_column_of_numbers_sorts_as_integer_when_set_junk_last(server, scores):
+    inferred = page(server, scores, sort="1")
+    assert inferred["types"] == ["text", "text", "integer"]
+    assert names(inferred) == ["D", "A", "F", "B", "C", "E"]  # as text: "-2" < "10" < "100"
+    up = page(server, scores, **{"sort": "1", "type.1": "integer"})
+    assert up["types"] == ["text", "integer", "integer"]  # the effective types
+    assert up["view"]["types"] == {"1": "integer"}
+    # "about 3" does not read as an integer: with the missing, last, in file order
+    assert names(up) == ["D", "B", "A", "F", "C", "E"]
+    down = page(server, scores, **{"sort": "1", "order": "desc", "type.1": "integer"})
+    assert names(down) == ["F", "A", "B", "D", "C", "E"]
+    # a plain page says the set types too; an empty one sets none
+    assert page(server, scores, **{"type.1": "integer"})["types"] == ["text", "integer", "integer"]
+    assert page(server, scores, **{"type.1": ""})["view"]["types"] == {}
+    # a download of the view is in its order
+    url = f"{server.url}/parser/api/docs/{scores['id']}/download?format=csv&sort=1&type.1=integer"
+    status, text, _ = http("GET", url)
+    assert status == 200 and [r[0] for r in csv.reader(io.StringIO(text))][1:3] == ["D", "B"]
+
+
+def test_json_lines_write_numbers_as_the_views_types_say(server, scores):
+    url = f"{server.url}/parser/api/docs/{scores['id']}/download?format=jsonl"
+
+    def lines(query: str) -> list[dict]:
+        with urllib.request.urlopen(f"{url}&{query}", timeout=30) as response:
+            return [orjson.loads(line) for line in response.read().splitlines()]
+
+    inferred = lines("")
+    assert [r["score"] for r in inferred][:3] == ["10", "9", "about 3"]
+    assert [r["amount"] for r in inferred][:3] == [10, 9, 100]
+    typed = lines("type.1=integer&type.2=text")
+    assert [r["score"] for r in typed][:3] == [10, 9, "about 3"]  # what reads as one
+    assert [r["amount"] for r in typed][:3] == ["10", "9", "100"]
+
+
+def test_a_numeric_column_set_to_text_sorts_as_text(server, scores):
+    assert names(page(server, scores, sort="2")) == ["D", "F", "E", "B", "A", "C"]
+    as_text = page(server, scores, **{"sort": "2", "type.2": "text"})
+    assert as_text["types"] == ["text", "text", "text"]
+    assert names(as_text) == ["D", "F", "A", "C", "E", "B"]  # "-2" "1" "10" "100" "7" "9"
+
+
+def test_a_type_naming_no_type_or_no_column_is_a_bad_option(server, scores):
+    for query in ("type.1=number", "type.1=Integer", "type.9=integer", "type.x=integer"):
+        url = f"{server.url}/parser/api/docs/{scores['id']}/pages/1?{query}"
+        status, body, _ = http("GET", url)
+        assert (status, body["error"]["code"]) == (400, "bad_option"), query
+    for bad in ({"types": {"1": "float"}}, {"types": ["integer"]}, {"types": {"1": 3}}):
+        with pytest.raises(TablecastError) as caught:
+            view_from_message(bad)
+        assert caught.value.code == "bad_option"
+    many = {f"type.{n}": "text" for n in range(MAX_TYPES + 1)}
+    with pytest.raises(TablecastError):
+        view_from_query(many.get, list(many))
+
+
+def test_views_parse_types_from_queries_and_messages():
+    query = {"sort": "1", "type.3": "boolean", "type.1": "datetime", "type.2": ""}
+    view = view_from_query(query.get, list(query))
+    assert view.types == ((1, "datetime"), (3, "boolean"))  # by column, empty ones dropped
+    assert view_from_message({"sort": 1, "types": {"3": "boolean", "1": "datetime"}}) == view
+    assert view_from_json(view.encode()) == view  # as a shared view is stored
+    assert view.as_dict()["types"] == {"1": "datetime", "3": "boolean"}
+    assert view.typed(["text", "text", "date", "text"]) == ["text", "datetime", "date", "boolean"]
+    assert view.typed(None) is None  # not known yet
+    assert view_from_message({"types": {"1": "integer", "01": "text"}}).types == ((1, "text"),)
+    with pytest.raises(TablecastError) as caught:
+        view_from_message({"types": {"1": "x" * 100_000}})
+    assert len(caught.value.message) < 100  # a refused name is not echoed back
+
+
+async def test_an_editors_types_are_shared_with_every_follower(server, scores):
+    ed = await editor(server, scores["id"], scores["edit_key"])
+    follower = await v1(server, scores["id"])
+    await expect(ed, "access")
+    await expect(follower, "page", cause="join")
+    message = {"type": "view", "sort": 1, "types": {"1": "integer"}, "by": "Ada"}
+    await ed.send(orjson.dumps(message).decode())
+    for ws in (ed, follower):
+        shared = await expect(ws, "page", cause="view")
+        assert shared["view"]["types"] == {"1": "integer"} and shared["view"]["by"] == "Ada"
+        assert shared["types"] in (None, ["text", "integer", "integer"])
+        assert names(shared) == ["D", "B", "A", "F", "C", "E"]
+    # kept with the document: a follower joining later sees it, and so does the HTTP API
+    late = await v1(server, scores["id"])
+    joined = await expect(late, "page", cause="join")
+    assert joined["view"]["types"] == {"1": "integer"} and joined["types"] == [
+        "text", "integer", "integer"
+    ]  # fmt: skip
+    status, doc, _ = http("GET", f"{server.url}/parser/api/docs/{scores['id']}")
+    assert (status, doc["shared_view"]["types"]) == (200, {"1": "integer"})
+    # a follower who may not edit sets a type for itself alone
+    await follower.send(orjson.dumps({"type": "view", "types": {"2": "text"}}).decode())
+    own = await expect(follower, "page", cause="request")
+    assert own["types"] == ["text", "text", "text"] and own["view"]["types"] == {"2": "text"}
+    await nothing_more(late, skip=("presence",))
+    # naming no type: refused, nothing changes
+    await ed.send(orjson.dumps({"type": "view", "types": {"1": "number"}}).decode())
+    error = await expect(ed, "error", code="bad_option")
+    assert error["request"] == "view"
+    await nothing_more(late, skip=("presence",))
+    for ws in (ed, follower, late):
+        await ws.close()

@@ -269,3 +269,28 @@ async def test_a_new_version_answers_its_uploader_and_reaches_followers_before_o
         assert (page["version"], page["shared"], page["view"]["q"]) == (2, False, f"{HELD}{i}")
         assert page["total_number"] == 200
     assert gate.ran[-3:] == [f"search {HELD}2", f"search {HELD}1", f"search {HELD}0"]
+
+
+async def test_types_told_later_are_each_viewers_views_types(hub):
+    """Types not known when a page went out come in a message after it: each viewer is told
+    them as its pages say them, with the types its view (a follower: the shared one) sets."""
+    _, hub_, document_id = hub
+    follower, alone, plain = Viewer(), Viewer(follow=False), Viewer(follow=False)
+    room = await hub_.join(follower, document_id)
+    assert room is not None and room.document.version is not None
+    for viewer in (alone, plain):
+        assert await hub_.join(viewer, document_id) is room
+    await hub_.set_view(room, View(types=((1, "text"),)))
+    alone.view = View(types=((0, "boolean"),))
+    for viewer in (follower, alone, plain):
+        viewer.received.clear()
+    await hub_._tell_types(room, room.document.version)
+    told = {
+        name: [m["types"] for m in viewer.received if m["type"] == "types"]
+        for name, viewer in (("follower", follower), ("alone", alone), ("plain", plain))
+    }
+    assert told == {
+        "follower": [["text", "text"]],
+        "alone": [["boolean", "integer"]],
+        "plain": [["text", "integer"]],
+    }

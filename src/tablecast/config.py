@@ -134,8 +134,11 @@ class Settings:
         "base URL for share links, e.g. https://tables.example.com (default: from the request)",
         metavar="URL",
     )
+    # 2 GiB: a gigabyte table (issue 17) fits with room to spare. An upload streams to disk
+    # as it arrives; what a file this large costs (disk: about 4 times the file per version;
+    # memory: when its columns are made) is in docs/operations.md, "Why 2 GiB a file".
     max_upload_bytes: int = _setting(
-        256 * MiB, "largest file one upload may send", parse_size, "SIZE"
+        2 * GiB, "largest file one upload may send", parse_size, "SIZE"
     )
     max_message_bytes: int = _setting(
         4 * MiB, "largest single WebSocket message from a tablecast.v1 client", parse_size, "SIZE"
@@ -252,14 +255,14 @@ class Settings:
         "COUNT",
     )
     max_uploading_bytes: int = _setting(
-        1 * GiB,
+        4 * GiB,
         "bytes that unfinished uploads may hold together; past that uploads are refused"
         " (too_many_uploads) until some finish (0: no limit)",
         parse_size,
         "SIZE",
     )
     max_uploading_bytes_per_ip: int = _setting(
-        512 * MiB,
+        2 * GiB,
         "bytes that one client address's unfinished uploads may hold (0: no limit)",
         parse_size,
         "SIZE",

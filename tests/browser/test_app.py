@@ -294,7 +294,7 @@ async def test_long_cells_are_clipped_and_readable_on_focus(server, open_page, t
     await upload(page, write(tmp_path / "long.tsv", f"id\tdescription\n1\t{long_text}\n".encode()))
     # the table is drawn again when the column types arrive (and each drawing marks its
     # clipped cells a frame later): the cell looked at is the last drawing's
-    sort = page.locator("#table thead button").nth(1)
+    sort = page.locator("#table thead button.sort").nth(1)
     await expect(sort).to_have_attribute("title", "Sort by description (text)")
     cell = page.locator("#table tbody td").nth(1)
     await expect(cell).to_have_class(re.compile("clipped"))

@@ -307,10 +307,19 @@ class Hub:
         finally:  # known now (or to be tried again by the next page)
             room.typing.discard((version.id, version.meta.has_header))
         if room.document.version is not None and room.document.version.id == version.id:
-            message = protocol.message(
-                "types", version=version.number, header=version.meta.has_header, types=types
-            )
-            _send_each(room.v1_viewers(), Frame(message))
+            # each viewer is told them as its view sets them (its pages say the same)
+            told: dict[tuple[str, ...], list[Viewer]] = {}
+            for viewer in room.v1_viewers():
+                view = _seen_with(room, kind_of(viewer), viewer)
+                told.setdefault(tuple(view.typed(types) or ()), []).append(viewer)
+            for effective, viewers in told.items():
+                message = protocol.message(
+                    "types",
+                    version=version.number,
+                    header=version.meta.has_header,
+                    types=list(effective),
+                )
+                _send_each(viewers, Frame(message))
 
     async def send_page(
         self,

@@ -24,7 +24,7 @@ log = logging.getLogger("tablecast.service.limits")
 class Limits:
     """What the store may hold and uploads may take (0: no limit); see Settings for each."""
 
-    max_upload_bytes: int = 256 * 1024 * 1024
+    max_upload_bytes: int = 2 * 1024 * 1024 * 1024  # as Settings (see docs/operations.md)
     max_documents: int = 0
     max_stored_bytes: int = 0
     document_ttl: float = 0.0

@@ -30,19 +30,21 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from .. import tasks
 from ..errors import TablecastError
 from ..model import Version
 from ..store.base import Store
+from ..table import profiles
 from ..table.columns import (
     KINDS,
     Array,
@@ -509,7 +511,7 @@ class Views:
         return None if kinds is None else shown(kinds)
 
     async def types(self, version: Version) -> list[str]:
-        """Each column's type (integer, decimal, date or text) over the version's rows."""
+        """Each column's type (see columns.TYPES) over the version's rows, as inferred."""
         return shown(await self._types(version, self._asking(version)))
 
     async def _types(self, version: Version, asker: Demand) -> list[str]:
@@ -542,8 +544,9 @@ class Views:
         text = await self._text(version, demand)
         rows = _data_rows(version, text)
         if view.sort is not None:
-            rows = await self._order(version, text, view.sort, view.descending, demand)
-        if view.q or view.filters:
+            set_to = view.type_of(view.sort)
+            rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
+        if view.q or view.filters or view.facets:
             matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.record_count, dtype=bool)
             shown[matches] = True
@@ -551,25 +554,45 @@ class Views:
         return rows
 
     async def _order(
-        self, version: Version, text: TableText, column: int, desc: bool, asker: Demand
+        self,
+        version: Version,
+        text: TableText,
+        column: int,
+        desc: bool,
+        set_to: str | None,
+        asker: Demand,
     ) -> Array:
-        key = ("order", version.id, version.meta.has_header, column, desc)
+        """The version's rows sorted by a column, read as its inferred kind, or as ``set_to``,
+        the type a person set for it: then its values that do not read as that type sort with
+        the missing ones (unless it is the inferred type: a decimal comma stays one)."""
+        key = ("order", version.id, version.meta.has_header, column, desc, set_to)
 
         async def sort(demand: Demand) -> Array:
             kind = (await self._types(version, demand))[column]
+            strict = set_to is not None and shown([kind]) != [set_to]
+            if strict:
+                assert set_to is not None
+                kind = set_to
             rows = _data_rows(version, text)
-            return await self._run(demand, text.order, column, rows, kind, desc)
+            return await self._run(demand, text.order, column, rows, kind, desc, strict)
 
         return await self._kept_or(key, sort, asker)
 
     async def _matches(self, version: Version, text: TableText, view: View, asker: Demand) -> Array:
-        key = ("matches", version.id, version.meta.has_header, view.q, view.filters)
+        key = ("matches", version.id, version.meta.has_header, view.q, view.filters, view.facets)
         first = version.first_data_record
 
         def search() -> Array:
             found: Array | None = text.search(view.q, first) if view.q else None
             for column, needle in view.filters:
                 these = text.search(needle, first, column)
+                found = these if found is None else np.intersect1d(found, these)
+            if view.facets:  # one mask for them all: each a pass over its column
+                picked = None
+                for column, values in view.facets:
+                    chosen = profiles.chosen(text.column(column).slice(first), values)
+                    picked = chosen if picked is None else pc.and_(picked, chosen)
+                these = np.asarray(pc.indices_nonzero(picked).to_numpy(), np.int64) + first
                 found = these if found is None else np.intersect1d(found, these)
             assert found is not None
             return found
@@ -587,6 +610,77 @@ class Views:
             return Blocks(await self._run(demand, self.store.read_all, version.id))
 
         return await self._kept_or(("blocks", version.id), read, self._asking(version))
+
+    # Column profiles and facet counts (see tablecast.table.profiles)
+
+    async def profile(
+        self, version: Version, view: View, column: int | None
+    ) -> list[dict[str, Any]]:
+        """The profile of column ``column`` (None: of each column) over the rows the view
+        shows, whatever their order, as shared work. ``version`` as the view reads it
+        (View.on)."""
+        view.check(version)
+        asker = self._asking(version)
+        unsorted = _unsorted(view)
+        columns = range(version.meta.width) if column is None else (column,)
+        return list(
+            await asyncio.gather(*(self._profile(version, unsorted, n, asker) for n in columns))
+        )
+
+    async def _profile(
+        self, version: Version, view: View, column: int, asker: Demand
+    ) -> dict[str, Any]:
+        key = ("profile", version.id, version.meta.has_header, view, column)
+
+        async def make(demand: Demand) -> dict[str, Any]:
+            text = await self._text(version, demand)
+            inferred = (await self._types(version, demand))[column]
+            kind = _override(view, column, inferred)
+            rows = await self._unsorted_rows(version, view, demand)
+            first = version.first_data_record
+
+            def profile() -> dict[str, Any]:
+                cells = profiles.cells_of(text, column, rows, first)
+                return profiles.profile(cells, kind, inferred)
+
+            return await self._run(demand, profile)
+
+        return await self._kept_or(key, make, asker)
+
+    async def facet_counts(
+        self, version: Version, view: View, column: int, limit: int
+    ) -> dict[str, Any]:
+        """How many rows hold each value of column ``column`` under the view without its own
+        facet on that column (so that another of its values can be picked), most frequent
+        first, ``limit`` of them, as shared work; which of them the view picked."""
+        view.check(version)
+        if column >= version.meta.width:  # (check says so only of columns it names)
+            raise TablecastError("bad_option", f"the table has no column {column}")
+        others = _unsorted(view.without_facet(column))
+        key = ("facets", version.id, version.meta.has_header, others, column, limit)
+
+        async def make(demand: Demand) -> dict[str, Any]:
+            text = await self._text(version, demand)
+            rows = await self._unsorted_rows(version, others, demand)
+            first = version.first_data_record
+
+            def count() -> dict[str, Any]:
+                cells = profiles.cells_of(text, column, rows, first)
+                return profiles.facet_counts(cells, limit)
+
+            return await self._run(demand, count)
+
+        counts = await self._kept_or(key, make, self._asking(version))
+        picked = set(view.facet(column))
+        values = [{**value, "selected": value["value"] in picked} for value in counts["values"]]
+        return {**counts, "values": values}
+
+    async def _unsorted_rows(self, version: Version, view: View, asker: Demand) -> Array | None:
+        """The rows a view without a sort shows, in order; None: every row (no copy made)."""
+        if not view.picks:
+            return None
+        key = ("rows", version.id, version.meta.has_header, view)
+        return await self._kept_or(key, lambda demand: self._rows(version, view, demand), asker)
 
     def close(self) -> None:
         self._closed = True
@@ -621,6 +715,20 @@ class Blocks:
         shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         body = self.text[shift + np.arange(int(lengths.sum()))].tobytes()
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
+
+
+def _unsorted(view: View) -> View:
+    """The view's rows in file order: what a profile or facet counts describe."""
+    return replace(view, sort=None, descending=False)
+
+
+def _override(view: View, column: int, inferred: str) -> str:
+    """The kind a column's values are read as in the view: the type a person set for it, if
+    the view sets one, else the inferred kind (as sorts read it: see Views._order)."""
+    chosen = view.type_of(column)
+    if chosen is None or chosen == shown([inferred])[0]:  # a decimal comma stays one
+        return inferred
+    return chosen
 
 
 def _data_rows(version: Version, text: TableText) -> Array:

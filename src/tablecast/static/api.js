@@ -1,7 +1,9 @@
 // Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
-// old versions, the versions list, restoring one, and the links of downloads. A failed call
+// old versions, the versions list, restoring one, column profiles, facet values, and the links
+// of downloads. A failed call
 // throws an Error with the server's error `code`.
 
+import { facetList } from "./views.js";
 import { API_PATH } from "./wire.js";
 
 // Versions the list shows at first, and adds each time older ones are asked for: the panel
@@ -13,7 +15,8 @@ export function documentPath(documentId) {
   return `${API_PATH}/${documentId}`;
 }
 
-// A view (sort, search, filters, header) as the API's query parameters, and which version.
+// A view (sort, search, filters, facets, types, header) as the API's query parameters, and
+// which version.
 export function viewQuery(view, version) {
   const params = new URLSearchParams();
   if (view) {
@@ -21,6 +24,10 @@ export function viewQuery(view, version) {
     if (view.sort !== null && view.order === "desc") params.set("order", "desc");
     if (view.q) params.set("q", view.q);
     for (const [column, text] of Object.entries(view.filters)) params.set(`filter.${column}`, text);
+    for (const [column, values] of facetList(view)) {
+      for (const value of values) params.append(`facet.${column}`, value);
+    }
+    for (const [column, type] of Object.entries(view.types || {})) params.set(`type.${column}`, type);
     if (view.header !== null) params.set("header", view.header ? "1" : "0");
   }
   if (version) params.set("version", version);
@@ -56,4 +63,18 @@ export async function fetchVersions(documentId, before = null, limit = VERSIONS_
 export async function restoreVersion(documentId, version, editKey) {
   const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
   return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
+}
+
+// The profile of every column under a view (the rows it shows; its sort is no matter).
+// `signal` aborts it (another view's are wanted now).
+export async function fetchProfiles(documentId, version, view, signal = undefined) {
+  const params = viewQuery({ ...view, sort: null }, version);
+  return json(await fetch(`${documentPath(documentId)}/columns?${params}`, { signal }));
+}
+
+// A column's values under a view without that column's own facets, most frequent first.
+export async function fetchFacetValues(documentId, version, view, column, limit) {
+  const params = viewQuery({ ...view, sort: null }, version);
+  params.set("limit", String(limit));
+  return json(await fetch(`${documentPath(documentId)}/facets/${column}?${params}`));
 }

@@ -7,10 +7,13 @@ import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showNotice } from "./banners.js";
 import { bindControls } from "./bindings.js";
+import { focusColumnMenu } from "./columnmenu.js";
 import { Connection } from "./connection.js";
+import { $ } from "./dom.js";
 import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.js";
 import * as model from "./model.js";
 import { myName } from "./name.js";
+import * as profiles from "./profiles.js";
 import {
   explain,
   renderAccess,
@@ -26,7 +29,8 @@ import { showScreen } from "./screens.js";
 import { sendFile } from "./sending.js";
 import * as change from "./state.js";
 import { shownPage, state } from "./state.js";
-import { PLAIN, isPlain, nextSort, viewFields, withFilter } from "./views.js";
+import { menuButton } from "./table.js";
+import { PLAIN, isPlain, nextSort, viewFields, withFacet, withFilter, withType, withoutFacets } from "./views.js";
 import * as versions from "./versions.js";
 
 let connection = null;
@@ -106,7 +110,10 @@ function onPage(page) {
   change.livePageShown(page);
   change.pageArrived(page);
   if (!state.old && state.pending && state.pending.answers(page)) answered();
-  if (!state.old) renderPage(page);
+  if (!state.old) {
+    renderPage(page);
+    profiles.profilesFor(page);
+  }
 }
 
 // What the viewer does
@@ -205,6 +212,29 @@ function setFollow(follow) {
   }
 }
 
+// The column menu of `column`, opened under its button, the focus in it.
+function openMenu(column) {
+  profiles.openMenu(column);
+  focusColumnMenu();
+}
+
+// Closed; `returnFocus`: back to the button that opened it (Escape, its close button).
+function closeMenu(returnFocus) {
+  const column = state.menu ? state.menu.column : null;
+  profiles.closeMenu();
+  if (returnFocus && column !== null) {
+    const button = menuButton($("table"), column);
+    if (button) button.focus();
+  }
+}
+
+// A column read as another type (or as inferred again: `type` "").
+function setType(column, type) {
+  const page = shownPage();
+  const profile = page ? model.profileOf(state.profiles, page, column) : null;
+  changeView(withType(currentView(), column, type || null, profile ? profile.inferred : null));
+}
+
 function forgetEditKey() {
   if (connection && connection.documentId) forgetKey(connection.documentId);
   change.editKeyForgotten();
@@ -261,6 +291,14 @@ function start() {
     restoreVersion: versions.restore,
     backToLive: versions.backToLive,
     mayUpload: () => model.mayUpload(state),
+    openMenu,
+    closeMenu,
+    menuColumn: () => (state.menu ? state.menu.column : null),
+    moreValues: profiles.moreValues,
+    toggleFacet: (column, value) => changeView(withFacet(currentView(), column, value)),
+    clearFacets: () => changeView(withoutFacets()),
+    setType,
+    sortColumn: (column, order) => changeView({ sort: column, order }),
   });
   if (documentId) {
     offerFiles(Boolean(editKey)); // until hello says what this viewer may do

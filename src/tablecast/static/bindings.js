@@ -7,14 +7,22 @@ import { PLAIN } from "./views.js";
 
 const TYPING_PAUSE = 300; // ms: a search or filter is sent once typing pauses
 
+// Arrow keys there are the field's (a select's are its options'), not page turns.
 function isTyping(target) {
-  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target.isContentEditable;
+  return (
+    target instanceof HTMLInputElement ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement ||
+    target.isContentEditable
+  );
 }
 
 // app: { upload(file), cancelUpload(), copyLink(button), copyEditLink(button), retryNow(),
 //   follow(checked), goTo(pageNo), shownPage(), changeView(changes), switchHeader(checked),
 //   browseAlone(), toggleVersions(), olderVersions(), openVersion(n), restoreVersion(n),
-//   backToLive(), mayUpload() }
+//   backToLive(), mayUpload(), openMenu(column), closeMenu(returnFocus), menuColumn(),
+//   moreValues(), toggleFacet(column, value), clearFacets(), setType(column, type),
+//   sortColumn(column, order) }
 export function bindControls(app) {
   $("file").addEventListener("change", () => {
     app.upload($("file").files[0]);
@@ -29,6 +37,8 @@ export function bindControls(app) {
   bindPager(app);
   bindViewBar(app);
   bindTable(app);
+  bindColumnMenu(app);
+  bindFacets(app);
   bindVersions(app);
   bindDownloads();
   bindDrop(app);
@@ -72,6 +82,12 @@ function bindTable(app) {
   table.addEventListener("click", (event) => {
     const button = event.target.closest("button.sort");
     if (button && table.contains(button)) app.sort(Number(button.dataset.column));
+    const menu = event.target.closest("button.colmenu");
+    if (menu && table.contains(menu)) {
+      const column = Number(menu.dataset.column);
+      if (app.menuColumn() === column) app.closeMenu(true);
+      else app.openMenu(column);
+    }
   });
   const typing = new WeakMap(); // by filter field: each waits for its own pause
   table.addEventListener("input", (event) => {
@@ -83,6 +99,41 @@ function bindTable(app) {
       setTimeout(() => app.filter(Number(input.dataset.column), input.value), TYPING_PAUSE),
     );
   });
+}
+
+// The column menu: its buttons, its type select; Escape (focus back on the column's menu
+// button) or a click elsewhere closes it.
+function bindColumnMenu(app) {
+  const popover = $("column-menu");
+  const column = () => app.menuColumn();
+  $("column-menu-close").addEventListener("click", () => app.closeMenu(true));
+  $("column-sort-asc").addEventListener("click", () => app.sortColumn(column(), "asc"));
+  $("column-sort-desc").addEventListener("click", () => app.sortColumn(column(), "desc"));
+  $("column-values-more").addEventListener("click", () => app.moreValues());
+  $("column-values").addEventListener("click", (event) => {
+    const button = event.target.closest("button.facet-value");
+    if (button) app.toggleFacet(column(), button.dataset.value);
+  });
+  $("column-type").addEventListener("change", () => app.setType(column(), $("column-type").value));
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || app.menuColumn() === null) return;
+    app.closeMenu(true);
+    event.preventDefault();
+  });
+  document.addEventListener("click", (event) => {
+    if (app.menuColumn() === null || popover.contains(event.target)) return;
+    if (event.target.closest && event.target.closest("button.colmenu")) return; // the table's own
+    app.closeMenu(false);
+  });
+}
+
+// The facet chips above the table: × removes a value, Clear all every one.
+function bindFacets(app) {
+  $("facet-chips").addEventListener("click", (event) => {
+    const button = event.target.closest("button.chip-remove");
+    if (button) app.toggleFacet(Number(button.dataset.column), button.dataset.value);
+  });
+  $("facets-clear").addEventListener("click", () => app.clearFacets());
 }
 
 function bindVersions(app) {

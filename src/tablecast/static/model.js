@@ -4,7 +4,7 @@
 
 import { downloadUrl } from "./api.js";
 import { bytes, count, plural } from "./format.js";
-import { PLAIN, describeView, isSearch } from "./views.js";
+import { PLAIN, TYPES, describeView, facetList, isSearch, rowsKey } from "./views.js";
 
 // Error codes (docs/protocol.md) in plain words.
 export const ERRORS = {
@@ -241,6 +241,15 @@ export function describeChange(from, to, columns = []) {
     (column) => (from.filters[column] || "") !== (to.filters[column] || ""),
   );
   if (changed !== undefined) return `Filtering ${name(changed)}…`;
+  const facets = (view) => JSON.stringify(facetList(view));
+  if (facets(to) !== facets(from)) return facetList(to).length ? "Picking rows by value…" : "Showing every value…";
+  const typed = Object.keys({ ...from.types, ...to.types }).find(
+    (column) => ((from.types || {})[column] || null) !== ((to.types || {})[column] || null),
+  );
+  if (typed !== undefined) {
+    const type = (to.types || {})[typed];
+    return type ? `Reading ${name(typed)} as ${type}…` : `Reading ${name(typed)} as inferred…`;
+  }
   if (to.header !== from.header) return "Switching the header row…";
   return "Updating the view…";
 }
@@ -304,9 +313,10 @@ export function numericColumns(page, types) {
   return page.columns.map((_, i) => (types ? NUMERIC.has(types[i]) : looksNumeric(page.data.map((row) => row[i]))));
 }
 
-// The column types known for a page (they come after its version's first page).
+// The column types known for a page (they come after its version's first page): the page's
+// own when it says them (a view's overrides applied), else its version's.
 export function typesOf(state, page) {
-  return state.types.get(`${page.version}:${page.has_header}`) || null;
+  return page.types || state.types.get(`${page.version}:${page.has_header}`) || null;
 }
 
 // The sort arrow of a column in a view.
@@ -333,4 +343,187 @@ export function versionItems(listing, { documentId, canRestore }) {
     })),
     older: listing.next !== null, // "Show older versions"
   };
+}
+
+// Column profiles and facets (docs/protocol.md, "Column profiles" and "Facets")
+
+// Which rows of which version a page shows, as one string: its column profiles are asked for
+// again when it changes (a new version, a search, a filter, a facet, a type, the header), never
+// for a page turn or a sort. null: nothing to profile.
+export function profileKey(page) {
+  if (!page || page.version === null || page.version === undefined) return null;
+  return `${page.id}:${page.version}:${rowsKey(page.view)}`;
+}
+
+const MAX_FACET_TEXT = 200; // characters of a facet value (tablecast.table.view.MAX_TEXT)
+const STRIP_WIDTH = 100; // the strip's viewBox; CSS stretches it to the column
+const STRIP_HEIGHT = 16;
+
+// Bars as one SVG path (one element per column, however many bars: 200 columns stay 200
+// elements): `heights` from 0 to 1, side by side, bottom-aligned, with a hairline gap.
+export function barsPath(heights) {
+  if (!heights.length) return "";
+  const width = STRIP_WIDTH / heights.length;
+  const gap = heights.length > 1 ? Math.min(1, width / 4) : 0;
+  return heights
+    .map((height, i) => {
+      if (height <= 0) return "";
+      const h = Math.max(1, Math.round(height * STRIP_HEIGHT * 100) / 100); // a bar that counts shows
+      const x = Math.round(i * width * 100) / 100;
+      const w = Math.round((width - gap) * 100) / 100;
+      return `M${x} ${STRIP_HEIGHT}h${w}v-${h}h-${w}z`;
+    })
+    .join("");
+}
+
+// A number from a histogram bin's edge, in words: dates and date-times are seconds since 1970.
+function edge(value, type) {
+  if (type === "date") return new Date(value * 1000).toISOString().slice(0, 10);
+  if (type === "datetime") return new Date(value * 1000).toISOString().slice(0, 16).replace("T", " ");
+  return number(value);
+}
+
+// A mean or a bin's edge: at most four decimals, grouped.
+export function number(value) {
+  return new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 }).format(value);
+}
+
+// "(empty)" for the empty cell: a value a person can see.
+export function valueText(value) {
+  return value === "" ? "(empty)" : value;
+}
+
+// The strip under a column's name: a 20-bin histogram for numbers, dates and date-times, the
+// top values' bars for text and booleans; its title says it in words. null: no profile.
+export function strip(profile) {
+  if (!profile) return null;
+  const { histogram, top } = profile;
+  if (histogram) {
+    const most = Math.max(0, ...histogram.map((bin) => bin.count));
+    const first = histogram[0];
+    const last = histogram.at(-1);
+    const range = first ? ` from ${edge(first.from, profile.type)} to ${edge(last.to, profile.type)}` : "";
+    return {
+      kind: "histogram",
+      path: barsPath(histogram.map((bin) => (most ? bin.count / most : 0))),
+      title: `${profile.name}: ${plural(profile.values, "value", "values")}${range}`,
+    };
+  }
+  const most = top.length ? top[0].count : 0;
+  return {
+    kind: "top",
+    path: barsPath(top.map((item) => (most ? item.count / most : 0))),
+    title: `${profile.name}: ${top.map((item) => `${valueText(item.value)} ${count(item.count)}`).join(", ") || "no values"}`,
+  };
+}
+
+// The strips of every column: null for each until profiles come. Those of rows shown before
+// stay (dimmed: `stale`) until the new ones come, so that the header does not flicker.
+export function strips(profiles, page) {
+  const byColumn = new Map((profiles.columns || []).map((profile) => [profile.column, profile]));
+  return {
+    strips: page.columns.map((_, i) => strip(byColumn.get(i) || null)),
+    stale: profiles.columns !== null && profiles.key !== profileKey(page),
+  };
+}
+
+// A column's profile for the rows a page shows; null until it comes.
+export function profileOf(profiles, page, column) {
+  if (profiles.key !== profileKey(page) || !profiles.columns) return null;
+  return profiles.columns.find((profile) => profile.column === column) || null;
+}
+
+// The profile in the column menu, as rows of a list; a number or date column says its range.
+export function profileRows(profile) {
+  const rows = [["Type", profile.type === profile.inferred ? profile.type : `${profile.type} (inferred ${profile.inferred})`]];
+  rows.push(["Rows", count(profile.count)]);
+  rows.push(["Values", count(profile.values)]);
+  rows.push(["Missing", count(profile.missing)]);
+  if (profile.invalid) rows.push(["Not read as " + profile.type, count(profile.invalid)]);
+  rows.push(["Distinct", count(profile.distinct)]);
+  if (profile.min !== null && profile.min !== undefined) rows.push(["Min", profile.min]);
+  if (profile.max !== null && profile.max !== undefined) rows.push(["Max", profile.max]);
+  if (profile.mean !== null && profile.mean !== undefined) rows.push(["Mean", number(profile.mean)]);
+  return rows;
+}
+
+// The commonest values in words; a list of values seen once each says nothing.
+function topText(profile) {
+  if (profile.values > 1 && profile.distinct === profile.values) return "every value is different";
+  return profile.top.map((item) => `${valueText(item.value)} ${count(item.count)}`).join(" · ");
+}
+
+// The column menu: its profile, sort, the values to pick as facets, and the type to read the
+// column as. `menu`: state.menu; `profile`: the column's, when known.
+export function columnMenu(menu, page, profile, { offline = false } = {}) {
+  const view = { ...PLAIN, ...(page.view || {}) };
+  const column = menu.column;
+  const name = page.columns[column] ?? `Column ${column + 1}`;
+  const picked = new Set((view.facets || {})[String(column)] || []);
+  const answer = menu.values;
+  let values = [];
+  let more = false;
+  let note = "Loading values…";
+  if (menu.failed) note = "The values could not be counted.";
+  else if (answer) {
+    values = answer.values.map((item) => ({
+      value: item.value,
+      text: valueText(item.value),
+      count: count(item.count),
+      selected: picked.has(item.value), // the view shown says, even before its counts come
+      // the server takes facet values of at most 200 characters: a longer one is not offered
+      disabled: item.value.length > MAX_FACET_TEXT,
+    }));
+    // a value picked and not among those counted (past the limit) stays there to unpick
+    for (const value of picked) {
+      if (!values.some((item) => item.value === value)) {
+        values.push({ value, text: valueText(value), count: "", selected: true, disabled: false });
+      }
+    }
+    more = answer.others > 0 && menu.limit < 1000;
+    note =
+      answer.others > 0
+        ? `${plural(answer.distinct, "distinct value", "distinct values")}; ${plural(answer.others, "row has", "rows have")} others`
+        : plural(answer.distinct, "distinct value", "distinct values");
+  }
+  const override = (view.types || {})[String(column)] || "";
+  const inferred = profile ? profile.inferred : null;
+  return {
+    column,
+    title: name,
+    sorted: view.sort === column ? view.order : null,
+    rows: profile ? profileRows(profile) : [],
+    top: profile ? topText(profile) : "",
+    loading: !profile,
+    values,
+    more,
+    note,
+    type: {
+      value: override,
+      options: [
+        { value: "", text: inferred ? `as inferred (${inferred})` : "as inferred" },
+        ...TYPES.map((type) => ({ value: type, text: type })),
+      ],
+    },
+    disabled: offline,
+  };
+}
+
+// The facets chosen, as chips above the table ("city = paris ×"), and who chose them when they
+// are the group's: null when there are none.
+export function facetChips(state, page) {
+  const view = page.view || PLAIN;
+  const list = facetList(view);
+  if (!list.length) return null;
+  const chips = [];
+  for (const [column, values] of list) {
+    const name = page.columns[column] ?? `Column ${column + 1}`;
+    for (const value of values) {
+      chips.push({ column, value, text: `${name} = ${valueText(value)}`, label: `Remove ${name} = ${valueText(value)}` });
+    }
+  }
+  const shared = state.follow && !state.old && page.shared === true;
+  const by = shared && view.by ? (view.by === state.name ? "you" : view.by) : null;
+  // a view link's "clear" is its own view (it stops following): only an editor's is everyone's
+  return { chips, by: by ? `set by ${by}` : "", clearText: shared && state.edit ? "Clear all for everyone" : "Clear all" };
 }

@@ -4,12 +4,13 @@
 import { $ } from "./dom.js";
 import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderTitles } from "./bar.js";
 import { renderOffline, renderOthers as drawOthers, showAlert } from "./banners.js";
+import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
 import * as model from "./model.js";
 import { renderFollow, renderPageNumber, renderPager, renderRange } from "./pager.js";
 import { showScreen } from "./screens.js";
 import { shownPage, state } from "./state.js";
-import { disableTableControls, markSort, renderTable } from "./table.js";
-import { disableViewControls, renderBusy, renderViewBar } from "./viewbar.js";
+import { disableTableControls, markSort, menuButton, renderStrips, renderTable } from "./table.js";
+import { disableViewControls, renderBusy, renderFacetChips, renderViewBar } from "./viewbar.js";
 
 export function renderPage(page) {
   renderTitles(model.titles(state, page));
@@ -19,8 +20,10 @@ export function renderPage(page) {
   if (screen !== "document") return;
   renderRange(model.rangeText(page), model.raggedNote(page));
   renderPageNumber(model.pager(page, model.isOffline(state)));
-  renderTable($("table"), page, model.typesOf(state, page));
+  if (renderTable($("table"), page, model.typesOf(state, page))) renderProfiles();
   renderViewBar(model.viewBar(state, page));
+  renderFacetChips(model.facetChips(state, page));
+  renderMenu();
   renderOnline();
   renderPending();
 }
@@ -28,6 +31,27 @@ export function renderPage(page) {
 // The page shown, again: what it says depends on something that changed (types, access).
 export function renderShown() {
   if (shownPage()) renderPage(shownPage());
+}
+
+// The strips under the column names, from the profiles known.
+export function renderProfiles() {
+  const page = shownPage();
+  if (!page || page.version === null) return;
+  const { strips, stale } = model.strips(state.profiles, page);
+  renderStrips($("table"), strips, stale);
+}
+
+// The column menu, when open: `place` puts it under its button (when it opens).
+export function renderMenu(place = false) {
+  const page = shownPage();
+  const { menu } = state;
+  if (!menu || !page || page.version === null || menu.column >= page.columns.length) {
+    hideColumnMenu();
+    return;
+  }
+  const profile = model.profileOf(state.profiles, page, menu.column);
+  const shown = model.columnMenu(menu, page, profile, { offline: model.isOffline(state) });
+  renderColumnMenu(shown, menuButton($("table"), menu.column), place);
 }
 
 export function renderAccess() {
@@ -71,6 +95,7 @@ export function renderStatus({ state: connectionState, retryIn }) {
     drawStatus(connectionState, model.statusText(connectionState));
   }
   renderOnline();
+  if (state.menu) renderMenu(); // its controls need the connection too
 }
 
 // An error or a refusal, over the table.

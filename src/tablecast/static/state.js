@@ -26,6 +26,13 @@ export const state = {
   // The versions panel's list: versions newest first, from the newest down to the oldest
   // page fetched; `next` is the `before` of the page after it (null: version 1 is listed).
   listing: null,
+  // The column profiles of the table shown: `key` says for which version and rows they are
+  // (see model.profileKey), `asked` for which the last were asked; `columns` is null until
+  // they come (or when they could not be had).
+  profiles: { asked: null, key: null, columns: null, total: null },
+  // The column menu open: which column, how many facet values it asks for, and the last
+  // answer (`values`, for the rows of `key`); null while closed.
+  menu: null,
 };
 
 // A promise with its resolve at hand, and whether it has settled.
@@ -98,7 +105,9 @@ export function editKeyForgotten() {
 
 export function pageArrived(page) {
   if (page.view && page.view.header === null) state.asUploaded.set(page.version, page.has_header);
-  if (page.types) state.types.set(`${page.version}:${page.has_header}`, page.types);
+  // a view overriding a type reads its page with it: those are not the version's own types
+  const overridden = Boolean(page.view && Object.keys(page.view.types || {}).length);
+  if (page.types && !overridden) state.types.set(`${page.version}:${page.has_header}`, page.types);
 }
 
 export function livePageShown(page) {
@@ -203,4 +212,52 @@ export function newerVersionsListed(page) {
 // The page shown: an old version's while one is open, else the live one.
 export function shownPage() {
   return state.old ? state.old.page : state.page;
+}
+
+// Profiles asked for the rows `key` names: the strips shown stay until they come.
+export function profilesAsked(key) {
+  state.profiles = { ...state.profiles, asked: key };
+}
+
+// Only the answer for the rows asked for last is kept.
+export function profilesArrived(key, answer) {
+  if (state.profiles.asked !== key) return false;
+  state.profiles = {
+    asked: key,
+    key,
+    columns: answer ? answer.columns : null,
+    total: answer ? answer.total_number : null,
+  };
+  return true;
+}
+
+export const FACET_VALUES = 50; // the server's default
+export const MOST_FACET_VALUES = 1000; // the server's limit
+
+export function menuOpened(column) {
+  // `asked`: the rows and limit of the values last asked for, so that each is asked once
+  state.menu = { column, limit: FACET_VALUES, asked: null, key: null, values: null, failed: false };
+}
+
+export function facetValuesAsked(menu, asked) {
+  menu.asked = asked;
+}
+
+export function menuClosed() {
+  state.menu = null;
+}
+
+// More of a column's values asked for: four times as many, up to the server's limit.
+export function moreFacetValues() {
+  state.menu.limit = Math.min(MOST_FACET_VALUES, state.menu.limit * 4);
+}
+
+// A column's values (`answer`, null when they could not be had) for the rows of `key`, kept if
+// that menu is still open on the column asked about.
+export function facetValuesArrived(menu, key, answer) {
+  if (state.menu !== menu) return false;
+  menu.key = key;
+  menu.values = answer;
+  menu.failed = answer === null;
+  return true;
 }

@@ -1,11 +1,15 @@
 // The table: a page rendered into a <table>. Cells are set with textContent only: a cell is
 // never HTML.
 //
-// Column headers are sort buttons (click: ascending, again: descending, again: file order);
-// the row under them filters each column. Their clicks and typing are bound once, on the
-// table, in bindings.js. Numbers are right-aligned by the column types the server infers.
+// Column headers are sort buttons (click: ascending, again: descending, again: file order),
+// each with a menu button and, under its name, a strip of the column's profile; the row under
+// them filters each column. Their clicks and typing are bound once, on the table, in
+// bindings.js. Numbers are right-aligned by the column types the server infers. While the
+// columns stay the same, the header stays too (only its marks change): a page turn draws rows.
 
 import { arrow, numericColumns, sortOf } from "./model.js";
+
+const SVG = "http://www.w3.org/2000/svg";
 
 function cell(tag, text, className) {
   const element = document.createElement(tag);
@@ -14,15 +18,10 @@ function cell(tag, text, className) {
   return element;
 }
 
+// Returns whether the header was drawn afresh (new columns: their strips are to be drawn).
 export function renderTable(table, page, types) {
   const { columns, data, first_row: firstRow, view } = page;
   const numeric = numericColumns(page, types);
-
-  const head = document.createElement("tr");
-  const corner = cell("th", "#", "rownum");
-  corner.scope = "col";
-  head.append(corner);
-  columns.forEach((name, i) => head.append(headerCell(name, i, numeric[i], types, view)));
 
   const body = document.createDocumentFragment();
   data.forEach((row, r) => {
@@ -38,15 +37,48 @@ export function renderTable(table, page, types) {
   });
 
   const filters = table.tHead.rows[1];
-  if (filters && filters.dataset.columns === JSON.stringify(columns)) {
-    // the same columns: keep the filter row (and the field being typed in) as it is
-    table.tHead.rows[0].replaceWith(head);
+  const same = Boolean(filters && filters.dataset.columns === JSON.stringify(columns));
+  if (same) {
+    // the same columns: keep the header (and the filter field being typed in) as it is
+    updateHead(table.tHead.rows[0], numeric, types, view);
     updateFilters(filters, view);
   } else {
+    const head = document.createElement("tr");
+    const corner = cell("th", "#", "rownum");
+    corner.scope = "col";
+    head.append(corner);
+    columns.forEach((name, i) => head.append(headerCell(name, i)));
     table.tHead.replaceChildren(head, filterRow(columns, view));
+    updateHead(head, numeric, types, view);
+    // the filter row sticks under the header, however tall its names and strips make it (a
+    // table drawn while hidden measures nothing: app.css's guess stands)
+    if (head.offsetHeight) table.style.setProperty("--head-height", `${head.offsetHeight}px`);
   }
   table.tBodies[0].replaceChildren(body);
   markClipped(table);
+  return !same;
+}
+
+// strips: model.strips, one per column (null: none known); `stale` while the rows shown have
+// changed and their profiles are on their way.
+export function renderStrips(table, strips, stale) {
+  const head = table.tHead.rows[0];
+  if (!head) return;
+  head.classList.toggle("stale-strips", stale);
+  const paths = head.querySelectorAll("svg.strip path");
+  paths.forEach((path, i) => {
+    const strip = strips[i] || null;
+    const d = strip ? strip.path : "";
+    if (path.getAttribute("d") !== d) path.setAttribute("d", d);
+    const svg = path.parentNode;
+    svg.dataset.kind = strip ? strip.kind : "";
+    svg.querySelector("title").textContent = strip ? strip.title : "";
+  });
+}
+
+// The column menu button of a column (the menu opens under it; focus returns to it).
+export function menuButton(table, column) {
+  return table.tHead.querySelector(`button.colmenu[data-column="${column}"]`);
 }
 
 // The sort arrows as a view has them: a sort asked for shows at once, before its rows come.
@@ -56,7 +88,7 @@ export function markSort(table, view) {
   for (const button of head.querySelectorAll("button.sort")) {
     const sorted = sortOf(view, Number(button.dataset.column));
     button.querySelector(".arrow").textContent = arrow(sorted);
-    markSorted(button.parentElement, sorted);
+    markSorted(button.closest("th"), sorted);
   }
 }
 
@@ -70,22 +102,59 @@ function markSorted(th, sorted) {
   else th.removeAttribute("aria-sort");
 }
 
-function headerCell(name, i, numeric, types, view) {
+function headerCell(name, i) {
   const th = document.createElement("th");
   th.scope = "col";
-  th.className = numeric ? "num" : "";
-  const sorted = sortOf(view, i);
-  markSorted(th, sorted);
+  const line = document.createElement("div");
+  line.className = "colhead";
   const button = document.createElement("button");
   button.type = "button";
   button.className = "sort";
   button.dataset.column = String(i);
   button.setAttribute("aria-label", `Sort by ${name}`);
-  button.title = `Sort by ${name}${types ? ` (${types[i]})` : ""}`;
   button.append(cell("span", name, "name"));
-  button.append(cell("span", arrow(sorted), "arrow"));
-  th.append(button);
+  button.append(cell("span", "", "arrow"));
+  const menu = cell("button", "", "colmenu"); // its ⋮ is drawn by app.css: not the column's name
+  menu.type = "button";
+  menu.dataset.column = String(i);
+  menu.setAttribute("aria-label", `Column menu: ${name}`);
+  menu.setAttribute("aria-haspopup", "dialog");
+  menu.setAttribute("aria-expanded", "false");
+  menu.setAttribute("aria-controls", "column-menu");
+  menu.title = `Profile, values and type of ${name}`;
+  line.append(button, menu);
+  // drawn when the profiles come (renderStrips); there from the start so the header keeps its
+  // height
+  const strip = document.createElementNS(SVG, "svg");
+  strip.setAttribute("class", "strip");
+  strip.setAttribute("viewBox", "0 0 100 16");
+  strip.setAttribute("preserveAspectRatio", "none");
+  // its title shows on hover; to a screen reader the column menu says it all, and the
+  // header each cell is announced with stays its name
+  strip.setAttribute("aria-hidden", "true");
+  strip.append(document.createElementNS(SVG, "title"), document.createElementNS(SVG, "path"));
+  th.append(line, strip);
   return th;
+}
+
+// Alignment, sort arrows and titles as this page has them: written only where they changed.
+function updateHead(head, numeric, types, view) {
+  const cells = head.cells;
+  for (let i = 1; i < cells.length; i += 1) {
+    const th = cells[i];
+    const column = i - 1;
+    const className = numeric[column] ? "num" : "";
+    if (th.className !== className) th.className = className;
+    const button = th.querySelector("button.sort");
+    const name = button.querySelector(".name").textContent;
+    const title = `Sort by ${name}${types ? ` (${types[column]})` : ""}`;
+    if (button.title !== title) button.title = title;
+    const sorted = sortOf(view, column);
+    const mark = arrow(sorted);
+    const shown = button.querySelector(".arrow");
+    if (shown.textContent !== mark) shown.textContent = mark;
+    markSorted(th, sorted);
+  }
 }
 
 function filterRow(columns, view) {

@@ -6,6 +6,7 @@ import { fetchPage, fetchVersions, restoreVersion } from "./api.js";
 import { answered, ask } from "./asking.js";
 import { renderOldBanner, showNotice } from "./banners.js";
 import * as model from "./model.js";
+import { profilesFor } from "./profiles.js";
 import { explain, renderPage, sayAlert } from "./render.js";
 import * as change from "./state.js";
 import { state } from "./state.js";
@@ -37,6 +38,7 @@ export async function showOldPage(pageNo, text = model.loadingPage(pageNo), view
   answered(pending);
   renderOldBanner(model.oldBanner(state));
   renderPage(old.page);
+  profilesFor(old.page);
 }
 
 export function openVersion(version) {
@@ -48,7 +50,10 @@ export function backToLive() {
   change.backToLive();
   answered(); // whatever was asked of the old version is not wanted any more
   renderOldBanner(null);
-  if (state.page) renderPage(state.page);
+  if (state.page) {
+    renderPage(state.page);
+    profilesFor(state.page);
+  }
 }
 
 export async function toggleVersions(connection) {

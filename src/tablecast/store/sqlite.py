@@ -1,7 +1,7 @@
 """The default store: one SQLite file under the data directory, in WAL mode.
 
 WAL lets readers serve pages while an upload writes blocks. Blocks of a pending upload are
-written in many small transactions (so a 256 MiB upload never holds one giant transaction),
+written in many small transactions (so a gigabyte upload never holds one giant transaction),
 under a version row whose ``number`` is NULL; only the commit, one short transaction, numbers
 it and points the document at it. A crash at any moment therefore leaves either the old
 version or the new one current, and :meth:`SQLiteStore.recover` removes pending leftovers.

@@ -56,9 +56,15 @@ INFER_CHARS = 40  # a cell longer than this is text (no number or date is this l
 CHUNK_CELLS = 1 << 20  # cells whose types are inferred in one piece of work
 NARROW = 64  # columns up to which types are inferred a column at a time
 SAMPLE = 1024  # a column's first cells, which rule out the kinds they are not at once
-TYPES = ("text", "integer", "decimal", "date")  # a column's type, as clients are told it
+# A column's type, as clients are told it. The kinds after "text" are in order of precedence:
+# a column is the first of them that every one of its values is (see _types_of), else text.
+# Kinds nest, so order matters: every integer is a decimal (and, without separators, a decimal
+# comma), every day alone a date-time (its midnight UTC, so that a column mixing days and
+# date-times is a datetime column); a boolean is none of the others.
+TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean")
 # What a column is read as, for its sorts: its type, or a decimal whose point is a comma (shown
-# as a decimal). KINDS[1:] are also what classify tells of each cell.
+# as a decimal), last: read only where the delimiter is no comma. KINDS[1:] are also what
+# classify tells of each cell, and the rows of a column's counts after the first.
 DECIMAL_COMMA = "decimal comma"
 KINDS = (*TYPES, DECIMAL_COMMA)
 _KIND_NAMES = np.array(KINDS, dtype=object)
@@ -79,15 +85,20 @@ SEARCH = "search"  # the search column's name; cell columns are named by their n
 _INTEGER = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)$"
 _DECIMAL = r"^[+-]?((\d+|\d{1,3}(,\d{3})+)(\.\d+)?|\.\d+)$"  # integers too
 _COMMA = r"^[+-]?((\d*|\d{1,3}(\.\d{3})+),\d+|\d+)$"
-_DATE = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_DAY = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_DATE = rf"^{_DAY}$"
+# a day alone too; a time without an offset is UTC, and so are ` UTC` and ` GMT`
+_DATETIME = (
+    rf"^{_DAY}"
     r"([tT ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d+)?)?"
-    r"([zZ]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?$"
+    r"([zZ]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (?i:utc|gmt))?)?$"
 )
+_BOOLEAN = r"^(?i:true|false|yes|no)$"  # not 0 and 1: those are integers
+_TRUE = pa.array(["true", "yes"])
 _DATE_FIELDS = (
     r"^(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)"
     r"(?:[tT ](?P<hour>\d\d):(?P<minute>\d\d)(?::(?P<second>\d\d)(?:\.(?P<fraction>\d+))?)?"
-    r"(?:[zZ]|(?P<sign>[+-])(?P<zone_hour>\d\d):?(?P<zone_minute>\d\d)?)?)?$"
+    r"(?:[zZ]|(?P<sign>[+-])(?P<zone_hour>\d\d):?(?P<zone_minute>\d\d)?| (?i:utc|gmt))?)?$"
 )
 
 
@@ -188,8 +199,8 @@ class TableText:
     # Types
 
     def infer(self, number: int, rows: Array, *, delimiter: str) -> str:
-        """The column's kind over ``rows`` (consecutive, to the last record): integer,
-        decimal, date, decimal comma or text (see classify, _types_of)."""
+        """The column's kind over ``rows`` (consecutive, to the last record): one of KINDS
+        (see classify, _types_of)."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = pc.utf8_lower(self.column(number).slice(first))
         counts = np.zeros((len(KINDS), 1), dtype=np.int64)
@@ -204,8 +215,8 @@ class TableText:
 
     def counting(self, first: int, width: int) -> Iterator[Counts | None]:
         """How many cells of each of ``width`` columns, over the records from ``first`` on,
-        hold a value, and how many of those are integers, decimals, dates, numbers read with
-        a decimal comma (one row each, in that order: see kinds_of), in pieces (None after
+        hold a value, and how many of those are of each kind of KINDS[1:] (one row each, in
+        that order: see kinds_of), in pieces (None after
         each, then the counts). A kind that is not every value of a column may be counted
         short (see _column_counts): what decides a column's kind is which kinds all its
         values are.
@@ -248,18 +259,27 @@ class TableText:
 
     # Order
 
-    def order(self, number: int, rows: Array, kind: str, descending: bool) -> Array:
+    def order(
+        self, number: int, rows: Array, kind: str, descending: bool, strict: bool = False
+    ) -> Array:
         """``rows`` (consecutive, to the last record) sorted by cell ``number`` read as
         ``kind``, ties in row order, missing values (empty cells and the markers in MISSING,
-        whatever the kind) last either way. Dates sort by the instant they name."""
+        whatever the kind) last either way. Date-times sort by the instant they name, booleans
+        false before true. ``strict``: the column's values may not all read as ``kind`` (it is
+        a type a person set, not the one inferred): those that do not sort with the missing."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = self.column(number).slice(first)
         lowered = pc.utf8_lower(cells)
         absent = _absent(lowered)
+        if strict:
+            absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
         if kind in NUMERIC:
-            keys: list[pa.ChunkedArray] = [numbers(cells, kind == DECIMAL_COMMA, absent)]
-        elif kind == "date":
+            keys: list[Any] = [numbers(cells, kind == DECIMAL_COMMA, absent)]
+        elif kind in ("date", "datetime"):
             keys = _instant_keys(cells, absent)
+        elif kind == "boolean":
+            true = pc.is_in(lowered, value_set=_TRUE)
+            keys = [pc.if_else(absent, pa.scalar(None, pa.bool_()), true)]
         else:
             keys = [pc.if_else(absent, pa.scalar(None, pa.string()), lowered)]
         order = "descending" if descending else "ascending"
@@ -518,25 +538,44 @@ def _indices(mask: Any) -> Array:
 
 
 def classify(cells: Any) -> dict[str, Any]:
-    """Which cells (lower-cased, none missing) are integers, decimals, dates, or numbers read
-    with a decimal comma, as boolean arrays.
+    """Which cells (none missing) are of each kind of KINDS[1:], as boolean arrays, a kind
+    each.
 
     Integers: ``-12``, ``+7``, ``1,234,567`` (thousands separated by commas, in threes).
-    Decimals: integers or ``-1,234.50``, ``.5``. Dates: ISO 8601, ``2026-11-24``, with an
-    optional time (``2026-11-24T10:30``, ``2026-11-24 10:30:00``, ``2026-11-24T10:30:00.5``)
-    and an optional offset (``Z``, ``+01:00``, ``+0100``, ``-05``). Decimal comma: integers
-    without a separator, or numbers whose one comma is the decimal point, points grouping
-    thousands in threes (``3,50``, ``-1.234,5``, ``,5``). No cell longer than INFER_CHARS is
-    any of them."""
+    Decimals: integers or ``-1,234.50``, ``.5``. Dates: a day alone, ISO 8601,
+    ``2026-11-24``. Date-times: days, or a day and a time (``2026-11-24T10:30``,
+    ``2026-11-24 10:30:00``, ``2026-11-24T10:30:00.5``) with an optional offset (``Z``,
+    ``+01:00``, ``+0100``, ``-05``, `` UTC``, `` GMT``). Booleans: ``true``, ``false``,
+    ``yes``, ``no``. Decimal comma: integers without a separator, or numbers whose one comma
+    is the decimal point, points grouping thousands in threes (``3,50``, ``-1.234,5``,
+    ``,5``). Case does not matter. No cell longer than INFER_CHARS is any of them."""
     short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)
-    integer = pc.and_(short, pc.match_substring_regex(cells, _INTEGER))
-    decimal = pc.and_(short, pc.match_substring_regex(cells, _DECIMAL))
-    date = pc.and_(short, pc.match_substring_regex(cells, _DATE))
-    comma = pc.and_(short, pc.match_substring_regex(cells, _COMMA))
-    return {"integer": integer, "decimal": decimal, "date": date, DECIMAL_COMMA: comma}
+    return {
+        kind: pc.and_(short, pc.match_substring_regex(cells, pattern))
+        for kind, pattern in _PATTERNS.items()
+    }
 
 
-_PATTERNS = {"integer": _INTEGER, "decimal": _DECIMAL, "date": _DATE, DECIMAL_COMMA: _COMMA}
+# Each kind's pattern, matching cells as written or lower-cased alike
+_PATTERNS = {
+    "integer": _INTEGER,
+    "decimal": _DECIMAL,
+    "date": _DATE,
+    "datetime": _DATETIME,
+    "boolean": _BOOLEAN,
+    DECIMAL_COMMA: _COMMA,
+}
+assert tuple(_PATTERNS) == KINDS[1:]
+
+
+def reads_as(cells: Any, kind: str) -> Any:
+    """Which cells (as written, none missing) read as ``kind`` (every cell reads as text): a
+    column's values that do not read as the type a person set for it are invalid, and sort
+    with the missing ones."""
+    if kind == "text":
+        return pc.is_valid(cells)
+    short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)
+    return pc.fill_null(pc.and_(short, pc.match_substring_regex(cells, _PATTERNS[kind])), False)
 
 
 def _column_counts(cells: Any) -> Counts:
@@ -569,6 +608,11 @@ def _column_counts(cells: Any) -> Counts:
     return counts
 
 
+def missing(cells: Any) -> Any:
+    """Which cells (as written) hold no value: see _absent."""
+    return _absent(pc.utf8_lower(cells))
+
+
 def _absent(lowered: Any) -> Any:
     """Which cells (lower-cased) hold no value: null (past a short record's end), empty, or a
     marker of MISSING."""
@@ -577,8 +621,7 @@ def _absent(lowered: Any) -> Any:
 
 def _count_cells(counts: npt.NDArray[np.int64], cells: Any, columns: Array) -> None:
     """Count cells (lower-cased) by column: those holding a value (neither null, empty nor a
-    marker of MISSING), and the integers, decimals, dates and numbers with a decimal comma
-    among them (see classify)."""
+    marker of MISSING), and those of each kind of KINDS[1:] among them (see classify)."""
     width = counts.shape[1]
     inside = columns < width  # (a record is never wider)
     filled = pc.invert(_absent(cells))
@@ -602,23 +645,18 @@ def kinds_of(counts: npt.NDArray[np.int64], delimiter: str) -> list[str]:
 
 
 def _types_of(counts: npt.NDArray[np.int64], decimal_comma: bool) -> list[str]:
-    """Each column's kind from how many of its cells hold a value, and how many of those are
-    integers, decimals, dates and numbers with a decimal comma (the rows of ``counts``): the
-    first kind all of them are, else text (and text if none holds one: nothing to go by).
-    A decimal comma is read only where ``decimal_comma`` (the delimiter is no comma); a
-    column of ``1,234``-style cells, numbers both ways, is integer."""
-    filled, integers, decimals, dates, commas = counts
+    """Each column's kind from how many of its cells hold a value (the first row of
+    ``counts``) and how many of those are of each kind of KINDS[1:] (the other rows): the first
+    kind, in KINDS's order of precedence, that all of them are, else text (and text if none
+    holds one: nothing to go by). A decimal comma is read only where ``decimal_comma`` (the
+    delimiter is no comma); a column of ``1,234``-style cells, numbers both ways, is integer.
+    """
+    filled = counts[0]
     some = filled > 0
-    kind = np.select(
-        [
-            some & (integers == filled),
-            some & (decimals == filled),
-            some & (dates == filled),
-            some & (commas == filled) & decimal_comma,
-        ],
-        [1, 2, 3, 4],
-        0,
-    )
+    conditions = [some & (counts[i] == filled) for i in range(1, len(KINDS))]
+    if not decimal_comma:
+        conditions[KINDS.index(DECIMAL_COMMA) - 1] = np.zeros_like(some)
+    kind = np.select(conditions, list(range(1, len(KINDS))), 0)
     types: list[str] = _KIND_NAMES[kind].tolist()
     return types
 
@@ -639,15 +677,41 @@ def numbers(cells: Any, decimal_comma: bool = False, absent: Any = None) -> Any:
     return pc.cast(cells, pa.float64())
 
 
+def seconds(cells: Any) -> pa.Array:
+    """Seconds since 1970-01-01T00:00:00Z of the instant each date or date-time (as
+    :func:`classify` reads them) names, its fraction of a second too, as float64 (null where a
+    cell is): what a profile's least, greatest and histogram measure."""
+    keys = _instant_keys(cells, pc.is_null(cells))
+    if keys[0].type == pa.string():  # days alone, keyed by their text
+        days = pc.cast(pc.cast(keys[0], pa.date32()), pa.int32())
+        whole = pc.multiply(pc.cast(days, pa.float64()), 86400.0)
+    elif len(keys) == 1:  # nanoseconds (see _instant_keys), to a tenth of a microsecond
+        whole = pc.divide(pc.cast(keys[0], pa.float64(), safe=False), 1e9)
+    else:
+        whole = pc.add(
+            pc.cast(keys[0], pa.float64()), pc.multiply(pc.cast(keys[1], pa.float64()), 1e-9)
+        )
+    return whole.combine_chunks() if isinstance(whole, pa.ChunkedArray) else whole
+
+
 def _instant_keys(cells: Any, absent: Any) -> list[Any]:
-    """Keys that sort dates by the instant each names: seconds since 1970-01-01T00:00:00Z,
-    then the nanoseconds past them (an offset counts; a time without one is read as UTC, a
-    day alone as its midnight in UTC). A column of days alone sorts as its text does."""
+    """Keys that sort dates and date-times by the instant each names (an offset counts; a time
+    without one, or with `` UTC`` or `` GMT``, is read as UTC, a day alone as its midnight in
+    UTC). A column of days alone sorts as its text does. One whose values all have an offset
+    (or all have none) is read by Arrow's ISO 8601 parser, in C, as nanoseconds since
+    1970-01-01T00:00:00Z: one key. Any other (offsets and none mixed, more than nine digits of
+    a fraction, years outside 1678-2261 that nanoseconds cannot count, a leap second) is read
+    by the pattern: seconds since the epoch, then the nanoseconds past them, two keys."""
     present = pc.if_else(absent, pa.scalar(None, pa.string()), cells)
     lengths = pc.min_max(pc.utf8_length(present))
     if lengths["min"].as_py() in (None, 10) and lengths["max"].as_py() in (None, 10):
         return [present]  # YYYY-MM-DD: the text's order is the days'
-    fields = pc.extract_regex(present, _DATE_FIELDS).combine_chunks()
+    parsed = _parsed(present)
+    if parsed is not None:
+        return [parsed]
+    fields = pc.extract_regex(present, _DATE_FIELDS)
+    if isinstance(fields, pa.ChunkedArray):
+        fields = fields.combine_chunks()
     mask = np.asarray(pc.is_null(fields).to_numpy(zero_copy_only=False), dtype=bool)
 
     def part(name: str) -> npt.NDArray[np.int64]:
@@ -672,3 +736,18 @@ def _instant_keys(cells: Any, absent: Any) -> list[Any]:
     padded = pc.utf8_rpad(digits, width=9, padding="0")
     nanos = np.asarray(pc.cast(padded, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
     return [pa.array(seconds, pa.int64(), mask=mask), pa.array(nanos, pa.int64(), mask=mask)]
+
+
+def _parsed(present: Any) -> Any:
+    """Nanoseconds since the epoch of valid dates and date-times (null where none), read by
+    Arrow's ISO 8601 parser: as UTC if none has an offset, as zoned if all have one (``z``, ``
+    UTC`` and `` GMT`` read as ``Z``); None if it reads them not (see _instant_keys)."""
+    try:
+        return pc.cast(pc.cast(present, pa.timestamp("ns")), pa.int64())
+    except pa.ArrowInvalid:
+        pass
+    zoned = pc.replace_substring_regex(present, r"(?i)z$| utc$| gmt$", "Z")
+    try:
+        return pc.cast(pc.cast(zoned, pa.timestamp("ns", tz="UTC")), pa.int64())
+    except pa.ArrowInvalid:
+        return None

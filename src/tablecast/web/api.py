@@ -1,7 +1,7 @@
 """The HTTP API under ``/parser/api``: what every API answer shares (:class:`ApiHandler`: JSON,
 typed errors, the edit key, a document and version looked up), and reading it: pages,
-versions, restoring one. Uploads are :mod:`tablecast.web.uploads`', downloads
-:mod:`tablecast.web.downloads`'.
+versions, restoring one, column profiles and facet counts. Uploads are
+:mod:`tablecast.web.uploads`', downloads :mod:`tablecast.web.downloads`'.
 """
 
 from __future__ import annotations
@@ -103,10 +103,22 @@ class ApiHandler(tornado.web.RequestHandler):
         return await self.version(document, number) if number else document.version
 
     def requested_view(self) -> View:
-        """``sort``, ``order``, ``q``, ``filter.N`` and ``header`` (see tablecast.table.view)."""
+        """``sort``, ``order``, ``q``, ``filter.N``, ``facet.N`` (repeatable), ``header`` and
+        ``type.N`` (see tablecast.table.view)."""
         return view_from_query(
-            lambda name: self.get_query_argument(name, None), list(self.request.query_arguments)
+            lambda name: self.get_query_argument(name, None),
+            list(self.request.query_arguments),
+            # a facet's values are cells exactly as written: spaces and all
+            lambda name: self.get_query_arguments(name, strip=False),
         )
+
+    async def viewed_version(self, document: Document) -> tuple[View, Version | None]:
+        """The view the query asks for, and the version (``version=V``, else the current one)
+        as it reads it, the view checked against it."""
+        view = self.requested_view()
+        version = view.on(await self.requested_version(document))
+        view.check(version)
+        return view, version
 
     def describe(self, document: Document) -> dict[str, Any]:
         """A document as the API shows it."""
@@ -163,7 +175,7 @@ class PageApi(ApiHandler):
             self.fail(err)
             return
         answer = protocol.page_fields(protocol.document_fields(document), found.window, found.data)
-        answer.update(view=view.as_dict(), types=types)
+        answer.update(view=view.as_dict(), types=view.typed(types))
         if found.row_numbers is not None:
             answer["rows"] = found.row_numbers
         self.write_json(answer)
@@ -227,3 +239,83 @@ class RestoreApi(ApiHandler):
             return
         await self.services.hub.version_committed(document)
         self.write_json(self.describe(document))
+
+
+def requested_column(text: str) -> int:
+    """A column's number from a path: a bad one is a bad option, as in a query."""
+    if not ascii_number(text, 6):
+        raise TablecastError("bad_option", "a column is named by its number (0 is the first)")
+    return int(text)
+
+
+class ColumnsApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/columns`` and ``.../columns/{n}``: each column's profile (or
+    column n's) over the rows the view shows (``version=V`` and the view's parameters, see
+    tablecast.table.view; a sort changes nothing). See docs/protocol.md, *Column profiles*."""
+
+    async def get(self, document_id: str, column: str | None = None) -> None:
+        try:
+            document = await self.document(document_id)
+            view, version = await self.viewed_version(document)
+            number = None if column is None else requested_column(column)
+            width = version.meta.width if version is not None else 0
+            if number is not None and number >= width:
+                raise TablecastError("bad_option", f"the table has no column {number}")
+            found = (
+                await self.services.pages.views.profile(version, view, number)
+                if version is not None
+                else []
+            )
+        except TablecastError as err:
+            self.fail(err)
+            return
+        names = version.column_names if version is not None else []
+        described = [
+            {"column": n, "name": names[n], **found_one}
+            for n, found_one in zip(
+                range(width) if number is None else [number], found, strict=True
+            )
+        ]
+        answer: dict[str, Any] = {
+            "id": document.id,
+            "version": version.number if version is not None else None,
+            "total_number": described[0]["count"] if described else 0,
+        }
+        if number is None:
+            answer["columns"] = described
+        else:
+            answer["column"] = described[0]
+        self.write_json(answer)
+
+
+class FacetsApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/facets/{n}?limit=L``: how many rows hold each value of column
+    n under the view, without the view's own facet on column n (see docs/protocol.md)."""
+
+    LIMIT, MOST = 50, 1000  # values listed by default, and at most
+
+    async def get(self, document_id: str, column: str) -> None:
+        try:
+            document = await self.document(document_id)
+            view, version = await self.viewed_version(document)
+            number = requested_column(column)
+            limit = self.get_query_argument("limit", None, strip=False)
+            if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.MOST):
+                raise TablecastError("bad_option", f"limit must be a number from 1 to {self.MOST}")
+            if version is None or number >= version.meta.width:
+                raise TablecastError("bad_option", f"the table has no column {number}")
+            counts = await self.services.pages.views.facet_counts(
+                version, view, number, int(limit) if limit else self.LIMIT
+            )
+        except TablecastError as err:
+            self.fail(err)
+            return
+        self.write_json(
+            {
+                "id": document.id,
+                "version": version.number,
+                "column": number,
+                "name": version.column_names[number],
+                **counts,
+            }
+        )

@@ -45,7 +45,8 @@ class DownloadApi(ApiHandler):
             fmt = export.format_named(self.get_query_argument("format", None))
             pages = self.services.pages
             # JSON Lines writes numbers as numbers: it needs to know which columns hold them
-            types = await pages.types(version) if fmt.name == "jsonl" else []
+            # (as the view's types say, where it sets them)
+            types = view.typed(await pages.types(version)) or [] if fmt.name == "jsonl" else []
             picked = await pages.sorted_rows(version, view) if version is not None else None
         except TablecastError as err:
             self.fail(err)

@@ -46,6 +46,8 @@ from ..store.base import Store
 from ..wire import websocket
 from . import SecurityHeaders
 from .api import (
+    ColumnsApi,
+    FacetsApi,
     NoSuchEndpoint,
     PageApi,
     RestoreApi,
@@ -164,6 +166,9 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
             (rf"/parser/api/docs/{ID}/versions", VersionsApi, s),
             (rf"/parser/api/docs/{ID}/download", DownloadApi, s),
+            (rf"/parser/api/docs/{ID}/columns", ColumnsApi, s),
+            (rf"/parser/api/docs/{ID}/columns/([^/]+)", ColumnsApi, s),
+            (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],

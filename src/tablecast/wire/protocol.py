@@ -120,11 +120,11 @@ def v1_page(
     """A page for a v1 viewer. ``shared``: it is the document's shared page (follow mode).
     ``cause``: why it was sent: join, request, turn, view, version or follow. ``view``: how
     its rows were picked; ``row_numbers``: each row's number in the file, when sorted or
-    searched. ``types``: the columns' types (None: not known yet, a ``types`` message
-    follows)."""
+    searched. ``types``: the columns' types as inferred (None: not known yet, a ``types``
+    message follows); the page says them with the view's own types set over them."""
     message = page_fields(fields, window, data)
     message["type"], message["shared"], message["cause"] = "page", shared, cause
-    message["view"], message["types"] = view.as_dict(), types
+    message["view"], message["types"] = view.as_dict(), view.typed(types)
     if row_numbers is not None:
         message["rows"] = row_numbers
     return orjson.dumps(message)
