@@ -81,11 +81,11 @@ CACHE_FORMAT = "c1"
 STREAM_BYTES = 4 << 20
 # Pieces of an upload's columns waiting for the views thread, past which the store's writer
 # waits before it hands over more: what an upload faster than the views thread holds in blocks
-# (8 MiB), and what may be left at its commit besides the last piece. Measured (bench ingest,
-# the cold first sorts): with 2, a fresh version's columns were ready 5-20 ms after the
-# commit, and the upload took as long as without streaming (1.81 s against 1.85 s); with 8,
-# 0.6 s of pieces were left at the commit. On a machine whose other work slows the views
-# thread, though, 2 holds the upload back to its pace (4.8-5.6 s against 3.2 s with 8).
+# (8 MiB), and what may be left at its commit besides the last piece. Measured on a million
+# rows: with 2, a fresh version's columns were ready 5-20 ms after the commit; with 8, 0.6 s
+# of pieces were left at the commit. The price: an upload goes no faster than its columns are
+# made (bench ingest, 2 cores shared with its 100 viewers: 2.3-2.6 s against 1.4-1.5 s when
+# they were made after the commit; on a loaded machine 4.8-5.6 s, against 3.2 s with 8).
 WAITING_PIECES = 2
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
