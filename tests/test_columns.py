@@ -266,3 +266,38 @@ def test_a_search_reads_records_parsed_apart_a_column_at_a_time(monkeypatch):
     assert text.search("row 59", 1).tolist() == [60, *range(591, 601)]
     assert text.search('"7"', 1).tolist() == [8]
     assert text.search("7", 1, column=1).tolist() == [i + 1 for i in range(600) if "7" in str(i)]
+
+
+# Sorting a column that repeats its values: by each distinct value's rank
+
+REPEATING = {
+    "text": ["Ada", "ada", "Bob", "", "NA", "zoë", "Zed", "b"],
+    "integer": ["12", "1,200", "1200", "-3", "", "n/a", "7"],
+    "decimal comma": ["3,5", "-1.234,5", ",5", "12", "", "NULL"],
+    "date": ["2024-01-02", "1999-12-31", "2024-01-02", "", "-"],
+    "datetime": ["2013-01-01 05:00 UTC", "2013-01-01T04:00:00Z", "2013-01-01", "", "NA"],
+    "boolean": ["yes", "No", "TRUE", "false", "", "NA"],
+}
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("kind", sorted(REPEATING))
+def test_a_repeating_column_sorts_by_rank_as_it_sorts_directly(monkeypatch, kind, descending):
+    # 3,000 rows of a few values, some rows too short to have the column (null there): the
+    # order by ranks of distinct values is the order sorting every cell gives, ties and
+    # missing values (empty, markers, past a short row's end) in row order, last both ways
+    rng = random.Random(17)
+    pool = REPEATING[kind]
+    records = [["h", "column"]] + [
+        [str(i), rng.choice(pool)] if rng.random() > 0.05 else [str(i)] for i in range(3000)
+    ]
+    text = text_of(records)
+    rows = np.arange(1, text.record_count)
+    by_rank = text.order(1, rows, kind, descending)
+    monkeypatch.setattr(columns, "SAMPLE", 10**9)  # no sample repeats enough: every cell
+    direct = text.order(1, rows, kind, descending)
+    assert by_rank.tolist() == direct.tolist()
+    # a type set: what does not read as it sorts with the missing
+    direct = text.order(1, rows, "integer", descending, strict=True)
+    monkeypatch.setattr(columns, "SAMPLE", 1024)
+    assert text.order(1, rows, "integer", descending, strict=True).tolist() == direct.tolist()

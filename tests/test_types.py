@@ -465,3 +465,14 @@ async def test_booleans_and_date_times_over_http_and_a_v1_websocket(server):
     assert [r[0] for r in page["data"]] == ["C", "A", "D", "B", "E"]
     assert page["types"] == ["text", "boolean", "datetime", "date"]
     await ws.close()
+
+
+def test_days_no_calendar_has_still_sort_and_measure():
+    # 2024-02-30 fits the pattern of a day, not Arrow's calendar: read by the pattern instead
+    cells = ["2024-03-01", "2024-02-30", "NA", "2024-02-28"]
+    # (the pattern counts on from February 28th: the 30th is March 1st, tied in row order)
+    assert sorted_cells(cells) == [f"{cells[i]}@{i}" for i in (3, 0, 1, 2)]
+    assert columns.seconds(pa.array(["2024-02-28", "2024-02-30"])).to_pylist() == [
+        1709078400.0,
+        1709251200.0,
+    ]

@@ -24,6 +24,7 @@ between pieces.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -269,24 +270,62 @@ class TableText:
         a type a person set, not the one inferred): those that do not sort with the missing."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = self.column(number).slice(first)
-        lowered = pc.utf8_lower(cells)
-        absent = _absent(lowered)
-        if strict:
-            absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
-        if kind in NUMERIC:
-            keys: list[Any] = [numbers(cells, kind == DECIMAL_COMMA, absent)]
-        elif kind in ("date", "datetime"):
-            keys = _instant_keys(cells, absent)
-        elif kind == "boolean":
-            true = pc.is_in(lowered, value_set=_TRUE)
-            keys = [pc.if_else(absent, pa.scalar(None, pa.bool_()), true)]
+        sample = cells.slice(0, SAMPLE)
+        if len(cells) > SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
+            # a column repeating its values: each distinct one read once, and the rows
+            # sorted by its rank, a small integer (Arrow counts those rather than compares)
+            encoded = pc.dictionary_encode(cells).combine_chunks()
+            ranks, missing = _ranks(_sort_keys(encoded.dictionary, kind, strict), descending)
+            # a cell past a short record's end holds no value either: last, as the missing
+            key = pc.fill_null(pc.take(ranks, encoded.indices), pa.scalar(missing, pa.uint64()))
+            indices = pc.sort_indices(key)  # (stable: ties in row order)
         else:
-            keys = [pc.if_else(absent, pa.scalar(None, pa.string()), lowered)]
-        order = "descending" if descending else "ascending"
-        table = pa.table({str(i): key for i, key in enumerate(keys)})
-        sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
-        indices = pc.sort_indices(table, sort_keys=sort_keys)
+            keys = _sort_keys(cells, kind, strict)
+            order = "descending" if descending else "ascending"
+            table = pa.table({str(i): key for i, key in enumerate(keys)})
+            sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
+            indices = pc.sort_indices(table, sort_keys=sort_keys)
         return np.asarray(indices.to_numpy(), dtype=np.int64) + first
+
+
+def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:
+    """What cells sort by, read as ``kind``, in order of precedence: null where a cell holds no
+    value (or, ``strict``, none of that kind: see TableText.order)."""
+    lowered = pc.utf8_lower(cells)
+    absent = _absent(lowered)
+    if strict:
+        absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
+    if kind in NUMERIC:
+        return [numbers(cells, kind == DECIMAL_COMMA, absent)]
+    if kind in ("date", "datetime"):
+        return _instant_keys(cells, absent)
+    if kind == "boolean":
+        true = pc.is_in(lowered, value_set=_TRUE)
+        return [pc.if_else(absent, pa.scalar(None, pa.bool_()), true)]
+    return [pc.if_else(absent, pa.scalar(None, pa.string()), lowered)]
+
+
+def _ranks(keys: list[Any], descending: bool) -> tuple[pa.Array, int]:
+    """Each value's rank in the order its keys give (equal keys, equal ranks), as uint64, the
+    missing (null keys) last, all of the same rank; and that rank."""
+    order = "descending" if descending else "ascending"
+    table = pa.table({str(i): key for i, key in enumerate(keys)})
+    sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
+    ordered = pc.sort_indices(table, sort_keys=sort_keys)
+    sorted_keys = table.take(ordered)
+    changes = np.zeros(len(ordered), dtype=bool)
+    for column in sorted_keys.columns:  # where a value's keys differ from the one before
+        values = column.combine_chunks()
+        if len(values) > 1:
+            before, after = values.slice(0, len(values) - 1), values.slice(1)
+            differ = pc.fill_null(pc.not_equal(before, after), False)
+            differ = pc.or_(differ, pc.xor(pc.is_null(before), pc.is_null(after)))
+            changes[1:] |= np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
+    dense = np.cumsum(changes, dtype=np.uint64)
+    ranks = np.empty(len(ordered), dtype=np.uint64)
+    ranks[np.asarray(ordered.to_numpy(), dtype=np.int64)] = dense
+    present = len(ordered) - sorted_keys.column(0).null_count  # (all keys null together)
+    return pa.array(ranks), int(dense[present - 1]) + 1 if present else 0
 
 
 ESCAPED = "escaped"  # the column telling which records were parsed apart
@@ -682,8 +721,8 @@ def seconds(cells: Any) -> pa.Array:
     :func:`classify` reads them) names, its fraction of a second too, as float64 (null where a
     cell is): what a profile's least, greatest and histogram measure."""
     keys = _instant_keys(cells, pc.is_null(cells))
-    if keys[0].type == pa.string():  # days alone, keyed by their text
-        days = pc.cast(pc.cast(keys[0], pa.date32()), pa.int32())
+    if keys[0].type == pa.date32():  # days alone
+        days = pc.cast(keys[0], pa.int32())
         whole = pc.multiply(pc.cast(days, pa.float64()), 86400.0)
     elif len(keys) == 1:  # nanoseconds (see _instant_keys), to a tenth of a microsecond
         whole = pc.divide(pc.cast(keys[0], pa.float64(), safe=False), 1e9)
@@ -697,18 +736,21 @@ def seconds(cells: Any) -> pa.Array:
 def _instant_keys(cells: Any, absent: Any) -> list[Any]:
     """Keys that sort dates and date-times by the instant each names (an offset counts; a time
     without one, or with `` UTC`` or `` GMT``, is read as UTC, a day alone as its midnight in
-    UTC). A column of days alone sorts as its text does. One whose values all have an offset
-    (or all have none) is read by Arrow's ISO 8601 parser, in C, as nanoseconds since
-    1970-01-01T00:00:00Z: one key. Any other (offsets and none mixed, more than nine digits of
-    a fraction, years outside 1678-2261 that nanoseconds cannot count, a leap second) is read
-    by the pattern: seconds since the epoch, then the nanoseconds past them, two keys."""
+    UTC). A column of days alone is read as days (Arrow's date32, parsed in C). One whose
+    values all have an offset (or all have none) is read by Arrow's ISO 8601 parser, in C, as
+    nanoseconds since 1970-01-01T00:00:00Z: one key. Any other (offsets and none mixed, more
+    than nine digits of a fraction, years outside 1678-2261 that nanoseconds cannot count, a
+    leap second, a day no calendar has) is read by the pattern: seconds since the epoch, then
+    the nanoseconds past them, two keys."""
     present = pc.if_else(absent, pa.scalar(None, pa.string()), cells)
     lengths = pc.min_max(pc.utf8_length(present))
     if lengths["min"].as_py() in (None, 10) and lengths["max"].as_py() in (None, 10):
-        return [present]  # YYYY-MM-DD: the text's order is the days'
-    parsed = _parsed(present)
-    if parsed is not None:
-        return [parsed]
+        with contextlib.suppress(pa.ArrowInvalid):  # (a day Arrow reads not: 2024-02-30)
+            return [pc.cast(present, pa.date32())]  # YYYY-MM-DD: days since the epoch
+    else:
+        parsed = _parsed(present)
+        if parsed is not None:
+            return [parsed]
     fields = pc.extract_regex(present, _DATE_FIELDS)
     if isinstance(fields, pa.ChunkedArray):
         fields = fields.combine_chunks()
