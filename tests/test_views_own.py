@@ -35,6 +35,7 @@ from tablecast.service.hub import Hub
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.table import profiles
 from tablecast.table.columns import TableText
 from tablecast.table.view import View
 from tablecast.web import server as tablecast_server
@@ -294,3 +295,31 @@ async def test_types_told_later_are_each_viewers_views_types(hub):
         "alone": [["boolean", "integer"]],
         "plain": [["text", "integer"]],
     }
+
+
+async def test_column_profiles_wait_behind_every_page_asked_after_them(hub, gate, monkeypatch):
+    # every browser asks for the strips' profiles as a version lands: on a large version they
+    # are seconds of work a column, which a sort asked for a moment later must not wait behind
+    node, hub_, document_id = hub
+    room = await hub_.join(Viewer(), document_id)
+    assert room is not None and room.document.version is not None
+    version = room.document.version
+    views = node.views
+    await views.types(version)
+    profile = profiles.profile
+
+    def recorded_profile(*args: Any) -> Any:
+        gate.ran.append("profile")
+        return profile(*args)
+
+    monkeypatch.setattr(profiles, "profile", recorded_profile)
+    gate.close()
+    held = asyncio.ensure_future(views.rows(version, View(q=f"{HELD}0")))
+    await gate.held()
+    strips = asyncio.ensure_future(views.profile(version, View(), None))
+    await settle()
+    sort = asyncio.ensure_future(views.rows(version, View(sort=1)))
+    await settle()
+    gate.open.set()
+    await asyncio.gather(held, strips, sort)
+    assert gate.ran == [f"search {HELD}0", "sort 1", "profile", "profile"]

@@ -89,23 +89,26 @@ STREAM_BYTES = 4 << 20
 WAITING_PIECES = 2
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
-# column types wait for; then the pages of viewers' own views.
-SHARED, OWN = 0, 1
+# column types wait for; then the pages of viewers' own views; then column profiles (the
+# app's strips, asked by every browser as a version lands: on a 13.7M-row version they are
+# tens of seconds of work, which a first sort must not wait behind)
+SHARED, OWN, SUMMARY = 0, 1, 2
 
 
 class Scheduler:
     """The views thread: one piece of work at a time, the most urgent first.
 
-    Pieces wait in lanes (SHARED before OWN). In a lane, owners take turns, a piece each:
-    documents for shared work, viewers for their own views, so that no one document or viewer
-    queues work ahead of the others, however much it asks for. Long work comes in pieces
-    (see TableText.building), each a turn. A piece's lane can be raised while it waits (see
-    Demand), and a piece whose future is cancelled before it starts never runs.
+    Pieces wait in lanes (SHARED before OWN before SUMMARY). In a lane, owners take turns, a
+    piece each: documents for shared work, viewers for their own views, so that no one
+    document or viewer queues work ahead of the others, however much it asks for. Long work
+    comes in pieces, each a turn. A piece's lane can be raised while it waits (see Demand),
+    and a piece whose future is cancelled before it starts never runs.
     """
 
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._lanes: tuple[OrderedDict[object, deque[_Piece]], ...] = (
+            OrderedDict(),
             OrderedDict(),
             OrderedDict(),
         )
@@ -619,10 +622,10 @@ class Views:
         self, version: Version, view: View, column: int | None
     ) -> list[dict[str, Any]]:
         """The profile of column ``column`` (None: of each column) over the rows the view
-        shows, whatever their order, as shared work. ``version`` as the view reads it
-        (View.on)."""
+        shows, whatever their order, each column a piece of work after every page's (SUMMARY).
+        ``version`` as the view reads it (View.on)."""
         view.check(version)
-        asker = self._asking(version)
+        asker = Demand(SUMMARY, version.document_id, self.scheduler)
         unsorted = _unsorted(view)
         columns = range(version.meta.width) if column is None else (column,)
         return list(
