@@ -293,11 +293,12 @@ def test_a_repeating_column_sorts_by_rank_as_it_sorts_directly(monkeypatch, kind
     ]
     text = text_of(records)
     rows = np.arange(1, text.record_count)
+    monkeypatch.setattr(columns, "SORT_SAMPLE", 1024)  # 3,000 rows: a sample of them
     by_rank = text.order(1, rows, kind, descending)
-    monkeypatch.setattr(columns, "SAMPLE", 10**9)  # no sample repeats enough: every cell
+    monkeypatch.setattr(columns, "SORT_SAMPLE", 10**9)  # no sample repeats enough: every cell
     direct = text.order(1, rows, kind, descending)
     assert by_rank.tolist() == direct.tolist()
     # a type set: what does not read as it sorts with the missing
     direct = text.order(1, rows, "integer", descending, strict=True)
-    monkeypatch.setattr(columns, "SAMPLE", 1024)
+    monkeypatch.setattr(columns, "SORT_SAMPLE", 1024)
     assert text.order(1, rows, "integer", descending, strict=True).tolist() == direct.tolist()

@@ -56,6 +56,9 @@ Counts = npt.NDArray[np.int64]  # per kind of cell (see TableText.counting), per
 INFER_CHARS = 40  # a cell longer than this is text (no number or date is this long)
 CHUNK_CELLS = 1 << 20  # cells whose types are inferred in one piece of work
 NARROW = 64  # columns up to which types are inferred a column at a time
+# A column's first cells, which tell a sort whether it repeats its values (a column of 5,000
+# days over a million rows does: 16,384 of them hold fewer than half as many distinct ones)
+SORT_SAMPLE = 1 << 14
 SAMPLE = 1024  # a column's first cells, which rule out the kinds they are not at once
 # A column's type, as clients are told it. The kinds after "text" are in order of precedence:
 # a column is the first of them that every one of its values is (see _types_of), else text.
@@ -270,8 +273,8 @@ class TableText:
         a type a person set, not the one inferred): those that do not sort with the missing."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = self.column(number).slice(first)
-        sample = cells.slice(0, SAMPLE)
-        if len(cells) > SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
+        sample = cells.slice(0, SORT_SAMPLE)
+        if len(cells) > SORT_SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
             # a column repeating its values: each distinct one read once, and the rows
             # sorted by its rank, a small integer (Arrow counts those rather than compares)
             encoded = pc.dictionary_encode(cells).combine_chunks()
