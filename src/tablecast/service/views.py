@@ -76,16 +76,18 @@ COLUMNS_SUFFIX = ".arrow"
 CACHE_FORMAT = "c1"
 # A version's columns are made and written this many bytes of its blocks at a time, each piece
 # let go once in the file: what making them holds is about one piece, whatever the version's
-# size (the columns of 4 MiB of blocks take about 3 times that while made). Also what is left
-# to make of an upload's columns at its commit: about 50 ms of work.
+# size (some 35-50 MiB at the peak for 4 MiB of blocks, on the one views thread: a node's, not
+# each upload's). Smaller pieces hold less but cost more: 1 MiB ones held some 12 MiB and made
+# bench ingest's page 1 come at 3.4-4.6 s against 2.2-2.7 s. Also what is left to make of an
+# upload's columns at its commit: about 50 ms of work.
 STREAM_BYTES = 4 << 20
 # Pieces of an upload's columns waiting for the views thread, past which the store's writer
 # waits before it hands over more: what an upload faster than the views thread holds in blocks
 # (8 MiB), and what may be left at its commit besides the last piece. Measured on a million
-# rows: with 2, a fresh version's columns were ready 5-20 ms after the commit; with 8, 0.6 s
-# of pieces were left at the commit. The price: an upload goes no faster than its columns are
-# made (bench ingest, 2 cores shared with its 100 viewers: 2.3-2.6 s against 1.4-1.5 s when
-# they were made after the commit; on a loaded machine 4.8-5.6 s, against 3.2 s with 8).
+# rows: with 2, a fresh version's columns were ready 5-20 ms after the commit;
+# with 8, 0.6 s of pieces were left at the commit. The price: an upload goes no faster than its
+# columns are made (bench ingest, 2 cores shared with its 100 viewers: 2.3-2.7 s against
+# 1.4-1.5 s when they were made after the commit).
 WAITING_PIECES = 2
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and

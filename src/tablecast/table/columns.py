@@ -521,11 +521,13 @@ def _read(plain: bytes, width: int) -> tuple[list[pa.ChunkedArray], dict[int, li
         ragged[int(row.number) - 1] = row.text.split(SEPARATOR)
         return "skip"
 
-    def read(threads: bool, handler: Any) -> pa.Table:
+    def read(handler: Any) -> pa.Table:
         return pcsv.read_csv(
             pa.py_buffer(plain),
+            # one thread: a piece is a few MiB, and the views thread takes at most a core
+            # from the upload it is made beside (see tablecast.service.views)
             read_options=pcsv.ReadOptions(
-                column_names=names, use_threads=threads, block_size=1 << 22
+                column_names=names, use_threads=False, block_size=1 << 22
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=SEPARATOR,
@@ -538,9 +540,9 @@ def _read(plain: bytes, width: int) -> tuple[list[pa.ChunkedArray], dict[int, li
         )
 
     try:
-        table = read(True, None)
-    except pa.ArrowInvalid:  # ragged records: read again, one thread, to know their lines
-        table = read(False, skip)
+        table = read(None)
+    except pa.ArrowInvalid:  # ragged records: read again, to know their lines
+        table = read(skip)
     return list(table.columns), ragged
 
 
