@@ -83,7 +83,7 @@ def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
     if kind in NUMERIC:
         measures = numbers(distinct, kind == DECIMAL_COMMA)
     elif kind in TIMES:
-        measures = seconds(_flat(distinct))
+        measures = seconds(distinct)
     else:
         return answer
     if not len(measures):
@@ -155,8 +155,3 @@ def listed(counted: pa.StructArray, limit: int) -> list[dict[str, Any]]:
             picked.column("value").to_pylist(), picked.column("count").to_pylist(), strict=True
         )
     ]
-
-
-def _flat(array: Any) -> pa.Array:
-    """One array, of one chunk or many."""
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
