@@ -300,15 +300,8 @@ def duckdb_peer(rows: int) -> list[dict[str, Any]]:
 
 
 def _duck_where(query: dict[str, str], names: list[str]) -> tuple[str, list[str]]:
-    clauses, args = [], []
-    if "q" in query:  # every column as text, as a search reads cells
-        clauses.append("(" + " OR ".join(f'CAST("{n}" AS VARCHAR) ILIKE ?' for n in names) + ")")
-        args += [f"%{query['q']}%"] * len(names)
-    for key, text in query.items():
-        if key.startswith("filter."):
-            clauses.append(f'CAST("{names[int(key[7:])]}" AS VARCHAR) ILIKE ?')
-            args.append(f"%{text}%")
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+    """As _where, every column read as text (as a search reads cells), case ignored."""
+    return _where(query, names, 'CAST("{}" AS VARCHAR) ILIKE ?')
 
 
 def _duck_profile(
@@ -358,14 +351,18 @@ def _duck_profile(
         ).fetchall()
 
 
-def _where(query: dict[str, str], names: list[str]) -> tuple[str, list[str]]:
+def _where(
+    query: dict[str, str], names: list[str], match: str = '"{}" LIKE ?'
+) -> tuple[str, list[str]]:
+    """The WHERE clause of a search (any column) and filters (one each), ``match`` the test of
+    a column named in its braces against a ``%text%`` argument."""
     clauses, args = [], []
     if "q" in query:
-        clauses.append("(" + " OR ".join(f'"{n}" LIKE ?' for n in names) + ")")
+        clauses.append("(" + " OR ".join(match.format(n) for n in names) + ")")
         args += [f"%{query['q']}%"] * len(names)
     for key, text in query.items():
         if key.startswith("filter."):
-            clauses.append(f'"{names[int(key[7:])]}" LIKE ?')
+            clauses.append(match.format(names[int(key[7:])]))
             args.append(f"%{text}%")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
