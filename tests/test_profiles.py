@@ -369,6 +369,61 @@ def test_counts_add_up(cells, kind, limit):
     assert pairs == sorted(pairs)  # most frequent first, ties by value
 
 
+def hashed(cells: pa.ChunkedArray, kind: str) -> dict[str, Any]:
+    """The profile as value counts of the cells' text make it (columns of few values)."""
+    counted = profiles._mostly_distinct
+    profiles._mostly_distinct = lambda cells: False
+    try:
+        return profiles.profile(cells, kind, kind)
+    finally:
+        profiles._mostly_distinct = counted
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(-3000, 3000), st.sampled_from(["", "NA", "null", None])),
+             max_size=60),
+    st.sampled_from(["integer", "decimal", "date"]),
+)  # fmt: skip
+def test_a_mostly_distinct_column_is_profiled_by_sorting_as_by_counting_its_text(values, kind):
+    def spelled(value: int) -> str:  # one spelling per value: the two ways must agree
+        if kind == "integer":
+            return str(value)
+        if kind == "decimal":
+            return f"{value / 100:.2f}"
+        return f"{2000 + value % 30:04d}-{1 + value % 12:02d}-{1 + value % 28:02d}"
+
+    cells = pa.chunked_array([[spelled(v) if isinstance(v, int) else v for v in values]],
+                            pa.string())  # fmt: skip
+    sorted_ = profiles._by_value(cells, kind)
+    assert sorted_ is not None
+    expected = hashed(cells, kind)
+    assert sorted_ | {"mean": None} == expected | {"mean": None}
+    assert sorted_["mean"] == pytest.approx(expected["mean"])
+
+
+def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
+    written = ["1,200", "1200", "7", "1,200", "NA", "8", "9", None, "1200.0"]
+    found = profiles._by_value(pa.chunked_array([written], pa.string()), "decimal")
+    assert found is not None
+    assert (found["values"], found["missing"], found["distinct"]) == (7, 2, 4)
+    assert (found["min"], found["max"]) == ("7", "1,200")  # the first cell of each, as written
+    assert found["top"] == [
+        {"value": "1,200", "count": 2}, {"value": "1200", "count": 1},
+        {"value": "1200.0", "count": 1}, {"value": "7", "count": 1},
+        {"value": "8", "count": 1}, {"value": "9", "count": 1},
+    ]  # fmt: skip
+    # a profile of them takes this way: its first cells are mostly distinct
+    assert profiles.profile(pa.chunked_array([written], pa.string()), "decimal", "decimal") == found
+
+
+def test_integers_float64_cannot_tell_apart_are_counted_as_text():
+    cells = pa.chunked_array([["9007199254740993", "9007199254740992", "1"]])
+    assert profiles._by_value(cells, "integer") is None
+    found = profiles.profile(cells, "integer", "integer")
+    assert (found["distinct"], found["max"]) == (3, "9007199254740993")
+
+
 def test_an_override_counts_the_values_that_do_not_read_as_its_type():
     column = pa.chunked_array([["1", "2,5", "x", "", "2024-01-01"]])
     found = profiles.profile(column, "integer", "text")
