@@ -3,8 +3,8 @@ values, mean, top values, a histogram) and its facet values' counts. Pure: an Ar
 a selection of records in, plain dicts out (the views thread runs it, tablecast.service.views
 keeps what it made).
 
-Everything is Arrow compute and numpy over the whole selection at once, never a Python step per row: a
-column of a million cells is profiled in tens of milliseconds.
+Everything is Arrow compute and numpy over the whole selection at once, never a Python step
+per row: a column of a million cells is profiled in tens of milliseconds.
 """
 
 from __future__ import annotations
