@@ -573,15 +573,22 @@ class TableParser:
         self._lines_done += len(lines)
         delimiter = self.delimiter
         assert delimiter is not None
-        kept = [line for line in lines if line.strip() or delimiter in line]  # see _csv_records
-        self._blank_lines = len(lines) - len(kept)
-        if not kept:
-            return []
-        if len(kept) < len(lines):  # blank lines to leave out
-            text = "\n".join(kept)
         out = text.replace(delimiter, '","').split("\n")
         # each delimiter became three characters: a record grew by two per cell after its first
-        grown = list(map(operator.sub, map(len, out), map(len, kept)))
+        grown = list(map(operator.sub, map(len, out), map(len, lines)))
+        # blank lines are left out (see _csv_records): only a line without a delimiter may be
+        # one, so that a table of several columns checks few lines, not each of them
+        blank = (
+            {i for i, size in enumerate(grown) if size == 0 and not lines[i].strip()}
+            if 0 in grown
+            else ()
+        )
+        self._blank_lines = len(blank)
+        if blank:
+            out = [record for i, record in enumerate(out) if i not in blank]
+            grown = [size for i, size in enumerate(grown) if i not in blank]
+        if not out:
+            return []
         widest = max(grown) // 2 + 1
         if widest > self.max_columns:
             self._too_wide(self.record_count + grown.index(widest * 2 - 2), widest)
