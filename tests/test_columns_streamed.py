@@ -20,6 +20,7 @@ import pytest
 from support import store_table
 from tablecast import tasks
 from tablecast.errors import TablecastError
+from tablecast.service import ingest as ingest_module
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
@@ -31,6 +32,13 @@ from tablecast.table.columns import TableText
 from tablecast.web.server import Node
 
 PIECE = 16 * 1024  # STREAM_BYTES in these tests: a few hundred records a piece
+
+
+@pytest.fixture(autouse=True)
+def blocks_written_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These small uploads' blocks reach the store (and their columns) as they are parsed, a
+    block at a time, as a large upload's do 16 at a time."""
+    monkeypatch.setattr(ingest_module, "WRITE_BLOCKS", 1)
 
 
 class Work:
