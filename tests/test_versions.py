@@ -243,3 +243,20 @@ async def test_restoring_adds_a_version_and_everyone_sees_it(server):
     _, old, _ = http("GET", docs_url(server, doc, "/pages/2?version=1"))
     _, new, _ = http("GET", docs_url(server, doc, "/pages/2?version=3"))
     assert old["data"] == new["data"]
+
+
+async def test_a_restored_versions_columns_are_the_old_ones_not_made_again(server, tmp_path):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=first.tsv", table(250))
+    assert put(server.url, doc, table(30))[0] == 200
+    # version 1's columns, made as it was uploaded, and read by a sort
+    assert http("GET", docs_url(server, doc, "/pages/1?version=1&sort=1"))[0] == 200
+    restore = docs_url(server, doc, "/versions/1/restore")
+    status, body, _ = http("POST", restore, headers={"Authorization": f"Bearer {doc['edit_key']}"})
+    assert (status, body["version"]) == (200, 3)
+    _, sorted_new, _ = http("GET", docs_url(server, doc, "/pages/1?version=3&sort=1"))
+    _, sorted_old, _ = http("GET", docs_url(server, doc, "/pages/1?version=1&sort=1"))
+    assert sorted_new["data"] == sorted_old["data"]
+    # one file under two names: versions 1 and 3 (not 2, of other rows)
+    files = sorted((tmp_path / "data" / "columns" / doc["id"]).glob("*.arrow"))
+    inodes = [path.stat().st_ino for path in files]
+    assert len(files) == 3 and len(set(inodes)) == 2, files

@@ -71,6 +71,11 @@ class Pages:
         types = self.views.known_types(version)
         return Page(window, data, (picked + 1 - first).tolist(), types)
 
+    def restored(self, old: Version, new: Version | None) -> None:
+        """``new`` holds ``old``'s records again (see Views.restored)."""
+        if new is not None:
+            self.views.restored(old, new)
+
     def prepare(self, version: Version | None) -> None:
         """A version was just committed: its columns and types are made now, before anyone
         asks for a page of a view (see Views.prepare)."""

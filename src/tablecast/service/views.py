@@ -389,6 +389,17 @@ class Views:
         except TablecastError as err:  # shutting down, or the store is away: made when asked
             log.info("version %d's columns not made: %s", version.id, err.message)
 
+    def restored(self, old: Version, new: Version) -> None:
+        """``new`` was made of ``old``'s records (a restore): its columns and counts are
+        ``old``'s, so its files are linked to ``old``'s where this node has them, not made
+        again from its blocks (a million rows: some 2 s before a first sort could start)."""
+        if self.cache is None or self._closed:
+            return
+        for path in (self.cache / old.document_id).glob(f"{old.id}.{CACHE_FORMAT}*"):
+            ending = path.name[len(str(old.id)) :]
+            with contextlib.suppress(OSError):  # (then they are made from its blocks)
+                os.link(path, path.with_name(f"{new.id}{ending}"))
+
     def streaming(self, document_id: str, version_id: int, first: int) -> StreamedColumns | None:
         """What makes an upload's columns as it is ingested (its pending version
         ``version_id``; ``first``: its first data record), on the views thread; None if this

@@ -237,6 +237,7 @@ class RestoreApi(ApiHandler):
         except TablecastError as err:
             self.fail(err)
             return
+        self.services.pages.restored(old, document.version)
         await self.services.hub.version_committed(document)
         self.write_json(self.describe(document))
 
