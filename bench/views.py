@@ -75,10 +75,12 @@ PROFILES: list[tuple[str, str, dict[str, str]]] = [
     ("profile decimal (amount)", "columns/4", {}),
     ("profile date (date)", "columns/3", {}),
     ("profile text (city)", "columns/2", {}),
+    ("profile integer (id)", "columns/0", {}),
+    ("profile distinct text (code)", "columns/6", {}),
     ("facets city, search 'lovelace'", "facets/2", {"q": "lovelace"}),
     ("facets group, search 'a'", "facets/9", {"q": "a"}),
 ]
-COLD_PROFILES = [PROFILES[0], PROFILES[3]]
+COLD_PROFILES = [PROFILES[0], PROFILES[4], PROFILES[5]]
 FOLLOWING = [2, 3, 4, 5, 50, 500, 2000]  # pages after the first (clamped to those there are)
 COLUMN_TYPES = [
     "INTEGER",
