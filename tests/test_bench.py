@@ -120,6 +120,7 @@ def test_views_benchmark_runs():
         "cold: sort text (name)",
         "cold: search 'lovelace'",
         "cold: profile decimal (amount)",
+        "cold: profile distinct text (code)",
         "cold: facets city, search 'lovelace'",
     ]
     assert [q for q in duckdb if q.startswith("cold: ")] == cold
@@ -127,6 +128,8 @@ def test_views_benchmark_runs():
         "profile decimal (amount)",
         "profile date (date)",
         "profile text (city)",
+        "profile integer (id)",
+        "profile distinct text (code)",
         "facets city, search 'lovelace'",
         "facets group, search 'a'",
     ]
