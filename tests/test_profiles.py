@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -400,6 +401,40 @@ def test_a_mostly_distinct_column_is_profiled_by_sorting_as_by_counting_its_text
     expected = hashed(cells, kind)
     assert sorted_ | {"mean": None} == expected | {"mean": None}
     assert sorted_["mean"] == pytest.approx(expected["mean"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "NA", "a", "b", "Ab", "ä", "zz", "a\x1fb"]),
+                       st.text(max_size=5)), max_size=80),
+    st.integers(1, 12),
+    st.integers(1, 4),
+)  # fmt: skip
+def test_a_long_column_counted_in_parts_is_counted_as_at_once(cells, limit, chunks):
+    size = -(-len(cells) // chunks) or 1
+    column = pa.chunked_array(
+        [pa.array(cells[i : i + size], pa.string()) for i in range(0, len(cells), size)],
+        pa.string(),
+    )
+    whole = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
+    parted = profiles.PART_CELLS
+    profiles.PART_CELLS = 2  # (a column of more than 4 cells: in parts of about 2)
+    try:
+        in_parts = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
+    finally:
+        profiles.PART_CELLS = parted
+    assert in_parts == whole
+
+
+def test_a_long_columns_parts_each_hold_some_of_its_values():
+    column = pa.chunked_array([[f"v{i % 997}" for i in range(5000)], ["x", None, ""]])
+    parts = profiles._parts(column, 8)
+    values = column.to_pylist()
+    found = np.concatenate(parts)
+    assert set(found.tolist()) == set(range(8))  # spread over them all
+    part_of: dict[Any, int] = {}
+    for value, part in zip(values, found.tolist(), strict=True):
+        assert part_of.setdefault(value, part) == part  # a value is in one part
 
 
 def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
