@@ -6,6 +6,7 @@ document."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,27 @@ async def test_a_removed_documents_files_are_removed_with_it(tmp_path):
         assert files(cache)
         assert await node.capacity.make_room() == [old.document_id]
         assert files(cache) == []
+    finally:
+        await node.close()
+
+
+async def test_a_document_removed_by_another_node_loses_its_files_here_too(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    cache = tmp_path / "columns"
+    node = Node.assemble(store, Limits(), page_size=100, legacy_page_size=100, columns=cache)
+    try:
+        gone, kept = store_table(store, 4, 300), store_table(store, 3, 200)
+        await node.views.types(gone)
+        await node.views.types(kept)
+        # another node's capacity removes it: this node's Capacity is not told
+        assert store.remove_unused(time.time() + 1, None, None, {kept.document_id}) == [
+            gone.document_id
+        ]
+        await node.views.forget_removed()
+        assert files(cache) == [
+            f"{kept.document_id}/{kept.id}.c1.1.counts",
+            f"{kept.document_id}/{kept.id}.c1.arrow",
+        ]
     finally:
         await node.close()
 

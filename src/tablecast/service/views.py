@@ -521,6 +521,25 @@ class Views:
         for document in documents:
             shutil.rmtree(self.cache / document, ignore_errors=True)
 
+    async def forget_removed(self) -> None:
+        """Files of documents the store no longer holds (removed by another node, which
+        tells this one nothing: see Capacity.removed) are removed too, as summary work."""
+        if self.cache is None or self._closed:
+            return
+        await self._run(Demand(SUMMARY, self, self.scheduler), self._forget_removed)
+
+    def _forget_removed(self) -> None:
+        assert self.cache is not None
+        try:
+            held = [path.name for path in self.cache.iterdir() if path.is_dir()]
+        except OSError:  # (no cache yet)
+            return
+        # (a document is in the store before an upload to it makes any of its files here)
+        gone = [document for document in held if self.store.get_document(document) is None]
+        if gone:
+            log.info("removed the columns of %d documents removed elsewhere", len(gone))
+            self.forget(gone)
+
     def known_types(self, version: Version | None) -> list[str] | None:
         """The version's column types if known by now (see types), else None."""
         if version is None:

@@ -350,6 +350,7 @@ async def _tidy_documents(here: Node, settings: Settings) -> None:
             if removed:
                 log.info("removed %d empty documents", len(removed))
             await here.capacity.make_room()
+            await here.views.forget_removed()
         except Exception:
             log.exception("could not tidy the documents")
 
