@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import mmap
 import os
 import shutil
 import sys
@@ -47,6 +48,7 @@ from ..store.base import Store
 from ..table import profiles
 from ..table.columns import (
     KINDS,
+    ROWS,
     Array,
     Counts,
     TableText,
@@ -443,14 +445,17 @@ class Views:
         that cannot be read: it is made again)."""
         path = self._path(version, COLUMNS_SUFFIX)
         try:
-            with pa.memory_map(str(path)) as source:
-                table = ipc.open_file(source).read_all()
+            # mapped by Python, not Arrow, so that pages read can be given back (see
+            # TableText.let_go); unmapped once the table and the mapping are let go
+            with open(path, "rb") as file:
+                mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            table = ipc.open_file(pa.py_buffer(mapping)).read_all()
         except FileNotFoundError:
             return None
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:  # (ValueError: an empty file)
             log.warning("version %d's columns file is unreadable, made again: %s", version.id, exc)
             return None
-        return TableText(table, mapped=True)
+        return TableText(table, mapped=True, mapping=mapping)
 
     def _building(self, version: Version) -> Iterator[TableText | None]:
         """The version's columns made from its blocks a piece at a time (None after each),
@@ -532,6 +537,7 @@ class Views:
                 counts = await self._run(demand, self._saved_counts, version, first)
             if counts is None:
                 counts = await self._in_pieces(demand, text.counting(first, version.meta.width))
+                await self._run(demand, text.let_go)
                 if self.cache is not None:
                     await self._run(demand, self._save_counts, version, first, counts)
             return kinds_of(counts, version.meta.delimiter)
@@ -549,11 +555,14 @@ class Views:
 
     async def _rows(self, version: Version, view: View, demand: Demand) -> Array:
         text = await self._text(version, demand)
-        rows = _data_rows(version, text)
-        if view.sort is not None:
-            set_to = view.type_of(view.sort)
-            rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
-        if view.q or view.filters or view.facets:
+        searched = bool(view.q or view.filters or view.facets)
+        if view.sort is None and searched:  # the matches, in order: no array of every row
+            return await self._matches(version, text, view, demand)
+        if view.sort is None:
+            return _data_rows(version, text)
+        set_to = view.type_of(view.sort)
+        rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
+        if searched:
             matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.record_count, dtype=bool)
             shown[matches] = True
@@ -599,9 +608,10 @@ class Views:
                 for column, values in view.facets:
                     chosen = profiles.chosen(text.column(column).slice(first), values)
                     picked = chosen if picked is None else pc.and_(picked, chosen)
-                these = np.asarray(pc.indices_nonzero(picked).to_numpy(), np.int64) + first
+                these = (np.asarray(pc.indices_nonzero(picked).to_numpy()) + first).astype(ROWS)
                 found = these if found is None else np.intersect1d(found, these)
             assert found is not None
+            text.let_go()
             return found
 
         async def run(demand: Demand) -> Array:
@@ -648,7 +658,11 @@ class Views:
 
             def profile() -> dict[str, Any]:
                 cells = profiles.cells_of(text, column, rows, first)
-                return profiles.profile(cells, kind, inferred)
+                try:
+                    return profiles.profile(cells, kind, inferred)
+                finally:
+                    del cells
+                    text.let_go()  # the pages of the column it read (see TableText.let_go)
 
             return await self._run(demand, profile)
 
@@ -673,7 +687,11 @@ class Views:
 
             def count() -> dict[str, Any]:
                 cells = profiles.cells_of(text, column, rows, first)
-                return profiles.facet_counts(cells, limit)
+                try:
+                    return profiles.facet_counts(cells, limit)
+                finally:
+                    del cells
+                    text.let_go()
 
             return await self._run(demand, count)
 
@@ -739,7 +757,7 @@ def _override(view: View, column: int, inferred: str) -> str:
 
 
 def _data_rows(version: Version, text: TableText) -> Array:
-    return np.arange(version.first_data_record, text.record_count, dtype=np.int64)
+    return np.arange(version.first_data_record, text.record_count, dtype=ROWS)
 
 
 def _pieces_of(store: Store, version: Version) -> Iterator[pa.Table]:

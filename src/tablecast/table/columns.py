@@ -25,6 +25,7 @@ between pieces.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     except NotImplementedError:  # a pyarrow built without jemalloc
         pa.set_memory_pool(pa.system_memory_pool())
 
-Array = npt.NDArray[np.int64]
+# Record numbers. A view's rows, kept, are int32 (half the memory: a 13.7M-row version's
+# order is 55 MB, not 110; a version has fewer than 2**31 records); work in between is int64.
+Array = npt.NDArray[np.signedinteger[Any]]
+ROWS = np.int32  # what a view's rows are kept as
 Counts = npt.NDArray[np.int64]  # per kind of cell (see TableText.counting), per column
 
 INFER_CHARS = 40  # a cell longer than this is text (no number or date is this long)
@@ -130,7 +134,31 @@ class TableText:
 
     table: pa.Table  # the cell columns "0", "1"..., SEARCH, ESCAPED
     mapped: bool = False  # read from its file, memory-mapped
+    # the file's mapping, if its columns are read from one (see let_go)
+    mapping: mmap.mmap | None = field(default=None, repr=False)
     _escaped: Array | None = field(default=None, repr=False)
+
+    def let_go(self, arrays: Sequence[pa.Array] | None = None) -> None:
+        """Give back this process's pages of the mapped file that ``arrays`` (all of it: None)
+        were read from. Each page of the file a pass reads stays in the process's RSS
+        (RssFile) while it is mapped: a search reads the whole search column, 1 GB of a
+        13.7M-row version. On a shared read-only mapping this only drops the process's page
+        table entries: the data stays in the OS's page cache, and a later read faults it back
+        in (minor faults, no disk read, while the OS keeps it cached)."""
+        mapping = self.mapping
+        if mapping is None or mapping.closed:
+            return
+        if arrays is None:
+            mapping.madvise(mmap.MADV_DONTNEED)
+            return
+        base, size = pa.py_buffer(mapping).address, len(mapping)
+        for array in arrays:
+            for buffer in array.buffers():
+                start = -1 if buffer is None else buffer.address - base
+                if 0 <= start < size:
+                    aligned = start - start % mmap.PAGESIZE  # (madvise takes whole pages)
+                    end = min(start + buffer.size, size)
+                    mapping.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
 
     @classmethod
     def build(cls, blocks: Sequence[bytes], width: int | None = None) -> TableText:
@@ -173,20 +201,23 @@ class TableText:
 
     def search(self, needle: str, first: int, column: int | None = None) -> Array:
         """Records from ``first`` on with a cell (or cell ``column``) containing ``needle``,
-        case-insensitively, in order."""
+        case-insensitively, in order (as ROWS)."""
         needle = needle.lower()
         if column is None and SEPARATOR not in needle:
-            found = pc.match_substring(self.table.column(SEARCH).slice(first), needle)
-        elif column is None:  # it would match across cells in the search column
-            found = None
-            for number in range(self.width):
-                these = _lower_match(self.column(number).slice(first), needle)
-                found = these if found is None else pc.or_(found, these)
-            if found is None:
-                return np.zeros(0, dtype=np.int64)
-        else:
-            found = _lower_match(self.column(column).slice(first), needle)
-        rows = _indices(found) + first
+            rows = self._matching([SEARCH], first, lambda c: pc.match_substring(c[0], needle))
+        else:  # in the search column it would match across cells: cell by cell
+            numbers = list(range(self.width)) if column is None else [column]
+
+            def match(cells: list[pa.Array]) -> Any:
+                found = None
+                for these in cells:
+                    hit = _lower_match(these, needle)
+                    found = hit if found is None else pc.or_(found, hit)
+                return found
+
+            if not numbers:
+                return np.zeros(0, dtype=ROWS)
+            rows = self._matching(numbers, first, match)
         suspects = self.escaped[self.escaped >= first]
         if not len(suspects):
             return rows
@@ -198,7 +229,21 @@ class TableText:
             hit = these if hit is None else pc.or_(hit, these)
         holding = suspects[_indices(hit)] if hit is not None else suspects[:0]
         rows = rows[~np.isin(rows, suspects)]
-        return np.insert(rows, np.searchsorted(rows, holding), holding).astype(np.int64)
+        return np.insert(rows, np.searchsorted(rows, holding), holding).astype(ROWS)
+
+    def _matching(self, columns: list[Any], first: int, match: Any) -> Array:
+        """Records from ``first`` on where ``match`` (of the columns' cells, a piece each, in
+        that order) is true, in order, as ROWS: a record batch at a time, its pages of the
+        file given back once read (see let_go), so that a pass over a column a gigabyte long
+        holds a piece of it, not all."""
+        found = [np.zeros(0, dtype=ROWS)]
+        at = first
+        for batch in self.table.select(columns).slice(first).to_batches():
+            hits = _indices(match(batch.columns)) + at
+            found.append(hits.astype(ROWS))
+            at += batch.num_rows
+            self.let_go(batch.columns)
+        return np.concatenate(found)
 
     # Types
 
@@ -270,36 +315,109 @@ class TableText:
         ``kind``, ties in row order, missing values (empty cells and the markers in MISSING,
         whatever the kind) last either way. Date-times sort by the instant they name, booleans
         false before true. ``strict``: the column's values may not all read as ``kind`` (it is
-        a type a person set, not the one inferred): those that do not sort with the missing."""
+        a type a person set, not the one inferred): those that do not sort with the missing.
+
+        As ROWS. Keys are read a record batch at a time (its pages of a mapped file given back
+        once read, see let_go), into one array: what a sort holds at its peak is about its
+        keys and its order, not copies of the column's text."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = self.column(number).slice(first)
         sample = cells.slice(0, SORT_SAMPLE)
         if len(cells) > SORT_SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
             # a column repeating its values: each distinct one read once, and the rows
             # sorted by its rank (see _by_rank)
-            encoded = pc.dictionary_encode(cells).combine_chunks()
-            ranks, missing = _ranks(_sort_keys(encoded.dictionary, kind, strict), descending)
-            # a cell past a short record's end holds no value either: last, as the missing
-            key = pc.fill_null(pc.take(ranks, encoded.indices), pa.scalar(missing, pa.uint64()))
-            return _by_rank(np.asarray(key.to_numpy(), dtype=np.uint64)) + first
-        keys = _sort_keys(cells, kind, strict)
-        order = "descending" if descending else "ascending"
-        table = pa.table({str(i): key for i, key in enumerate(keys)})
-        sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
-        indices = pc.sort_indices(table, sort_keys=sort_keys)
-        return np.asarray(indices.to_numpy(), dtype=np.int64) + first
+            order = _by_rank(self._ranked(cells, kind, descending, strict))
+        elif kind in NUMERIC:
+            order = self._by_number(cells, kind, descending, strict)
+        else:
+            if kind in ("date", "datetime"):  # (a piece's keys may differ from another's)
+                keys = _sort_keys(cells, kind, strict)
+            else:
+                pieces = self._keys(cells, kind, strict)
+                keys = [pa.chunked_array(pieces) if pieces else pa.chunked_array([], pa.string())]
+                del pieces
+            table = pa.table({str(i): key for i, key in enumerate(keys)})
+            del keys
+            direction = "descending" if descending else "ascending"
+            sort_keys = [(str(i), direction, "at_end") for i in range(table.num_columns)]
+            indices = pc.sort_indices(table, sort_keys=sort_keys)
+            del table
+            order = np.asarray(indices.to_numpy()).astype(ROWS)
+            del indices
+        self.let_go()  # (what else the sort read, too)
+        order += ROWS(first)
+        return order
+
+    def _keys(self, cells: pa.ChunkedArray, kind: str, strict: bool) -> list[Any]:
+        """Each record batch's sort key (of kinds with one key of one type: not dates), read a
+        batch at a time."""
+        keys = []
+        for chunk in cells.chunks:
+            keys.append(_sort_keys(chunk, kind, strict)[0])
+            self.let_go([chunk])
+        return keys
+
+    def _by_number(
+        self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
+    ) -> Array:
+        """Positions in ``cells`` sorted by their numbers (a numeric ``kind``), stably, the
+        missing last: float64 keys read a batch at a time into one array (NaN where missing,
+        which numpy sorts last), sorted by numpy. Descending: by the negated keys (NaN stays
+        NaN, so missing stays last, and ties stay in row order)."""
+        keys = np.empty(len(cells), dtype=np.float64)
+        at = 0
+        for key in self._keys(cells, kind, strict):
+            keys[at : at + len(key)] = key.to_numpy(zero_copy_only=False)  # (null: NaN)
+            at += len(key)
+        if descending:
+            np.negative(keys, out=keys)
+        order = np.argsort(keys, kind="stable")
+        del keys
+        return order.astype(ROWS)
+
+    def _ranked(
+        self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
+    ) -> npt.NDArray[np.uint64]:
+        """Each cell's rank (see _ranks), as uint64: each record batch's values encoded (its
+        pages given back once read), their distinct values ranked once, then each batch's
+        codes turned into ranks."""
+        dictionaries, codes = [], []
+        for chunk in cells.chunks:
+            encoded = pc.dictionary_encode(chunk)
+            dictionaries.append(encoded.dictionary)
+            codes.append(encoded.indices)
+            self.let_go([chunk])
+        values = pc.unique(pa.chunked_array(dictionaries, cells.type))
+        ranks, missing = _ranks(_sort_keys(values, kind, strict), descending)
+        of_value = np.asarray(ranks.to_numpy(), dtype=np.uint64)
+        out = np.empty(len(cells), dtype=np.uint64)
+        at = 0
+        for dictionary, these in zip(dictionaries, codes, strict=True):
+            where = np.asarray(pc.index_in(dictionary, value_set=values).to_numpy(), np.int64)
+            # a cell past a short record's end (null) holds no value either: last, as the
+            # missing, after the batch's values
+            local = np.append(of_value[where], np.uint64(missing))
+            filled = pc.fill_null(these, pa.scalar(len(dictionary), these.type))
+            out[at : at + len(these)] = local[np.asarray(filled.to_numpy())]
+            at += len(these)
+        return out
 
 
 def _by_rank(ranks: npt.NDArray[np.uint64]) -> Array:
-    """Positions 0..n-1 in the order of their ranks, ties in position order: each rank and
-    its position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in some
-    15 ms, where a stable sort by rank took 120 ms)."""
+    """Positions 0..n-1 in the order of their ranks, ties in position order, as ROWS: each rank
+    and its position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in
+    some 15 ms, where a stable sort by rank took 120 ms). In place: ``ranks`` is used up."""
     bits = max(len(ranks).bit_length(), 1)
     if len(ranks) and int(ranks.max()).bit_length() + bits > 64:
-        return np.argsort(ranks, kind="stable").astype(np.int64)
-    keyed = (ranks << np.uint64(bits)) | np.arange(len(ranks), dtype=np.uint64)
-    keyed.sort()
-    return (keyed & np.uint64((1 << bits) - 1)).astype(np.int64)
+        return np.argsort(ranks, kind="stable").astype(ROWS)
+    ranks <<= np.uint64(bits)
+    step = 1 << 20  # positions made a slice at a time: no array of them all
+    for lo in range(0, len(ranks), step):
+        hi = min(lo + step, len(ranks))
+        ranks[lo:hi] |= np.arange(lo, hi, dtype=np.uint64)
+    ranks.sort()
+    ranks &= np.uint64((1 << bits) - 1)
+    return ranks.astype(ROWS)
 
 
 def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:
