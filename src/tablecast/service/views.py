@@ -589,7 +589,7 @@ class Views:
             if strict:
                 assert set_to is not None
                 kind = set_to
-            rows = _data_rows(version, text)
+            rows = range(version.first_data_record, text.record_count)  # (no array of them)
             return await self._run(demand, text.order, column, rows, kind, desc, strict)
 
         return await self._kept_or(key, sort, asker)

@@ -309,7 +309,7 @@ class TableText:
     # Order
 
     def order(
-        self, number: int, rows: Array, kind: str, descending: bool, strict: bool = False
+        self, number: int, rows: Array | range, kind: str, descending: bool, strict: bool = False
     ) -> Array:
         """``rows`` (consecutive, to the last record) sorted by cell ``number`` read as
         ``kind``, ties in row order, missing values (empty cells and the markers in MISSING,
@@ -326,14 +326,14 @@ class TableText:
         if len(cells) > SORT_SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
             # a column repeating its values: each distinct one read once, and the rows
             # sorted by its rank (see _by_rank)
-            order = _by_rank(self._ranked(cells, kind, descending, strict))
+            order = _stable_order(self._ranked(cells, kind, descending, strict))
         elif kind in NUMERIC:
             order = self._by_number(cells, kind, descending, strict)
         else:
             if kind in ("date", "datetime"):  # (a piece's keys may differ from another's)
                 keys = _sort_keys(cells, kind, strict)
             else:
-                pieces = self._keys(cells, kind, strict)
+                pieces = list(self._keys(cells, kind, strict))
                 keys = [pa.chunked_array(pieces) if pieces else pa.chunked_array([], pa.string())]
                 del pieces
             table = pa.table({str(i): key for i, key in enumerate(keys)})
@@ -348,14 +348,12 @@ class TableText:
         order += ROWS(first)
         return order
 
-    def _keys(self, cells: pa.ChunkedArray, kind: str, strict: bool) -> list[Any]:
+    def _keys(self, cells: pa.ChunkedArray, kind: str, strict: bool) -> Iterator[Any]:
         """Each record batch's sort key (of kinds with one key of one type: not dates), read a
         batch at a time."""
-        keys = []
         for chunk in cells.chunks:
-            keys.append(_sort_keys(chunk, kind, strict)[0])
+            yield _sort_keys(chunk, kind, strict)[0]
             self.let_go([chunk])
-        return keys
 
     def _by_number(
         self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
@@ -367,57 +365,99 @@ class TableText:
         keys = np.empty(len(cells), dtype=np.float64)
         at = 0
         for key in self._keys(cells, kind, strict):
-            keys[at : at + len(key)] = key.to_numpy(zero_copy_only=False)  # (null: NaN)
+            # (nulls made NaN by Arrow, whose memory is given back as it is freed: the
+            # process's heap, which keeps what it frees, is not used for a batch's keys)
+            filled = pc.fill_null(key, pa.scalar(np.nan, pa.float64()))
+            keys[at : at + len(key)] = filled.to_numpy()
             at += len(key)
         if descending:
             np.negative(keys, out=keys)
-        order = np.argsort(keys, kind="stable")
-        del keys
-        return order.astype(ROWS)
+        return _stable_order(keys)
 
     def _ranked(
         self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
-    ) -> npt.NDArray[np.uint64]:
-        """Each cell's rank (see _ranks), as uint64: each record batch's values encoded (its
-        pages given back once read), their distinct values ranked once, then each batch's
-        codes turned into ranks."""
-        dictionaries, codes = [], []
+    ) -> npt.NDArray[np.unsignedinteger[Any]]:
+        """Each cell's rank (see _ranks), as uint32 (uint64 past 2**32 values), in two passes
+        of a record batch at a time (each batch's pages given back once read): its distinct
+        values, ranked once; then each cell's, looked up. (Codes of every cell kept from the
+        first pass to the second would be 4 bytes a cell more, held at once.)"""
+        distinct = []
         for chunk in cells.chunks:
-            encoded = pc.dictionary_encode(chunk)
-            dictionaries.append(encoded.dictionary)
-            codes.append(encoded.indices)
+            distinct.append(pc.unique(chunk))
             self.let_go([chunk])
-        values = pc.unique(pa.chunked_array(dictionaries, cells.type))
+        values = pc.unique(pa.chunked_array(distinct, cells.type)).drop_null()
+        del distinct
         ranks, missing = _ranks(_sort_keys(values, kind, strict), descending)
-        of_value = np.asarray(ranks.to_numpy(), dtype=np.uint64)
-        out = np.empty(len(cells), dtype=np.uint64)
+        narrow = np.uint32 if missing < 1 << 32 else np.uint64  # (half the memory)
+        # a cell past a short record's end (null) holds no value either: last, as the missing
+        of_value = np.append(np.asarray(ranks.to_numpy()).astype(narrow), narrow(missing))
+        out: npt.NDArray[np.unsignedinteger[Any]] = np.empty(len(cells), dtype=narrow)
         at = 0
-        for dictionary, these in zip(dictionaries, codes, strict=True):
-            where = np.asarray(pc.index_in(dictionary, value_set=values).to_numpy(), np.int64)
-            # a cell past a short record's end (null) holds no value either: last, as the
-            # missing, after the batch's values
-            local = np.append(of_value[where], np.uint64(missing))
-            filled = pc.fill_null(these, pa.scalar(len(dictionary), these.type))
-            out[at : at + len(these)] = local[np.asarray(filled.to_numpy())]
-            at += len(these)
+        for chunk in cells.chunks:
+            found = pc.fill_null(pc.index_in(chunk, value_set=values), len(values))
+            np.take(of_value, found.to_numpy(), out=out[at : at + len(chunk)])
+            at += len(chunk)
+            self.let_go([chunk])
         return out
 
 
-def _by_rank(ranks: npt.NDArray[np.uint64]) -> Array:
-    """Positions 0..n-1 in the order of their ranks, ties in position order, as ROWS: each rank
-    and its position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in
-    some 15 ms, where a stable sort by rank took 120 ms). In place: ``ranks`` is used up."""
+# Keys a sort orders at once (see _stable_order): about 36 MB of work beside the keys
+SORT_PIECE = 1 << 20
+
+
+def _stable_order(keys: npt.NDArray[Any]) -> Array:
+    """Positions 0..n-1 of ``keys`` (floats, or unsigned ranks) in ascending order of their
+    keys, ties in position order, NaN last, as ROWS.
+
+    Up to SORT_PIECE keys are sorted at once. More are first split into ranges of values,
+    at values of a sample of them, about SORT_PIECE keys each, and each range's keys sorted in
+    turn into its place: what the sort holds beside its keys and their order is one range's
+    work, not an int64 position for every key and a buffer to merge them (numpy's argsort of
+    13.7M keys: 165 MB more)."""
+    count = len(keys)
+    floats = keys.dtype.kind == "f"
+    if count <= SORT_PIECE:
+        return _piece_order(keys).astype(ROWS)
+    sample = np.sort(keys[:: max(1, count // 4096)])
+    if floats:
+        sample = sample[~np.isnan(sample)]
+    ranges = count // SORT_PIECE + 1
+    bounds = np.unique(sample[np.arange(1, ranges) * len(sample) // ranges])
+    # each key's range (NaN: one past the last)
+    where = np.empty(count, dtype=np.uint8 if len(bounds) + 2 <= 256 else np.uint16)
+    for lo in range(0, count, SORT_PIECE):
+        these = keys[lo : lo + SORT_PIECE]
+        where[lo : lo + SORT_PIECE] = np.searchsorted(bounds, these, side="right")
+        if floats:
+            where[lo : lo + SORT_PIECE][np.isnan(these)] = len(bounds) + 1
+    order = np.empty(count, dtype=ROWS)
+    at = 0
+    for number in range(len(bounds) + 2):
+        inside = np.flatnonzero(where == number)
+        order[at : at + len(inside)] = inside[_piece_order(keys[inside])]
+        at += len(inside)
+    return order
+
+
+def _piece_order(keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Positions of ``keys`` sorted, stably: ranks by _by_rank, floats by numpy's argsort."""
+    if keys.dtype.kind == "u":
+        return _by_rank(keys.astype(np.uint64))
+    return np.argsort(keys, kind="stable")
+
+
+def _by_rank(ranks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """Positions 0..n-1 in the order of their ranks, ties in position order: each rank and its
+    position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in some
+    15 ms, where a stable sort by rank took 120 ms). In place: ``ranks`` is used up."""
     bits = max(len(ranks).bit_length(), 1)
     if len(ranks) and int(ranks.max()).bit_length() + bits > 64:
-        return np.argsort(ranks, kind="stable").astype(ROWS)
+        return np.argsort(ranks, kind="stable")
     ranks <<= np.uint64(bits)
-    step = 1 << 20  # positions made a slice at a time: no array of them all
-    for lo in range(0, len(ranks), step):
-        hi = min(lo + step, len(ranks))
-        ranks[lo:hi] |= np.arange(lo, hi, dtype=np.uint64)
+    ranks |= np.arange(len(ranks), dtype=np.uint64)
     ranks.sort()
     ranks &= np.uint64((1 << bits) - 1)
-    return ranks.astype(ROWS)
+    return ranks.view(np.int64)
 
 
 def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:
