@@ -129,6 +129,8 @@ async def test_a_pass_over_a_mapped_columns_file_gives_its_pages_back(store, tmp
             (lambda v: views.rows(v, View(filters=((3, "w7"),))), "3"),
             (lambda v: views.profile(v, View(), 3), "3"),
             (lambda v: views.facet_counts(v, View(sort=0), 2, 10), "2"),
+            (lambda v: views.facet_counts(v, View(q="w1"), 2, 10), "2"),  # of matches
+            (lambda v: views.profile(v, View(q="w2"), 1), "1"),
         ]
         for ask, _ in asked:  # the code each runs, loaded (pages of libraries are RssFile too)
             await ask(small)
@@ -212,3 +214,44 @@ def test_a_sort_a_batch_at_a_time_orders_as_a_sort_of_the_whole_column(
         absent = [i for i in range(len(cells)) if i not in set(present)]
         by = sorted(present, key=lambda i: cells[i].lower(), reverse=True)
         assert (text_order - 1).tolist() == by + absent
+
+
+def test_cells_picked_a_batch_at_a_time_are_those_of_the_rows_in_order():
+    rng = random.Random(8)
+    records = [[str(i), rng.choice(["a", "B", "", "NA"])] for i in range(3000)]
+    records[1000] = [records[1000][0]]  # too short: its cell is null
+    text = batches(records, 700)
+    assert text.column(1).num_chunks > 3
+    for rows in ([], [0], [2999], [699, 700], sorted(rng.sample(range(3000), 900))):
+        picked = text.picked(1, np.array(rows, dtype=np.int32))
+        assert picked.to_pylist() == [records[r][1] if len(records[r]) > 1 else None for r in rows]
+
+
+async def test_facets_under_a_search_take_their_cells_a_batch_at_a_time(
+    store, tmp_path, monkeypatch
+):
+    """Arrow's take from a column of many record batches first joins them into one array (a
+    13.7M-row column's 112 MB, in the heap, and every page of it read): the matches' cells are
+    taken a batch at a time. Counted as Arrow's own memory pool counts what it holds at its
+    peak (its data lives there, not in Python's heap)."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 20)
+    version = store_table(store, 4, 200_000)
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    default = pa.default_memory_pool()
+    try:
+        text = await views.text(version)
+        await views.types(version)
+        await views.rows(version, View(q="w19"))  # the matches, made and kept
+        column = text.table.column("2")
+        assert column.num_chunks >= 3
+        counted = pa.proxy_memory_pool(default)
+        pa.set_memory_pool(counted)
+        try:
+            facets = await views.facet_counts(version, View(q="w19"), 2, 10)
+            profile = (await views.profile(version, View(q="w19"), 2))[0]
+        finally:
+            pa.set_memory_pool(default)
+        assert facets["total_number"] == profile["count"] == 11_111
+        assert counted.max_memory() < column.nbytes // 4, (counted.max_memory(), column.nbytes)
+    finally:
+        views.close()

@@ -657,7 +657,7 @@ class Views:
             first = version.first_data_record
 
             def profile() -> dict[str, Any]:
-                cells = profiles.cells_of(text, column, rows, first)
+                cells = _cells(text, column, rows, first)
                 try:
                     return profiles.profile(cells, kind, inferred)
                 finally:
@@ -686,7 +686,7 @@ class Views:
             first = version.first_data_record
 
             def count() -> dict[str, Any]:
-                cells = profiles.cells_of(text, column, rows, first)
+                cells = _cells(text, column, rows, first)
                 try:
                     return profiles.facet_counts(cells, limit)
                 finally:
@@ -745,6 +745,14 @@ class Blocks:
 def _unsorted(view: View) -> View:
     """The view's rows in file order: what a profile or facet counts describe."""
     return replace(view, sort=None, descending=False)
+
+
+def _cells(text: TableText, column: int, rows: Array | None, first: int) -> pa.ChunkedArray:
+    """Cell ``column`` of the rows a view shows in file order (see profiles.cells_of): those
+    of a search or a facet picked a record batch at a time (see TableText.picked)."""
+    if rows is None or (len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)):
+        return profiles.cells_of(text, column, rows, first)
+    return text.picked(column, rows)
 
 
 def _override(view: View, column: int, inferred: str) -> str:

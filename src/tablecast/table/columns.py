@@ -192,6 +192,23 @@ class TableText:
         """Cell ``number`` of each record (null past a short record's end)."""
         return self.table.column(number)
 
+    def picked(self, number: int, rows: Array) -> pa.ChunkedArray:
+        """Cell ``number`` of ``rows`` (record numbers, ascending), taken a record batch at a
+        time, each batch's pages given back once read. (Arrow's take from a column of many
+        chunks first joins them into one array: 112 MB of a 13.7M-row column, in the heap, and
+        every page of it read.)"""
+        column = self.column(number)
+        ends = np.cumsum([len(chunk) for chunk in column.chunks], dtype=np.int64)
+        cuts = np.searchsorted(rows, ends)  # how many of the rows are before each batch's end
+        taken, done = [], 0
+        for chunk, end, cut in zip(column.chunks, ends.tolist(), cuts.tolist(), strict=True):
+            if cut > done:
+                these = rows[done:cut] - (end - len(chunk))
+                taken.append(chunk.take(pa.array(these)))
+                self.let_go([chunk])
+                done = cut
+        return pa.chunked_array(taken, column.type)
+
     def cells(self, number: int) -> list[str]:
         """One record's cells, lower-cased (a short record's missing ones left out)."""
         row = self.table.slice(number, 1).drop_columns([SEARCH, ESCAPED]).to_pylist()[0]
