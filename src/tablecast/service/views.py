@@ -12,10 +12,11 @@ A version's columns are made once per node, while it is uploaded (see StreamedCo
 kept in the node's cache directory as an Arrow IPC file, which is memory-mapped: the OS's page
 cache, not this process's heap, holds a version's columns once made, and a restarted node finds
 them there. The pages a pass over them reads are given back as it goes (TableText.let_go): they
-would count in the process's RSS for as long as the file stays mapped. A missing file (a node that never saw the upload, a deleted cache, a ragged upload)
-is made again from the version's blocks, which never change, right after the commit (see
-prepare). Either way they are made and written a piece at a time (see STREAM_BYTES): what a
-build holds is about one piece, whatever the version's size.
+would count in the process's RSS for as long as the file stays mapped. A missing file (a node
+that never saw the upload, a deleted cache, a ragged upload) is made again from the version's
+blocks, which never change, right after the commit (see prepare). Either way they are made and
+written a piece at a time (see STREAM_BYTES): what a build holds is about one piece, whatever the
+version's size.
 """
 
 from __future__ import annotations
