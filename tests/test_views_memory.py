@@ -255,3 +255,39 @@ async def test_facets_under_a_search_take_their_cells_a_batch_at_a_time(
         assert counted.max_memory() < column.nbytes // 4, (counted.max_memory(), column.nbytes)
     finally:
         views.close()
+
+
+TEXTS = [
+    "Lovelace", "lovelace", "LOVELACE, Ada", "lovelacE, ada", "lovelaces", "love", "lovelac",
+    "Ünïcode", "ünï", "zoë", "Zoe", "a\u0000", "a", "a\u0000b", "", "NA", "null", "-",
+    "https://example.com/a", "https://example.com/b", "https://example.com/a",
+    "1234567", "12345678", "123456", "\U0001f600 smile", "tab\there", 'say "hi"', "back\\slash",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("piece", [10**9, 50])
+@pytest.mark.parametrize("descending", [False, True])
+def test_distinct_text_sorts_by_its_whole_lower_cased_text(monkeypatch, descending, piece):
+    """Sorted by each text's first bytes, then rows whose first bytes tie by the whole text:
+    the order a sort of the whole text gives (code point order, lower-cased), ties in row
+    order, the missing last either way."""
+    rng = random.Random(11)
+    made = [
+        f"{rng.choice(['x', 'X', 'xy'])}{rng.randint(0, 10 ** rng.randint(0, 12))}"
+        for _ in range(400)
+    ]
+    records = [["h", "t"]] + [
+        [str(i), rng.choice(TEXTS + made)] if rng.random() > 0.05 else [str(i)] for i in range(1500)
+    ]
+    text = batches(records, 400)
+    monkeypatch.setattr(columns, "SORT_SAMPLE", 10**9)  # never by rank: by the text
+    monkeypatch.setattr(columns, "SORT_PIECE", piece)
+    cells = [r[1] if len(r) > 1 else None for r in records[1:]]
+    present = [i for i, c in enumerate(cells) if c is not None and c.lower() not in MISSING]
+    absent = [i for i, c in enumerate(cells) if c is None or c.lower() in MISSING]
+    expected = sorted(present, key=lambda i: cells[i].lower(), reverse=descending) + absent
+    if descending:  # (reverse=True keeps ties in row order too)
+        pass
+    order = text.order(1, np.arange(1, text.record_count), "text", descending)
+    assert order.dtype == np.int32
+    assert (order - 1).tolist() == expected

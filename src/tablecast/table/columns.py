@@ -346,6 +346,8 @@ class TableText:
             order = _stable_order(self._ranked(cells, kind, descending, strict))
         elif kind in NUMERIC:
             order = self._by_number(cells, kind, descending, strict)
+        elif kind == "text":
+            order = self._by_text(number, first, cells, descending, strict)
         else:
             if kind in ("date", "datetime"):  # (a piece's keys may differ from another's)
                 keys = _sort_keys(cells, kind, strict)
@@ -391,6 +393,23 @@ class TableText:
             np.negative(keys, out=keys)
         return _stable_order(keys)
 
+    def _by_text(
+        self, number: int, first: int, cells: pa.ChunkedArray, descending: bool, strict: bool
+    ) -> Array:
+        """Positions in ``cells`` (cell ``number`` from record ``first`` on) sorted by their
+        lower-cased text, stably, the missing last: sorted by each one's first bytes (see
+        _prefixes), made a batch at a time into one array of 8 bytes a row, then the rows whose
+        first bytes tie but whose text may differ ordered by their whole text (see
+        _TextTies). Descending: by the prefixes inverted (the missing kept last)."""
+        keys = np.empty(len(cells), dtype=np.uint64)
+        at = 0
+        for lowered in self._keys(cells, "text", strict):
+            keys[at : at + len(lowered)] = _prefixes(lowered)
+            at += len(lowered)
+        if descending:
+            np.invert(keys, out=keys, where=keys != _NO_TEXT)
+        return _stable_order(keys, _TextTies(self, number, first, descending))
+
     def _ranked(
         self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
     ) -> npt.NDArray[np.unsignedinteger[Any]]:
@@ -422,7 +441,7 @@ class TableText:
 SORT_PIECE = 1 << 20
 
 
-def _stable_order(keys: npt.NDArray[Any]) -> Array:
+def _stable_order(keys: npt.NDArray[Any], ties: Any = None) -> Array:
     """Positions 0..n-1 of ``keys`` (floats, or unsigned ranks) in ascending order of their
     keys, ties in position order, NaN last, as ROWS.
 
@@ -430,11 +449,15 @@ def _stable_order(keys: npt.NDArray[Any]) -> Array:
     at values of a sample of them, about SORT_PIECE keys each, and each range's keys sorted in
     turn into its place: what the sort holds beside its keys and their order is one range's
     work, not an int64 position for every key and a buffer to merge them (numpy's argsort of
-    13.7M keys: 165 MB more)."""
+    13.7M keys: 165 MB more). ``ties``, if given, is told each range's positions in order and
+    their keys, and orders again those whose keys tie (see _TextTies)."""
     count = len(keys)
     floats = keys.dtype.kind == "f"
     if count <= SORT_PIECE:
-        return _piece_order(keys).astype(ROWS)
+        positions = _piece_order(keys)
+        if ties is not None:
+            positions = ties(positions, keys[positions])
+        return positions.astype(ROWS)
     sample = np.sort(keys[:: max(1, count // 4096)])
     if floats:
         sample = sample[~np.isnan(sample)]
@@ -451,9 +474,91 @@ def _stable_order(keys: npt.NDArray[Any]) -> Array:
     at = 0
     for number in range(len(bounds) + 2):
         inside = np.flatnonzero(where == number)
-        order[at : at + len(inside)] = inside[_piece_order(keys[inside])]
-        at += len(inside)
+        positions = inside[_piece_order(keys[inside])]
+        del inside
+        if ties is not None:
+            positions = ties(positions, keys[positions])
+        order[at : at + len(positions)] = positions
+        at += len(positions)
     return order
+
+
+# A missing text's sort key (see _prefixes): above any text's, whose first byte, UTF-8's, is
+# never 0xff
+_NO_TEXT = np.uint64(2**64 - 1)
+PREFIX = 7  # bytes of a text its sort key holds
+
+
+def _prefixes(lowered: Any) -> npt.NDArray[np.uint64]:
+    """Each text's sort key (_NO_TEXT where it is null): its first PREFIX bytes, big-endian,
+    padded with zeros, and a last byte of 1 if that may not be all of it (it is longer, or
+    holds a zero byte, which the padding would not tell apart): keys order texts as their
+    bytes (and so their code points) do, equal keys are equal texts but where that byte is 1."""
+    count = len(lowered)
+    keys = np.full(count, _NO_TEXT, dtype=np.uint64)
+    if not count or lowered.null_count == count:
+        return keys
+    if lowered.type != pa.string():
+        lowered = lowered.cast(pa.string())
+    _, offsets_buffer, data_buffer = lowered.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset :][: count + 1]
+    offsets = offsets.astype(np.int64)
+    end = int(offsets[-1])
+    data = np.zeros(end + PREFIX, dtype=np.uint8)
+    if data_buffer is not None:
+        data[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
+    starts, lengths = offsets[:-1], offsets[1:] - offsets[:-1]
+    taken = data[starts[:, None] + np.arange(PREFIX)]
+    taken[np.arange(PREFIX) >= lengths[:, None]] = 0
+    prefix = np.zeros(count, dtype=np.uint64)
+    for byte in range(PREFIX):
+        prefix |= taken[:, byte].astype(np.uint64) << np.uint64(8 * (PREFIX - byte))
+    zeros = np.concatenate(([0], np.cumsum(data[:end] == 0)))
+    more = (lengths > PREFIX) | (zeros[offsets[1:]] > zeros[starts])
+    prefix |= more.astype(np.uint64)
+    valid = np.asarray(lowered.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    keys[valid] = prefix[valid]
+    return keys
+
+
+class _TextTies:
+    """Orders again, by their whole lower-cased text, rows of a text sort whose keys (see
+    _prefixes) tie and say the text goes on: ``__call__`` takes a range's positions in order
+    and their keys (see _stable_order)."""
+
+    def __init__(self, text: TableText, number: int, first: int, descending: bool) -> None:
+        self.text, self.number, self.first, self.descending = text, number, first, descending
+
+    def __call__(self, positions: npt.NDArray[Any], keys: npt.NDArray[np.uint64]) -> Any:
+        if len(keys) < 2:
+            return positions
+        # (descending, the keys were inverted: their last bit too)
+        goes_on = (keys & np.uint64(1)) == np.uint64(0 if self.descending else 1)
+        goes_on &= keys != _NO_TEXT
+        same = keys[1:] == keys[:-1]
+        tied = np.zeros(len(keys), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied & goes_on)
+        if not len(at):
+            return positions
+        # runs of equal keys: where the key changes, or a position between is not one of them
+        starts = np.ones(len(at), dtype=bool)
+        starts[1:] = (keys[at[1:]] != keys[at[:-1]]) | (at[1:] != at[:-1] + 1)
+        runs = np.cumsum(starts)
+        rows = positions[at]
+        ascending = np.argsort(rows, kind="stable")
+        picked = self.text.picked(self.number, rows[ascending] + self.first)
+        back = np.empty(len(ascending), dtype=np.int64)
+        back[ascending] = np.arange(len(ascending))
+        texts = pc.utf8_lower(picked.combine_chunks().take(pa.array(back)))
+        table = pa.table({"run": runs, "text": texts, "row": rows})
+        direction = "descending" if self.descending else "ascending"
+        sort_keys = [("run", "ascending"), ("text", direction), ("row", "ascending")]
+        again = np.asarray(pc.sort_indices(table, sort_keys=sort_keys).to_numpy())
+        positions = positions.copy()
+        positions[at] = rows[again]
+        return positions
 
 
 def _piece_order(keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
