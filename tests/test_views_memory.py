@@ -291,3 +291,36 @@ def test_distinct_text_sorts_by_its_whole_lower_cased_text(monkeypatch, descendi
     order = text.order(1, np.arange(1, text.record_count), "text", descending)
     assert order.dtype == np.int32
     assert (order - 1).tolist() == expected
+
+
+async def test_a_sort_reads_its_keys_a_batch_at_a_time(store, tmp_path, monkeypatch):
+    """A sort's keys are made a record batch at a time into one array, not from copies of the
+    whole column's text (lower-cased, then its separators taken out, then its missing values
+    nulled: each as large as the column, in Arrow's memory). Counted as Arrow's memory pool
+    counts what it holds at its peak: a batch's keys, and what tells whether a column repeats
+    its values (the distinct values of its first SORT_SAMPLE cells, some 3 MB), whatever
+    the column's size."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 18)  # batches of some 6,000 rows
+    version = store_table(store, 4, 400_000)
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    default = pa.default_memory_pool()
+    try:
+        text = await views.text(version)
+        await views.types(version)
+        for column, descending in ((1, True), (2, False), (3, False), (3, True)):
+            cells = text.table.column(str(column))
+            assert cells.num_chunks >= 20
+            counted = pa.proxy_memory_pool(default)
+            pa.set_memory_pool(counted)
+            try:
+                view = View(sort=column, descending=descending)
+                rows = await views.rows(version, view)
+            finally:
+                pa.set_memory_pool(default)
+            assert len(rows) == 400_000
+            assert counted.max_memory() < cells.nbytes * 3 // 4, (column, counted.max_memory())
+        # (the order, as a sort of the whole column gives it: see the tests above)
+        assert (await views.rows(version, View(sort=3)))[:3].tolist() == [1, 2, 11]
+        assert cells.nbytes > 4_000_000
+    finally:
+        views.close()
