@@ -129,7 +129,7 @@ async def test_what_inferring_a_wide_table_keeps_is_counted_within_the_budget(st
 
 
 async def test_another_tables_sort_is_not_held_behind_a_wide_tables_inference(store, monkeypatch):
-    wide = store_table(store, WIDE, 3)
+    wide = store_table(store, WIDE, 24)  # its inference: a piece a record (CHUNK_CELLS)
     small = store_table(store, 4, 50)
     # the wide table's inference, in many pieces, held at its first until the test says
     monkeypatch.setattr(columns, "CHUNK_CELLS", 512, raising=False)

@@ -286,9 +286,9 @@ class Settings:
         "DURATION",
     )
     view_memory: int = _setting(
-        512 * MiB,
+        64 * MiB,
         "memory for sorting and searching: each version's columns (64 KiB once mapped from"
-        " their file), sort orders and search results, least recently used out (8 MB per sort"
+        " their file), sort orders and search results, least recently used out (4 MB per sort"
         " or search of a 1,000,000-row table)",
         parse_size,
         "SIZE",

@@ -11,10 +11,12 @@ pages costs what a plain page does.
 A version's columns are made once per node, while it is uploaded (see StreamedColumns), and
 kept in the node's cache directory as an Arrow IPC file, which is memory-mapped: the OS's page
 cache, not this process's heap, holds a version's columns once made, and a restarted node finds
-them there. A missing file (a node that never saw the upload, a deleted cache, a ragged upload)
-is made again from the version's blocks, which never change, right after the commit (see
-prepare). Either way they are made and written a piece at a time (see STREAM_BYTES): what a
-build holds is about one piece, whatever the version's size.
+them there. The pages a pass over them reads are given back as it goes (TableText.let_go): they
+would count in the process's RSS for as long as the file stays mapped. A missing file (a node
+that never saw the upload, a deleted cache, a ragged upload) is made again from the version's
+blocks, which never change, right after the commit (see prepare). Either way they are made and
+written a piece at a time (see STREAM_BYTES): what a build holds is about one piece, whatever the
+version's size.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import mmap
 import os
 import shutil
 import sys
@@ -47,6 +50,7 @@ from ..store.base import Store
 from ..table import profiles
 from ..table.columns import (
     KINDS,
+    ROWS,
     Array,
     Counts,
     TableText,
@@ -454,14 +458,17 @@ class Views:
         that cannot be read: it is made again)."""
         path = self._path(version, COLUMNS_SUFFIX)
         try:
-            with pa.memory_map(str(path)) as source:
-                table = ipc.open_file(source).read_all()
+            # mapped by Python, not Arrow, so that pages read can be given back (see
+            # TableText.let_go); unmapped once the table and the mapping are let go
+            with open(path, "rb") as file:
+                mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            table = ipc.open_file(pa.py_buffer(mapping)).read_all()
         except FileNotFoundError:
             return None
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:  # (ValueError: an empty file)
             log.warning("version %d's columns file is unreadable, made again: %s", version.id, exc)
             return None
-        return TableText(table, mapped=True)
+        return TableText(table, mapped=True, mapping=mapping)
 
     def _building(self, version: Version) -> Iterator[TableText | None]:
         """The version's columns made from its blocks a piece at a time (None after each),
@@ -562,6 +569,7 @@ class Views:
                 counts = await self._run(demand, self._saved_counts, version, first)
             if counts is None:
                 counts = await self._in_pieces(demand, text.counting(first, version.meta.width))
+                await self._run(demand, text.let_go)
                 if self.cache is not None:
                     await self._run(demand, self._save_counts, version, first, counts)
             return kinds_of(counts, version.meta.delimiter)
@@ -579,11 +587,14 @@ class Views:
 
     async def _rows(self, version: Version, view: View, demand: Demand) -> Array:
         text = await self._text(version, demand)
-        rows = _data_rows(version, text)
-        if view.sort is not None:
-            set_to = view.type_of(view.sort)
-            rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
-        if view.q or view.filters or view.facets:
+        searched = bool(view.q or view.filters or view.facets)
+        if view.sort is None and searched:  # the matches, in order: no array of every row
+            return await self._matches(version, text, view, demand)
+        if view.sort is None:
+            return _data_rows(version, text)
+        set_to = view.type_of(view.sort)
+        rows = await self._order(version, text, view.sort, view.descending, set_to, demand)
+        if searched:
             matches = await self._matches(version, text, view, demand)
             shown = np.zeros(text.record_count, dtype=bool)
             shown[matches] = True
@@ -610,7 +621,7 @@ class Views:
             if strict:
                 assert set_to is not None
                 kind = set_to
-            rows = _data_rows(version, text)
+            rows = range(version.first_data_record, text.record_count)  # (no array of them)
             return await self._run(demand, text.order, column, rows, kind, desc, strict)
 
         return await self._kept_or(key, sort, asker)
@@ -629,9 +640,10 @@ class Views:
                 for column, values in view.facets:
                     chosen = profiles.chosen(text.column(column).slice(first), values)
                     picked = chosen if picked is None else pc.and_(picked, chosen)
-                these = np.asarray(pc.indices_nonzero(picked).to_numpy(), np.int64) + first
+                these = (np.asarray(pc.indices_nonzero(picked).to_numpy()) + first).astype(ROWS)
                 found = these if found is None else np.intersect1d(found, these)
             assert found is not None
+            text.let_go()
             return found
 
         async def run(demand: Demand) -> Array:
@@ -677,8 +689,12 @@ class Views:
             first = version.first_data_record
 
             def profile() -> dict[str, Any]:
-                cells = profiles.cells_of(text, column, rows, first)
-                return profiles.profile(cells, kind, inferred)
+                cells = _cells(text, column, rows, first)
+                try:
+                    return profiles.profile(cells, kind, inferred)
+                finally:
+                    del cells
+                    text.let_go()  # the pages of the column it read (see TableText.let_go)
 
             return await self._run(demand, profile)
 
@@ -702,8 +718,12 @@ class Views:
             first = version.first_data_record
 
             def count() -> dict[str, Any]:
-                cells = profiles.cells_of(text, column, rows, first)
-                return profiles.facet_counts(cells, limit)
+                cells = _cells(text, column, rows, first)
+                try:
+                    return profiles.facet_counts(cells, limit)
+                finally:
+                    del cells
+                    text.let_go()
 
             return await self._run(demand, count)
 
@@ -759,6 +779,14 @@ def _unsorted(view: View) -> View:
     return replace(view, sort=None, descending=False)
 
 
+def _cells(text: TableText, column: int, rows: Array | None, first: int) -> pa.ChunkedArray:
+    """Cell ``column`` of the rows a view shows in file order (see profiles.cells_of): those
+    of a search or a facet picked a record batch at a time (see TableText.picked)."""
+    if rows is None or (len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)):
+        return profiles.cells_of(text, column, rows, first)
+    return text.picked(column, rows)
+
+
 def _override(view: View, column: int, inferred: str) -> str:
     """The kind a column's values are read as in the view: the type a person set for it, if
     the view sets one, else the inferred kind (as sorts read it: see Views._order)."""
@@ -769,7 +797,7 @@ def _override(view: View, column: int, inferred: str) -> str:
 
 
 def _data_rows(version: Version, text: TableText) -> Array:
-    return np.arange(version.first_data_record, text.record_count, dtype=np.int64)
+    return np.arange(version.first_data_record, text.record_count, dtype=ROWS)
 
 
 def _pieces_of(store: Store, version: Version) -> Iterator[pa.Table]:

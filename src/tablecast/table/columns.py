@@ -25,6 +25,7 @@ between pieces.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     except NotImplementedError:  # a pyarrow built without jemalloc
         pa.set_memory_pool(pa.system_memory_pool())
 
-Array = npt.NDArray[np.int64]
+# Record numbers. A view's rows, kept, are int32 (half the memory: a 13.7M-row version's
+# order is 55 MB, not 110; a version has fewer than 2**31 records); work in between is int64.
+Array = npt.NDArray[np.signedinteger[Any]]
+ROWS = np.int32  # what a view's rows are kept as
 Counts = npt.NDArray[np.int64]  # per kind of cell (see TableText.counting), per column
 
 INFER_CHARS = 40  # a cell longer than this is text (no number or date is this long)
@@ -141,7 +145,31 @@ class TableText:
 
     table: pa.Table  # the cell columns "0", "1"..., SEARCH, ESCAPED
     mapped: bool = False  # read from its file, memory-mapped
+    # the file's mapping, if its columns are read from one (see let_go)
+    mapping: mmap.mmap | None = field(default=None, repr=False)
     _escaped: Array | None = field(default=None, repr=False)
+
+    def let_go(self, arrays: Sequence[pa.Array] | None = None) -> None:
+        """Give back this process's pages of the mapped file that ``arrays`` (all of it: None)
+        were read from. Each page of the file a pass reads stays in the process's RSS
+        (RssFile) while it is mapped: a search reads the whole search column, 1 GB of a
+        13.7M-row version. On a shared read-only mapping this only drops the process's page
+        table entries: the data stays in the OS's page cache, and a later read faults it back
+        in (minor faults, no disk read, while the OS keeps it cached)."""
+        mapping = self.mapping
+        if mapping is None or mapping.closed:
+            return
+        if arrays is None:
+            mapping.madvise(mmap.MADV_DONTNEED)
+            return
+        base, size = pa.py_buffer(mapping).address, len(mapping)
+        for array in arrays:
+            for buffer in array.buffers():
+                start = -1 if buffer is None else buffer.address - base
+                if 0 <= start < size:
+                    aligned = start - start % mmap.PAGESIZE  # (madvise takes whole pages)
+                    end = min(start + buffer.size, size)
+                    mapping.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
 
     @classmethod
     def build(cls, blocks: Sequence[bytes], width: int | None = None) -> TableText:
@@ -175,6 +203,23 @@ class TableText:
         """Cell ``number`` of each record (null past a short record's end)."""
         return self.table.column(number)
 
+    def picked(self, number: int, rows: Array) -> pa.ChunkedArray:
+        """Cell ``number`` of ``rows`` (record numbers, ascending), taken a record batch at a
+        time, each batch's pages given back once read. (Arrow's take from a column of many
+        chunks first joins them into one array: 112 MB of a 13.7M-row column, in the heap, and
+        every page of it read.)"""
+        column = self.column(number)
+        ends = np.cumsum([len(chunk) for chunk in column.chunks], dtype=np.int64)
+        cuts = np.searchsorted(rows, ends)  # how many of the rows are before each batch's end
+        taken, done = [], 0
+        for chunk, end, cut in zip(column.chunks, ends.tolist(), cuts.tolist(), strict=True):
+            if cut > done:
+                these = rows[done:cut] - (end - len(chunk))
+                taken.append(chunk.take(pa.array(these)))
+                self.let_go([chunk])
+                done = cut
+        return pa.chunked_array(taken, column.type)
+
     def cells(self, number: int) -> list[str]:
         """One record's cells, lower-cased (a short record's missing ones left out)."""
         row = self.table.slice(number, 1).drop_columns([SEARCH, ESCAPED]).to_pylist()[0]
@@ -184,20 +229,23 @@ class TableText:
 
     def search(self, needle: str, first: int, column: int | None = None) -> Array:
         """Records from ``first`` on with a cell (or cell ``column``) containing ``needle``,
-        case-insensitively, in order."""
+        case-insensitively, in order (as ROWS)."""
         needle = needle.lower()
         if column is None and SEPARATOR not in needle:
-            found = contains(self.table.column(SEARCH).slice(first), needle)
-        elif column is None:  # it would match across cells in the search column
-            found = None
-            for number in range(self.width):
-                these = _lower_match(self.column(number).slice(first), needle)
-                found = these if found is None else pc.or_(found, these)
-            if found is None:
-                return np.zeros(0, dtype=np.int64)
-        else:
-            found = _lower_match(self.column(column).slice(first), needle)
-        rows = _indices(found) + first
+            rows = self._matching([SEARCH], first, lambda c: contains(c[0], needle))
+        else:  # in the search column it would match across cells: cell by cell
+            numbers = list(range(self.width)) if column is None else [column]
+
+            def match(cells: list[pa.Array]) -> Any:
+                found = None
+                for these in cells:
+                    hit = _lower_match(these, needle)
+                    found = hit if found is None else pc.or_(found, hit)
+                return found
+
+            if not numbers:
+                return np.zeros(0, dtype=ROWS)
+            rows = self._matching(numbers, first, match)
         suspects = self.escaped[self.escaped >= first]
         if not len(suspects):
             return rows
@@ -209,7 +257,21 @@ class TableText:
             hit = these if hit is None else pc.or_(hit, these)
         holding = suspects[_indices(hit)] if hit is not None else suspects[:0]
         rows = rows[~np.isin(rows, suspects)]
-        return np.insert(rows, np.searchsorted(rows, holding), holding).astype(np.int64)
+        return np.insert(rows, np.searchsorted(rows, holding), holding).astype(ROWS)
+
+    def _matching(self, columns: list[Any], first: int, match: Any) -> Array:
+        """Records from ``first`` on where ``match`` (of the columns' cells, a piece each, in
+        that order) is true, in order, as ROWS: a record batch at a time, its pages of the
+        file given back once read (see let_go), so that a pass over a column a gigabyte long
+        holds a piece of it, not all."""
+        found = [np.zeros(0, dtype=ROWS)]
+        at = first
+        for batch in self.table.select(columns).slice(first).to_batches():
+            hits = _indices(match(batch.columns)) + at
+            found.append(hits.astype(ROWS))
+            at += batch.num_rows
+            self.let_go(batch.columns)
+        return np.concatenate(found)
 
     # Types
 
@@ -275,42 +337,260 @@ class TableText:
     # Order
 
     def order(
-        self, number: int, rows: Array, kind: str, descending: bool, strict: bool = False
+        self, number: int, rows: Array | range, kind: str, descending: bool, strict: bool = False
     ) -> Array:
         """``rows`` (consecutive, to the last record) sorted by cell ``number`` read as
         ``kind``, ties in row order, missing values (empty cells and the markers in MISSING,
         whatever the kind) last either way. Date-times sort by the instant they name, booleans
         false before true. ``strict``: the column's values may not all read as ``kind`` (it is
-        a type a person set, not the one inferred): those that do not sort with the missing."""
+        a type a person set, not the one inferred): those that do not sort with the missing.
+
+        As ROWS. Keys are read a record batch at a time (its pages of a mapped file given back
+        once read, see let_go), into one array: what a sort holds at its peak is about its
+        keys and its order, not copies of the column's text."""
         first = int(rows[0]) if len(rows) else self.record_count
         cells = self.column(number).slice(first)
         sample = cells.slice(0, SORT_SAMPLE)
         if len(cells) > SORT_SAMPLE and len(pc.unique(sample)) <= len(sample) // 2:
             # a column repeating its values: each distinct one read once, and the rows
             # sorted by its rank (see _by_rank)
-            encoded = pc.dictionary_encode(cells).combine_chunks()
-            ranks, missing = _ranks(_sort_keys(encoded.dictionary, kind, strict), descending)
-            # a cell past a short record's end holds no value either: last, as the missing
-            key = pc.fill_null(pc.take(ranks, encoded.indices), pa.scalar(missing, pa.uint64()))
-            return _by_rank(np.asarray(key.to_numpy(), dtype=np.uint64)) + first
-        keys = _sort_keys(cells, kind, strict)
-        order = "descending" if descending else "ascending"
-        table = pa.table({str(i): key for i, key in enumerate(keys)})
-        sort_keys = [(str(i), order, "at_end") for i in range(len(keys))]
-        indices = pc.sort_indices(table, sort_keys=sort_keys)
-        return np.asarray(indices.to_numpy(), dtype=np.int64) + first
+            order = _stable_order(self._ranked(cells, kind, descending, strict))
+        elif kind in NUMERIC:
+            order = self._by_number(cells, kind, descending, strict)
+        elif kind == "text":
+            order = self._by_text(number, first, cells, descending, strict)
+        else:
+            if kind in ("date", "datetime"):  # (a piece's keys may differ from another's)
+                keys = _sort_keys(cells, kind, strict)
+            else:
+                pieces = list(self._keys(cells, kind, strict))
+                keys = [pa.chunked_array(pieces) if pieces else pa.chunked_array([], pa.string())]
+                del pieces
+            table = pa.table({str(i): key for i, key in enumerate(keys)})
+            del keys
+            direction = "descending" if descending else "ascending"
+            sort_keys = [(str(i), direction, "at_end") for i in range(table.num_columns)]
+            indices = pc.sort_indices(table, sort_keys=sort_keys)
+            del table
+            order = np.asarray(indices.to_numpy()).astype(ROWS)
+            del indices
+        self.let_go()  # (what else the sort read, too)
+        order += ROWS(first)
+        return order
+
+    def _keys(self, cells: pa.ChunkedArray, kind: str, strict: bool) -> Iterator[Any]:
+        """Each record batch's sort key (of kinds with one key of one type: not dates), read a
+        batch at a time."""
+        for chunk in cells.chunks:
+            yield _sort_keys(chunk, kind, strict)[0]
+            self.let_go([chunk])
+
+    def _by_number(
+        self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
+    ) -> Array:
+        """Positions in ``cells`` sorted by their numbers (a numeric ``kind``), stably, the
+        missing last: float64 keys read a batch at a time into one array (NaN where missing,
+        which numpy sorts last), sorted by numpy. Descending: by the negated keys (NaN stays
+        NaN, so missing stays last, and ties stay in row order)."""
+        keys = np.empty(len(cells), dtype=np.float64)
+        at = 0
+        for key in self._keys(cells, kind, strict):
+            # (nulls made NaN by Arrow, whose memory is given back as it is freed: the
+            # process's heap, which keeps what it frees, is not used for a batch's keys)
+            filled = pc.fill_null(key, pa.scalar(np.nan, pa.float64()))
+            keys[at : at + len(key)] = filled.to_numpy()
+            at += len(key)
+        if descending:
+            np.negative(keys, out=keys)
+        return _stable_order(keys)
+
+    def _by_text(
+        self, number: int, first: int, cells: pa.ChunkedArray, descending: bool, strict: bool
+    ) -> Array:
+        """Positions in ``cells`` (cell ``number`` from record ``first`` on) sorted by their
+        lower-cased text, stably, the missing last: sorted by each one's first bytes (see
+        _prefixes), made a batch at a time into one array of 8 bytes a row, then the rows whose
+        first bytes tie but whose text may differ ordered by their whole text (see
+        _TextTies). Descending: by the prefixes inverted (the missing kept last)."""
+        keys = np.empty(len(cells), dtype=np.uint64)
+        at = 0
+        for lowered in self._keys(cells, "text", strict):
+            keys[at : at + len(lowered)] = _prefixes(lowered)
+            at += len(lowered)
+        if descending:
+            np.invert(keys, out=keys, where=keys != _NO_TEXT)
+        return _stable_order(keys, _TextTies(self, number, first, descending))
+
+    def _ranked(
+        self, cells: pa.ChunkedArray, kind: str, descending: bool, strict: bool
+    ) -> npt.NDArray[np.unsignedinteger[Any]]:
+        """Each cell's rank (see _ranks), as uint32 (uint64 past 2**32 values), in two passes
+        of a record batch at a time (each batch's pages given back once read): its distinct
+        values, ranked once; then each cell's, looked up. (Codes of every cell kept from the
+        first pass to the second would be 4 bytes a cell more, held at once.)"""
+        distinct = []
+        for chunk in cells.chunks:
+            distinct.append(pc.unique(chunk))
+            self.let_go([chunk])
+        values = pc.unique(pa.chunked_array(distinct, cells.type)).drop_null()
+        del distinct
+        ranks, missing = _ranks(_sort_keys(values, kind, strict), descending)
+        narrow = np.uint32 if missing < 1 << 32 else np.uint64  # (half the memory)
+        # a cell past a short record's end (null) holds no value either: last, as the missing
+        of_value = np.append(np.asarray(ranks.to_numpy()).astype(narrow), narrow(missing))
+        out: npt.NDArray[np.unsignedinteger[Any]] = np.empty(len(cells), dtype=narrow)
+        at = 0
+        for chunk in cells.chunks:
+            found = pc.fill_null(pc.index_in(chunk, value_set=values), len(values))
+            np.take(of_value, found.to_numpy(), out=out[at : at + len(chunk)])
+            at += len(chunk)
+            self.let_go([chunk])
+        return out
 
 
-def _by_rank(ranks: npt.NDArray[np.uint64]) -> Array:
-    """Positions 0..n-1 in the order of their ranks, ties in position order: each rank and
-    its position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in some
-    15 ms, where a stable sort by rank took 120 ms)."""
+# Keys a sort orders at once (see _stable_order): about 36 MB of work beside the keys
+SORT_PIECE = 1 << 20
+
+
+def _stable_order(keys: npt.NDArray[Any], ties: Any = None) -> Array:
+    """Positions 0..n-1 of ``keys`` (floats, or unsigned ranks) in ascending order of their
+    keys, ties in position order, NaN last, as ROWS.
+
+    Up to SORT_PIECE keys are sorted at once. More are first split into ranges of values,
+    at values of a sample of them, about SORT_PIECE keys each, and each range's keys sorted in
+    turn into its place: what the sort holds beside its keys and their order is one range's
+    work, not an int64 position for every key and a buffer to merge them (numpy's argsort of
+    13.7M keys: 165 MB more). ``ties``, if given, is told each range's positions in order and
+    their keys, and orders again those whose keys tie (see _TextTies)."""
+    count = len(keys)
+    floats = keys.dtype.kind == "f"
+    if count <= SORT_PIECE:
+        positions = _piece_order(keys)
+        if ties is not None:
+            positions = ties(positions, keys[positions])
+        return positions.astype(ROWS)
+    sample = np.sort(keys[:: max(1, count // 4096)])
+    if floats:
+        sample = sample[~np.isnan(sample)]
+    ranges = count // SORT_PIECE + 1
+    bounds = np.unique(sample[np.arange(1, ranges) * len(sample) // ranges])
+    # each key's range (NaN: one past the last)
+    where = np.empty(count, dtype=np.uint8 if len(bounds) + 2 <= 256 else np.uint16)
+    for lo in range(0, count, SORT_PIECE):
+        these = keys[lo : lo + SORT_PIECE]
+        where[lo : lo + SORT_PIECE] = np.searchsorted(bounds, these, side="right")
+        if floats:
+            where[lo : lo + SORT_PIECE][np.isnan(these)] = len(bounds) + 1
+    order = np.empty(count, dtype=ROWS)
+    at = 0
+    for number in range(len(bounds) + 2):
+        inside = np.flatnonzero(where == number)
+        positions = inside[_piece_order(keys[inside])]
+        del inside
+        if ties is not None:
+            positions = ties(positions, keys[positions])
+        order[at : at + len(positions)] = positions
+        at += len(positions)
+    return order
+
+
+# A missing text's sort key (see _prefixes): above any text's, whose first byte, UTF-8's, is
+# never 0xff
+_NO_TEXT = np.uint64(2**64 - 1)
+PREFIX = 7  # bytes of a text its sort key holds
+
+
+def _prefixes(lowered: Any) -> npt.NDArray[np.uint64]:
+    """Each text's sort key (_NO_TEXT where it is null): its first PREFIX bytes, big-endian,
+    padded with zeros, and a last byte of 1 if that may not be all of it (it is longer, or
+    holds a zero byte, which the padding would not tell apart): keys order texts as their
+    bytes (and so their code points) do, equal keys are equal texts but where that byte is 1."""
+    count = len(lowered)
+    keys = np.full(count, _NO_TEXT, dtype=np.uint64)
+    if not count or lowered.null_count == count:
+        return keys
+    if lowered.type != pa.string():
+        lowered = lowered.cast(pa.string())
+    _, offsets_buffer, data_buffer = lowered.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset :][: count + 1]
+    offsets = offsets.astype(np.int64)
+    end = int(offsets[-1])
+    data = np.zeros(end + PREFIX, dtype=np.uint8)
+    if data_buffer is not None:
+        data[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
+    starts, lengths = offsets[:-1], offsets[1:] - offsets[:-1]
+    taken = data[starts[:, None] + np.arange(PREFIX)]
+    taken[np.arange(PREFIX) >= lengths[:, None]] = 0
+    prefix = np.zeros(count, dtype=np.uint64)
+    for byte in range(PREFIX):
+        prefix |= taken[:, byte].astype(np.uint64) << np.uint64(8 * (PREFIX - byte))
+    zeros = np.concatenate(([0], np.cumsum(data[:end] == 0)))
+    more = (lengths > PREFIX) | (zeros[offsets[1:]] > zeros[starts])
+    prefix |= more.astype(np.uint64)
+    valid = np.asarray(lowered.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    keys[valid] = prefix[valid]
+    return keys
+
+
+class _TextTies:
+    """Orders again, by their whole lower-cased text, rows of a text sort whose keys (see
+    _prefixes) tie and say the text goes on: ``__call__`` takes a range's positions in order
+    and their keys (see _stable_order)."""
+
+    def __init__(self, text: TableText, number: int, first: int, descending: bool) -> None:
+        self.text, self.number, self.first, self.descending = text, number, first, descending
+
+    def __call__(self, positions: npt.NDArray[Any], keys: npt.NDArray[np.uint64]) -> Any:
+        if len(keys) < 2:
+            return positions
+        # (descending, the keys were inverted: their last bit too)
+        goes_on = (keys & np.uint64(1)) == np.uint64(0 if self.descending else 1)
+        goes_on &= keys != _NO_TEXT
+        same = keys[1:] == keys[:-1]
+        tied = np.zeros(len(keys), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied & goes_on)
+        if not len(at):
+            return positions
+        # runs of equal keys: where the key changes, or a position between is not one of them
+        starts = np.ones(len(at), dtype=bool)
+        starts[1:] = (keys[at[1:]] != keys[at[:-1]]) | (at[1:] != at[:-1] + 1)
+        runs = np.cumsum(starts)
+        rows = positions[at]
+        ascending = np.argsort(rows, kind="stable")
+        picked = self.text.picked(self.number, rows[ascending] + self.first)
+        back = np.empty(len(ascending), dtype=np.int64)
+        back[ascending] = np.arange(len(ascending))
+        texts = pc.utf8_lower(picked.combine_chunks().take(pa.array(back)))
+        table = pa.table({"run": runs, "text": texts, "row": rows})
+        direction = "descending" if self.descending else "ascending"
+        sort_keys = [("run", "ascending"), ("text", direction), ("row", "ascending")]
+        again = np.asarray(pc.sort_indices(table, sort_keys=sort_keys).to_numpy())
+        positions = positions.copy()
+        positions[at] = rows[again]
+        return positions
+
+
+def _piece_order(keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Positions of ``keys`` sorted, stably: ranks by _by_rank, floats by numpy's argsort."""
+    if keys.dtype.kind == "u":
+        return _by_rank(keys.astype(np.uint64))
+    return np.argsort(keys, kind="stable")
+
+
+def _by_rank(ranks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """Positions 0..n-1 in the order of their ranks, ties in position order: each rank and its
+    position made one 64-bit number, sorted (numpy sorts those in SIMD: 1,000,000 in some
+    15 ms, where a stable sort by rank took 120 ms). In place: ``ranks`` is used up."""
     bits = max(len(ranks).bit_length(), 1)
     if len(ranks) and int(ranks.max()).bit_length() + bits > 64:
-        return np.argsort(ranks, kind="stable").astype(np.int64)
-    keyed = (ranks << np.uint64(bits)) | np.arange(len(ranks), dtype=np.uint64)
-    keyed.sort()
-    return (keyed & np.uint64((1 << bits) - 1)).astype(np.int64)
+        return np.argsort(ranks, kind="stable")
+    ranks <<= np.uint64(bits)
+    ranks |= np.arange(len(ranks), dtype=np.uint64)
+    ranks.sort()
+    ranks &= np.uint64((1 << bits) - 1)
+    return ranks.view(np.int64)
 
 
 def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:

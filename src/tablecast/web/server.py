@@ -72,7 +72,9 @@ FORGET_EVERY = 3.0  # seconds between looks for stopped nodes, in a cluster
 MAX_BODY_BYTES = 64 * 1024  # of a request that is not an upload
 BODY_TIMEOUT = 60.0  # seconds to send such a body (uploads have --upload-timeout)
 ID = r"([^/]+)"  # checked by the handlers, so that a bad id gets the same answer as a missing one
-VIEW_MEMORY = 512 * 1024 * 1024  # --view-memory's default
+# --view-memory's default: with what a sort of a 13.7M-row version works with (some 220 MiB),
+# within 512 MiB of RSS (see docs/operations.md)
+VIEW_MEMORY = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
