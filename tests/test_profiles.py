@@ -396,7 +396,7 @@ def test_a_mostly_distinct_column_is_profiled_by_sorting_as_by_counting_its_text
 
     cells = pa.chunked_array([[spelled(v) if isinstance(v, int) else v for v in values]],
                             pa.string())  # fmt: skip
-    sorted_ = profiles._by_value(cells, kind)
+    sorted_ = profiles._by_value(cells, kind, profiles._nothing)
     assert sorted_ is not None
     expected = hashed(cells, kind)
     assert sorted_ | {"mean": None} == expected | {"mean": None}
@@ -428,7 +428,7 @@ def test_a_long_column_counted_in_parts_is_counted_as_at_once(cells, limit, chun
 
 def test_a_long_columns_parts_each_hold_some_of_its_values():
     column = pa.chunked_array([[f"v{i % 997}" for i in range(5000)], ["x", None, ""]])
-    parts = profiles._parts(column, 8)
+    parts = profiles._parts(column, 8, profiles._nothing)
     values = column.to_pylist()
     found = np.concatenate(parts)
     assert set(found.tolist()) == set(range(8))  # spread over them all
@@ -439,7 +439,9 @@ def test_a_long_columns_parts_each_hold_some_of_its_values():
 
 def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
     written = ["1,200", "1200", "7", "1,200", "NA", "8", "9", None, "1200.0"]
-    found = profiles._by_value(pa.chunked_array([written], pa.string()), "decimal")
+    found = profiles._by_value(
+        pa.chunked_array([written], pa.string()), "decimal", profiles._nothing
+    )
     assert found is not None
     assert (found["values"], found["missing"], found["distinct"]) == (7, 2, 4)
     assert (found["min"], found["max"]) == ("7", "1,200")  # the first cell of each, as written
@@ -454,7 +456,7 @@ def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
 
 def test_integers_float64_cannot_tell_apart_are_counted_as_text():
     cells = pa.chunked_array([["9007199254740993", "9007199254740992", "1"]])
-    assert profiles._by_value(cells, "integer") is None
+    assert profiles._by_value(cells, "integer", profiles._nothing) is None
     found = profiles.profile(cells, "integer", "integer")
     assert (found["distinct"], found["max"]) == (3, "9007199254740993")
 

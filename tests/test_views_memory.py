@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,7 @@ from support import store_table, text_of
 from tablecast.service import views as views_module
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.table import columns
+from tablecast.table import columns, profiles
 from tablecast.table.columns import MISSING, TableText
 from tablecast.table.view import View
 
@@ -144,6 +145,36 @@ async def test_a_pass_over_a_mapped_columns_file_gives_its_pages_back(store, tmp
             assert text.table.column(name).num_chunks >= 3
             read = text.table.column(name).nbytes
             assert grown < read // 3, (name, grown, read)
+    finally:
+        views.close()
+
+
+async def test_a_profile_gives_back_each_batch_of_its_column_as_it_passes(
+    store, tmp_path, monkeypatch
+):
+    """A pass of a profile holds at most a record batch of the column's pages, not the whole
+    column until it ends: each batch is given back as soon as the pass has read it, in each
+    of the passes of a long column counted in parts, and of one counted by sorting."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 18)
+    monkeypatch.setattr(profiles, "PART_CELLS", 1 << 14)  # 50,000 cells: counted in 4 parts
+    version = store_table(store, 4, 50_000)
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    given_back: list[int] = []
+    let_go = TableText.let_go
+
+    def counted(text: TableText, arrays: Any = None) -> None:
+        given_back.append(-1 if arrays is None else len(arrays))
+        let_go(text, arrays)
+
+    monkeypatch.setattr(TableText, "let_go", counted)
+    try:
+        text = await views.text(version)
+        for column in (3, 1):  # distinct text (in parts), distinct decimals (sorted)
+            batches = text.table.column(str(column)).num_chunks
+            assert batches >= 4
+            given_back.clear()
+            await views.profile(version, View(), column)
+            assert given_back.count(1) >= batches, (column, batches, given_back)
     finally:
         views.close()
 

@@ -691,7 +691,7 @@ class Views:
             def profile() -> dict[str, Any]:
                 cells = _cells(text, column, rows, first)
                 try:
-                    return profiles.profile(cells, kind, inferred)
+                    return profiles.profile(cells, kind, inferred, text.let_go)
                 finally:
                     del cells
                     text.let_go()  # the pages of the column it read (see TableText.let_go)
@@ -720,7 +720,7 @@ class Views:
             def count() -> dict[str, Any]:
                 cells = _cells(text, column, rows, first)
                 try:
-                    return profiles.facet_counts(cells, limit)
+                    return profiles.facet_counts(cells, limit, text.let_go)
                 finally:
                     del cells
                     text.let_go()

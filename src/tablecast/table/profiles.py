@@ -10,6 +10,7 @@ per row: a column of a million cells is profiled in tens of milliseconds.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,17 @@ from .columns import (
 TOP = 10  # values a profile lists, most frequent first
 BINS = 20  # a histogram's bins, of equal width from the least value to the greatest
 TIMES = ("date", "datetime")  # kinds read as instants
+# Told of each chunk of a column's cells once a pass has read it: the views give back the
+# pages of the columns file it was read from (TableText.let_go), so that a pass over a column
+# of 13.7 million cells does not hold all of it in the process's RSS while it runs
+Passing = Callable[[Sequence[pa.Array]], None]
+Passed = Passing | None
+
+
+def _nothing(arrays: Sequence[pa.Array]) -> None:
+    """(A column not read from a file.)"""
+
+
 # Cells of a long column whose values are counted at a time (see _counted)
 PART_CELLS = 1 << 20
 MEASURED = (*NUMERIC, *TIMES)  # kinds whose values a profile counts by sorting them
@@ -50,7 +62,9 @@ def cells_of(text: TableText, column: int, rows: Array | None, first: int) -> pa
     return cells.take(pa.array(rows, pa.int64()))
 
 
-def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
+def profile(
+    cells: pa.ChunkedArray, kind: str, inferred: str, passed: Passed = None
+) -> dict[str, Any]:
     """The profile of a column's cells (see docs/protocol.md, *Column profiles*). ``kind``: what
     its values are read as (columns.KINDS, or an override's type); ``inferred``: the kind its
     values were found to be. A value that does not read as ``kind`` is invalid: counted apart,
@@ -63,13 +77,14 @@ def profile(cells: pa.ChunkedArray, kind: str, inferred: str) -> dict[str, Any]:
     ``1200``) the least and greatest are the first in file order.
 
     A column of mostly distinct numbers, dates or date-times read as its inferred kind is
-    counted by sorting its values instead (see _by_value)."""
+    counted by sorting its values instead (see _by_value). ``passed``: told of each of the
+    cells' chunks once a pass has read it (see Passed)."""
     if kind == inferred and kind in MEASURED and _mostly_distinct(cells):
-        found = _by_value(cells, kind)
+        found = _by_value(cells, kind, passed or _nothing)
         if found is not None:
             return found
     if kind == "text":  # (every value reads as text)
-        top, distinct, values = _counted(cells, TOP, present_only=True)
+        top, distinct, values = _counted(cells, TOP, passed or _nothing, present_only=True)
         return {
             "type": "text",
             "inferred": shown([inferred])[0],
@@ -163,7 +178,7 @@ def _mostly_distinct(cells: pa.ChunkedArray) -> bool:
     return len(pc.unique(sample)) > len(sample) // 2
 
 
-def _by_value(cells: pa.ChunkedArray, kind: str) -> dict[str, Any] | None:
+def _by_value(cells: pa.ChunkedArray, kind: str, passed: Passing) -> dict[str, Any] | None:
     """The profile of a column every value of which reads as ``kind`` (a number, date or
     date-time), its values counted by sorting them as float64, not by hashing their text:
     a hash table of a million mostly distinct cells took 200-250 ms, the sort 20-40 ms.
@@ -175,7 +190,10 @@ def _by_value(cells: pa.ChunkedArray, kind: str) -> dict[str, Any] | None:
     Read a chunk at a time, what it holds at most is the values as read and their sorted copy
     (220 MB for 13.7 million cells): no copy of the column's text."""
     try:
-        measured = [_measured(chunk, kind) for chunk in cells.chunks]
+        measured = []
+        for chunk in cells.chunks:
+            measured.append(_measured(chunk, kind))
+            passed([chunk])
     except pa.ArrowInvalid:  # (a value Arrow reads not, which the pattern took: as text)
         return None
     ordered = np.concatenate(
@@ -209,7 +227,7 @@ def _by_value(cells: pa.ChunkedArray, kind: str) -> dict[str, Any] | None:
     answer["max"] = cells[_first(measured, float(ordered[-1]))].as_py()
     if kind in NUMERIC:
         answer["mean"] = float(np.dot(distinct, counts) / values)
-    answer["top"] = _spelled(cells, measured, distinct[_most_frequent(counts, TOP)])
+    answer["top"] = _spelled(cells, measured, distinct[_most_frequent(counts, TOP)], passed)
     answer["histogram"] = _sorted_histogram(ordered)
     return answer
 
@@ -238,7 +256,10 @@ def _first(measured: list[pa.Array], value: float) -> int:
 
 
 def _spelled(
-    cells: pa.ChunkedArray, measured: list[pa.Array], picked: npt.NDArray[np.float64]
+    cells: pa.ChunkedArray,
+    measured: list[pa.Array],
+    picked: npt.NDArray[np.float64],
+    passed: Passing,
 ) -> list[dict[str, Any]]:
     """The TOP most frequent values, each as written (a value written two ways is listed
     once each way, with the cells written so: a facet picks cells exactly as written), most
@@ -251,6 +272,7 @@ def _spelled(
         rows = pc.indices_nonzero(pc.fill_null(pc.is_in(chunk_values, value_set=wanted), False))
         values.append(chunk_values.take(rows))
         written.append(chunk.take(rows))
+        passed([chunk])
     table = pa.table(
         {
             "value": pa.chunked_array(values, pa.float64()),
@@ -323,11 +345,11 @@ def histogram(
     ]
 
 
-def facet_counts(cells: pa.ChunkedArray, limit: int) -> dict[str, Any]:
+def facet_counts(cells: pa.ChunkedArray, limit: int, passed: Passed = None) -> dict[str, Any]:
     """How many of the cells hold each value (cells exactly as written; an empty one, or one
     past a short record's end, is ""), the ``limit`` most frequent first (ties by value), how
     many distinct values there are, and how many cells hold one not listed."""
-    values, distinct, _ = _counted(pc.fill_null(cells, ""), limit, present_only=False)
+    values, distinct, _ = _counted(cells, limit, passed or _nothing, present_only=False)
     return {
         "total_number": len(cells),
         "values": values,
@@ -337,27 +359,33 @@ def facet_counts(cells: pa.ChunkedArray, limit: int) -> dict[str, Any]:
 
 
 def _counted(
-    cells: pa.ChunkedArray, limit: int, *, present_only: bool
+    cells: pa.ChunkedArray, limit: int, passed: Passing, *, present_only: bool
 ) -> tuple[list[dict[str, Any]], int, int]:
     """The cells' values counted: the ``limit`` most frequent (ties by value), how many
-    distinct values, how many cells hold one (``present_only``: missing ones left out).
+    distinct values, how many cells hold one (``present_only``: missing ones left out; else
+    a cell past a short record's end holds "", as an empty one does).
 
     A column of more than 2 PART_CELLS cells is counted a part of its distinct values at a
     time, each part the cells whose value falls in it (see _parts): a hash table of every
     distinct value of 13.7 million mostly distinct cells took 935 MiB; a part's, some 70. The
     most frequent of all are among the most frequent of each part."""
     parts = 1 if len(cells) <= 2 * PART_CELLS else -(-len(cells) // PART_CELLS)
-    which = _parts(cells, parts) if parts > 1 else None
+    which = _parts(cells, parts, passed) if parts > 1 else None
     top: list[dict[str, Any]] = []
     distinct = total = 0
     for part in range(parts):
         these = cells
         if which is not None:
-            chunks = zip(cells.chunks, which, strict=True)
-            these = pa.chunked_array([c.filter(pa.array(w == part)) for c, w in chunks], cells.type)
+            taken = []
+            for chunk, where in zip(cells.chunks, which, strict=True):
+                taken.append(chunk.filter(pa.array(where == part)))
+                passed([chunk])
+            these = pa.chunked_array(taken, cells.type)
         counted = pc.value_counts(these)
         if present_only:
             counted = pc.filter(counted, pc.invert(missing(counted.field("values"))))
+        else:
+            counted = _nulls_as_empty(counted)
         distinct += len(counted)
         total += int(pc.sum(counted.field("counts")).as_py() or 0)
         top += listed(counted, limit)
@@ -367,7 +395,25 @@ def _counted(
     return top, distinct, total
 
 
-def _parts(cells: pa.ChunkedArray, parts: int) -> list[npt.NDArray[np.uint16]]:
+def _nulls_as_empty(counted: pa.StructArray) -> pa.StructArray:
+    """Value counts with the cells past a short record's end (null) counted as "" (both
+    fall in the same part: see _parts)."""
+    values, counts = counted.field("values"), counted.field("counts")
+    nulls = pc.is_null(values)
+    held = int(pc.sum(pc.filter(counts, nulls)).as_py() or 0)
+    if not held:
+        return counted
+    values, counts = pc.filter(values, pc.invert(nulls)), pc.filter(counts, pc.invert(nulls))
+    empty = pc.equal(values, "")
+    if pc.any(empty).as_py():
+        counts = pc.add(counts, pc.if_else(empty, held, 0))
+    else:
+        values = pa.concat_arrays([values, pa.array([""], values.type)])
+        counts = pa.concat_arrays([counts, pa.array([held], counts.type)])
+    return pa.StructArray.from_arrays([values, counts], names=["values", "counts"])
+
+
+def _parts(cells: pa.ChunkedArray, parts: int, passed: Passing) -> list[npt.NDArray[np.uint16]]:
     """Which of ``parts`` parts each cell's value falls in (per chunk), from its length and
     four of its bytes, mixed: equal values always in the same part, and distinct ones spread
     about evenly unless they share those bytes (a skewed column only costs what one table of
@@ -396,6 +442,7 @@ def _parts(cells: pa.ChunkedArray, parts: int) -> list[npt.NDArray[np.uint16]]:
             key ^= byte(at) * np.uint64(factor)
             key ^= key >> np.uint64(31)
         found.append((key % np.uint64(parts)).astype(np.uint16))
+        passed([chunk])
     return found
 
 
