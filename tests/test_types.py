@@ -137,6 +137,18 @@ def test_a_decimal_comma_column_sorts_by_value():
     ]
 
 
+def test_integers_beyond_what_float64_tells_apart_sort_exactly():
+    # 2**53 + 1 and 2**53 are one float64: ids of 17-19 digits sorted by row order among them
+    cells = ["9007199254740993", "9,007,199,254,740,992", "NA", "-9223372036854775808",
+             "9007199254740994", "1", "9007199254740993"]  # fmt: skip
+    expected = ["-9223372036854775808@3", "1@5", "9,007,199,254,740,992@1",
+                "9007199254740993@0", "9007199254740993@6", "9007199254740994@4"]  # fmt: skip
+    assert sorted_cells(cells) == [*expected, "NA@2"]
+    down = ["9007199254740994@4", "9007199254740993@0", "9007199254740993@6",
+            "9,007,199,254,740,992@1", "1@5", "-9223372036854775808@3"]  # fmt: skip
+    assert sorted_cells(cells, descending=True) == [*down, "NA@2"]
+
+
 # Dates with times and offsets
 
 DATES = [

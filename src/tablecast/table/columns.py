@@ -400,9 +400,41 @@ class TableText:
             filled = pc.fill_null(key, pa.scalar(np.nan, pa.float64()))
             keys[at : at + len(key)] = filled.to_numpy()
             at += len(key)
+        if kind == "integer" and _beyond_float(keys):
+            exact = self._integers(cells, strict, np.isnan(keys))
+            if exact is not None:
+                present = np.flatnonzero(~np.isnan(keys))
+                values = exact[present]
+                if descending:
+                    np.invert(values, out=values)
+                order: Array = np.r_[
+                    present[np.argsort(values, kind="stable")], np.flatnonzero(np.isnan(keys))
+                ]
+                return order.astype(ROWS)
         if descending:
             np.negative(keys, out=keys)
         return _stable_order(keys)
+
+    def _integers(
+        self, cells: pa.ChunkedArray, strict: bool, absent: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.uint64] | None:
+        """Each cell's integer as a uint64 in the order of the integers (0 where ``absent``),
+        read a batch at a time; None if one is beyond int64. (Integers of more than 15
+        digits, ids often, which float64 keys would leave in row order.)"""
+        keys = np.empty(len(cells), dtype=np.uint64)
+        at = 0
+        for chunk in cells.chunks:
+            mask = pa.array(absent[at : at + len(chunk)])
+            written = pc.if_else(mask, pa.scalar(None, pa.string()), chunk)
+            try:
+                values = pc.cast(pc.replace_substring(written, ",", ""), pa.int64())
+            except pa.ArrowInvalid:  # (beyond int64: their float64 keys it is)
+                return None
+            self.let_go([chunk])
+            ordered = np.asarray(pc.fill_null(values, -1).to_numpy()).view(np.uint64)
+            keys[at : at + len(chunk)] = ordered ^ np.uint64(1 << 63)  # (sign bit: order)
+            at += len(chunk)
+        return keys
 
     def _by_text(
         self, number: int, first: int, cells: pa.ChunkedArray, descending: bool, strict: bool
@@ -492,6 +524,14 @@ def _stable_order(keys: npt.NDArray[Any], ties: Any = None) -> Array:
         order[at : at + len(positions)] = positions
         at += len(positions)
     return order
+
+
+EXACT = 2.0**53  # integers up to which float64 tells each from the next
+
+
+def _beyond_float(keys: npt.NDArray[np.float64]) -> bool:
+    """Whether some of float64 ``keys`` may stand for several integers."""
+    return bool(len(keys)) and bool(np.nanmax(np.abs(keys), initial=0.0) >= EXACT)
 
 
 # A missing text's sort key (see _prefixes): above any text's, whose first byte, UTF-8's, is
@@ -596,8 +636,10 @@ def _by_rank(ranks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
 def _sort_keys(cells: Any, kind: str, strict: bool) -> list[Any]:
     """What cells sort by, read as ``kind``, in order of precedence: null where a cell holds no
     value (or, ``strict``, none of that kind: see TableText.order)."""
-    lowered = pc.utf8_lower(cells)
-    absent = _absent(lowered)
+    # (cells lower-cased only where the keys are: finding the missing among numbers or dates
+    # so took 100-150 ms of a million cells' 200)
+    lowered = pc.utf8_lower(cells) if kind in ("text", "boolean") else None
+    absent = missing(cells) if lowered is None else _absent(lowered)
     if strict:
         absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
     if kind in NUMERIC:

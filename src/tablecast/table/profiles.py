@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from .columns import (
     DECIMAL_COMMA,
+    EXACT,
     NUMERIC,
     SORT_SAMPLE,
     Array,
@@ -48,7 +49,6 @@ def _nothing(arrays: Sequence[pa.Array]) -> None:
 # Cells of a long column whose values are counted at a time (see _counted)
 PART_CELLS = 1 << 20
 MEASURED = (*NUMERIC, *TIMES)  # kinds whose values a profile counts by sorting them
-EXACT = 2.0**53  # integers up to which float64 tells each from the next
 
 
 def cells_of(text: TableText, column: int, rows: Array | None, first: int) -> pa.ChunkedArray:
