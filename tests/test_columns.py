@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -83,6 +84,57 @@ def test_ragged_records_are_short_and_sort_their_missing_cells_last():
     assert text.order(1, rows, "text", True).tolist() == [1, 4, 2, 3, 5]
     assert text.order(2, rows, "text", False).tolist() == [4, 2, 1, 3, 5]
     assert text.search("z", 1).tolist() == [2]
+
+
+def held(text: TableText) -> dict[str, list[Any]]:
+    return {name: text.table.column(name).to_pylist() for name in text.table.column_names}
+
+
+def test_cells_are_read_exactly_as_written_whatever_commas_quotes_and_brackets_they_hold():
+    # Arrow's CSV reader reads the JSON lines themselves (see columns.table_of): a quote
+    # mid-cell, commas and brackets where the line's own are, a cell of one comma first
+    records = [
+        [",", "b", "c"],
+        ["a", ",", ","],
+        ['","', "x,y", "[z]"],
+        ["[", "]", '"]\n["'],
+        ['say "hi"', 'mid"dle', ""],
+        ["", "", ""],
+        [""],
+        [",,", "a"],
+        [",", "\r\n", "crlf\r\n"],
+    ]
+    records = [[cell.replace("\\r", "\r").replace("\\n", "\n") for cell in r] for r in records]
+    text = text_of(records)
+    for number in range(3):
+        expected = [r[number] if number < len(r) else None for r in records]
+        assert text.column(number).to_pylist() == expected
+    plain = [all("\\" not in orjson.dumps(c).decode() for c in r) for r in records]
+    assert held(text)["search"] == [
+        columns.SEPARATOR.join(r).lower() if kept else ""
+        for r, kept in zip(records, plain, strict=True)
+    ]
+    assert held(text)["escaped"] == [
+        not kept or len(r) < 3 for r, kept in zip(records, plain, strict=True)
+    ]
+    assert text.search(",", 1).tolist() == [1, 2, 7, 8]
+
+
+def test_the_search_column_is_lower_cased_as_python_lower_cases():
+    """Arrow's utf8_lower is not str.lower (``İ`` is ``i̇`` in Python, a final sigma ``ς``), and
+    a search lower-cases its needle in Python (see TableText.search). A record set apart (its
+    control character) has no search text."""
+    records = [
+        ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
+        ["ÄÖÜ", "Σ", "MiXeD ascii"],
+        ["A\u0001B", "é", "ΣΑΣ"],
+    ]
+    text = text_of(records)
+    assert held(text)["search"] == [
+        "\u001f".join(r).lower() if i != 2 else "" for i, r in enumerate(records)
+    ]
+    assert held(text)["search"][0] == "οδος\u001fi̇stanbul\u001fkelvin"
+    assert text.search("οδος", 0).tolist() == [0]
 
 
 async def test_a_wide_tables_columns_go_through_their_file(store, tmp_path):

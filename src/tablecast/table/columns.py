@@ -349,41 +349,46 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     """The Arrow table of records given as block lines (see TableText). ``width``: cells in
     the widest record, if known (the version's).
 
-    The text is made plain PIECE_BYTES of blocks at a time: each step a C call holding the
-    GIL, short, so that the event loop is not kept waiting while a version's columns are
-    made on the views thread."""
-    plains: list[bytes] = []
-    lowered: list[bytes] = []
+    Arrow's CSV reader reads the lines as they are, a comma-delimited record of quoted cells
+    each, once each line's brackets are made commas (an empty field before and after its
+    cells: see _bracketed). The search column is joined from the cell columns, lower-cased.
+    It is done PIECE_BYTES of blocks at a time: each step a C call that lets go of the GIL or
+    a short one holding it, so that the event loop is not kept waiting while a version's
+    columns are made on the views thread."""
+    texts: list[tuple[bytearray, int]] = []  # each piece's, and its lines
     parsed: dict[int, list[str]] = {}
     line = 0  # the first line of the piece
     for piece in _pieces(blocks):
-        text = b"\n".join(piece)
-        if b"\\" in text:  # each such line made empty here, and put in its place after
+        text = bytearray(b"\n").join(piece)
+        if b"\\" in text:  # each such line made ``[""]`` here, and put in its place after
             text = _set_apart(text, line, parsed)
-        plain = _replaced(text, (('","', SEPARATOR), ('"]\n["', "\n")))[2:-2]
-        line += plain.count(b"\n") + 1
-        plains.append(plain)
-        lowered.append(plain.lower() if plain.isascii() else plain.decode().lower().encode())
-    if not plains:
+        lines = _bracketed(text)
+        line += lines
+        texts.append((text, lines))
+    if not texts:
         return _table([], pa.array([], pa.large_string()), pa.array([], pa.bool_()))
-    search = _lines_array(lowered)
-    del lowered
-    count = len(search)
-    # the last line ended too: if it is empty, it is a record all the same
-    plain = b"\n".join([*plains, b""])
-    del plains
+    count = line
     if width is None:
-        width = _widest(plain, parsed)
-    if width > 1:  # a record of one empty cell: its line is empty, which the reader reads
-        # as a record of empty cells: its others are missing, as a short record's are
-        empty = np.flatnonzero(pc.equal(pc.binary_length(search), 0).to_numpy(False))
-        parsed.update((line, [""]) for line in empty.tolist() if line not in parsed)
-    columns, ragged = _read(plain, max(width, 1))
+        width = max(max(map(len, parsed.values()), default=1), *(_widest(t) for t, _ in texts))
+    width = max(width, 1)
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    ragged: dict[int, list[str]] = {}
+    line = 0
+    for text, lines in texts:
+        for number, cells in enumerate(_read(text, width, line, ragged)):
+            chunks[number] += cells.chunks
+        line += lines
+    columns = [pa.chunked_array(cells, pa.string()) for cells in chunks]
     apart = np.zeros(count, dtype=bool)
     apart[list(parsed)] = True
     apart[list(ragged)] = True
     if parsed or ragged:
         columns = _patched(columns, count, parsed, ragged)
+    search = _search(columns, all(text.isascii() for text, _ in texts))
+    if parsed:  # no search text: a search reads their cells (see TableText.escaped)
+        set_apart = np.zeros(count, dtype=bool)
+        set_apart[list(parsed)] = True
+        search = pc.if_else(pa.array(set_apart), pa.scalar("", pa.large_string()), search)
     return _table(columns, search, pa.array(apart))
 
 
@@ -435,30 +440,30 @@ def _pieces(blocks: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         yield blocks[start:]
 
 
-def _replaced(text: bytes, replacements: tuple[tuple[str, str], ...]) -> bytes:
-    """``text`` with each pattern replaced, in turn, by Arrow's kernels: they let go of the
-    GIL, which bytes.replace holds (some 0.1 s per 10 MiB of blocks), while the store's writer
-    thread parses the upload whose columns these are (see tablecast.service.views)."""
-    offsets = pa.py_buffer(np.array([0, len(text)], dtype=np.int64))
-    whole: Any = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(text)])
-    for pattern, replacement in replacements:
-        whole = pc.replace_substring(whole, pattern, replacement)
-    return bytes(whole[0].as_buffer())
-
-
-def _set_apart(text: bytes, first: int, parsed: dict[int, list[str]]) -> bytes:
-    """The text with each line holding a backslash emptied (``[""]``), its cells parsed into
+def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]]) -> bytearray:
+    """The text with each line holding a backslash made ``[""]``, its cells parsed into
     ``parsed`` by line number (the text's first line is line ``first``)."""
     lines = _line_starts(text)
     positions = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 92)
-    pieces, at = [], 0
+    pieces: list[bytes | bytearray] = []
+    at = 0
     for line in _distinct(np.searchsorted(lines, positions, side="right") - 1).tolist():
         start, end = int(lines[line]), int(lines[line + 1]) - 1
         parsed[first + line] = orjson.loads(text[start:end])
         pieces += [text[at:start], b'[""]']
         at = end
     pieces.append(text[at:])
-    return b"".join(pieces)
+    return bytearray().join(pieces)
+
+
+def _bracketed(text: bytearray) -> int:
+    """Each line's ``[`` and ``]`` made a comma, in place: ``,"a","b",``, what the CSV reader
+    reads as an empty field, the cells, an empty field (cells hold no raw line break, nor, on
+    a line without a backslash, a quote: every quote is a cell's first or last). The lines."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    data[breaks - 1] = data[breaks + 1] = data[0] = data[-1] = ord(",")
+    return len(breaks) + 1
 
 
 def _table(columns: list[Any], search: Any, escaped: Any) -> pa.Table:
@@ -466,84 +471,85 @@ def _table(columns: list[Any], search: Any, escaped: Any) -> pa.Table:
     return pa.table([*columns, search, escaped], names=[*names, SEARCH, ESCAPED])
 
 
-def _line_starts(text: bytes) -> Array:
+def _line_starts(text: bytes | bytearray) -> Array:
     """Where each line starts, then where one after the last would."""
     newlines = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10)
     return np.concatenate(([0], newlines + 1, [len(text) + 1])).astype(np.int64)
 
 
-def _lines_array(parts: list[bytes]) -> pa.Array:
-    """The lines of the parts, as if joined by line breaks, as one Arrow string array: the
-    text without its line breaks, and where each line ends in it."""
-    ends: list[Array] = [np.zeros(1, dtype=np.int64)]
-    values: list[bytes] = []
-    base = 0
-    for part in parts:
-        breaks = np.flatnonzero(np.frombuffer(part, dtype=np.uint8) == 10)
-        # the n-th break is n bytes further than where its line ends without the breaks
-        ends.append(base + breaks - np.arange(len(breaks)))
-        values.append(_replaced(part, (("\n", ""),)))
-        base += len(values[-1])
-        ends.append(np.array([base], dtype=np.int64))
-    offsets = np.concatenate(ends).astype(np.int64)
-    return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))
-    )
+def _widest(text: bytearray) -> int:
+    """Cells in the widest record of bracketed lines (see _bracketed) read apart from none:
+    two quotes a cell."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    quotes = np.flatnonzero(data == 34)
+    if not len(quotes):
+        return 1
+    per_line = np.bincount(np.searchsorted(np.flatnonzero(data == 10), quotes))
+    return max(1, int(per_line.max()) // 2)
 
 
-def _widest(plain: bytes, parsed: dict[int, list[str]]) -> int:
-    """Cells in the widest record: the most separators on a plain line, one more."""
-    widest = max(map(len, parsed.values()), default=1)
-    data = np.frombuffer(plain, dtype=np.uint8)
-    at = np.flatnonzero(data == 0x1F)
-    if not len(at):
-        return widest
-    per_line = np.bincount(np.searchsorted(np.flatnonzero(data == 10), at))
-    return max(widest, int(per_line.max()) + 1)
-
-
-def _read(plain: bytes, width: int) -> tuple[list[pa.ChunkedArray], dict[int, list[str]]]:
-    """Arrow's CSV reader on the plain lines: each a record of ``width`` cells, as strings,
-    nothing converted (an empty line: empty cells). Ragged records (fewer cells) are skipped
-    by it and returned apart, by line, with their cells."""
-    names = list(map("f{}".format, range(width)))
+def _read(
+    text: bytearray, width: int, first: int, ragged: dict[int, list[str]]
+) -> list[pa.ChunkedArray]:
+    """Arrow's CSV reader on bracketed lines (see _bracketed; the first is line ``first``):
+    each a record of ``width`` cells, as strings, exactly as written (a quote closes a cell),
+    nothing converted. Ragged records (fewer cells) are skipped by it and put in ``ragged``
+    by line, with their cells."""
+    names = ["before", *map("f{}".format, range(width)), "after"]
     convert = pcsv.ConvertOptions(
         column_types=dict(zip(names, repeat(pa.string()), strict=False)),
+        include_columns=names[1:-1],
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
         null_values=[],
         true_values=[],
         false_values=[],
+        check_utf8=False,  # JSON made by orjson, cut at quotes
     )
-    ragged: dict[int, list[str]] = {}
 
     def skip(row: Any) -> str:
-        ragged[int(row.number) - 1] = row.text.split(SEPARATOR)
+        line = row.text
+        ragged[first + int(row.number) - 1] = orjson.loads("[" + line[1:-1] + "]")
         return "skip"
 
-    def read(handler: Any) -> pa.Table:
-        return pcsv.read_csv(
-            pa.py_buffer(plain),
-            # one thread: a piece is a few MiB, and the views thread takes at most a core
-            # from the upload it is made beside (see tablecast.service.views)
-            read_options=pcsv.ReadOptions(
-                column_names=names, use_threads=False, block_size=1 << 22
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=SEPARATOR,
-                quote_char=False,
-                escape_char=False,
-                ignore_empty_lines=False,
-                invalid_row_handler=handler,
-            ),
-            convert_options=convert,
-        )
+    table = pcsv.read_csv(
+        pa.py_buffer(text),
+        # one thread: a piece is a few MiB, and the views thread takes at most a core
+        # from the upload it is made beside (see tablecast.service.views)
+        read_options=pcsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 23),
+        parse_options=pcsv.ParseOptions(
+            delimiter=",",
+            quote_char='"',
+            double_quote=False,
+            escape_char=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=skip,
+        ),
+        convert_options=convert,
+    )
+    return list(table.columns)
 
-    try:
-        table = read(None)
-    except pa.ArrowInvalid:  # ragged records: read again, to know their lines
-        table = read(skip)
-    return list(table.columns), ragged
+
+def _search(columns: list[pa.ChunkedArray], ascii: bool) -> Any:
+    """Each record's cells lower-cased, joined by SEPARATOR (a short record's missing cells
+    left out), as large strings. Lower-cased as Python does (str.lower: ``İ`` is ``i̇``, a
+    final ``Σ`` ``ς``), which Arrow's utf8_lower does not: cells holding other than ASCII are
+    lower-cased in Python (a cell's case does not depend on its neighbours': SEPARATOR is
+    neither cased nor case-ignorable)."""
+    lowered = [pc.ascii_lower(cells) for cells in columns]
+    if not ascii:
+        for number, cells in enumerate(columns):
+            other = pc.invert(pc.fill_null(pc.string_is_ascii(cells), True))
+            if pc.any(other).as_py():
+                these = pc.filter(cells, other).to_pylist()
+                lower = pa.array([cell.lower() for cell in these], pa.string())
+                lowered[number] = pc.replace_with_mask(
+                    lowered[number].combine_chunks(), other.combine_chunks(), lower
+                )
+    if not lowered:
+        return pa.array([], pa.large_string())
+    joined = pc.binary_join_element_wise(*lowered, SEPARATOR, null_handling="skip")
+    return pc.cast(joined, pa.large_string())
 
 
 def _patched(
@@ -552,13 +558,13 @@ def _patched(
     parsed: dict[int, list[str]],
     ragged: dict[int, list[str]],
 ) -> list[pa.ChunkedArray]:
-    """Columns with the records read apart in their lines: those parsed from JSON (the reader
-    read their placeholder, an empty line) and the ragged ones (which it skipped)."""
+    """Columns with the records read apart in their lines: the ragged ones (which the reader
+    skipped) and those parsed from JSON (whose placeholder it read, or skipped)."""
     kept = np.ones(count, dtype=bool)
     kept[list(ragged)] = False
     index = np.zeros(count, dtype=np.int64)
     index[kept] = np.arange(int(kept.sum()))
-    records = {**parsed, **ragged}
+    records = {**ragged, **parsed}
     lines = np.array(sorted(records), dtype=np.int64)
     index[lines] = int(kept.sum()) + np.arange(len(lines))
     ordered = [records[int(line)] for line in lines]
