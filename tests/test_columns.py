@@ -19,6 +19,7 @@ from support import WIDE, store_table, text_of
 from tablecast import tasks
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
+from tablecast.service.views import CACHE_FORMAT as FORMAT
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import columns
@@ -176,7 +177,10 @@ async def test_the_columns_file_is_written_once_and_reused_by_the_next_process(
         first.close()
     assert reads.count == 1
     doc = version.document_id
-    assert files(cache) == [f"{doc}/{version.id}.c1.1.counts", f"{doc}/{version.id}.c1.arrow"]
+    assert files(cache) == [
+        f"{doc}/{version.id}.{FORMAT}.1.counts",
+        f"{doc}/{version.id}.{FORMAT}.arrow",
+    ]
     again = Views(store, memory=10**9, cache=cache)  # a restarted node
     try:
         text = await again.text(version)
@@ -194,7 +198,7 @@ async def test_a_missing_or_unreadable_file_is_made_again(store, tmp_path, monke
     version = store_table(store, 4, 300)
     cache = tmp_path / "columns"
     reads = Reads(store, monkeypatch)
-    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    path = cache / version.document_id / f"{version.id}.{FORMAT}.arrow"
     for damage in (None, path.unlink, lambda: path.write_bytes(b"ARROW1" + bytes(100))):
         if damage is not None:
             damage()
@@ -218,7 +222,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
     cache = tmp_path / "columns"
     write_piece = views_module._write_piece
 
-    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    path = cache / version.document_id / f"{version.id}.{FORMAT}.arrow"
     seen: list[bool] = []
 
     def cut_short(writer: Any, table: pa.Table) -> None:
@@ -238,7 +242,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         views.close()
     assert seen == [False]
     # neither the half file nor its temporary name (the types, written whole, are kept)
-    assert files(cache) == [f"{version.document_id}/{version.id}.c1.1.counts"]
+    assert files(cache) == [f"{version.document_id}/{version.id}.{FORMAT}.1.counts"]
     monkeypatch.setattr(views_module, "_write_piece", write_piece)
     views = Views(store, memory=10**9, cache=cache)
     try:
@@ -247,7 +251,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         assert (await views.text(version)).mapped
     finally:
         views.close()
-    assert f"{version.document_id}/{version.id}.c1.arrow" in files(cache)
+    assert f"{version.document_id}/{version.id}.{FORMAT}.arrow" in files(cache)
 
 
 async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path):
@@ -262,8 +266,8 @@ async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path
         await tasks.drain()
         assert node.views.known_types(version) == ["integer", "decimal", "date", "text"]
         assert files(cache) == [
-            f"{version.document_id}/{version.id}.c1.1.counts",
-            f"{version.document_id}/{version.id}.c1.arrow",
+            f"{version.document_id}/{version.id}.{FORMAT}.1.counts",
+            f"{version.document_id}/{version.id}.{FORMAT}.arrow",
         ]
     finally:
         await node.close()

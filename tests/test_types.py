@@ -543,3 +543,14 @@ def test_counting_a_column_runs_its_pattern_over_what_a_cheap_check_leaves(plain
     kinds = by_patterns(values)
     kind = next(k for k in columns._PATTERNS if sum(kinds[k][: columns.SAMPLE]) == columns.SAMPLE)
     assert counts[columns.KINDS.index(kind)] == sum(kinds[kind])
+
+
+def test_a_short_record_past_a_columns_first_cells_leaves_it_its_type():
+    # the cells past its end were taken off twice from those holding a value, which then
+    # outnumbered the integers: the column was text
+    rows = [["n", "v", "d"], *([str(i), f"{i}.5", "2026-11-24"] for i in range(3000)), ["5"]]
+    text = text_of(rows)
+    assert finished(text.inferring(1, 3, delimiter=",")) == ["integer", "decimal", "date"]
+    counts = columns.piece_counts(text.table, 1, 3)
+    assert counts[0].tolist() == [3001, 3000, 3000]
+    assert columns.merged_counts([counts], ",")[1] == []

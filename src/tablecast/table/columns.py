@@ -687,7 +687,8 @@ def _column_counts(cells: Any) -> Counts:
         return counts
     for kind in left:
         matched, others = _matching(cells, kind)
-        missing = pc.sum(_absent(pc.utf8_lower(others))).as_py() or 0
+        # (cells past a short record's end are null: taken off once, not again as missing)
+        missing = pc.sum(_absent(pc.utf8_lower(pc.drop_null(others)))).as_py() or 0
         counts[0] = len(cells) - cells.null_count - missing
         counts[KINDS.index(kind)] = matched
         if counts[KINDS.index(kind)] == counts[0]:
