@@ -616,6 +616,15 @@ def classify(cells: Any) -> dict[str, Any]:
     digits and at most one point, days Arrow reads (see _surely), cells no pattern matches
     (names, words: those whose first character could begin a match, in one pass of them all).
     """
+    kinds = _classified(cells)
+    if kinds is None:
+        short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)  # (null where a cell is)
+        return dict.fromkeys(_PATTERNS, pc.and_(short, pa.scalar(False)))
+    return kinds
+
+
+def _classified(cells: Any) -> dict[str, Any] | None:
+    """What classify says, or None where no cell is of any kind."""
     short = pc.less_equal(pc.utf8_length(cells), INFER_CHARS)
     values = pc.filter(cells, pc.is_valid(cells))
     first = values[0].as_py() if len(values) else ""  # which plain form to try, if one
@@ -635,7 +644,7 @@ def classify(cells: Any) -> dict[str, Any]:
     initial = pc.utf8_slice_codeunits(values, 0, 1)
     could = pc.or_(pc.is_in(initial, value_set=_INITIALS), pc.invert(pc.string_is_ascii(initial)))
     if not pc.any(pc.match_substring_regex(pc.filter(values, could), _ANY)).as_py():
-        return dict.fromkeys(_PATTERNS, pc.and_(short, pa.scalar(False)))
+        return None
     return {
         kind: pc.and_(short, pc.match_substring_regex(cells, pattern))
         for kind, pattern in _PATTERNS.items()
@@ -678,7 +687,11 @@ def _column_counts(cells: Any) -> Counts:
     sample = cells.slice(0, SAMPLE)
     filled = pc.invert(_absent(pc.utf8_lower(sample)))
     values = pc.filter(sample, filled)
-    kinds = classify(values)
+    kinds = _classified(values)
+    if kinds is None and len(values):  # none of any kind (names, words): text
+        counts[0] = len(values)
+        return counts
+    kinds = kinds or classify(values)
     left = [kind for kind in KINDS[1:] if pc.all(kinds[kind]).as_py() is not False]
     counts[0] = len(values)
     if len(sample) == len(cells) or (len(values) and not left):
