@@ -629,10 +629,7 @@ def _classified(cells: Any) -> dict[str, Any] | None:
     values = pc.filter(cells, pc.is_valid(cells))
     first = values[0].as_py() if len(values) else ""  # which plain form to try, if one
     if first[:1].isascii() and first.replace(".", "", 1).isdigit() and first[-1:] != ".":
-        numbers = pc.ascii_is_decimal(pc.replace_substring(values, ".", "", max_replacements=1))
-        numbers = pc.and_(numbers, pc.invert(pc.ends_with(values, ".")))
-        short_values = pc.less_equal(pc.binary_length(values), INFER_CHARS)
-        if pc.all(pc.and_(numbers, short_values)).as_py():
+        if pc.all(_surely(values, "decimal")).as_py():
             digits = pc.and_(short, pc.ascii_is_decimal(cells))  # the others have a point
             plain = {"integer": digits, "decimal": short, DECIMAL_COMMA: digits}
             return {kind: plain.get(kind, pc.and_(short, pa.scalar(False))) for kind in _PATTERNS}
@@ -727,6 +724,7 @@ def _matching(cells: Any, kind: str) -> tuple[int, Any]:
 
 
 _BOOLEANS = pa.array(["true", "false", "yes", "no"])
+_POINT = pa.array(["", "."])  # what is left of a number of digits and a point without them
 
 
 def _surely(cells: Any, kind: str) -> Any:
@@ -738,10 +736,11 @@ def _surely(cells: Any, kind: str) -> Any:
     if kind in ("integer", DECIMAL_COMMA):
         digits = pc.ascii_is_decimal(cells)
     elif kind == "decimal":
-        # one point, not at the end: ".5", "1.5" (digits alone are integers, decimals too)
+        # digits around one point, not at the end: ".5", "1.5" (digits alone are decimals too)
+        inside = pc.ascii_trim(cells, "0123456789")
         digits = pc.and_(
-            pc.ascii_is_decimal(pc.replace_substring(cells, ".", "", max_replacements=1)),
-            pc.invert(pc.ends_with(cells, ".")),
+            pc.and_(pc.is_in(inside, value_set=_POINT), pc.invert(pc.ends_with(cells, "."))),
+            pc.greater(pc.binary_length(cells), pc.binary_length(inside)),
         )
     elif kind in ("date", "datetime"):
         days = pc.equal(pc.binary_length(cells), 10)
