@@ -129,11 +129,14 @@ def test_the_search_column_is_lower_cased_as_python_lower_cases():
         ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
         ["ÄÖÜ", "Σ", "MiXeD ascii"],
         ["A\u0001B", "é", "ΣΑΣ"],
+        ["Ä\u001fΣ", "ΑΣ", "plain"],  # (a column's cells are lower-cased joined by 0x1f)
+        ["ΣΣ", "ΑΣ Β", "Ωmega"],
     ]
     text = text_of(records)
     assert held(text)["search"] == [
-        "\u001f".join(r).lower() if i != 2 else "" for i, r in enumerate(records)
+        "" if i in (2, 3) else "\u001f".join(r).lower() for i, r in enumerate(records)
     ]
+    assert text.column(0).to_pylist() == [r[0] for r in records]
     assert held(text)["search"][0] == "οδος\u001fi̇stanbul\u001fkelvin"
     assert text.search("οδος", 0).tolist() == [0]
 

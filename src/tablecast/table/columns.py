@@ -534,22 +534,32 @@ def _search(columns: list[pa.ChunkedArray], ascii: bool) -> Any:
     """Each record's cells lower-cased, joined by SEPARATOR (a short record's missing cells
     left out), as large strings. Lower-cased as Python does (str.lower: ``İ`` is ``i̇``, a
     final ``Σ`` ``ς``), which Arrow's utf8_lower does not: cells holding other than ASCII are
-    lower-cased in Python (a cell's case does not depend on its neighbours': SEPARATOR is
-    neither cased nor case-ignorable)."""
+    lower-cased in Python, a column's at once (a cell's case does not depend on its
+    neighbours': SEPARATOR, between them, is neither cased nor case-ignorable)."""
     lowered = [pc.ascii_lower(cells) for cells in columns]
     if not ascii:
         for number, cells in enumerate(columns):
             other = pc.invert(pc.fill_null(pc.string_is_ascii(cells), True))
             if pc.any(other).as_py():
-                these = pc.filter(cells, other).to_pylist()
-                lower = pa.array([cell.lower() for cell in these], pa.string())
+                these = pc.filter(cells, other).combine_chunks()
                 lowered[number] = pc.replace_with_mask(
-                    lowered[number].combine_chunks(), other.combine_chunks(), lower
+                    lowered[number].combine_chunks(), other.combine_chunks(), _lower(these)
                 )
     if not lowered:
         return pa.array([], pa.large_string())
     joined = pc.binary_join_element_wise(*lowered, SEPARATOR, null_handling="skip")
     return pc.cast(joined, pa.large_string())
+
+
+def _lower(cells: pa.Array) -> pa.Array:
+    """Cells (none null) lower-cased by str.lower: joined by SEPARATOR into one string, in C,
+    lower-cased at once and split again, unless a cell (of a record read apart) holds it."""
+    if pc.any(pc.match_substring(cells, SEPARATOR)).as_py():
+        return pa.array([cell.lower() for cell in cells.to_pylist()], pa.string())
+    whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
+    text = pc.binary_join(whole, SEPARATOR)[0].as_py()
+    split = pc.split_pattern(pa.array([text.lower()], pa.string()), SEPARATOR)
+    return split.flatten()
 
 
 def _patched(
