@@ -10,11 +10,11 @@ scans at once. Typed values are derived from the cells when a sort asks (see :fu
 never stored in their place.
 
 It is made from the stored blocks without parsing a record in Python: a block line is
-``["cell","cell",...]``, JSON escapes every control character, so outside the lines holding a
-backslash each ``","`` is a boundary between cells and 0x1f occurs nowhere. Those lines become
-0x1f-delimited text that Arrow's CSV reader reads, in C, as string columns; the few lines
-holding a backslash (escaped quotes, control characters) and ragged records are parsed apart
-(orjson) and put in their place.
+``["cell","cell",...]``, JSON escapes quotes and every control character, so outside the lines
+holding a backslash every quote opens or closes a cell and 0x1f occurs nowhere. Arrow's CSV
+reader reads those lines, in C, as string columns (see table_of); the few lines holding a
+backslash (escaped quotes, control characters) and ragged records are parsed apart (orjson)
+and put in their place.
 
 Work on a version is linear in its cells. Inference runs in pieces of about CHUNK_CELLS cells
 (:meth:`TableText.inferring`) over all cells at once, not column by column, so that a very wide
@@ -478,8 +478,8 @@ def _line_starts(text: bytes | bytearray) -> Array:
 
 
 def _widest(text: bytearray) -> int:
-    """Cells in the widest record of bracketed lines (see _bracketed) read apart from none:
-    two quotes a cell."""
+    """Cells in the widest record of bracketed lines (see _bracketed), none holding a
+    backslash: two quotes a cell."""
     data = np.frombuffer(text, dtype=np.uint8)
     quotes = np.flatnonzero(data == 34)
     if not len(quotes):
@@ -717,8 +717,7 @@ def _column_counts(cells: Any) -> Counts:
 
 
 def _matching(cells: Any, kind: str) -> tuple[int, Any]:
-    """How many cells are of ``kind`` (see classify), and the others that may be missing (the
-    cells, nulls too, that are not of it, but for some that cannot be missing). A check in C
+    """How many cells are of ``kind`` (see classify), and the others (nulls too). A check in C
     far cheaper than the kind's pattern settles most cells of a column of that kind (see
     _surely); the pattern reads the rest."""
     sure = _surely(cells, kind)
