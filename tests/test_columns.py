@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from support import WIDE, store_table, text_of
+from support import WIDE, http, store_table, text_of
 from tablecast import tasks
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
@@ -361,3 +361,15 @@ def test_a_repeating_column_sorts_by_rank_as_it_sorts_directly(monkeypatch, kind
     direct = text.order(1, rows, "integer", descending, strict=True)
     monkeypatch.setattr(columns, "SORT_SAMPLE", 1024)
     assert text.order(1, rows, "integer", descending, strict=True).tolist() == direct.tolist()
+
+
+def test_a_first_cell_of_one_comma_is_a_facet_value_as_written(server):
+    body = b'a,b\n",",x\n",",y\n"1,",z\n'
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=c.csv", body)
+    assert status == 201, doc
+    status, facets, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/facets/0")
+    assert status == 200, facets
+    assert [(v["value"], v["count"]) for v in facets["values"]] == [(",", 2), ("1,", 1)]
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?q=x")
+    assert status == 200, page
+    assert page["data"] == [[",", "x"]]

@@ -554,3 +554,11 @@ def test_a_short_record_past_a_columns_first_cells_leaves_it_its_type():
     counts = columns.piece_counts(text.table, 1, 3)
     assert counts[0].tolist() == [3001, 3000, 3000]
     assert columns.merged_counts([counts], ",")[1] == []
+
+
+async def test_a_ragged_files_columns_keep_their_types_over_http(server):
+    body = "n,v,d\n" + "".join(f"{i},{i}.5,2026-11-24\n" for i in range(3000)) + "5\n"
+    doc = post(server, body.encode(), "ragged.csv")
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1")
+    assert status == 200, page
+    assert page["types"] == ["integer", "decimal", "date"]
