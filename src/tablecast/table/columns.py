@@ -360,8 +360,8 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
     line = 0  # the first line of the piece
     for piece in _pieces(blocks):
         text = bytearray(b"\n").join(piece)
-        if b"\\" in text:  # each such line made ``[""]`` here, and put in its place after
-            text = _set_apart(text, line, parsed)
+        if b"\\" in text:  # each such line made empty cells here, put in its place after
+            text = _set_apart(text, line, parsed, width or 1)
         lines = _bracketed(text)
         line += lines
         texts.append((text, lines))
@@ -440,17 +440,20 @@ def _pieces(blocks: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         yield blocks[start:]
 
 
-def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]]) -> bytearray:
-    """The text with each line holding a backslash made ``[""]``, its cells parsed into
-    ``parsed`` by line number (the text's first line is line ``first``)."""
+def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]], width: int) -> bytearray:
+    """The text with each line holding a backslash made ``width`` empty cells (which the CSV
+    reader reads as any line: a file quoting most of its cells escapes most lines), its cells
+    parsed into ``parsed`` by line number (the text's first line is line ``first``)."""
+    empty = b"[" + b",".join([b'""'] * width) + b"]"
     lines = _line_starts(text)
     positions = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 92)
+    which = _distinct(np.searchsorted(lines, positions, side="right") - 1)
+    starts, ends = lines[which].tolist(), (lines[which + 1] - 1).tolist()
     pieces: list[bytes | bytearray] = []
     at = 0
-    for line in _distinct(np.searchsorted(lines, positions, side="right") - 1).tolist():
-        start, end = int(lines[line]), int(lines[line + 1]) - 1
+    for line, start, end in zip(which.tolist(), starts, ends, strict=True):
         parsed[first + line] = orjson.loads(text[start:end])
-        pieces += [text[at:start], b'[""]']
+        pieces += [text[at:start], empty]
         at = end
     pieces.append(text[at:])
     return bytearray().join(pieces)
