@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import WIDE, store_table, text_of
+from support import WIDE, http, store_table, text_of
 from tablecast import tasks
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
+from tablecast.service.views import CACHE_FORMAT as FORMAT
 from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import columns
@@ -89,6 +91,60 @@ def test_ragged_records_are_short_and_sort_their_missing_cells_last():
     assert text.search("z", 1).tolist() == [2]
 
 
+def held(text: TableText) -> dict[str, list[Any]]:
+    return {name: text.table.column(name).to_pylist() for name in text.table.column_names}
+
+
+def test_cells_are_read_exactly_as_written_whatever_commas_quotes_and_brackets_they_hold():
+    # Arrow's CSV reader reads the JSON lines themselves (see columns.table_of): a quote
+    # mid-cell, commas and brackets where the line's own are, a cell of one comma first
+    records = [
+        [",", "b", "c"],
+        ["a", ",", ","],
+        ['","', "x,y", "[z]"],
+        ["[", "]", '"]\n["'],
+        ['say "hi"', 'mid"dle', ""],
+        ["", "", ""],
+        [""],
+        [",,", "a"],
+        [",", "\r\n", "crlf\r\n"],
+    ]
+    records = [[cell.replace("\\r", "\r").replace("\\n", "\n") for cell in r] for r in records]
+    text = text_of(records)
+    for number in range(3):
+        expected = [r[number] if number < len(r) else None for r in records]
+        assert text.column(number).to_pylist() == expected
+    plain = [all("\\" not in orjson.dumps(c).decode() for c in r) for r in records]
+    assert held(text)["search"] == [
+        columns.SEPARATOR.join(r).lower() if kept else ""
+        for r, kept in zip(records, plain, strict=True)
+    ]
+    assert held(text)["escaped"] == [
+        not kept or len(r) < 3 for r, kept in zip(records, plain, strict=True)
+    ]
+    assert text.search(",", 1).tolist() == [1, 2, 7, 8]
+
+
+def test_the_search_column_is_lower_cased_as_python_lower_cases():
+    """Arrow's utf8_lower is not str.lower (``İ`` is ``i̇`` in Python, a final sigma ``ς``), and
+    a search lower-cases its needle in Python (see TableText.search). A record set apart (its
+    control character) has no search text."""
+    records = [
+        ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
+        ["ÄÖÜ", "Σ", "MiXeD ascii"],
+        ["A\u0001B", "é", "ΣΑΣ"],
+        ["Ä\u001fΣ", "ΑΣ", "plain"],  # (a column's cells are lower-cased joined by 0x1f)
+        ["ΣΣ", "ΑΣ Β", "Ωmega"],
+    ]
+    text = text_of(records)
+    assert held(text)["search"] == [
+        "" if i in (2, 3) else "\u001f".join(r).lower() for i, r in enumerate(records)
+    ]
+    assert text.column(0).to_pylist() == [r[0] for r in records]
+    assert held(text)["search"][0] == "οδος\u001fi̇stanbul\u001fkelvin"
+    assert text.search("οδος", 0).tolist() == [0]
+
+
 async def test_a_wide_tables_columns_go_through_their_file(store, tmp_path):
     version = store_table(store, WIDE, 3)
     views = Views(store, memory=10**9, cache=tmp_path / "columns")
@@ -128,7 +184,10 @@ async def test_the_columns_file_is_written_once_and_reused_by_the_next_process(
         first.close()
     assert reads.count == 1
     doc = version.document_id
-    assert files(cache) == [f"{doc}/{version.id}.c1.1.counts", f"{doc}/{version.id}.c1.arrow"]
+    assert files(cache) == [
+        f"{doc}/{version.id}.{FORMAT}.1.counts",
+        f"{doc}/{version.id}.{FORMAT}.arrow",
+    ]
     again = Views(store, memory=10**9, cache=cache)  # a restarted node
     try:
         text = await again.text(version)
@@ -146,7 +205,7 @@ async def test_a_missing_or_unreadable_file_is_made_again(store, tmp_path, monke
     version = store_table(store, 4, 300)
     cache = tmp_path / "columns"
     reads = Reads(store, monkeypatch)
-    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    path = cache / version.document_id / f"{version.id}.{FORMAT}.arrow"
     for damage in (None, path.unlink, lambda: path.write_bytes(b"ARROW1" + bytes(100))):
         if damage is not None:
             damage()
@@ -170,7 +229,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
     cache = tmp_path / "columns"
     write_piece = views_module._write_piece
 
-    path = cache / version.document_id / f"{version.id}.c1.arrow"
+    path = cache / version.document_id / f"{version.id}.{FORMAT}.arrow"
     seen: list[bool] = []
 
     def cut_short(writer: Any, table: pa.Table) -> None:
@@ -190,7 +249,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         views.close()
     assert seen == [False]
     # neither the half file nor its temporary name (the types, written whole, are kept)
-    assert files(cache) == [f"{version.document_id}/{version.id}.c1.1.counts"]
+    assert files(cache) == [f"{version.document_id}/{version.id}.{FORMAT}.1.counts"]
     monkeypatch.setattr(views_module, "_write_piece", write_piece)
     views = Views(store, memory=10**9, cache=cache)
     try:
@@ -199,7 +258,7 @@ async def test_a_write_cut_short_leaves_no_file_under_its_name(store, tmp_path, 
         assert (await views.text(version)).mapped
     finally:
         views.close()
-    assert f"{version.document_id}/{version.id}.c1.arrow" in files(cache)
+    assert f"{version.document_id}/{version.id}.{FORMAT}.arrow" in files(cache)
 
 
 async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path):
@@ -214,8 +273,8 @@ async def test_a_committed_versions_columns_are_made_before_anyone_asks(tmp_path
         await tasks.drain()
         assert node.views.known_types(version) == ["integer", "decimal", "date", "text"]
         assert files(cache) == [
-            f"{version.document_id}/{version.id}.c1.1.counts",
-            f"{version.document_id}/{version.id}.c1.arrow",
+            f"{version.document_id}/{version.id}.{FORMAT}.1.counts",
+            f"{version.document_id}/{version.id}.{FORMAT}.arrow",
         ]
     finally:
         await node.close()
@@ -255,8 +314,8 @@ async def test_a_document_removed_by_another_node_loses_its_files_here_too(tmp_p
         ]
         await node.views.forget_removed()
         assert files(cache) == [
-            f"{kept.document_id}/{kept.id}.c1.1.counts",
-            f"{kept.document_id}/{kept.id}.c1.arrow",
+            f"{kept.document_id}/{kept.id}.{FORMAT}.1.counts",
+            f"{kept.document_id}/{kept.id}.{FORMAT}.arrow",
         ]
     finally:
         await node.close()
@@ -342,3 +401,15 @@ def test_a_search_by_re2_finds_what_a_plain_substring_match_does(cells, needle):
     array = pa.array(cells, pa.string())
     expected = pc.match_substring(array, needle)
     assert columns.contains(array, needle).to_pylist() == expected.to_pylist()
+
+
+def test_a_first_cell_of_one_comma_is_a_facet_value_as_written(server):
+    body = b'a,b\n",",x\n",",y\n"1,",z\n'
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=c.csv", body)
+    assert status == 201, doc
+    status, facets, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/facets/0")
+    assert status == 200, facets
+    assert [(v["value"], v["count"]) for v in facets["values"]] == [(",", 2), ("1,", 1)]
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?q=x")
+    assert status == 200, page
+    assert page["data"] == [[",", "x"]]

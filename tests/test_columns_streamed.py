@@ -132,7 +132,10 @@ async def test_an_uploads_columns_and_types_are_made_while_it_is_ingested(tmp_pa
     assert work.pieces >= 3 and work.countings == work.pieces  # ...nor counted over it all
     assert types == ["integer", "decimal", "text", "date", "text"]
     doc = version.document_id
-    assert files(cache) == [f"{doc}/{version.id}.c1.1.counts", f"{doc}/{version.id}.c1.arrow"]
+    assert files(cache) == [
+        f"{doc}/{version.id}.{views_module.CACHE_FORMAT}.1.counts",
+        f"{doc}/{version.id}.{views_module.CACHE_FORMAT}.arrow",
+    ]
     # exactly what a node that did not see the upload makes from the version's blocks
     table, kinds = await made_from_blocks(store, version, tmp_path / "elsewhere")
     assert text.table.equals(table) and kinds == types

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -488,3 +489,88 @@ def test_days_no_calendar_has_still_sort_and_measure():
         1709078400.0,
         1709251200.0,
     ]
+
+
+# What counting a column costs (see columns._column_counts): a pattern reads only what a
+# cheap check in C leaves, and classifies the same cells the same
+
+
+def by_patterns(cells: list[str | None]) -> dict[str, list[bool | None]]:
+    """Each kind of each cell, read by its pattern alone, as classify's rules say."""
+    array = pa.array(cells, pa.string())
+    short = pc.less_equal(pc.utf8_length(array), columns.INFER_CHARS)
+    return {
+        kind: pc.and_(short, pc.match_substring_regex(array, pattern)).to_pylist()
+        for kind, pattern in columns._PATTERNS.items()
+    }
+
+
+PLAIN_FORMS = {
+    "digits": ["12", "007", "0", "9" * 40, "1" * 41],
+    "numbers": ["1.5", ".5", "12", "3.25", "7"],
+    "days": ["2026-11-24", "2024-02-29", "0000-01-01", "9999-12-31"],
+    "days and one no calendar has": ["2026-11-24", "2023-02-29", "2024-04-31"],
+    "words": ["Turin", "yes", "Naples", "ſtuff", "\u212aelvin", "", "tr\u00fce", "no way", "Oslo"],
+    "booleans any case": ["true", "FALSE", "Yes", "no", "yeſ", "\u212a"],
+    "mixed": ["12", "1,234", "+7", "-1.5", "2026-11-24T10:30Z", "5.", ".", "١٢٣", "²", None],
+}
+
+
+@pytest.mark.parametrize("form", list(PLAIN_FORMS))
+def test_cells_of_a_plain_form_are_classified_as_their_patterns_say(form):
+    cells = PLAIN_FORMS[form]
+    found = columns.classify(pa.array(cells, pa.string()))
+    assert {kind: found[kind].to_pylist() for kind in found} == by_patterns(cells)
+
+
+@pytest.mark.parametrize(
+    ("plain", "odd"),
+    [
+        (lambda i: str(i), ["+7", "1,234", "NA", "", "1" * 41]),
+        (lambda i: f"{i}.25", ["-1.5", "5.", "n/a", "1,234.5"]),
+        (lambda i: f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}", ["NA", "2026-11-24T10:30", "-"]),
+        (lambda i: ("true", "No")[i % 2], ["YES", "null", "yeſ"]),
+    ],
+)
+def test_counting_a_column_runs_its_pattern_over_what_a_cheap_check_leaves(plain, odd, monkeypatch):
+    cells = [plain(i) for i in range(8 * columns.SAMPLE)] + odd * 3
+    cells.insert(2 * columns.SAMPLE, None)  # past a short record's end
+    column = pa.chunked_array([pa.array(cells, pa.string())])
+    read = []  # cells the patterns read
+    match = pc.match_substring_regex
+
+    def counted(strings, pattern, *args, **kwargs):
+        read.append(len(strings))
+        return match(strings, pattern, *args, **kwargs)
+
+    monkeypatch.setattr(pc, "match_substring_regex", counted)
+    counts = columns._column_counts(column)
+    monkeypatch.undo()
+    # patterns read the sample (booleans have no cheap form there: six passes) and, over the
+    # column, the odd cells and the null: never the column's plain cells
+    assert max(read) <= columns.SAMPLE
+    assert sum(read) < len(cells)
+    # the counts the patterns give, read over every cell (see _column_counts)
+    values = [c for c in cells if c is not None and not is_missing(c)]
+    kinds = by_patterns(values)
+    kind = next(k for k in columns._PATTERNS if sum(kinds[k][: columns.SAMPLE]) == columns.SAMPLE)
+    assert counts[columns.KINDS.index(kind)] == sum(kinds[kind])
+
+
+def test_a_short_record_past_a_columns_first_cells_leaves_it_its_type():
+    # the cells past its end were taken off twice from those holding a value, which then
+    # outnumbered the integers: the column was text
+    rows = [["n", "v", "d"], *([str(i), f"{i}.5", "2026-11-24"] for i in range(3000)), ["5"]]
+    text = text_of(rows)
+    assert finished(text.inferring(1, 3, delimiter=",")) == ["integer", "decimal", "date"]
+    counts = columns.piece_counts(text.table, 1, 3)
+    assert counts[0].tolist() == [3001, 3000, 3000]
+    assert columns.merged_counts([counts], ",")[1] == []
+
+
+async def test_a_ragged_files_columns_keep_their_types_over_http(server):
+    body = "n,v,d\n" + "".join(f"{i},{i}.5,2026-11-24\n" for i in range(3000)) + "5\n"
+    doc = post(server, body.encode(), "ragged.csv")
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1")
+    assert status == 200, page
+    assert page["types"] == ["integer", "decimal", "date"]
