@@ -41,12 +41,16 @@ import pyarrow.csv as pcsv
 
 # Arrow's default allocator (mimalloc) keeps what it freed for later arrays: a million-row
 # version's build left some 250 MiB more in the process's RSS for good, although its columns
-# then live in a memory-mapped file. jemalloc, told to give freed memory back at once, builds
-# as fast (cold first sorts 1.8-2.0 s against mimalloc's 1.6-2.1 s; glibc's allocator took
-# 4.4-6.1 s) and keeps nothing. Arrow's own ARROW_DEFAULT_MEMORY_POOL, when set, still chooses.
+# then live in a memory-mapped file. jemalloc, told to give freed memory back within a second
+# (its background thread does), builds as fast (cold first sorts 1.8-2.0 s against mimalloc's
+# 1.6-2.1 s; glibc's allocator took 4.4-6.1 s) and keeps nothing for long. Not at once: then
+# each piece of an upload's columns faulted its pages in again (0.2-0.3 s of system time a
+# million rows; bench ingest 1.54-1.60 s against 1.43-1.44). Arrow's own
+# ARROW_DEFAULT_MEMORY_POOL, when set, still chooses.
+FREED_MS = 1000
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     try:
-        pa.jemalloc_set_decay_ms(0)
+        pa.jemalloc_set_decay_ms(FREED_MS)
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     except NotImplementedError:  # a pyarrow built without jemalloc
         pa.set_memory_pool(pa.system_memory_pool())
