@@ -437,6 +437,38 @@ def test_a_long_columns_parts_each_hold_some_of_its_values():
         assert part_of.setdefault(value, part) == part  # a value is in one part
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 12), max_size=60), st.integers(1, 5), st.integers(1, 7))
+def test_runs_counted_a_slice_at_a_time_are_those_of_the_whole(values, limit, slice_size):
+    ordered = np.sort(np.array(values, dtype=np.float64))
+    distinct, counts = np.unique(ordered, return_counts=True)
+    expected = sorted(zip(-counts, distinct, strict=True))[:limit]  # by count, then value
+    parted = profiles.PART_CELLS
+    profiles.PART_CELLS = slice_size
+    try:
+        found, picked = profiles._runs(ordered, limit)
+    finally:
+        profiles.PART_CELLS = parted
+    assert found == len(distinct)
+    assert picked.tolist() == [value for _, value in expected]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.integers(-50, 50), st.just("NA")), max_size=50))
+def test_a_long_column_of_numbers_is_profiled_as_a_short_one(values):
+    cells = pa.chunked_array(
+        [[str(v) for v in values[:20]], [str(v) for v in values[20:]]], pa.string()
+    )
+    short = profiles._by_value(cells, "integer", profiles._nothing)
+    parted = profiles.PART_CELLS
+    profiles.PART_CELLS = 3  # read again for its lookups, its runs counted 3 at a time
+    try:
+        long = profiles._by_value(cells, "integer", profiles._nothing)
+    finally:
+        profiles.PART_CELLS = parted
+    assert long == short
+
+
 def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
     written = ["1,200", "1200", "7", "1,200", "NA", "8", "9", None, "1200.0"]
     found = profiles._by_value(
