@@ -161,7 +161,7 @@ def test_stores_read_picked_records_in_any_order_and_whole_versions(open_store):
     assert store.read_picked(version.id, []) == b"[]"
     text = TableText.build([records for _, records, _ in store.read_all(version.id)])
     assert text.record_count == n and text.cells(n - 1) == [c.lower() for c in expected[n - 1]]
-    kept = Blocks(store.read_all(version.id))  # what a sorted export reads from
+    kept = Blocks.of(store.read_all(version.id))  # what a sorted export reads from
     assert kept.pick(np.array(picked)) == store.read_picked(version.id, picked)
     assert kept.pick(np.array([], dtype=np.int64)) == b"[]"
 

@@ -179,6 +179,45 @@ async def test_a_profile_gives_back_each_batch_of_its_column_as_it_passes(
         views.close()
 
 
+async def test_an_export_of_a_sorted_view_reads_the_records_from_a_mapped_file(
+    store, tmp_path, monkeypatch
+):
+    """A sorted download picks records from all over the version: they are read from the
+    version's records file, made once from the store a piece at a time (never read whole)
+    and memory-mapped, each pick's pages given back; exactly the records the store holds."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 16)
+    version = store_table(store, 4, 100_000)
+    whole = store.read_all(version.id)
+    read_all = store.read_all
+    wholly: list[int] = []
+    monkeypatch.setattr(store, "read_all", lambda *a: wholly.append(1) or read_all(*a))
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    try:
+        blocks = await views.blocks(version)
+        rng = np.random.default_rng(3)
+        picked = rng.permutation(100_001)[:5000]
+        expected = views_module.Blocks.of(whole)
+        blocks.pick(np.array([0]))  # (the code it runs, loaded: its pages are RssFile too)
+        before = rss_file()
+        assert blocks.pick(picked) == expected.pick(picked)
+        assert blocks.pick(np.arange(100_001)) == expected.pick(np.arange(100_001))
+        assert rss_file() - before < blocks.text.nbytes // 3  # its pages given back
+        assert wholly == [] and blocks.nbytes == views_module.MAPPED_BYTES
+    finally:
+        views.close()
+    # a later process maps the same files; one cut short is made again
+    files = sorted(path.name for path in (tmp_path / "columns" / version.document_id).iterdir())
+    assert any(name.endswith(".records") for name in files), files
+    starts = next((tmp_path / "columns" / version.document_id).glob("*.starts"))
+    starts.write_bytes(starts.read_bytes()[:-8])
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    try:
+        again = await views.blocks(version)
+        assert again.pick(picked) == expected.pick(picked) and wholly == []
+    finally:
+        views.close()
+
+
 # Sorts made a record batch at a time order as a sort of the whole column does
 
 

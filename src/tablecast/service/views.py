@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,6 +76,9 @@ ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
 # objects. Counted all the same, so that the least recently used are let go in turn.
 MAPPED_BYTES = 64 * 1024
 COLUMNS_SUFFIX = ".arrow"
+# A version's records for exports of sorted views (see Views._records_file): their text, and
+# where each starts
+TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
 # In every cache file's name: a change to what the files hold, or to the rules their counts
 # follow, takes a new one, so that files made by an older tablecast are made again, not read
 CACHE_FORMAT = "c2"
@@ -652,13 +656,55 @@ class Views:
         return await self._kept_or(key, run, asker)
 
     async def blocks(self, version: Version) -> Blocks:
-        """Every block of the version, kept: an export of a sorted view picks records from
-        all over it, thousands at a time."""
+        """Every record of the version, kept: an export of a sorted view picks records from
+        all over it, thousands at a time. Kept in a file of the node's cache, memory-mapped
+        (see _records_file); in memory if the node keeps no files."""
 
         async def read(demand: Demand) -> Blocks:
-            return Blocks(await self._run(demand, self.store.read_all, version.id))
+            if self.cache is None:
+                return Blocks.of(await self._run(demand, self.store.read_all, version.id))
+            return await self._in_pieces(demand, self._records_file(version))
 
         return await self._kept_or(("blocks", version.id), read, self._asking(version))
+
+    def _records_file(self, version: Version) -> Iterator[Blocks | None]:
+        """The version's records from their files (its blocks' records, each followed by a
+        line break, and where each starts), memory-mapped; made from the store first if there
+        are none, a piece of blocks at a time (None after each), so that neither making them
+        nor an export reading them holds the version: a sorted download of a 13.7M-row one
+        held all of its 1.1 GB of records in the heap. Where they cannot be written (a full
+        disk), in memory."""
+        text_path = self._path(version, TEXT_SUFFIX)
+        starts_path = self._path(version, STARTS_SUFFIX)
+        found = Blocks.mapped(text_path, starts_path)
+        if found is not None:
+            yield found
+            return
+        text_file, starts_file = _temporary(text_path), _temporary(starts_path)
+        try:
+            text_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(text_file, "wb") as text, open(starts_file, "wb") as starts:
+                base = 0
+                for blocks in _blocks_of(self.store, version):
+                    for _, records, offsets in blocks:
+                        text.write(records + b"\n")
+                        where = np.frombuffer(offsets, dtype="<u4").astype("<i8") + base
+                        starts.write(where.tobytes())
+                        base += len(records) + 1
+                    del blocks
+                    yield None
+                starts.write(np.array([base], dtype="<i8").tobytes())
+            os.replace(text_file, text_path)
+            os.replace(starts_file, starts_path)  # (last: both are there, or not both)
+        except OSError as exc:
+            log.warning("version %d's records not kept on disk: %s", version.id, exc)
+            yield Blocks.of(self.store.read_all(version.id))
+            return
+        finally:
+            text_file.unlink(missing_ok=True)
+            starts_file.unlink(missing_ok=True)
+        made = Blocks.mapped(text_path, starts_path)
+        yield made if made is not None else Blocks.of(self.store.read_all(version.id))
 
     # Column profiles and facet counts (see tablecast.table.profiles)
 
@@ -749,17 +795,49 @@ class Views:
 
 
 class Blocks:
-    """A version's records in memory (see Views.blocks), one byte array, each record followed
-    by a line break, with where each starts."""
+    """A version's records (see Views.blocks), one byte array, each record followed by a line
+    break, with where each starts (and where one after the last would): in memory, or mapped
+    from their files (see Views._records_file), the pages a pick read given back after it."""
 
-    def __init__(self, blocks: list[tuple[int, bytes, bytes]]) -> None:
-        self.text = np.frombuffer(b"\n".join(r for _, r, _ in blocks) + b"\n", dtype=np.uint8)
+    def __init__(
+        self, text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], maps: list[mmap.mmap]
+    ) -> None:
+        self.text, self.starts, self._maps = text, starts, maps
+        self.nbytes = MAPPED_BYTES if maps else text.nbytes + starts.nbytes
+
+    @classmethod
+    def of(cls, blocks: list[tuple[int, bytes, bytes]]) -> Blocks:
+        """From blocks as Store.read_all gives them, in memory."""
+        text = np.frombuffer(b"\n".join(r for _, r, _ in blocks) + b"\n", dtype=np.uint8)
         starts, base = [], 0
         for _, records, offsets in blocks:
             starts.append(np.frombuffer(offsets, dtype="<u4").astype(np.int64) + base)
             base += len(records) + 1
-        self.starts = np.concatenate([*starts, [base]]) if starts else np.zeros(1, np.int64)
-        self.nbytes = self.text.nbytes + self.starts.nbytes
+        joined = np.concatenate([*starts, [base]]) if starts else np.zeros(1, np.int64)
+        return cls(text, joined.astype(np.int64), [])
+
+    @classmethod
+    def mapped(cls, text_path: Path, starts_path: Path) -> Blocks | None:
+        """From their files, memory-mapped; None if they are not there (or do not agree: a
+        file cut short is made again)."""
+        maps = []
+        try:
+            for path in (text_path, starts_path):
+                with open(path, "rb") as file:
+                    maps.append(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+        except (OSError, ValueError):  # (ValueError: an empty file)
+            for opened in maps:
+                opened.close()
+            return None
+        text = np.frombuffer(maps[0], dtype=np.uint8)
+        starts = np.frombuffer(maps[1], dtype="<i8")
+        if len(maps[1]) % 8 or not len(starts) or int(starts[-1]) != len(text):
+            log.warning("the records files %s do not agree, made again", text_path.name)
+            del text, starts
+            for opened in maps:
+                opened.close()
+            return None
+        return cls(text, starts.view(np.int64), maps)
 
     def pick(self, picked: Array) -> bytes:
         """Records ``picked``, in that order, as one JSON array: their bytes gathered at once.
@@ -771,6 +849,8 @@ class Blocks:
         lengths = self.starts[picked + 1] - starts  # the record and its line break
         shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         body = self.text[shift + np.arange(int(lengths.sum()))].tobytes()
+        for mapping in self._maps:  # the pages read (see TableText.let_go)
+            mapping.madvise(mmap.MADV_DONTNEED)
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
 
 
@@ -800,20 +880,29 @@ def _data_rows(version: Version, text: TableText) -> Array:
     return np.arange(version.first_data_record, text.record_count, dtype=ROWS)
 
 
-def _pieces_of(store: Store, version: Version) -> Iterator[pa.Table]:
-    """The version's records as Arrow tables (see table_of) of about STREAM_BYTES of its
-    blocks each, in order, read from the store a piece at a time."""
-    width = version.meta.width
+def _blocks_of(store: Store, version: Version) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    """The version's blocks (as Store.read_blocks gives them), about STREAM_BYTES of them at a
+    time, in order, read from the store a piece at a time."""
     first, count = 0, 16  # blocks: as many as make a piece, once their size is seen
     while True:
         blocks = store.read_blocks(version.id, first, first + count - 1)
         if not blocks:
             return
+        size = sum(len(records) for _, records, _ in blocks)
+        first += len(blocks)
+        count = max(1, min(1 << 16, STREAM_BYTES * len(blocks) // max(size, 1)))
+        held = [blocks]
+        del blocks
+        yield held.pop()  # (held by whoever takes it, not by this frame meanwhile)
+
+
+def _pieces_of(store: Store, version: Version) -> Iterator[pa.Table]:
+    """The version's records as Arrow tables (see table_of) of about STREAM_BYTES of its
+    blocks each, in order, read from the store a piece at a time."""
+    width = version.meta.width
+    for blocks in _blocks_of(store, version):
         records = [records for _, records, _ in blocks]
         del blocks
-        size = sum(map(len, records))
-        first += len(records)
-        count = max(1, min(1 << 16, STREAM_BYTES * len(records) // max(size, 1)))
         made = [table_of(records, width)]
         del records
         yield made.pop()  # (held by whoever takes it, not by this frame while it is written)
