@@ -86,20 +86,7 @@ def profile(
             return found
     if kind == "text":  # (every value reads as text)
         top, distinct, values = _counted(cells, TOP, passed or _nothing, present_only=True)
-        return {
-            "type": "text",
-            "inferred": shown([inferred])[0],
-            "count": len(cells),
-            "values": values,
-            "missing": len(cells) - values,
-            "invalid": 0,
-            "distinct": distinct,
-            "min": None,
-            "max": None,
-            "mean": None,
-            "top": top,
-            "histogram": None,
-        }
+        return {**_counts(kind, inferred, len(cells), values, 0, distinct), "top": top}
     counted = pc.value_counts(cells)
     counted = pc.filter(counted, pc.invert(missing(counted.field("values"))))
     distinct, counts = counted.field("values"), counted.field("counts")
@@ -107,20 +94,7 @@ def profile(
     readable = reads_as(distinct, kind) if kind != inferred else None
     valid_counts = counts if readable is None else pc.filter(counts, readable)
     valid = int(pc.sum(valid_counts).as_py() or 0)
-    answer: dict[str, Any] = {
-        "type": shown([kind])[0],
-        "inferred": shown([inferred])[0],
-        "count": len(cells),
-        "values": values,
-        "missing": len(cells) - values,
-        "invalid": values - valid,
-        "distinct": len(counts),
-        "min": None,
-        "max": None,
-        "mean": None,
-        "top": [],
-        "histogram": None,
-    }
+    answer = _counts(kind, inferred, len(cells), values, values - valid, len(counts))
     if kind not in MEASURED:
         answer["top"] = listed(counted, TOP)
         return answer
@@ -144,6 +118,26 @@ def profile(
         answer["mean"] = float(np.dot(data, weights) / valid)
     answer["histogram"] = histogram(data, weights, least, greatest)
     return answer
+
+
+def _counts(
+    kind: str, inferred: str, count: int, values: int, invalid: int, distinct: int
+) -> dict[str, Any]:
+    """A profile's counts, the rest of it empty (filled in as the column's kind has them)."""
+    return {
+        "type": shown([kind])[0],
+        "inferred": shown([inferred])[0],
+        "count": count,
+        "values": values,
+        "missing": count - values,
+        "invalid": invalid,
+        "distinct": distinct,
+        "min": None,
+        "max": None,
+        "mean": None,
+        "top": [],
+        "histogram": None,
+    }
 
 
 def _measures(values: Any, kind: str) -> Any:
@@ -212,20 +206,7 @@ def _by_value(cells: pa.ChunkedArray, kind: str, passed: Passing) -> dict[str, A
     if kind == "integer" and values and max(-ordered[0], ordered[-1]) >= EXACT:
         return None
     distinct, picked = _runs(ordered, TOP)
-    answer: dict[str, Any] = {
-        "type": shown([kind])[0],
-        "inferred": shown([kind])[0],
-        "count": len(cells),
-        "values": values,
-        "missing": len(cells) - values,
-        "invalid": 0,
-        "distinct": distinct,
-        "min": None,
-        "max": None,
-        "mean": None,
-        "top": [],
-        "histogram": None,
-    }
+    answer = _counts(kind, kind, len(cells), values, 0, distinct)
     if not values:
         return answer
     least, greatest = float(ordered[0]), float(ordered[-1])
