@@ -417,12 +417,15 @@ def test_a_long_column_counted_in_parts_is_counted_as_at_once(cells, limit, chun
         pa.string(),
     )
     whole = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
-    parted = profiles.PART_CELLS
+    one = pa.chunked_array([column.combine_chunks()])  # counted at once, not a chunk at a time
+    assert (profiles.profile(one, "text", "text"), profiles.facet_counts(one, limit)) == whole
+    parted, distinct = profiles.PART_CELLS, profiles._mostly_distinct
     profiles.PART_CELLS = 2  # (a column of more than 4 cells: in parts of about 2)
+    profiles._mostly_distinct = lambda cells: True
     try:
         in_parts = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
     finally:
-        profiles.PART_CELLS = parted
+        profiles.PART_CELLS, profiles._mostly_distinct = parted, distinct
     assert in_parts == whole
 
 
@@ -484,6 +487,17 @@ def test_a_number_written_two_ways_is_one_value_listed_as_each_spelling():
     ]  # fmt: skip
     # a profile of them takes this way: its first cells are mostly distinct
     assert profiles.profile(pa.chunked_array([written], pa.string()), "decimal", "decimal") == found
+
+
+def test_a_column_of_few_values_counted_a_chunk_at_a_time_keeps_file_order():
+    # the least and greatest are the first cells holding them, whichever chunk they are in
+    cells = pa.chunked_array([["7", "1200", "3"] * 4, ["1,200", "3", "-1", "7"] * 3])
+    found = profiles.profile(cells, "integer", "integer")
+    assert (found["min"], found["max"], found["distinct"]) == ("-1", "1200", 4)
+    assert found["top"][:2] == [{"value": "3", "count": 7}, {"value": "7", "count": 7}]
+    assert found == profiles.profile(
+        pa.chunked_array([cells.combine_chunks()]), "integer", "integer"
+    )
 
 
 def test_integers_float64_cannot_tell_apart_are_counted_as_text():
