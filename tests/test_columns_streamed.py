@@ -264,7 +264,7 @@ async def test_columns_made_from_blocks_hold_about_one_piece(tmp_path, monkeypat
     assert python_peak < whole / 5  # (made at once: the blocks, about half the whole)
 
 
-async def test_temporary_files_a_crash_left_are_removed_at_start(tmp_path):
+async def test_temporary_files_a_crash_left_and_older_formats_are_removed_at_start(tmp_path):
     cache = tmp_path / "columns"
     (cache / "doc").mkdir(parents=True)
     ended = subprocess.Popen(["true"])
@@ -278,12 +278,14 @@ async def test_temporary_files_a_crash_left_are_removed_at_start(tmp_path):
         }
         for name in names.values():
             (cache / "doc" / name).write_bytes(b"ARROW1")
-        (cache / "doc" / "7.c1.arrow").write_bytes(b"kept")
+        kept = f"7.{views_module.CACHE_FORMAT}.arrow"
+        (cache / "doc" / kept).write_bytes(b"kept")
+        (cache / "doc" / "6.c0.arrow").write_bytes(b"an older format's, never read")
         store = SQLiteStore(tmp_path / "s.sqlite3")
         views = Views(store, memory=10**9, cache=cache)
         views.close()
         store.close()
-        assert files(cache) == ["doc/" + names["alive"], "doc/7.c1.arrow"]
+        assert files(cache) == ["doc/" + names["alive"], f"doc/{kept}"]
     finally:
         running.kill()
         running.wait()

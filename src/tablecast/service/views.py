@@ -924,10 +924,11 @@ def _temporary(path: Path) -> Path:
 
 
 def remove_leftovers(cache: Path) -> None:
-    """Remove the temporary files (see _temporary) that processes no longer running left in
-    the cache: a crash in the middle of a write. A process that runs (another node's, sharing
-    the directory) may be writing its own; this one, just started, writes none yet, so those
-    bearing its pid are a predecessor's (a container's server is often pid 1 every time)."""
+    """Remove the files of an older format, and the temporary files (see _temporary) that
+    processes no longer running left in the cache: a crash in the middle of a write. A
+    process that runs (another node's, sharing the directory) may be writing its own; this
+    one, just started, writes none yet, so those bearing its pid are a predecessor's (a
+    container's server is often pid 1 every time)."""
     for path in cache.glob("*/.*.tmp"):
         pid = path.name.rsplit(".", 3)[-3]
         if not pid.isdigit():
@@ -937,6 +938,12 @@ def remove_leftovers(cache: Path) -> None:
         with contextlib.suppress(OSError):
             path.unlink()
             log.info("deleted a columns file a crash left unfinished: %s", path)
+    # and the files of an older format (see CACHE_FORMAT), which this one never reads
+    for path in cache.glob("*/[!.]*"):
+        if path.name.split(".")[1:2] != [CACHE_FORMAT]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("deleted a columns file of an older format: %s", path)
 
 
 def _running(pid: int) -> bool:
