@@ -17,7 +17,8 @@ holds the 100,000-row one:
   pressure). The samples go to bench/out/huge-memory.csv.
 
 Then the views a person asks of the new version over HTTP, each timed: a sort, a search, a
-column profile and facet counts under a search (skipped on a server without them: 404).
+column profile and facet counts under a search (skipped on a server without them: 404), and a
+download of the whole version sorted (its records picked from all over it).
 """
 
 from __future__ import annotations
@@ -61,8 +62,19 @@ VIEWS: list[tuple[str, str, dict[str, str]]] = [
     ("following page of the search", "pages/2", {"q": "lovelace"}),
     ("profile decimal (amount)", "columns/4", {}),
     ("facets city, search 'lovelace'", "facets/2", {"q": "lovelace"}),
+    # (its records from all over the version: the whole of it, in the order of the sort)
+    ("download tsv sorted by amount", "download", {"format": "tsv", "sort": "4"}),
 ]
 MEMORY_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+
+
+def downloaded(url: str) -> tuple[float, int]:
+    """Seconds to download ``url`` whole, and its bytes, read a MiB at a time and let go."""
+    began, size = time.perf_counter(), 0
+    with urllib.request.urlopen(url, timeout=3600) as response:
+        while piece := response.read(1 << 20):
+            size += len(piece)
+    return time.perf_counter() - began, size
 
 
 class Memory:
@@ -267,7 +279,12 @@ def run(rows: int, viewers: int, pause: float) -> dict[str, Any]:
             browser_shown = browser_cpu(*others)
             views = []
             for label, where, query in VIEWS:
-                seconds = get_or_missing(f"{base}/{where}?{urlencode(query)}".rstrip("?"))
+                url = f"{base}/{where}?{urlencode(query)}".rstrip("?")
+                if where == "download":
+                    seconds, size = downloaded(url)
+                    views.append({"view": label, "ms": 1000 * seconds, "bytes": size})
+                    continue
+                seconds = get_or_missing(url)
                 views.append({"view": label, "ms": None if seconds is None else 1000 * seconds})
             ended = time.monotonic()
             cpu_ended = server.cpu()
@@ -346,6 +363,9 @@ def report(results: list[dict[str, Any]]) -> None:
         )
         for view in r["views"]:
             figure = "— (404: not served)" if view["ms"] is None else f"{view['ms']:,.0f} ms"
+            if "bytes" in view:
+                rate = view["bytes"] / 1e6 / max(view["ms"] / 1000, 1e-9)
+                figure += f" ({view['bytes'] / 1e6:,.0f} MB, {rate:,.0f} MB/s)"
             print(f"  {view['view']:34} {figure}")
         if r["viewer_p50_ms"] is not None:
             print(

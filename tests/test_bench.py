@@ -166,6 +166,8 @@ def test_huge_benchmark_runs():
         "following page of the search",
         "profile decimal (amount)",
         "facets city, search 'lovelace'",
+        "download tsv sorted by amount",
     ]
+    assert r["views"][-1]["bytes"] > 5000 * 50  # every row, as a TSV
     # only profiles and facets may be missing (a server without them: 404)
     assert all(v["ms"] for v in r["views"] if not v["view"].startswith(("profile", "facets")))
