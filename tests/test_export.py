@@ -499,3 +499,33 @@ async def test_a_json_lines_download_writes_the_numbers_of_numeric_columns_as_nu
         {"name": "C", "price": 12, "count": -43},
         {"name": "D", "price": "NA", "count": "+7"},
     ]
+
+
+async def test_viewers_are_served_while_a_fast_client_downloads_a_sorted_view(server):
+    # a sorted download picks its records from memory: with a client that reads as fast as it
+    # can, each flush is done at once, and awaiting it yields nothing to the event loop
+    import threading
+
+    big = "".join(f"{i}\t{(i * 7919) % 300_007}\n" for i in range(300_000)).encode()
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?header=0", big)
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format=tsv&sort=1"
+    assert len(urllib.request.urlopen(url).read()) == len(big)  # its records file, made
+    events: list[str] = []
+    started = threading.Event()
+
+    def fast_client() -> None:
+        with urllib.request.urlopen(url) as response:
+            response.read(1)
+            started.set()
+            while response.read(1 << 20):
+                pass
+        events.append("download done")
+
+    reader = threading.Thread(target=fast_client)
+    reader.start()
+    assert started.wait(30)
+    for _ in range(3):
+        assert http("GET", f"{server.url}/parser/api/docs/{doc['id']}")[0] == 200
+        events.append("document read")
+    reader.join(60)
+    assert events[:3] == ["document read"] * 3, events

@@ -76,6 +76,11 @@ ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
 # objects. Counted all the same, so that the least recently used are let go in turn.
 MAPPED_BYTES = 64 * 1024
 COLUMNS_SUFFIX = ".arrow"
+# Records picked from a version's mapped records file (see Blocks.pick) after which the pages
+# read are given back: a page a record at most, 64 MiB. Given back after every pick of 4,096,
+# a sorted download spent more time faulting pages in again than gathering (a million rows:
+# picks of 1.45 s against 0.65)
+GIVE_BACK_RECORDS = 16_384
 # A version's records for exports of sorted views (see Views._records_file): their text, and
 # where each starts
 TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
@@ -803,6 +808,7 @@ class Blocks:
         self, text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], maps: list[mmap.mmap]
     ) -> None:
         self.text, self.starts, self._maps = text, starts, maps
+        self._picked = 0  # records picked since the pages read were given back
         self.nbytes = MAPPED_BYTES if maps else text.nbytes + starts.nbytes
 
     @classmethod
@@ -849,8 +855,11 @@ class Blocks:
         lengths = self.starts[picked + 1] - starts  # the record and its line break
         shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         body = self.text[shift + np.arange(int(lengths.sum()))].tobytes()
-        for mapping in self._maps:  # the pages read (see TableText.let_go)
-            mapping.madvise(mmap.MADV_DONTNEED)
+        self._picked += len(picked)
+        if self._maps and self._picked >= GIVE_BACK_RECORDS:
+            self._picked = 0
+            for mapping in self._maps:  # the pages read (see TableText.let_go)
+                mapping.madvise(mmap.MADV_DONTNEED)
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
 
 
