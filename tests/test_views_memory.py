@@ -179,12 +179,13 @@ async def test_a_profile_gives_back_each_batch_of_its_column_as_it_passes(
         views.close()
 
 
-async def test_an_export_of_a_sorted_view_reads_the_records_from_a_mapped_file(
+async def test_an_export_of_a_sorted_view_reads_the_records_from_their_file(
     store, tmp_path, monkeypatch
 ):
     """A sorted download picks records from all over the version: they are read from the
-    version's records file, made once from the store a piece at a time (never read whole)
-    and memory-mapped, each pick's pages given back; exactly the records the store holds."""
+    version's records file, made once from the store a piece at a time (never read whole),
+    a record at a time: no page of it is held in the process (neither its heap nor mapped);
+    exactly the records the store holds."""
     monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 16)
     version = store_table(store, 4, 100_000)
     whole = store.read_all(version.id)
@@ -201,11 +202,11 @@ async def test_an_export_of_a_sorted_view_reads_the_records_from_a_mapped_file(
         before = rss_file()
         assert blocks.pick(picked) == expected.pick(picked)
         assert blocks.pick(np.arange(100_001)) == expected.pick(np.arange(100_001))
-        assert rss_file() - before < blocks.text.nbytes // 3  # its pages given back
-        assert wholly == [] and blocks.nbytes == views_module.MAPPED_BYTES
+        assert rss_file() - before < 1 << 20  # (the file is 4 MB)
+        assert wholly == [] and blocks.nbytes < 100_002 * 8 + 1024  # where records start
     finally:
         views.close()
-    # a later process maps the same files; one cut short is made again
+    # a later process reads the same files; one cut short is made again
     files = sorted(path.name for path in (tmp_path / "columns" / version.document_id).iterdir())
     assert any(name.endswith(".records") for name in files), files
     starts = next((tmp_path / "columns" / version.document_id).glob("*.starts"))

@@ -31,6 +31,7 @@ import shutil
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -76,11 +77,6 @@ ARRAY_OVERHEAD = sys.getsizeof(np.empty(0)) + 32
 # objects. Counted all the same, so that the least recently used are let go in turn.
 MAPPED_BYTES = 64 * 1024
 COLUMNS_SUFFIX = ".arrow"
-# Records picked from a version's mapped records file (see Blocks.pick) after which the pages
-# read are given back: a page a record at most, 64 MiB. Given back after every pick of 4,096,
-# a sorted download spent more time faulting pages in again than gathering (a million rows:
-# picks of 1.45 s against 0.65)
-GIVE_BACK_RECORDS = 16_384
 # A version's records for exports of sorted views (see Views._records_file): their text, and
 # where each starts
 TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
@@ -662,8 +658,8 @@ class Views:
 
     async def blocks(self, version: Version) -> Blocks:
         """Every record of the version, kept: an export of a sorted view picks records from
-        all over it, thousands at a time. Kept in a file of the node's cache, memory-mapped
-        (see _records_file); in memory if the node keeps no files."""
+        all over it, thousands at a time. Kept in a file of the node's cache, read a record at
+        a time (see _records_file); in memory if the node keeps no files."""
 
         async def read(demand: Demand) -> Blocks:
             if self.cache is None:
@@ -674,14 +670,14 @@ class Views:
 
     def _records_file(self, version: Version) -> Iterator[Blocks | None]:
         """The version's records from their files (its blocks' records, each followed by a
-        line break, and where each starts), memory-mapped; made from the store first if there
+        line break, and where each starts, see Blocks.opened); made from the store first if there
         are none, a piece of blocks at a time (None after each), so that neither making them
         nor an export reading them holds the version: a sorted download of a 13.7M-row one
         held all of its 1.1 GB of records in the heap. Where they cannot be written (a full
         disk), in memory."""
         text_path = self._path(version, TEXT_SUFFIX)
         starts_path = self._path(version, STARTS_SUFFIX)
-        found = Blocks.mapped(text_path, starts_path)
+        found = Blocks.opened(text_path, starts_path)
         if found is not None:
             yield found
             return
@@ -708,7 +704,7 @@ class Views:
         finally:
             text_file.unlink(missing_ok=True)
             starts_file.unlink(missing_ok=True)
-        made = Blocks.mapped(text_path, starts_path)
+        made = Blocks.opened(text_path, starts_path)
         yield made if made is not None else Blocks.of(self.store.read_all(version.id))
 
     # Column profiles and facet counts (see tablecast.table.profiles)
@@ -800,16 +796,19 @@ class Views:
 
 
 class Blocks:
-    """A version's records (see Views.blocks), one byte array, each record followed by a line
-    break, with where each starts (and where one after the last would): in memory, or mapped
-    from their files (see Views._records_file), the pages a pick read given back after it."""
+    """A version's records (see Views.blocks): their bytes, each record followed by a line
+    break, with where each starts (and where one after the last would). In memory, or read
+    from their file a record at a time (see Views._records_file)."""
 
-    def __init__(
-        self, text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], maps: list[mmap.mmap]
-    ) -> None:
-        self.text, self.starts, self._maps = text, starts, maps
-        self._picked = 0  # records picked since the pages read were given back
-        self.nbytes = MAPPED_BYTES if maps else text.nbytes + starts.nbytes
+    def __init__(self, text: npt.NDArray[np.uint8] | int, starts: npt.NDArray[np.int64]) -> None:
+        """``text``: the bytes, or a file descriptor of their file (closed with this)."""
+        self.starts = starts
+        self._text = text if isinstance(text, np.ndarray) else None
+        self._file = text if isinstance(text, int) else None
+        if self._file is not None:
+            weakref.finalize(self, os.close, self._file)
+        held = self._text.nbytes if self._text is not None else 0
+        self.nbytes = held + starts.nbytes + ARRAY_OVERHEAD
 
     @classmethod
     def of(cls, blocks: list[tuple[int, bytes, bytes]]) -> Blocks:
@@ -820,46 +819,44 @@ class Blocks:
             starts.append(np.frombuffer(offsets, dtype="<u4").astype(np.int64) + base)
             base += len(records) + 1
         joined = np.concatenate([*starts, [base]]) if starts else np.zeros(1, np.int64)
-        return cls(text, joined.astype(np.int64), [])
+        return cls(text, joined.astype(np.int64))
 
     @classmethod
-    def mapped(cls, text_path: Path, starts_path: Path) -> Blocks | None:
-        """From their files, memory-mapped; None if they are not there (or do not agree: a
+    def opened(cls, text_path: Path, starts_path: Path) -> Blocks | None:
+        """From their files: where records start read into memory (8 bytes a record), the
+        records read from theirs when picked; None if they are not there (or do not agree: a
         file cut short is made again)."""
-        maps = []
         try:
-            for path in (text_path, starts_path):
-                with open(path, "rb") as file:
-                    maps.append(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
-        except (OSError, ValueError):  # (ValueError: an empty file)
-            for opened in maps:
-                opened.close()
+            starts = np.fromfile(starts_path, dtype="<i8").astype(np.int64)
+            file = os.open(text_path, os.O_RDONLY)
+        except (OSError, ValueError):
             return None
-        text = np.frombuffer(maps[0], dtype=np.uint8)
-        starts = np.frombuffer(maps[1], dtype="<i8")
-        if len(maps[1]) % 8 or not len(starts) or int(starts[-1]) != len(text):
+        if not len(starts) or int(starts[-1]) != os.fstat(file).st_size:
             log.warning("the records files %s do not agree, made again", text_path.name)
-            del text, starts
-            for opened in maps:
-                opened.close()
+            os.close(file)
             return None
-        return cls(text, starts.view(np.int64), maps)
+        return cls(file, starts)
 
     def pick(self, picked: Array) -> bytes:
-        """Records ``picked``, in that order, as one JSON array: their bytes gathered at once.
-        (What store.base.records_json does for the few blocks a store reads; for thousands of
-        records at a time from a whole version, this gather is about five times faster.)"""
+        """Records ``picked``, in that order, as one JSON array. In memory: their bytes
+        gathered at once (what store.base.records_json does for the few blocks a store reads;
+        for thousands of records at a time from a whole version, this gather is about five
+        times faster). From their file: read a record each (a page of the OS's cache, copied:
+        a mapping of the file held 64 KiB of it in the process's RSS for each record read, the
+        kernel mapping pages around each one it faults in, and giving them back made a sorted
+        download of 13.7M rows fault 13.7M times: 64 s against 15)."""
         if not len(picked):
             return b"[]"
         starts = self.starts[picked]
         lengths = self.starts[picked + 1] - starts  # the record and its line break
-        shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        body = self.text[shift + np.arange(int(lengths.sum()))].tobytes()
-        self._picked += len(picked)
-        if self._maps and self._picked >= GIVE_BACK_RECORDS:
-            self._picked = 0
-            for mapping in self._maps:  # the pages read (see TableText.let_go)
-                mapping.madvise(mmap.MADV_DONTNEED)
+        if self._file is not None:
+            file, read = self._file, os.pread
+            where = zip(starts.tolist(), lengths.tolist(), strict=True)
+            body = b"".join([read(file, size, at) for at, size in where])
+        else:
+            assert self._text is not None
+            shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            body = self._text[shift + np.arange(int(lengths.sum()))].tobytes()
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
 
 
