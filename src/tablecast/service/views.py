@@ -800,7 +800,7 @@ class Blocks:
     break, with where each starts (and where one after the last would). In memory, or read
     from their file a record at a time (see Views._records_file)."""
 
-    def __init__(self, text: npt.NDArray[np.uint8] | int, starts: npt.NDArray[np.int64]) -> None:
+    def __init__(self, text: npt.NDArray[np.uint8] | int, starts: npt.NDArray[Any]) -> None:
         """``text``: the bytes, or a file descriptor of their file (closed with this)."""
         self.starts = starts
         self._text = text if isinstance(text, np.ndarray) else None
@@ -823,11 +823,11 @@ class Blocks:
 
     @classmethod
     def opened(cls, text_path: Path, starts_path: Path) -> Blocks | None:
-        """From their files: where records start read into memory (8 bytes a record), the
+        """From their files: where records start read into memory (4 bytes a record), the
         records read from theirs when picked; None if they are not there (or do not agree: a
         file cut short is made again)."""
         try:
-            starts = np.fromfile(starts_path, dtype="<i8").astype(np.int64)
+            starts = np.fromfile(starts_path, dtype="<i8")
             file = os.open(text_path, os.O_RDONLY)
         except (OSError, ValueError):
             return None
@@ -835,7 +835,9 @@ class Blocks:
             log.warning("the records files %s do not agree, made again", text_path.name)
             os.close(file)
             return None
-        return cls(file, starts)
+        # (4 bytes a record where the file is under 4 GiB: 55 MB less for 13.7M records)
+        narrow = np.uint32 if int(starts[-1]) < 1 << 32 else np.int64
+        return cls(file, starts.astype(narrow))
 
     def pick(self, picked: Array) -> bytes:
         """Records ``picked``, in that order, as one JSON array. In memory: their bytes
@@ -847,7 +849,7 @@ class Blocks:
         download of 13.7M rows fault 13.7M times: 64 s against 15)."""
         if not len(picked):
             return b"[]"
-        starts = self.starts[picked]
+        starts = self.starts[picked].astype(np.int64)
         lengths = self.starts[picked + 1] - starts  # the record and its line break
         if self._file is not None:
             file, read = self._file, os.pread
