@@ -400,8 +400,8 @@ def _counted(
     distinct values at a time, each part the cells whose value falls in it (see _parts): a
     hash table of every distinct value of 13.7 million mostly distinct cells took 935 MiB; a
     part's, some 70. The most frequent of all are among the most frequent of each part."""
-    long = len(cells) > 2 * PART_CELLS and _mostly_distinct(cells)
-    parts = -(-len(cells) // PART_CELLS) if long else 1
+    distinct_values = _mostly_distinct(cells)
+    parts = -(-len(cells) // PART_CELLS) if len(cells) > 2 * PART_CELLS and distinct_values else 1
     which = _parts(cells, parts, passed) if parts > 1 else None
     top: list[dict[str, Any]] = []
     distinct = total = 0
@@ -413,7 +413,10 @@ def _counted(
                 taken.append(chunk.filter(pa.array(where == part)))
                 passed([chunk])
             these = pa.chunked_array(taken, cells.type)
-        counted = pc.value_counts(these) if which is not None else _value_counts(these, passed)
+        # (counts of each chunk are added up for a column of few values: of mostly distinct
+        # ones, that would hash every value twice; a part's cells are copies anyway)
+        chunked = which is None and not distinct_values
+        counted = _value_counts(these, passed) if chunked else pc.value_counts(these)
         if present_only:
             counted = pc.filter(counted, pc.invert(missing(counted.field("values"))))
         else:
