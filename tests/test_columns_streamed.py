@@ -166,6 +166,38 @@ async def test_on_postgresql_the_node_ingesting_makes_them_and_another_from_the_
     assert types == ["integer", "decimal", "text", "date", "text"]
 
 
+async def test_an_upload_rolled_back_answers_once_its_columns_file_is_gone(tmp_path, monkeypatch):
+    """An upload refused for a full disk must give back the room its columns' file took
+    before it answers (the next write checks the disk's room): its abort waits for the views
+    thread, busy here with other work, to delete the file."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    store, node, cache = assemble(tmp_path)
+    views = node.views
+    entered, gate = threading.Event(), threading.Event()
+
+    def held() -> None:
+        entered.set()
+        assert gate.wait(30)
+
+    try:
+        sent = await upload(node, csv_of(3000), finish=False)
+        await views.scheduler.submit(Demand(SHARED, sent.document_id, views.scheduler), list)
+        assert [name for name in files(cache) if name.endswith(".tmp")]  # pieces written
+        holding = views.scheduler.submit(Demand(SHARED, "other", views.scheduler), held)
+        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        aborting = asyncio.ensure_future(sent.abort())
+        await asyncio.sleep(0.3)
+        assert not aborting.done()  # (its file is still there: the views thread is held)
+        gate.set()
+        await aborting
+        assert files(cache) == []  # at once
+        await holding
+    finally:
+        gate.set()
+        await node.close()
+        store.close()
+
+
 async def test_an_aborted_upload_leaves_no_columns_file(tmp_path, monkeypatch):
     monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
     store, node, cache = assemble(tmp_path)

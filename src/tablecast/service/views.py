@@ -98,6 +98,9 @@ STREAM_BYTES = 4 << 20
 # columns are made (bench ingest, 2 cores shared with its 100 viewers: 2.3-2.7 s against
 # 1.4-1.5 s when they were made after the commit).
 WAITING_PIECES = 2
+# How long a rolled-back upload waits for its columns' file to be deleted (see
+# StreamedColumns.abort): the views thread's piece under way, and its turn
+ABORT_WAIT = 10.0
 
 # Lanes of work on the views thread, most urgent first: what followers, HTTP requests and
 # column types wait for; then the pages of viewers' own views; then column profiles (the
@@ -1074,11 +1077,16 @@ class StreamedColumns:
         self._post(lambda: self._close(delimiter))
 
     def abort(self) -> None:
-        """The upload was rolled back (or its columns cannot be streamed): nothing is left."""
+        """The upload was rolled back (or its columns cannot be streamed): nothing is left,
+        once this returns (or ABORT_WAIT has passed): an upload refused for a full disk
+        answers storage_full with the room its columns took given back, so that the next
+        write finds it (the views thread may have a piece or two of them still to make)."""
         with self._ready:
             self._given_up = True
             self._ready.notify_all()
         self._post(self._discard)
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            self.done.result(timeout=ABORT_WAIT)
 
     def _hand_over(self) -> None:
         blocks, self._blocks, self._bytes = self._blocks, [], 0
