@@ -166,25 +166,35 @@ async def test_on_postgresql_the_node_ingesting_makes_them_and_another_from_the_
     assert types == ["integer", "decimal", "text", "date", "text"]
 
 
+async def pieces_written_then_held(
+    node: Node, cache: Path, gate: threading.Event
+) -> tuple[Any, asyncio.Future[Any]]:
+    """An upload of 3,000 rows, not finished, its columns' pieces so far written; then the
+    views thread held by other work until ``gate`` is set (that work, waited for)."""
+    views = node.views
+    entered = threading.Event()
+
+    def held() -> None:
+        entered.set()
+        assert gate.wait(30)
+
+    sent = await upload(node, csv_of(3000), finish=False)
+    await views.scheduler.submit(Demand(SHARED, sent.document_id, views.scheduler), list)
+    assert [name for name in files(cache) if name.endswith(".tmp")]  # pieces written
+    holding = views.scheduler.submit(Demand(SHARED, "other", views.scheduler), held)
+    assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+    return sent, holding
+
+
 async def test_an_upload_rolled_back_answers_once_its_columns_file_is_gone(tmp_path, monkeypatch):
     """An upload refused for a full disk must give back the room its columns' file took
     before it answers (the next write checks the disk's room): its abort waits for the views
     thread, busy here with other work, to delete the file."""
     monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
     store, node, cache = assemble(tmp_path)
-    views = node.views
-    entered, gate = threading.Event(), threading.Event()
-
-    def held() -> None:
-        entered.set()
-        assert gate.wait(30)
-
+    gate = threading.Event()
     try:
-        sent = await upload(node, csv_of(3000), finish=False)
-        await views.scheduler.submit(Demand(SHARED, sent.document_id, views.scheduler), list)
-        assert [name for name in files(cache) if name.endswith(".tmp")]  # pieces written
-        holding = views.scheduler.submit(Demand(SHARED, "other", views.scheduler), held)
-        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        sent, holding = await pieces_written_then_held(node, cache, gate)
         aborting = asyncio.ensure_future(sent.abort())
         await asyncio.sleep(0.3)
         assert not aborting.done()  # (its file is still there: the views thread is held)
@@ -223,18 +233,9 @@ async def test_an_uploads_columns_cut_short_by_a_shutdown_leave_no_file(tmp_path
     monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
     store, node, cache = assemble(tmp_path)
     views = node.views
-    entered, gate = threading.Event(), threading.Event()
-
-    def held() -> None:
-        entered.set()
-        assert gate.wait(30)
-
+    gate = threading.Event()
     try:
-        sent = await upload(node, csv_of(3000), finish=False)
-        await views.scheduler.submit(Demand(SHARED, sent.document_id, views.scheduler), list)
-        assert [name for name in files(cache) if name.endswith(".tmp")]  # pieces written
-        holding = views.scheduler.submit(Demand(SHARED, "other", views.scheduler), held)
-        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        sent, holding = await pieces_written_then_held(node, cache, gate)
         await node.uploads.finish(sent)  # its last piece waits behind the work held
         closing = asyncio.ensure_future(node.close())
         while not views._closed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,19 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     store = SQLiteStore(tmp_path / "t.sqlite3")
     yield store
     store.close()
+
+
+@contextmanager
+def arrow_counted() -> Iterator[pa.MemoryPool]:
+    """Arrow's memory pool while the block runs, counting what it holds (max_memory: at its
+    peak); the default pool again after."""
+    default = pa.default_memory_pool()
+    counted = pa.proxy_memory_pool(default)
+    pa.set_memory_pool(counted)
+    try:
+        yield counted
+    finally:
+        pa.set_memory_pool(default)
 
 
 def rss_file() -> int:
@@ -308,20 +322,15 @@ async def test_facets_under_a_search_take_their_cells_a_batch_at_a_time(
     monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 20)
     version = store_table(store, 4, 200_000)
     views = Views(store, memory=10**9, cache=tmp_path / "columns")
-    default = pa.default_memory_pool()
     try:
         text = await views.text(version)
         await views.types(version)
         await views.rows(version, View(q="w19"))  # the matches, made and kept
         column = text.table.column("2")
         assert column.num_chunks >= 3
-        counted = pa.proxy_memory_pool(default)
-        pa.set_memory_pool(counted)
-        try:
+        with arrow_counted() as counted:
             facets = await views.facet_counts(version, View(q="w19"), 2, 10)
             profile = (await views.profile(version, View(q="w19"), 2))[0]
-        finally:
-            pa.set_memory_pool(default)
         assert facets["total_number"] == profile["count"] == 11_111
         assert counted.max_memory() < column.nbytes // 4, (counted.max_memory(), column.nbytes)
     finally:
@@ -374,20 +383,14 @@ async def test_a_sort_reads_its_keys_a_batch_at_a_time(store, tmp_path, monkeypa
     monkeypatch.setattr(views_module, "STREAM_BYTES", 1 << 18)  # batches of some 6,000 rows
     version = store_table(store, 4, 400_000)
     views = Views(store, memory=10**9, cache=tmp_path / "columns")
-    default = pa.default_memory_pool()
     try:
         text = await views.text(version)
         await views.types(version)
         for column, descending in ((1, True), (2, False), (3, False), (3, True)):
             cells = text.table.column(str(column))
             assert cells.num_chunks >= 20
-            counted = pa.proxy_memory_pool(default)
-            pa.set_memory_pool(counted)
-            try:
-                view = View(sort=column, descending=descending)
-                rows = await views.rows(version, view)
-            finally:
-                pa.set_memory_pool(default)
+            with arrow_counted() as counted:
+                rows = await views.rows(version, View(sort=column, descending=descending))
             assert len(rows) == 400_000
             assert counted.max_memory() < cells.nbytes * 3 // 4, (column, counted.max_memory())
         # (the order, as a sort of the whole column gives it: see the tests above)
