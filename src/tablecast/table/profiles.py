@@ -100,7 +100,7 @@ def profile(
         return answer
     # each value as read (null if it does not read as the kind): ties in the top values go
     # by it, as a sort puts them (2 before 100)
-    readings = _measures(distinct if readable is None else _only(distinct, readable), kind)
+    readings = _measured(distinct if readable is None else _only(distinct, readable), kind)
     answer["top"] = listed(counted, TOP, readings)
     measures = readings if readable is None else pc.filter(readings, readable)
     distinct = distinct if readable is None else pc.filter(distinct, readable)
@@ -138,14 +138,6 @@ def _counts(
         "top": [],
         "histogram": None,
     }
-
-
-def _measures(values: Any, kind: str) -> Any:
-    """Values (numbers, dates or date-times as classify reads them, or null) as float64:
-    numbers, or seconds since the epoch."""
-    if kind in NUMERIC:
-        return numbers(values, kind == DECIMAL_COMMA)
-    return seconds(values)
 
 
 def _distinct_values(written: Any, measures: Any, kind: str) -> int:
@@ -313,7 +305,8 @@ def _looked_up(
 
 
 def _measured(cells: pa.Array, kind: str) -> pa.Array:
-    """Each cell's value as float64 (see _measures), null where a cell holds none."""
+    """Each cell's value (a number, date or date-time as classify reads it) as float64:
+    numbers, or seconds since the epoch; null where a cell holds none."""
     absent = missing(cells)
     if kind in NUMERIC and _read_directly(cells, kind, absent):
         # (a thousands separator is the one thing of a number Arrow's cast does not read)
@@ -511,7 +504,7 @@ def chosen(cells: Any, values: tuple[str, ...]) -> Any:
 
 def listed(counted: pa.StructArray, limit: int, readings: Any = None) -> list[dict[str, Any]]:
     """The ``limit`` most frequent values of value_counts' answer, ties by value: by
-    ``readings`` (each value as read: see _measures; null last) if given, then as written."""
+    ``readings`` (each value as read: see _measured; null last) if given, then as written."""
     if not len(counted):
         return []
     pairs = pa.table({"value": counted.field("values"), "count": counted.field("counts")})
