@@ -871,10 +871,14 @@ def _unsorted(view: View) -> View:
 
 
 def _cells(text: TableText, column: int, rows: Array | None, first: int) -> pa.ChunkedArray:
-    """Cell ``column`` of the rows a view shows in file order (see profiles.cells_of): those
-    of a search or a facet picked a record batch at a time (see TableText.picked)."""
-    if rows is None or (len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)):
-        return profiles.cells_of(text, column, rows, first)
+    """Cell ``column`` of the rows a view shows in file order: of every record from ``first``
+    on if ``rows`` is None (a plain view's: no copy made), a slice of consecutive ones, or
+    those of a search or a facet picked a record batch at a time (see TableText.picked)."""
+    cells = text.column(column)
+    if rows is None:
+        return cells.slice(first)
+    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):  # consecutive, in order
+        return cells.slice(int(rows[0]), len(rows))
     return text.picked(column, rows)
 
 

@@ -1,7 +1,7 @@
 """What a column holds, over the rows a view shows: its profile (counts, least and greatest
-values, mean, top values, a histogram) and its facet values' counts. Pure: an Arrow column and
-a selection of records in, plain dicts out (the views thread runs it, tablecast.service.views
-keeps what it made).
+values, mean, top values, a histogram) and its facet values' counts. Pure: the cells of the
+rows a view shows, as an Arrow column, in; plain dicts out (the views thread runs it,
+tablecast.service.views picks the cells and keeps what it made).
 
 Everything is Arrow compute and numpy over the whole selection at once, never a Python step
 per row: a column of a million cells is profiled in tens of milliseconds.
@@ -25,7 +25,6 @@ from .columns import (
     NUMERIC,
     SORT_SAMPLE,
     Array,
-    TableText,
     missing,
     numbers,
     reads_as,
@@ -50,17 +49,6 @@ def _nothing(arrays: Sequence[pa.Array]) -> None:
 # Cells of a long column whose values are counted at a time (see _counted)
 PART_CELLS = 1 << 20
 MEASURED = (*NUMERIC, *TIMES)  # kinds whose values a profile counts by sorting them
-
-
-def cells_of(text: TableText, column: int, rows: Array | None, first: int) -> pa.ChunkedArray:
-    """Cell ``column`` of the ``rows`` (record numbers, in any order), or of every record from
-    ``first`` on if ``rows`` is None (a plain view's rows: no copy made)."""
-    cells = text.column(column)
-    if rows is None:
-        return cells.slice(first)
-    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):  # consecutive, in order
-        return cells.slice(int(rows[0]), len(rows))
-    return cells.take(pa.array(rows, pa.int64()))
 
 
 def profile(
