@@ -372,12 +372,12 @@ def test_counts_add_up(cells, kind, limit):
 
 def hashed(cells: pa.ChunkedArray, kind: str) -> dict[str, Any]:
     """The profile as value counts of the cells' text make it (columns of few values)."""
-    counted = profiles._mostly_distinct
-    profiles._mostly_distinct = lambda cells: False
+    counted = profiles.mostly_distinct
+    profiles.mostly_distinct = lambda cells: False
     try:
         return profiles.profile(cells, kind, kind)
     finally:
-        profiles._mostly_distinct = counted
+        profiles.mostly_distinct = counted
 
 
 @settings(max_examples=80, deadline=None)
@@ -419,13 +419,13 @@ def test_a_long_column_counted_in_parts_is_counted_as_at_once(cells, limit, chun
     whole = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
     one = pa.chunked_array([column.combine_chunks()])  # counted at once, not a chunk at a time
     assert (profiles.profile(one, "text", "text"), profiles.facet_counts(one, limit)) == whole
-    parted, distinct = profiles.PART_CELLS, profiles._mostly_distinct
+    parted, distinct = profiles.PART_CELLS, profiles.mostly_distinct
     profiles.PART_CELLS = 2  # (a column of more than 4 cells: in parts of about 2)
-    profiles._mostly_distinct = lambda cells: True
+    profiles.mostly_distinct = lambda cells: True
     try:
         in_parts = profiles.profile(column, "text", "text"), profiles.facet_counts(column, limit)
     finally:
-        profiles.PART_CELLS, profiles._mostly_distinct = parted, distinct
+        profiles.PART_CELLS, profiles.mostly_distinct = parted, distinct
     assert in_parts == whole
 
 

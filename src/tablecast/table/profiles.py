@@ -23,9 +23,9 @@ from .columns import (
     DECIMAL_COMMA,
     EXACT,
     NUMERIC,
-    SORT_SAMPLE,
     Array,
     missing,
+    mostly_distinct,
     numbers,
     reads_as,
     seconds,
@@ -68,7 +68,7 @@ def profile(
     A column of mostly distinct numbers, dates or date-times read as its inferred kind is
     counted by sorting its values instead (see _by_value). ``passed``: told of each of the
     cells' chunks once a pass has read it (see Passed)."""
-    if kind == inferred and kind in MEASURED and _mostly_distinct(cells):
+    if kind == inferred and kind in MEASURED and mostly_distinct(cells):
         found = _by_value(cells, kind, passed or _nothing)
         if found is not None:
             return found
@@ -143,14 +143,6 @@ def _distinct_values(written: Any, measures: Any, kind: str) -> int:
 def _only(values: Any, kept: Any) -> Any:
     """The values where ``kept``, null elsewhere."""
     return pc.if_else(kept, values, pa.scalar(None, pa.string()))
-
-
-def _mostly_distinct(cells: pa.ChunkedArray) -> bool:
-    """Whether the column's first cells hold more than half as many values as cells: then
-    hashing its values costs more than sorting them (a hash table of a few thousand values
-    is filled in 10-30 ms for a million cells, of a million in 200-250 ms)."""
-    sample = cells.slice(0, SORT_SAMPLE)
-    return len(pc.unique(sample)) > len(sample) // 2
 
 
 def _by_value(cells: pa.ChunkedArray, kind: str, passed: Passing) -> dict[str, Any] | None:
@@ -381,7 +373,7 @@ def _counted(
     distinct values at a time, each part the cells whose value falls in it (see _parts): a
     hash table of every distinct value of 13.7 million mostly distinct cells took 935 MiB; a
     part's, some 70. The most frequent of all are among the most frequent of each part."""
-    distinct_values = _mostly_distinct(cells)
+    distinct_values = mostly_distinct(cells)
     parts = -(-len(cells) // PART_CELLS) if len(cells) > 2 * PART_CELLS and distinct_values else 1
     which = _parts(cells, parts, passed) if parts > 1 else None
     top: list[dict[str, Any]] = []
