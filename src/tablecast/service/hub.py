@@ -281,9 +281,13 @@ class Hub:
         if version is not document.version:  # the header switched: other columns
             fields = protocol.document_fields(replace(document, version=version))
         types = page.types
-        if types is None and version is not None:
+        if version is not None:
             typing = (version.id, version.meta.has_header)
-            if typing not in room.typing:  # once, however many viewers are sent pages
+            if typing in room.typing:
+                # the room's viewers are about to be told them: a page carrying them too
+                # would tell this viewer twice
+                types = None
+            elif types is None:  # once, however many viewers are sent pages
                 room.typing.add(typing)
                 tasks.spawn(self._tell_types(room, version), "infer column types")
         return protocol.v1_page(
