@@ -403,6 +403,44 @@ def test_a_mostly_distinct_column_is_profiled_by_sorting_as_by_counting_its_text
     assert sorted_["mean"] == pytest.approx(expected["mean"])
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "NA", "n/a", "\x00", "abcdefgh", "ä"]),
+                       st.text(st.sampled_from("ab\x00é😀"), max_size=12),
+                       st.text(st.sampled_from("ab"), max_size=3).map("abcdefgh_".__add__)),
+             max_size=80),
+    st.integers(1, 12),
+    st.integers(1, 3),
+)  # fmt: skip
+def test_distinct_texts_counted_by_their_first_bytes_are_those_a_count_of_each_finds(
+    cells, limit, chunks
+):
+    # texts that begin alike (past 8 bytes), hold a zero byte, repeat, or are missing
+    size = -(-len(cells) // chunks) or 1
+    column = pa.chunked_array(
+        [pa.array(cells[i : i + size], pa.string()) for i in range(0, len(cells), size)],
+        pa.string(),
+    )
+    for present_only in (True, False):
+        found = profiles._by_leading_bytes(
+            column, limit, profiles._nothing, present_only=present_only
+        )
+        if present_only:
+            gone = columns.missing(pa.array(cells, pa.string())).to_pylist()
+            values = [cell for cell, out in zip(cells, gone, strict=True) if not out]
+        else:
+            values = ["" if cell is None else cell for cell in cells]
+        counted: dict[str, int] = {}
+        for value in values:
+            counted[value] = counted.get(value, 0) + 1
+        if found is None:  # most cells share their first 8 bytes with others: hashed instead
+            firsts = [value.encode()[:8].ljust(8, b"\x00") for value in values]
+            assert sum(firsts.count(first) > 1 for first in firsts) > len(values) // 2
+            continue
+        top = sorted(counted.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+        assert found == ([{"value": v, "count": n} for v, n in top], len(counted), len(values))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.sampled_from(["", "NA", "a", "b", "Ab", "ä", "zz", "a\x1fb"]),

@@ -24,6 +24,7 @@ from .columns import (
     EXACT,
     NUMERIC,
     Array,
+    leading_bytes,
     missing,
     mostly_distinct,
     numbers,
@@ -374,6 +375,10 @@ def _counted(
     hash table of every distinct value of 13.7 million mostly distinct cells took 935 MiB; a
     part's, some 70. The most frequent of all are among the most frequent of each part."""
     distinct_values = mostly_distinct(cells)
+    if distinct_values and len(cells) <= 2 * PART_CELLS:
+        found = _by_leading_bytes(cells, limit, passed, present_only=present_only)
+        if found is not None:
+            return found
     parts = -(-len(cells) // PART_CELLS) if len(cells) > 2 * PART_CELLS and distinct_values else 1
     which = _parts(cells, parts, passed) if parts > 1 else None
     top: list[dict[str, Any]] = []
@@ -400,6 +405,55 @@ def _counted(
         del these, counted
     if parts > 1:
         top = sorted(top, key=lambda value: (-value["count"], value["value"]))[:limit]
+    return top, distinct, total
+
+
+# A missing cell's number in _by_leading_bytes: no text's (UTF-8 has no byte 0xff)
+_NOTHING = np.uint64(2**64 - 1)
+
+
+def _by_leading_bytes(
+    cells: pa.ChunkedArray, limit: int, passed: Passing, *, present_only: bool
+) -> tuple[list[dict[str, Any]], int, int] | None:
+    """_counted's answer for a column of mostly distinct texts, without a hash table of every
+    value (Arrow's took 176 ms for a million 8-character codes): each cell's first 8 bytes
+    as a number (see leading_bytes), and those numbers counted by sorting them (13 ms). A
+    number only one cell has is a text only that cell holds; the cells whose number others
+    share (repeated values, or texts that begin alike) are counted by their whole text.
+    None if those are most of the cells (say, URLs: their first 8 bytes tell little)."""
+    numbers = np.empty(len(cells), dtype=np.uint64)
+    at = 0
+    for chunk in cells.chunks:
+        these = numbers[at : at + len(chunk)]
+        these[:] = leading_bytes(chunk)  # (a cell past a short record's end: "")
+        if present_only:
+            these[np.asarray(missing(chunk).to_numpy(zero_copy_only=False), dtype=bool)] = _NOTHING
+        at += len(chunk)
+        passed([chunk])
+    values, counts = np.unique(numbers, return_counts=True)
+    if len(values) and values[-1] == _NOTHING:
+        values, counts = values[:-1], counts[:-1]
+    total = int(counts.sum())
+    shared = counts > 1
+    if int(counts[shared].sum()) > total // 2:
+        return None
+    alone = values[~shared]
+    counted = None
+    if shared.any():  # the cells whose number others share, counted by their text
+        sharing = pc.is_in(pa.array(numbers), value_set=pa.array(values[shared]))
+        counted = pc.value_counts(pc.filter(cells, sharing))
+        counted = _nulls_as_empty(counted) if not present_only else counted
+    top = listed(counted, limit) if counted is not None else []
+    if len(top) < limit or top[-1]["count"] == 1:
+        # texts held once: the least first, and a number's order is its text's (see
+        # leading_bytes); the first ``limit`` of those held alone may be among the top
+        least = alone[:limit]
+        picked = pc.filter(cells, pc.is_in(pa.array(numbers), value_set=pa.array(least)))
+        top += [
+            {"value": "" if value is None else value, "count": 1} for value in picked.to_pylist()
+        ]
+        top = sorted(top, key=lambda value: (-value["count"], value["value"]))[:limit]
+    distinct = len(alone) + (len(counted) if counted is not None else 0)
     return top, distinct, total
 
 
