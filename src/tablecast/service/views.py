@@ -988,7 +988,9 @@ class ColumnsFile:
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._sink = open(self.temporary, "wb")  # noqa: SIM115 (closed by close, discard)
+            # Arrow's own file, not Python's: each buffer written without the GIL or a copy
+            # into Python's buffer (74 ms of CPU for a 1M-row version's file, against 120-177)
+            self._sink = pa.OSFile(str(self.temporary), "wb")
             self._schema = table.schema
             self._writer = ipc.new_file(self._sink, table.schema)
         elif table.schema != self._schema:
