@@ -407,7 +407,7 @@ def test_a_mostly_distinct_column_is_profiled_by_sorting_as_by_counting_its_text
 @given(
     st.lists(st.one_of(st.none(), st.sampled_from(["", "NA", "n/a", "\x00", "abcdefgh", "ä"]),
                        st.text(st.sampled_from("ab\x00é😀"), max_size=12),
-                       st.text(st.sampled_from("ab"), max_size=3).map("abcdefgh_".__add__)),
+                       st.text(st.sampled_from("ab\x00é"), max_size=8).map("abcdefgh_".__add__)),
              max_size=80),
     st.integers(1, 12),
     st.integers(1, 3),
@@ -422,9 +422,7 @@ def test_distinct_texts_counted_by_their_first_bytes_are_those_a_count_of_each_f
         pa.string(),
     )
     for present_only in (True, False):
-        found = profiles._by_leading_bytes(
-            column, limit, profiles._nothing, present_only=present_only
-        )
+        found = profiles._by_numbers(column, limit, profiles._nothing, present_only=present_only)
         if present_only:
             gone = columns.missing(pa.array(cells, pa.string())).to_pylist()
             values = [cell for cell, out in zip(cells, gone, strict=True) if not out]
@@ -439,6 +437,32 @@ def test_distinct_texts_counted_by_their_first_bytes_are_those_a_count_of_each_f
             continue
         top = sorted(counted.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
         assert found == ([{"value": v, "count": n} for v, n in top], len(counted), len(values))
+
+
+def test_texts_that_begin_alike_are_counted_by_their_last_bytes():
+    links = [f"https://example.org/items/{i % 900:05d}" for i in range(1000)] + ["NA", None]
+    column = pa.chunked_array([links[:300], links[300:]], pa.string())
+    reads: list[str] = []
+    for read in ("leading_bytes", "trailing_bytes"):
+        real = getattr(profiles, read)
+        setattr(
+            profiles, read, lambda cells, real=real, read=read: reads.append(read) or real(cells)
+        )
+    try:
+        found = profiles.profile(column, "text", "text")
+    finally:
+        profiles.leading_bytes, profiles.trailing_bytes = (
+            columns.leading_bytes,
+            columns.trailing_bytes,
+        )
+    # the first bytes of a sample only: they tell that the links begin alike
+    assert reads == ["leading_bytes"] + ["trailing_bytes"] * 2  # (then a chunk each)
+    assert (found["values"], found["missing"], found["distinct"]) == (1000, 2, 900)
+    assert found["top"] == [
+        {"value": f"https://example.org/items/{i:05d}", "count": 2} for i in range(10)
+    ]
+    facets = profiles.facet_counts(column, 3)
+    assert facets["distinct"] == 902 and facets["values"][0]["count"] == 2
 
 
 @settings(max_examples=60, deadline=None)

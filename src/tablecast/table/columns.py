@@ -557,6 +557,16 @@ def leading_bytes(cells: pa.Array, size: int = 8) -> npt.NDArray[np.uint64]:
     bytes (a null's: 0): equal texts have equal numbers, and texts whose numbers differ are
     ordered as their bytes (and so their code points) are. One unaligned 8-byte read a cell,
     not one a byte: 13 ms for a million cells, against 80."""
+    return _eight_bytes(cells, size, last=False)
+
+
+def trailing_bytes(cells: pa.Array) -> npt.NDArray[np.uint64]:
+    """Each text's last 8 bytes (all of a shorter one's) as one number (a null's: 0): equal
+    texts have equal numbers, and texts that begin alike (URLs, paths) mostly do not."""
+    return _eight_bytes(cells, 8, last=True)
+
+
+def _eight_bytes(cells: pa.Array, size: int, *, last: bool) -> npt.NDArray[np.uint64]:
     count = len(cells)
     if cells.type != pa.string():
         cells = cells.cast(pa.string())
@@ -565,22 +575,26 @@ def leading_bytes(cells: pa.Array, size: int = 8) -> npt.NDArray[np.uint64]:
         return np.zeros(count, dtype=np.uint64)
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[cells.offset :][: count + 1]
     start, end = int(offsets[0]), int(offsets[-1])
-    # the texts' bytes, and 8 more, so that the last text's read stays inside
+    # the texts' bytes, and 8 more (before them, for the last bytes), so that every read of
+    # 8 bytes stays inside
     data = np.zeros(end - start + 8, dtype=np.uint8)
     if data_buffer is not None:
-        data[: end - start] = np.frombuffer(data_buffer, dtype=np.uint8)[start:end]
+        at = 8 if last else 0
+        data[at : at + end - start] = np.frombuffer(data_buffer, dtype=np.uint8)[start:end]
     words = np.ndarray((end - start + 1,), dtype=">u8", buffer=data, strides=(1,))
-    keys: npt.NDArray[np.uint64] = words[offsets[:-1] - start].astype(np.uint64)
-    # the bits past each text's end (or past ``size`` bytes) cleared, in two shifts each way
-    # (a shift by 64 is no shift in numpy's uint64)
+    keys: npt.NDArray[np.uint64] = words[(offsets[1:] if last else offsets[:-1]) - start]
+    keys = keys.astype(np.uint64)
+    # the bits of bytes not the text's (or past ``size``) cleared, in two shifts each way (a
+    # shift by 64 is no shift in numpy's uint64): the last bytes' at the top, the first's at
+    # the bottom
     kept = np.minimum(np.diff(offsets), size).astype(np.uint64)
     dropped = (np.uint64(8) - kept) * np.uint64(8)
     half = dropped >> np.uint64(1)
     rest = dropped - half
-    keys >>= half
-    keys >>= rest
-    keys <<= half
-    keys <<= rest
+    away, back = (np.left_shift, np.right_shift) if last else (np.right_shift, np.left_shift)
+    for move in (away, back):
+        move(keys, half, out=keys)
+        move(keys, rest, out=keys)
     return keys
 
 
