@@ -451,7 +451,8 @@ def test_the_articles_count_and_ours_differ_only_by_rows_of_blank_cells():
     quotes=st.booleans(),
 )
 def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sample_bytes, quotes):
-    """Each chunk picks its lane; whatever the mix, the records are csv.reader's."""
+    """Each chunk picks its lane; whatever the mix, the records are csv.reader's, and so are
+    the runs of stored bytes the lanes hand on, and their counts."""
     if not quotes:  # else few texts would be all plain
         text = text.translate({ord('"'): None, ord("\\"): None, 0x0B: None})
     options = ParseOptions(delimiter=delimiter)
@@ -463,7 +464,21 @@ def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sam
         except TablecastError as err:
             return err.code
 
+    def runs(plain_lane: bool) -> tuple[object, ...] | str:
+        parser = TableParser(options, sample_bytes=sample_bytes, plain_lane=plain_lane)
+        pieces, start = [], 0
+        try:
+            for cut in [*sorted(set(cuts)), len(data)]:
+                pieces.append(parser.feed_run(data[start:cut]))
+                start = max(start, cut)
+            run = joined([*pieces, parser.close_run()])
+        except TablecastError as err:
+            return err.code
+        counts = (parser.record_count, parser.max_width, parser.first_width)
+        return run.data, run.starts.tolist(), (*counts, parser.ragged_records)
+
     assert records(plain_lane=True) == records(plain_lane=False)
+    assert runs(plain_lane=True) == runs(plain_lane=False)
 
 
 def test_plain_lane_width_and_blank_lines():
