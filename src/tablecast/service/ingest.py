@@ -178,10 +178,7 @@ class Ingest:
         if cut == 0 and not (final or original):
             return
         records = joined(self._runs)
-        blocks = [
-            (self._blocks_written + i, records.block(start, min(start + BLOCK_RECORDS, cut)))
-            for i, start in enumerate(range(0, cut, BLOCK_RECORDS))
-        ]
+        blocks = list(enumerate(records.blocks(cut), self._blocks_written))
         parts = self._original_parts(final)
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)

@@ -45,12 +45,21 @@ class Run:
         cells: list[str] = orjson.loads(self.data[: self.starts[1] - 1])
         return cells
 
-    def block(self, first: int, last: int) -> Block:
-        """Records ``first`` to ``last`` (exclusive, and not none) as a block."""
-        start = int(self.starts[first])
-        end = int(self.starts[last]) - 1  # without the last record's line break
-        offsets = (self.starts[first:last] - start).astype("<u4")
-        return Block(self.data[start:end], offsets.tobytes())
+    def blocks(self, count: int, size: int = BLOCK_RECORDS) -> list[Block]:
+        """The first ``count`` records as blocks of ``size`` (the last may hold fewer)."""
+        if not count:
+            return []
+        starts = self.starts[: count + 1]
+        firsts = starts[:-1:size]  # where each block starts
+        within = starts[:-1] - np.repeat(firsts, size)[:count]
+        offsets = within.astype("<u4").tobytes()  # every block's, one after the other
+        ends = [*starts[size:-1:size].tolist(), int(starts[-1])]
+        data = self.data
+        return [
+            # each block without its last record's line break
+            Block(data[first : end - 1], offsets[i * 4 * size : (i + 1) * 4 * size])
+            for i, (first, end) in enumerate(zip(firsts.tolist(), ends, strict=True))
+        ]
 
     def after(self, first: int) -> Run:
         """The records from ``first`` on."""
@@ -93,7 +102,7 @@ def encode_block(records: Sequence[str]) -> Block:
     """A block from records as :mod:`tablecast.table.parsing` gives them (see :func:`run_of`)."""
     if not records:
         return Block(b"", b"")
-    return run_of(records).block(0, len(records))
+    return run_of(records).blocks(len(records), len(records))[0]
 
 
 def record_cells(record: str) -> list[str]:
