@@ -70,8 +70,9 @@ MAX_COLUMNS = 16_384  # Excel's limit: wider is no table anyone reads, and costs
 
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 _SNIFF_RECORDS = 200
-# A quote means CSV quoting; the rest is what JSON escapes (bar line breaks and a tab delimiter)
-_NOT_PLAIN = ('"', "\\")  # and control characters bar line breaks and a tab delimiter
+# A quote means CSV quoting, and JSON escapes a backslash; it escapes control characters too (bar
+# line breaks and a tab delimiter), which _plain_run counts in one numpy pass, not 30 scans
+_NOT_PLAIN = ('"', "\\")
 
 # csv's limit is process-wide; the parser is its only user, and 128 KiB (the default) is too
 # small for the long text cells real exports carry.
@@ -584,15 +585,16 @@ class TableParser:
         progress, and it holds no quote and nothing JSON escapes."""
         if not self.plain_lane or self._pending is not None:
             return None
-        if any(c in text for c in _NOT_PLAIN):  # (control characters: see _plain_run)
+        if any(c in text for c in _NOT_PLAIN):
             return None
         if "\r" in text:  # without quotes, CRLF and a lone CR end a line as LF does
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return text
 
     def _plain_run(self, text: str) -> Run | None:
-        """Quote-free text: each line is a record, its delimiters replaced by ``","``; None if
-        a line is over a cell's limit (csv.reader tells which cell).
+        """Quote-free text: each line is a record, its delimiters replaced by ``","``. None if
+        it holds a control character (the CSV lane escapes it) or a line over a cell's limit
+        (csv.reader tells which cell).
 
         The records are made and measured as one run of UTF-8 bytes: two ``replace`` calls
         write them, and where each starts, and how wide it is, come from numpy over the
