@@ -14,7 +14,7 @@ from typing import Protocol
 from ..errors import TablecastError
 from ..model import Document, VersionMeta
 from ..store.base import Store
-from ..table.blocks import BLOCK_RECORDS, Run, joined
+from ..table.blocks import BLOCK_RECORDS, NO_RECORDS, Run, joined
 from ..table.originals import Part
 from ..table.parsing import ParseOptions, TableParser
 
@@ -177,7 +177,8 @@ class Ingest:
         cut = self._run_records if final else full
         if cut == 0 and not (final or original):
             return
-        records = joined(self._runs)
+        # (nothing to cut, as when long records fill no block: what is held is not copied)
+        records = joined(self._runs) if cut else NO_RECORDS
         blocks = list(enumerate(records.blocks(cut), self._blocks_written))
         parts = self._original_parts(final)
         if blocks or parts:
@@ -187,5 +188,6 @@ class Ingest:
             self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
             self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
         self._blocks_written += len(blocks)
-        self._runs = [records.after(cut)] if cut < len(records) else []
-        self._run_records -= cut
+        if cut:
+            self._runs = [records.after(cut)] if cut < len(records) else []
+            self._run_records -= cut
