@@ -25,7 +25,7 @@ class Block:
     offsets: bytes  # where each record starts in ``records``, little-endian uint32s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # (its arrays have no one truth value)
 class Run:
     """Records in a row, as blocks hold them but each followed by its line break, and where
     each starts: what parsing hands on, so that blocks are cut from it with a slice and a
