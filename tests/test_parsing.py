@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from support import feed_in_pieces, raw_text
 from tablecast.errors import TablecastError
-from tablecast.table.blocks import record_cells
+from tablecast.table.blocks import Run, joined, record_cells
 from tablecast.table.parsing import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
@@ -450,7 +451,8 @@ def test_the_articles_count_and_ours_differ_only_by_rows_of_blank_cells():
     quotes=st.booleans(),
 )
 def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sample_bytes, quotes):
-    """Each chunk picks its lane; whatever the mix, the records are csv.reader's."""
+    """Each chunk picks its lane; whatever the mix, the records are csv.reader's, and so are
+    the runs of stored bytes the lanes hand on, and their counts."""
     if not quotes:  # else few texts would be all plain
         text = text.translate({ord('"'): None, ord("\\"): None, 0x0B: None})
     options = ParseOptions(delimiter=delimiter)
@@ -462,13 +464,95 @@ def test_the_plain_lane_reads_what_the_csv_lane_reads(text, cuts, delimiter, sam
         except TablecastError as err:
             return err.code
 
+    def runs(plain_lane: bool) -> tuple[object, ...] | str:
+        parser = TableParser(options, sample_bytes=sample_bytes, plain_lane=plain_lane)
+        pieces, start = [], 0
+        try:
+            for cut in [*sorted(set(cuts)), len(data)]:
+                pieces.append(parser.feed_run(data[start:cut]))
+                start = max(start, cut)
+            run = joined([*pieces, parser.close_run()])
+        except TablecastError as err:
+            return err.code
+        counts = (parser.record_count, parser.max_width, parser.first_width)
+        return run.data, run.starts.tolist(), (*counts, parser.ragged_records)
+
     assert records(plain_lane=True) == records(plain_lane=False)
+    assert runs(plain_lane=True) == runs(plain_lane=False)
 
 
 def test_plain_lane_width_and_blank_lines():
     rows, parser = parse(b"a\tb\n\n \t \n1\t2\t3\n\xc2\xa0\nx\n", delimiter="\t")
     assert rows == [["a", "b"], [" ", " "], ["1", "2", "3"], ["x"]]
     assert (parser.record_count, parser.max_width) == (4, 3)
+
+
+# The plain lane hands on each chunk's records as one run of their stored bytes (issue 17): the
+# same records, counts and widths as the CSV lane's, wherever the chunks are cut.
+
+RUN_CASES = {
+    "blank lines": "a\tb\n\n  \n\xa0\n\u3000 \nc\td\n".encode(),
+    "CRLF": b"a\tb\r\nc\td\r\n\r\ne\tf\r\n",
+    "lone CR": b"a\tb\rc\td\r\re\tf",
+    "ragged": b"a\tb\tc\n1\n2\t3\n\t\t\t\n4\t5\t6\n",
+    # as many delimiters as lines, one a line on average but not on each
+    "ragged evenly": b"a\tb\nc\nd\te\tf\ng\th\n",
+    "non-ASCII": "naïve\tcafé\n日本\t語\n☃\t€\n".encode(),
+    "delimiter alone": b"a\tb\n\t\n \t \nc\td\n",
+    "cp1252": "café\t€5\nnaïve\tœuvre\n".encode("cp1252"),
+    "single column": b"alpha\n\n beta \n  \ngamma",
+    "block boundary": "".join(
+        f"r{i}\t{'x' * (i % 7)}\n" if i != 255 else "\n" for i in range(520)
+    ).encode(),
+    "mixed lanes": b'a\tb\n1\t2\n"q\tq"\t3\n4\t5\n\n6\t"7\n8"\n9\t10\n',
+}
+
+
+def parse_runs(data: bytes, chunk: int, plain_lane: bool) -> tuple[Run, tuple[object, ...]]:
+    parser = TableParser(ParseOptions(delimiter="\t"), sample_bytes=4, plain_lane=plain_lane)
+    runs = [parser.feed_run(data[i : i + chunk]) for i in range(0, len(data), chunk)]
+    run = joined([*runs, parser.close_run()])
+    counts = (parser.record_count, parser.max_width, parser.first_width, parser.ragged_records)
+    return run, counts
+
+
+@pytest.mark.parametrize("case", RUN_CASES)
+def test_the_plain_lanes_runs_are_the_csv_lanes_records_however_cut(case):
+    data = RUN_CASES[case]
+    csv_run, csv_counts = parse_runs(data, len(data), plain_lane=False)
+    for chunk in [*range(1, 24), 64, 255, 1000, len(data)]:
+        run, counts = parse_runs(data, chunk, plain_lane=True)
+        assert (run.data, run.starts.tolist(), counts) == (
+            csv_run.data,
+            csv_run.starts.tolist(),
+            csv_counts,
+        ), chunk
+    # and the records one by one are what the list API gives
+    assert csv_run.records() == rows_and_parser(data)[0]
+    assert run.starts[-1] == len(run.data)
+    assert all(run.data[end - 1 : end] == b"\n" for end in run.starts[1:])
+
+
+def rows_and_parser(data: bytes) -> tuple[list[str], TableParser]:
+    parser = TableParser(ParseOptions(delimiter="\t"), sample_bytes=4)
+    return feed_in_pieces(parser, data, []), parser
+
+
+def test_a_plain_chunk_becomes_one_run_not_a_string_per_record():
+    """The plain lane's records are handed on as one bytes object and an array of where each
+    starts: a chunk of 20,000 records leaves a few objects alive, not one per record."""
+    parser = TableParser(ParseOptions(delimiter="\t"), sample_bytes=10)
+    parser.feed_run(b"head\tline\n")  # the sample settles encoding and delimiter
+    chunk = b"".join(b"r%d\tv%d\n" % (i, i) for i in range(20_000))
+    tracemalloc.start()
+    try:
+        run = parser.feed_run(chunk)
+        held = sum(stat.count for stat in tracemalloc.take_snapshot().statistics("filename"))
+    finally:
+        tracemalloc.stop()
+    assert len(run) == 20_000
+    assert run.records()[:2] == ['r0","v0', 'r1","v1']
+    assert held < 100
 
 
 # Work grows with the file, not with its square (issue 14, item 6). A record cut by the end of a

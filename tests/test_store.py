@@ -8,14 +8,14 @@ import time
 import orjson
 import pytest
 
-from support import many_versions, meta, rows, write_version
+from support import feed_in_pieces, many_versions, meta, rows, write_version
 from tablecast.errors import TablecastError
 from tablecast.model import Usage
 from tablecast.service.ingest import Ingest
 from tablecast.store.sqlite import SQLiteStore
-from tablecast.table.blocks import BLOCK_RECORDS
+from tablecast.table.blocks import BLOCK_RECORDS, record_cells
 from tablecast.table.originals import Rebuilt
-from tablecast.table.parsing import ParseOptions
+from tablecast.table.parsing import ParseOptions, TableParser
 
 
 def test_a_new_store_uses_16_kib_pages(tmp_path):
@@ -340,4 +340,56 @@ def test_sqlite_finds_versions_by_document_and_number_through_the_index(tmp_path
         assert plan == [search + bounds]
     assert store.version(document.id, 1).number == 1  # type: ignore[union-attr]
     assert [v.number for v in store.versions(document.id, 3, 2500)] == [2499, 2498, 2497]
+    store.close()
+
+
+def stored_blocks(records: list[str]) -> list[tuple[int, bytes, bytes]]:
+    """The blocks records are stored in, as tablecast wrote them before runs (issue 17): each
+    256 records' JSON arrays one per line, and where each starts as little-endian uint32s."""
+    blocks = []
+    for number, first in enumerate(range(0, len(records), BLOCK_RECORDS)):
+        lines = [f'["{record}"]'.encode() for record in records[first : first + BLOCK_RECORDS]]
+        starts, at = [], 0
+        for line in lines:
+            starts.append(at)
+            at += len(line) + 1
+        offsets = b"".join(start.to_bytes(4, "little") for start in starts)
+        blocks.append((number, b"\n".join(lines), offsets))
+    return blocks
+
+
+@pytest.mark.parametrize("chunk", [1000, 4096, 65536])
+def test_ingest_stores_the_same_blocks_whichever_lane_read_each_chunk(tmp_path, chunk):
+    """A file whose chunks are plain (no quotes) and quoted by turns: the blocks stored are the
+    bytes the CSV lane's records make, record for record, across block boundaries."""
+    lines = []
+    for i in range(3000):
+        if i // 400 % 2:
+            lines.append(f'q{i}\t"a\tb ""{i}"""\tnaïve\r\n')  # the CSV lane
+        elif i % 97 == 0:
+            lines.append("\r\n" if i % 2 else "  \n")  # blank lines, left out
+        elif i % 89 == 0:
+            lines.append(f"ragged\t{i}\n")
+        else:
+            lines.append(f"p{i}\tvalue {i}\t日本 {i % 7}\n")
+    data = "".join(lines).encode()
+    reference = TableParser(ParseOptions(), plain_lane=False)
+    records = feed_in_pieces(reference, data, [])
+    store = SQLiteStore(tmp_path / "t.sqlite3")
+    document = store.create_document(None)
+    ingest = Ingest(
+        store, document.id, filename="", has_header=False, options=ParseOptions(), max_bytes=10**9
+    )
+    for i in range(0, len(data), chunk):
+        ingest.feed(data[i : i + chunk])
+    version = ingest.finish().version
+    assert version is not None
+    assert store.read_blocks(version.id, 0, len(records)) == stored_blocks(records)
+    meta = version.meta
+    assert (meta.record_count, meta.width, meta.ragged_rows) == (
+        reference.record_count,
+        reference.max_width,
+        reference.ragged_records,
+    )
+    assert meta.first_record == record_cells(records[0])
     store.close()

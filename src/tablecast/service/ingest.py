@@ -14,7 +14,7 @@ from typing import Protocol
 from ..errors import TablecastError
 from ..model import Document, VersionMeta
 from ..store.base import Store
-from ..table.blocks import BLOCK_RECORDS, encode_block, record_cells
+from ..table.blocks import BLOCK_RECORDS, NO_RECORDS, Run, joined
 from ..table.originals import Part
 from ..table.parsing import ParseOptions, TableParser
 
@@ -66,7 +66,8 @@ class Ingest:
         self.parser = TableParser(options, filename=filename)
         self.pending_id = store.begin_version(document_id)
         self.columns = columns(document_id, self.pending_id, int(has_header)) if columns else None
-        self._records: list[str] = []  # the blocks being filled
+        self._runs: list[Run] = []  # the records of the blocks being filled
+        self._run_records = 0
         self.written = 0  # bytes of blocks and of the file written to the store so far
         self._blocks_written = 0
         # The file as it arrived, from byte _kept_from on: all that is not written yet and,
@@ -93,7 +94,7 @@ class Ingest:
             )
         self._kept.append(data)
         self._kept_bytes += len(data)
-        self._add(self.parser.feed(data))
+        self._add(self.parser.feed_run(data))
         rebuilt = self.parser.rebuilt
         if rebuilt.going:
             self._let_go(rebuilt.end)
@@ -101,7 +102,7 @@ class Ingest:
             self._write(final=False, original=True)
 
     def finish(self) -> Document:
-        self._add(self.parser.close())
+        self._add(self.parser.close_run())
         self._write(final=True)
         assert self.parser.encoding is not None and self.parser.delimiter is not None
         if self.columns is not None:
@@ -124,13 +125,14 @@ class Ingest:
             self.columns.abort()
         self.store.abort_version(self.pending_id)
 
-    def _add(self, records: list[str]) -> None:
-        if not records:
+    def _add(self, records: Run) -> None:
+        if not len(records):
             return
         if self._first_record is None:
-            self._first_record = record_cells(records[0])
-        self._records.extend(records)
-        if len(self._records) >= BLOCK_RECORDS * WRITE_BLOCKS:
+            self._first_record = records.first_cells()
+        self._runs.append(records)
+        self._run_records += len(records)
+        if self._run_records >= BLOCK_RECORDS * WRITE_BLOCKS:
             self._write(final=False)
 
     def _let_go(self, end: int) -> None:
@@ -171,14 +173,13 @@ class Ingest:
     def _write(self, final: bool, original: bool = False) -> None:
         """Write every full block (and, at the end, the last partial one) in one transaction,
         with what is to be written of the file (see _original_parts)."""
-        full = len(self._records) // BLOCK_RECORDS * BLOCK_RECORDS
-        cut = len(self._records) if final else full
+        full = self._run_records // BLOCK_RECORDS * BLOCK_RECORDS
+        cut = self._run_records if final else full
         if cut == 0 and not (final or original):
             return
-        blocks = [
-            (self._blocks_written + i, encode_block(self._records[start : start + BLOCK_RECORDS]))
-            for i, start in enumerate(range(0, cut, BLOCK_RECORDS))
-        ]
+        # (nothing to cut, as when long records fill no block: what is held is not copied)
+        records = joined(self._runs) if cut else NO_RECORDS
+        blocks = list(enumerate(records.blocks(cut), self._blocks_written))
         parts = self._original_parts(final)
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)
@@ -187,4 +188,6 @@ class Ingest:
             self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
             self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
         self._blocks_written += len(blocks)
-        del self._records[:cut]
+        if cut:
+            self._runs = [records.after(cut)] if cut < len(records) else []
+            self._run_records -= cut

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 BLOCK_RECORDS = 256
@@ -23,19 +25,84 @@ class Block:
     offsets: bytes  # where each record starts in ``records``, little-endian uint32s
 
 
-def encode_block(records: Sequence[str]) -> Block:
-    """A block from records as :mod:`tablecast.table.parsing` gives them: each the inside of a JSON
-    array of strings, without its ``["`` and ``"]``."""
-    text = '["' + '"]\n["'.join(records) + '"]'
+@dataclass(frozen=True, slots=True, eq=False)  # (its arrays have no one truth value)
+class Run:
+    """Records in a row, as blocks hold them but each followed by its line break, and where
+    each starts: what parsing hands on, so that blocks are cut from it with a slice and a
+    subtraction each, whichever records make them."""
+
+    data: bytes  # '["a","b"]\n["c"]\n'
+    starts: npt.NDArray[np.int64]  # each record's start in ``data``, then len(data)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def records(self) -> list[str]:
+        """The records in :mod:`tablecast.table.parsing`'s form (see :func:`encode_block`)."""
+        return [line[2:-2] for line in self.data.decode().split("\n")[:-1]]
+
+    def first_cells(self) -> list[str]:
+        cells: list[str] = orjson.loads(self.data[: self.starts[1] - 1])
+        return cells
+
+    def blocks(self, count: int, size: int = BLOCK_RECORDS) -> list[Block]:
+        """The first ``count`` records as blocks of ``size`` (the last may hold fewer)."""
+        if not count:
+            return []
+        starts = self.starts[: count + 1]
+        firsts = starts[:-1:size]  # where each block starts
+        within = starts[:-1] - np.repeat(firsts, size)[:count]
+        offsets = within.astype("<u4").tobytes()  # every block's, one after the other
+        ends = [*starts[size:-1:size].tolist(), int(starts[-1])]
+        data = self.data
+        return [
+            # each block without its last record's line break
+            Block(data[first : end - 1], offsets[i * 4 * size : (i + 1) * 4 * size])
+            for i, (first, end) in enumerate(zip(firsts.tolist(), ends, strict=True))
+        ]
+
+    def after(self, first: int) -> Run:
+        """The records from ``first`` on."""
+        start = self.starts[first]
+        return Run(self.data[start:], self.starts[first:] - start)
+
+
+NO_RECORDS = Run(b"", np.zeros(1, np.int64))
+
+
+def run_of(records: Sequence[str]) -> Run:
+    """A run from records as :mod:`tablecast.table.parsing` gives them: each the inside of a
+    JSON array of strings, without its ``["`` and ``"]``."""
+    if not records:
+        return NO_RECORDS
+    text = '["' + '"]\n["'.join(records) + '"]\n'
     data = text.encode()
     # In ASCII text a character is a byte: the offsets come from the lengths we already have.
     lengths = map(len, records if len(data) == len(text) else map(str.encode, records))
     # each record takes its length, plus 5 for '["', '"]' and the line break
-    starts = array("I", accumulate(map((5).__add__, lengths), initial=0))
-    starts.pop()  # where a record after the last one would start
-    if sys.byteorder == "big":
-        starts.byteswap()
-    return Block(data, starts.tobytes())
+    starts = np.fromiter(accumulate(map((5).__add__, lengths), initial=0), np.int64)
+    return Run(data, starts)
+
+
+def joined(runs: Sequence[Run]) -> Run:
+    """Runs one after the other, as one."""
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        return NO_RECORDS
+    shifts = np.cumsum([0] + [len(run.data) for run in runs[:-1]])
+    starts = np.concatenate(
+        [run.starts[:-1] + shift for run, shift in zip(runs, shifts, strict=True)]
+        + [runs[-1].starts[-1:] + shifts[-1]]
+    )
+    return Run(b"".join(run.data for run in runs), starts)
+
+
+def encode_block(records: Sequence[str]) -> Block:
+    """A block from records as :mod:`tablecast.table.parsing` gives them (see :func:`run_of`)."""
+    if not records:
+        return Block(b"", b"")
+    return run_of(records).blocks(len(records), len(records))[0]
 
 
 def record_cells(record: str) -> list[str]:

@@ -32,12 +32,15 @@ ended (see :class:`_PendingRecord`).
 
 Each record comes out as its cells in JSON, the form it is stored and sent in: the text of a
 JSON array of strings without its opening ``["`` and closing ``"]`` (cells ``a`` and ``b`` are
-``a","b``), so that a block of records is one ``join`` (see :func:`tablecast.store.base.
+``a","b``), so that a block of records is one ``join`` (see :func:`tablecast.table.blocks.
 encode_block`). Most exported tables hold no quotes at all, and for such text a record is its
 line with each delimiter replaced by ``","``: the *plain lane* turns a whole chunk into records
-with a few string methods, several times faster than ``csv.reader`` and without making each
-cell a Python object. Text with a quote, or a character JSON must escape, takes the *CSV lane*
-(``csv.reader``, then ``orjson``); each chunk picks its lane, and both give the same records.
+with two ``bytes.replace`` calls and finds where each starts, and how wide it is, with numpy:
+many times faster than ``csv.reader``, and no record (let alone cell) is a Python object.
+:meth:`TableParser.feed_run` hands them on as they are stored, a
+:class:`~tablecast.table.blocks.Run`. Text with a quote, or a character JSON must escape, takes
+the *CSV lane* (``csv.reader``, then ``orjson``); each chunk picks its lane, and both give the
+same records.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import operator
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -53,9 +55,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import NoReturn
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from ..errors import TablecastError
+from .blocks import NO_RECORDS, Run, joined, run_of
 from .originals import Rebuilt, line_break
 
 SNIFF_BYTES = 64 * 1024
@@ -65,8 +70,9 @@ MAX_COLUMNS = 16_384  # Excel's limit: wider is no table anyone reads, and costs
 
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 _SNIFF_RECORDS = 200
-# A quote means CSV quoting; the rest is what JSON escapes (bar line breaks and a tab delimiter)
-_NOT_PLAIN = ('"', "\\", *(chr(c) for c in range(32) if c not in (10, 13)))
+# A quote means CSV quoting, and JSON escapes a backslash; it escapes control characters too (bar
+# line breaks and a tab delimiter), which _plain_run counts in one numpy pass, not 30 scans
+_NOT_PLAIN = ('"', "\\")
 
 # csv's limit is process-wide; the parser is its only user, and 128 KiB (the default) is too
 # small for the long text cells real exports carry.
@@ -235,6 +241,20 @@ def workbook_kind(head: bytes, filename: str = "", binary: bool = False) -> str 
         return None
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     return _BY_EXTENSION.get(extension)
+
+
+_LF = ord("\n")
+
+
+def _kept_ranges(left_out: list[int], count: int) -> Iterator[tuple[int, int]]:
+    """The ranges of ``range(count)`` between the (ascending) numbers ``left_out``."""
+    start = 0
+    for i in left_out:
+        if i > start:
+            yield start, i
+        start = i + 1
+    if start < count:
+        yield start, count
 
 
 def _utf8_length(text: str) -> int:
@@ -429,7 +449,6 @@ class TableParser:
         self._reader: Iterator[list[str]] | None = None
         self._pending: _PendingRecord | None = None  # a record cut off by the end of a chunk
         self._lines_done = 0
-        self._not_plain: tuple[str, ...] = ()
         self._closed = False
         self.rebuilt = Rebuilt()  # how much of the file its records give back (see originals)
         self._decoder_in = 0  # bytes given to the decoder
@@ -440,22 +459,31 @@ class TableParser:
         self.csv_reader_chars = 0
 
     def feed(self, data: bytes) -> list[str]:
+        return self.feed_run(data).records()
+
+    def close(self) -> list[str]:
+        """End of file: the last records, or an error if there were none at all."""
+        return self.close_run().records()
+
+    def feed_run(self, data: bytes) -> Run:
+        """:meth:`feed`, the records as a run: what they are stored as, without a Python
+        string for each (see :meth:`_plain_run`)."""
         if self._closed:
             raise RuntimeError("feed() after close()")
         self.bytes_in += len(data)
         if self._head is not None:
             self._head += data
             if len(self._head) < self.sample_bytes:
-                return []
+                return NO_RECORDS
             # the sample is the file's first sample_bytes bytes, however they arrived
             rest = bytes(self._head[self.sample_bytes :])
             del self._head[self.sample_bytes :]
             records = self._records(self._start(final=False), final=False)
-            return records + self._records(self._decode(rest, final=False), final=False)
+            return joined([records, self._records(self._decode(rest, final=False), final=False)])
         return self._records(self._decode(data, final=False), final=False)
 
-    def close(self) -> list[str]:
-        """End of file: the last records, or an error if there were none at all."""
+    def close_run(self) -> Run:
+        """:meth:`close`, the records as a run."""
         if self._closed:
             raise RuntimeError("close() twice")
         text = self._start(final=True) if self._head is not None else self._decode(b"", True)
@@ -490,7 +518,6 @@ class TableParser:
         self.delimiter = self.options.delimiter or sniff_delimiter(sample, final)
         self._reader = csv.reader(self._feed, delimiter=self.delimiter, strict=False)
         self.rebuilt.delimiter = self.delimiter
-        self._not_plain = tuple(c for c in _NOT_PLAIN if c != self.delimiter)
         return sample
 
     def _decode(self, data: bytes, final: bool) -> str:
@@ -519,9 +546,9 @@ class TableParser:
                 self.rebuilt.stop()
         return text
 
-    def _records(self, text: str, final: bool) -> list[str]:
+    def _records(self, text: str, final: bool) -> Run:
         if not text and not final:  # (a chunk that ends inside a character)
-            return []
+            return NO_RECORDS
         text = self._carry + text
         self._carry = ""
         if not final:
@@ -532,9 +559,10 @@ class TableParser:
                 raise TablecastError("bad_table", "a line is too long to be a table row")
         plain = self._plain(text)
         self._blank_lines = 0
-        records = (
-            self._plain_records(plain) if plain is not None else self._csv_records(text, final)
-        )
+        records = self._plain_run(plain) if plain is not None else None
+        if records is None:
+            plain = None
+            records = run_of(self._csv_records(text, final))
         if self.rebuilt.going and text:
             self._follow_rebuilt(text, plain is not None and not self._blank_lines)
         return records
@@ -554,50 +582,100 @@ class TableParser:
 
     def _plain(self, text: str) -> str | None:
         """``text`` with LF line breaks, if the plain lane can take it: no record is in
-        progress, and it holds no quote, nothing JSON escapes and no line over a cell's limit."""
+        progress, and it holds no quote and nothing JSON escapes."""
         if not self.plain_lane or self._pending is not None:
             return None
-        if any(c in text for c in self._not_plain):
+        if any(c in text for c in _NOT_PLAIN):
             return None
         if "\r" in text:  # without quotes, CRLF and a lone CR end a line as LF does
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(text) > MAX_CELL_CHARS and max(map(len, text.split("\n"))) > MAX_CELL_CHARS:
-            return None  # csv.reader tells which cell is too long
         return text
 
-    def _plain_records(self, text: str) -> list[str]:
-        """Quote-free text: each line is a record, its delimiters replaced by ``","``."""
-        if text.endswith("\n"):
-            text = text[:-1]
-        lines = text.split("\n")
-        self._lines_done += len(lines)
+    def _plain_run(self, text: str) -> Run | None:
+        """Quote-free text: each line is a record, its delimiters replaced by ``","``. None if
+        it holds a control character (the CSV lane escapes it) or a line over a cell's limit
+        (csv.reader tells which cell).
+
+        The records are made and measured as one run of UTF-8 bytes: two ``replace`` calls
+        write them, and where each starts, and how wide it is, come from numpy over the
+        bytes, with no Python object per record (they are stored as they are)."""
+        if not text:
+            return NO_RECORDS
         delimiter = self.delimiter
         assert delimiter is not None
-        out = text.replace(delimiter, '","').split("\n")
-        # each delimiter became three characters: a record grew by two per cell after its first
-        grown = list(map(operator.sub, map(len, out), map(len, lines)))
-        # blank lines are left out (see _csv_records): only a line without a delimiter may be
-        # one, so that a table of several columns checks few lines, not each of them
-        blank = (
-            {i for i, size in enumerate(grown) if size == 0 and not lines[i].strip()}
-            if 0 in grown
-            else ()
-        )
-        self._blank_lines = len(blank)
+        lines = text.encode()
+        if not lines.endswith(b"\n"):  # (the file's last line)
+            lines += b"\n"
+        line_ends = np.flatnonzero(np.frombuffer(lines, np.uint8) == _LF)
+        # (a line's bytes are at least its characters: only a long one in bytes is counted)
+        if (
+            len(text) > MAX_CELL_CHARS
+            and np.diff(line_ends, prepend=-1).max() > MAX_CELL_CHARS
+            and max(map(len, text.split("\n"))) > MAX_CELL_CHARS
+        ):
+            return None
+        # each line break becomes '"]\n["', the last one without its '["'
+        records = lines.replace(delimiter.encode(), b'","').replace(b"\n", b'"]\n["')
+        data = b"".join((b'["', memoryview(records)[:-2]))
+        # A record is its line and 4 bytes ('["', '"]'), 2 more for each delimiter ('","')
+        count = len(line_ends)
+        delimiters = (len(data) - len(lines) - 4 * count) // 2
+        controls = count + (delimiters if delimiter == "\t" else 0)
+        if np.count_nonzero(np.frombuffer(lines, np.uint8) < 0x20) != controls:
+            return None  # a control character: JSON escapes it, as the CSV lane does
+        self._lines_done += count
+        ends: npt.NDArray[np.intp] | None = None
+        each, rest = divmod(delimiters, count)
+        if not rest:
+            # Most files' records are all as wide: then the n-th record ends n such growths
+            # after its line does. The records hold no line break but their ends, so if each
+            # of these is one, these are all of them: one look a record, not a pass.
+            step = 2 * each + 4
+            guess = line_ends + np.arange(step, step * (count + 1), step)
+            if np.all(np.frombuffer(data, np.uint8)[guess] == _LF):
+                ends = guess
+        if ends is None:
+            ends = np.flatnonzero(np.frombuffer(data, np.uint8) == _LF)
+        growth = ends - line_ends
+        growth[1:] -= growth[:-1].copy()
+        widths = growth // 2 - 1  # (a record's cells: its delimiters and one)
+        starts = np.concatenate(([0], ends + 1))
+        blank = self._blank(lines, line_ends, widths)
         if blank:
-            out = [record for i, record in enumerate(out) if i not in blank]
-            grown = [size for i, size in enumerate(grown) if i not in blank]
-        if not out:
-            return []
-        widest = max(grown) // 2 + 1
+            self._blank_lines = len(blank)
+            data = b"".join(data[starts[a] : starts[b]] for a, b in _kept_ranges(blank, len(ends)))
+            kept = np.ones(len(ends), bool)
+            kept[blank] = False
+            widths = widths[kept]
+            if not len(widths):
+                return NO_RECORDS
+            starts = np.concatenate(([0], np.cumsum(np.diff(starts)[kept])))
+        widest = int(widths.max())
         if widest > self.max_columns:
-            self._too_wide(self.record_count + grown.index(widest * 2 - 2), widest)
+            self._too_wide(self.record_count + int(widths.argmax()), widest)
         if self.first_width is None:
-            self.first_width = grown[0] // 2 + 1
-        self.ragged_records += len(grown) - grown.count(self.first_width * 2 - 2)
+            self.first_width = int(widths[0])
+        self.ragged_records += len(widths) - int(np.count_nonzero(widths == self.first_width))
         self.max_width = max(self.max_width, widest)
-        self.record_count += len(out)
-        return out
+        self.record_count += len(widths)
+        return Run(data, starts)
+
+    def _blank(
+        self, lines: bytes, line_ends: npt.NDArray[np.intp], widths: npt.NDArray[np.intp]
+    ) -> list[int]:
+        """The blank lines, left out (see _csv_records): only a line without a delimiter may
+        be one, so that a table of several columns checks few lines, not each of them."""
+        alone = np.flatnonzero(widths == 1)
+        if not len(alone):
+            return []
+        blank = []
+        ends = line_ends.tolist()
+        for i in alone.tolist():
+            line = lines[ends[i - 1] + 1 if i else 0 : ends[i]]
+            # (white space that is not ASCII is not a byte: such a line is read to tell)
+            if not line.strip(b" ") or (not line.isascii() and not line.decode().strip()):
+                blank.append(i)
+        return blank
 
     def _csv_records(self, text: str, final: bool) -> list[str]:
         pending = self._pending
