@@ -426,6 +426,7 @@ def _by_numbers(
     most of the cells."""
     reads = [leading_bytes, trailing_bytes]
     sample = cells.slice(0, SORT_SAMPLE).combine_chunks()
+    sample = pc.filter(sample, pc.greater(pc.binary_length(sample), 0))  # (no empty ones)
     if len(np.unique(leading_bytes(sample))) <= len(sample) // 2:  # begin alike: skip a pass
         reads.pop(0)
     for read in reads:
