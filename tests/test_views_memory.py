@@ -142,10 +142,10 @@ async def test_a_pass_over_a_mapped_columns_file_gives_its_pages_back(store, tmp
             (lambda v: views.rows(v, View(sort=2)), "2"),  # dates, repeating: by rank
             (lambda v: views.rows(v, View(sort=3)), "3"),  # distinct text
             (lambda v: views.rows(v, View(filters=((3, "w7"),))), "3"),
-            (lambda v: views.profile(v, View(), 3), "3"),
+            (lambda v: views.profile(v, View(), [3]), "3"),
             (lambda v: views.facet_counts(v, View(sort=0), 2, 10), "2"),
             (lambda v: views.facet_counts(v, View(q="w1"), 2, 10), "2"),  # of matches
-            (lambda v: views.profile(v, View(q="w2"), 1), "1"),
+            (lambda v: views.profile(v, View(q="w2"), [1]), "1"),
         ]
         for ask, _ in asked:  # the code each runs, loaded (pages of libraries are RssFile too)
             await ask(small)
@@ -187,7 +187,7 @@ async def test_a_profile_gives_back_each_batch_of_its_column_as_it_passes(
             batches = text.table.column(str(column)).num_chunks
             assert batches >= 4
             given_back.clear()
-            await views.profile(version, View(), column)
+            await views.profile(version, View(), [column])
             assert given_back.count(1) >= batches, (column, batches, given_back)
     finally:
         views.close()
@@ -357,7 +357,7 @@ async def test_facets_under_a_search_take_their_cells_a_batch_at_a_time(
         assert column.num_chunks >= 3
         with arrow_counted() as counted:
             facets = await views.facet_counts(version, View(q="w19"), 2, 10)
-            profile = (await views.profile(version, View(q="w19"), 2))[0]
+            profile = (await views.profile(version, View(q="w19"), [2]))[0]
         assert facets["total_number"] == profile["count"] == 11_111
         assert counted.max_memory() < column.nbytes // 4, (counted.max_memory(), column.nbytes)
     finally:

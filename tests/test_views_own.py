@@ -316,7 +316,7 @@ async def test_column_profiles_wait_behind_every_page_asked_after_them(hub, gate
     gate.close()
     held = asyncio.ensure_future(views.rows(version, View(q=f"{HELD}0")))
     await gate.held()
-    strips = asyncio.ensure_future(views.profile(version, View(), None))
+    strips = asyncio.ensure_future(views.profile(version, View(), range(version.meta.width)))
     await settle()
     sort = asyncio.ensure_future(views.rows(version, View(sort=1)))
     await settle()

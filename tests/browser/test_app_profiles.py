@@ -189,6 +189,38 @@ async def test_two_hundred_columns_get_a_strip_each_and_a_page_turn_keeps_the_he
     await expect(page.locator('#table svg.strip[data-kind="top"]')).to_have_count(200)
 
 
+async def test_a_wide_tables_strips_come_a_range_of_columns_at_a_time_as_they_come_in_sight(
+    server, open_page, tmp_path
+):
+    """The server profiles 200 columns a request: the strips of a table of 450 are asked for
+    the first 200, then for each further range once scrolled to (or once a column menu of it
+    opens), and none twice."""
+    page = await open_page(f"{server.url}/parser/")
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/columns" in request.url else None
+    )
+    await upload(page, write(tmp_path / "wider.tsv", table(20, cols=450)))
+    await expect(page.locator("#range")).to_have_text("Rows 1–20 of 20", timeout=30_000)
+    strips = page.locator('#table svg.strip[data-kind="top"]')
+    await expect(strips).to_have_count(200)
+    await expect(strip(page, 449)).not_to_have_attribute("data-kind", "top")
+    await page.evaluate("document.getElementById('table-wrap').scrollLeft = 1e9")
+    await expect(strip(page, 449)).to_have_attribute("data-kind", "top")
+    await expect(strips).to_have_count(250)  # 400-449 only: 200-399 are not in sight
+    await page.get_by_role("button", name="Column menu: c300").click()  # (scrolled to)
+    await expect(menu(page)).to_be_visible()
+    await expect(strips).to_have_count(450)
+    await expect(menu(page).locator("dl dd").first).to_have_text("text")
+    await page.keyboard.press("Escape")
+    await page.evaluate("document.getElementById('table-wrap').scrollLeft = 0")
+    await page.evaluate("document.getElementById('table-wrap').scrollLeft = 1e9")
+    await expect(strips).to_have_count(450)
+    ranges = sorted(re.sub(r".*[?&]from=(\d+).*", r"\1", url) if "from=" in url else "0"
+                    for url in asked)  # fmt: skip
+    assert ranges == ["0", "200", "400"], asked
+
+
 async def test_on_a_phone_the_column_menu_is_a_sheet_within_the_screen(server, open_page, tmp_path):
     page = await open_page(f"{server.url}/parser/", viewport={"width": 375, "height": 700})
     await upload(page, write(tmp_path / "people.tsv", PEOPLE))

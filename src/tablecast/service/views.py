@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -713,15 +713,14 @@ class Views:
     # Column profiles and facet counts (see tablecast.table.profiles)
 
     async def profile(
-        self, version: Version, view: View, column: int | None
+        self, version: Version, view: View, columns: Sequence[int]
     ) -> list[dict[str, Any]]:
-        """The profile of column ``column`` (None: of each column) over the rows the view
-        shows, whatever their order, each column a piece of work after every page's (SUMMARY).
-        ``version`` as the view reads it (View.on)."""
+        """The profiles of ``columns`` over the rows the view shows, whatever their order, each
+        column a piece of work after every page's (SUMMARY). ``version`` as the view reads it
+        (View.on)."""
         view.check(version)
         asker = Demand(SUMMARY, version.document_id, self.scheduler)
         unsorted = _unsorted(view)
-        columns = range(version.meta.width) if column is None else (column,)
         return list(
             await asyncio.gather(*(self._profile(version, unsorted, n, asker) for n in columns))
         )

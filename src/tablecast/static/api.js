@@ -65,12 +65,16 @@ export async function restoreVersion(documentId, version, editKey) {
   return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
 }
 
-// The profile of every column under a view (the rows it shows; its sort is no matter).
+// The profiles of the columns under a view (the rows it shows; its sort is no matter), from
+// column `from` on, as many as the server profiles at a time (PROFILED_COLUMNS).
 // `signal` aborts it (another view's are wanted now).
-export async function fetchProfiles(documentId, version, view, signal = undefined) {
+export async function fetchProfiles(documentId, version, view, from = 0, signal = undefined) {
   const params = viewQuery({ ...view, sort: null }, version);
+  if (from) params.set("from", String(from));
   return json(await fetch(`${documentPath(documentId)}/columns?${params}`, { signal }));
 }
+
+export const PROFILED_COLUMNS = 200; // a request's columns at most (web/api.py ColumnsApi)
 
 // A column's values under a view without that column's own facets, most frequent first.
 export async function fetchFacetValues(documentId, version, view, column, limit) {

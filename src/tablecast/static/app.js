@@ -295,6 +295,7 @@ function start() {
     closeMenu,
     menuColumn: () => (state.menu ? state.menu.column : null),
     moreValues: profiles.moreValues,
+    columnsInSight: profiles.columnsInSight,
     toggleFacet: (column, value) => changeView(withFacet(currentView(), column, value)),
     clearFacets: () => changeView(withoutFacets()),
     setType,

@@ -22,7 +22,7 @@ function isTyping(target) {
 //   browseAlone(), toggleVersions(), olderVersions(), openVersion(n), restoreVersion(n),
 //   backToLive(), mayUpload(), openMenu(column), closeMenu(returnFocus), menuColumn(),
 //   moreValues(), toggleFacet(column, value), clearFacets(), setType(column, type),
-//   sortColumn(column, order) }
+//   sortColumn(column, order), columnsInSight() }
 export function bindControls(app) {
   $("file").addEventListener("change", () => {
     app.upload($("file").files[0]);
@@ -37,6 +37,20 @@ export function bindControls(app) {
   bindPager(app);
   bindViewBar(app);
   bindTable(app);
+  // a wide table's profiles are asked for a range of columns at a time, as they come in sight
+  let scrolled = false;
+  $("table-wrap").addEventListener(
+    "scroll",
+    () => {
+      if (scrolled) return;
+      scrolled = true;
+      requestAnimationFrame(() => {
+        scrolled = false;
+        app.columnsInSight();
+      });
+    },
+    { passive: true },
+  );
   bindColumnMenu(app);
   bindFacets(app);
   bindVersions(app);

@@ -27,9 +27,10 @@ export const state = {
   // page fetched; `next` is the `before` of the page after it (null: version 1 is listed).
   listing: null,
   // The column profiles of the table shown: `key` says for which version and rows they are
-  // (see model.profileKey), `asked` for which the last were asked; `columns` is null until
-  // they come (or when they could not be had).
-  profiles: { asked: null, key: null, columns: null, total: null },
+  // (see model.profileKey), `asked` for which the last were asked, `ranges` the first column
+  // of each range of columns asked for them (a wide table's come a range at a time, as they
+  // are scrolled to); `columns` is null until they come (or when they could not be had).
+  profiles: { asked: null, key: null, columns: null, total: null, ranges: new Set() },
   // The column menu open: which column, how many facet values it asks for, and the last
   // answer (`values`, for the rows of `key`); null while closed.
   menu: null,
@@ -214,20 +215,30 @@ export function shownPage() {
   return state.old ? state.old.page : state.page;
 }
 
-// Profiles asked for the rows `key` names: the strips shown stay until they come.
-export function profilesAsked(key) {
-  state.profiles = { ...state.profiles, asked: key };
+// Profiles asked for the rows `key` names, from column `from` on: the strips shown stay until
+// the first range comes.
+export function profilesAsked(key, from = 0) {
+  const ranges = state.profiles.asked === key ? state.profiles.ranges : new Set();
+  state.profiles = { ...state.profiles, asked: key, ranges: new Set([...ranges, from]) };
 }
 
-// Only the answer for the rows asked for last is kept.
-export function profilesArrived(key, answer) {
-  if (state.profiles.asked !== key) return false;
-  state.profiles = {
-    asked: key,
-    key,
-    columns: answer ? answer.columns : null,
-    total: answer ? answer.total_number : null,
-  };
+// Only answers for the rows asked for last are kept: in place of those of other rows, beside
+// the other ranges' of the same rows (in whichever order they come). A range that could not
+// be had is asked for again when it is next in sight.
+export function profilesArrived(key, answer, from = 0) {
+  const profiles = state.profiles;
+  if (profiles.asked !== key) return false;
+  const kept = profiles.key === key && profiles.columns ? profiles.columns : [];
+  let columns = kept.length ? kept : null;
+  const ranges = new Set(profiles.ranges);
+  if (answer) {
+    const fresh = new Set(answer.columns.map((profile) => profile.column));
+    columns = [...kept.filter((profile) => !fresh.has(profile.column)), ...answer.columns];
+  } else {
+    ranges.delete(from);
+  }
+  const total = answer ? answer.total_number : profiles.total;
+  state.profiles = { ...profiles, key, columns, total, ranges };
   return true;
 }
 

@@ -252,7 +252,12 @@ def requested_column(text: str) -> int:
 class ColumnsApi(ApiHandler):
     """``GET /parser/api/docs/{id}/columns`` and ``.../columns/{n}``: each column's profile (or
     column n's) over the rows the view shows (``version=V`` and the view's parameters, see
-    tablecast.table.view; a sort changes nothing). See docs/protocol.md, *Column profiles*."""
+    tablecast.table.view; a sort changes nothing). Of a wide table, LIMIT columns at a time
+    from ``from=F`` on (``limit=L`` fewer): a profile is a pass over a column, and the 16,384
+    columns a table may have took 34 s of the views thread for one request. See
+    docs/protocol.md, *Column profiles*."""
+
+    LIMIT = 200  # columns profiled by a request at most
 
     async def get(self, document_id: str, column: str | None = None) -> None:
         try:
@@ -262,20 +267,20 @@ class ColumnsApi(ApiHandler):
             width = version.meta.width if version is not None else 0
             if number is not None and number >= width:
                 raise TablecastError("bad_option", f"the table has no column {number}")
-            found = (
-                await self.services.pages.views.profile(version, view, number)
-                if version is not None
-                else []
-            )
+            first, limit = self._range()
+            if first and first >= width:
+                raise TablecastError("bad_option", f"the table has no column {first}")
+            last = min(first + limit, width)
+            columns = range(first, last) if number is None else range(number, number + 1)
+            views = self.services.pages.views
+            found = await views.profile(version, view, columns) if version is not None else []
         except TablecastError as err:
             self.fail(err)
             return
         names = version.column_names if version is not None else []
         described = [
             {"column": n, "name": names[n], **found_one}
-            for n, found_one in zip(
-                range(width) if number is None else [number], found, strict=True
-            )
+            for n, found_one in zip(columns, found, strict=True)
         ]
         answer: dict[str, Any] = {
             "id": document.id,
@@ -283,10 +288,22 @@ class ColumnsApi(ApiHandler):
             "total_number": described[0]["count"] if described else 0,
         }
         if number is None:
+            answer["width"] = width
             answer["columns"] = described
+            # the first column of the next request, if there are more
+            answer["next"] = last if last < width else None
         else:
             answer["column"] = described[0]
         self.write_json(answer)
+
+    def _range(self) -> tuple[int, int]:
+        first = self.get_query_argument("from", None, strip=False)
+        limit = self.get_query_argument("limit", None, strip=False)
+        if first and not ascii_number(first, 6):
+            raise TablecastError("bad_option", "from must be a column's number (0 is the first)")
+        if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.LIMIT):
+            raise TablecastError("bad_option", f"limit must be a number from 1 to {self.LIMIT}")
+        return int(first) if first else 0, int(limit) if limit else self.LIMIT
 
 
 class FacetsApi(ApiHandler):
