@@ -331,11 +331,35 @@ describe("state", () => {
     assert.equal(change.profilesArrived("a", { columns: [CITY], total_number: 1 }), false);
     assert.equal(state.profiles.columns, null);
     assert.equal(change.profilesArrived("b", { columns: [CITY], total_number: 812 }), true);
-    assert.deepEqual(state.profiles, { asked: "b", key: "b", columns: [CITY], total: 812 });
+    assert.deepEqual(state.profiles, {
+      asked: "b",
+      key: "b",
+      columns: [CITY],
+      total: 812,
+      ranges: new Set([0]),
+    });
     change.profilesAsked("c"); // the strips of "b" stay until "c" comes
     assert.equal(state.profiles.key, "b");
+    assert.deepEqual(state.profiles.ranges, new Set([0])); // (c's: b's are no more)
     assert.equal(change.profilesArrived("c", null), true); // could not be had: no strips
     assert.equal(state.profiles.columns, null);
+  });
+
+  test("a wide table's ranges of profiles are kept together, whichever comes first", () => {
+    const at = (column) => ({ ...CITY, column });
+    change.profilesAsked("w");
+    change.profilesAsked("w", 200);
+    change.profilesAsked("w", 400);
+    assert.deepEqual(state.profiles.ranges, new Set([0, 200, 400]));
+    assert.equal(change.profilesArrived("w", { columns: [at(200)], total_number: 9 }, 200), true);
+    assert.equal(change.profilesArrived("w", { columns: [at(0)], total_number: 9 }, 0), true);
+    assert.equal(change.profilesArrived("w", null, 400), true); // asked again when in sight
+    assert.deepEqual(state.profiles.columns.map((p) => p.column).sort(), [0, 200]);
+    assert.deepEqual(state.profiles.ranges, new Set([0, 200]));
+    change.profilesAsked("v"); // other rows: a late range of w's is not theirs
+    assert.equal(change.profilesArrived("w", { columns: [at(400)], total_number: 9 }, 400), false);
+    assert.equal(change.profilesArrived("v", { columns: [at(0)], total_number: 3 }), true);
+    assert.deepEqual(state.profiles.columns, [at(0)]);
   });
 
   test("the menu's values: more asked four times as many up to 1000; a closed menu's ignored", () => {
