@@ -233,6 +233,43 @@ async def test_an_export_of_a_sorted_view_reads_the_records_from_their_file(
         views.close()
 
 
+async def test_a_views_many_rows_are_kept_in_a_mapped_file_not_the_heap(
+    store, tmp_path, monkeypatch
+):
+    """A 13.7M-row version's order (55 MB) was kept in the heap beside the next sort's work:
+    the 1 GB run peaked at 515 MiB of RSS. Rows of a view from SPILL_BYTES on are kept in a
+    file of the node's cache, mapped, and the file removed at once (nothing to tidy); where
+    the node keeps no files, or the file cannot be written, in the heap as before."""
+    monkeypatch.setattr(views_module, "SPILL_BYTES", 1 << 12, raising=False)
+    version = store_table(store, 4, 20_000)
+    sort, search = View(sort=1, descending=True), View(q="w1")
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    heap = Views(store, memory=10**9)
+    try:
+        kept = await views.rows(version, sort)
+        assert isinstance(kept, np.memmap) and not kept.flags.writeable
+        assert np.array_equal(kept, await heap.rows(version, sort))
+        assert not isinstance(await heap.rows(version, sort), np.memmap)
+        found = await views.rows(version, search)
+        assert isinstance(found, np.memmap) and np.array_equal(
+            found, await heap.rows(version, search)
+        )
+        small = await views.rows(version, View(q="w19999"))  # (a few rows: in the heap)
+        assert not isinstance(small, np.memmap) and len(small)
+        both = await views.rows(version, View(sort=1, q="w1"))
+        assert np.array_equal(both, await heap.rows(version, View(sort=1, q="w1")))
+        folder = tmp_path / "columns" / version.document_id
+        assert not [path.name for path in folder.iterdir() if "rows" in path.name]
+        # a file that cannot be written (its folder is a file here; a full disk likewise)
+        (tmp_path / "a-file").write_bytes(b"")
+        monkeypatch.setattr(views_module, "_temporary", lambda path: tmp_path / "a-file" / "x")
+        other = await views.rows(version, View(sort=2))
+        assert not isinstance(other, np.memmap) and len(other) == 20_000
+    finally:
+        views.close()
+        heap.close()
+
+
 async def test_where_records_start_is_read_a_piece_at_a_time_four_bytes_a_record(
     store, tmp_path, monkeypatch
 ):
