@@ -925,8 +925,9 @@ def _given_back(rows: Array) -> None:
     to end, and those pages (55 MB of a 13.7M-row one) stayed in its RSS."""
     mapping: Any = rows
     while mapping is not None and not isinstance(mapping, mmap.mmap):
-        # an array's base: the array it is a slice of, or the memoryview of the mapping
-        mapping = mapping.obj if isinstance(mapping, memoryview) else mapping.base
+        # an array's base: the array it is a slice of, the memoryview of the mapping, or
+        # what else holds its memory (Arrow's buffer of a column read without a copy)
+        mapping = mapping.obj if isinstance(mapping, memoryview) else getattr(mapping, "base", None)
     if mapping is None or mapping.closed or not rows.flags.c_contiguous:
         return
     # (madvise takes whole pages: a neighbouring slice's page given back is read in again)
