@@ -24,6 +24,7 @@ download of the whole version sorted (its records picked from all over it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -181,6 +182,11 @@ def _viewer(
                 if message["type"] == "error":
                     raise RuntimeError(message)
             stop.wait(pause)
+        # what came while it paused, before the stop: the new version's page may be among it
+        # (under load, the views of a small upload can all be answered within one pause)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                handle(orjson.loads(ws.recv(timeout=1)))
     out.append({"pages": pages, "events": events, "timeouts": timeouts})
 
 
