@@ -57,6 +57,7 @@ from ..table.columns import (
     Counts,
     TableText,
     column_counts,
+    give_back,
     kinds_of,
     merged_counts,
     piece_counts,
@@ -930,10 +931,8 @@ def _given_back(rows: Array) -> None:
         mapping = mapping.obj if isinstance(mapping, memoryview) else getattr(mapping, "base", None)
     if mapping is None or mapping.closed or not rows.flags.c_contiguous:
         return
-    # (madvise takes whole pages: a neighbouring slice's page given back is read in again)
-    start = rows.ctypes.data - pa.py_buffer(mapping).address
-    aligned = start - start % mmap.PAGESIZE
-    mapping.madvise(mmap.MADV_DONTNEED, aligned, start + rows.nbytes - aligned)
+    # (whole pages: a neighbouring slice's page given back is read in again)
+    give_back(mapping, rows.ctypes.data, rows.nbytes)
 
 
 def _unsorted(view: View) -> View:

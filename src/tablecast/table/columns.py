@@ -152,6 +152,17 @@ def finished(pieces: Iterator[T | None]) -> T:
     raise ValueError("the work ended without a result")
 
 
+def give_back(mapping: mmap.mmap, address: int, size: int) -> None:
+    """This process's pages of the ``size`` bytes at ``address`` given back, if they lie in
+    ``mapping`` (a shared, read-only mapping of a file: the data stays in the OS's page
+    cache, and a later read faults it in again)."""
+    start = address - pa.py_buffer(mapping).address
+    if 0 <= start < len(mapping):
+        aligned = start - start % mmap.PAGESIZE  # (madvise takes whole pages)
+        end = min(start + size, len(mapping))
+        mapping.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+
+
 @dataclass(eq=False)
 class TableText:
     """Every record of a version as Arrow columns: row ``i`` is record ``i``."""
@@ -175,14 +186,10 @@ class TableText:
         if arrays is None:
             mapping.madvise(mmap.MADV_DONTNEED)
             return
-        base, size = pa.py_buffer(mapping).address, len(mapping)
         for array in arrays:
             for buffer in array.buffers():
-                start = -1 if buffer is None else buffer.address - base
-                if 0 <= start < size:
-                    aligned = start - start % mmap.PAGESIZE  # (madvise takes whole pages)
-                    end = min(start + buffer.size, size)
-                    mapping.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+                if buffer is not None:
+                    give_back(mapping, buffer.address, buffer.size)
 
     @classmethod
     def build(cls, blocks: Sequence[bytes], width: int | None = None) -> TableText:
