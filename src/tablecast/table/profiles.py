@@ -526,32 +526,22 @@ def _nulls_as_empty(counted: pa.StructArray) -> pa.StructArray:
 
 def _parts(cells: pa.ChunkedArray, parts: int, passed: Passing) -> list[npt.NDArray[np.uint16]]:
     """Which of ``parts`` parts each cell's value falls in (per chunk), from its length and
-    four of its bytes, mixed: equal values always in the same part, and distinct ones spread
+    its first and last 8 bytes (see leading_bytes), mixed: equal values always in the same
+    part (a cell past a short record's end with the empty ones), and distinct ones spread
     about evenly unless they share those bytes (a skewed column only costs what one table of
     every value would)."""
     found = []
     for chunk in cells.chunks:
-        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
-        buffers = chunk.buffers()
-        ends = np.frombuffer(buffers[1], np.int64 if wide else np.int32)
-        offsets = ends[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64)
-        data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0)
-        data = data if len(data) else np.zeros(1, np.uint8)
-        starts, lengths = offsets[:-1], np.diff(offsets)
-        some = lengths > 0
-
-        def byte(at: Array, some: Any = some, data: Any = data) -> Any:
-            return np.where(some, data[np.where(some, at, 0)], 0).astype(np.uint64)
-
-        key = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        for at, factor in (
-            (starts, 0x100000001B3),
-            (starts + lengths - 1, 0xC2B2AE3D27D4EB4F),
-            (starts + lengths // 2, 0x165667B19E3779F9),
-            (starts + lengths // 3, 0x27D4EB2F165667C5),
+        lengths = pc.fill_null(pc.binary_length(chunk), 0).to_numpy().astype(np.uint64)
+        key = lengths * np.uint64(0x9E3779B97F4A7C15)
+        for bytes_, factor in (
+            (leading_bytes(chunk), 0x100000001B3),
+            (trailing_bytes(chunk), 0xC2B2AE3D27D4EB4F),
         ):
-            key ^= byte(at) * np.uint64(factor)
+            key ^= bytes_ * np.uint64(factor)
             key ^= key >> np.uint64(31)
+        key *= np.uint64(0x165667B19E3779F9)
+        key ^= key >> np.uint64(29)
         found.append((key % np.uint64(parts)).astype(np.uint16))
         passed([chunk])
     return found
