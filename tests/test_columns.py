@@ -115,34 +115,49 @@ def test_cells_are_read_exactly_as_written_whatever_commas_quotes_and_brackets_t
         expected = [r[number] if number < len(r) else None for r in records]
         assert text.column(number).to_pylist() == expected
     plain = [all("\\" not in orjson.dumps(c).decode() for c in r) for r in records]
-    assert held(text)["search"] == [
-        columns.SEPARATOR.join(r).lower() if kept else ""
-        for r, kept in zip(records, plain, strict=True)
+    searched = held(text)["search"]  # (a record read apart: empty cells in its line)
+    assert [t for t, kept in zip(searched, plain, strict=True) if kept] == [
+        search_text(r) for r, kept in zip(records, plain, strict=True) if kept
     ]
+    assert {t for t, kept in zip(searched, plain, strict=True) if not kept} == {',"",\n'}
     assert held(text)["escaped"] == [
         not kept or len(r) < 3 for r, kept in zip(records, plain, strict=True)
     ]
     assert text.search(",", 1).tolist() == [1, 2, 7, 8]
+    # what a line's text holds besides its cells is never found: a quote, a comma beside one
+    assert text.search('"', 0).tolist() == [2, 3, 4]
+    assert text.search('","', 0).tolist() == [2]
+    assert text.search(',"', 0).tolist() == [2]
+    assert text.search("b,", 0).tolist() == []
+    assert text.search("\n", 0).tolist() == [3, 8]
+    assert text.search("x,y", 0).tolist() == [2]
+
+
+def search_text(cells: list[str]) -> str:
+    """A plain record's search text: its line as stored, brackets made commas, lower-cased."""
+    return "," + orjson.dumps(cells).decode()[1:-1].lower() + ",\n"
 
 
 def test_the_search_column_is_lower_cased_as_python_lower_cases():
     """Arrow's utf8_lower is not str.lower (``İ`` is ``i̇`` in Python, a final sigma ``ς``), and
     a search lower-cases its needle in Python (see TableText.search). A record set apart (its
-    control character) has no search text."""
+    control character) has none of its cells in its search text."""
     records = [
         ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
         ["ÄÖÜ", "Σ", "MiXeD ascii"],
         ["A\u0001B", "é", "ΣΑΣ"],
-        ["Ä\u001fΣ", "ΑΣ", "plain"],  # (a column's cells are lower-cased joined by 0x1f)
+        ["Ä\u001fΣ", "ΑΣ", "plain"],
         ["ΣΣ", "ΑΣ Β", "Ωmega"],
     ]
     text = text_of(records)
     assert held(text)["search"] == [
-        "" if i in (2, 3) else "\u001f".join(r).lower() for i, r in enumerate(records)
+        ',"",\n' if i in (2, 3) else search_text(r) for i, r in enumerate(records)
     ]
     assert text.column(0).to_pylist() == [r[0] for r in records]
-    assert held(text)["search"][0] == "οδος\u001fi̇stanbul\u001fkelvin"
+    assert held(text)["search"][0] == ',"οδος","i̇stanbul","kelvin",\n'
     assert text.search("οδος", 0).tolist() == [0]
+    assert text.search("ς", 0).tolist() == [0, 4]  # (a final sigma, in a cell of a line)
+    assert text.search("σς", 0).tolist() == [4]
 
 
 async def test_a_wide_tables_columns_go_through_their_file(store, tmp_path):

@@ -83,7 +83,7 @@ COLUMNS_SUFFIX = ".arrow"
 TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
 # In every cache file's name: a change to what the files hold, or to the rules their counts
 # follow, takes a new one, so that files made by an older tablecast are made again, not read
-CACHE_FORMAT = "c2"
+CACHE_FORMAT = "c3"  # c3: the search column is each line as stored
 # A version's columns are made and written this many bytes of its blocks at a time, each piece
 # let go once in the file: what making them holds is about one piece, whatever the version's
 # size (some 35-50 MiB at the peak for 4 MiB of blocks, on the one views thread: a node's, not

@@ -5,13 +5,12 @@ keeps them is tablecast.service.views's).
 A :class:`TableText` is an Arrow table of every record of a version (record ``i`` is row ``i``,
 the header too, as pages number them): one string column per column of the widest record
 (a shorter record's missing cells are null), cells exactly as written, and a ``search``
-column: each record's cells lower-cased and joined by the unit separator (0x1f), what a search
-scans at once. Typed values are derived from the cells when a sort asks (see :func:`numbers`),
-never stored in their place.
+column: each record's line as stored, lower-cased, what a search scans at once. Typed values
+are derived from the cells when a sort asks (see :func:`numbers`), never stored in their place.
 
 It is made from the stored blocks without parsing a record in Python: a block line is
 ``["cell","cell",...]``, JSON escapes quotes and every control character, so outside the lines
-holding a backslash every quote opens or closes a cell and 0x1f occurs nowhere. Arrow's CSV
+holding a backslash every quote opens or closes a cell. Arrow's CSV
 reader reads those lines, in C, as string columns (see table_of); the few lines holding a
 backslash (escaped quotes, control characters) and ragged records are parsed apart (orjson)
 and put in their place.
@@ -27,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import product, repeat
@@ -101,8 +101,10 @@ _MISSING = pa.array(MISSING)
 _CASED_MISSING = pa.array(
     sorted({"".join(cased) for marker in MISSING for cased in product(*map(_both_cases, marker))})
 )
-SEPARATOR = "\x1f"  # between a record's cells in the search column (never in a plain line)
 SEARCH = "search"  # the search column's name; cell columns are named by their number
+# What no cell of a plain record (one whose line holds no backslash) holds: a JSON string
+# escapes a quote, a backslash and every control character with a backslash.
+_NEVER_PLAIN = re.compile(r'["\\\x00-\x1f]')
 
 # What each kind of cell is, read from its lower-cased text (see classify)
 _INTEGER = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)$"
@@ -251,9 +253,13 @@ class TableText:
         """Records from ``first`` on with a cell (or cell ``column``) containing ``needle``,
         case-insensitively, in order (as ROWS)."""
         needle = needle.lower()
-        if column is None and SEPARATOR not in needle:
+        if column is None and _NEVER_PLAIN.search(needle):  # only a record read apart can
+            rows = np.zeros(0, dtype=ROWS)
+        elif column is None and needle != ",":
+            # (any other needle that matches a line's text matches inside one cell: a comma
+            # between cells is between quotes, and a needle quoted is never plain)
             rows = self._matching([SEARCH], first, lambda c: contains(c[0], needle))
-        else:  # in the search column it would match across cells: cell by cell
+        else:  # cell by cell: a lone comma is also each line's between its cells
             numbers = list(range(self.width)) if column is None else [column]
 
             def match(cells: list[pa.Array]) -> Any:
@@ -341,7 +347,9 @@ class TableText:
             count = min(step, self.record_count - lo)
             plain = pc.invert(escaped.slice(lo, count))
             lines = pc.filter(text.slice(lo, count), plain).combine_chunks()
-            split = pc.split_pattern(lines, SEPARATOR)
+            # each line's text is ,"a","b",\n (see _search_text): the cells between ","
+            inside = pc.binary_slice(lines.view(pa.large_binary()), 2, -3)
+            split = pc.split_pattern(inside.view(pa.large_string()), '","')
             cells = split.flatten()
             sizes = np.asarray(pc.list_value_length(split).to_numpy(), dtype=np.int64)
             starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
@@ -743,20 +751,20 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
 
     Arrow's CSV reader reads the lines as they are, a comma-delimited record of quoted cells
     each, once each line's brackets are made commas (an empty field before and after its
-    cells: see _bracketed). The search column is joined from the cell columns, lower-cased.
-    It is done PIECE_BYTES of blocks at a time: each step a C call that lets go of the GIL or
-    a short one holding it, so that the event loop is not kept waiting while a version's
-    columns are made on the views thread."""
-    texts: list[tuple[bytearray, int]] = []  # each piece's, and its lines
+    cells: see _bracketed). The search column is the lines themselves, lower-cased (see
+    _search_text). It is done PIECE_BYTES of blocks at a time: each step a C call that lets go
+    of the GIL or a short one holding it, so that the event loop is not kept waiting while a
+    version's columns are made on the views thread."""
+    texts: list[tuple[bytearray, Array]] = []  # each piece's, and its line breaks
     parsed: dict[int, list[str]] = {}
     line = 0  # the first line of the piece
     for piece in _pieces(blocks):
-        text = bytearray(b"\n").join(piece)
+        text = bytearray(b"\n").join([*piece, b""])  # each line followed by its break
         if b"\\" in text:  # each such line made empty cells here, put in its place after
             text = _set_apart(text, line, parsed, width or 1)
-        lines = _bracketed(text)
-        line += lines
-        texts.append((text, lines))
+        breaks = _bracketed(text)
+        line += len(breaks)
+        texts.append((text, breaks))
     if not texts:
         return _table([], pa.array([], pa.large_string()), pa.array([], pa.bool_()))
     count = line
@@ -764,24 +772,23 @@ def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
         width = max(max(map(len, parsed.values()), default=1), *(_widest(t) for t, _ in texts))
     width = max(width, 1)
     chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    search: list[pa.Array] = []
     ragged: dict[int, list[str]] = {}
     line = 0
-    for text, lines in texts:
+    while texts:
+        text, breaks = texts.pop(0)
         for number, cells in enumerate(_read(text, width, line, ragged)):
             chunks[number] += cells.chunks
-        line += lines
+        search.append(_search_text(text, breaks))  # (the reader copied the cells)
+        line += len(breaks)
+        del text
     columns = [pa.chunked_array(cells, pa.string()) for cells in chunks]
     apart = np.zeros(count, dtype=bool)
     apart[list(parsed)] = True
     apart[list(ragged)] = True
     if parsed or ragged:
         columns = _patched(columns, count, parsed, ragged)
-    search = _search(columns, all(text.isascii() for text, _ in texts))
-    if parsed:  # no search text: a search reads their cells (see TableText.escaped)
-        set_apart = np.zeros(count, dtype=bool)
-        set_apart[list(parsed)] = True
-        search = pc.if_else(pa.array(set_apart), pa.scalar("", pa.large_string()), search)
-    return _table(columns, search, pa.array(apart))
+    return _table(columns, pa.chunked_array(search, pa.large_string()), pa.array(apart))
 
 
 def piece_counts(table: pa.Table, first: int, width: int) -> Counts:
@@ -833,9 +840,11 @@ def _pieces(blocks: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
 
 
 def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]], width: int) -> bytearray:
-    """The text with each line holding a backslash made ``width`` empty cells (which the CSV
-    reader reads as any line: a file quoting most of its cells escapes most lines), its cells
-    parsed into ``parsed`` by line number (the text's first line is line ``first``)."""
+    """The text (each line followed by its break) with each line holding a backslash made
+    ``width`` empty cells (which the CSV reader reads as any line: a file quoting most of its
+    cells escapes most lines; no needle finds a cell in their search text, see
+    TableText.search), its cells parsed into ``parsed`` by line number (the text's first line
+    is line ``first``)."""
     empty = b"[" + b",".join([b'""'] * width) + b"]"
     lines = _line_starts(text)
     positions = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 92)
@@ -851,14 +860,36 @@ def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]], width:
     return bytearray().join(pieces)
 
 
-def _bracketed(text: bytearray) -> int:
+def _bracketed(text: bytearray) -> Array:
     """Each line's ``[`` and ``]`` made a comma, in place: ``,"a","b",``, what the CSV reader
     reads as an empty field, the cells, an empty field (cells hold no raw line break, nor, on
-    a line without a backslash, a quote: every quote is a cell's first or last). The lines."""
+    a line without a backslash, a quote: every quote is a cell's first or last). Each line is
+    followed by its break; where each is."""
     data = np.frombuffer(text, dtype=np.uint8)
     breaks = np.flatnonzero(data == 10)
-    data[breaks - 1] = data[breaks + 1] = data[0] = data[-1] = ord(",")
-    return len(breaks) + 1
+    data[breaks - 1] = data[breaks[:-1] + 1] = data[0] = ord(",")
+    return breaks
+
+
+def _search_text(text: bytearray, breaks: Array) -> pa.Array:
+    """Each line of the bracketed text (see _bracketed), lower-cased, with its break: a
+    search finds a needle in a line's text where a cell holds it (see TableText.search).
+    Lower-cased as Python does (str.lower: ``İ`` is ``i̇``, a final ``Σ`` ``ς``), which
+    Arrow's utf8_lower does not; a cell's case does not depend on its neighbours': a quote,
+    between them, is neither cased nor case-ignorable. (Some 45 ms a million ASCII records,
+    where joining their cells lower-cased took 150.)"""
+    lowered: pa.Buffer
+    if text.isascii():  # in Arrow's memory pool, which keeps its pages for the next piece
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(text)], dtype=np.int64)), pa.py_buffer(text)
+        )
+        lowered = pc.ascii_lower(whole).buffers()[2]
+    else:  # (a character's lower case may be longer)
+        lowered = pa.py_buffer(text.decode().lower().encode())
+        breaks = np.flatnonzero(np.frombuffer(lowered, dtype=np.uint8) == 10)
+    offsets = np.zeros(len(breaks) + 1, dtype=np.int64)
+    offsets[1:] = breaks + 1
+    return pa.LargeStringArray.from_buffers(len(breaks), pa.py_buffer(offsets), lowered)
 
 
 def _table(columns: list[Any], search: Any, escaped: Any) -> pa.Table:
@@ -867,7 +898,8 @@ def _table(columns: list[Any], search: Any, escaped: Any) -> pa.Table:
 
 
 def _line_starts(text: bytes | bytearray) -> Array:
-    """Where each line starts, then where one after the last would."""
+    """Where each line starts, then where one after the last would (each line followed by its
+    break: where a line after the last break would start, and one past it)."""
     newlines = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10)
     return np.concatenate(([0], newlines + 1, [len(text) + 1])).astype(np.int64)
 
@@ -923,38 +955,6 @@ def _read(
         convert_options=convert,
     )
     return list(table.columns)
-
-
-def _search(columns: list[pa.ChunkedArray], ascii: bool) -> Any:
-    """Each record's cells lower-cased, joined by SEPARATOR (a short record's missing cells
-    left out), as large strings. Lower-cased as Python does (str.lower: ``İ`` is ``i̇``, a
-    final ``Σ`` ``ς``), which Arrow's utf8_lower does not: cells holding other than ASCII are
-    lower-cased in Python, a column's at once (a cell's case does not depend on its
-    neighbours': SEPARATOR, between them, is neither cased nor case-ignorable)."""
-    lowered = [pc.ascii_lower(cells) for cells in columns]
-    if not ascii:
-        for number, cells in enumerate(columns):
-            other = pc.invert(pc.fill_null(pc.string_is_ascii(cells), True))
-            if pc.any(other).as_py():
-                these = pc.filter(cells, other).combine_chunks()
-                lowered[number] = pc.replace_with_mask(
-                    lowered[number].combine_chunks(), other.combine_chunks(), _lower(these)
-                )
-    if not lowered:
-        return pa.array([], pa.large_string())
-    joined = pc.binary_join_element_wise(*lowered, SEPARATOR, null_handling="skip")
-    return pc.cast(joined, pa.large_string())
-
-
-def _lower(cells: pa.Array) -> pa.Array:
-    """Cells (none null) lower-cased by str.lower: joined by SEPARATOR into one string, in C,
-    lower-cased at once and split again, unless a cell (of a record read apart) holds it."""
-    if pc.any(pc.match_substring(cells, SEPARATOR)).as_py():
-        return pa.array([cell.lower() for cell in cells.to_pylist()], pa.string())
-    whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
-    text = pc.binary_join(whole, SEPARATOR)[0].as_py()
-    split = pc.split_pattern(pa.array([text.lower()], pa.string()), SEPARATOR)
-    return split.flatten()
 
 
 def _patched(
