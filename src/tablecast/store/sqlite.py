@@ -9,6 +9,8 @@ version or the new one current, and :meth:`SQLiteStore.recover` removes pending 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import logging
 import os
@@ -16,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -172,6 +174,39 @@ def _roll_back(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             log.warning("could not roll back a transaction", exc_info=True)
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's sync_file_range, where there is one."""
+    try:
+        function = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).sync_file_range
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _start_writing_back(path: str) -> None:
+    """Have the OS start writing a file's dirty pages to the disk, without waiting for them:
+    an upload's blocks pile up in the WAL, unsynced (synchronous=NORMAL), until its commit
+    syncs them all (synchronous=FULL), and the version waited for that sync, some 50-120 ms
+    for 75 MB here. Written back as they come, there is little left to sync at the commit.
+    (What PostgreSQL's backend_flush_after does, with the same call; elsewhere, nothing.)"""
+    if _SYNC_FILE_RANGE is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+    finally:
+        os.close(fd)
 
 
 def _free_bytes(path: Path) -> int:
@@ -376,6 +411,7 @@ class SQLiteStore:
             if batch.originals:
                 conn.executemany(Q.insert_originals, batch.originals)
             batch.count(conn, "?")
+        _start_writing_back(f"{self.path}-wal")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         now = time.time()
