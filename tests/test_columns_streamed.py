@@ -49,6 +49,7 @@ class Work:
         self.reads = self.pieces = self.countings = 0
         read_blocks = store.read_blocks
         table_of = views_module.table_of
+        table_of_lines = views_module.table_of_lines
         counting = TableText.counting
 
         def read(version_id: int, first: int, last: int) -> Any:
@@ -59,12 +60,17 @@ class Work:
             self.pieces += 1
             return table_of(*args)
 
+        def piece_of_lines(*args: Any) -> Any:
+            self.pieces += 1
+            return table_of_lines(*args)
+
         def count(text: TableText, *args: Any) -> Any:
             self.countings += 1
             return counting(text, *args)
 
         monkeypatch.setattr(store, "read_blocks", read)
         monkeypatch.setattr(views_module, "table_of", piece)
+        monkeypatch.setattr(views_module, "table_of_lines", piece_of_lines)
         monkeypatch.setattr(TableText, "counting", count)
 
 

@@ -30,11 +30,13 @@ WRITE_BLOCKS = 16
 
 class Columns(Protocol):
     """What makes a version's columns while it is ingested (tablecast.service.views's
-    StreamedColumns): told of each block as it is written, then of the end, or that the upload
-    was rolled back. On this (the store's writer) thread; its work is on another."""
+    StreamedColumns): told of each run of records as its blocks are written, then of the end,
+    or that the upload was rolled back. On this (the store's writer) thread; its work is on
+    another."""
 
-    def add(self, blocks: list[bytes], width: int) -> None:
-        """Blocks written (their records), in order; ``width``: the widest record so far."""
+    def add(self, records: Run, count: int, width: int) -> None:
+        """The first ``count`` of ``records`` were written in blocks (what follows them is
+        not the columns'), in order; ``width``: the widest record so far."""
 
     def finish(self, width: int, delimiter: str) -> None:
         """Every block was added: the version's widest record, and its delimiter."""
@@ -184,7 +186,7 @@ class Ingest:
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)
             if self.columns is not None and blocks:  # (once written: a failed write adds none)
-                self.columns.add([block.records for _, block in blocks], self.parser.max_width)
+                self.columns.add(records, cut, self.parser.max_width)
             self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
             self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
         self._blocks_written += len(blocks)

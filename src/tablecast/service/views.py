@@ -50,6 +50,7 @@ from ..errors import TablecastError
 from ..model import Version
 from ..store.base import Store
 from ..table import profiles
+from ..table.blocks import Run
 from ..table.columns import (
     KINDS,
     ROWS,
@@ -63,6 +64,7 @@ from ..table.columns import (
     piece_counts,
     shown,
     table_of,
+    table_of_lines,
 )
 from ..table.view import View
 
@@ -1097,13 +1099,13 @@ def _write_piece(writer: Any, table: pa.Table) -> None:
 
 class StreamedColumns:
     """An upload's columns, made while it is ingested (see Views.streaming): the store's
-    writer thread hands over each block it writes (:meth:`add`); about every STREAM_BYTES of
-    them become a piece of the columns on the views thread (which the second core runs while
-    the writer parses), appended to the version's file, and counted by kind. At :meth:`finish`
-    only the last piece is left: then the file is renamed into place, its counts merged (see
-    merged_counts) and written, and :attr:`done` is True. A record wider than the first
-    piece's widest (a ragged file), a failure or :meth:`abort` give up: nothing is left, and
-    :attr:`done` is False (the version's columns are made from its blocks when asked).
+    writer thread hands over the records it writes in blocks (:meth:`add`); about every
+    STREAM_BYTES of them become a piece of the columns on the views thread (which the second
+    core runs while the writer parses), appended to the version's file, and counted by kind.
+    At :meth:`finish` only the last piece is left: then the file is renamed into place, its
+    counts merged (see merged_counts) and written, and :attr:`done` is True. A record wider
+    than the first piece's widest (a ragged file), a failure or :meth:`abort` give up: nothing
+    is left, and :attr:`done` is False (the version's columns are made from its blocks when asked).
 
     The width of every piece is the widest record's the parser had seen when the first piece
     was handed over: a file's columns are known from its first records, in all but ragged
@@ -1116,8 +1118,9 @@ class StreamedColumns:
         self._first = first
         self._scheduler = scheduler
         self._demand = demand
-        # the writer thread's
-        self._blocks: list[bytes] = []
+        # the writer thread's: the records' lines, and where each one's line break is
+        self._lines: list[memoryview] = []
+        self._breaks: list[Array] = []
         self._bytes = 0
         self._width: int | None = None
         self._handed = 0  # pieces handed over
@@ -1130,8 +1133,10 @@ class StreamedColumns:
 
     # On the store's writer thread
 
-    def add(self, blocks: list[bytes], width: int) -> None:
-        """Blocks written, in order; ``width``: the widest record parsed so far."""
+    def add(self, records: Run, count: int, width: int) -> None:
+        """The first ``count`` of ``records`` were written, in order; ``width``: the widest
+        record parsed so far. (Their lines are the run's, not a copy, until handed over; where
+        each ends is known: the views thread need not look for them.)"""
         if self._given_up:
             return
         if self._width is None:
@@ -1139,8 +1144,10 @@ class StreamedColumns:
         elif width > self._width:
             self.abort()
             return
-        self._blocks += blocks
-        self._bytes += sum(map(len, blocks))
+        end = int(records.starts[count])
+        self._lines.append(memoryview(records.data)[:end])
+        self._breaks.append(records.starts[1 : count + 1] + (self._bytes - 1))
+        self._bytes += end
         if self._bytes >= STREAM_BYTES:
             self._hand_over()
 
@@ -1153,7 +1160,7 @@ class StreamedColumns:
             self.abort()
             return
         self._width = width
-        if self._blocks:
+        if self._lines:
             self._hand_over()
         self._post(lambda: self._close(delimiter))
 
@@ -1170,7 +1177,8 @@ class StreamedColumns:
             self.done.result(timeout=ABORT_WAIT)
 
     def _hand_over(self) -> None:
-        blocks, self._blocks, self._bytes = self._blocks, [], 0
+        lines, breaks = bytearray().join(self._lines), np.concatenate(self._breaks)
+        self._lines, self._breaks, self._bytes = [], [], 0
         first = self._first if self._handed == 0 else 0
         width = self._width
         assert width is not None
@@ -1182,7 +1190,7 @@ class StreamedColumns:
             if self._given_up:
                 return
             self._waiting += 1
-        self._post(lambda: self._piece(blocks, first, width))
+        self._post(lambda: self._piece(lines, breaks, first, width))
 
     def _post(self, fn: Callable[[], object]) -> None:
         try:
@@ -1192,11 +1200,11 @@ class StreamedColumns:
 
     # On the views thread
 
-    def _piece(self, blocks: list[bytes], first: int, width: int) -> None:
+    def _piece(self, lines: bytearray, breaks: Array, first: int, width: int) -> None:
         try:
             if not self._given_up:
-                table = table_of(blocks, width)
-                del blocks
+                table = table_of_lines([(lines, breaks)], width)
+                del lines
                 self._file.write(table)
                 self._counts.append(piece_counts(table, first, width))
         except Exception as exc:  # (OSError: a full disk) made from the blocks when asked

@@ -746,23 +746,34 @@ ESCAPED = "escaped"  # the column telling which records were parsed apart
 
 
 def table_of(blocks: Sequence[bytes], width: int | None = None) -> pa.Table:
-    """The Arrow table of records given as block lines (see TableText). ``width``: cells in
-    the widest record, if known (the version's).
+    """The Arrow table of records given as block lines (see TableText), PIECE_BYTES of them
+    at a time (see table_of_lines). ``width``: cells in the widest record, if known (the
+    version's)."""
+    pieces = (bytearray(b"\n").join([*piece, b""]) for piece in _pieces(blocks))
+    return table_of_lines([(text, None) for text in pieces], width)
+
+
+def table_of_lines(
+    pieces: list[tuple[bytearray, Array | None]], width: int | None = None
+) -> pa.Table:
+    """The Arrow table of records given as lines, a piece's text at a time: block lines, each
+    followed by a line break, and where each break is if known (the text is taken, and
+    changed). ``width``: cells in the widest record, if known (the version's).
 
     Arrow's CSV reader reads the lines as they are, a comma-delimited record of quoted cells
     each, once each line's brackets are made commas (an empty field before and after its
     cells: see _bracketed). The search column is the lines themselves, lower-cased (see
-    _search_text). It is done PIECE_BYTES of blocks at a time: each step a C call that lets go
-    of the GIL or a short one holding it, so that the event loop is not kept waiting while a
-    version's columns are made on the views thread."""
+    _search_text). It is done a piece at a time: each step a C call that lets go of the GIL or
+    a short one holding it, so that the event loop is not kept waiting while a version's
+    columns are made on the views thread."""
     texts: list[tuple[bytearray, Array]] = []  # each piece's, and its line breaks
     parsed: dict[int, list[str]] = {}
     line = 0  # the first line of the piece
-    for piece in _pieces(blocks):
-        text = bytearray(b"\n").join([*piece, b""])  # each line followed by its break
+    for text, breaks in pieces:
         if b"\\" in text:  # each such line made empty cells here, put in its place after
             text = _set_apart(text, line, parsed, width or 1)
-        breaks = _bracketed(text)
+            breaks = None
+        breaks = _bracketed(text, breaks)
         line += len(breaks)
         texts.append((text, breaks))
     if not texts:
@@ -860,13 +871,14 @@ def _set_apart(text: bytearray, first: int, parsed: dict[int, list[str]], width:
     return bytearray().join(pieces)
 
 
-def _bracketed(text: bytearray) -> Array:
+def _bracketed(text: bytearray, breaks: Array | None = None) -> Array:
     """Each line's ``[`` and ``]`` made a comma, in place: ``,"a","b",``, what the CSV reader
     reads as an empty field, the cells, an empty field (cells hold no raw line break, nor, on
     a line without a backslash, a quote: every quote is a cell's first or last). Each line is
-    followed by its break; where each is."""
+    followed by its break; where each is (found, unless given: a pass over the text)."""
     data = np.frombuffer(text, dtype=np.uint8)
-    breaks = np.flatnonzero(data == 10)
+    if breaks is None:
+        breaks = np.flatnonzero(data == 10)
     data[breaks - 1] = data[breaks[:-1] + 1] = data[0] = ord(",")
     return breaks
 
