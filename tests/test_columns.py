@@ -428,3 +428,37 @@ def test_a_first_cell_of_one_comma_is_a_facet_value_as_written(server):
     status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1?q=x")
     assert status == 200, page
     assert page["data"] == [[",", "x"]]
+
+
+def test_a_column_a_piece_found_text_is_not_counted_again_and_stays_text(monkeypatch):
+    """An upload's pieces are counted one after the other (see StreamedColumns): a column of
+    words in one piece is text whatever the next hold, so the next leave it out. A column
+    without a value in a piece (all empty) says nothing yet, and is counted on."""
+    counted = []
+    column_counts = columns._column_counts
+
+    def counting(cells: Any) -> Any:
+        counted.append(len(cells))
+        return column_counts(cells)
+
+    monkeypatch.setattr(columns, "_column_counts", counting)
+    words_first = [["word", "", "1", "x"]] * 40
+    numbers_after = [["5", "7", "2", "3"]] * 40
+    first = columns.piece_counts(columns.table_of(block_lines(words_first)), 0, 4)
+    assert columns.text_columns(first) == [0, 3] and len(counted) == 4
+    counted.clear()
+    text = set(columns.text_columns(first))
+    second = columns.piece_counts(columns.table_of(block_lines(numbers_after)), 0, 4, text)
+    assert len(counted) == 2  # the empty column and the numbers: not the two of words
+    counts, recount = columns.merged_counts([first, second], "\t")
+    assert columns.kinds_of(counts, "\t") == ["text", "integer", "integer", "text"]
+    assert not recount
+    # as the version's cells counted at once say
+    whole = columns.table_of(block_lines(words_first + numbers_after))
+    assert columns.kinds_of(columns.piece_counts(whole, 0, 4), "\t") == columns.kinds_of(
+        counts, "\t"
+    )
+
+
+def block_lines(records: list[list[str]]) -> list[bytes]:
+    return [b"\n".join(orjson.dumps(record) for record in records)]

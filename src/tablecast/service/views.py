@@ -65,6 +65,7 @@ from ..table.columns import (
     shown,
     table_of,
     table_of_lines,
+    text_columns,
 )
 from ..table.view import View
 
@@ -1130,6 +1131,7 @@ class StreamedColumns:
         self._given_up = False
         # the views thread's
         self._counts: list[Counts] = []
+        self._text: set[int] = set()  # columns a piece found text (see text_columns)
 
     # On the store's writer thread
 
@@ -1206,7 +1208,9 @@ class StreamedColumns:
                 table = table_of_lines([(lines, breaks)], width)
                 del lines
                 self._file.write(table)
-                self._counts.append(piece_counts(table, first, width))
+                counts = piece_counts(table, first, width, self._text)
+                self._counts.append(counts)
+                self._text.update(text_columns(counts))
         except Exception as exc:  # (OSError: a full disk) made from the blocks when asked
             log.warning("an upload's columns not made as it came: %s", exc)
             self._given_up = True

@@ -27,7 +27,7 @@ import contextlib
 import mmap
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import product, repeat
 from typing import Any, TypeVar
@@ -316,7 +316,9 @@ class TableText:
         for counts in self.counting(first, width):
             yield None if counts is None else kinds_of(counts, delimiter)
 
-    def counting(self, first: int, width: int) -> Iterator[Counts | None]:
+    def counting(
+        self, first: int, width: int, found_text: Collection[int] = ()
+    ) -> Iterator[Counts | None]:
         """How many cells of each of ``width`` columns, over the records from ``first`` on,
         hold a value, and how many of those are of each kind of KINDS[1:] (one row each, in
         that order: see kinds_of), in pieces (None after
@@ -328,11 +330,16 @@ class TableText:
         every cell at once, about CHUNK_CELLS a piece: a piece's records' search text is split
         into its cells, which are classified together and counted per column, so that the work
         is linear in cells however many columns there are. Records read apart (see escaped) are
-        read from their columns."""
+        read from their columns.
+
+        ``found_text``: columns known to be text (see text_columns), which a narrow table's
+        counting leaves out (counts of 0: see merged_counts)."""
         counts = np.zeros((len(KINDS), width), dtype=np.int64)
         if width <= NARROW:
             done = 0  # cells counted since the last piece ended
             for number in range(min(width, self.width)):
+                if number in found_text:
+                    continue
                 counts[:, number] = _column_counts(self.column(number).slice(first))
                 done += self.record_count - first
                 if done >= CHUNK_CELLS and number + 1 < width:
@@ -802,10 +809,23 @@ def table_of_lines(
     return _table(columns, pa.chunked_array(search, pa.large_string()), pa.array(apart))
 
 
-def piece_counts(table: pa.Table, first: int, width: int) -> Counts:
+def piece_counts(
+    table: pa.Table, first: int, width: int, found_text: Collection[int] = ()
+) -> Counts:
     """Counts by kind (see TableText.counting) of one piece of a version's records, made by
-    table_of, over its records from ``first`` on: what merged_counts merges."""
-    return finished(TableText(table).counting(first, width))
+    table_of, over its records from ``first`` on: what merged_counts merges. ``found_text``:
+    columns an earlier piece found text, not counted again (see text_columns)."""
+    return finished(TableText(table).counting(first, width, found_text))
+
+
+def text_columns(counts: Counts) -> list[int]:
+    """The columns that counts (of a piece, or any records) say are text whatever the file's
+    delimiter and whatever other records hold: a value of no kind at all (see _types_of).
+    Every piece after can leave them out: the version's counts say text all the same (see
+    merged_counts). (Half of what counting a million rows took, in a table of numbers, dates
+    and words: the sample that rules out the kinds of a column of words is not free.)"""
+    filled = counts[0]
+    return np.flatnonzero((filled > 0) & (counts[1:] < filled).all(axis=0)).tolist()
 
 
 def merged_counts(pieces: Sequence[Counts], delimiter: str) -> tuple[Counts, list[int]]:
@@ -818,7 +838,9 @@ def merged_counts(pieces: Sequence[Counts], delimiter: str) -> tuple[Counts, lis
     text (no kind holds all of its values, so none holds all of the version's), the sum says
     it too: each piece's count of that kind is its values, and of every kind before it (every
     kind, for text) short of them. Where they name different kinds (integers in one piece,
-    decimals in another), only a count over the whole column knows."""
+    decimals in another), only a count over the whole column knows. (A piece that left out a
+    column an earlier one found text, see text_columns, counts none of its values: it says
+    nothing of it.)"""
     total = np.sum(np.stack(pieces), axis=0) if pieces else np.zeros((len(KINDS), 0), np.int64)
     verdicts = [kinds_of(counts, delimiter) for counts in pieces]
     recount = []
