@@ -10,6 +10,7 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from support import store_table
 from tablecast import tasks
 from tablecast.errors import TablecastError
 from tablecast.service import ingest as ingest_module
+from tablecast.service import upload as upload_module
 from tablecast.service import views as views_module
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
@@ -192,6 +194,40 @@ async def pieces_written_then_held(
     return sent, holding
 
 
+async def test_a_versions_page_one_goes_out_once_its_columns_are_made(tmp_path, monkeypatch):
+    """The views thread may still be making an upload's last pieces at its commit: the commit
+    waits for them (so that the version's first sort, search or profile finds them made), but
+    not longer than COLUMNS_WAIT, when the views thread is held by other work."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    monkeypatch.setattr(upload_module, "COLUMNS_WAIT", 0.5)
+    table_of_lines = views_module.table_of_lines
+
+    def slow(*args: Any) -> Any:  # a piece takes a while: some are left at the commit
+        time.sleep(0.02)
+        return table_of_lines(*args)
+
+    monkeypatch.setattr(views_module, "table_of_lines", slow)
+    store, node, cache = assemble(tmp_path)
+    gate = threading.Event()
+    try:
+        version = await upload(node, csv_of(3000))
+        doc = version.document_id
+        assert f"{doc}/{version.id}.{views_module.CACHE_FORMAT}.arrow" in files(cache)
+        assert not [name for name in files(cache) if name.endswith(".tmp")]
+        sent, holding = await pieces_written_then_held(node, cache, gate)
+        began = time.monotonic()
+        document = await node.uploads.finish(sent)  # its last piece waits behind the work held
+        assert 0.5 <= time.monotonic() - began < 5
+        assert document.version is not None and document.version.id == sent.pending_id
+        assert [name for name in files(cache) if name.endswith(".tmp")]  # not made yet
+        gate.set()
+        await holding
+    finally:
+        gate.set()
+        await node.close()
+        store.close()
+
+
 async def test_an_upload_rolled_back_answers_once_its_columns_file_is_gone(tmp_path, monkeypatch):
     """An upload refused for a full disk must give back the room its columns' file took
     before it answers (the next write checks the disk's room): its abort waits for the views
@@ -237,6 +273,7 @@ async def test_an_uploads_columns_cut_short_by_a_shutdown_leave_no_file(tmp_path
     """The server stops right after a commit, the last pieces still waiting for the views
     thread (held here by other work): they never run, and leave no temporary file."""
     monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    monkeypatch.setattr(upload_module, "COLUMNS_WAIT", 0.1)
     store, node, cache = assemble(tmp_path)
     views = node.views
     gate = threading.Event()

@@ -7,6 +7,7 @@ thread so the event loop keeps serving viewers. Nothing here is visible to reade
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -32,7 +33,9 @@ class Columns(Protocol):
     """What makes a version's columns while it is ingested (tablecast.service.views's
     StreamedColumns): told of each run of records as its blocks are written, then of the end,
     or that the upload was rolled back. On this (the store's writer) thread; its work is on
-    another."""
+    another, which sets ``done`` (True: the columns are whole) once it has finished."""
+
+    done: concurrent.futures.Future[bool]
 
     def add(self, records: Run, count: int, width: int) -> None:
         """The first ``count`` of ``records`` were written in blocks (what follows them is

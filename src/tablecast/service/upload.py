@@ -9,6 +9,8 @@ viewers see of them is tablecast.service.uploads's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -32,6 +34,9 @@ PIECE_BYTES = 1024 * 1024
 # A file's records take more room than the file (each a JSON array; see store.base): about
 # 1.3 to 1.5 times for most tables. An upload whose records are not written yet counts so.
 STORED_PER_BYTE = 1.5
+# How long a commit waits for the rest of the version's columns before its page 1 goes out
+# (see Upload._columns_made)
+COLUMNS_WAIT = 1.0
 
 
 def as_stored(size: int, received: int, written: int) -> int:
@@ -262,6 +267,7 @@ class Upload:
         except BaseException:
             await self.abort()
             raise
+        await self._columns_made()
         self._end()
         capacity = self._in_progress.capacity
         capacity.committed(self.stored)
@@ -286,6 +292,19 @@ class Upload:
             self.duration,
         )
         return document
+
+    async def _columns_made(self) -> None:
+        """Wait (COLUMNS_WAIT at most) for the rest of the version's columns (see Columns),
+        which the views thread may still be making at the commit (a piece or two, some
+        50-100 ms for a large upload): so that its page 1 goes out with its first sort, search
+        and profile ready. Not longer: the views thread may be busy with a long piece of other
+        work, and the version is committed."""
+        columns = self._ingest.columns
+        if columns is None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            # (shielded: a timeout must not cancel the future the views thread will set)
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(columns.done)), COLUMNS_WAIT)
 
     async def abort(self) -> None:
         if self._done:
