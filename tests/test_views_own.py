@@ -297,6 +297,37 @@ async def test_types_told_later_are_each_viewers_views_types(hub):
     }
 
 
+async def test_a_sort_asked_during_a_columns_profile_runs_before_the_rest_of_it(
+    hub, gate, monkeypatch
+):
+    # one column's profile of a 13.7M-row version takes seconds: it gives way at each chunk
+    # it reads to what waits in a more urgent lane (see Scheduler.give_way)
+    node, hub_, document_id = hub
+    room = await hub_.join(Viewer(), document_id)
+    assert room is not None and room.document.version is not None
+    version = room.document.version
+    views = node.views
+    await views.types(version)
+    entered, proceed = threading.Event(), threading.Event()
+
+    def long_profile(cells: Any, kind: str, inferred: str, passed: Any) -> Any:
+        gate.ran.append("profile begins")
+        entered.set()
+        assert proceed.wait(30)
+        passed([])  # a chunk read
+        gate.ran.append("profile ends")
+        return {}
+
+    monkeypatch.setattr(profiles, "profile", long_profile)
+    strip = asyncio.ensure_future(views.profile(version, View(), [0]))
+    assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+    sort = asyncio.ensure_future(views.rows(version, View(sort=1)))
+    await settle()
+    proceed.set()
+    await asyncio.gather(strip, sort)
+    assert gate.ran == ["profile begins", "sort 1", "profile ends"]
+
+
 async def test_column_profiles_wait_behind_every_page_asked_after_them(hub, gate, monkeypatch):
     # every browser asks for the strips' profiles as a version lands: on a large version they
     # are seconds of work a column, which a sort asked for a moment later must not wait behind
