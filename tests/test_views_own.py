@@ -31,9 +31,11 @@ from support import (
     v1,
 )
 from tablecast.config import Settings
+from tablecast.model import Version
 from tablecast.service.hub import Hub
 from tablecast.service.limits import Limits
 from tablecast.service.upload import Announced
+from tablecast.service.views import Views
 from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import profiles
 from tablecast.table.columns import TableText
@@ -297,17 +299,23 @@ async def test_types_told_later_are_each_viewers_views_types(hub):
     }
 
 
+async def typed_version(hub: tuple[Node, Hub, str]) -> tuple[Views, Version]:
+    """The node's views and the document's version, its columns and types made, a viewer in
+    its room."""
+    node, hub_, document_id = hub
+    room = await hub_.join(Viewer(), document_id)
+    assert room is not None and room.document.version is not None
+    version = room.document.version
+    await node.views.types(version)
+    return node.views, version
+
+
 async def test_a_sort_asked_during_a_columns_profile_runs_before_the_rest_of_it(
     hub, gate, monkeypatch
 ):
     # one column's profile of a 13.7M-row version takes seconds: it gives way at each chunk
     # it reads to what waits in a more urgent lane (see Scheduler.give_way)
-    node, hub_, document_id = hub
-    room = await hub_.join(Viewer(), document_id)
-    assert room is not None and room.document.version is not None
-    version = room.document.version
-    views = node.views
-    await views.types(version)
+    views, version = await typed_version(hub)
     entered, proceed = threading.Event(), threading.Event()
 
     def long_profile(cells: Any, kind: str, inferred: str, passed: Any) -> Any:
@@ -331,12 +339,7 @@ async def test_a_sort_asked_during_a_columns_profile_runs_before_the_rest_of_it(
 async def test_column_profiles_wait_behind_every_page_asked_after_them(hub, gate, monkeypatch):
     # every browser asks for the strips' profiles as a version lands: on a large version they
     # are seconds of work a column, which a sort asked for a moment later must not wait behind
-    node, hub_, document_id = hub
-    room = await hub_.join(Viewer(), document_id)
-    assert room is not None and room.document.version is not None
-    version = room.document.version
-    views = node.views
-    await views.types(version)
+    views, version = await typed_version(hub)
     profile = profiles.profile
 
     def recorded_profile(*args: Any) -> Any:
