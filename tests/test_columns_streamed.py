@@ -228,6 +228,38 @@ async def test_a_versions_page_one_goes_out_once_its_columns_are_made(tmp_path, 
         store.close()
 
 
+async def test_columns_that_cannot_be_written_are_made_from_the_blocks_when_asked(
+    tmp_path, monkeypatch
+):
+    """A piece of an upload's columns that fails (its file cannot be written: a full disk)
+    gives the streamed file up: the commit does not wait for it, nothing of it is left, and
+    the version's first sort makes its columns from the blocks."""
+    monkeypatch.setattr(views_module, "STREAM_BYTES", PIECE)
+    monkeypatch.setattr(upload_module, "COLUMNS_WAIT", 30)
+    written = views_module.ColumnsFile.write
+
+    def failing(file: Any, table: Any) -> None:
+        if file.temporary.exists():  # the second piece
+            raise OSError(28, "No space left on device")
+        written(file, table)
+
+    monkeypatch.setattr(views_module.ColumnsFile, "write", failing)
+    store, node, cache = assemble(tmp_path)
+    work = Work(store, monkeypatch)
+    try:
+        began = time.monotonic()
+        version = await upload(node, csv_of(3000))
+        assert time.monotonic() - began < 10
+        assert files(cache) == []
+        monkeypatch.setattr(views_module.ColumnsFile, "write", written)
+        types = await asyncio.wait_for(node.pages.types(version), 30)
+        assert types == ["integer", "decimal", "text", "date", "text"]
+        assert work.reads == 1  # made from the store
+    finally:
+        await node.close()
+        store.close()
+
+
 async def test_an_upload_rolled_back_answers_once_its_columns_file_is_gone(tmp_path, monkeypatch):
     """An upload refused for a full disk must give back the room its columns' file took
     before it answers (the next write checks the disk's room): its abort waits for the views

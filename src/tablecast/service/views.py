@@ -1134,8 +1134,9 @@ class StreamedColumns:
     writer thread hands over the records it writes in blocks (:meth:`add`); about every
     STREAM_BYTES of them become a piece of the columns on the views thread (which the second
     core runs while the writer parses), appended to the version's file, and counted by kind.
-    At :meth:`finish` only the last piece is left: then the file is renamed into place, its
-    counts merged (see merged_counts) and written, and :attr:`done` is True. A record wider
+    At :meth:`finish` the writer makes the last piece (the views thread writes it): then the
+    file is renamed into place, its counts merged (see merged_counts) and written, and
+    :attr:`done` is True. A record wider
     than the first piece's widest (a ragged file), a failure or :meth:`abort` give up: nothing
     is left, and :attr:`done` is False (the version's columns are made from its blocks when asked).
 
@@ -1189,7 +1190,8 @@ class StreamedColumns:
         piece is made here, while the views thread makes those before it (the commit waits
         for them all: some 40 ms less of a large upload's); it is written, then the file put
         in its place, on the views thread (see done)."""
-        if self._given_up:
+        if self._given_up:  # (by a piece that failed: done is settled once it is let go)
+            self._post(lambda: self._close(delimiter))
             return
         if self._width is not None and width != self._width:
             self.abort()
