@@ -134,30 +134,64 @@ def test_cells_are_read_exactly_as_written_whatever_commas_quotes_and_brackets_t
 
 
 def search_text(cells: list[str]) -> str:
-    """A plain record's search text: its line as stored, brackets made commas, lower-cased."""
-    return "," + orjson.dumps(cells).decode()[1:-1].lower() + ",\n"
+    """A plain record's search text: its line as stored, brackets made commas, case-folded."""
+    return "," + orjson.dumps(cells).decode()[1:-1].casefold() + ",\n"
 
 
-def test_the_search_column_is_lower_cased_as_python_lower_cases():
-    """Arrow's utf8_lower is not str.lower (``İ`` is ``i̇`` in Python, a final sigma ``ς``), and
-    a search lower-cases its needle in Python (see TableText.search). A record set apart (its
-    control character) has none of its cells in its search text."""
-    records = [
-        ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
-        ["ÄÖÜ", "Σ", "MiXeD ascii"],
-        ["A\u0001B", "é", "ΣΑΣ"],
-        ["Ä\u001fΣ", "ΑΣ", "plain"],
-        ["ΣΣ", "ΑΣ Β", "Ωmega"],
-    ]
-    text = text_of(records)
+# Cells whose case Arrow's utf8_lower (a character at a time) and Python's str.lower and
+# str.casefold treat differently: a Turkish dotted capital I, a Kelvin sign, Greek sigmas (a
+# final one), a German sharp s
+UNICODE_CASES = [
+    ["ΟΔΟΣ", "İstanbul", "\u212aelvin"],
+    ["ÄÖÜ", "Σ", "MiXeD ascii"],
+    ["A\u0001B", "é", "ΣΑΣ"],  # (read apart: a control character)
+    ["Ä\u001fΣ", "ΑΣ", "Straße"],  # (read apart)
+    ["ΣΣ", "ΑΣ Β", "Ωmega"],
+    ["İzmir", "STRASSE", "ΟΔΟΣΑ"],
+]
+
+
+def test_the_search_column_is_case_folded_as_python_folds_case():
+    """A search compares the needle and the cells case-folded as Python's str.casefold does
+    (see columns.fold), not lower-cased a character at a time as Arrow's utf8_lower does. A
+    record set apart (its control character) has none of its cells in its search text."""
+    text = text_of(UNICODE_CASES)
     assert held(text)["search"] == [
-        ',"",\n' if i in (2, 3) else search_text(r) for i, r in enumerate(records)
+        ',"",\n' if i in (2, 3) else search_text(r) for i, r in enumerate(UNICODE_CASES)
     ]
-    assert text.column(0).to_pylist() == [r[0] for r in records]
-    assert held(text)["search"][0] == ',"οδος","i̇stanbul","kelvin",\n'
-    assert text.search("οδος", 0).tolist() == [0]
-    assert text.search("ς", 0).tolist() == [0, 4]  # (a final sigma, in a cell of a line)
-    assert text.search("σς", 0).tolist() == [4]
+    assert text.column(0).to_pylist() == [r[0] for r in UNICODE_CASES]
+    assert held(text)["search"][0] == ',"οδοσ","i̇stanbul","kelvin",\n'
+    assert text.search("οδος", 0).tolist() == [0, 5]  # (a final sigma is a sigma)
+
+
+@pytest.mark.parametrize(
+    "needle, rows",
+    [
+        ("İstanbul", [0]),
+        ("istanbul", []),  # (a dotted capital I folds to i and a dot)
+        ("izmir", []),
+        ("İZMIR", [5]),  # (an I without a dot is an i)
+        ("ΑΣ", [2, 3, 4]),  # a final sigma in the needle, inside a word in a cell
+        ("οδος", [0, 5]),
+        ("strasse", [3, 5]),  # ß folds to ss
+        ("STRAßE", [3, 5]),
+        ("kelvin", [0]),  # the Kelvin sign folds to k
+        ("σς", [4]),
+    ],
+)
+def test_a_search_and_a_filter_find_what_case_folding_matches(needle, rows):
+    """Alike in the lines' search text, in records read apart and in a column's filter."""
+    text = text_of(UNICODE_CASES)
+    expected = [
+        i for i, r in enumerate(UNICODE_CASES) if any(needle.casefold() in c.casefold() for c in r)
+    ]
+    assert expected == rows
+    assert text.search(needle, 0).tolist() == rows
+    for column in range(3):
+        found = [
+            i for i, r in enumerate(UNICODE_CASES) if needle.casefold() in r[column].casefold()
+        ]
+        assert text.search(needle, 0, column).tolist() == found
 
 
 async def test_a_wide_tables_columns_go_through_their_file(store, tmp_path):

@@ -5,7 +5,7 @@ keeps them is tablecast.service.views's).
 A :class:`TableText` is an Arrow table of every record of a version (record ``i`` is row ``i``,
 the header too, as pages number them): one string column per column of the widest record
 (a shorter record's missing cells are null), cells exactly as written, and a ``search``
-column: each record's line as stored, lower-cased, what a search scans at once. Typed values
+column: each record's line as stored, case-folded, what a search scans at once. Typed values
 are derived from the cells when a sort asks (see :func:`numbers`), never stored in their place.
 
 It is made from the stored blocks without parsing a record in Python: a block line is
@@ -251,8 +251,8 @@ class TableText:
 
     def search(self, needle: str, first: int, column: int | None = None) -> Array:
         """Records from ``first`` on with a cell (or cell ``column``) containing ``needle``,
-        case-insensitively, in order (as ROWS)."""
-        needle = needle.lower()
+        case-insensitively (both case-folded, see fold), in order (as ROWS)."""
+        needle = needle.casefold()
         if column is None and _NEVER_PLAIN.search(needle):  # only a record read apart can
             rows = np.zeros(0, dtype=ROWS)
         elif column is None and needle != ",":
@@ -265,7 +265,7 @@ class TableText:
             def match(cells: list[pa.Array]) -> Any:
                 found = None
                 for these in cells:
-                    hit = _lower_match(these, needle)
+                    hit = _folded_match(these, needle)
                     found = hit if found is None else pc.or_(found, hit)
                 return found
 
@@ -279,7 +279,7 @@ class TableText:
         picked = pa.array(suspects)
         hit = None
         for number in range(self.width) if column is None else (column,):
-            these = _lower_match(self.column(number).take(picked), needle)
+            these = _folded_match(self.column(number).take(picked), needle)
             hit = these if hit is None else pc.or_(hit, these)
         holding = suspects[_indices(hit)] if hit is not None else suspects[:0]
         rows = rows[~np.isin(rows, suspects)]
@@ -769,7 +769,7 @@ def table_of_lines(
 
     Arrow's CSV reader reads the lines as they are, a comma-delimited record of quoted cells
     each, once each line's brackets are made commas (an empty field before and after its
-    cells: see _bracketed). The search column is the lines themselves, lower-cased (see
+    cells: see _bracketed). The search column is the lines themselves, case-folded (see
     _search_text). It is done a piece at a time: each step a C call that lets go of the GIL or
     a short one holding it, so that the event loop is not kept waiting while a version's
     columns are made on the views thread."""
@@ -906,20 +906,18 @@ def _bracketed(text: bytearray, breaks: Array | None = None) -> Array:
 
 
 def _search_text(text: bytearray, breaks: Array) -> pa.Array:
-    """Each line of the bracketed text (see _bracketed), lower-cased, with its break: a
-    search finds a needle in a line's text where a cell holds it (see TableText.search).
-    Lower-cased as Python does (str.lower: ``İ`` is ``i̇``, a final ``Σ`` ``ς``), which
-    Arrow's utf8_lower does not; a cell's case does not depend on its neighbours': a quote,
-    between them, is neither cased nor case-ignorable. (Some 45 ms a million ASCII records,
-    where joining their cells lower-cased took 150.)"""
+    """Each line of the bracketed text (see _bracketed), case-folded (see fold), with its
+    break: a search finds a needle in a line's text where a cell holds it (see
+    TableText.search). (Some 45 ms a million ASCII records, where joining their cells
+    lower-cased took 150.)"""
     lowered: pa.Buffer
     if text.isascii():  # in Arrow's memory pool, which keeps its pages for the next piece
         whole = pa.LargeStringArray.from_buffers(
             1, pa.py_buffer(np.array([0, len(text)], dtype=np.int64)), pa.py_buffer(text)
         )
         lowered = pc.ascii_lower(whole).buffers()[2]
-    else:  # (a character's lower case may be longer)
-        lowered = pa.py_buffer(text.decode().lower().encode())
+    else:  # (a character's folded case may be longer: ß is ss)
+        lowered = pa.py_buffer(text.decode().casefold().encode())
         breaks = np.flatnonzero(np.frombuffer(lowered, dtype=np.uint8) == 10)
     offsets = np.zeros(len(breaks) + 1, dtype=np.int64)
     offsets[1:] = breaks + 1
@@ -1025,8 +1023,41 @@ def _distinct(ordered: Array) -> Array:
     return ordered[keep].astype(np.int64)
 
 
-def _lower_match(cells: pa.ChunkedArray, needle: str) -> pa.ChunkedArray:
-    return pc.fill_null(contains(pc.utf8_lower(cells), needle), False)
+def _folded_match(cells: pa.ChunkedArray, needle: str) -> pa.ChunkedArray:
+    """Which cells contain ``needle`` (case-folded), the cells case-folded (see fold)."""
+    return pc.fill_null(contains(fold(cells), needle), False)
+
+
+def fold(cells: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Cells case-folded as Python's ``str.casefold`` does, what a search compares (a needle
+    too): Arrow's ``utf8_lower`` maps a character at a time, so ``İ`` is ``i`` (Python's
+    ``i̇``), and a final ``ς`` and ``ß`` stay as they are, which a needle lower-cased in Python
+    would not find. ASCII cells are lower-cased in Arrow (folding is lowering there); the
+    others in Python, joined into one string to fold at once, split again after (one cell
+    at a time only if a cell holds the separator)."""
+    lowered = pc.ascii_lower(cells)
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(cells), True))
+    if not pc.any(other).as_py():
+        return lowered
+    if isinstance(cells, pa.ChunkedArray):
+        cells, lowered, other = (
+            cells.combine_chunks(),
+            lowered.combine_chunks(),
+            other.combine_chunks(),
+        )
+    these = pc.filter(cells, other)
+    if pc.any(pc.match_substring(these, _FOLD_SEPARATOR)).as_py():
+        folded = pa.array([cell.casefold() for cell in these.to_pylist()], pa.string())
+    else:
+        whole = pa.ListArray.from_arrays(pa.array([0, len(these)], pa.int32()), these)
+        text = pc.binary_join(whole, _FOLD_SEPARATOR)[0].as_py()
+        folded = pc.split_pattern(pa.array([text.casefold()], pa.string()), _FOLD_SEPARATOR)
+        folded = folded.flatten()
+    return pc.replace_with_mask(lowered, other, folded.cast(lowered.type))
+
+
+# Between cells folded together (see fold): no letter, and nothing folding changes or joins
+_FOLD_SEPARATOR = "\x1f"
 
 
 def contains(cells: Any, needle: str) -> Any:
