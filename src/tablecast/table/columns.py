@@ -1035,16 +1035,12 @@ def fold(cells: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     would not find. ASCII cells are lower-cased in Arrow (folding is lowering there); the
     others in Python, joined into one string to fold at once, split again after (one cell
     at a time only if a cell holds the separator)."""
+    if isinstance(cells, pa.ChunkedArray):  # (a chunk at a time: what is held stays small)
+        return pa.chunked_array([fold(chunk) for chunk in cells.chunks], cells.type)
     lowered = pc.ascii_lower(cells)
     other = pc.invert(pc.fill_null(pc.string_is_ascii(cells), True))
     if not pc.any(other).as_py():
         return lowered
-    if isinstance(cells, pa.ChunkedArray):
-        cells, lowered, other = (
-            cells.combine_chunks(),
-            lowered.combine_chunks(),
-            other.combine_chunks(),
-        )
     these = pc.filter(cells, other)
     if pc.any(pc.match_substring(these, _FOLD_SEPARATOR)).as_py():
         folded = pa.array([cell.casefold() for cell in these.to_pylist()], pa.string())
