@@ -213,10 +213,11 @@ async def test_two_workers_on_one_port(server_factory, pg_url):
     # both workers hold viewers: a turn by one editor reaches them all
     boss = await editor(server, doc["id"], doc["edit_key"])
     await expect(boss, "access")
+    # (told before the turn: waiting for the turn's page first would skip it, if it came first)
+    await presence(viewers[0], 41)
     await boss.send(json.dumps({"type": "goto", "page": 2}))
     for ws in viewers:
         assert (await expect(ws, "page", cause="turn"))["page_no"] == 2
-    await presence(viewers[0], 41)
 
     # a worker that dies is started again; its viewers come back on the others meanwhile
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
