@@ -60,6 +60,8 @@ class Storage:
     def _tidy(self) -> None:
         try:
             self.store.checkpoint()
+        except DiskFull:  # the operator's to mend, as writes say (see write); tried again after
+            log.warning("could not fold the WAL into the store: the disk is full")
         except Exception:
             log.exception("could not checkpoint the store")
 
