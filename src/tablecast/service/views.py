@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,7 +184,8 @@ class Scheduler:
                 self._file(piece, lane)
 
     def _next(self, before: int = SUMMARY + 1) -> _Piece | None:
-        """The next piece to run (of a lane more urgent than ``before``), taken from its lane."""
+        """The next piece to run (of a lane more urgent than ``before``), taken from its lane
+        (no longer waiting: see Demand)."""
         for lane in self._lanes[:before]:
             if lane:
                 owner, queue = next(iter(lane.items()))
@@ -192,6 +193,8 @@ class Scheduler:
                 del lane[owner]
                 if queue:  # its next piece waits for the other owners' turns
                     lane[owner] = queue
+                if piece.demand.waiting is piece:
+                    piece.demand.waiting = None
                 return piece
         return None
 
@@ -204,8 +207,6 @@ class Scheduler:
                     piece = self._next()
                 if piece is None:
                     return
-                if piece.demand.waiting is piece:
-                    piece.demand.waiting = None
             self._run(piece)
 
     def _run(self, piece: _Piece) -> None:
@@ -228,8 +229,6 @@ class Scheduler:
                 piece = None if self._closed else self._next(before=lane)
                 if piece is None:
                     return
-                if piece.demand.waiting is piece:
-                    piece.demand.waiting = None
             self._run(piece)
 
     def close(self) -> None:
@@ -1198,14 +1197,10 @@ class StreamedColumns:
             return
         self._width = width
         if self._lines:
-            lines, breaks = self._joined()
-            first = self._first if self._handed == 0 else 0
-            self._handed += 1
+            lines, breaks, first = self._joined()
             try:
-                table = table_of_lines([(lines, breaks)], width)
-                del lines
                 # (the columns found text so far: a copy, the views thread adds to them)
-                counts = piece_counts(table, first, width, frozenset(self._text))
+                table, counts = _made(lines, breaks, first, width, frozenset(self._text))
             except Exception as exc:
                 log.warning("an upload's columns not made as it came: %s", exc)
                 self.abort()
@@ -1227,18 +1222,19 @@ class StreamedColumns:
         with contextlib.suppress(concurrent.futures.TimeoutError):
             self.done.result(timeout=ABORT_WAIT)
 
-    def _joined(self) -> tuple[bytearray, Array]:
-        """The lines added since the last piece, as one text, and where their breaks are."""
+    def _joined(self) -> tuple[bytearray, Array, int]:
+        """The next piece: the lines added since the last one, as one text, where their breaks
+        are, and the first of its records counted (the first piece's may be a header)."""
         lines, breaks = bytearray().join(self._lines), np.concatenate(self._breaks)
         self._lines, self._breaks, self._bytes = [], [], 0
-        return lines, breaks
+        first = self._first if self._handed == 0 else 0
+        self._handed += 1
+        return lines, breaks, first
 
     def _hand_over(self) -> None:
-        lines, breaks = self._joined()
-        first = self._first if self._handed == 0 else 0
+        lines, breaks, first = self._joined()
         width = self._width
         assert width is not None
-        self._handed += 1
         with self._ready:
             # the views thread is behind: wait (what an upload holds stays bounded)
             while self._waiting >= WAITING_PIECES and not self._given_up:
@@ -1260,9 +1256,7 @@ class StreamedColumns:
         made = None
         try:
             if not self._given_up:
-                table = table_of_lines([(lines, breaks)], width)
-                del lines
-                made = table, piece_counts(table, first, width, self._text)
+                made = _made(lines, breaks, first, width, self._text)
         except Exception as exc:
             self._give_up(exc)
         self._keep(made)
@@ -1333,6 +1327,15 @@ class StreamedColumns:
     def _settle(self, made: bool) -> None:
         with contextlib.suppress(concurrent.futures.InvalidStateError):
             self.done.set_result(made)
+
+
+def _made(
+    lines: bytearray, breaks: Array, first: int, width: int, found_text: Collection[int]
+) -> tuple[pa.Table, Counts]:
+    """A piece of an upload's columns (see StreamedColumns): its table, and its counts by
+    kind from record ``first`` on, the columns found text before left out."""
+    table = table_of_lines([(lines, breaks)], width)
+    return table, piece_counts(table, first, width, found_text)
 
 
 def _write_atomically(path: Path, write: Callable[[Any], Any]) -> None:
