@@ -243,6 +243,18 @@ def test_serve_stops_cleanly_on_a_signal_even_as_a_background_job(server_factory
 
 
 @pytest.mark.process  # a signal to the process
+async def test_sigusr1_tells_where_every_thread_and_task_is_and_serving_goes_on(server):
+    ws = await v1(server)
+    await expect(ws, "page")
+    server.proc.send_signal(signal.SIGUSR1)
+    await eventually(lambda: server.logged(r"^asyncio tasks:"), what="the tasks' stacks")
+    assert server.logged(r"^Current thread|^Thread 0x")  # the interpreter's, every thread's
+    assert server.logged(r"serve_forever|_open|keep_alive")  # what the loop's tasks wait in
+    await upload_v1(ws, table(5))  # and it serves on
+    await ws.close()
+
+
+@pytest.mark.process  # a signal to the process
 async def test_sigterm_mid_upload_rolls_it_back(server_factory):
     server = server_factory()
     ws = await v1(server)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from inprocess import InProcess
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
 
 from tablecast.service.views import Views
 
@@ -53,6 +54,7 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
         contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        _tell_what_it_does(page, f"page {len(contexts)}")
         await page.goto(url)
         return page
 
@@ -60,6 +62,25 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
     for context in contexts:
         await context.close()
     assert not errors, errors
+
+
+def _tell_what_it_does(page: Page, name: str) -> None:
+    """The page's requests, their ends, its WebSockets and its console, on stdout: pytest
+    shows them for a test that failed (a page that never showed its table: which request of
+    its never came back?)."""
+
+    def say(*what: object) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {name}:", *what)
+
+    def websocket(ws: WebSocket) -> None:
+        say("websocket", ws.url)
+        ws.on("close", lambda _: say("websocket closed", ws.url))
+
+    page.on("request", lambda request: say(request.method, request.url))
+    page.on("requestfinished", lambda request: say("done", request.url))
+    page.on("requestfailed", lambda request: say("failed", request.url, request.failure))
+    page.on("websocket", websocket)
+    page.on("console", lambda message: say("console", message.type, message.text))
 
 
 @pytest.fixture

@@ -157,8 +157,11 @@ async def test_pages_on_a_killed_node_come_back_through_nginx_on_another(
     try:
         uploader, viewer = await shared_document(open_page, proxy, tmp_path)
     except AssertionError:  # (seen twice under the whole suite's load: what the nodes said)
+        for node in nodes:  # where each is, if it is stuck (see web.server._tell_stacks_on)
+            node.proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(2)
         for number, node in enumerate(nodes, 1):
-            print(f"node {number}'s log:\n" + "".join(node.log[-80:]))
+            print(f"node {number}'s log:\n" + "".join(node.log))
         raise
 
     def live(node: Any) -> int:  # the node's WebSockets open now, by its log

@@ -13,11 +13,14 @@ it uses as it is made.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import io
 import logging
 import re
 import secrets
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -297,6 +300,7 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+        _tell_stacks_on(signal.SIGUSR1, loop)
     log.info("tablecast listening on http://%s:%d %s", host, port, where)
     background = [
         asyncio.ensure_future(_tidy_documents(here, settings)),
@@ -326,6 +330,23 @@ async def serve(
         await _closed(services.connections, timeout=2.0)
         await server.close_all_connections()
         log.info("stopped")
+
+
+def _tell_stacks_on(sig: signal.Signals, loop: asyncio.AbstractEventLoop) -> None:
+    """On ``sig``, what every thread is doing and what every task of the loop waits for, on
+    stderr: for an operator (and a failing test) to see where a server that stopped
+    answering is stuck. The threads' stacks are written by the interpreter's own handler,
+    even while the loop is blocked; the tasks' once the loop runs again."""
+
+    def tell_tasks() -> None:
+        out = io.StringIO()
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(file=out)
+        print(f"asyncio tasks:\n{out.getvalue()}", file=sys.stderr, flush=True)
+
+    loop.add_signal_handler(sig, tell_tasks)
+    # after the loop's handler, which it calls in turn (chain): the loop's replaces any other
+    faulthandler.register(sig, all_threads=True, chain=True)
 
 
 async def _closed(connections: set[Viewer], timeout: float) -> None:
