@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -18,16 +19,26 @@ from tablecast.wire.websocket import Frame
 
 
 class SlowStore(SQLiteStore):
-    """A real SQLite store; reads starting at a chosen record take a while, on a thread, as
-    a store across the network would (so the hub meets the races such a store brings)."""
+    """A real SQLite store; reads starting at a chosen record are held, on a thread, until
+    the test releases them, as a store across the network may be slow (so the hub meets the
+    races such a store brings, in the same order however loaded the machine is)."""
 
     reads_inline = False
     slow_start: int | None = None
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.released = threading.Event()
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
         if start == self.slow_start:
-            time.sleep(0.3)
+            self.released.wait(10)
         return super().read_rows(version_id, start, stop)
+
+    async def release_after(self, work: Awaitable[object]) -> None:
+        """Release the held read once ``work``, which overtakes it, is done."""
+        await work
+        self.released.set()
 
 
 class BrokenViewer(Viewer):
@@ -55,8 +66,7 @@ async def test_a_turn_overtaken_while_reading_is_never_delivered_late(setup):
         room = await hub.join(viewer, document_id)
         assert room is not None
     store.slow_start = 200  # page 3
-    await asyncio.gather(hub.turn_page(room, 3), asyncio.sleep(0.05), hub.turn_page(room, 4))
-    await asyncio.sleep(0.4)
+    await asyncio.gather(hub.turn_page(room, 3), store.release_after(hub.turn_page(room, 4)))
     for viewer in viewers:
         assert viewer.pages()[-1] == 4
         assert 3 not in viewer.pages()
@@ -73,8 +83,7 @@ async def test_a_joining_viewer_never_ends_on_a_stale_shared_page(setup):
     store.slow_start = 100  # page 2, which the late viewer's join page reads
     await asyncio.gather(
         hub.send_page(late, room, None, cause="join"),
-        asyncio.sleep(0.05),
-        hub.turn_page(room, 5),
+        store.release_after(hub.turn_page(room, 5)),
     )
     assert late.pages()[-1] == 5
 
@@ -97,12 +106,13 @@ async def test_private_pages_are_dropped_when_a_new_version_lands_meanwhile(setu
     store.slow_start = 700  # page 8
 
     async def new_version() -> None:
-        await asyncio.sleep(0.05)
         upload = await in_progress.start(document_id, Announced("v2.tsv", has_header=False))
         await upload.feed(b"only\nthis\n")
         await hub.version_committed(await upload.finish())
 
-    await asyncio.gather(hub.send_page(alone, room, 8, cause="request"), new_version())
+    await asyncio.gather(
+        hub.send_page(alone, room, 8, cause="request"), store.release_after(new_version())
+    )
     assert [(m["page_no"], m["version"]) for m in alone.received if m["type"] == "page"] == [(1, 2)]
 
 
