@@ -217,6 +217,9 @@ def check_store(path: Path, documents: dict[str, list[bytes]]) -> None:
                 assert b"\n".join(r for (r,) in stored) == stored_form(body)
 
 
+# 20 rounds of a server started, killed and checked: some 40 s alone, and under the whole
+# suite's load (browsers and all) it once took longer than the default 120 s
+@pytest.mark.timeout(360)
 async def test_kill_mid_upload_and_mid_commit(server_factory: Any, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     data_dir = tmp_path / "data"
