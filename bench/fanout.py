@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--servers", default=",".join(servers.KINDS))
     parser.add_argument("--compression", default="off,on", help="off, on or off,on")
-    parser.add_argument("--stalled", action="store_true", help="1% of viewers stop reading")
+    parser.add_argument("--stalled", action="store_true", help="1%% of viewers stop reading")
     parser.add_argument("--processes", type=int, default=0, help="client processes (default: auto)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
