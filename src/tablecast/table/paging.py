@@ -8,8 +8,7 @@ says which (:class:`Numbering`): page maths knows nothing of dialects.
 from __future__ import annotations
 
 import enum
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..model import Version
 
@@ -45,15 +44,18 @@ def page_window(
         total, offset = version.meta.record_count, 0
     else:
         total, offset = version.data_rows, version.first_data_record
-    rows = rows_window(total, page_no, page_size)
-    return replace(rows, start=offset + rows.start, stop=offset + rows.stop)
+    return rows_window(total, page_no, page_size, offset)
 
 
-def rows_window(total: int, page_no: int, page_size: int) -> PageWindow:
+def rows_window(total: int, page_no: int, page_size: int, offset: int = 0) -> PageWindow:
     """Page ``page_no`` of ``total`` rows (a view's, see tablecast.table.view), clamped to the
-    pages there are (there is always a page 1). ``start``/``stop`` index those rows."""
-    page_count = max(1, math.ceil(total / page_size))
+    pages there are (there is always a page 1). ``start``/``stop`` index those rows, counted
+    from ``offset``. (Made in one go, on every page's path: dataclasses.replace took as long
+    as the rest of the page's maths.)"""
+    page_count = max(1, -(-total // page_size))
     page_no = min(max(page_no, 1), page_count)
     first = (page_no - 1) * page_size
     stop = min(total, first + page_size)
-    return PageWindow(page_no, page_count, total, page_size, first, stop, first + 1)
+    return PageWindow(
+        page_no, page_count, total, page_size, offset + first, offset + stop, first + 1
+    )
