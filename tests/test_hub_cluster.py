@@ -130,3 +130,35 @@ async def test_a_node_that_missed_events_resynchronises_from_the_store(cluster):
     # and node 2 said its own count again, for the others to read
     elsewhere = await first.cluster.others.viewers_elsewhere_of([document.id])
     assert elsewhere == {document.id: {2: 1}}
+
+
+async def test_a_nodes_own_version_is_shown_by_its_commit_not_by_the_stores_notice(cluster):
+    # The store tells every node of a commit, this one too, as soon as it is in: up to a
+    # second before this node's commit has answered its uploader (it waits for the version's
+    # columns). Shown from the notice, page 1 would reach the uploader before its upload_done,
+    # and the app would show the table under the start page's address, not the share link.
+    here, hub, node = cluster(1)
+    document, _ = await here.documents.create()
+    await upload(here, document.id, 1000)
+    viewer = Viewer()
+    room = await hub.join(viewer, document.id)
+    assert room is not None
+    await settle()
+
+    started = await here.in_progress.start(document.id, Announced("t.tsv", has_header=False))
+    await started.feed(b"only\nthese\n")
+    committed = await started.finish()  # in the store; this node's hub not told yet
+    assert committed.version is not None
+    node.on_event(events.VersionCommitted(document.id, 1, committed.version.number))
+    await settle()
+    assert viewer.pages() == []  # the commit's own path shows it, once it has answered
+    await hub.version_committed(committed)
+    assert [(m["page_no"], m["total_number"]) for m in viewer.received if "page_no" in m] == [
+        (1, 2)
+    ]
+    # another node's version is shown from the notice (its node cannot tell this one's hub)
+    other, _, _ = cluster(2)
+    await upload(other, document.id, 300)
+    node.on_event(events.VersionCommitted(document.id, 2, committed.version.number + 1))
+    await settle()
+    assert [m["total_number"] for m in viewer.received if "page_no" in m][-1] == 300

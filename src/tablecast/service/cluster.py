@@ -163,6 +163,12 @@ class Cluster:
         hub = self.hub
         room = hub.rooms.get(event.document_id)
         match event:
+            case events.VersionCommitted() if event.node == self.node:
+                # This node's own commit, which shows itself once it has answered (an upload
+                # its uploader, see Uploads.finish; a restore its request): shown from here,
+                # up to COLUMNS_WAIT sooner, page 1 would reach an uploader before its
+                # upload_done. Other rooms of no one here need no word.
+                pass
             case events.VersionCommitted():
                 if room is None:
                     hub.heard_of_a_version()

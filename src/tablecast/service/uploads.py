@@ -88,10 +88,14 @@ class Uploads:
         except TablecastError as err:
             self._show(upload, "failed", err)
             raise
-        if answer is not None:
-            answer(document)
-        self._show(upload, "done")
-        await self.hub.version_committed(document)
+        try:
+            if answer is not None:
+                answer(document)
+            self._show(upload, "done")
+        finally:
+            # the version is committed whatever answering it did: this node's viewers are shown
+            # it from here and only from here (the store's notice of it is for other nodes)
+            await self.hub.version_committed(document)
         return document
 
     async def abort(self, upload: Upload, err: TablecastError | None = None) -> None:
