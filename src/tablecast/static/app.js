@@ -26,7 +26,7 @@ import {
   showMissing,
 } from "./render.js";
 import { showScreen } from "./screens.js";
-import { sendFile } from "./sending.js";
+import { sendFile, showShareLink } from "./sending.js";
 import * as change from "./state.js";
 import { shownPage, state } from "./state.js";
 import { menuButton } from "./table.js";
@@ -107,6 +107,8 @@ function onPage(page) {
     showNotice(model.newVersionNotice(page));
     hideAlert(); // what it said was about the table before this one
   }
+  // a document made on the start page has its link from its first table (see showShareLink)
+  if (page.version !== null && connection && !document.body.dataset.document) showShareLink(connection.documentId);
   change.livePageShown(page);
   change.pageArrived(page);
   if (!state.old && state.pending && state.pending.answers(page)) answered();

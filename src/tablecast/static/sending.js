@@ -11,6 +11,16 @@ import { Upload, UploadError } from "./upload.js";
 import { hideUpload, renderUploadProgress, sayUpload, showUpload } from "./uploading.js";
 import { sharePath } from "./wire.js";
 
+// The address bar becomes the document's share link once it has a table: when its upload is
+// done, or at its first page, whichever comes first (on a cluster the page, fanned out from
+// the store's notice, can come up to a second before the uploader is told its upload is done,
+// and a link copied from the address bar meanwhile must already be the share link).
+export function showShareLink(documentId) {
+  const path = sharePath(documentId);
+  if (location.pathname !== path) history.replaceState(null, "", path);
+  document.body.dataset.document = documentId;
+}
+
 // connect(): the document's connection, opened if need be.
 export async function sendFile(file, connect) {
   if (!file) return;
@@ -61,9 +71,7 @@ export async function sendFile(file, connect) {
   sayUpload(model.uploadStarting(file.size));
   try {
     await job.run();
-    const path = sharePath(connection.documentId);
-    if (location.pathname !== path) history.replaceState(null, "", path);
-    document.body.dataset.document = connection.documentId;
+    showShareLink(connection.documentId);
     renderAccess();
   } catch (error) {
     if (error.code !== "cancelled") sayAlert(explain(error.code, error.message));
