@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import mmap
 import os
@@ -66,6 +67,15 @@ from ..table.columns import (
     table_of,
     table_of_lines,
     text_columns,
+)
+from ..table.diff import (
+    CHUNK_BYTES,
+    Changes,
+    Hashes,
+    align,
+    changed_cells,
+    pair_by,
+    record_hashes,
 )
 from ..table.view import View
 
@@ -844,6 +854,79 @@ class Views:
         values = [{**value, "selected": value["value"] in picked} for value in counts["values"]]
         return {**counts, "values": values}
 
+    # What changed between two versions (see tablecast.table.diff)
+
+    async def diff(self, old: Version, new: Version, key: int | None, limit: int) -> dict[str, Any]:
+        """Rows of ``old`` removed, rows of ``new`` added, and rows changed with their changed
+        cells, matched by content or, with ``key`` (a column), by that column's value. Counts
+        are whole; each list holds its first ``limit`` rows. Work after every page's
+        (SUMMARY): the versions' records read and hashed a piece at a time (hashes kept)."""
+        if key is not None and (key >= old.meta.width or key >= new.meta.width):
+            raise TablecastError("bad_option", f"the table has no column {key}")
+        demand = Demand(SUMMARY, new.document_id, self.scheduler)
+        old_blocks, new_blocks = await self.blocks(old), await self.blocks(new)
+        old_hashes = await self._hashes(old, old_blocks, demand)
+        new_hashes = await self._hashes(new, new_blocks, demand)
+        first_old, first_new = old.first_data_record, new.first_data_record
+        a, b = old_hashes[first_old:], new_hashes[first_new:]
+
+        def aligned() -> Changes:
+            # what the hashes say is the same row (staying, or moved) is confirmed by its bytes
+            alignment = align(a, b)
+            pairs_a, pairs_b = alignment.matched()
+            alignment.unmatch(
+                _differing(old_blocks, pairs_a + first_old, new_blocks, pairs_b + first_new)
+            )
+            moves = alignment.moves()
+            differ = set(_differing_pairs(old_blocks, new_blocks, moves, first_old, first_new))
+            alignment.moved_rows(move for i, move in enumerate(moves) if i not in differ)
+            return alignment.changes()
+
+        changes = await self._run(demand, aligned)
+        removed, added, changed = changes.removed, changes.added, changes.changed
+        if key is not None:  # paired by the key's value instead, wherever the rows are
+            old_rows = [*removed, *(row for row, _ in changed)]
+            new_rows = [*added, *(row for _, row in changed)]
+            old_keys = await self._key_cells(old, key, old_rows, demand)
+            new_keys = await self._key_cells(new, key, new_rows, demand)
+            paired, removed, added = pair_by(old_rows, old_keys, new_rows, new_keys)
+            differ = set(_differing_pairs(old_blocks, new_blocks, paired, first_old, first_new))
+            changed = [pair for i, pair in enumerate(paired) if i in differ]  # not only moved
+        return await self._run(
+            demand,
+            _told,
+            old_blocks,
+            new_blocks,
+            first_old,
+            first_new,
+            removed,
+            added,
+            changed,
+            limit,
+        )
+
+    async def _hashes(self, version: Version, blocks: Blocks, asker: Demand) -> Hashes:
+        async def make(demand: Demand) -> Hashes:
+            return await self._in_pieces(demand, _hashing(blocks))
+
+        return await self._kept_or(("hashes", version.id), make, asker)
+
+    async def _key_cells(
+        self, version: Version, key: int, rows: list[int], asker: Demand
+    ) -> list[str | None]:
+        text = await self._text(version, asker)
+        first = version.first_data_record
+
+        def cells() -> list[str | None]:
+            records = np.asarray(rows, dtype=np.int64) + first
+            try:
+                found: list[str | None] = pc.take(text.column(key), records).to_pylist()
+                return found
+            finally:
+                text.let_go()
+
+        return await self._run(asker, cells)
+
     async def _unsorted_rows(self, version: Version, view: View, asker: Demand) -> Array | None:
         """The rows a view without a sort shows, in order; None: every row (no copy made)."""
         if not view.picks:
@@ -905,6 +988,26 @@ class Blocks:
             return None
         return cls(file, starts)
 
+    def read(self, first: int, stop: int) -> bytes:
+        """Records ``first`` to ``stop`` (exclusive), each followed by its line break."""
+        at, end = int(self.starts[first]), int(self.starts[stop])
+        if self._file is not None:
+            return os.pread(self._file, end - at, at)
+        assert self._text is not None
+        return self._text[at:end].tobytes()
+
+    def pieces(self, size: int) -> Iterator[tuple[int, int]]:
+        """The records in consecutive pieces of about ``size`` bytes (at least a record
+        each), as (first, stop)."""
+        count = len(self.starts) - 1
+        first = 0
+        while first < count:
+            limit = int(self.starts[first]) + size
+            stop = int(np.searchsorted(self.starts, limit, side="right")) - 1
+            stop = min(max(stop, first + 1), count)
+            yield first, stop
+            first = stop
+
     def pick(self, picked: Array) -> bytes:
         """Records ``picked``, in that order, as one JSON array. In memory: their bytes
         gathered at once (what store.base.records_json does for the few blocks a store reads;
@@ -927,6 +1030,121 @@ class Blocks:
             shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
             body = self._text[shift + np.arange(int(lengths.sum()))].tobytes()
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
+
+
+# The cells a diff lists of each kind of row at most (besides its limit of rows): a version's
+# rows may be 16 MiB each, and a diff's answer is made in memory
+LISTED_BYTES = 16 << 20
+
+
+def _told(
+    old: Blocks,
+    new: Blocks,
+    first_old: int,
+    first_new: int,
+    removed: list[int],
+    added: list[int],
+    changed: list[tuple[int, int]],
+    limit: int,
+) -> dict[str, Any]:
+    """A diff's answer: counts, and the first rows of each kind (``limit`` at most, and
+    LISTED_BYTES of records) with their cells, numbered from 1 as pages number rows."""
+
+    def listed(blocks: Blocks, rows: Sequence[int], first: int) -> int:
+        records = np.asarray(rows[:limit], dtype=np.int64) + first
+        sizes = np.cumsum(blocks.starts[records + 1] - blocks.starts[records])
+        return max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))
+
+    def cells(blocks: Blocks, rows: Sequence[int], first: int) -> list[list[str]]:
+        picked = np.asarray(rows, dtype=np.int64) + first
+        found: list[list[str]] = orjson.loads(blocks.pick(picked))
+        return found
+
+    shown_added = added[: listed(new, added, first_new)]
+    shown_removed = removed[: listed(old, removed, first_old)]
+    shown = changed[
+        : min(
+            listed(old, [a for a, _ in changed], first_old),
+            listed(new, [b for _, b in changed], first_new),
+        )
+    ]
+    was = cells(old, [a for a, _ in shown], first_old)
+    now = cells(new, [b for _, b in shown], first_new)
+    return {
+        "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
+        "added": [
+            {"row": row + 1, "cells": row_cells}
+            for row, row_cells in zip(shown_added, cells(new, shown_added, first_new), strict=True)
+        ],
+        "removed": [
+            {"row": row + 1, "cells": row_cells}
+            for row, row_cells in zip(
+                shown_removed, cells(old, shown_removed, first_old), strict=True
+            )
+        ],
+        "changed": [
+            {"row": b + 1, "from_row": a + 1, "cells": changed_cells(before, after)}
+            for (a, b), before, after in zip(shown, was, now, strict=True)
+        ],
+        "truncated": (len(shown_added), len(shown_removed), len(shown))
+        != (len(added), len(removed), len(changed)),
+    }
+
+
+def _hashing(blocks: Blocks) -> Iterator[Hashes | None]:
+    """Each record's hash (see tablecast.table.diff), a piece of records at a time."""
+    parts = []
+    for first, stop in blocks.pieces(CHUNK_BYTES):
+        text = np.frombuffer(blocks.read(first, stop), np.uint8)
+        parts.append(record_hashes(text, blocks.starts[first : stop + 1] - blocks.starts[first]))
+        yield None
+    yield np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+
+def _differing(
+    old: Blocks, records_a: Array, new: Blocks, records_b: Array, runs: bool = True
+) -> list[int]:
+    """Which pairs of records (``records_a[i]`` of old, ``records_b[i]`` of new) differ:
+    those of different lengths, and those whose bytes do, compared a run of consecutive
+    pairs at a time (``runs``; else a pair at a time), a piece of about CHUNK_BYTES each
+    side, record by record only in a piece that differs."""
+    if not len(records_a):
+        return []
+    lengths_a = old.starts[records_a + 1] - old.starts[records_a]
+    lengths_b = new.starts[records_b + 1] - new.starts[records_b]
+    differing = np.nonzero(lengths_a != lengths_b)[0].tolist()
+    if not runs:
+        breaks = np.arange(1, len(records_a))
+    else:
+        breaks = np.nonzero((np.diff(records_a) != 1) | (np.diff(records_b) != 1))[0] + 1
+    bounds = [0, *breaks.tolist(), len(records_a)]
+    for start, end in itertools.pairwise(bounds):
+        i = start
+        while i < end:
+            # as many pairs as make about CHUNK_BYTES of the old version's records
+            limit = int(old.starts[records_a[i]]) + CHUNK_BYTES
+            stop = int(np.searchsorted(old.starts, limit, side="right")) - 1
+            j = min(max(i + 1, i + stop - int(records_a[i])), end)
+            a0, b0 = int(records_a[i]), int(records_b[i])
+            count = j - i
+            here = old.read(a0, a0 + count)
+            there = new.read(b0, b0 + count)
+            if here != there:
+                for k in range(count):
+                    if old.read(a0 + k, a0 + k + 1) != new.read(b0 + k, b0 + k + 1):
+                        differing.append(i + k)
+            i = j
+    return sorted(set(differing))
+
+
+def _differing_pairs(
+    old: Blocks, new: Blocks, pairs: list[tuple[int, int]], first_old: int, first_new: int
+) -> list[int]:
+    """Which of ``pairs`` of rows differ, by their bytes."""
+    if not pairs:
+        return []
+    rows_a, rows_b = np.array(pairs, dtype=np.int64).T
+    return _differing(old, rows_a + first_old, new, rows_b + first_new, runs=False)
 
 
 # Starts read from their file at a time (see _starts_read)

@@ -337,3 +337,63 @@ class FacetsApi(ApiHandler):
                 **counts,
             }
         )
+
+
+class DiffApi(ApiHandler):
+    """``GET /parser/api/docs/{id}/diff?from=V&to=W``: rows added, removed and changed between
+    two versions (``to``: the current one by default; ``from``: the one before ``to``),
+    matched by content or by a key column (``key=``, its name or 0-based number), the first
+    ``limit`` of each (see docs/protocol.md, *What changed*)."""
+
+    LIMIT, MOST = 1000, 10_000  # rows listed of each kind by default, and at most
+
+    async def get(self, document_id: str) -> None:
+        try:
+            document = await self.document(document_id)
+            to = self.get_query_argument("to", None, strip=False)
+            new = await self.version(document, to) if to else document.version
+            if new is None:
+                raise TablecastError("version_not_found", "the document has no version yet")
+            since = self.get_query_argument("from", None, strip=False)
+            if not since and new.number == 1:
+                raise TablecastError("bad_option", "version 1 has none before it: say from=")
+            old = await self.version(document, since or str(new.number - 1))
+            limit = self.get_query_argument("limit", None, strip=False)
+            if limit and not (ascii_number(limit, 5) and 1 <= int(limit) <= self.MOST):
+                raise TablecastError("bad_option", f"limit must be a number from 1 to {self.MOST}")
+            key = self.get_query_argument("key", None, strip=False)
+            column = None if not key else key_column(key, old, new)
+            changes = await self.services.pages.views.diff(
+                old, new, column, int(limit) if limit else self.LIMIT
+            )
+        except TablecastError as err:
+            self.fail(err)
+            return
+        self.write_json(
+            {
+                "id": document.id,
+                "from": old.number,
+                "to": new.number,
+                "key": column,
+                "columns": new.column_names,
+                # (the old version's header, where it differs)
+                **(
+                    {}
+                    if old.column_names == new.column_names
+                    else {"from_columns": old.column_names}
+                ),
+                **changes,
+            }
+        )
+
+
+def key_column(key: str, *versions: Version) -> int:
+    """A key column by its 0-based number or its name in the versions' headers (the same
+    column in each)."""
+    if ascii_number(key, 6):
+        return int(key)
+    names = [version.column_names for version in versions]
+    found = {each.index(key) for each in names if each.count(key) == 1}
+    if len(found) != 1 or any(each.count(key) != 1 for each in names):
+        raise TablecastError("bad_option", f"no one column is named {key[:60]!r} in both versions")
+    return found.pop()

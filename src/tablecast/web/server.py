@@ -50,6 +50,7 @@ from ..wire import websocket
 from . import SecurityHeaders
 from .api import (
     ColumnsApi,
+    DiffApi,
     FacetsApi,
     NoSuchEndpoint,
     PageApi,
@@ -174,6 +175,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}/columns", ColumnsApi, s),
             (rf"/parser/api/docs/{ID}/columns/([^/]+)", ColumnsApi, s),
             (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
+            (rf"/parser/api/docs/{ID}/diff", DiffApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],
