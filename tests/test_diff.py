@@ -271,3 +271,16 @@ def test_what_a_diff_lists_is_bounded_in_bytes(server, monkeypatch):
     monkeypatch.setattr(views, "LISTED_BYTES", 10)
     _, body = get_diff(server, doc)
     assert len(body["added"]) == 1  # one row at least, however large
+
+
+def test_a_diff_on_another_node_of_a_cluster(nodes):
+    # each node hashes the versions from the shared store (PostgreSQL) for itself
+    first, second = nodes(2)
+    later = [PEOPLE[0], PEOPLE[1], ["3", "Grace", "New York"], PEOPLE[4]]
+    doc = versions(first, PEOPLE, later)
+    for server in (second, first):
+        _, body = get_diff(server, doc, "?key=name")
+        assert body["counts"] == {"added": 0, "removed": 1, "changed": 1}
+        assert body["changed"] == [
+            {"row": 2, "from_row": 3, "cells": {"2": ["Arlington", "New York"]}}
+        ]
