@@ -101,6 +101,23 @@ def test_fanout_benchmark_runs():
         assert r["viewers"] == 200 and r["stalled"] == 2 and r["missing"] == 0, r
 
 
+def test_diff_benchmark_runs():
+    results = run_bench("diff", "--rows", "3000")
+    for r in results:
+        assert r["cold_ms"] > 0 and r["warm_ms"] > 0, r
+        # ten rows edited: ten changes (duckdb counts each edited row twice); ten inserted
+        assert r["found"] == (20 if r["server"] == "duckdb" and r["change"] == "edited" else 10), r
+    assert {(r["server"], r["change"], r["by"]) for r in results} == {
+        *(
+            ("tablecast", change, by)
+            for change in ("edited", "inserted")
+            for by in ("content", "key")
+        ),
+        ("duckdb", "edited", "content"),
+        ("duckdb", "inserted", "content"),
+    }
+
+
 def test_views_benchmark_runs():
     results = run_bench("views", "--rows", "3000")
     ours = [r for r in results if r["server"] == "tablecast"]

@@ -58,6 +58,16 @@ def test_edits_in_place_inserts_deletes_and_moves():
     )
 
 
+def test_rows_a_few_rows_on_are_found_without_sorting(monkeypatch):
+    old = [f"row {i}" for i in range(1000)]
+    new = [*old[:100], "new", *old[100:500], *old[501:900], "new 2", "new 3", *old[900:]]
+    new[700] = "changed"
+    found = diff.Changes(removed=[500], added=[100, 900, 901], changed=[(700, 700)])
+    assert changes(old, new) == found
+    monkeypatch.setattr(diff, "_once", None)  # (no sort: the shifted rows are the anchors)
+    assert changes(old, new) == found
+
+
 def test_repeated_rows_are_matched_in_order():
     old = ["x"] * 5000 + ["y"]
     assert changes(old, ["x"] * 5001 + ["y"]) == diff.Changes(added=[5000])
@@ -249,6 +259,8 @@ def test_row_by_row_work_is_bounded(monkeypatch):
     def matched() -> int:
         return len(diff.align(hashes(old), hashes(new)).matched()[0])
 
+    assert changes(old, new) == found
+    monkeypatch.setattr(diff, "MAX_SHIFT", 0)  # rows not looked for a row or two on
     assert matched() == len(old) - 1 and changes(old, new) == found
     monkeypatch.setattr(diff, "EXACT_WORK", 41 * 40 + 1)  # the first run only
     assert matched() == len(old) - 1 - 40

@@ -49,6 +49,9 @@ EXACT_WORK = 20_000_000
 # sorting (some 40 bytes a row for the while, and where rows moved, a second of Python a
 # million); past it, rows are compared in place (two unlike 13.7M-row versions: some 550 MB).
 MAX_SORTED = 2_000_000
+# Rows inserted or removed (the difference in length) up to which rows are first looked for
+# where they were, or as many rows on (see _shifted): a pass over the rows each
+MAX_SHIFT = 64
 
 
 def record_hashes(text: npt.NDArray[np.uint8], starts: Positions) -> Hashes:
@@ -205,11 +208,9 @@ def _anchored(a: Hashes, b: Hashes) -> tuple[Positions, Positions]:
     """Pairs of positions in ``a`` and ``b`` holding the same hash, in order on both sides."""
     if not len(a) or not len(b):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    in_place = np.nonzero(a == b)[0] if len(a) == len(b) else None
-    if in_place is not None and len(in_place) > len(a) // 2:
-        # as long as before, most rows where they were (cells edited): those rows are the
-        # anchors, found in one pass, with no sort
-        anchors_a = anchors_b = in_place.astype(np.int64)
+    shifted = _shifted(a, b)
+    if shifted is not None:
+        anchors_a, anchors_b = shifted
     elif len(a) + len(b) > 2 * MAX_SORTED:
         return _gap(a, b, 0)
     else:
@@ -244,6 +245,31 @@ def _anchored(a: Hashes, b: Hashes) -> tuple[Positions, Positions]:
     every_b = np.concatenate([anchors_b, *found_b]) if found_b else anchors_b
     order = np.argsort(every_a, kind="stable")
     return every_a[order].astype(np.int64), every_b[order].astype(np.int64)
+
+
+def _shifted(a: Hashes, b: Hashes) -> tuple[Positions, Positions] | None:
+    """Where a few rows were inserted or removed, or none (cells edited), most rows are where
+    they were or a few rows on: pairs of the same rows found at each shift from none to the
+    difference in length (MAX_SHIFT at most), a pass each and no sort; None if they are not
+    most rows."""
+    difference = len(b) - len(a)
+    if abs(difference) > MAX_SHIFT:
+        return None
+    found = np.full(len(a), -1, np.int64)  # where in b each row of a is, if found
+    for shift in range(min(0, difference), max(0, difference) + 1):
+        low, high = max(0, -shift), min(len(a), len(b) - shift)
+        if high <= low:
+            continue
+        new = (a[low:high] == b[low + shift : high + shift]) & (found[low:high] < 0)
+        found[low:high][new] = np.nonzero(new)[0] + low + shift
+    rows_a = np.nonzero(found >= 0)[0].astype(np.int64)
+    if len(rows_a) <= len(a) // 2:
+        return None
+    rows_b = found[rows_a]
+    # a repeated row may be found at two shifts, out of order: the pairs that are not keep
+    # their order (a shift is at most MAX_SHIFT, so few are left out)
+    ahead = rows_b > np.maximum.accumulate(np.concatenate([[-1], rows_b[:-1]]))
+    return rows_a[ahead], rows_b[ahead]
 
 
 def _once(hashes: Hashes) -> tuple[Hashes, Positions]:
