@@ -156,3 +156,55 @@ async def test_the_versions_panel_lists_a_page_at_a_time(server_factory, open_pa
         "#versions-list li", "items => items.map(li => Number(li.dataset.version))"
     )
     assert numbers == list(range(301, 0, -1))  # each once, newest first
+
+
+async def test_what_changed_since_one_last_looked_and_between_versions(server, open_page):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.tsv", PEOPLE)
+    link = doc["url"]
+    page = await open_page(link)
+    await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
+    # a version that comes while one looks is seen: nothing to say of it afterwards
+    second = PEOPLE.replace(b"Alan\tparis", b"Alan\tLondon") + b"Barbara\tBoston\t7\t\n"
+    assert put(server.url, doc, second)[0] == 200
+    await expect(page.locator("#version")).to_have_text("version 2")
+    await page.goto("about:blank")
+    # one that comes while one is away is said when one comes back, and shown on asking
+    third = second.replace(b"Edsger\tLima\t\t2025-07-04\n", b"")
+    assert put(server.url, doc, third)[0] == 200
+    await page.goto(link)
+    since = page.locator("#since")
+    await expect(since).to_contain_text("Since you last looked (version 2, now 3): 1 row removed.")
+    await since.get_by_role("button", name="Show the changes").click()
+    panel = page.locator("#changes")
+    await expect(panel.locator("#changes-title")).to_have_text(
+        "Version 2 → version 3: 1 row removed"
+    )
+    await expect(panel.locator("tbody tr.removed")).to_have_text(
+        re.compile(r"Row 4 removed \(of version 2\)\s*Edsger\s*Lima")
+    )
+    await expect(since).to_be_hidden()
+    await page.reload()  # seen now
+    await expect(page.locator("#version")).to_have_text("version 3")
+    await asyncio.sleep(0.3)
+    await expect(since).to_be_hidden()
+
+    # any version's changes from the one before it, from the versions panel, stepped through
+    await page.get_by_role("button", name="Versions").click()
+    items = page.locator("#versions-list li")
+    await expect(items).to_have_count(3)
+    await expect(items.nth(2).get_by_role("button", name="Changes")).to_have_count(0)
+    await items.nth(1).get_by_role("button", name="Changes").click()
+    await expect(panel.locator("#changes-title")).to_have_text(
+        "Version 1 → version 2: 1 row added, 1 changed"
+    )
+    changed = panel.locator("tbody tr.changed")
+    await expect(changed.locator("td.changed-cell del")).to_have_text("paris")
+    await expect(changed.locator("td.changed-cell ins")).to_have_text("London")
+    await expect(changed).to_have_class(re.compile(r"\bcurrent\b"))  # the first change
+    await expect(page.locator("#changes-position")).to_have_text("1 of 2")
+    await page.get_by_role("button", name="Next change").click()
+    await expect(panel.locator("tbody tr.added")).to_have_class(re.compile(r"\bcurrent\b"))
+    await expect(panel.locator("tbody tr.added")).to_contain_text("Barbara")
+    await expect(page.get_by_role("button", name="Next change")).to_be_disabled()
+    await page.get_by_role("button", name="Close the changes").click()
+    await expect(panel).to_be_hidden()

@@ -385,6 +385,12 @@ describe("versions", () => {
     assert.deepEqual(items.map((item) => item.restore), [false, true]);
   });
 
+  test("every version but the first offers its changes", () => {
+    const first = { ...listing.versions[1], version: 1 };
+    const { items } = model.versionItems({ ...listing, versions: [...listing.versions, first] }, { documentId: ID, canRestore: false });
+    assert.deepEqual(items.map((item) => item.changes), [true, true, false]);
+  });
+
   test("nothing older once version 1 is listed", () => {
     assert.equal(model.versionItems({ ...listing, next: null }, { documentId: ID, canRestore: false }).older, false);
   });
@@ -437,5 +443,64 @@ describe("the table", () => {
     assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1, order: "desc" }, 1)), "▼");
     assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1 }, 1)), "▲");
     assert.equal(model.arrow(model.sortOf({ ...PLAIN, sort: 1 }, 0)), "");
+  });
+});
+
+describe("what changed between two versions", () => {
+  const diff = {
+    from: 3,
+    to: 5,
+    columns: ["id", "name", "city"],
+    counts: { added: 1, removed: 2, changed: 1 },
+    added: [{ row: 4, cells: ["5", "Barbara", "Boston"] }],
+    removed: [
+      { row: 2, cells: ["2", "Alan"] },
+      { row: 9, cells: ["9", "Linus", "Helsinki"] },
+    ],
+    changed: [{ row: 2, from_row: 3, cells: { 2: ["Arlington", "New York"] }, new_cells: ["3", "Grace", "New York"] }],
+    truncated: false,
+  };
+
+  test("counts said as a person says them", () => {
+    assert.equal(model.changeCounts({ added: 1, removed: 2, changed: 1200 }), "1 row added, 1,200 changed, 2 removed");
+    assert.equal(model.changeCounts({ added: 0, removed: 0, changed: 2 }), "2 rows changed");
+    assert.equal(model.changeCounts({ added: 0, removed: 0, changed: 0 }), "no row changed");
+    assert.equal(model.changesTitle(diff), "Version 3 → version 5: 1 row added, 1 changed, 2 removed");
+  });
+
+  test("a change a row: changed cells old and new, added rows, removed rows of the older version", () => {
+    const rows = model.changeRows(diff, 3);
+    assert.deepEqual(
+      rows.map((row) => [row.kind, row.label]),
+      [
+        ["changed", "Row 2 changed (row 3 before)"],
+        ["added", "Row 4 added"],
+        ["removed", "Row 2 removed (of version 3)"],
+        ["removed", "Row 9 removed (of version 3)"],
+      ],
+    );
+    assert.deepEqual(rows[0].cells, [
+      { text: "3", changed: false },
+      { text: "Grace", changed: false },
+      { text: "New York", old: "Arlington", changed: true },
+    ]);
+    assert.deepEqual(
+      rows[2].cells.map((cell) => cell.text),
+      ["2", "Alan", ""], // a ragged row, as wide as the table
+    );
+  });
+
+  test("what is not listed, and a header that changed, are said", () => {
+    assert.equal(model.changesNote(diff), "");
+    const cut = { ...diff, truncated: true, counts: { added: 1000, removed: 2, changed: 1 }, from_columns: ["id", "name", "town"] };
+    assert.equal(model.changesNote(cut), "The columns were id, name, town. Showing 4 of 1,003 changes.");
+  });
+
+  test("since one last looked: only a newer version with changed rows", () => {
+    assert.equal(model.sinceLastLooked(3, diff), "Since you last looked (version 3, now 5): 1 row added, 1 changed, 2 removed.");
+    assert.equal(model.sinceLastLooked(null, diff), null);
+    assert.equal(model.sinceLastLooked(4, diff), null); // not the changes since then
+    const same = { ...diff, counts: { added: 0, removed: 0, changed: 0 } };
+    assert.equal(model.sinceLastLooked(3, same), null);
   });
 });

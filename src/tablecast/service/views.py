@@ -1083,7 +1083,12 @@ def _told(
             )
         ],
         "changed": [
-            {"row": b + 1, "from_row": a + 1, "cells": changed_cells(before, after)}
+            {
+                "row": b + 1,
+                "from_row": a + 1,
+                "cells": changed_cells(before, after),
+                "new_cells": after,
+            }
             for (a, b), before, after in zip(shown, was, now, strict=True)
         ],
         "truncated": (len(shown_added), len(shown_removed), len(shown))

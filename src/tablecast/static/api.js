@@ -1,6 +1,6 @@
 // Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
-// old versions, the versions list, restoring one, column profiles, facet values, and the links
-// of downloads. A failed call
+// old versions, the versions list, restoring one, what changed between two, column profiles,
+// facet values, and the links of downloads. A failed call
 // throws an Error with the server's error `code`.
 
 import { facetList } from "./views.js";
@@ -63,6 +63,16 @@ export async function fetchVersions(documentId, before = null, limit = VERSIONS_
 export async function restoreVersion(documentId, version, editKey) {
   const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
   return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
+}
+
+// Changes the panel lists of each kind at most (the API's limit=): a few screens of rows
+export const CHANGES_LISTED = 500;
+
+// What changed from version `from` to `to` (rows added, removed, changed), the first `limit`
+// of each kind listed.
+export async function fetchChanges(documentId, from, to, limit = CHANGES_LISTED) {
+  const params = new URLSearchParams({ from: String(from), to: String(to), limit: String(limit) });
+  return json(await fetch(`${documentPath(documentId)}/diff?${params}`));
 }
 
 // The profiles of the columns under a view (the rows it shows; its sort is no matter), from

@@ -7,6 +7,7 @@ import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showNotice } from "./banners.js";
 import { bindControls } from "./bindings.js";
+import * as changes from "./changes.js";
 import { focusColumnMenu } from "./columnmenu.js";
 import { Connection } from "./connection.js";
 import { $ } from "./dom.js";
@@ -111,6 +112,7 @@ function onPage(page) {
   if (page.version !== null && connection && !document.body.dataset.document) showShareLink(connection.documentId);
   change.livePageShown(page);
   change.pageArrived(page);
+  changes.lookedAt(state.documentId, page.version, page.columns);
   if (!state.old && state.pending && state.pending.answers(page)) answered();
   if (!state.old) {
     renderPage(page);
@@ -292,6 +294,13 @@ function start() {
     openVersion: versions.openVersion,
     restoreVersion: versions.restore,
     backToLive: versions.backToLive,
+    showChanges: (from, to) => {
+      const page = shownPage();
+      changes.showChanges(state.documentId, from, to, page ? page.columns : []);
+    },
+    closeChanges: changes.closeChanges,
+    stepChanges: changes.step,
+    dismissSince: changes.dismissSince,
     mayUpload: () => model.mayUpload(state),
     openMenu,
     closeMenu,

@@ -160,7 +160,12 @@ function bindVersions(app) {
     const version = Number(button.dataset.version);
     if (button.dataset.action === "open") app.openVersion(version);
     else if (button.dataset.action === "restore") app.restoreVersion(version);
+    else if (button.dataset.action === "changes") app.showChanges(version - 1, version);
   });
+  $("changes-close").addEventListener("click", () => app.closeChanges());
+  $("changes-previous").addEventListener("click", () => app.stepChanges(-1));
+  $("changes-next").addEventListener("click", () => app.stepChanges(1));
+  $("since-dismiss").addEventListener("click", () => app.dismissSince());
 }
 
 // The Download menu closes on Escape (focus back on its button), on a click elsewhere, and

@@ -340,6 +340,7 @@ export function versionItems(listing, { documentId, canRestore }) {
       current: version.version === listing.current,
       download: downloadUrl(documentId, "tsv", PLAIN, version.version),
       restore: canRestore && version.version !== listing.current,
+      changes: version.version > 1, // from the version before it
     })),
     older: listing.next !== null, // "Show older versions"
   };
@@ -526,4 +527,69 @@ export function facetChips(state, page) {
   const by = shared && view.by ? (view.by === state.name ? "you" : view.by) : null;
   // a view link's "clear" is its own view (it stops following): only an editor's is everyone's
   return { chips, by: by ? `set by ${by}` : "", clearText: shared && state.edit ? "Clear all for everyone" : "Clear all" };
+}
+
+// What changed between two versions (docs/protocol.md, "GET .../diff")
+
+// "1 row added, 2 changed": what a diff's counts say.
+export function changeCounts(counts) {
+  const parts = [
+    ["added", counts.added],
+    ["changed", counts.changed],
+    ["removed", counts.removed],
+  ].filter(([, n]) => n);
+  if (!parts.length) return "no row changed";
+  return parts.map(([what, n], i) => `${i ? count(n) : plural(n, "row", "rows")} ${what}`).join(", ");
+}
+
+export function changesTitle(diff) {
+  return `Version ${diff.from} → version ${diff.to}: ${changeCounts(diff.counts)}`;
+}
+
+// What the changes panel says under its title: the header's change, and what is not listed.
+export function changesNote(diff) {
+  const notes = [];
+  if (diff.from_columns) notes.push(`The columns were ${diff.from_columns.join(", ")}.`);
+  if (diff.truncated) {
+    const listed = diff.added.length + diff.changed.length + diff.removed.length;
+    const all = diff.counts.added + diff.counts.changed + diff.counts.removed;
+    notes.push(`Showing ${count(listed)} of ${count(all)} changes.`);
+  }
+  return notes.join(" ");
+}
+
+// The rows of the changes panel, each change a row: changed rows (the changed cells, old and
+// new, beside the row's other cells), added rows, then removed rows (of the older version), each by
+// its row number.
+export function changeRows(diff, width) {
+  const rows = [];
+  for (const change of diff.changed) {
+    const now = change.new_cells || [];
+    const cells = Array.from({ length: Math.max(width, now.length) }, (_, column) => {
+      const cell = change.cells[String(column)];
+      return cell ? { text: cell[1] ?? "", old: cell[0] ?? "", changed: true } : { text: now[column] ?? "", changed: false };
+    });
+    const moved = change.from_row !== change.row ? ` (row ${change.from_row} before)` : "";
+    rows.push({ kind: "changed", label: `Row ${change.row} changed${moved}`, cells });
+  }
+  for (const [kind, list] of [["added", diff.added], ["removed", diff.removed]]) {
+    for (const row of list) {
+      const cells = Array.from({ length: Math.max(width, row.cells.length) }, (_, column) => ({
+        text: row.cells[column] ?? "",
+        changed: false,
+      }));
+      const of = kind === "removed" ? ` (of version ${diff.from})` : "";
+      rows.push({ kind, label: `Row ${row.row} ${kind}${of}`, cells });
+    }
+  }
+  return rows;
+}
+
+// The notice of a document changed since this browser last showed it: null if it did not,
+// or no row changed.
+export function sinceLastLooked(seen, diff) {
+  if (!seen || !diff || diff.from !== seen) return null;
+  const { added, changed, removed } = diff.counts;
+  if (!added && !changed && !removed) return null;
+  return `Since you last looked (version ${seen}, now ${diff.to}): ${changeCounts(diff.counts)}.`;
 }

@@ -1,6 +1,7 @@
-// The versions panel: each version with Open (read-only), Download and, for editors,
-// Restore; "Show older versions" while there are more. Its buttons say which version by
-// data attributes; their clicks are bound once, on the list, in bindings.js.
+// The versions panel: each version with Open (read-only), Download, Changes (from the version
+// before it) and, for editors, Restore; "Show older versions" while there are more. Its
+// buttons say which version by data attributes; their clicks are bound once, on the list, in
+// bindings.js.
 
 import { $ } from "./dom.js";
 
@@ -38,6 +39,7 @@ export function renderVersionList({ items, older }) {
     actions.className = "version-actions";
     const get = Object.assign(document.createElement("a"), { className: "button", textContent: "Download", href: item.download });
     actions.append(button("Open", "open", item.version), get);
+    if (item.changes) actions.append(button("Changes", "changes", item.version));
     if (item.restore) actions.append(button("Restore", "restore", item.version));
     li.append(actions);
     return li;
