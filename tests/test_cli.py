@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -28,7 +29,7 @@ from support import (
     v1,
     wait_for,
 )
-from tablecast.client import ClientError, Link, read_link, size_of
+from tablecast.client import ClientError, Link, changes_text, read_link, size_of
 
 # what the tests' own environment might say about servers and keys is not theirs to use
 ENV = {k: v for k, v in os.environ.items() if k not in ("TABLECAST_SERVER", "TABLECAST_EDIT_KEY")}
@@ -372,3 +373,51 @@ def test_a_signal_mid_upload_stops_it_cleanly(running, tmp_path, command):
     else:
         assert status == 128 + signal.SIGTERM
         assert "".join(client.err) == "tablecast: stopped before the server answered\n"
+
+
+def test_diff_says_what_changed_as_diff_would(server):
+    first = b"id\tname\tcity\n1\tAda\tLondon\n2\tAlan\tWilmslow\n3\tGrace\tArlington\n"
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", first)
+    second = first.replace(b"Arlington", b"New York").replace(b"2\tAlan\tWilmslow\n", b"")
+    second += b"4\tEdsger\t \n"
+    put = {"Authorization": f"Bearer {doc['edit_key']}"}
+    assert http("PUT", doc["api_url"], second, put)[0] == 200
+
+    done = tablecast("diff", "--doc", doc["url"])  # a view link: no key needed to read
+    assert done.returncode == 1, done.stderr  # rows changed, as diff(1) says
+    assert done.stdout.splitlines() == [
+        "version 1 → version 2: 1 row added, 1 changed, 1 removed",
+        '~ row 2 (was row 3): city: "Arlington" → "New York"',
+        '+ row 3: "4", "Edsger", " "',
+        '- row 2 of version 1: "2", "Alan", "Wilmslow"',
+    ]
+    by_key = tablecast("diff", "--doc", doc["id"], "--server", server.url, "--key", "id", "--json")
+    answer = json.loads(by_key.stdout)
+    assert (answer["key"], answer["counts"]) == (0, {"added": 1, "removed": 1, "changed": 1})
+
+    same = tablecast("diff", "--doc", doc["url"], "--from", "2", "--to", "2")
+    assert (same.returncode, same.stdout.strip()) == (0, "version 2 → version 2: no row changed")
+    wrong = tablecast("diff", "--doc", doc["url"], "--from", "9")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == "tablecast: version_not_found: the document has no version 9"
+
+
+def test_a_diff_reads_plainly_whatever_it_holds():
+    answer = {
+        "from": 3,
+        "to": 4,
+        "columns": ["id", "town"],
+        "from_columns": ["id", "city"],
+        "counts": {"added": 2, "removed": 0, "changed": 1},
+        "added": [{"row": 7, "cells": ["7", ""]}],
+        "removed": [],
+        "changed": [{"row": 2, "from_row": 2, "cells": {"1": ["Oslo", "Lima"], "2": [None, "x"]}}],
+        "truncated": True,
+    }
+    assert changes_text(answer).splitlines() == [
+        "version 3 → version 4: 2 rows added, 1 changed",
+        'columns: "id", "city" → "id", "town"',
+        '~ row 2: town: "Oslo" → "Lima"; column 3: (none) → "x"',  # past a ragged row's end
+        '+ row 7: "7", ""',
+        "(listed 2 of 3 changes: --limit lists more)",
+    ]

@@ -85,6 +85,23 @@ def test_a_pair_found_to_differ_is_a_change():
     assert alignment.changes() == diff.Changes(changed=[(1, 1)])
 
 
+def test_rows_removed_and_added_at_one_place_are_paired_by_what_they_share(monkeypatch):
+    old = [["1", "Ada", "London"], ["2", "Alan", "Wilmslow"], ["3", "Grace", "Arlington"]]
+    new = [["1", "Ada", "London"], ["3", "Grace", "New York"], ["4", "Edsger", "Nuenen"]]
+    rows = ["\t".join(row) for row in old], ["\t".join(row) for row in new]
+    alignment = diff.align(hashes(rows[0]), hashes(rows[1]))
+    in_order = alignment.changes()
+    assert in_order == diff.Changes(changed=[(1, 1), (2, 2)])  # Alan "became" Grace
+
+    def cells(old_rows, new_rows):
+        return [old[i] for i in old_rows], [new[j] for j in new_rows]
+
+    assert diff.alike(in_order, cells) == diff.Changes(removed=[1], added=[2], changed=[(2, 1)])
+    # bounded: past LIKENESS_WORK row pairs, rows stay paired in order
+    monkeypatch.setattr(diff, "LIKENESS_WORK", 3)
+    assert diff.alike(in_order, cells) == in_order
+
+
 def test_pairs_by_key_in_order_of_the_new_version():
     paired, old_left, new_left = diff.pair_by(
         [0, 1, 2, 3], ["k1", "k2", "k1", "k9"], [5, 6, 7], ["k1", "k1", "k3"]

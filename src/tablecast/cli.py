@@ -58,11 +58,36 @@ def main(argv: Sequence[str] | None = None) -> None:
                 help="how often to look at the file, and how long it must stay unchanged"
                 " [default 1s]",
             )
+    diff = commands.add_parser(
+        "diff",
+        help="say what changed between two versions of a table",
+        description="Print the rows added, removed and changed (with their changed cells)"
+        " between two versions of a table: by default its current version and the one before."
+        " Exits 0 if no row changed, 1 if some did, 2 on trouble, as diff does.",
+    )
+    diff.add_argument("--doc", required=True, metavar="ID|LINK", help="the table: its id or link")
+    diff.add_argument(
+        "--server",
+        metavar="URL",
+        help="the tablecast server [default: the --doc link's, else env TABLECAST_SERVER,"
+        f" else {client.DEFAULT_SERVER}]",
+    )
+    diff.add_argument("--from", dest="since", type=int, metavar="V", help="the older version")
+    diff.add_argument("--to", type=int, metavar="W", help="the newer version [default: current]")
+    diff.add_argument(
+        "--key", metavar="COLUMN", help="match rows by this column (a name or 0-based number)"
+    )
+    diff.add_argument(
+        "--limit", type=int, metavar="N", help="rows listed of each kind [default: 1,000]"
+    )
+    diff.add_argument("--json", action="store_true", help="print the server's answer as JSON")
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
     if args.command in ("upload", "watch"):
         sys.exit(_run_client(args))
+    if args.command == "diff":
+        sys.exit(_run_diff(args))
     if args.command == "serve":
         settings = config.load(args)
         _configure_logging(settings.log_level)
@@ -136,10 +161,10 @@ def _stop_on_signals() -> None:
         signal.signal(sig, stop)
 
 
-def _target(args: argparse.Namespace) -> client.Target:
+def _target(args: argparse.Namespace, key: str | None) -> client.Target:
     """Where to upload: a --doc link names its server and may carry the edit key, which
-    --server and --key (given) override; the environment fills in what neither says."""
-    server, key, document_id = args.server, args.key, None
+    --server and ``key`` (given) override; the environment fills in what neither says."""
+    server, document_id = args.server, None
     if args.doc:
         link = client.read_link(args.doc)
         document_id = link.document_id
@@ -152,10 +177,21 @@ def _target(args: argparse.Namespace) -> client.Target:
     )
 
 
+def _run_diff(args: argparse.Namespace) -> int:
+    """``tablecast diff``: 0 no row changed, 1 some did, 2 trouble (as diff(1) says)."""
+    try:
+        answer = client.changes(_target(args, None), args.since, args.to, args.key, args.limit)
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(answer).decode() if args.json else client.changes_text(answer))
+    return 1 if any(answer["counts"].values()) else 0
+
+
 def _run_client(args: argparse.Namespace) -> int:
     _stop_on_signals()
     try:
-        target = _target(args)
+        target = _target(args, args.key)
     except client.ClientError as err:
         print(f"tablecast: {err}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""``tablecast upload`` and ``tablecast watch``: a table from a file or a script, over HTTP.
+"""``tablecast upload``, ``watch`` and ``diff``: a table from a file or a script, and what
+changed in it, over HTTP.
 
 The file streams from disk in chunks (never read whole), with a progress bar when standard error
 is a terminal. ``watch`` uploads a new version whenever the file changes and has stayed the same
@@ -164,14 +165,91 @@ def upload(
         raise ClientError(f"could not upload to {target.server}: {exc}", retry=True) from None
     finally:
         connection.close()
+    return _decoded(response.status, body, target.server)
+
+
+def _decoded(status: int, body: bytes, server: str) -> dict[str, Any]:
+    """The server's JSON answer, or the error it says, as a ClientError."""
     try:
         answer: dict[str, Any] = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise ClientError(f"{target.server} answered {response.status}, not tablecast") from None
-    if response.status >= 400:
+        raise ClientError(f"{server} answered {status}, not tablecast") from None
+    if status >= 400:
         error = answer.get("error", {})
-        raise ClientError(f"{error.get('code', response.status)}: {error.get('message', '')}")
+        raise ClientError(f"{error.get('code', status)}: {error.get('message', '')}")
     return answer
+
+
+def changes(
+    target: Target,
+    since: int | None = None,
+    to: int | None = None,
+    key: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """What changed from version ``since`` to ``to`` of the table (``GET .../diff``; the
+    server's defaults: the current version and the one before it), rows matched by content
+    or by the ``key`` column."""
+    url = urllib.parse.urlsplit(target.server.rstrip("/"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ClientError(f"not a server address: {target.server!r} (try {DEFAULT_SERVER})")
+    if target.document_id is None:
+        raise ClientError("which table? --doc ID or LINK")
+    asked = {"from": since, "to": to, "key": key, "limit": limit}
+    query = urllib.parse.urlencode({name: v for name, v in asked.items() if v is not None})
+    path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/diff?{query}"
+    connection_class = (
+        http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(url.hostname, url.port, timeout=300)
+    try:
+        connection.request("GET", path, headers={"User-Agent": "tablecast-cli"})
+        response = connection.getresponse()
+        body = response.read()
+    except OSError as exc:
+        raise ClientError(f"could not reach {target.server}: {exc}", retry=True) from None
+    finally:
+        connection.close()
+    return _decoded(response.status, body, target.server)
+
+
+def changes_text(answer: dict[str, Any]) -> str:
+    """A diff as a person reads it: a line of counts, then a line a change (``~`` changed,
+    with each changed cell old → new; ``+`` added; ``-`` removed, with its cells)."""
+    counts = answer["counts"]
+    said = [(what, counts[what]) for what in ("added", "changed", "removed") if counts[what]]
+    summary = ", ".join(
+        f"{count(n, 'row') if i == 0 else f'{n:,}'} {what}" for i, (what, n) in enumerate(said)
+    )
+    lines = [f"version {answer['from']} → version {answer['to']}: {summary or 'no row changed'}"]
+    if "from_columns" in answer:
+        lines.append(f"columns: {_cells(answer['from_columns'])} → {_cells(answer['columns'])}")
+    names = answer["columns"]
+    for change in answer["changed"]:
+        was = "" if change["from_row"] == change["row"] else f" (was row {change['from_row']})"
+        cells = "; ".join(
+            f"{names[int(column)] if int(column) < len(names) else f'column {int(column) + 1}'}:"
+            f" {_cell(old)} → {_cell(new)}"
+            for column, (old, new) in change["cells"].items()
+        )
+        lines.append(f"~ row {change['row']}{was}: {cells}")
+    for row in answer["added"]:
+        lines.append(f"+ row {row['row']}: {_cells(row['cells'])}")
+    for row in answer["removed"]:
+        lines.append(f"- row {row['row']} of version {answer['from']}: {_cells(row['cells'])}")
+    if answer["truncated"]:
+        listed = len(answer["changed"]) + len(answer["added"]) + len(answer["removed"])
+        lines.append(f"(listed {listed:,} of {sum(counts.values()):,} changes: --limit lists more)")
+    return "\n".join(lines)
+
+
+def _cell(value: str | None) -> str:
+    """A cell as JSON writes it, so that an empty one, or spaces, show: "", " "."""
+    return "(none)" if value is None else orjson.dumps(value).decode()
+
+
+def _cells(cells: list[str]) -> str:
+    return ", ".join(_cell(cell) for cell in cells)
 
 
 def _answer_to_a_refusal(connection: http.client.HTTPConnection) -> Any:

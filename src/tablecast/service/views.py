@@ -73,6 +73,7 @@ from ..table.diff import (
     Changes,
     Hashes,
     align,
+    alike,
     changed_cells,
     pair_by,
     record_hashes,
@@ -880,7 +881,15 @@ class Views:
             moves = alignment.moves()
             differ = set(_differing_pairs(old_blocks, new_blocks, moves, first_old, first_new))
             alignment.moved_rows(move for i, move in enumerate(moves) if i not in differ)
-            return alignment.changes()
+            if key is not None:  # (the rows that differ are paired by their key)
+                return alignment.changes()
+
+            def cells(old_rows: list[int], new_rows: list[int]) -> tuple[Any, Any]:
+                old = old_blocks.pick(np.asarray(old_rows, dtype=np.int64) + first_old)
+                new = new_blocks.pick(np.asarray(new_rows, dtype=np.int64) + first_new)
+                return orjson.loads(old), orjson.loads(new)
+
+            return alike(alignment.changes(), cells)
 
         changes = await self._run(demand, aligned)
         removed, added, changed = changes.removed, changes.added, changes.changed
