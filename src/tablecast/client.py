@@ -114,9 +114,7 @@ def upload(
 ) -> dict[str, Any]:
     """Send the file as a new document (POST) or a new version of one (PUT, with the edit
     key); the server's answer: the document's metadata, and for a new one its edit key."""
-    url = urllib.parse.urlsplit(target.server.rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ClientError(f"not a server address: {target.server!r} (try {DEFAULT_SERVER})")
+    url = _server_url(target)
     query = {"name": options.name or path.name}
     if not options.header:
         query["header"] = "0"
@@ -135,10 +133,7 @@ def upload(
             )
         method, where = "PUT", f"{base}/{urllib.parse.quote(target.document_id)}"
         headers["Authorization"] = f"Bearer {target.edit_key}"
-    connection_class = (
-        http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    )
-    connection = connection_class(url.hostname, url.port, timeout=300)
+    connection = _connection(url)
     try:
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
@@ -168,6 +163,20 @@ def upload(
     return _decoded(response.status, body, target.server)
 
 
+def _server_url(target: Target) -> urllib.parse.SplitResult:
+    url = urllib.parse.urlsplit(target.server.rstrip("/"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ClientError(f"not a server address: {target.server!r} (try {DEFAULT_SERVER})")
+    return url
+
+
+def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
+    connection_class = (
+        http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    )
+    return connection_class(url.hostname or "", url.port, timeout=300)  # (checked: _server_url)
+
+
 def _decoded(status: int, body: bytes, server: str) -> dict[str, Any]:
     """The server's JSON answer, or the error it says, as a ClientError."""
     try:
@@ -190,18 +199,13 @@ def changes(
     """What changed from version ``since`` to ``to`` of the table (``GET .../diff``; the
     server's defaults: the current version and the one before it), rows matched by content
     or by the ``key`` column."""
-    url = urllib.parse.urlsplit(target.server.rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ClientError(f"not a server address: {target.server!r} (try {DEFAULT_SERVER})")
+    url = _server_url(target)
     if target.document_id is None:
         raise ClientError("which table? --doc ID or LINK")
     asked = {"from": since, "to": to, "key": key, "limit": limit}
     query = urllib.parse.urlencode({name: v for name, v in asked.items() if v is not None})
     path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/diff?{query}"
-    connection_class = (
-        http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    )
-    connection = connection_class(url.hostname, url.port, timeout=300)
+    connection = _connection(url)
     try:
         connection.request("GET", path, headers={"User-Agent": "tablecast-cli"})
         response = connection.getresponse()
