@@ -324,3 +324,16 @@ def test_a_diff_on_another_node_of_a_cluster(nodes):
         assert body["changed"] == [
             {"row": 2, "from_row": 3, "cells": {"2": ["Arlington", "New York"]}}
         ]
+
+
+def test_tables_with_no_rows_and_no_header(server):
+    doc = versions(server, [["only", "a header"]], [["only", "a header"], ["a", "row"]])
+    _, body = get_diff(server, doc)
+    assert body["counts"] == {"added": 1, "removed": 0, "changed": 0}
+    _, body = get_diff(server, doc, "?from=2&to=1")
+    assert body["removed"] == [{"row": 1, "cells": ["a", "row"]}]
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?header=0", b"x\ny\n")
+    assert put(server.url, doc, b"x\nz\ny\n", "?header=0")[0] == 200
+    _, body = get_diff(server, doc)
+    assert body["columns"] == ["Column 1"]
+    assert body["added"] == [{"row": 2, "cells": ["z"]}]

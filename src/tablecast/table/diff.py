@@ -6,10 +6,10 @@ Rows are matched by content: each row's stored record (its cells as JSON, exactl
 is hashed (:func:`record_hashes`), and the two sequences of hashes are aligned
 (:func:`align`) the way ``diff`` aligns lines: the rows both versions share in the same order
 are unchanged, and what lies between them is rows removed, added or, where a run of rows
-removed meets a run added at the same place, rows changed (paired in order). A row that only
-moved is not a change. With a key column (:func:`by_key`) the rows removed and added are
-paired by their key's value instead, wherever they are: a row whose key stays is changed, or
-unchanged if only its place did.
+removed meets a run added at the same place, rows changed (paired by the cells they share,
+see :func:`alike`). A row that only moved is not a change. With a key column (:func:`pair_by`)
+the rows removed and added are paired by their key's value instead, wherever they are: a row
+whose key stays is changed, or unchanged if only its place did.
 
 The hash is a polynomial one over the record's bytes modulo 2**64, computed for a block of
 records at a time with numpy. Such a hash can be made to collide on purpose, so a hash never
