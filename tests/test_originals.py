@@ -116,7 +116,7 @@ def test_a_restored_version_gives_back_the_same_file(store):
     old = upload(store, data, [500], ParseOptions())
     document = store.create_document(None)
     pending = store.begin_version(document.id)
-    store.copy_blocks(old, pending)
+    store.share_blocks(old, pending)
     assert original(store, pending) == data
 
 

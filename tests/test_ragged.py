@@ -19,7 +19,7 @@ from support import expect, feed_in_pieces, http, put, raw_text, sql, upload_v1,
 from tablecast.errors import TablecastError
 from tablecast.model import Version, VersionMeta
 from tablecast.store.base import Store
-from tablecast.store.sqlite import SCHEMA, SQLiteStore
+from tablecast.store.sqlite import SCHEMA, SCHEMA_VERSION, SQLiteStore
 from tablecast.table.blocks import encode_block, record_cells
 from tablecast.table.parsing import ParseOptions, TableParser
 from tablecast.wire import protocol
@@ -92,7 +92,7 @@ def test_the_count_is_the_rows_that_do_not_fit_the_first_however_the_file_arrive
 # The store keeps the count
 
 
-def test_every_store_keeps_the_count_with_the_version_and_a_copy_of_it(open_store):
+def test_every_store_keeps_the_count_with_the_version_and_a_restore_of_it(open_store):
     store: Store = open_store()
     document = store.create_document(None)
     meta = VersionMeta("r.tsv", "utf-8", "\t", True, 6, 4, 100, ["a", "b", "c"], ragged_rows=3)
@@ -103,15 +103,15 @@ def test_every_store_keeps_the_count_with_the_version_and_a_copy_of_it(open_stor
     assert store.versions(document.id, 10)[0].meta.ragged_rows == 3
     version = store.version(document.id, 1)
     assert version is not None and version.meta == meta
-    pending = store.begin_version(document.id)  # a restore: the blocks, and the meta, copied
-    store.copy_blocks(version.id, pending)
+    pending = store.begin_version(document.id)  # a restore: the blocks shared, the meta copied
+    store.share_blocks(version.id, pending)
     restored = store.commit_version(pending, version.meta).version
     assert restored is not None and (restored.number, restored.meta.ragged_rows) == (2, 3)
     again = open_store().version(document.id, 2)  # opened again, as after a restart
     assert again is not None and again.meta.ragged_rows == 3
 
 
-SCHEMA_6 = re.sub(r",(  --[^\n]*)\n    ragged_rows [^\n]*", r"\1", SCHEMA)
+SCHEMA_6 = re.sub(r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*", r"\1", SCHEMA)
 
 
 def schema_6_store(path: Path) -> str:
@@ -143,7 +143,7 @@ def test_versions_of_a_schema_6_store_say_they_were_not_counted(tmp_path):
     document_id = schema_6_store(path)
     store = SQLiteStore(path)
     assert store.read_rows(1, 0, 6) == orjson.dumps([["a", "b", "c"], *RAGGED_ROWS])
-    assert store._connect().execute("PRAGMA user_version").fetchone() == (7,)
+    assert store._connect().execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     document = store.get_document(document_id)
     assert document is not None and document.version is not None
     # not 0, which would say the version has no ragged rows: nobody counted them
@@ -165,6 +165,7 @@ def test_a_schema_4_postgresql_database_is_migrated(pg_url):
     store.commit_version(write_version(store, document.id, 6), meta)
     store.close()
     sql(pg_url, "ALTER TABLE versions DROP COLUMN ragged_rows")  # as schema 4 had it
+    sql(pg_url, "ALTER TABLE versions DROP COLUMN blocks_of")
     sql(pg_url, "UPDATE schema_version SET version = 4")
     store = PostgresStore(pg_url, 2)
     try:

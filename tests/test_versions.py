@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ def docs_url(server, doc, path: str = "") -> str:
     return f"{server.url}/parser/api/docs/{doc['id']}{path}"
 
 
-def test_the_store_lists_versions_newest_first_and_copies_one(open_store):
+def test_the_store_lists_versions_newest_first_and_shares_one(open_store):
     store = open_store()
     document = store.create_document(None)
     counted = []
@@ -30,12 +31,22 @@ def test_the_store_lists_versions_newest_first_and_copies_one(open_store):
     ]
     pending = store.begin_version(document.id)  # not listed until committed
     assert len(store.versions(document.id, 10)) == 2
-    store.copy_blocks(versions[1].id, pending)
+    store.share_blocks(versions[1].id, pending)
     restored = store.commit_version(pending, versions[1].meta)
     assert restored.version is not None and restored.version.number == 3
-    assert store.read_rows(restored.version.id, 0, 300) == store.read_rows(versions[1].id, 0, 300)
-    # the copy counts against the byte limit as the first version did
-    assert store.usage().stored_bytes - counted[1] == counted[0] > 0
+    first, again = versions[1].id, restored.version.id
+    assert store.read_rows(again, 0, 300) == store.read_rows(first, 0, 300)
+    assert store.read_picked(again, [299, 3, 150]) == store.read_picked(first, [299, 3, 150])
+    assert store.read_all(again) == store.read_all(first)
+    assert store.read_blocks(again, 1, 1) == store.read_blocks(first, 1, 1)
+    # shared, not copied: the store holds no more than before
+    assert store.usage().stored_bytes == counted[1]
+    # a restore of the restore shares the first version's blocks too (never a chain)
+    pending = store.begin_version(document.id)
+    store.share_blocks(again, pending)
+    third = store.commit_version(pending, versions[1].meta).version
+    assert third is not None and store.read_all(third.id) == store.read_all(first)
+    assert store.usage().stored_bytes == counted[1]
 
 
 def numbers(versions: list[Version]) -> list[int]:
@@ -260,3 +271,23 @@ async def test_a_restored_versions_columns_are_the_old_ones_not_made_again(serve
     files = sorted((tmp_path / "data" / "columns" / doc["id"]).glob("*.arrow"))
     inodes = [path.stat().st_ino for path in files]
     assert len(files) == 3 and len(set(inodes)) == 2, files
+
+
+def test_a_restore_over_http_shares_what_it_restores(server):
+    _, doc, _ = http("POST", docs_url(server, {"id": ""}).rstrip("/"), table(3000))
+    assert put(server.url, doc, table(5))[0] == 200
+    _, before, _ = http("GET", f"{server.url}/metrics")
+    restore = f"{docs_url(server, doc)}/versions/1/restore"
+    status, restored, _ = http("POST", restore, b"", {"Authorization": f"Bearer {doc['edit_key']}"})
+    assert status == 200 and (restored["version"], restored["total_number"]) == (3, 3000)
+    _, after, _ = http("GET", f"{server.url}/metrics")
+    stored = re.compile(r"^tablecast_stored_bytes (\S+)$", re.M)
+    assert stored.search(before)[1] == stored.search(after)[1]  # nothing stored again
+    for page in (1, 30):
+        _, first, _ = http("GET", f"{docs_url(server, doc)}/pages/{page}?version=1")
+        _, third, _ = http("GET", f"{docs_url(server, doc)}/pages/{page}?version=3")
+        assert first["data"] == third["data"]
+    _, original, _ = http("GET", f"{docs_url(server, doc)}/download?version=3&format=original")
+    assert original == table(3000).decode()
+    _, changes, _ = http("GET", f"{docs_url(server, doc)}/diff?from=1&to=3")
+    assert changes["counts"] == {"added": 0, "removed": 0, "changed": 0}

@@ -18,7 +18,7 @@ from .storage import Storage
 
 # web/connection.py names the Upload here until it is rewritten (issue 16, item 1): its home
 # is tablecast.service.upload.
-from .upload import InProgress, Upload
+from .upload import Upload
 
 __all__ = ["Documents", "Upload"]
 
@@ -26,10 +26,9 @@ log = logging.getLogger("tablecast.service.documents")
 
 
 class Documents:
-    def __init__(self, storage: Storage, capacity: Capacity, in_progress: InProgress) -> None:
+    def __init__(self, storage: Storage, capacity: Capacity) -> None:
         self.storage = storage
         self.capacity = capacity
-        self.in_progress = in_progress  # uploads: a restore leaves them the room they take
 
     async def create(self) -> tuple[Document, str]:
         """A new document and its edit key (which is kept nowhere: see tablecast.access).
@@ -58,16 +57,15 @@ class Documents:
         return await self.storage.read(self.storage.store.read_original, version.id, first, count)
 
     async def restore(self, document: Document, old: Version) -> Document:
-        """Make an old version current again, as a new version with its records (copied in
-        the store, not parsed again): history only grows."""
+        """Make an old version current again, as a new version with its records (shared in
+        the store with the old one, neither copied nor parsed again): history only grows."""
         storage, capacity = self.storage, self.capacity
-        await self.in_progress.check_space(old.meta.size)
         store = storage.store
 
         def copy() -> Document:
             pending = store.begin_version(document.id)
             try:
-                store.copy_blocks(old.id, pending)
+                store.share_blocks(old.id, pending)
                 return store.commit_version(pending, old.meta)
             except BaseException:
                 store.abort_version(pending)

@@ -99,10 +99,10 @@ class Store(Protocol):
         """The committed version with this number (None: the document has none), read alone."""
         ...
 
-    def copy_blocks(self, version_id: int, pending_id: int) -> None:
-        """Give a pending upload every block (and the original file) of a committed version:
-        restoring an old version makes a new one with the same records, without parsing
-        anything again."""
+    def share_blocks(self, version_id: int, pending_id: int) -> None:
+        """Give a pending upload every block (and the original file) of a committed version,
+        shared, not copied: restoring an old version makes a new one with the same records,
+        without parsing or storing anything again."""
         ...
 
     def begin_version(self, document_id: str) -> int:

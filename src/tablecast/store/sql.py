@@ -80,23 +80,19 @@ def nothing_to_remove(
     return not usage.over(max_documents, max_bytes) and not accessed_before
 
 
-def copy_version(conn: Connection, p: str, version_id: int, pending_id: int) -> None:
-    """In the caller's transaction: a pending upload takes a committed version's blocks, its
-    original file and its byte count (see Store.copy_blocks)."""
+def owner(p: str) -> str:
+    """The version whose blocks and original file a version's are, as SQL: itself, or the
+    version it shares them with (``blocks_of``: a restore's). Never a chain: a version shares
+    with an owner, never with another that shares (see share_version)."""
+    return f"(SELECT COALESCE(blocks_of, id) FROM versions WHERE id = {p})"
+
+
+def share_version(conn: Connection, p: str, version_id: int, pending_id: int) -> None:
+    """A pending upload takes a committed version's blocks and original file, shared, not
+    copied: it stores none of its own (its stored_bytes stay 0), and reads the owner's (see
+    Store.share_blocks)."""
     conn.execute(
-        "INSERT INTO blocks (version_id, block, records, offsets)"
-        f" SELECT {p}, block, records, offsets FROM blocks WHERE version_id = {p}",
-        (pending_id, version_id),
-    )
-    conn.execute(
-        "INSERT INTO originals (version_id, part, data, rebuilt)"
-        f" SELECT {p}, part, data, rebuilt FROM originals WHERE version_id = {p}",
-        (pending_id, version_id),
-    )
-    conn.execute(
-        "UPDATE versions SET stored_bytes = (SELECT stored_bytes FROM versions"
-        f" WHERE id = {p}) WHERE id = {p}",
-        (version_id, pending_id),
+        f"UPDATE versions SET blocks_of = {owner(p)} WHERE id = {p}", (version_id, pending_id)
     )
 
 
@@ -141,13 +137,14 @@ class Queries:
         )
         self.blocks = (
             "SELECT block, records, offsets FROM blocks"
-            f" WHERE version_id = {p} AND block BETWEEN {p} AND {p} ORDER BY block"
+            f" WHERE version_id = {owner(p)} AND block BETWEEN {p} AND {p} ORDER BY block"
         )
         self.all_blocks = (
-            f"SELECT block, records, offsets FROM blocks WHERE version_id = {p} ORDER BY block"
+            "SELECT block, records, offsets FROM blocks"
+            f" WHERE version_id = {owner(p)} ORDER BY block"
         )
         self.original = (
-            f"SELECT data, rebuilt FROM originals WHERE version_id = {p} AND part >= {p}"
+            f"SELECT data, rebuilt FROM originals WHERE version_id = {owner(p)} AND part >= {p}"
             f" ORDER BY part LIMIT {p}"
         )
         self.insert_originals = (

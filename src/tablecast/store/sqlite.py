@@ -33,7 +33,7 @@ from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -66,7 +66,8 @@ CREATE TABLE versions (
     size INTEGER NOT NULL DEFAULT 0,
     first_record TEXT NOT NULL DEFAULT '[]',
     stored_bytes INTEGER NOT NULL DEFAULT 0,  -- its blocks' bytes, counted as they are written
-    ragged_rows INTEGER  -- rows wider or narrower than the first (NULL: not counted, schema 6)
+    ragged_rows INTEGER,  -- rows wider or narrower than the first (NULL: not counted, schema 6)
+    blocks_of INTEGER  -- the version whose blocks and original are this one's (NULL: its own)
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE INDEX documents_by_use ON documents(accessed_at);
@@ -136,6 +137,12 @@ def _add_ragged_rows(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE versions ADD COLUMN ragged_rows INTEGER")
 
 
+def _add_blocks_of(conn: sqlite3.Connection) -> None:
+    """Schema 7 to 8: a restored version shares the blocks of the version it restores. Those
+    restored before keep their copies."""
+    conn.execute("ALTER TABLE versions ADD COLUMN blocks_of INTEGER")
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
@@ -143,6 +150,7 @@ MIGRATIONS = {
     4: _add_originals,
     5: _add_rebuilt,
     6: _add_ragged_rows,
+    7: _add_blocks_of,
 }  # from this schema version to the next
 
 Q = sql.Queries("?")
@@ -373,13 +381,9 @@ class SQLiteStore:
         row = self._connect().execute(Q.version, (document_id, number)).fetchone()
         return None if row is None else version_from_row(document_id, row)
 
-    def copy_blocks(self, version_id: int, pending_id: int) -> None:
-        (size,) = self._connect().execute(
-            "SELECT stored_bytes FROM versions WHERE id = ?", (version_id,)
-        ).fetchone() or (0,)
-        self._check_room(pending_id, size)
-        with self._transaction(large=True) as conn:
-            sql.copy_version(conn, "?", version_id, pending_id)
+    def share_blocks(self, version_id: int, pending_id: int) -> None:
+        with self._transaction() as conn:
+            sql.share_version(conn, "?", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         self._execute(
@@ -476,7 +480,7 @@ class SQLiteStore:
             return b"[]"
         numbers = blocks_of(records)
         blocks = self._connect().execute(
-            "SELECT block, records, offsets FROM blocks WHERE version_id = ?"
+            f"SELECT block, records, offsets FROM blocks WHERE version_id = {sql.owner('?')}"
             f" AND block IN ({','.join('?' * len(numbers))})",
             (version_id, *numbers),
         )

@@ -114,7 +114,7 @@ class Node:
         capacity = Capacity(storage, limits, in_use)
         views = Views(store, view_memory, columns)
         in_progress = InProgress(storage, capacity, views.streaming)
-        documents = Documents(storage, capacity, in_progress)
+        documents = Documents(storage, capacity)
         capacity.removed.append(views.forget)
         pages = Pages(storage, views)
         others = None

@@ -8,7 +8,7 @@ import psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 5  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 6  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock key, in the one-bigint key space: apart from the two-int one the nodes' locks
 # use (see nodes.NODE_LOCKS), so it cannot collide with any node.
 SCHEMA_LOCK = 0x7463736D  # "tcsm": held while the schema is created or migrated
@@ -28,6 +28,9 @@ REBUILT = "ALTER TABLE originals ADD COLUMN rebuilt boolean NOT NULL DEFAULT fal
 # rows wider or narrower than the first; NULL: stored before they were counted (schema 4),
 # rather than 0, which would say there are none
 RAGGED_ROWS = "ALTER TABLE versions ADD COLUMN ragged_rows bigint;"
+# blocks_of: the version whose blocks and original file this one's are (a restore), NULL: its
+# own (see store.sql.OWNER)
+SHARED = "ALTER TABLE versions ADD COLUMN blocks_of bigint;"
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -83,6 +86,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
     + ORIGINALS
     + REBUILT
     + RAGGED_ROWS
+    + SHARED
 )
 
 # from this schema version to the next: its DDL
@@ -91,6 +95,7 @@ MIGRATIONS: dict[int, str] = {
     2: ORIGINALS,
     3: REBUILT,
     4: RAGGED_ROWS,
+    5: SHARED,
 }
 
 

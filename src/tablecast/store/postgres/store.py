@@ -93,10 +93,9 @@ class PostgresStore:
         rows = self._pool.read(Q.version, (document_id, number))
         return version_from_row(document_id, rows[0]) if rows else None
 
-    def copy_blocks(self, version_id: int, pending_id: int) -> None:
+    def share_blocks(self, version_id: int, pending_id: int) -> None:
         with self._pool.transaction() as conn:
-            conn.execute("SET LOCAL synchronous_commit = off")  # as write_blocks
-            sql.copy_version(conn, "%s", version_id, pending_id)
+            sql.share_version(conn, "%s", version_id, pending_id)
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         # one statement, so one transaction: the turn and its announcement
@@ -214,7 +213,8 @@ class PostgresStore:
         if not records:
             return b"[]"
         blocks = self._pool.read(
-            "SELECT block, records, offsets FROM blocks WHERE version_id = %s AND block = ANY(%s)",
+            f"SELECT block, records, offsets FROM blocks WHERE version_id = {sql.owner('%s')}"
+            " AND block = ANY(%s)",
             (version_id, blocks_of(records)),
             binary=True,
         )
