@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -10,7 +11,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import http, put
+from support import http, meta, put, write_version
+from tablecast.service import views as views_module
+from tablecast.service.views import Views
+from tablecast.store.sqlite import SQLiteStore
 from tablecast.table import diff
 
 
@@ -300,16 +304,14 @@ def test_row_by_row_work_is_bounded(monkeypatch):
 
 
 def test_what_a_diff_lists_is_bounded_in_bytes(server, monkeypatch):
-    from tablecast.service import views
-
-    monkeypatch.setattr(views, "LISTED_BYTES", 3000)
+    monkeypatch.setattr(views_module, "LISTED_BYTES", 3000)
     big = "w" * 1000
     doc = versions(server, [["c"], ["x"]], [["c"], ["x"], *([big] for _ in range(10))])
     _, body = get_diff(server, doc)
     assert body["counts"]["added"] == 10 and body["truncated"]
     assert len(body["added"]) == 2  # 1,005 bytes a record as stored
-    monkeypatch.setattr(views, "LISTED_BYTES", 10)
-    _, body = get_diff(server, doc)
+    monkeypatch.setattr(views_module, "LISTED_BYTES", 10)
+    _, body = get_diff(server, doc, "?limit=999")  # (another answer than the one kept)
     assert len(body["added"]) == 1  # one row at least, however large
 
 
@@ -337,3 +339,28 @@ def test_tables_with_no_rows_and_no_header(server):
     _, body = get_diff(server, doc)
     assert body["columns"] == ["Column 1"]
     assert body["added"] == [{"row": 2, "cells": ["z"]}]
+
+
+async def test_a_diff_asked_by_many_is_made_once(tmp_path, monkeypatch):
+    # everyone coming back to a link after a new version asks what changed since: one diff
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    old = store.commit_version(write_version(store, document.id, 300), meta(300)).version
+    new = store.commit_version(write_version(store, document.id, 301), meta(301)).version
+    views = Views(store, memory=10**8, cache=tmp_path / "columns")
+    made = []
+
+    def counted(a: diff.Hashes, b: diff.Hashes) -> diff.Alignment:
+        made.append(1)
+        return diff.align(a, b)
+
+    monkeypatch.setattr(views_module, "align", counted)
+    try:
+        answers = await asyncio.gather(*(views.diff(old, new, None, 10) for _ in range(50)))
+        assert all(answer == answers[0] for answer in answers)
+        assert answers[0]["counts"] == {"added": 1, "removed": 0, "changed": 0}
+        await views.diff(old, new, None, 10)  # and kept
+        assert made == [1]
+    finally:
+        views.close()
+        store.close()

@@ -415,7 +415,7 @@ class Views:
             size = value.nbytes + ARRAY_OVERHEAD
         elif isinstance(value, TableText):
             size = MAPPED_BYTES if value.mapped else value.nbytes
-        elif isinstance(value, Blocks):
+        elif isinstance(value, (Blocks, Differences)):
             size = value.nbytes
         else:
             size = 64 * (len(value) + 1)
@@ -861,10 +861,23 @@ class Views:
         """Rows of ``old`` removed, rows of ``new`` added, and rows changed with their changed
         cells, matched by content or, with ``key`` (a column), by that column's value. Counts
         are whole; each list holds its first ``limit`` rows. Work after every page's
-        (SUMMARY): the versions' records read and hashed a piece at a time (hashes kept)."""
+        (SUMMARY): the versions' records read and hashed a piece at a time (hashes kept), and
+        the answer kept, so that everyone who comes back to a link after a new version (the
+        app asks what changed since) costs one diff, not one each."""
         if key is not None and (key >= old.meta.width or key >= new.meta.width):
             raise TablecastError("bad_option", f"the table has no column {key}")
-        demand = Demand(SUMMARY, new.document_id, self.scheduler)
+        asker = Demand(SUMMARY, new.document_id, self.scheduler)
+
+        async def make(demand: Demand) -> Differences:
+            answer = await self._diff(old, new, key, limit, demand)
+            return Differences(answer, DIFF_OVERHEAD * len(orjson.dumps(answer)))
+
+        found = await self._kept_or(("diff", old.id, new.id, key, limit), make, asker)
+        return found.answer
+
+    async def _diff(
+        self, old: Version, new: Version, key: int | None, limit: int, demand: Demand
+    ) -> dict[str, Any]:
         old_blocks, new_blocks = await self.blocks(old), await self.blocks(new)
         old_hashes = await self._hashes(old, old_blocks, demand)
         new_hashes = await self._hashes(new, new_blocks, demand)
@@ -1041,6 +1054,17 @@ class Blocks:
         return b"[" + body[:-1].replace(b"\n", b",") + b"]"
 
 
+@dataclass(frozen=True)
+class Differences:
+    """A diff's answer, kept (see Views.diff), and about what it takes in memory."""
+
+    answer: dict[str, Any]
+    nbytes: int
+
+
+# What an answer takes in memory, as Python objects, for each byte of it as JSON, at most
+# (measured with tracemalloc: 2.3 for cells of 60 characters, 9.3 for cells of one)
+DIFF_OVERHEAD = 10
 # The cells a diff lists of each kind of row at most (besides its limit of rows): a version's
 # rows may be 16 MiB each, and a diff's answer is made in memory
 LISTED_BYTES = 16 << 20
