@@ -300,6 +300,7 @@ function start() {
     },
     closeChanges: changes.closeChanges,
     stepChanges: changes.step,
+    showSince: changes.showSince,
     dismissSince: changes.dismissSince,
     mayUpload: () => model.mayUpload(state),
     openMenu,

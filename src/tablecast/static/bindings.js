@@ -165,6 +165,7 @@ function bindVersions(app) {
   $("changes-close").addEventListener("click", () => app.closeChanges());
   $("changes-previous").addEventListener("click", () => app.stepChanges(-1));
   $("changes-next").addEventListener("click", () => app.stepChanges(1));
+  $("since-show").addEventListener("click", () => app.showSince());
   $("since-dismiss").addEventListener("click", () => app.dismissSince());
 }
 

@@ -10,7 +10,9 @@ import { explain, sayAlert } from "./render.js";
 const SEEN = "tablecast:seen:"; // + document id: the version this browser last showed
 const seenHere = new Map(); // when storage is unavailable (some private windows)
 let shown = null; // the changes in the panel: { documentId, diff, rows, current }
+let asked = null; // the changes last asked for: only its answer is shown
 let looked = null; // the document whose first page was checked against what was seen
+let since = null; // what the notice of changes since one last looked shows, asked
 
 function seenVersion(documentId) {
   try {
@@ -46,12 +48,15 @@ export async function lookedAt(documentId, version, columns) {
   }
   const text = model.sinceLastLooked(before, diff);
   if (!text) return;
+  since = { documentId, from: before, to: version, columns };
   $("since-text").textContent = text;
   $("since").hidden = false;
-  $("since-show").onclick = () => {
-    $("since").hidden = true;
-    showChanges(documentId, before, version, columns);
-  };
+}
+
+// The notice's "Show the changes".
+export function showSince() {
+  $("since").hidden = true;
+  if (since) showChanges(since.documentId, since.from, since.to, since.columns);
 }
 
 export function dismissSince() {
@@ -64,14 +69,18 @@ export async function showChanges(documentId, from, to, columns) {
   $("changes-note").textContent = "";
   $("changes-table").tBodies[0].replaceChildren();
   $("changes").hidden = false;
+  const asking = { from, to };
+  asked = asking;
   let diff;
   try {
     diff = await fetchChanges(documentId, from, to);
   } catch (error) {
+    if (asked !== asking) return;
     $("changes").hidden = true;
     sayAlert(explain(error.code, error.message));
     return;
   }
+  if (asked !== asking) return; // other changes asked for meanwhile
   const names = diff.columns || columns || [];
   shown = { documentId, diff, rows: model.changeRows(diff, names.length), current: -1 };
   $("changes-title").textContent = model.changesTitle(diff);
@@ -82,13 +91,14 @@ export async function showChanges(documentId, from, to, columns) {
 
 export function closeChanges() {
   $("changes").hidden = true;
-  shown = null;
+  shown = asked = null;
 }
 
 // The next (1) or previous (-1) change, marked and scrolled into sight.
 export function step(by) {
   if (!shown || !shown.rows.length) {
     $("changes-previous").disabled = $("changes-next").disabled = true;
+    $("changes-position").textContent = "";
     return;
   }
   const last = shown.rows.length - 1;
