@@ -103,6 +103,10 @@ def test_fanout_benchmark_runs():
 
 def test_diff_benchmark_runs():
     results = run_bench("diff", "--rows", "3000")
+    back = {r["back"]: r for r in results if "back" in r}
+    assert set(back) == {"restore", "upload again"}
+    assert back["restore"]["stored_mib"] == 0 < back["upload again"]["stored_mib"]
+    results = [r for r in results if "back" not in r]
     for r in results:
         assert r["cold_ms"] > 0 and r["warm_ms"] > 0, r
         # ten rows edited: ten changes (duckdb counts each edited row twice); ten inserted
