@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..model import Document, Usage, Version, VersionMeta
-from ..table.blocks import Block
+from ..table.blocks import Block, Run
 from ..table.originals import Part, Rebuilt
 
 OriginalRow = tuple[int, int, bytes, bool]
@@ -127,6 +127,14 @@ class Store(Protocol):
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         """Atomically number the version and make it current; returns the document after."""
+        ...
+
+    def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:
+        """Atomically, a new current version: the current one's records, then ``run``'s
+        (records of ``widths`` cells, ``size`` bytes as sent). Appends commute: each adds to
+        whatever version is current when it commits. It stores the new records alone, and
+        shares the rest with the version it adds to (see store.sql.append_blocks). Raises
+        version_not_found where the document has no version to add to."""
         ...
 
     def abort_version(self, pending_id: int) -> None: ...

@@ -11,16 +11,27 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
-from ..model import Document, Usage
-from ..table.blocks import Block, block_range, join_rows
+from ..model import Document, Usage, VersionMeta
+from ..table.blocks import BLOCK_RECORDS, Block, Run, block_range, cut, extended, join_rows
 from ..table.originals import Part
-from .base import DOCUMENT_SELECT, VERSIONS_SELECT, OriginalRow, original_part, original_rows
+from .base import (
+    DOCUMENT_SELECT,
+    VERSION_COLUMNS,
+    VERSIONS_SELECT,
+    OriginalRow,
+    original_part,
+    original_rows,
+    version_from_row,
+)
 
 
 class Cursor(Protocol):
     def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
 # A store's way to run a read: (query, parameters) -> its rows.
@@ -96,6 +107,104 @@ def share_version(conn: Connection, p: str, version_id: int, pending_id: int) ->
     )
 
 
+def append_blocks(conn: Connection, p: str, base_id: int, version_id: int, run: Run) -> int:
+    """In the caller's transaction, which holds the document: the records of ``run`` after
+    those of committed version ``base_id``, for pending version ``version_id`` (see
+    Store.append_rows); the bytes this stores.
+
+    Where the base is the longest version of its blocks' series (the versions sharing one
+    owner's blocks: an upload, and what was appended to it), the new records go where the
+    series ends, under the owner: the last block is filled up (older versions read only their
+    own records of it), then new blocks follow, and the new version shares them all. Else (a
+    version restored, then added to) the base's records are copied into a series of the new
+    version's own first."""
+    found = conn.execute(
+        f"SELECT COALESCE(blocks_of, id), record_count FROM versions WHERE id = {p}", (base_id,)
+    ).fetchone()
+    assert found is not None
+    owner, count = found
+    (longest,) = conn.execute(
+        "SELECT MAX(record_count) FROM versions"
+        f" WHERE number IS NOT NULL AND COALESCE(blocks_of, id) = {p}",
+        (owner,),
+    ).fetchone()
+    insert = f"INSERT INTO blocks (version_id, block, records, offsets) VALUES ({p}, {p}, {p}, {p})"
+    stored = 0
+    if count == longest:
+        series = owner
+    else:
+        series = version_id
+        for number, records, offsets in own(
+            (*row, count)
+            for row in conn.execute(
+                f"SELECT block, records, offsets FROM blocks WHERE version_id = {p}"
+                f" AND block <= {p} ORDER BY block",
+                (owner, (count - 1) // BLOCK_RECORDS),
+            ).fetchall()
+        ):
+            conn.execute(insert, (series, number, records, offsets))
+            stored += len(records) + len(offsets)
+    tail, within = divmod(count, BLOCK_RECORDS)
+    taken = 0
+    if within:  # the last block, filled up
+        row = conn.execute(
+            f"SELECT records, offsets FROM blocks WHERE version_id = {p} AND block = {p}",
+            (series, tail),
+        ).fetchone()
+        assert row is not None
+        records, offsets = cut(bytes(row[0]), bytes(row[1]), within)
+        taken = min(len(run), BLOCK_RECORDS - within)
+        block = extended(records, offsets, run, taken)
+        conn.execute(
+            f"UPDATE blocks SET records = {p}, offsets = {p}"
+            f" WHERE version_id = {p} AND block = {p}",
+            (block.records, block.offsets, series, tail),
+        )
+        stored += len(block.records) + len(block.offsets) - len(records) - len(offsets)
+        tail += 1
+    rest = run.after(taken)
+    for number, block in enumerate(rest.blocks(len(rest)), start=tail):
+        conn.execute(insert, (series, number, block.records, block.offsets))
+        stored += len(block.records) + len(block.offsets)
+    conn.execute(
+        f"UPDATE versions SET blocks_of = {p}, stored_bytes = {p} WHERE id = {p}",
+        (series if series != version_id else None, stored, version_id),
+    )
+    return stored
+
+
+def appended_meta(row: Sequence[Any], widths: Sequence[int], size: int) -> VersionMeta:
+    """The meta of a version that adds records of ``widths`` cells, ``size`` bytes as sent,
+    to the version of VERSION_COLUMNS ``row``: as long as both, as wide as the widest, its
+    ragged rows counted against its first record (unless they never were)."""
+    base = version_from_row("", row).meta
+    first = len(base.first_record)
+    ragged = (
+        None if base.ragged_rows is None else base.ragged_rows + sum(w != first for w in widths)
+    )
+    return replace(
+        base,
+        record_count=base.record_count + len(widths),
+        width=max(base.width, *widths) if widths else base.width,
+        size=base.size + size,
+        ragged_rows=ragged,
+    )
+
+
+def own(rows: Iterable[Sequence[Any]]) -> list[tuple[int, bytes, bytes]]:
+    """Blocks read with Queries.own_blocks, as the version reads them: cut to its own
+    records, however many later versions added to the last of them (see append_blocks)."""
+    found = []
+    for block, records, offsets, reads in rows:
+        if reads is not None:
+            keep = reads - block * BLOCK_RECORDS
+            if keep <= 0:
+                continue
+            records, offsets = cut(bytes(records), bytes(offsets), keep)
+        found.append((block, records, offsets))
+    return found
+
+
 class Batch:
     """One write_blocks call's rows, and the bytes it adds to its version."""
 
@@ -124,6 +233,15 @@ class Queries:
     """The statements both stores make, in one placeholder style."""
 
     def __init__(self, p: str) -> None:
+        # A version's blocks, where they are (its owner's: see owner), each with how many
+        # records the version reads (its record_count; NULL for a pending upload, whose
+        # blocks are all its own): see own
+        self.own_blocks = (
+            "SELECT b.block, b.records, b.offsets,"
+            " CASE WHEN v.number IS NULL THEN NULL ELSE v.record_count END"
+            " FROM versions v JOIN blocks b ON b.version_id = COALESCE(v.blocks_of, v.id)"
+            f" WHERE v.id = {p}"
+        )
         self.document = DOCUMENT_SELECT + f"WHERE d.id = {p}"
         # By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
         self.version = VERSIONS_SELECT + f"{p} AND v.number = {p}"
@@ -135,17 +253,21 @@ class Queries:
             "INSERT INTO documents (id, created_at, updated_at, accessed_at, edit_key_hash)"
             f" VALUES ({p}, {p}, {p}, {p}, {p})"
         )
-        self.blocks = (
-            "SELECT block, records, offsets FROM blocks"
-            f" WHERE version_id = {owner(p)} AND block BETWEEN {p} AND {p} ORDER BY block"
+        self.blocks = f"{self.own_blocks} AND b.block BETWEEN {p} AND {p} ORDER BY b.block"
+        self.all_blocks = f"{self.own_blocks} ORDER BY b.block"
+        # the current version of a document, as rows are added to it
+        self.current = (
+            f"SELECT {VERSION_COLUMNS} FROM documents d JOIN versions v ON v.id = d.current_version"
+            f" WHERE d.id = {p}"
         )
-        self.all_blocks = (
-            "SELECT block, records, offsets FROM blocks"
-            f" WHERE version_id = {owner(p)} ORDER BY block"
-        )
+        # (a version that rows were added to has no file as uploaded: only a version holding
+        # its owner's records, the owner or a restore of it, reads the owner's; a pending one
+        # is not counted yet)
         self.original = (
-            f"SELECT data, rebuilt FROM originals WHERE version_id = {owner(p)} AND part >= {p}"
-            f" ORDER BY part LIMIT {p}"
+            "SELECT data, rebuilt FROM originals WHERE version_id = (SELECT o.id FROM versions v"
+            " JOIN versions o ON o.id = COALESCE(v.blocks_of, v.id)"
+            f" WHERE v.id = {p} AND (v.number IS NULL OR o.record_count = v.record_count))"
+            f" AND part >= {p} ORDER BY part LIMIT {p}"
         )
         self.insert_originals = (
             f"INSERT INTO originals (version_id, part, data, rebuilt) VALUES ({p}, {p}, {p}, {p})"
@@ -167,7 +289,7 @@ def read_rows(fetch: Fetch, q: Queries, version_id: int, start: int, stop: int) 
     if stop <= start:
         return b"[]"
     first, last = block_range(start, stop)
-    return join_rows(fetch(q.blocks, (version_id, first, last)), start, stop)
+    return join_rows(own(fetch(q.blocks, (version_id, first, last))), start, stop)
 
 
 def read_original(fetch: Fetch, q: Queries, version_id: int, first: int, count: int) -> list[Part]:

@@ -26,7 +26,7 @@ import orjson
 
 from ..errors import DiskFull, TablecastError
 from ..model import Document, Usage, Version, VersionMeta
-from ..table.blocks import Block, blocks_of, encode_block, pick_rows
+from ..table.blocks import Block, Run, blocks_of, encode_block, pick_rows
 from ..table.originals import Part
 from . import sql
 from .base import document_from_row, version_from_row
@@ -152,6 +152,39 @@ MIGRATIONS = {
     6: _add_ragged_rows,
     7: _add_blocks_of,
 }  # from this schema version to the next
+
+
+def _number(conn: sqlite3.Connection, document_id: str, pending_id: int, meta: VersionMeta) -> None:
+    """In the caller's transaction: a pending version numbered, with its meta, and current."""
+    now = time.time()
+    (number,) = conn.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE document_id = ?", (document_id,)
+    ).fetchone()
+    conn.execute(
+        """UPDATE versions SET number = ?, created_at = ?, filename = ?, encoding = ?,
+           delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
+           first_record = ?, ragged_rows = ? WHERE id = ?""",
+        (
+            number,
+            now,
+            meta.filename,
+            meta.encoding,
+            meta.delimiter,
+            int(meta.has_header),
+            meta.record_count,
+            meta.width,
+            meta.size,
+            orjson.dumps(meta.first_record).decode(),
+            meta.ragged_rows,
+            pending_id,
+        ),
+    )
+    conn.execute(
+        "UPDATE documents SET current_version = ?, updated_at = ?, accessed_at = ?,"
+        " shared_page = 1 WHERE id = ?",
+        (pending_id, now, now, document_id),
+    )
+
 
 Q = sql.Queries("?")
 # the tests read these plans
@@ -418,7 +451,6 @@ class SQLiteStore:
         _start_writing_back(f"{self.path}-wal")
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
-        now = time.time()
         # This commit, and the blocks written before it, survive a power cut as well as a crash.
         self._execute("PRAGMA synchronous=FULL")
         try:
@@ -430,36 +462,30 @@ class SQLiteStore:
                 if row is None:
                     raise TablecastError("no_upload", "this upload was cancelled")
                 (document_id,) = row
-                (number,) = conn.execute(
-                    "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE document_id = ?",
-                    (document_id,),
-                ).fetchone()
-                conn.execute(
-                    """UPDATE versions SET number = ?, created_at = ?, filename = ?, encoding = ?,
-                       delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
-                       first_record = ?, ragged_rows = ? WHERE id = ?""",
-                    (
-                        number,
-                        now,
-                        meta.filename,
-                        meta.encoding,
-                        meta.delimiter,
-                        int(meta.has_header),
-                        meta.record_count,
-                        meta.width,
-                        meta.size,
-                        orjson.dumps(meta.first_record).decode(),
-                        meta.ragged_rows,
-                        pending_id,
-                    ),
-                )
-                conn.execute(
-                    "UPDATE documents SET current_version = ?, updated_at = ?, accessed_at = ?,"
-                    " shared_page = 1 WHERE id = ?",
-                    (pending_id, now, now, document_id),
-                )
+                _number(conn, document_id, pending_id, meta)
         finally:
             self._execute("PRAGMA synchronous=NORMAL")
+        document = self.get_document(document_id)
+        assert document is not None
+        return document
+
+    def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:
+        pending = self.begin_version(document_id)
+        try:
+            self._check_room(pending, 2 * len(run.data))
+            self._execute("PRAGMA synchronous=FULL")  # (as a commit)
+            try:
+                with self._transaction(large=True) as conn:
+                    current = conn.execute(Q.current, (document_id,)).fetchone()
+                    if current is None:
+                        raise TablecastError("version_not_found", "the table has no version yet")
+                    sql.append_blocks(conn, "?", current[0], pending, run)
+                    _number(conn, document_id, pending, sql.appended_meta(current, widths, size))
+            finally:
+                self._execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            self.abort_version(pending)
+            raise
         document = self.get_document(document_id)
         assert document is not None
         return document
@@ -480,20 +506,19 @@ class SQLiteStore:
             return b"[]"
         numbers = blocks_of(records)
         blocks = self._connect().execute(
-            f"SELECT block, records, offsets FROM blocks WHERE version_id = {sql.owner('?')}"
-            f" AND block IN ({','.join('?' * len(numbers))})",
+            f"{Q.own_blocks} AND b.block IN ({','.join('?' * len(numbers))})",
             (version_id, *numbers),
         )
-        return pick_rows(blocks, records)
+        return pick_rows(sql.own(blocks), records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
-        return list(self._fetch(Q.blocks, (version_id, first, last)))
+        return sql.own(self._fetch(Q.blocks, (version_id, first, last)))
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        return list(self._connect().execute(Q.all_blocks, (version_id,)))
+        return sql.own(self._connect().execute(Q.all_blocks, (version_id,)))
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._execute(Q.remove_if_empty, (document_id,))

@@ -168,3 +168,24 @@ def pick_rows(blocks: Iterable[tuple[int, bytes, bytes]], picked: Sequence[int])
 def blocks_of(picked: Iterable[int]) -> list[int]:
     """The blocks holding these records, each once."""
     return sorted({record // BLOCK_RECORDS for record in picked})
+
+
+def cut(records: bytes, offsets: bytes, keep: int) -> tuple[bytes, bytes]:
+    """A block's first ``keep`` records (as records and offsets): what a version reads of the
+    last block of its records, which later versions may have added to (see Store.append_rows)."""
+    if keep * 4 >= len(offsets):
+        return records, offsets
+    starts = np.frombuffer(offsets, dtype="<u4")
+    return records[: int(starts[keep]) - 1], offsets[: keep * 4]
+
+
+def extended(records: bytes, offsets: bytes, run: Run, count: int) -> Block:
+    """A block's records followed by the first ``count`` records of ``run``."""
+    if not count:
+        return Block(records, offsets)
+    data = run.data[: int(run.starts[count]) - 1]  # (without the last one's line break)
+    if not offsets:
+        return Block(data, run.starts[:count].astype("<u4").tobytes())
+    shift = len(records) + 1
+    more = (run.starts[:count] + shift).astype("<u4").tobytes()
+    return Block(records + b"\n" + data, offsets + more)

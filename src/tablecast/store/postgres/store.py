@@ -26,7 +26,7 @@ import orjson
 from ...bus.events import CHANNEL, PageTurned, VersionCommitted, encode
 from ...errors import TablecastError
 from ...model import Document, Usage, Version, VersionMeta
-from ...table.blocks import Block, blocks_of, pick_rows
+from ...table.blocks import Block, Run, blocks_of, pick_rows
 from ...table.originals import Part
 from .. import sql
 from ..base import document_from_row, version_from_row
@@ -142,8 +142,26 @@ class PostgresStore:
                 conn.cursor().executemany(Q.insert_originals, batch.originals)
             batch.count(conn, "%s")
 
+    def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:
+        pending = self.begin_version(document_id)
+        try:
+            with self._pool.transaction() as conn:
+                # the document locked as a commit locks it (see commit_version): appends and
+                # commits to it from any node go one after the other
+                current = conn.execute(
+                    Q.current + " FOR NO KEY UPDATE OF d", (document_id,)
+                ).fetchone()
+                if current is None:
+                    raise TablecastError("version_not_found", "the table has no version yet")
+                sql.append_blocks(conn, "%s", current[0], pending, run)
+                meta = sql.appended_meta(current, widths, size)
+                document = self._number(conn, document_id, pending, meta)
+        except BaseException:
+            self.abort_version(pending)
+            raise
+        return document
+
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
-        now = time.time()
         with self._pool.transaction() as conn:
             # Lock the document: another node committing to it waits for us, then numbers its
             # version after ours. (NO KEY UPDATE: viewer counts and new uploads, which only
@@ -156,35 +174,41 @@ class PostgresStore:
             if row is None:
                 raise TablecastError("no_upload", "this upload was cancelled")
             (document_id,) = row
-            # a new statement: sees every version committed before we held the lock
-            numbered = conn.execute(
-                """UPDATE versions SET number = (SELECT COALESCE(MAX(number), 0) + 1
-                                                 FROM versions WHERE document_id = %(doc)s),
-                       created_at = %(now)s, filename = %(filename)s, encoding = %(encoding)s,
-                       delimiter = %(delimiter)s, has_header = %(has_header)s,
-                       record_count = %(record_count)s, width = %(width)s, size = %(size)s,
-                       first_record = %(first_record)s, ragged_rows = %(ragged_rows)s
-                   WHERE id = %(id)s RETURNING number""",
-                {
-                    **asdict(meta),
-                    "first_record": orjson.dumps(meta.first_record).decode(),
-                    "doc": document_id,
-                    "now": now,
-                    "id": pending_id,
-                },
-            ).fetchone()
-            assert numbered is not None
-            conn.execute(
-                "UPDATE documents SET current_version = %s, updated_at = %s, accessed_at = %s,"
-                " shared_page = 1 WHERE id = %s",
-                (pending_id, now, now, document_id),
-            )
-            # delivered when this transaction commits, never before
-            payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-            # read inside: the document as this commit left it, whatever another node does next
-            row = conn.execute(Q.document, (document_id,)).fetchone()
-            document = document_from_row(row)
+            return self._number(conn, document_id, pending_id, meta)
+
+    def _number(self, conn: Any, document_id: str, pending_id: int, meta: VersionMeta) -> Document:
+        """In the caller's transaction, which holds the document: a pending version numbered,
+        with its meta, current, and announced; the document as this left it."""
+        now = time.time()
+        # a new statement: sees every version committed before we held the lock
+        numbered = conn.execute(
+            """UPDATE versions SET number = (SELECT COALESCE(MAX(number), 0) + 1
+                                             FROM versions WHERE document_id = %(doc)s),
+                   created_at = %(now)s, filename = %(filename)s, encoding = %(encoding)s,
+                   delimiter = %(delimiter)s, has_header = %(has_header)s,
+                   record_count = %(record_count)s, width = %(width)s, size = %(size)s,
+                   first_record = %(first_record)s, ragged_rows = %(ragged_rows)s
+               WHERE id = %(id)s RETURNING number""",
+            {
+                **asdict(meta),
+                "first_record": orjson.dumps(meta.first_record).decode(),
+                "doc": document_id,
+                "now": now,
+                "id": pending_id,
+            },
+        ).fetchone()
+        assert numbered is not None
+        conn.execute(
+            "UPDATE documents SET current_version = %s, updated_at = %s, accessed_at = %s,"
+            " shared_page = 1 WHERE id = %s",
+            (pending_id, now, now, document_id),
+        )
+        # delivered when this transaction commits, never before
+        payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        # read inside: the document as this commit left it, whatever another node does next
+        row = conn.execute(Q.document, (document_id,)).fetchone()
+        document = document_from_row(row)
         assert document is not None
         return document
 
@@ -213,23 +237,20 @@ class PostgresStore:
         if not records:
             return b"[]"
         blocks = self._pool.read(
-            f"SELECT block, records, offsets FROM blocks WHERE version_id = {sql.owner('%s')}"
-            " AND block = ANY(%s)",
+            f"{Q.own_blocks} AND b.block = ANY(%s)",
             (version_id, blocks_of(records)),
             binary=True,
         )
-        return pick_rows(blocks, records)
+        return pick_rows(sql.own(blocks), records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._fetch(Q.blocks, (version_id, first, last))
-        return [(block, records, offsets) for block, records, offsets in rows]
+        return sql.own(self._fetch(Q.blocks, (version_id, first, last)))
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._pool.read(Q.all_blocks, (version_id,), binary=True)
-        return [(block, records, offsets) for block, records, offsets in rows]
+        return sql.own(self._pool.read(Q.all_blocks, (version_id,), binary=True))
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._pool.connection() as conn:
