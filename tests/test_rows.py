@@ -5,15 +5,17 @@ or newer, reads exactly its own records."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import orjson
 import pytest
 
-from support import as_json, meta, rows, write_version
+from support import as_json, expect, http, legacy, meta, receive, rows, v1, write_version
 from tablecast.errors import TablecastError
 from tablecast.store.base import Store
 from tablecast.table.blocks import BLOCK_RECORDS, run_of
 from tablecast.table.originals import Rebuilt
+from tablecast.web import uploads
 
 
 def records(store: Store, version_id: int, count: int) -> list[list[str]]:
@@ -106,3 +108,99 @@ def test_rows_are_added_to_a_table_only(open_store):
         append(store, document.id, new, widths)
     assert refused.value.code == "version_not_found"
     assert store.get_document(document.id).version is None  # nothing left behind
+
+
+# Over HTTP: POST /parser/api/docs/{id}/rows
+
+
+def post_rows(server, doc, body: bytes, key: str | None = "") -> tuple[int, Any]:
+    headers = (
+        {"Authorization": f"Bearer {doc['edit_key'] if key == '' else key}"}
+        if key is not None
+        else {}
+    )
+    status, answer, _ = http("POST", f"{doc['api_url']}/rows", body, headers)
+    return status, answer
+
+
+def page_rows(server, doc, query: str = "") -> list[list[str]]:
+    _, page, _ = http("GET", f"{doc['api_url']}/pages/1{query}")
+    return page["data"]
+
+
+PEOPLE = b"id\tname\tcity\n1\tAda\tLondon\n2\tAlan\tWilmslow\n"
+
+
+async def test_rows_added_over_http_reach_every_viewer(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.tsv", PEOPLE)
+    async with await v1(server, doc["id"]) as viewer, await legacy(server, doc["id"]) as article:
+        await expect(viewer, "page")
+        assert "data" in await receive(article)  # the article's page: no type
+        # TSV with the table's header, which is skipped
+        status, answer = post_rows(server, doc, b"id\tname\tcity\n3\tGrace\tArlington\n")
+        assert status == 200
+        assert (answer["version"], answer["total_number"], answer["filename"]) == (
+            2,
+            3,
+            "people.tsv",
+        )
+        page = await expect(viewer, "page")
+        assert (page["version"], page["total_number"]) == (2, 3)
+        assert page["data"][-1] == ["3", "Grace", "Arlington"]
+        legacy_page = await receive(article)  # the whole page, as ever
+        while "data" not in legacy_page:
+            legacy_page = await receive(article)
+        assert legacy_page["data"][-1] == ["3", "Grace", "Arlington"]
+    # CSV, and JSON Lines of arrays or of cells by column name
+    assert post_rows(server, doc, b'4,"Edsger, W.",Nuenen\n')[0] == 200
+    lines = b'["5", "Barbara", null]\n{"city": "Lima", "id": 6}\n'
+    status, answer = post_rows(server, doc, lines)
+    assert (status, answer["version"], answer["total_number"]) == (200, 4, 6)
+    assert page_rows(server, doc)[2:] == [
+        ["3", "Grace", "Arlington"],
+        ["4", "Edsger, W.", "Nuenen"],
+        ["5", "Barbara", ""],
+        ["6", "", "Lima"],
+    ]
+    # every version as it was; what was added is what changed
+    assert len(page_rows(server, doc, "?version=1")) == 2
+    _, changes, _ = http("GET", f"{doc['api_url']}/diff?from=1&to=4")
+    assert changes["counts"] == {"added": 4, "removed": 0, "changed": 0}
+    status, original, _ = http("GET", f"{doc['api_url']}/download?version=4&format=original")
+    assert status == 404 and original["error"]["code"] == "original_not_kept"
+    _, tsv, _ = http("GET", f"{doc['api_url']}/download?format=tsv")
+    assert tsv.splitlines()[-1] == "6\t\tLima"
+
+
+def test_rows_that_cannot_be_added_change_nothing(server, monkeypatch):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    refusals = [
+        (b"3\tGrace\n", None, 401, "edit_key_required"),
+        (b"3\tGrace\n", "wrong", 403, "wrong_edit_key"),
+        (b"", "", 400, "empty_file"),
+        (b"id\tname\tcity\n", "", 400, "empty_file"),  # a header alone
+        (b"3\tGr\x00ace\n", "", 400, "not_text"),
+        (b'{"town": "Oslo"}\n', "", 400, "bad_option"),
+        (b'["a", ["nested"]]\n', "", 400, "bad_table"),
+        (b"[1, 2\n", "", 400, "bad_table"),
+    ]
+    for body, key, status, code in refusals:
+        found, answer = post_rows(server, doc, body, key)
+        assert (found, answer["error"]["code"]) == (status, code), body
+    # the attack the limit is for: a body held whole while it is read, past its limit
+    monkeypatch.setattr(uploads, "MAX_ROWS_BYTES", 1000)
+    found, answer = post_rows(server, doc, b"3\tGrace\tArlington\n" * 100)
+    assert (found, answer["error"]["code"]) == (413, "too_large")
+    _, meta_now, _ = http("GET", doc["api_url"])
+    assert (meta_now["version"], meta_now["total_number"]) == (1, 2)  # nothing changed
+
+
+async def test_rows_added_on_one_node_reach_viewers_on_another(nodes):
+    first, second = nodes(2)
+    _, doc, _ = http("POST", f"{first.url}/parser/api/docs", PEOPLE)
+    async with await v1(second, doc["id"]) as viewer:
+        await expect(viewer, "page")
+        status, _ = post_rows(first, doc, b"3\tGrace\tArlington\n")
+        assert status == 200
+        page = await expect(viewer, "page")
+        assert (page["version"], page["total_number"]) == (2, 3)

@@ -42,7 +42,7 @@ STATUS: dict[str, int] = {
     "not_found": 404,  # no such document
     "page_not_found": 404,  # no such page in the document
     "version_not_found": 404,  # no such version of the document
-    "original_not_kept": 404,  # the version was uploaded before original files were kept
+    "original_not_kept": 404,  # uploaded before original files were kept, or rows added to
     # the server
     "storage_full": 507,  # no room for another document or this upload, all in use
     "shutting_down": 503,

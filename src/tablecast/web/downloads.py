@@ -99,8 +99,8 @@ class DownloadApi(ApiHandler):
             if not parts:
                 raise TablecastError(
                     "original_not_kept",
-                    "this version was uploaded before original files were kept:"
-                    " download it as tsv or csv",
+                    "this version has no file as uploaded (uploaded before files were kept,"
+                    " or made by adding rows): download it as tsv or csv",
                 )
         except TablecastError as err:
             self.fail(err)

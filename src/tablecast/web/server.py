@@ -63,7 +63,7 @@ from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
-from .uploads import DocumentApi, DocumentsApi
+from .uploads import DocumentApi, DocumentsApi, RowsApi
 
 log = logging.getLogger("tablecast")
 
@@ -176,6 +176,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}/columns/([^/]+)", ColumnsApi, s),
             (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
             (rf"/parser/api/docs/{ID}/diff", DiffApi, s),
+            (rf"/parser/api/docs/{ID}/rows", RowsApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],

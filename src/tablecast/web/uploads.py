@@ -230,3 +230,57 @@ class DocumentApi(UploadHandler):
 
     async def put(self, document_id: str) -> None:
         await self._commit(200)
+
+
+# The body of rows added at a time: rows come in batches (tablecast append sends them as they
+# come), and a body is held whole while it is read; a table is uploaded, not appended
+MAX_ROWS_BYTES = 16 * 1024 * 1024
+
+
+class RowsApi(UploadHandler):
+    """``POST /parser/api/docs/{id}/rows``: rows added to the table's current version, as a
+    new version (see docs/protocol.md, *Adding rows*). Takes the edit key, as an upload does,
+    and is refused as one is (UploadHandler.refuse): a body over MAX_ROWS_BYTES from its
+    Content-Length before any of it is read, or as it crosses the limit."""
+
+    rows: bytearray | None = None  # the body, as it comes
+    target: Document | None = None
+
+    async def _start(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        if length and length.isascii() and length.isdigit() and int(length) > MAX_ROWS_BYTES:
+            raise _rows_too_large()
+        self.target = self.check_edit_key(await self.document(self.path_args[0]))
+        self.rows = bytearray()
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self.rows is None or self.refused is not None or self._finished:
+            await super().data_received(chunk)  # (drained, if refused)
+            return
+        METRICS.bytes_in += len(chunk)
+        if len(self.rows) + len(chunk) > MAX_ROWS_BYTES:
+            self.rows = None
+            self.refuse(_rows_too_large())
+            return
+        self.rows += chunk
+
+    async def post(self, document_id: str) -> None:
+        if self.refused is not None:
+            self._stop_draining()  # the whole body came while draining: the answer is out
+            return
+        if self.rows is None or self.target is None or self._finished:
+            return
+        body, self.rows = bytes(self.rows), None
+        try:
+            document = await self.services.documents.append_rows(self.target, body)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        self.write_json(self.describe(document))
+        await self.services.hub.version_committed(document)  # every viewer: the new version
+
+
+def _rows_too_large() -> TablecastError:
+    return TablecastError(
+        "too_large", f"rows are added {MAX_ROWS_BYTES} bytes at most at a time: send fewer"
+    )
