@@ -11,10 +11,15 @@ import orjson
 import pytest
 
 from support import as_json, expect, http, legacy, meta, receive, rows, v1, write_version
+from tablecast import tasks
 from tablecast.errors import TablecastError
+from tablecast.service import views as views_module
+from tablecast.service.views import Views
 from tablecast.store.base import Store
+from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.blocks import BLOCK_RECORDS, run_of
 from tablecast.table.originals import Rebuilt
+from tablecast.table.view import View
 from tablecast.web import uploads
 
 
@@ -204,3 +209,32 @@ async def test_rows_added_on_one_node_reach_viewers_on_another(nodes):
         assert status == 200
         page = await expect(viewer, "page")
         assert (page["version"], page["total_number"]) == (2, 3)
+
+
+async def test_a_documents_cache_keeps_its_newest_versions_only(tmp_path):
+    # each version's columns are a file as large as its records, while a version that adds
+    # rows stores only them: unbounded, rows added one at a time would fill the disk
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    first = store.commit_version(write_version(store, document.id, 300), meta(300)).version
+    cache = tmp_path / "columns"
+    views = Views(store, memory=10**9, cache=cache)
+    try:
+        made = [first]
+        for i in range(7):
+            new, widths = added(1, i)
+            made.append(append(store, document.id, new, widths))
+        for version in made:
+            await views.types(version)
+        await tasks.drain()
+        held = {int(path.name.split(".")[0]) for path in (cache / document.id).iterdir()}
+        assert held == {version.id for version in made[-views_module.CACHED_VERSIONS :]}
+    finally:
+        views.close()
+    again = Views(store, memory=10**9, cache=cache)  # (as after a restart: nothing in memory)
+    try:  # an older one is made again when asked for, and read right
+        assert len(await again.rows(made[0], View(sort=0, descending=True))) == 300 - 1
+        assert len(list((cache / document.id).glob(f"{made[0].id}.*"))) > 0
+    finally:
+        again.close()
+        store.close()

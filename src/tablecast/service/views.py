@@ -97,6 +97,11 @@ COLUMNS_SUFFIX = ".arrow"
 TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
 # In every cache file's name: a change to what the files hold, or to the rules their counts
 # follow, takes a new one, so that files made by an older tablecast are made again, not read
+# Versions of a document whose files the cache keeps at most, the newest: a version's files
+# are about as large as its records, while a version that adds rows stores little more than
+# them in the store, so unbounded, a document's cache would grow by its whole table at each
+# row added (a million rows: some 100 MB a row).
+CACHED_VERSIONS = 4
 CACHE_FORMAT = "c3"  # c3: the search column is each line as stored
 # A version's columns are made and written this many bytes of its blocks at a time, each piece
 # let go once in the file: what making them holds is about one piece, whatever the version's
@@ -484,6 +489,8 @@ class Views:
                 # Arrow's allocator keeps what is freed for its next arrays: what making the
                 # columns took would stay in the process's RSS
                 await self._run(demand, pa.default_memory_pool().release_unused)
+            if self.cache is not None:
+                await self._run(demand, self._keep_few, version)
             log.debug(
                 "columns version=%d records=%d bytes=%d mapped=%s seconds=%.3f",
                 version.id,
@@ -495,6 +502,24 @@ class Views:
             return text
 
         return await self._kept_or(("text", version.id), build, asker)
+
+    def _keep_few(self, version: Version) -> None:
+        """The files of the document's versions but the CACHED_VERSIONS newest (and this
+        one) go: made again from the store when asked for again."""
+        assert self.cache is not None
+        by_version: dict[int, list[Path]] = {}
+        try:
+            for path in (self.cache / version.document_id).iterdir():
+                head = path.name.split(".", 1)[0]  # (a file being written starts with ".")
+                if head.isdigit():
+                    by_version.setdefault(int(head), []).append(path)
+        except OSError:
+            return
+        kept = {*sorted(by_version, reverse=True)[:CACHED_VERSIONS], version.id}
+        for number, paths in by_version.items():
+            if number not in kept:
+                for path in paths:
+                    path.unlink(missing_ok=True)  # (a mapping of it stays good)
 
     # A version's files in the cache: its columns, and its columns' counts by kind
 
