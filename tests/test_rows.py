@@ -238,3 +238,26 @@ async def test_a_documents_cache_keeps_its_newest_versions_only(tmp_path):
     finally:
         again.close()
         store.close()
+
+
+async def test_columns_are_made_once_for_a_burst_of_versions(tmp_path):
+    # each commit makes the new version's columns (a pass over the whole table): rows added
+    # in a burst make the last version's, not each one's
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    made = [store.commit_version(write_version(store, document.id, 300), meta(300)).version]
+    for i in range(7):
+        new, widths = added(1, i)
+        made.append(append(store, document.id, new, widths))
+    cache = tmp_path / "columns"
+    views = Views(store, memory=10**9, cache=cache)
+    try:
+        for version in made:  # as the hub tells them, one commit after another
+            views.prepare(version)
+        await tasks.drain()
+        held = {int(path.name.split(".")[0]) for path in (cache / document.id).iterdir()}
+        assert held == {made[-1].id}
+        assert views.known_types(made[-1]) is not None
+    finally:
+        views.close()
+        store.close()

@@ -15,7 +15,8 @@ log = logging.getLogger("tablecast")
 _running: set[asyncio.Task[Any]] = set()
 
 
-def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
+def spawn(coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Future[Any]:
+    """``coro`` run in the background; its task (to cancel it, say)."""
     task = asyncio.ensure_future(coro)
     _running.add(task)
 
@@ -30,6 +31,7 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
         log.log(level, "could not %s: %r", what, exc)
 
     task.add_done_callback(done)
+    return task
 
 
 async def drain() -> None:

@@ -354,6 +354,8 @@ class Views:
         self._closed = False
         # uploads' columns being made as they are ingested, by version id (see streaming)
         self._streaming: dict[int, StreamedColumns] = {}
+        # each document's current version's columns being made after its commit (see prepare)
+        self._preparing: dict[str, asyncio.Future[Any]] = {}
         if cache is not None:
             remove_leftovers(cache)
 
@@ -439,7 +441,21 @@ class Views:
         upload made here, they are mostly made already: this reads their files.)"""
         if version is None or self._closed:
             return
-        tasks.spawn(self._prepare(version), "make a version's columns")
+        document = version.document_id
+        earlier = self._preparing.get(document)
+        if earlier is not None:
+            # a newer version of the document is current: the older one's columns are made if
+            # someone asks for them, not now (rows added in a burst cost one making, not one
+            # each: what is not run of it yet never runs)
+            earlier.cancel()
+        task = tasks.spawn(self._prepare(version), "make a version's columns")
+        self._preparing[document] = task
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            if self._preparing.get(document) is finished:
+                del self._preparing[document]
+
+        task.add_done_callback(done)
 
     async def _prepare(self, version: Version) -> None:
         try:
