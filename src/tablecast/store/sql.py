@@ -119,14 +119,16 @@ def append_blocks(conn: Connection, p: str, base_id: int, version_id: int, run: 
     version restored, then added to) the base's records are copied into a series of the new
     version's own first."""
     found = conn.execute(
-        f"SELECT COALESCE(blocks_of, id), record_count FROM versions WHERE id = {p}", (base_id,)
+        f"SELECT COALESCE(blocks_of, id), record_count, document_id FROM versions WHERE id = {p}",
+        (base_id,),
     ).fetchone()
     assert found is not None
-    owner, count = found
+    owner, count, document_id = found
+    # (the document's versions, by versions_by_number: a series is a document's)
     (longest,) = conn.execute(
-        "SELECT MAX(record_count) FROM versions"
-        f" WHERE number IS NOT NULL AND COALESCE(blocks_of, id) = {p}",
-        (owner,),
+        f"SELECT MAX(record_count) FROM versions WHERE document_id = {p}"
+        f" AND number IS NOT NULL AND COALESCE(blocks_of, id) = {p}",
+        (document_id, owner),
     ).fetchone()
     insert = f"INSERT INTO blocks (version_id, block, records, offsets) VALUES ({p}, {p}, {p}, {p})"
     stored = 0
