@@ -421,3 +421,51 @@ def test_a_diff_reads_plainly_whatever_it_holds():
         '+ row 7: "7", ""',
         "(listed 2 of 3 changes: --limit lists more)",
     ]
+
+
+def test_append_adds_a_files_rows_and_a_pipes_as_they_come(server, tmp_path):
+    first = b"id\tname\n1\tAda\n"
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", first)
+    rows = tmp_path / "more.tsv"
+    rows.write_bytes(b"id\tname\n2\tAlan\n3\tGrace\n")  # the header is skipped
+    done = tablecast("append", str(rows), "--doc", doc["edit_url"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["version 2: 3 rows"]
+
+    def version() -> tuple[int, int]:
+        _, meta, _ = http("GET", doc["api_url"])
+        return meta["version"], meta["total_number"]
+
+    # a pipe: rows sent in batches as they come (tail -f log.tsv | tablecast append ...)
+    command = [sys.executable, "-m", "tablecast", "append", "--doc", doc["edit_url"]]
+    proc = start_process(
+        [*command, "--interval", "0.2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"4\tEdsger\n5\tBar")
+        proc.stdin.flush()
+        wait_for(lambda: version() == (3, 4), what="the first line, its own batch")
+        proc.stdin.write(b"bara\n6\tLinus\n")  # (a line in two pieces is one row)
+        proc.stdin.flush()
+        wait_for(lambda: version() == (4, 6), what="the next two lines")
+        proc.stdin.close()
+        assert proc.wait(timeout=20) == 0
+        _, page, _ = http("GET", f"{doc['api_url']}/pages/1")
+        assert [row[1] for row in page["data"]] == [
+            "Ada",
+            "Alan",
+            "Grace",
+            "Edsger",
+            "Barbara",
+            "Linus",
+        ]
+    finally:
+        stop_process(proc)
+    wrong = tablecast("append", str(rows), "--doc", doc["url"], "--key", "nope")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().startswith("tablecast: wrong_edit_key:")

@@ -58,6 +58,29 @@ def main(argv: Sequence[str] | None = None) -> None:
                 help="how often to look at the file, and how long it must stay unchanged"
                 " [default 1s]",
             )
+    append = commands.add_parser(
+        "append",
+        help="add rows to a table as they come",
+        description="Add rows, one line each (TSV, CSV without line breaks in cells, or JSON"
+        " Lines), from a file or standard input to a table, as they come: a batch each"
+        " --interval, each a new version. `tail -f log.tsv | tablecast append --doc EDIT_LINK`"
+        " publishes a log as it grows. A first line naming the table's columns is skipped.",
+    )
+    append.add_argument(
+        "file", nargs="?", default="-", help="the rows [default: -, standard input]"
+    )
+    append.add_argument("--doc", required=True, metavar="LINK", help="the table's edit link")
+    append.add_argument(
+        "--server", metavar="URL", help="the tablecast server [default: the link's]"
+    )
+    append.add_argument("--key", metavar="KEY", help="its edit key [default: the edit link's]")
+    append.add_argument(
+        "--interval",
+        type=config.parse_duration,
+        default=0.5,
+        metavar="DURATION",
+        help="how long rows wait to go together [default 0.5s]",
+    )
     diff = commands.add_parser(
         "diff",
         help="say what changed between two versions of a table",
@@ -88,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(_run_client(args))
     if args.command == "diff":
         sys.exit(_run_diff(args))
+    if args.command == "append":
+        sys.exit(_run_append(args))
     if args.command == "serve":
         settings = config.load(args)
         _configure_logging(settings.log_level)
@@ -175,6 +200,29 @@ def _target(args: argparse.Namespace, key: str | None) -> client.Target:
         document_id,
         key or os.environ.get("TABLECAST_EDIT_KEY"),
     )
+
+
+def _run_append(args: argparse.Namespace) -> int:
+    """``tablecast append``: 0 once every row is added (the input ended), 1 if a batch was
+    refused, or the server could not be reached."""
+    _stop_on_signals()
+    try:
+        target = _target(args, args.key)
+        fd = sys.stdin.fileno() if args.file == "-" else os.open(args.file, os.O_RDONLY)
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"tablecast: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 1
+    try:
+        client.append(fd, target, interval=args.interval, say=lambda text: print(text, flush=True))
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
+    except Stopped as stopped:
+        return 128 + stopped.signum
+    return 0
 
 
 def _run_diff(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import select
 import sys
 import time
 import urllib.parse
@@ -30,9 +31,10 @@ class ClientError(Exception):
     """What the server (or the network) said went wrong, fit to print. ``retry``: worth trying
     again as it is (the server could not be reached); else the file or the request is wrong."""
 
-    def __init__(self, message: str, *, retry: bool = False) -> None:
+    def __init__(self, message: str, *, retry: bool = False, code: str | None = None) -> None:
         super().__init__(message)
         self.retry = retry
+        self.code = code  # the server's error code, where it said one
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,8 @@ def _decoded(status: int, body: bytes, server: str) -> dict[str, Any]:
         raise ClientError(f"{server} answered {status}, not tablecast") from None
     if status >= 400:
         error = answer.get("error", {})
-        raise ClientError(f"{error.get('code', status)}: {error.get('message', '')}")
+        code = error.get("code")
+        raise ClientError(f"{code or status}: {error.get('message', '')}", code=code)
     return answer
 
 
@@ -362,6 +365,90 @@ def watch(
             last = seen
         time.sleep(interval)
         seen = _stat(path)
+
+
+# What one request of ``append`` sends at most: well within the server's limit on a body of
+# rows (web.uploads.MAX_ROWS_BYTES, 16 MiB)
+APPEND_BATCH = 4 * 1024 * 1024
+
+
+def append(
+    fd: int,
+    target: Target,
+    *,
+    interval: float,
+    say: Callable[[str], None],
+) -> int:
+    """Rows read from ``fd`` (a file, or a pipe as they come: ``tail -f log.tsv | ...``), one
+    line a row, added to the table in batches: what has come once ``interval`` seconds have
+    passed since the batch's first line, or APPEND_BATCH bytes, or the end. Each batch is one
+    request (``POST .../rows``), and ``say`` is told the version it made. Returns the rows
+    sent; a refused batch ends it (ClientError)."""
+    if target.document_id is None:
+        raise ClientError("which table? --doc EDIT_LINK (or --doc ID --key KEY)")
+    if not target.edit_key:
+        raise ClientError("adding rows needs the table's edit key: --key KEY, or --doc EDIT_LINK")
+    pending = bytearray()  # whole lines, waiting to be sent
+    partial = b""  # a line whose end has not come yet
+    since: float | None = None  # when the batch waiting began
+    sent = 0
+    ended = False
+    while not ended:
+        wait = None if since is None else max(0.0, since + interval - time.monotonic())
+        try:
+            ready, _, _ = select.select([fd], [], [], wait)
+            chunk = os.read(fd, 64 * 1024) if ready else None
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): what has come is sent first
+            if pending:
+                _send(target, bytes(pending), say)
+            raise
+        if chunk is not None:
+            ended = not chunk
+            lines = partial + chunk
+            cut = lines.rfind(b"\n") + 1
+            if ended:
+                cut = len(lines)  # (a last line without its line break is a line)
+            partial = lines[cut:]
+            if cut:
+                pending += lines[:cut]
+                since = time.monotonic() if since is None else since
+        due = since is not None and time.monotonic() >= since + interval
+        if pending and (ended or due or len(pending) >= APPEND_BATCH):
+            if _send(target, bytes(pending), say):
+                sent += pending.count(b"\n") + (not pending.endswith(b"\n"))
+            pending.clear()
+            since = None
+    return sent
+
+
+def _send(target: Target, body: bytes, say: Callable[[str], None]) -> bool:
+    """A batch of ``append``'s sent, and the version it made said; False if it held no rows
+    (blank lines, or the table's header alone)."""
+    try:
+        say(added(add_rows(target, body)))
+    except ClientError as err:
+        if err.code == "empty_file":
+            return False
+        raise
+    return True
+
+
+def add_rows(target: Target, body: bytes) -> dict[str, Any]:
+    """``POST .../rows``: the rows in ``body`` added to the table; the server's answer."""
+    url = _server_url(target)
+    assert target.document_id is not None
+    path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/rows"
+    headers = {"User-Agent": "tablecast-cli", "Authorization": f"Bearer {target.edit_key}"}
+    connection = _connection(url)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+    except OSError as exc:
+        raise ClientError(f"could not reach {target.server}: {exc}", retry=True) from None
+    finally:
+        connection.close()
+    return _decoded(response.status, answer, target.server)
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
