@@ -11,7 +11,8 @@ key column read for the first time: about what a diff costs once the versions ar
 
 Then version 1's rows are made current again both ways, each timed with what it stored (the
 server's ``tablecast_stored_bytes``): a restore, which shares what it restores, and the whole
-file uploaded again, what a change cost before versions shared anything (issue 18's peer).
+file uploaded again, what a change cost before versions shared anything (issue 18's peer);
+then one row, and a thousand, added (``POST .../rows``), which store only themselves.
 
 Peer: **duckdb**, the analytical engine issue 17 names, in this process: both files read
 (``read_csv``, as the views benchmark does) and ``EXCEPT ALL`` both ways, the rows only in one
@@ -93,11 +94,15 @@ def back_to_the_first(
     server: servers.ServerProcess, base: str, key: str, data: bytes
 ) -> list[dict[str, Any]]:
     """Version 1's rows current again, both ways: a restore (shares what it restores) and the
-    whole file uploaded again (issue 18's peer for a change); how long, and what it stored."""
+    whole file uploaded again (issue 18's peer for a change); then rows added (stored alone):
+    how long each took, and what it stored."""
     found = []
+    row = data.split(b"\n", 2)[1] + b"\n"  # (a row like the others)
     for how, method, url, body in (
         ("restore", "POST", f"{base}/versions/1/restore", b""),
         ("upload again", "PUT", base, data),
+        ("add one row", "POST", f"{base}/rows", row),
+        ("add 1,000 rows", "POST", f"{base}/rows", row * 1000),
     ):
         before = stored_bytes(server)
         request = urllib.request.Request(url, data=body, method=method)
@@ -196,9 +201,10 @@ def report(results: list[dict[str, Any]]) -> None:
     print("tables loaded; ratio: the peer's time over tablecast's, cold")
     back = [r for r in results if "back" in r]
     if back:
-        print("version 1's rows current again, as a new version:")
+        print("a new version: version 1's rows again, then rows added:")
         for r in back:
-            print(f"  {r['back']:13} {r['ms']:7.0f}ms   stored +{r['stored_mib']:.1f} MiB")
+            stored = r["stored_mib"] * 1024
+            print(f"  {r['back']:15} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
 
 
 def main(argv: list[str]) -> list[dict[str, Any]]:

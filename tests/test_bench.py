@@ -104,8 +104,9 @@ def test_fanout_benchmark_runs():
 def test_diff_benchmark_runs():
     results = run_bench("diff", "--rows", "3000")
     back = {r["back"]: r for r in results if "back" in r}
-    assert set(back) == {"restore", "upload again"}
+    assert set(back) == {"restore", "upload again", "add one row", "add 1,000 rows"}
     assert back["restore"]["stored_mib"] == 0 < back["upload again"]["stored_mib"]
+    assert 0 < back["add one row"]["stored_mib"] < back["add 1,000 rows"]["stored_mib"]
     results = [r for r in results if "back" not in r]
     for r in results:
         assert r["cold_ms"] > 0 and r["warm_ms"] > 0, r
