@@ -287,3 +287,87 @@ async def test_a_commit_survives_a_kill_while_idle(server_factory: Any, tmp_path
         assert await served(server, doc["id"], {len(bodies): body}) == len(bodies)
         check_store(data_dir / "tablecast.sqlite3", {doc["id"]: bodies})
         server.stop(signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)
+async def test_a_kill_during_a_burst_of_added_rows_loses_no_acknowledged_row(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    """Rows added (POST .../rows) as fast as they are acknowledged, the server SIGKILLed in
+    the middle: the next server holds every acknowledged batch, in order, and of the one in
+    flight all of it or nothing; every version reads exactly its own rows."""
+    data_dir = tmp_path / "data"
+    server = server_factory(*ARGS, data_dir=data_dir)
+    doc, acknowledged = await burst_then_kill(server)
+    server = server_factory(*ARGS, data_dir=data_dir)
+    check_added_rows(server, doc, acknowledged)
+    database = data_dir / "tablecast.sqlite3"
+    assert pending_versions(database) == 0
+    with contextlib.closing(connect(database)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert not server.logged(r"Traceback| ERROR ")
+
+
+@pytest.mark.timeout(120)
+async def test_a_node_killed_during_a_burst_of_added_rows_loses_none_to_the_others(
+    nodes: Any,
+) -> None:
+    """The same on a cluster: the node taking the rows is SIGKILLed; another node serves
+    every acknowledged batch from the shared store."""
+    taking, other = nodes(2, *ARGS)
+    doc, acknowledged = await burst_then_kill(taking)
+    check_added_rows(other, doc, acknowledged)
+    assert not other.logged(r"Traceback| ERROR ")
+
+
+BASE_ROWS, BATCH = 300, 37  # rows of the table, rows a request: batches end mid-block
+
+
+def added_rows(n: int) -> bytes:
+    return "".join(f"add{n}-{i}\tx\n" for i in range(BATCH)).encode()
+
+
+async def burst_then_kill(server: Server) -> tuple[dict[str, Any], list[int]]:
+    """A table, then batches of rows added to it as fast as they are acknowledged, and the
+    server SIGKILLed in the middle of them: the table, and the batches acknowledged."""
+    status, doc, _ = http("POST", f"{server.url}/parser/api/docs", version_file("base", BASE_ROWS))
+    assert status == 201
+    headers = {"Authorization": f"Bearer {doc['edit_key']}"}
+    rows_url = f"{server.url}/parser/api/docs/{doc['id']}/rows"
+    acknowledged: list[int] = []
+
+    def burst() -> None:
+        n = 0
+        while True:
+            try:
+                status, answer, _ = http("POST", rows_url, added_rows(n), headers)
+            except OSError:
+                return  # the server is gone
+            if status != 200:
+                return
+            assert answer["total_number"] == BASE_ROWS + (n + 1) * BATCH
+            acknowledged.append(n)
+            n += 1
+
+    sender = asyncio.get_running_loop().run_in_executor(None, burst)
+    await asyncio.sleep(random.Random(SEED).uniform(0.5, 1.0))
+    server.stop(signal.SIGKILL)
+    await sender
+    assert len(acknowledged) > 3  # a burst, not a row or two
+    return doc, acknowledged
+
+
+def check_added_rows(server: Server, doc: dict[str, Any], acknowledged: list[int]) -> None:
+    status, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
+    assert status == 200
+    added = (meta["total_number"] - BASE_ROWS) // BATCH
+    assert meta["total_number"] == BASE_ROWS + added * BATCH  # whole batches only
+    assert added in (len(acknowledged), len(acknowledged) + 1)  # and the one in flight, maybe
+    assert meta["version"] == 1 + added
+    base = data_lines(version_file("base", BASE_ROWS))
+    for version in (1, 2, added // 2 + 1, added + 1):  # each as it was committed
+        url = f"{server.url}/parser/api/docs/{doc['id']}/pages/1?version={version}"
+        status, page, _ = http("GET", url)
+        expected = base + [f"add{n}-{i}\tx" for n in range(version - 1) for i in range(BATCH)]
+        assert page["total_number"] == len(expected)
+        assert ["\t".join(row) for row in page["data"]] == expected[:PAGE_SIZE]
