@@ -4,13 +4,26 @@ or newer, reads exactly its own records."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
-from support import as_json, expect, http, legacy, meta, receive, rows, v1, write_version
+from support import (
+    as_json,
+    editor,
+    expect,
+    http,
+    legacy,
+    meta,
+    put,
+    receive,
+    rows,
+    v1,
+    write_version,
+)
 from tablecast import tasks
 from tablecast.errors import TablecastError
 from tablecast.service import views as views_module
@@ -261,3 +274,22 @@ async def test_columns_are_made_once_for_a_burst_of_versions(tmp_path):
     finally:
         views.close()
         store.close()
+
+
+async def test_the_group_stays_on_its_page_when_rows_are_added(server):
+    table = b"n\n" + b"".join(f"{i}\n".encode() for i in range(250))
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table)
+    async with await editor(server, doc["id"], doc["edit_key"]) as leader:
+        await expect(leader, "page")
+        await leader.send(json.dumps({"type": "goto", "page": 2}))
+        await expect(leader, "page", page_no=2)
+        async with await v1(server, doc["id"]) as follower:
+            await expect(follower, "page", page_no=2)
+            assert post_rows(server, doc, b"250\n251\n")[0] == 200
+            for ws in (leader, follower):
+                page = await expect(ws, "page", cause="version")
+                assert (page["page_no"], page["version"], page["total_number"]) == (2, 2, 252)
+            # a new upload is a new table: back to its first page, as ever
+            assert put(server.url, doc, table)[0] == 200
+            page = await expect(follower, "page", cause="version")
+            assert (page["page_no"], page["version"]) == (1, 3)

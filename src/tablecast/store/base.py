@@ -86,7 +86,8 @@ class Store(Protocol):
 
     def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         """What followers see: the page, of the view (JSON, "": plain; see tablecast.table.view).
-        A new version keeps the view and goes back to page 1."""
+        A new version keeps the view and goes back to page 1 (one that adds rows, to the
+        version before, keeps the page too)."""
         ...
 
     def versions(self, document_id: str, limit: int, before: int | None = None) -> list[Version]:

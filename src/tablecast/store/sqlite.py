@@ -154,8 +154,15 @@ MIGRATIONS = {
 }  # from this schema version to the next
 
 
-def _number(conn: sqlite3.Connection, document_id: str, pending_id: int, meta: VersionMeta) -> None:
-    """In the caller's transaction: a pending version numbered, with its meta, and current."""
+def _number(
+    conn: sqlite3.Connection,
+    document_id: str,
+    pending_id: int,
+    meta: VersionMeta,
+    rows_added: bool = False,
+) -> None:
+    """In the caller's transaction: a pending version numbered, with its meta, and current;
+    the shared page back to 1, but where rows were added (the group stays where it is)."""
     now = time.time()
     (number,) = conn.execute(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE document_id = ?", (document_id,)
@@ -181,8 +188,8 @@ def _number(conn: sqlite3.Connection, document_id: str, pending_id: int, meta: V
     )
     conn.execute(
         "UPDATE documents SET current_version = ?, updated_at = ?, accessed_at = ?,"
-        " shared_page = 1 WHERE id = ?",
-        (pending_id, now, now, document_id),
+        " shared_page = CASE WHEN ? THEN shared_page ELSE 1 END WHERE id = ?",
+        (pending_id, now, now, rows_added, document_id),
     )
 
 
@@ -480,7 +487,8 @@ class SQLiteStore:
                     if current is None:
                         raise TablecastError("version_not_found", "the table has no version yet")
                     sql.append_blocks(conn, "?", current[0], pending, run)
-                    _number(conn, document_id, pending, sql.appended_meta(current, widths, size))
+                    meta = sql.appended_meta(current, widths, size)
+                    _number(conn, document_id, pending, meta, rows_added=True)
             finally:
                 self._execute("PRAGMA synchronous=NORMAL")
         except BaseException:

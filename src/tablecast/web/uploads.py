@@ -277,7 +277,8 @@ class RowsApi(UploadHandler):
             self.fail(err)
             return
         self.write_json(self.describe(document))
-        await self.services.hub.version_committed(document)  # every viewer: the new version
+        # every viewer: the new version, the group on the page it was on
+        await self.services.hub.version_committed(document, rows_added=True)
 
 
 def _rows_too_large() -> TablecastError:

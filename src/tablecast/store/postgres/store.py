@@ -155,7 +155,7 @@ class PostgresStore:
                     raise TablecastError("version_not_found", "the table has no version yet")
                 sql.append_blocks(conn, "%s", current[0], pending, run)
                 meta = sql.appended_meta(current, widths, size)
-                document = self._number(conn, document_id, pending, meta)
+                document = self._number(conn, document_id, pending, meta, rows_added=True)
         except BaseException:
             self.abort_version(pending)
             raise
@@ -176,9 +176,17 @@ class PostgresStore:
             (document_id,) = row
             return self._number(conn, document_id, pending_id, meta)
 
-    def _number(self, conn: Any, document_id: str, pending_id: int, meta: VersionMeta) -> Document:
+    def _number(
+        self,
+        conn: Any,
+        document_id: str,
+        pending_id: int,
+        meta: VersionMeta,
+        rows_added: bool = False,
+    ) -> Document:
         """In the caller's transaction, which holds the document: a pending version numbered,
-        with its meta, current, and announced; the document as this left it."""
+        with its meta, current, and announced; the shared page back to 1, but where rows were
+        added (the group stays where it is); the document as this left it."""
         now = time.time()
         # a new statement: sees every version committed before we held the lock
         numbered = conn.execute(
@@ -200,8 +208,8 @@ class PostgresStore:
         assert numbered is not None
         conn.execute(
             "UPDATE documents SET current_version = %s, updated_at = %s, accessed_at = %s,"
-            " shared_page = 1 WHERE id = %s",
-            (pending_id, now, now, document_id),
+            " shared_page = CASE WHEN %s THEN shared_page ELSE 1 END WHERE id = %s",
+            (pending_id, now, now, rows_added, document_id),
         )
         # delivered when this transaction commits, never before
         payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
