@@ -202,22 +202,31 @@ def changes(
     """What changed from version ``since`` to ``to`` of the table (``GET .../diff``; the
     server's defaults: the current version and the one before it), rows matched by content
     or by the ``key`` column."""
-    url = _server_url(target)
     if target.document_id is None:
         raise ClientError("which table? --doc ID or LINK")
     asked = {"from": since, "to": to, "key": key, "limit": limit}
     query = urllib.parse.urlencode({name: v for name, v in asked.items() if v is not None})
-    path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/diff?{query}"
+    return _asked(target, "GET", f"diff?{query}")
+
+
+def _asked(target: Target, method: str, where: str, body: bytes | None = None) -> dict[str, Any]:
+    """One request of the table's API (``where``: under its address), its JSON answer."""
+    url = _server_url(target)
+    assert target.document_id is not None
+    path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/{where}"
+    headers = {"User-Agent": "tablecast-cli"}
+    if target.edit_key:
+        headers["Authorization"] = f"Bearer {target.edit_key}"
     connection = _connection(url)
     try:
-        connection.request("GET", path, headers={"User-Agent": "tablecast-cli"})
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        body = response.read()
+        answer = response.read()
     except OSError as exc:
         raise ClientError(f"could not reach {target.server}: {exc}", retry=True) from None
     finally:
         connection.close()
-    return _decoded(response.status, body, target.server)
+    return _decoded(response.status, answer, target.server)
 
 
 def changes_text(answer: dict[str, Any]) -> str:
@@ -435,20 +444,7 @@ def _send(target: Target, body: bytes, say: Callable[[str], None]) -> bool:
 
 def add_rows(target: Target, body: bytes) -> dict[str, Any]:
     """``POST .../rows``: the rows in ``body`` added to the table; the server's answer."""
-    url = _server_url(target)
-    assert target.document_id is not None
-    path = f"{url.path}/parser/api/docs/{urllib.parse.quote(target.document_id)}/rows"
-    headers = {"User-Agent": "tablecast-cli", "Authorization": f"Bearer {target.edit_key}"}
-    connection = _connection(url)
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        answer = response.read()
-    except OSError as exc:
-        raise ClientError(f"could not reach {target.server}: {exc}", retry=True) from None
-    finally:
-        connection.close()
-    return _decoded(response.status, answer, target.server)
+    return _asked(target, "POST", "rows", body)
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
