@@ -239,8 +239,8 @@ MAX_ROWS_BYTES = 16 * 1024 * 1024
 
 class RowsApi(UploadHandler):
     """``POST /parser/api/docs/{id}/rows``: rows added to the table's current version, as a
-    new version (see docs/protocol.md, *Adding rows*). Takes the edit key, as an upload does,
-    and is refused as one is (UploadHandler.refuse): a body over MAX_ROWS_BYTES from its
+    new version (see docs/protocol.md, under that heading). Takes the edit key, as an upload
+    does, and is refused as one is (UploadHandler.refuse): a body over MAX_ROWS_BYTES from its
     Content-Length before any of it is read, or as it crosses the limit."""
 
     rows: bytearray | None = None  # the body, as it comes
