@@ -96,6 +96,16 @@ class ApiHandler(tornado.web.RequestHandler):
             raise TablecastError("version_not_found", f"the document has no version {number}")
         return found
 
+    def requested_limit(self, default: int, most: int, code: str = "bad_option") -> int:
+        """``?limit=L``: how many things an answer lists, from 1 to ``most`` (``default``
+        without one); anything else is refused as ``code``."""
+        limit = self.get_query_argument("limit", None, strip=False)
+        if not limit:
+            return default
+        if not (ascii_number(limit, max(4, len(str(most)))) and 1 <= int(limit) <= most):
+            raise TablecastError(code, f"limit must be a number from 1 to {most}")
+        return int(limit)
+
     async def requested_version(self, document: Document) -> Version | None:
         """``?version=V``, or the current version."""
         # unstripped: Tornado would make "%201" read as 1
@@ -216,13 +226,11 @@ class VersionsApi(ApiHandler):
         )
 
     def _page(self) -> tuple[int, int | None]:
-        limit = self.get_query_argument("limit", None, strip=False)
+        limit = self.requested_limit(self.LIMIT, self.MOST, "bad_request")
         before = self.get_query_argument("before", None, strip=False)
-        if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.MOST):
-            raise TablecastError("bad_request", f"limit must be a number from 1 to {self.MOST}")
         if before and not (ascii_number(before, 9) and int(before) >= 1):
             raise TablecastError("bad_request", "before must be a version number: 1, 2, 3...")
-        return int(limit) if limit else self.LIMIT, int(before) if before else None
+        return limit, int(before) if before else None
 
 
 class RestoreApi(ApiHandler):
@@ -298,12 +306,9 @@ class ColumnsApi(ApiHandler):
 
     def _range(self) -> tuple[int, int]:
         first = self.get_query_argument("from", None, strip=False)
-        limit = self.get_query_argument("limit", None, strip=False)
         if first and not ascii_number(first, 6):
             raise TablecastError("bad_option", "from must be a column's number (0 is the first)")
-        if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.LIMIT):
-            raise TablecastError("bad_option", f"limit must be a number from 1 to {self.LIMIT}")
-        return int(first) if first else 0, int(limit) if limit else self.LIMIT
+        return int(first) if first else 0, self.requested_limit(self.LIMIT, self.LIMIT)
 
 
 class FacetsApi(ApiHandler):
@@ -317,14 +322,10 @@ class FacetsApi(ApiHandler):
             document = await self.document(document_id)
             view, version = await self.viewed_version(document)
             number = requested_column(column)
-            limit = self.get_query_argument("limit", None, strip=False)
-            if limit and not (ascii_number(limit, 4) and 1 <= int(limit) <= self.MOST):
-                raise TablecastError("bad_option", f"limit must be a number from 1 to {self.MOST}")
+            limit = self.requested_limit(self.LIMIT, self.MOST)
             if version is None or number >= version.meta.width:
                 raise TablecastError("bad_option", f"the table has no column {number}")
-            counts = await self.services.pages.views.facet_counts(
-                version, view, number, int(limit) if limit else self.LIMIT
-            )
+            counts = await self.services.pages.views.facet_counts(version, view, number, limit)
         except TablecastError as err:
             self.fail(err)
             return
@@ -343,7 +344,7 @@ class DiffApi(ApiHandler):
     """``GET /parser/api/docs/{id}/diff?from=V&to=W``: rows added, removed and changed between
     two versions (``to``: the current one by default; ``from``: the one before ``to``),
     matched by content or by a key column (``key=``, its name or 0-based number), the first
-    ``limit`` of each (see docs/protocol.md, *What changed*)."""
+    ``limit`` of each (see docs/protocol.md, under that heading)."""
 
     LIMIT, MOST = 1000, 10_000  # rows listed of each kind by default, and at most
 
@@ -358,14 +359,10 @@ class DiffApi(ApiHandler):
             if not since and new.number == 1:
                 raise TablecastError("bad_option", "version 1 has none before it: say from=")
             old = await self.version(document, since or str(new.number - 1))
-            limit = self.get_query_argument("limit", None, strip=False)
-            if limit and not (ascii_number(limit, 5) and 1 <= int(limit) <= self.MOST):
-                raise TablecastError("bad_option", f"limit must be a number from 1 to {self.MOST}")
+            limit = self.requested_limit(self.LIMIT, self.MOST)
             key = self.get_query_argument("key", None, strip=False)
             column = None if not key else key_column(key, old, new)
-            changes = await self.services.pages.views.diff(
-                old, new, column, int(limit) if limit else self.LIMIT
-            )
+            changes = await self.services.pages.views.diff(old, new, column, limit)
         except TablecastError as err:
             self.fail(err)
             return
