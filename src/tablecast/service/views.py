@@ -95,13 +95,13 @@ COLUMNS_SUFFIX = ".arrow"
 # A version's records for exports of sorted views (see Views._records_file): their text, and
 # where each starts
 TEXT_SUFFIX, STARTS_SUFFIX = ".records", ".starts"
-# In every cache file's name: a change to what the files hold, or to the rules their counts
-# follow, takes a new one, so that files made by an older tablecast are made again, not read
 # Versions of a document whose files the cache keeps at most, the newest: a version's files
 # are about as large as its records, while a version that adds rows stores little more than
 # them in the store, so unbounded, a document's cache would grow by its whole table at each
 # row added (a million rows: some 100 MB a row).
 CACHED_VERSIONS = 4
+# In every cache file's name: a change to what the files hold, or to the rules their counts
+# follow, takes a new one, so that files made by an older tablecast are made again, not read
 CACHE_FORMAT = "c3"  # c3: the search column is each line as stored
 # A version's columns are made and written this many bytes of its blocks at a time, each piece
 # let go once in the file: what making them holds is about one piece, whatever the version's
@@ -939,9 +939,9 @@ class Views:
                 return alignment.changes()
 
             def cells(old_rows: list[int], new_rows: list[int]) -> tuple[Any, Any]:
-                old = old_blocks.pick(np.asarray(old_rows, dtype=np.int64) + first_old)
-                new = new_blocks.pick(np.asarray(new_rows, dtype=np.int64) + first_new)
-                return orjson.loads(old), orjson.loads(new)
+                return _cells_of(old_blocks, old_rows, first_old), _cells_of(
+                    new_blocks, new_rows, first_new
+                )
 
             return alike(alignment.changes(), cells)
 
@@ -1129,11 +1129,6 @@ def _told(
         sizes = np.cumsum(blocks.starts[records + 1] - blocks.starts[records])
         return max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))
 
-    def cells(blocks: Blocks, rows: Sequence[int], first: int) -> list[list[str]]:
-        picked = np.asarray(rows, dtype=np.int64) + first
-        found: list[list[str]] = orjson.loads(blocks.pick(picked))
-        return found
-
     shown_added = added[: listed(new, added, first_new)]
     shown_removed = removed[: listed(old, removed, first_old)]
     shown = changed[
@@ -1142,18 +1137,20 @@ def _told(
             listed(new, [b for _, b in changed], first_new),
         )
     ]
-    was = cells(old, [a for a, _ in shown], first_old)
-    now = cells(new, [b for _, b in shown], first_new)
+    was = _cells_of(old, [a for a, _ in shown], first_old)
+    now = _cells_of(new, [b for _, b in shown], first_new)
     return {
         "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
         "added": [
             {"row": row + 1, "cells": row_cells}
-            for row, row_cells in zip(shown_added, cells(new, shown_added, first_new), strict=True)
+            for row, row_cells in zip(
+                shown_added, _cells_of(new, shown_added, first_new), strict=True
+            )
         ],
         "removed": [
             {"row": row + 1, "cells": row_cells}
             for row, row_cells in zip(
-                shown_removed, cells(old, shown_removed, first_old), strict=True
+                shown_removed, _cells_of(old, shown_removed, first_old), strict=True
             )
         ],
         "changed": [
@@ -1168,6 +1165,12 @@ def _told(
         "truncated": (len(shown_added), len(shown_removed), len(shown))
         != (len(added), len(removed), len(changed)),
     }
+
+
+def _cells_of(blocks: Blocks, rows: Sequence[int], first: int) -> list[list[str]]:
+    """The cells of ``rows`` (0-based, under a header of ``first`` records) of a version."""
+    found: list[list[str]] = orjson.loads(blocks.pick(np.asarray(rows, dtype=np.int64) + first))
+    return found
 
 
 def _hashing(blocks: Blocks) -> Iterator[Hashes | None]:
@@ -1208,9 +1211,11 @@ def _differing(
             count = j - i
             here = old.read(a0, a0 + count)
             there = new.read(b0, b0 + count)
-            if here != there:
+            if here != there:  # which of them: cut from what was read
+                at_a = (old.starts[a0 : a0 + count + 1] - old.starts[a0]).tolist()
+                at_b = (new.starts[b0 : b0 + count + 1] - new.starts[b0]).tolist()
                 for k in range(count):
-                    if old.read(a0 + k, a0 + k + 1) != new.read(b0 + k, b0 + k + 1):
+                    if here[at_a[k] : at_a[k + 1]] != there[at_b[k] : at_b[k + 1]]:
                         differing.append(i + k)
             i = j
     return sorted(set(differing))
