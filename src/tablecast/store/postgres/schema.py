@@ -29,7 +29,7 @@ REBUILT = "ALTER TABLE originals ADD COLUMN rebuilt boolean NOT NULL DEFAULT fal
 # rather than 0, which would say there are none
 RAGGED_ROWS = "ALTER TABLE versions ADD COLUMN ragged_rows bigint;"
 # blocks_of: the version whose blocks and original file this one's are (a restore), NULL: its
-# own (see store.sql.OWNER)
+# own (see store.sql.owner)
 SHARED = "ALTER TABLE versions ADD COLUMN blocks_of bigint;"
 SCHEMA = (
     """
