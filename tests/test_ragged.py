@@ -111,7 +111,9 @@ def test_every_store_keeps_the_count_with_the_version_and_a_restore_of_it(open_s
     assert again is not None and again.meta.ragged_rows == 3
 
 
-SCHEMA_6 = re.sub(r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*", r"\1", SCHEMA)
+SCHEMA_6 = re.sub(
+    r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*", r"\1", SCHEMA
+)
 
 
 def schema_6_store(path: Path) -> str:
@@ -166,6 +168,7 @@ def test_a_schema_4_postgresql_database_is_migrated(pg_url):
     store.close()
     sql(pg_url, "ALTER TABLE versions DROP COLUMN ragged_rows")  # as schema 4 had it
     sql(pg_url, "ALTER TABLE versions DROP COLUMN blocks_of")
+    sql(pg_url, "ALTER TABLE versions DROP COLUMN pieces")
     sql(pg_url, "UPDATE schema_version SET version = 4")
     store = PostgresStore(pg_url, 2)
     try:

@@ -11,11 +11,8 @@ import logging
 import time
 
 from .. import access, tasks
-from ..errors import TablecastError
 from ..model import Document, Usage, Version
-from ..table.blocks import run_of
 from ..table.originals import Part
-from ..table.rows import rows_of
 from .limits import Capacity
 from .storage import Storage
 
@@ -82,33 +79,6 @@ class Documents:
             "restore doc=%s version=%d from=%d", document.id, restored.version.number, old.number
         )
         return restored
-
-    async def append_rows(self, document: Document, body: bytes) -> Document:
-        """Rows added to the document's current version, as a new version storing them alone
-        (see Store.append_rows): the body read as rows (tablecast.table.rows) against the
-        version's header and stored, both on the writer thread. What cannot be read changes
-        nothing."""
-        version = document.version
-        if version is None:
-            raise TablecastError("version_not_found", "the table has no version yet to add to")
-        header = version.meta.first_record if version.meta.has_header else None
-        store = self.storage.store
-
-        def append() -> Document:
-            records, widths = rows_of(body, header)
-            return store.append_rows(document.id, run_of(records), widths, len(body))
-
-        appended = await self.storage.write(append)
-        self.storage.tidy()
-        assert appended.version is not None
-        log.info(
-            "rows added doc=%s version=%d records=%d bytes=%d",
-            document.id,
-            appended.version.number,
-            appended.version.meta.record_count - version.meta.record_count,
-            len(body),
-        )
-        return appended
 
     async def set_shared_page(self, document_id: str, page_no: int, view: str = "") -> None:
         await self.storage.write(self.storage.store.set_shared_page, document_id, page_no, view)

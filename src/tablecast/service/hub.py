@@ -465,18 +465,18 @@ class Hub:
             self.neighbours.turn_not_saved(room)
             raise
 
-    async def version_committed(self, document: Document, *, rows_added: bool = False) -> None:
+    async def version_committed(self, document: Document, *, edited: bool = False) -> None:
         """A new version is current: every viewer, following or not, sees its page 1 (and its
-        columns are made now, for the first sort or search); where rows were added to the
-        version before (``rows_added``, or a shared page the store kept, told by another
-        node), the shared page of it instead: the group stays where it is."""
+        columns are made now, for the first sort or search); where rows were changed where
+        they are (``edited``: added, deleted, cells set; or a shared page the store kept,
+        told by another node), the shared page of it instead: the group stays where it is."""
         self._commits += 1
         self.pages.prepare(document.version)
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
             return  # in a cluster, the store's announcement of it may have come first
         room.document = document
-        room.shared_page = room.shared_page if rows_added else document.shared_page
+        room.shared_page = room.shared_page if edited else document.shared_page
         room.shared_view = _fitting(room.shared_view, document)
         for viewer in room.v1_viewers():
             viewer.view = _fitting(viewer.view, document)

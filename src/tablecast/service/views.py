@@ -990,6 +990,29 @@ class Views:
 
         return await self._run(asker, cells)
 
+    async def keyed_rows(
+        self, version: Version, key: int, values: Sequence[str]
+    ) -> list[tuple[int, int]]:
+        """The version's rows (as records, under its header) whose ``key`` cell is one of
+        ``values``, each with the place of its value there, in order: what an upsert
+        replaces (see Documents.upsert). Shared work: a writer waits for it."""
+        asker = self._asking(version)
+        text = await self._text(version, asker)
+        first = version.first_data_record
+
+        def find() -> list[tuple[int, int]]:
+            try:
+                column = text.column(key)
+                where = pc.index_in(column, value_set=pa.array(values, pa.string()))
+                places = where.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            finally:
+                text.let_go()
+            records = np.flatnonzero(places >= 0)
+            records = records[records >= first]
+            return list(zip(records.tolist(), places[records].tolist(), strict=True))
+
+        return await self._run(asker, find)
+
     async def _unsorted_rows(self, version: Version, view: View, asker: Demand) -> Array | None:
         """The rows a view without a sort shows, in order; None: every row (no copy made)."""
         if not view.picks:

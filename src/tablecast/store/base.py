@@ -17,6 +17,7 @@ import orjson
 
 from ..model import Document, Usage, Version, VersionMeta
 from ..table.blocks import Block, Run
+from ..table.changes import Change, Changed
 from ..table.originals import Part, Rebuilt
 
 OriginalRow = tuple[int, int, bytes, bool]
@@ -136,6 +137,17 @@ class Store(Protocol):
         whatever version is current when it commits. It stores the new records alone, and
         shares the rest with the version it adds to (see store.sql.append_blocks). Raises
         version_not_found where the document has no version to add to."""
+        ...
+
+    def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
+        """Atomically, a new current version: the current one with ``change`` made (cells
+        set, rows replaced, deleted or added; ``size`` bytes as sent), and what it did. It
+        stores the rows it changes or adds alone, and where every row is (see
+        tablecast.table.pieces). Rows are named as ``change.base`` numbered them, and
+        followed to where they are now. A change that changes nothing (each cell set holds
+        its value already) makes no version: the document is returned as it is. Raises
+        version_not_found where the document has no version, row_not_found where a row named
+        is not there (deleted since)."""
         ...
 
     def abort_version(self, pending_id: int) -> None: ...

@@ -8,15 +8,35 @@ stays in each store.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import cache
 from typing import Any, Protocol
 
+import numpy as np
+import orjson
+
+from ..errors import TablecastError
 from ..model import Document, Usage, VersionMeta
-from ..table.blocks import BLOCK_RECORDS, Block, Run, block_range, cut, extended, join_rows
+from ..table import changes
+from ..table.blocks import (
+    BLOCK_RECORDS,
+    Block,
+    Run,
+    block_range,
+    blocks_of,
+    cut,
+    extended,
+    gathered,
+    join_rows,
+    pick_rows,
+    run_of,
+)
 from ..table.originals import Part
+from ..table.pieces import Pieces
 from .base import (
     DOCUMENT_SELECT,
     VERSION_COLUMNS,
@@ -103,7 +123,9 @@ def share_version(conn: Connection, p: str, version_id: int, pending_id: int) ->
     copied: it stores none of its own (its stored_bytes stay 0), and reads the owner's (see
     Store.share_blocks)."""
     conn.execute(
-        f"UPDATE versions SET blocks_of = {owner(p)} WHERE id = {p}", (version_id, pending_id)
+        f"UPDATE versions SET blocks_of = {owner(p)},"
+        f" pieces = (SELECT pieces FROM versions WHERE id = {p}) WHERE id = {p}",
+        (version_id, version_id, pending_id),
     )
 
 
@@ -112,42 +134,53 @@ def append_blocks(conn: Connection, p: str, base_id: int, version_id: int, run: 
     those of committed version ``base_id``, for pending version ``version_id`` (see
     Store.append_rows); the bytes this stores.
 
-    Where the base is the longest version of its blocks' series (the versions sharing one
-    owner's blocks: an upload, and what was appended to it), the new records go where the
-    series ends, under the owner: the last block is filled up (older versions read only their
-    own records of it), then new blocks follow, and the new version shares them all. Else (a
-    version restored, then added to) the base's records are copied into a series of the new
-    version's own first."""
-    found = conn.execute(
-        f"SELECT COALESCE(blocks_of, id), record_count, document_id FROM versions WHERE id = {p}",
-        (base_id,),
-    ).fetchone()
+    Where the base's records end where its owner's blocks end (an upload, or what was appended
+    to it: a *series*), the new records go there, under the owner: the last block is filled
+    up (older versions read only their own records of it), then new blocks follow, and the new
+    version shares them all, as a restore does. Else (a version restored, then added to, or
+    one with rows changed: see tablecast.table.pieces) the new version says where its rows
+    are: the base's, and the new ones, where its last piece's blocks end if they end there,
+    else in blocks of its own. Nothing is ever copied."""
+    q = queries(p)
+    fetch = _fetching(conn)
+    found = conn.execute(q.pieces, (base_id,)).fetchone()
     assert found is not None
-    owner, count, document_id = found
-    # (the document's versions, by versions_by_number: a series is a document's)
-    (longest,) = conn.execute(
-        f"SELECT MAX(record_count) FROM versions WHERE document_id = {p}"
-        f" AND number IS NOT NULL AND COALESCE(blocks_of, id) = {p}",
-        (document_id, owner),
-    ).fetchone()
-    insert = f"INSERT INTO blocks (version_id, block, records, offsets) VALUES ({p}, {p}, {p}, {p})"
-    stored = 0
-    if count == longest:
-        series = owner
+    pieces = _pieces_of(found)
+    if found[0] is None and found[3] == series_length(fetch, q, found[2]):
+        stored = _extend(conn, p, found[2], found[3], run)
+        conn.execute(
+            f"UPDATE versions SET blocks_of = {p}, stored_bytes = {p} WHERE id = {p}",
+            (found[2], stored, version_id),
+        )
+        return stored
+    last = len(pieces) - 1
+    end = int(pieces.starts[last] + pieces.counts[last]) if len(pieces) else -1
+    if len(pieces) and end == series_length(fetch, q, int(pieces.owners[last])):
+        series = int(pieces.owners[last])
+        stored = _extend(conn, p, series, end, run)
+        pieces = pieces.changed(version_id, _NONE, _NONE, len(run), (series, end))
     else:
-        series = version_id
-        for number, records, offsets in own(
-            (*row, count)
-            for row in conn.execute(
-                f"SELECT block, records, offsets FROM blocks WHERE version_id = {p}"
-                f" AND block <= {p} ORDER BY block",
-                (owner, (count - 1) // BLOCK_RECORDS),
-            ).fetchall()
-        ):
-            conn.execute(insert, (series, number, records, offsets))
-            stored += len(records) + len(offsets)
-    tail, within = divmod(count, BLOCK_RECORDS)
-    taken = 0
+        stored = _extend(conn, p, version_id, 0, run)
+        pieces = pieces.changed(version_id, _NONE, _NONE, len(run))
+    return stored + _set_pieces(conn, p, version_id, pieces, stored)
+
+
+_NONE = np.zeros(0, np.int64)
+
+
+def series_length(fetch: Fetch, q: Queries, owner: int) -> int:
+    """How many records ``owner``'s blocks hold: where rows added to its series go."""
+    for block, offsets in fetch(q.series_end, (owner,)):
+        return int(block) * BLOCK_RECORDS + len(offsets) // 4
+    return 0
+
+
+def _extend(conn: Connection, p: str, series: int, length: int, run: Run) -> int:
+    """``run``'s records stored after the first ``length`` of ``series``'s blocks, where they
+    end (see append_blocks); the bytes this adds."""
+    insert = f"INSERT INTO blocks (version_id, block, records, offsets) VALUES ({p}, {p}, {p}, {p})"
+    tail, within = divmod(length, BLOCK_RECORDS)
+    taken = stored = 0
     if within:  # the last block, filled up
         row = conn.execute(
             f"SELECT records, offsets FROM blocks WHERE version_id = {p} AND block = {p}",
@@ -168,11 +201,71 @@ def append_blocks(conn: Connection, p: str, base_id: int, version_id: int, run: 
     for number, block in enumerate(rest.blocks(len(rest)), start=tail):
         conn.execute(insert, (series, number, block.records, block.offsets))
         stored += len(block.records) + len(block.offsets)
-    conn.execute(
-        f"UPDATE versions SET blocks_of = {p}, stored_bytes = {p} WHERE id = {p}",
-        (series if series != version_id else None, stored, version_id),
-    )
     return stored
+
+
+def _set_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces, stored: int) -> int:
+    """A pending version's pieces kept, with what it stores (its records' ``stored`` bytes and
+    its pieces'); the bytes the pieces take."""
+    encoded = pieces.encode()
+    conn.execute(
+        f"UPDATE versions SET pieces = {p}, stored_bytes = {p} WHERE id = {p}",
+        (encoded, stored + len(encoded), version_id),
+    )
+    return len(encoded)
+
+
+def change_blocks(
+    conn: Connection,
+    p: str,
+    base_row: Sequence[Any],
+    version_id: int,
+    change: changes.Change,
+    size: int,
+) -> tuple[VersionMeta, changes.Changed]:
+    """In the caller's transaction, which holds the document: ``change`` made to committed
+    version ``base_row`` (VERSION_COLUMNS: the current one) for pending version
+    ``version_id``, which stores the rows it changes and adds, and its pieces (see
+    tablecast.table.changes); its meta, and what the change did. Raises Unchanged, for the
+    caller to roll back, where it changes nothing."""
+    q = queries(p)
+    fetch = _fetching(conn)
+    base = version_from_row("", base_row)
+    now = _pieces_of(conn.execute(q.pieces, (base.id,)).fetchone())
+    then = now
+    if change.base != base.id:
+        row = conn.execute(q.pieces, (change.base,)).fetchone()
+        if row is None or row[1] is None:
+            raise TablecastError("version_not_found", "the version the change names is gone")
+        then = _pieces_of(row)
+
+    def read(pieces: Pieces, records: np.ndarray) -> list[list[str]]:
+        return cells_at(fetch, q, pieces, records)
+
+    plan = changes.plan(change, then, now, read, version_id)
+    if plan.empty:
+        raise changes.Unchanged(plan.changed)
+    stored = _extend(conn, p, version_id, 0, run_of(plan.records))
+    _set_pieces(conn, p, version_id, plan.pieces, stored)
+    meta = base.meta
+    first = meta.first_record
+    if plan.first_changed:
+        first = read(plan.pieces, np.zeros(1, np.int64))[0] if plan.pieces.total else []
+    ragged = meta.ragged_rows
+    if plan.first_changed:
+        ragged = None  # (counted against a first record that changed: not counted)
+    elif ragged is not None:
+        wide = len(first)
+        ragged += sum(w != wide for w in plan.widths) - sum(w != wide for w in plan.old_widths)
+    meta = replace(
+        meta,
+        record_count=plan.pieces.total,
+        width=max(meta.width, *plan.widths) if plan.widths else meta.width,
+        size=meta.size + size,
+        first_record=first,
+        ragged_rows=ragged,
+    )
+    return meta, plan.changed
 
 
 def appended_meta(row: Sequence[Any], widths: Sequence[int], size: int) -> VersionMeta:
@@ -191,6 +284,67 @@ def appended_meta(row: Sequence[Any], widths: Sequence[int], size: int) -> Versi
         size=base.size + size,
         ragged_rows=ragged,
     )
+
+
+def _fetching(conn: Connection) -> Fetch:
+    def fetch(query: str, params: Sequence[Any]) -> list[Any]:
+        return conn.execute(query, params).fetchall()
+
+    return fetch
+
+
+def _pieces_of(row: Sequence[Any]) -> Pieces:
+    """A version's pieces from Queries.pieces' row: kept, or its owner's records in order."""
+    if row[0] is not None:
+        return Pieces.decode(bytes(row[0]))
+    return Pieces.whole(row[2], row[3])
+
+
+def pieced_blocks(
+    fetch: Fetch, q: Queries, pieces: Pieces, numbers: Iterable[int]
+) -> list[tuple[int, bytes, bytes]]:
+    """Blocks ``numbers`` of a version of these pieces, as read_all gives a version's blocks:
+    made from its records, wherever they are kept (its owners' blocks are read a run of
+    them at a time)."""
+    wanted = _spans(sorted(set(numbers)))
+    segments = [
+        pieces.segments(first * BLOCK_RECORDS, (last + 1) * BLOCK_RECORDS) for first, last in wanted
+    ]
+    needed: dict[int, set[int]] = {}
+    for owner, place, count in (s for found in segments for s in found):
+        needed.setdefault(owner, set()).update(
+            range(place // BLOCK_RECORDS, (place + count - 1) // BLOCK_RECORDS + 1)
+        )
+    kept: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+    for owner, numbers_there in needed.items():
+        for first, last in _spans(sorted(numbers_there)):
+            for block, records, offsets in fetch(q.owner_blocks, (owner, first, last)):
+                kept[(owner, block)] = (bytes(records), bytes(offsets))
+    made = []
+    for (first, _), found in zip(wanted, segments, strict=True):
+        run = gathered(found, kept)
+        for i, block in enumerate(run.blocks(len(run))):
+            made.append((first + i, block.records, block.offsets))
+    return made
+
+
+def _spans(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as runs of consecutive ones, (first, last)."""
+    spans: list[tuple[int, int]] = []
+    for number in numbers:
+        if spans and spans[-1][1] == number - 1:
+            spans[-1] = (spans[-1][0], number)
+        else:
+            spans.append((number, number))
+    return spans
+
+
+def cells_at(fetch: Fetch, q: Queries, pieces: Pieces, records: np.ndarray) -> list[list[str]]:
+    """The cells of these records of a version of these pieces."""
+    picked = records.tolist()
+    blocks = pieced_blocks(fetch, q, pieces, blocks_of(picked))
+    found: list[list[str]] = orjson.loads(pick_rows(blocks, picked))
+    return found
 
 
 def own(rows: Iterable[Sequence[Any]]) -> list[tuple[int, bytes, bytes]]:
@@ -244,6 +398,19 @@ class Queries:
             " FROM versions v JOIN blocks b ON b.version_id = COALESCE(v.blocks_of, v.id)"
             f" WHERE v.id = {p}"
         )
+        # where a version's records are: its pieces (NULL: its owner's, in order), whether it
+        # is committed, its owner, its records (see _pieces_of)
+        self.pieces = (
+            "SELECT pieces, number, COALESCE(blocks_of, id), record_count FROM versions"
+            f" WHERE id = {p}"
+        )
+        self.owner_blocks = (
+            "SELECT block, records, offsets FROM blocks"
+            f" WHERE version_id = {p} AND block BETWEEN {p} AND {p} ORDER BY block"
+        )
+        self.series_end = (
+            "SELECT block, offsets FROM blocks WHERE version_id = {p} ORDER BY block DESC LIMIT 1"
+        ).replace("{p}", p)
         self.document = DOCUMENT_SELECT + f"WHERE d.id = {p}"
         # By versions_by_number, newest first (see VERSIONS_SELECT); the tests check the plans.
         self.version = VERSIONS_SELECT + f"{p} AND v.number = {p}"
@@ -279,6 +446,11 @@ class Queries:
                AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = documents.id)"""
 
 
+@cache
+def queries(p: str) -> Queries:
+    return Queries(p)
+
+
 def new_document(edit_key_hash: bytes | None) -> tuple[Document, tuple[object, ...]]:
     """A document not yet uploaded to, and its row for Queries.insert_document."""
     now = time.time()
@@ -286,12 +458,74 @@ def new_document(edit_key_hash: bytes | None) -> tuple[Document, tuple[object, .
     return document, (document.id, now, now, now, edit_key_hash)
 
 
-def read_rows(fetch: Fetch, q: Queries, version_id: int, start: int, stop: int) -> bytes:
-    """See Store.read_rows: only the blocks that hold them are read."""
-    if stop <= start:
-        return b"[]"
-    first, last = block_range(start, stop)
-    return join_rows(own(fetch(q.blocks, (version_id, first, last))), start, stop)
+# Versions whose pieces a store keeps in memory at most (a few KiB each, most None)
+PIECES_KEPT = 4096
+
+
+class Reads:
+    """How both stores read a version's records. Most versions' are their owner's blocks in
+    order: one query reads them, cut to the version's own (see own). A version that changed
+    rows reads them through its pieces (see pieced_blocks), kept here once read: a committed
+    version never changes."""
+
+    def __init__(
+        self, q: Queries, fetch: Fetch, picked: Callable[[int, list[int]], Iterable[Any]]
+    ) -> None:
+        """``picked(version_id, numbers)``: those blocks, as Queries.own_blocks reads them."""
+        self.q = q
+        self._fetch = fetch
+        self._picked = picked
+        self._kept: dict[int, Pieces | None] = {}
+        self._lock = threading.Lock()
+
+    def pieces(self, version_id: int) -> Pieces | None:
+        """The version's pieces; None: its owner's records, in order."""
+        try:
+            return self._kept[version_id]
+        except KeyError:
+            pass
+        found = None
+        committed = False
+        for row in self._fetch(self.q.pieces, (version_id,)):
+            found = None if row[0] is None else Pieces.decode(bytes(row[0]))
+            committed = row[1] is not None
+        if committed:
+            with self._lock:
+                if len(self._kept) >= PIECES_KEPT:
+                    del self._kept[next(iter(self._kept))]
+                self._kept[version_id] = found
+        return found
+
+    def blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
+        """See Store.read_blocks."""
+        pieces = self.pieces(version_id)
+        if pieces is None:
+            return own(self._fetch(self.q.blocks, (version_id, first, last)))
+        return pieced_blocks(self._fetch, self.q, pieces, range(first, last + 1))
+
+    def all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
+        """See Store.read_all."""
+        pieces = self.pieces(version_id)
+        if pieces is None:
+            return own(self._fetch(self.q.all_blocks, (version_id,)))
+        last = (pieces.total - 1) // BLOCK_RECORDS
+        return pieced_blocks(self._fetch, self.q, pieces, range(0, last + 1))
+
+    def rows(self, version_id: int, start: int, stop: int) -> bytes:
+        """See Store.read_rows: only the blocks that hold them are read."""
+        if stop <= start:
+            return b"[]"
+        return join_rows(self.blocks(version_id, *block_range(start, stop)), start, stop)
+
+    def picked(self, version_id: int, records: Sequence[int]) -> bytes:
+        """See Store.read_picked."""
+        if not records:
+            return b"[]"
+        numbers = blocks_of(records)
+        pieces = self.pieces(version_id)
+        if pieces is None:
+            return pick_rows(own(self._picked(version_id, numbers)), records)
+        return pick_rows(pieced_blocks(self._fetch, self.q, pieces, numbers), records)
 
 
 def read_original(fetch: Fetch, q: Queries, version_id: int, first: int, count: int) -> list[Part]:

@@ -26,14 +26,15 @@ import orjson
 
 from ..errors import DiskFull, TablecastError
 from ..model import Document, Usage, Version, VersionMeta
-from ..table.blocks import Block, Run, blocks_of, encode_block, pick_rows
+from ..table.blocks import Block, Run, encode_block
+from ..table.changes import Change, Changed, Unchanged
 from ..table.originals import Part
 from . import sql
 from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -67,7 +68,8 @@ CREATE TABLE versions (
     first_record TEXT NOT NULL DEFAULT '[]',
     stored_bytes INTEGER NOT NULL DEFAULT 0,  -- its blocks' bytes, counted as they are written
     ragged_rows INTEGER,  -- rows wider or narrower than the first (NULL: not counted, schema 6)
-    blocks_of INTEGER  -- the version whose blocks and original are this one's (NULL: its own)
+    blocks_of INTEGER,  -- the version whose blocks and original are this one's (NULL: its own)
+    pieces BLOB  -- where its rows are, if it changed some (NULL: blocks_of's records, in order)
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE INDEX documents_by_use ON documents(accessed_at);
@@ -143,6 +145,12 @@ def _add_blocks_of(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE versions ADD COLUMN blocks_of INTEGER")
 
 
+def _add_pieces(conn: sqlite3.Connection) -> None:
+    """Schema 8 to 9: a version that changes rows stores those alone, and its pieces say
+    where the rest are (see tablecast.table.pieces)."""
+    conn.execute("ALTER TABLE versions ADD COLUMN pieces BLOB")
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
@@ -151,6 +159,7 @@ MIGRATIONS = {
     5: _add_rebuilt,
     6: _add_ragged_rows,
     7: _add_blocks_of,
+    8: _add_pieces,
 }  # from this schema version to the next
 
 
@@ -159,10 +168,11 @@ def _number(
     document_id: str,
     pending_id: int,
     meta: VersionMeta,
-    rows_added: bool = False,
+    edited: bool = False,
 ) -> None:
     """In the caller's transaction: a pending version numbered, with its meta, and current;
-    the shared page back to 1, but where rows were added (the group stays where it is)."""
+    the shared page back to 1, but where rows were changed where they are (``edited``:
+    the group stays where it is)."""
     now = time.time()
     (number,) = conn.execute(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE document_id = ?", (document_id,)
@@ -189,7 +199,7 @@ def _number(
     conn.execute(
         "UPDATE documents SET current_version = ?, updated_at = ?, accessed_at = ?,"
         " shared_page = CASE WHEN ? THEN shared_page ELSE 1 END WHERE id = ?",
-        (pending_id, now, now, rows_added, document_id),
+        (pending_id, now, now, edited, document_id),
     )
 
 
@@ -273,6 +283,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._reads = sql.Reads(Q, self._fetch, self._picked)
         self._migrate()
         self.recover()
         free = _free_bytes(path)
@@ -488,7 +499,7 @@ class SQLiteStore:
                         raise TablecastError("version_not_found", "the table has no version yet")
                     sql.append_blocks(conn, "?", current[0], pending, run)
                     meta = sql.appended_meta(current, widths, size)
-                    _number(conn, document_id, pending, meta, rows_added=True)
+                    _number(conn, document_id, pending, meta, edited=True)
             finally:
                 self._execute("PRAGMA synchronous=NORMAL")
         except BaseException:
@@ -498,6 +509,30 @@ class SQLiteStore:
         assert document is not None
         return document
 
+    def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
+        pending = self.begin_version(document_id)
+        try:
+            self._check_room(pending, 2 * size + 64 * 1024)
+            self._execute("PRAGMA synchronous=FULL")  # (as a commit)
+            try:
+                with self._transaction(large=True) as conn:
+                    current = conn.execute(Q.current, (document_id,)).fetchone()
+                    if current is None:
+                        raise TablecastError("version_not_found", "the table has no version yet")
+                    meta, changed = sql.change_blocks(conn, "?", current, pending, change, size)
+                    _number(conn, document_id, pending, meta, edited=True)
+            finally:
+                self._execute("PRAGMA synchronous=NORMAL")
+        except Unchanged as nothing:
+            changed = nothing.changed
+            self.abort_version(pending)
+        except BaseException:
+            self.abort_version(pending)
+            raise
+        document = self.get_document(document_id)
+        assert document is not None
+        return document, changed
+
     def abort_version(self, pending_id: int) -> None:
         with self._transaction(large=True) as conn:
             conn.execute("DELETE FROM blocks WHERE version_id = ?", (pending_id,))
@@ -506,27 +541,26 @@ class SQLiteStore:
     def _fetch(self, query: str, params: Sequence[object]) -> sqlite3.Cursor:
         return self._connect().execute(query, params)
 
-    def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
-        return sql.read_rows(self._fetch, Q, version_id, start, stop)
-
-    def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
-        if not records:
-            return b"[]"
-        numbers = blocks_of(records)
-        blocks = self._connect().execute(
+    def _picked(self, version_id: int, numbers: list[int]) -> sqlite3.Cursor:
+        return self._connect().execute(
             f"{Q.own_blocks} AND b.block IN ({','.join('?' * len(numbers))})",
             (version_id, *numbers),
         )
-        return pick_rows(sql.own(blocks), records)
+
+    def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
+        return self._reads.rows(version_id, start, stop)
+
+    def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
+        return self._reads.picked(version_id, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
-        return sql.own(self._fetch(Q.blocks, (version_id, first, last)))
+        return self._reads.blocks(version_id, first, last)
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        return sql.own(self._connect().execute(Q.all_blocks, (version_id,)))
+        return self._reads.all(version_id)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._execute(Q.remove_if_empty, (document_id,))

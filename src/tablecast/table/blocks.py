@@ -189,3 +189,24 @@ def extended(records: bytes, offsets: bytes, run: Run, count: int) -> Block:
     shift = len(records) + 1
     more = (run.starts[:count] + shift).astype("<u4").tobytes()
     return Block(records + b"\n" + data, offsets + more)
+
+
+def gathered(
+    segments: Iterable[tuple[int, int, int]], blocks: dict[tuple[int, int], tuple[bytes, bytes]]
+) -> Run:
+    """The records of ``segments`` (owner, place, count: see tablecast.table.pieces), one
+    after the other, from their owners' blocks ((owner, number) -> (records, offsets)), as
+    one run: what a version that changed rows reads, wherever its records are kept."""
+    runs = []
+    for owner, place, count in segments:
+        stop = place + count
+        for number in range(place // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS + 1):
+            records, offsets = blocks[(owner, number)]
+            starts = np.frombuffer(offsets, dtype="<u4").astype(np.int64)
+            base = number * BLOCK_RECORDS
+            first, last = max(place - base, 0), min(stop - base, len(starts))
+            at = int(starts[first])
+            end = int(starts[last]) - 1 if last < len(starts) else len(records)
+            data = records[at:end] + b"\n"
+            runs.append(Run(data, np.append(starts[first:last] - at, len(data))))
+    return joined(runs)

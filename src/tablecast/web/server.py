@@ -37,6 +37,7 @@ from ..metrics import METRICS
 from ..rates import Buckets
 from ..service.cluster import Cluster, OtherNodes
 from ..service.documents import Documents
+from ..service.edits import Edits
 from ..service.hub import NO_NEIGHBOURS, Hub
 from ..service.limits import Capacity, InUse, Limits
 from ..service.pages import Pages
@@ -63,7 +64,7 @@ from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
-from .uploads import DocumentApi, DocumentsApi, RowsApi
+from .uploads import CellsApi, DocumentApi, DocumentsApi, RowsApi
 
 log = logging.getLogger("tablecast")
 
@@ -89,6 +90,7 @@ class Node:
     capacity: Capacity
     in_progress: InProgress  # uploads in progress
     documents: Documents
+    edits: Edits  # rows changed where they are
     views: Views
     pages: Pages
     hub: Hub
@@ -115,6 +117,7 @@ class Node:
         views = Views(store, view_memory, columns)
         in_progress = InProgress(storage, capacity, views.streaming)
         documents = Documents(storage, capacity)
+        edits = Edits(storage, views)
         capacity.removed.append(views.forget)
         pages = Pages(storage, views)
         others = None
@@ -132,7 +135,9 @@ class Node:
         )
         cluster = Cluster(hub, others, documents) if others is not None else None
         uploads = Uploads(in_progress, hub)
-        return cls(storage, capacity, in_progress, documents, views, pages, hub, uploads, cluster)
+        return cls(
+            storage, capacity, in_progress, documents, edits, views, pages, hub, uploads, cluster
+        )
 
     async def close(self) -> None:
         """Roll back uploads still in progress, stop views work, wait for background work,
@@ -177,6 +182,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
             (rf"/parser/api/docs/{ID}/diff", DiffApi, s),
             (rf"/parser/api/docs/{ID}/rows", RowsApi, s),
+            (rf"/parser/api/docs/{ID}/cells", CellsApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),
         ],
@@ -266,6 +272,7 @@ async def serve(
     services = Services(
         settings,
         here.documents,
+        here.edits,
         here.hub,
         here.uploads,
         here.pages,

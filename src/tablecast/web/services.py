@@ -15,6 +15,7 @@ from typing import Protocol
 from ..config import Settings
 from ..rates import Buckets
 from ..service.documents import Documents
+from ..service.edits import Edits
 from ..service.hub import Hub
 from ..service.pages import Pages
 from ..service.uploads import Uploads
@@ -36,6 +37,7 @@ class Viewer(Protocol):
 class Services:
     settings: Settings
     documents: Documents
+    edits: Edits  # rows added, upserted, deleted, cells set
     hub: Hub
     uploads: Uploads  # every upload, WebSocket or HTTP, goes through it
     pages: Pages  # pages of versions, and their columns' types

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
 
 import orjson
 import tornado.iostream
@@ -20,11 +23,19 @@ from tornado.ioloop import IOLoop
 from .. import tasks
 from ..errors import TablecastError
 from ..metrics import METRICS
-from ..model import Document
+from ..model import Document, Version
+from ..service.edits import current
 from ..service.upload import Upload
-from ..table.parsing import ParseOptions, parse_delimiter, parse_header_option
+from ..table.changes import Changed
+from ..table.parsing import (
+    MAX_CELL_CHARS,
+    MAX_COLUMNS,
+    ParseOptions,
+    parse_delimiter,
+    parse_header_option,
+)
 from ..wire import protocol
-from .api import ApiHandler
+from .api import ApiHandler, ascii_number, key_column
 
 log = logging.getLogger("tablecast.api")
 
@@ -52,8 +63,10 @@ class UploadHandler(ApiHandler):
     refused: TablecastError | None = None  # answered already; the body is being drained
     drained = 0
 
+    BODY_METHODS: tuple[str, ...] = ("POST", "PUT")  # those whose body is read, as it comes
+
     async def prepare(self) -> None:
-        if self.request.method not in ("POST", "PUT"):
+        if self.request.method not in self.BODY_METHODS:
             return
         settings = self.services.settings
         connection = self.request.connection
@@ -232,18 +245,20 @@ class DocumentApi(UploadHandler):
         await self._commit(200)
 
 
-# The body of rows added at a time: rows come in batches (tablecast append sends them as they
-# come), and a body is held whole while it is read; a table is uploaded, not appended
+# The body of a change at a time (rows added or upserted, rows deleted, cells set): rows come
+# in batches (tablecast append sends them as they come), and a body is held whole while it is
+# read; a table is uploaded, not appended
 MAX_ROWS_BYTES = 16 * 1024 * 1024
 
 
-class RowsApi(UploadHandler):
-    """``POST /parser/api/docs/{id}/rows``: rows added to the table's current version, as a
-    new version (see docs/protocol.md, under that heading). Takes the edit key, as an upload
-    does, and is refused as one is (UploadHandler.refuse): a body over MAX_ROWS_BYTES from its
+class ChangeHandler(UploadHandler):
+    """A change to a table's rows where they are (see docs/protocol.md, "Changing rows"): a
+    new version, made by tablecast.service.edits. Takes the edit key, as an upload does, and
+    is refused as one is (UploadHandler.refuse): a body over MAX_ROWS_BYTES from its
     Content-Length before any of it is read, or as it crosses the limit."""
 
-    rows: bytearray | None = None  # the body, as it comes
+    BODY_METHODS: tuple[str, ...] = ("POST", "PATCH", "DELETE")
+    body: bytearray | None = None  # as it comes
     target: Document | None = None
 
     async def _start(self) -> None:
@@ -251,37 +266,182 @@ class RowsApi(UploadHandler):
         if length and length.isascii() and length.isdigit() and int(length) > MAX_ROWS_BYTES:
             raise _rows_too_large()
         self.target = self.check_edit_key(await self.document(self.path_args[0]))
-        self.rows = bytearray()
+        self.body = bytearray()
 
     async def data_received(self, chunk: bytes) -> None:
-        if self.rows is None or self.refused is not None or self._finished:
+        if self.body is None or self.refused is not None or self._finished:
             await super().data_received(chunk)  # (drained, if refused)
             return
         METRICS.bytes_in += len(chunk)
-        if len(self.rows) + len(chunk) > MAX_ROWS_BYTES:
-            self.rows = None
+        if len(self.body) + len(chunk) > MAX_ROWS_BYTES:
+            self.body = None
             self.refuse(_rows_too_large())
             return
-        self.rows += chunk
+        self.body += chunk
 
-    async def post(self, document_id: str) -> None:
+    def received(self) -> tuple[Document, bytes] | None:
+        """The document and the whole body, once it came; None if the answer is out already."""
         if self.refused is not None:
             self._stop_draining()  # the whole body came while draining: the answer is out
-            return
-        if self.rows is None or self.target is None or self._finished:
-            return
-        body, self.rows = bytes(self.rows), None
+            return None
+        if self.body is None or self.target is None or self._finished:
+            return None
+        body, self.body = bytes(self.body), None
+        return self.target, body
+
+    async def answer(self, made: Awaitable[tuple[Document, Changed] | Document]) -> None:
+        """The new version's metadata, with what the change did; then every viewer is shown
+        it, the group staying on its page."""
         try:
-            document = await self.services.documents.append_rows(self.target, body)
+            done = await made
         except TablecastError as err:
             self.fail(err)
             return
-        self.write_json(self.describe(document))
-        # every viewer: the new version, the group on the page it was on
-        await self.services.hub.version_committed(document, rows_added=True)
+        document, changed = done if isinstance(done, tuple) else (done, None)
+        answer = self.describe(document)
+        if changed is not None:
+            answer["changed"] = _described(changed, document)
+        self.write_json(answer)
+        await self.services.hub.version_committed(document, edited=True)
+
+    async def based(self, document: Document) -> Document:
+        """The document as of ``?version=V`` (the version rows are numbered in), if given."""
+        version = await self.requested_version(document)
+        return replace(document, version=version)
+
+
+class RowsApi(ChangeHandler):
+    """``POST /parser/api/docs/{id}/rows``: rows added; ``PATCH ...?key=COLUMN``: rows
+    upserted by a key column; ``DELETE ...?row=N`` or ``?key=COLUMN&value=V``: rows deleted."""
+
+    async def post(self, document_id: str) -> None:
+        if (received := self.received()) is not None:
+            await self.answer(self.services.edits.append_rows(*received))
+
+    async def patch(self, document_id: str) -> None:
+        if (received := self.received()) is None:
+            return
+        document, body = received
+        try:
+            key = key_column(self.get_query_argument("key", "", strip=False), current(document))
+        except TablecastError as err:
+            self.fail(err)
+            return
+        await self.answer(self.services.edits.upsert(document, body, key))
+
+    async def delete(self, document_id: str) -> None:
+        if (received := self.received()) is None:
+            return
+        document, body = received
+        edits = self.services.edits
+        try:
+            listed = _json_list(body)
+            key = self.get_query_argument("key", None, strip=False)
+            if key is not None:
+                column = key_column(key, current(document))
+                values = self.get_query_arguments("value", strip=False)
+                values += [_cell_text(value, "value") for value in listed]
+                made = edits.delete_keyed(document, column, values)
+            else:
+                base = current(await self.based(document))
+                rows = [_row_number(row) for row in self.get_query_arguments("row")]
+                rows += [_row_number(row) for row in listed]
+                made = edits.delete_rows(document, base, rows)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        await self.answer(made)
+
+
+class CellsApi(ChangeHandler):
+    """``PATCH /parser/api/docs/{id}/cells``: cells set, a JSON list of ``{"row", "column",
+    "value"}``, rows numbered as ``?version=V`` numbered them (default: the current one)."""
+
+    BODY_METHODS = ("PATCH",)
+
+    async def patch(self, document_id: str) -> None:
+        if (received := self.received()) is None:
+            return
+        document, body = received
+        try:
+            base = current(await self.based(document))
+            cells = [_cell_set(each, base) for each in _json_list(body, objects=True)]
+            if not cells:
+                raise TablecastError("bad_request", "send the cells to set: a JSON list")
+        except TablecastError as err:
+            self.fail(err)
+            return
+        await self.answer(self.services.edits.set_cells(document, base, cells))
+
+
+def _json_list(body: bytes, objects: bool = False) -> list[Any]:
+    """A body's JSON list (an object alone, where ``objects``, is a list of one; nothing:
+    none)."""
+    if not body.strip():
+        return []
+    try:
+        found = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise TablecastError("bad_request", "the body is not JSON") from None
+    if objects and isinstance(found, dict):
+        found = [found]
+    if not isinstance(found, list):
+        raise TablecastError("bad_request", "the body must be a JSON list")
+    return found
+
+
+def _row_number(row: object) -> int:
+    if isinstance(row, int) and not isinstance(row, bool):
+        return row
+    if isinstance(row, str) and ascii_number(row, 12):
+        return int(row)
+    raise TablecastError("bad_request", "a row is a number: 1 is the first under the header")
+
+
+def _cell_text(value: object, what: str) -> str:
+    """A cell as JSON sends it, as rows are stored (see tablecast.table.rows)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        if len(value) > MAX_CELL_CHARS:
+            raise TablecastError("cell_too_large", f"a {what} is longer than a cell may be")
+        return value
+    if isinstance(value, bool | int | float):
+        return orjson.dumps(value).decode()
+    raise TablecastError("bad_request", f"a {what} is a string, a number, true, false or null")
+
+
+def _cell_set(each: object, base: Version) -> tuple[int, int, str]:
+    if not isinstance(each, dict) or not {"row", "column", "value"} <= each.keys():
+        raise TablecastError("bad_request", 'a cell to set is {"row": R, "column": C, "value": V}')
+    column = each["column"]
+    if isinstance(column, str) and not ascii_number(column, 6):
+        number = key_column(column, base)
+    elif (isinstance(column, int) and not isinstance(column, bool)) or isinstance(column, str):
+        number = int(column)
+    else:
+        raise TablecastError("bad_request", "a column is its name or its number, from 0")
+    if number >= MAX_COLUMNS:
+        raise TablecastError("too_many_columns", f"a row has {MAX_COLUMNS} cells at most")
+    return _row_number(each["row"]), number, _cell_text(each["value"], "value")
+
+
+def _described(changed: Changed, document: Document) -> dict[str, Any]:
+    """What a change did, as its answer says (rows numbered as pages number them)."""
+    assert document.version is not None
+    first = document.version.first_data_record
+    return {
+        "updated": changed.updated,
+        "deleted": changed.deleted,
+        "added": changed.added,
+        "overwritten": [
+            {"row": record - first + 1, "column": column, "was": was, "value": value}
+            for record, column, was, value in changed.overwritten
+        ],
+    }
 
 
 def _rows_too_large() -> TablecastError:
     return TablecastError(
-        "too_large", f"rows are added {MAX_ROWS_BYTES} bytes at most at a time: send fewer"
+        "too_large", f"a change is {MAX_ROWS_BYTES} bytes at most at a time: send fewer rows"
     )

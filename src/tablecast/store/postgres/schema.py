@@ -8,7 +8,7 @@ import psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 6  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 7  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock key, in the one-bigint key space: apart from the two-int one the nodes' locks
 # use (see nodes.NODE_LOCKS), so it cannot collide with any node.
 SCHEMA_LOCK = 0x7463736D  # "tcsm": held while the schema is created or migrated
@@ -31,6 +31,9 @@ RAGGED_ROWS = "ALTER TABLE versions ADD COLUMN ragged_rows bigint;"
 # blocks_of: the version whose blocks and original file this one's are (a restore), NULL: its
 # own (see store.sql.owner)
 SHARED = "ALTER TABLE versions ADD COLUMN blocks_of bigint;"
+# pieces: where the rows of a version that changed some are (NULL: blocks_of's records, in
+# order; see tablecast.table.pieces)
+PIECES = "ALTER TABLE versions ADD COLUMN pieces bytea;"
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -87,6 +90,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
     + REBUILT
     + RAGGED_ROWS
     + SHARED
+    + PIECES
 )
 
 # from this schema version to the next: its DDL
@@ -96,6 +100,7 @@ MIGRATIONS: dict[int, str] = {
     3: REBUILT,
     4: RAGGED_ROWS,
     5: SHARED,
+    6: PIECES,
 }
 
 

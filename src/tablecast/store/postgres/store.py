@@ -26,7 +26,8 @@ import orjson
 from ...bus.events import CHANNEL, PageTurned, VersionCommitted, encode
 from ...errors import TablecastError
 from ...model import Document, Usage, Version, VersionMeta
-from ...table.blocks import Block, Run, blocks_of, pick_rows
+from ...table.blocks import Block, Run
+from ...table.changes import Change, Changed, Unchanged
 from ...table.originals import Part
 from .. import sql
 from ..base import document_from_row, version_from_row
@@ -54,6 +55,7 @@ class PostgresStore:
         self.node = node
         self._pool = Pool(url, node)
         self.nodes = ClusterNodes(url, node, self._pool)
+        self._reads = sql.Reads(Q, self._fetch, self._picked)
         try:
             with reachable():
                 self.nodes.hold_lock(wait=True)  # first: from here on we count as alive
@@ -155,11 +157,33 @@ class PostgresStore:
                     raise TablecastError("version_not_found", "the table has no version yet")
                 sql.append_blocks(conn, "%s", current[0], pending, run)
                 meta = sql.appended_meta(current, widths, size)
-                document = self._number(conn, document_id, pending, meta, rows_added=True)
+                document = self._number(conn, document_id, pending, meta, edited=True)
         except BaseException:
             self.abort_version(pending)
             raise
         return document
+
+    def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
+        pending = self.begin_version(document_id)
+        try:
+            with self._pool.transaction() as conn:
+                # the document locked, as append_rows locks it
+                current = conn.execute(
+                    Q.current + " FOR NO KEY UPDATE OF d", (document_id,)
+                ).fetchone()
+                if current is None:
+                    raise TablecastError("version_not_found", "the table has no version yet")
+                meta, changed = sql.change_blocks(conn, "%s", current, pending, change, size)
+                document = self._number(conn, document_id, pending, meta, edited=True)
+        except Unchanged as nothing:
+            self.abort_version(pending)
+            found = self.get_document(document_id)
+            assert found is not None
+            return found, nothing.changed
+        except BaseException:
+            self.abort_version(pending)
+            raise
+        return document, changed
 
     def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
         with self._pool.transaction() as conn:
@@ -182,11 +206,12 @@ class PostgresStore:
         document_id: str,
         pending_id: int,
         meta: VersionMeta,
-        rows_added: bool = False,
+        edited: bool = False,
     ) -> Document:
         """In the caller's transaction, which holds the document: a pending version numbered,
         with its meta, current, and announced; the shared page back to 1, but where rows were
-        added (the group stays where it is); the document as this left it."""
+        changed where they are (``edited``: the group stays where it is); the document as
+        this left it."""
         now = time.time()
         # a new statement: sees every version committed before we held the lock
         numbered = conn.execute(
@@ -209,7 +234,7 @@ class PostgresStore:
         conn.execute(
             "UPDATE documents SET current_version = %s, updated_at = %s, accessed_at = %s,"
             " shared_page = CASE WHEN %s THEN shared_page ELSE 1 END WHERE id = %s",
-            (pending_id, now, now, rows_added, document_id),
+            (pending_id, now, now, edited, document_id),
         )
         # delivered when this transaction commits, never before
         payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
@@ -238,27 +263,23 @@ class PostgresStore:
         # in binary: bytea arrives as its bytes, not as hex text to decode
         return self._pool.read(query, params, binary=True)
 
+    def _picked(self, version_id: int, numbers: list[int]) -> list[Any]:
+        return self._fetch(f"{Q.own_blocks} AND b.block = ANY(%s)", (version_id, numbers))
+
     def read_rows(self, version_id: int, start: int, stop: int) -> bytes:
-        return sql.read_rows(self._fetch, Q, version_id, start, stop)
+        return self._reads.rows(version_id, start, stop)
 
     def read_picked(self, version_id: int, records: Sequence[int]) -> bytes:
-        if not records:
-            return b"[]"
-        blocks = self._pool.read(
-            f"{Q.own_blocks} AND b.block = ANY(%s)",
-            (version_id, blocks_of(records)),
-            binary=True,
-        )
-        return pick_rows(sql.own(blocks), records)
+        return self._reads.picked(version_id, records)
 
     def read_original(self, version_id: int, first: int, count: int) -> list[Part]:
         return sql.read_original(self._fetch, Q, version_id, first, count)
 
     def read_blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
-        return sql.own(self._fetch(Q.blocks, (version_id, first, last)))
+        return self._reads.blocks(version_id, first, last)
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
-        return sql.own(self._pool.read(Q.all_blocks, (version_id,), binary=True))
+        return self._reads.all(version_id)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._pool.connection() as conn:

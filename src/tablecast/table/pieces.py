@@ -1,0 +1,200 @@
+"""Which stored records a version's rows are, in order: its *pieces*, as an editor's piece
+table keeps a text. Pure: arrays in, arrays out; the stores keep them (see
+:mod:`tablecast.store.sql`).
+
+An upload stores its records in blocks of its own (see :mod:`tablecast.table.blocks`), and a
+version that only adds rows shares them (``blocks_of``). A version that changes rows (cells
+set, rows replaced or deleted) stores only the records it changes, and says where each of
+its rows is: runs of consecutive records of some version's blocks, each a piece
+``(count, owner, start, ident)``. One cell changed in a million rows is three pieces (the
+rows before, the changed row in the new version's own blocks, the rows after) and one record.
+
+Every row has an **identity** that survives edits, for edits made against an older version
+(an edit names a row as that version numbered it; the row may have moved since) and for
+telling what changed. A record is given one where it is first stored: its owner's id and its
+place in the owner's blocks, ``owner << 32 | place``; a changed row keeps its identity in its
+new place, so a piece says the identity of its first row, and the rest follow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+IDENT_SHIFT = 32  # a record's identity: its first owner's id, then its place there
+FIELDS = 4  # count, owner, start, ident: each a little-endian int64 as kept
+PIECE_BYTES = FIELDS * 8
+
+
+def ident(owner: int, place: int) -> int:
+    """The identity of a record first stored at ``place`` in ``owner``'s blocks."""
+    return (owner << IDENT_SHIFT) | place
+
+
+@dataclass(frozen=True, eq=False)  # (its arrays have no one truth value)
+class Pieces:
+    """A version's rows, as runs of stored records; every record once, no piece empty."""
+
+    counts: IntArray  # records in each piece
+    owners: IntArray  # the version whose blocks hold them
+    starts: IntArray  # where in the owner's blocks the first one is
+    idents: IntArray  # the first one's identity; the others' follow it
+
+    @classmethod
+    def whole(cls, owner: int, count: int) -> Pieces:
+        """Records 0 to ``count`` of ``owner``'s blocks: an upload, or what shares its blocks
+        (a restore, rows added in place)."""
+        if not count:
+            return cls.of([])
+        return cls.of([(count, owner, 0, ident(owner, 0))])
+
+    @classmethod
+    def of(cls, pieces: Sequence[tuple[int, int, int, int]]) -> Pieces:
+        table = np.asarray(pieces, dtype=np.int64).reshape(-1, FIELDS)
+        return cls(*(np.ascontiguousarray(table[:, i]) for i in range(FIELDS)))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Pieces:
+        table = np.frombuffer(data, dtype="<i8").reshape(-1, FIELDS).astype(np.int64)
+        return cls(*(np.ascontiguousarray(table[:, i]) for i in range(FIELDS)))
+
+    def encode(self) -> bytes:
+        table = np.stack([self.counts, self.owners, self.starts, self.idents], axis=1)
+        return table.astype("<i8").tobytes()
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    @cached_property
+    def ends(self) -> IntArray:
+        """Where each piece ends among the version's records (exclusive)."""
+        return np.cumsum(self.counts)
+
+    @property
+    def total(self) -> int:
+        """The version's records."""
+        return int(self.ends[-1]) if len(self.counts) else 0
+
+    def segments(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        """Records ``start`` to ``stop`` of the version, as (owner, place, count): where to
+        read them, in order."""
+        stop = min(stop, self.total)
+        found = []
+        i = int(np.searchsorted(self.ends, start, side="right"))
+        at = start
+        while at < stop:
+            first = int(self.ends[i] - self.counts[i])
+            end = min(int(self.ends[i]), stop)
+            found.append((int(self.owners[i]), int(self.starts[i]) + at - first, end - at))
+            at = end
+            i += 1
+        return found
+
+    def identities(self, records: IntArray) -> IntArray:
+        """The identities of these records of the version."""
+        i = np.searchsorted(self.ends, records, side="right")
+        within = records - (self.ends[i] - self.counts[i])
+        return self.idents[i] + within
+
+    @cached_property
+    def _by_ident(self) -> tuple[IntArray, IntArray]:
+        order = np.argsort(self.idents, kind="stable")
+        return order, self.idents[order]
+
+    def records_of(self, identities: IntArray) -> IntArray:
+        """Where rows of these identities are among the version's records; -1 for those it
+        does not hold (deleted)."""
+        identities = np.asarray(identities, dtype=np.int64)
+        if not len(self.counts):
+            return np.full(len(identities), -1, np.int64)
+        order, firsts = self._by_ident
+        j = np.searchsorted(firsts, identities, side="right") - 1
+        k = order[np.maximum(j, 0)]
+        within = identities - self.idents[k]
+        held = (j >= 0) & (within >= 0) & (within < self.counts[k])
+        return np.where(held, self.ends[k] - self.counts[k] + within, -1)
+
+    def changed(
+        self,
+        owner: int,
+        replaced: IntArray,
+        deleted: IntArray,
+        added: int,
+        added_at: tuple[int, int] | None = None,
+    ) -> Pieces:
+        """The pieces after a change that stores its records in ``owner``'s blocks, one after
+        the other: first the new records of the rows ``replaced`` (in order of the records,
+        each keeping its identity), then the ``added`` rows after the last; the rows
+        ``deleted`` go. ``added_at``: (owner, place) where the added rows are stored instead,
+        if elsewhere (rows added where another version's blocks end)."""
+        replaced = np.unique(replaced)
+        deleted = np.setdiff1d(np.unique(deleted), replaced)
+        touched = np.union1d(replaced, deleted)
+        out: list[tuple[IntArray, ...]] = []
+        at = 0
+        new_place = 0
+        # the untouched runs between touched records, cut from the pieces in one go each
+        replaced_set = set(replaced.tolist())
+        for record in touched.tolist():
+            if record > at:
+                out.append(self._span(at, record))
+            if record in replaced_set:
+                one = np.ones(1, np.int64)
+                out.append(
+                    (
+                        one,
+                        one * owner,
+                        one * new_place,
+                        self.identities(np.asarray([record], np.int64)),
+                    )
+                )
+                new_place += 1
+            at = record + 1
+        if at < self.total:
+            out.append(self._span(at, self.total))
+        if added:
+            where_owner, place = added_at if added_at is not None else (owner, new_place)
+            one = np.ones(1, np.int64)
+            out.append(
+                (one * added, one * where_owner, one * place, one * ident(where_owner, place))
+            )
+        return _merged(out)
+
+    def _span(self, start: int, stop: int) -> tuple[IntArray, ...]:
+        """Records ``start`` to ``stop`` as pieces (the first and last cut to them)."""
+        i = int(np.searchsorted(self.ends, start, side="right"))
+        j = int(np.searchsorted(self.ends, stop, side="left"))
+        counts = self.counts[i : j + 1].copy()
+        starts = self.starts[i : j + 1].copy()
+        idents = self.idents[i : j + 1].copy()
+        skip = start - int(self.ends[i] - self.counts[i])
+        counts[0] -= skip
+        starts[0] += skip
+        idents[0] += skip
+        counts[-1] -= int(self.ends[j]) - stop
+        return counts, self.owners[i : j + 1].copy(), starts, idents
+
+
+def _merged(parts: list[tuple[IntArray, ...]]) -> Pieces:
+    """Pieces one after the other, neighbours that continue each other made one."""
+    if not parts:
+        return Pieces.of([])
+    counts, owners, starts, idents = (np.concatenate([p[f] for p in parts]) for f in range(4))
+    keep = counts > 0
+    counts, owners, starts, idents = counts[keep], owners[keep], starts[keep], idents[keep]
+    if not len(counts):
+        return Pieces.of([])
+    follows = np.zeros(len(counts), bool)
+    follows[1:] = (
+        (owners[1:] == owners[:-1])
+        & (starts[1:] == starts[:-1] + counts[:-1])
+        & (idents[1:] == idents[:-1] + counts[:-1])
+    )
+    heads = np.flatnonzero(~follows)
+    return Pieces(np.add.reduceat(counts, heads), owners[heads], starts[heads], idents[heads])

@@ -1,0 +1,351 @@
+"""Rows changed where they are (issue 18): cells set, rows upserted by a key, rows deleted.
+A version that changes rows stores those alone and says where every other row is (its
+pieces); rows keep their identity, so a change made against an older version changes the row
+it meant. The pieces' maths alone, then both stores, then HTTP and live viewers."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from support import as_json, expect, http, legacy, meta, rows, v1, write_version
+from tablecast.errors import TablecastError
+from tablecast.store.base import Store
+from tablecast.table.changes import Change
+from tablecast.table.pieces import Pieces, ident
+from tablecast.web import uploads
+from test_rows import append, post_rows, records
+
+# The pieces alone
+
+
+def positions(pieces: Pieces) -> list[tuple[int, int, int]]:
+    """Each row as (owner, place, identity)."""
+    found = []
+    for count, owner, start, first in zip(
+        pieces.counts, pieces.owners, pieces.starts, pieces.idents, strict=True
+    ):
+        found += [(int(owner), int(start) + i, int(first) + i) for i in range(int(count))]
+    return found
+
+
+def test_pieces_follow_every_change_as_a_list_of_rows_would():
+    rng = random.Random(7)
+    pieces = Pieces.whole(1, 50)
+    model = [(1, i, ident(1, i)) for i in range(50)]
+    for owner in range(2, 60):
+        replaced = sorted(rng.sample(range(len(model)), rng.randint(0, 3)))
+        deleted = sorted(set(rng.sample(range(len(model)), rng.randint(0, 3))) - set(replaced))
+        added = rng.randint(0, 2)
+        pieces = pieces.changed(
+            owner, np.asarray(replaced, np.int64), np.asarray(deleted, np.int64), added
+        )
+        for place, record in enumerate(replaced):
+            model[record] = (owner, place, model[record][2])
+        model = [row for i, row in enumerate(model) if i not in set(deleted)]
+        model += [(owner, len(replaced) + i, ident(owner, len(replaced) + i)) for i in range(added)]
+        assert positions(pieces) == model
+        assert pieces.total == len(model)
+        # neighbours that continue each other are one piece: no piece grows the map for nothing
+        assert len(pieces) <= 2 * 60 * 6
+        identities = np.asarray([row[2] for row in model], np.int64)
+        where = np.arange(len(model))
+        assert pieces.identities(where).tolist() == identities.tolist()
+        assert pieces.records_of(identities).tolist() == where.tolist()
+        assert pieces.records_of(np.asarray([ident(999, 0)])).tolist() == [-1]
+        assert positions(Pieces.decode(pieces.encode())) == model
+        start, stop = sorted(rng.sample(range(len(model) + 1), 2))
+        read = [(o, p + i) for o, p, n in pieces.segments(start, stop) for i in range(n)]
+        assert read == [row[:2] for row in model[start:stop]]
+
+
+def test_one_cell_changed_is_three_pieces_and_one_record():
+    pieces = Pieces.whole(1, 1_000_000).changed(2, np.asarray([500]), np.zeros(0, np.int64), 0)
+    assert len(pieces) == 3 and pieces.total == 1_000_000
+    assert pieces.segments(499, 502) == [(1, 499, 1), (2, 0, 1), (1, 501, 1)]
+
+
+# Both stores
+
+
+def committed(store: Store, n: int):
+    document = store.create_document(None)
+    version = store.commit_version(write_version(store, document.id, n), meta(n)).version
+    assert version is not None
+    return document, version
+
+
+def change(store: Store, document_id: str, made: Change):
+    document, changed = store.change_rows(document_id, made, 0)
+    assert document.version is not None
+    return document.version, changed
+
+
+def test_cells_set_and_rows_deleted_store_only_what_changed(open_store):
+    store = open_store()
+    document, first = committed(store, 20_000)
+    table = rows(20_000)
+    before = store.usage().stored_bytes
+    second, changed = change(store, document.id, Change(first.id, cells=[(5, 0, "five")]))
+    assert (changed.updated, changed.deleted, changed.added) == (1, 0, 0)
+    table[5][0] = "five"
+    assert records(store, second.id, 20_000) == table
+    assert records(store, first.id, 20_000) == rows(20_000)  # as it was
+    one_cell = store.usage().stored_bytes - before
+    assert 0 < one_cell < 1024  # one record and three pieces, not a block, not the table
+
+    third, changed = change(store, document.id, Change(second.id, deleted=[3, 300, 19_999]))
+    assert changed.deleted == 3 and third.meta.record_count == 19_997
+    del table[19_999], table[300], table[3]
+    assert records(store, third.id, 19_997) == table
+    # a row added to an edited version goes where its last piece's blocks end: the upload's
+    fourth = append(store, document.id, [["new", "row"]], [2])
+    table.append(["new", "row"])
+    assert records(store, fourth.id, 19_998) == table
+
+    # a restore of an edited version shares its pieces: the same rows, nothing stored
+    pending = store.begin_version(document.id)
+    store.share_blocks(third.id, pending)
+    before = store.usage().stored_bytes
+    restored = store.commit_version(pending, third.meta).version
+    assert records(store, restored.id, 19_997) == table[:-1]
+    assert store.usage().stored_bytes - before < 1024
+    assert store.read_original(third.id, 0, 1) == []  # an edited version has no file
+
+
+def test_a_change_made_on_an_older_version_changes_the_row_it_meant(open_store):
+    store = open_store()
+    document, first = committed(store, 1000)
+    table = rows(1000)
+    # someone deletes rows above, and another adds rows, after the editor loaded version 1
+    second, _ = change(store, document.id, Change(first.id, deleted=[1, 2, 3]))
+    third = append(store, document.id, [["late", "row"]], [2])
+    fourth, changed = change(store, document.id, Change(first.id, cells=[(700, 1, "mine")]))
+    table = [table[0], *table[4:], ["late", "row"]]
+    table[697][1] = "mine"  # row 700 of version 1 is row 697 now
+    assert records(store, fourth.id, 998) == table
+    assert changed.overwritten == []
+    assert (second.number, third.number, fourth.number) == (2, 3, 4)
+
+    # two edits of one cell: the later wins, and says whose value it replaced
+    _, theirs = change(store, document.id, Change(fourth.id, cells=[(10, 0, "theirs")]))
+    fifth, mine = change(store, document.id, Change(fourth.id, cells=[(10, 0, "later")]))
+    assert theirs.overwritten == [] and mine.overwritten == [(10, 0, "theirs", "later")]
+    table[10][0] = "later"
+    assert records(store, fifth.id, 998) == table
+
+    # a row deleted since cannot be set: nothing changes
+    with pytest.raises(TablecastError) as refused:
+        change(store, document.id, Change(first.id, cells=[(2, 0, "gone")]))
+    assert refused.value.code == "row_not_found"
+    assert store.get_document(document.id).version.number == 6
+    with pytest.raises(TablecastError) as refused:
+        change(store, document.id, Change(first.id, cells=[(5000, 0, "past the end")]))
+    assert refused.value.code == "row_not_found"
+    # deleting a row deleted since: already gone
+    sixth, changed = change(store, document.id, Change(first.id, deleted=[2, 5]))
+    assert changed.deleted == 1 and sixth.meta.record_count == 997
+
+
+def test_replaced_rows_keep_their_place_and_count_their_cells(open_store):
+    store = open_store()
+    document, first = committed(store, 300)
+    first = store.commit_version(  # counted: rows of two cells, as the header
+        write_version(store, document.id, 300), replace(meta(300), ragged_rows=0)
+    ).version
+    table = rows(300)
+    made = Change(
+        first.id,
+        replaced=[(7, as_json([['"seven"', "x", "wider"]])[0]), (0, 'h1","h2')],
+        added=as_json([["a", "b"], ["c"]]),
+    )
+    second, changed = change(store, document.id, made)
+    assert (changed.updated, changed.added) == (2, 2)
+    table[7] = ['"seven"', "x", "wider"]
+    table[0] = ["h1", "h2"]
+    table += [["a", "b"], ["c"]]
+    assert records(store, second.id, 302) == table
+    assert second.meta.first_record == ["h1", "h2"]
+    assert second.meta.width == 3
+    # record 0 changed: the rows are not counted against it any more
+    assert second.meta.ragged_rows is None
+    third, _ = change(store, document.id, Change(second.id, replaced=[(7, 'back","x')]))
+    assert third.meta.ragged_rows is None
+
+
+def test_many_small_changes_read_as_a_list_would(open_store):
+    store = open_store()
+    document, version = committed(store, 600)
+    table = rows(600)
+    rng = random.Random(3)
+    for step in range(120):
+        roll = rng.random()
+        if roll < 0.4:
+            row = rng.randrange(len(table))
+            version, _ = change(
+                store, document.id, Change(version.id, cells=[(row, 0, f"s{step}")])
+            )
+            table[row][0] = f"s{step}"
+        elif roll < 0.7 and len(table) > 1:
+            row = rng.randrange(len(table))
+            version, _ = change(store, document.id, Change(version.id, deleted=[row]))
+            del table[row]
+        else:
+            new = [[f"a{step}", "b"] for _ in range(rng.randint(1, 300))]
+            version = append(store, document.id, new, [2] * len(new))
+            table += new
+        assert version.meta.record_count == len(table)
+    assert records(store, version.id, len(table)) == table
+
+
+def test_a_change_that_fails_leaves_nothing(open_store):
+    store = open_store()
+    document = store.create_document(None)
+    with pytest.raises(TablecastError) as refused:
+        store.change_rows(document.id, Change(0, deleted=[1]), 0)
+    assert refused.value.code == "version_not_found"
+    assert store.get_document(document.id).version is None
+
+
+# Over HTTP
+
+
+PEOPLE = b"id\tname\tcity\n1\tAda\tLondon\n2\tAlan\tWilmslow\n3\tGrace\tArlington\n"
+
+
+def send(doc: dict[str, Any], method: str, path: str, body: Any = None, key: str | None = ""):
+    headers = {"Authorization": f"Bearer {doc['edit_key'] if key == '' else key}"}
+    if key is None:
+        headers = {}
+    data = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
+    status, answer, _ = http(method, f"{doc['api_url']}/{path}", data, headers)
+    return status, answer
+
+
+def page(doc: dict[str, Any], query: str = "") -> list[list[str]]:
+    _, found, _ = http("GET", f"{doc['api_url']}/pages/1{query}")
+    return found["data"]
+
+
+async def test_cells_set_over_http_reach_every_viewer(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.tsv", PEOPLE)
+    async with await v1(server, doc["id"]) as viewer, await legacy(server, doc["id"]) as article:
+        await expect(viewer, "page")
+        assert "data" in json.loads(await article.recv())
+        status, answer = send(
+            doc, "PATCH", "cells", [{"row": 2, "column": "city", "value": "Bletchley"}]
+        )
+        assert status == 200, answer
+        assert (answer["version"], answer["total_number"]) == (2, 3)
+        assert answer["changed"] == {"updated": 1, "deleted": 0, "added": 0, "overwritten": []}
+        found = await expect(viewer, "page", cause="version")
+        assert found["data"][1] == ["2", "Alan", "Bletchley"]
+        legacy_page = json.loads(await article.recv())
+        while "data" not in legacy_page:
+            legacy_page = json.loads(await article.recv())
+        assert legacy_page["data"][2] == ["2", "Alan", "Bletchley"]
+    # by column number, a number as JSON writes it, rows as an older version numbered them
+    assert send(doc, "DELETE", "rows?row=1")[0] == 200
+    status, answer = send(doc, "PATCH", "cells?version=2", {"row": 3, "column": 0, "value": 30})
+    assert status == 200 and answer["changed"]["updated"] == 1
+    assert page(doc) == [["2", "Alan", "Bletchley"], ["30", "Grace", "Arlington"]]
+    # the same cell set against version 2 again: the later wins, and says what it replaced
+    status, answer = send(doc, "PATCH", "cells?version=2", {"row": 3, "column": 0, "value": "3"})
+    assert answer["changed"]["overwritten"] == [{"row": 2, "column": 0, "was": "30", "value": "3"}]
+    # every version as it was, and the diff says what changed
+    assert page(doc, "?version=1")[0] == ["1", "Ada", "London"]
+    _, changes, _ = http("GET", f"{doc['api_url']}/diff?from=1&to=2")
+    assert changes["counts"] == {"added": 0, "removed": 0, "changed": 1}
+
+
+def test_rows_upserted_by_a_key_and_deleted_by_a_key(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    body = b"id\tname\tcity\n2\tAlan\tManchester\n4\tEdsger\tNuenen\n"
+    status, answer = send(doc, "PATCH", "rows?key=id", body)
+    assert status == 200, answer
+    assert answer["changed"] == {"updated": 1, "deleted": 0, "added": 1, "overwritten": []}
+    assert page(doc) == [
+        ["1", "Ada", "London"],
+        ["2", "Alan", "Manchester"],
+        ["3", "Grace", "Arlington"],
+        ["4", "Edsger", "Nuenen"],
+    ]
+    # JSON Lines by column name, the key by its number
+    status, answer = send(
+        doc, "PATCH", "rows?key=0", b'{"id": 1, "name": "Ada", "city": "Paris"}\n'
+    )
+    assert answer["changed"]["updated"] == 1 and page(doc)[0] == ["1", "Ada", "Paris"]
+    # what is there already changes nothing: no version
+    status, answer = send(doc, "PATCH", "rows?key=id", body)
+    assert (status, answer["version"], answer["changed"]["updated"]) == (200, 3, 0)
+    status, answer = send(doc, "PATCH", "cells", {"row": 1, "column": 2, "value": "Paris"})
+    assert (answer["version"], answer["changed"]["updated"]) == (3, 0)
+    status, answer = send(doc, "DELETE", "rows?key=city&value=Paris&value=Nowhere")
+    assert (status, answer["changed"]["deleted"], answer["total_number"]) == (200, 1, 3)
+    status, answer = send(doc, "DELETE", "rows?key=id", ["3", 4])  # values in the body
+    assert answer["changed"]["deleted"] == 2 and page(doc) == [["2", "Alan", "Manchester"]]
+
+
+def test_changes_that_cannot_be_made_change_nothing(server, monkeypatch):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    cell = [{"row": 1, "column": 1, "value": "x"}]
+    refusals = [
+        ("PATCH", "cells", cell, None, 401, "edit_key_required"),
+        ("PATCH", "cells", cell, "wrong", 403, "wrong_edit_key"),
+        ("PATCH", "cells", [{"row": 9, "column": 1, "value": "x"}], "", 404, "row_not_found"),
+        ("PATCH", "cells", [{"row": 0, "column": 1, "value": "x"}], "", 404, "row_not_found"),
+        ("PATCH", "cells", [{"row": 1, "column": "town", "value": "x"}], "", 400, "bad_option"),
+        ("PATCH", "cells", [{"row": 1, "column": 1, "value": [1]}], "", 400, "bad_request"),
+        ("PATCH", "cells", [{"row": 1}], "", 400, "bad_request"),
+        ("PATCH", "cells", b"not json", "", 400, "bad_request"),
+        ("PATCH", "cells", [], "", 400, "bad_request"),
+        ("PATCH", "cells?version=7", cell, "", 404, "version_not_found"),
+        ("DELETE", "rows?row=4", None, "", 404, "row_not_found"),
+        ("DELETE", "rows?row=x", None, "", 400, "bad_request"),
+        ("DELETE", "rows?key=town&value=x", None, "", 400, "bad_option"),
+        ("PATCH", "rows?key=town", b"1\tx\ty\n", "", 400, "bad_option"),
+        ("PATCH", "rows", b"1\tx\ty\n", "", 400, "bad_option"),
+    ]
+    for method, path, body, key, status, code in refusals:
+        found, answer = send(doc, method, path, body, key)
+        assert (found, answer["error"]["code"]) == (status, code), (method, path, body)
+    # the attack the limit is for: a body held whole while it is read, past its limit
+    monkeypatch.setattr(uploads, "MAX_ROWS_BYTES", 1000)
+    found, answer = send(doc, "PATCH", "cells", cell * 100)
+    assert (found, answer["error"]["code"]) == (413, "too_large")
+    _, now, _ = http("GET", doc["api_url"])
+    assert (now["version"], now["total_number"]) == (1, 3)  # nothing changed
+
+
+async def test_a_sorted_view_is_right_after_each_change(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    send(doc, "PATCH", "cells", {"row": 1, "column": "name", "value": "Zed"})
+    send(doc, "DELETE", "rows?row=2")
+    post_rows(server, doc, b"4\tBarbara\tBoston\n")
+    assert page(doc, "?sort=1") == [
+        ["4", "Barbara", "Boston"],
+        ["3", "Grace", "Arlington"],
+        ["1", "Zed", "London"],
+    ]
+    assert page(doc, "?q=zed") == [["1", "Zed", "London"]]
+
+
+async def test_cells_set_on_one_node_reach_viewers_on_another(nodes):
+    first, second = nodes(2)
+    _, doc, _ = http("POST", f"{first.url}/parser/api/docs", PEOPLE)
+    async with await v1(second, doc["id"]) as viewer:
+        await expect(viewer, "page")
+        status, _ = send(doc, "PATCH", "cells", {"row": 3, "column": 2, "value": "Lima"})
+        assert status == 200
+        found = await expect(viewer, "page", cause="version")
+        assert found["data"][2] == ["3", "Grace", "Lima"]
+    doc2 = {**doc, "api_url": doc["api_url"].replace(first.url, second.url)}
+    assert send(doc2, "DELETE", "rows?row=1")[0] == 200  # and the other way
+    _, now, _ = http("GET", doc["api_url"])
+    assert (now["version"], now["total_number"]) == (3, 2)
