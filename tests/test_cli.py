@@ -469,3 +469,33 @@ def test_append_adds_a_files_rows_and_a_pipes_as_they_come(server, tmp_path):
     wrong = tablecast("append", str(rows), "--doc", doc["url"], "--key", "nope")
     assert wrong.returncode == 1
     assert wrong.stderr.strip().startswith("tablecast: wrong_edit_key:")
+
+
+def test_upsert_delete_and_set_change_rows_where_they_are(server, tmp_path):
+    first = b"id\tname\tcity\n1\tAda\tLondon\n2\tAlan\tWilmslow\n3\tGrace\tArlington\n"
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", first)
+    edit = doc["edit_url"]
+    sent = tmp_path / "people.tsv"
+    sent.write_bytes(b"id\tname\tcity\n2\tAlan\tManchester\n4\tEdsger\tNuenen\n")
+    done = tablecast("upsert", "--doc", edit, "--key", "id", str(sent))
+    assert (done.returncode, done.stdout) == (0, "version 2: 4 rows (1 updated, 1 added)\n")
+    done = tablecast("set", "--doc", edit, "--row", "1", "--column", "city", "Paris")
+    assert (done.returncode, done.stdout) == (0, "version 3: 4 rows (1 updated)\n")
+    # a cell set as version 2 numbered it, over a value its maker had not seen
+    done = tablecast("set", "--doc", edit, "--version", "2", "--row", "1", "--column", "2", "Oslo")
+    assert done.stdout.splitlines() == [
+        "version 4: 4 rows (1 updated)",
+        'row 1, column 2: "Paris" overwritten with "Oslo"',
+    ]
+    done = tablecast("delete", "--doc", edit, "--key", "city", "--value", "Oslo")
+    assert (done.returncode, done.stdout) == (0, "version 5: 3 rows (1 deleted)\n")
+    done = tablecast("delete", "--doc", edit, "--row", "3", "--row", "1")
+    assert (done.returncode, done.stdout) == (0, "version 6: 1 row (2 deleted)\n")
+    _, page, _ = http("GET", f"{doc['api_url']}/pages/1")
+    assert page["data"] == [["3", "Grace", "Arlington"]]
+    wrong = tablecast("delete", "--doc", edit, "--row", "9")
+    assert wrong.returncode == 1
+    assert wrong.stderr.startswith("tablecast: row_not_found: version 6 has no row 9")
+    assert tablecast("delete", "--doc", edit).returncode == 1  # which rows?
+    unkeyed = tablecast("set", "--doc", doc["url"], "--row", "1", "--column", "0", "x")
+    assert unkeyed.returncode == 1 and "edit_key_required" in unkeyed.stderr

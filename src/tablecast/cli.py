@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -104,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--limit", type=int, metavar="N", help="rows listed of each kind [default: 1,000]"
     )
     diff.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    _change_commands(commands)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
@@ -113,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(_run_diff(args))
     if args.command == "append":
         sys.exit(_run_append(args))
+    if args.command in ("upsert", "delete", "set"):
+        sys.exit(_run_change(args))
     if args.command == "serve":
         settings = config.load(args)
         _configure_logging(settings.log_level)
@@ -123,6 +127,76 @@ def main(argv: Sequence[str] | None = None) -> None:
         from .web.server import serve as run_server
 
         asyncio.run(run_server(settings))
+
+
+def _change_commands(commands: Any) -> None:
+    """``upsert``, ``delete`` and ``set``: one change to a table's rows each."""
+    upsert = commands.add_parser(
+        "upsert",
+        help="replace rows by a key column, adding the rest",
+        description="Send rows (TSV, CSV or JSON Lines, from a file or standard input): each"
+        " row of the table whose --key cell holds a value a row sent holds takes that row's"
+        " cells; a row whose value no row holds is added. One new version.",
+    )
+    upsert.add_argument("file", nargs="?", default="-", help="the rows [default: -, stdin]")
+    upsert.add_argument("--key", required=True, metavar="COLUMN", help="a name or 0-based number")
+    delete = commands.add_parser(
+        "delete",
+        help="delete rows, by number or by a key column's value",
+        description="Delete rows: --row N (repeatable, counted from 1 under the header, as"
+        " --version numbered them), or every row whose --key cell is a --value. One new version.",
+    )
+    delete.add_argument("--row", type=int, action="append", default=[], metavar="N")
+    delete.add_argument("--key", metavar="COLUMN", help="a name or 0-based number")
+    delete.add_argument("--value", action="append", default=[], metavar="TEXT")
+    set_ = commands.add_parser(
+        "set",
+        help="set a cell",
+        description="Set one cell: --row N (counted from 1 under the header, as --version"
+        " numbered them), --column (a name or 0-based number), to VALUE. One new version.",
+    )
+    set_.add_argument("value", metavar="VALUE")
+    set_.add_argument("--row", type=int, required=True, metavar="N")
+    set_.add_argument("--column", required=True, metavar="COLUMN")
+    for command in (upsert, delete, set_):
+        command.add_argument("--doc", required=True, metavar="LINK", help="the table's edit link")
+        command.add_argument(
+            "--server", metavar="URL", help="the tablecast server [default: the link's]"
+        )
+        command.add_argument(
+            "--edit-key", metavar="KEY", help="its edit key [default: the edit link's]"
+        )
+    for command in (delete, set_):
+        command.add_argument(
+            "--version", type=int, metavar="V", help="rows as this version numbered them"
+        )
+
+
+def _run_change(args: argparse.Namespace) -> int:
+    """``tablecast upsert``, ``delete``, ``set``: 0 once made, 1 if refused or unreachable."""
+    try:
+        target = _target(args, args.edit_key)
+        if args.command == "upsert":
+            if args.file == "-":
+                body = sys.stdin.buffer.read()
+            else:
+                with open(args.file, "rb") as file:
+                    body = file.read()
+            answer = client.upsert(target, body, args.key)
+        elif args.command == "delete":
+            if bool(args.row) == (args.key is not None):
+                raise client.ClientError("say which rows: --row N, or --key COLUMN --value TEXT")
+            answer = client.delete_rows(target, args.row, args.key, args.value, args.version)
+        else:
+            answer = client.set_cells(target, [(args.row, args.column, args.value)], args.version)
+    except client.ClientError as err:
+        print(f"tablecast: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"tablecast: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 1
+    print(client.changed(answer))
+    return 0
 
 
 def _configure_logging(level: str) -> None:

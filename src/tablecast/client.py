@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -445,6 +445,57 @@ def _send(target: Target, body: bytes, say: Callable[[str], None]) -> bool:
 def add_rows(target: Target, body: bytes) -> dict[str, Any]:
     """``POST .../rows``: the rows in ``body`` added to the table; the server's answer."""
     return _asked(target, "POST", "rows", body)
+
+
+def upsert(target: Target, body: bytes, key: str) -> dict[str, Any]:
+    """``PATCH .../rows?key=``: the rows in ``body`` replacing those with the same ``key``
+    cell, the rest added; the server's answer."""
+    return _asked(target, "PATCH", f"rows?{urllib.parse.urlencode({'key': key})}", body)
+
+
+def delete_rows(
+    target: Target,
+    rows: Sequence[int] = (),
+    key: str | None = None,
+    values: Sequence[str] = (),
+    version: int | None = None,
+) -> dict[str, Any]:
+    """``DELETE .../rows``: rows by number (as ``version`` numbered them), or every row whose
+    ``key`` cell is one of ``values``; the server's answer."""
+    if key is not None:
+        query = {"key": key}
+        body = orjson.dumps(list(values))
+    else:
+        query = {} if version is None else {"version": str(version)}
+        body = orjson.dumps(list(rows))
+    return _asked(target, "DELETE", f"rows?{urllib.parse.urlencode(query)}", body)
+
+
+def set_cells(
+    target: Target, cells: Sequence[tuple[int, str, str]], version: int | None = None
+) -> dict[str, Any]:
+    """``PATCH .../cells``: each (row, column, value) set, rows as ``version`` numbered them
+    (a column by its name, or its number from 0); the server's answer."""
+    listed = [
+        {"row": row, "column": int(column) if column.isdigit() else column, "value": value}
+        for row, column, value in cells
+    ]
+    query = "" if version is None else f"?version={version}"
+    return _asked(target, "PATCH", f"cells{query}", orjson.dumps(listed))
+
+
+def changed(answer: dict[str, Any]) -> str:
+    """What a change did: ``version 5: 12,408 rows (1 updated, 2 added)``, and each cell it
+    set over a value its maker had not seen."""
+    done = answer.get("changed", {})
+    kinds = [f"{done[kind]:,} {kind}" for kind in ("updated", "deleted", "added") if done.get(kind)]
+    lines = [added(answer) + (f" ({', '.join(kinds)})" if kinds else " (nothing changed)")]
+    for cell in done.get("overwritten", []):
+        lines.append(
+            f"row {cell['row']}, column {cell['column']}: {_cell(cell['was'])} overwritten"
+            f" with {_cell(cell['value'])}"
+        )
+    return "\n".join(lines)
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
