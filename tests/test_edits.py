@@ -16,9 +16,12 @@ import pytest
 
 from support import as_json, expect, http, legacy, meta, rows, v1, write_version
 from tablecast.errors import TablecastError
+from tablecast.service.views import Views
 from tablecast.store.base import Store
+from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.changes import Change
 from tablecast.table.pieces import Pieces, ident
+from tablecast.table.view import View
 from tablecast.web import uploads
 from test_rows import append, post_rows, records
 
@@ -349,3 +352,87 @@ async def test_cells_set_on_one_node_reach_viewers_on_another(nodes):
     assert send(doc2, "DELETE", "rows?row=1")[0] == 200  # and the other way
     _, now, _ = http("GET", doc["api_url"])
     assert (now["version"], now["total_number"]) == (3, 2)
+
+
+# The views of a changed version
+
+
+async def test_a_changed_versions_columns_are_made_from_the_version_before(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    first = store.commit_version(write_version(store, document.id, 2000), meta(2000)).version
+    made = [first]
+    version, _ = change(store, document.id, Change(first.id, cells=[(700, 0, "a changed cell")]))
+    made.append(version)
+    version, _ = change(store, document.id, Change(version.id, deleted=[5, 1999]))
+    made.append(version)
+    made.append(append(store, document.id, [["zz", "new"], ["aa", "new"]], [2, 2]))
+    cache = tmp_path / "columns"
+    views = Views(store, memory=10**9, cache=cache)
+    built = []
+    building = views._building
+
+    def counted(version):
+        built.append(version.id)
+        return building(version)
+
+    views._building = counted
+    try:
+        derived = [await views.text(version) for version in made]
+        for version in made:
+            await views.types(version)
+        sorted_rows = [await views.rows(version, View(sort=0)) for version in made]
+    finally:
+        views.close()
+    assert built == [first.id]  # each later one from the one before: no pass over its blocks
+    fresh = Views(store, memory=10**9, cache=None)  # the same, made from the blocks
+    try:
+        for version, text, rows_seen in zip(made, derived, sorted_rows, strict=True):
+            whole = await fresh.text(version)
+            assert text.table.to_pylist() == whole.table.to_pylist()
+            assert (await fresh.rows(version, View(sort=0))).tolist() == rows_seen.tolist()
+    finally:
+        fresh.close()
+        store.close()
+
+
+# Nobody moves when rows change
+
+
+async def test_a_viewer_browsing_alone_stays_on_its_page_when_rows_change(nodes):
+    first, second = nodes(2)
+    table = b"n\tname\n" + b"".join(f"{i}\tname {i}\n".encode() for i in range(250))
+    _, doc, _ = http("POST", f"{first.url}/parser/api/docs", table)
+    viewers = [await v1(first, doc["id"]), await v1(second, doc["id"])]
+    try:
+        for viewer in viewers:  # each browses alone, on page 2
+            await expect(viewer, "page")
+            await viewer.send(json.dumps({"type": "follow", "follow": False}))
+            await viewer.send(json.dumps({"type": "goto", "page": 2}))
+            await expect(viewer, "page", page_no=2)
+        async with await v1(first, doc["id"]) as follower:
+            await expect(follower, "page", page_no=1)
+            status, _ = send(doc, "PATCH", "cells", {"row": 150, "column": 1, "value": "edited"})
+            assert status == 200
+            found = await expect(follower, "page", cause="version")
+            assert (found["page_no"], found["version"]) == (1, 2)
+            for viewer in viewers:  # on this node and on the other
+                found = await expect(viewer, "page", cause="version")
+                assert (found["page_no"], found["version"]) == (2, 2)
+                assert found["data"][49] == ["149", "edited"]
+            # an upload is a new table: page 1 for everyone, as ever
+            put = {"Authorization": f"Bearer {doc['edit_key']}"}
+            assert http("PUT", doc["api_url"], table, put)[0] == 200
+            for viewer in viewers:
+                found = await expect(viewer, "page", cause="version")
+                assert (found["page_no"], found["version"]) == (1, 3)
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+
+
+def test_a_version_that_changed_rows_is_announced_so():
+    from tablecast.bus.events import VersionCommitted, decode, encode
+
+    for event in (VersionCommitted("d", 1, 7), VersionCommitted("d", 1, 8, edited=True)):
+        assert decode(encode(event)) == event

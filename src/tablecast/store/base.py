@@ -19,6 +19,7 @@ from ..model import Document, Usage, Version, VersionMeta
 from ..table.blocks import Block, Run
 from ..table.changes import Change, Changed
 from ..table.originals import Part, Rebuilt
+from ..table.pieces import Pieces
 
 OriginalRow = tuple[int, int, bytes, bool]
 
@@ -174,6 +175,11 @@ class Store(Protocol):
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         """Every block (number, records, offsets), in order: the whole version, for
         tablecast.table.view."""
+        ...
+
+    def read_pieces(self, version_id: int) -> Pieces:
+        """Where the version's records are kept, as pieces (see tablecast.table.pieces): its
+        own, or its owner's records in order for a version that changed no rows."""
         ...
 
     def full(self) -> bool:

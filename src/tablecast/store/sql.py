@@ -496,6 +496,12 @@ class Reads:
                 self._kept[version_id] = found
         return found
 
+    def layout(self, version_id: int) -> Pieces:
+        """See Store.read_pieces."""
+        for row in self._fetch(self.q.pieces, (version_id,)):
+            return _pieces_of(row)
+        return Pieces.of([])
+
     def blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:
         """See Store.read_blocks."""
         pieces = self.pieces(version_id)

@@ -29,6 +29,7 @@ from ..model import Document, Usage, Version, VersionMeta
 from ..table.blocks import Block, Run, encode_block
 from ..table.changes import Change, Changed, Unchanged
 from ..table.originals import Part
+from ..table.pieces import Pieces
 from . import sql
 from .base import document_from_row, version_from_row
 
@@ -561,6 +562,9 @@ class SQLiteStore:
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         return self._reads.all(version_id)
+
+    def read_pieces(self, version_id: int) -> Pieces:
+        return self._reads.layout(version_id)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         self._execute(Q.remove_if_empty, (document_id,))

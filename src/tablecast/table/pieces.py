@@ -198,3 +198,37 @@ def _merged(parts: list[tuple[IntArray, ...]]) -> Pieces:
     )
     heads = np.flatnonzero(~follows)
     return Pieces(np.add.reduceat(counts, heads), owners[heads], starts[heads], idents[heads])
+
+
+def shared(new: Pieces, old: Pieces) -> list[tuple[int, int, int]]:
+    """Where ``new``'s records are ``old``'s, the same stored records: (record in new, record
+    in old, count) runs, in new's order. What a version's columns are made of from another's
+    (the records between the runs are new, or changed: read from the store)."""
+    if not len(new) or not len(old):
+        return []
+    order = np.lexsort((old.starts, old.owners))  # by owner, then by start
+    owners, starts = old.owners[order], old.starts[order]
+    counts = old.counts[order]
+    at = (old.ends - old.counts)[order]  # where each piece's records are in old
+    runs = []
+    new_at = new.ends - new.counts
+    for i in range(len(new)):
+        owner, start, count = int(new.owners[i]), int(new.starts[i]), int(new.counts[i])
+        stop = start + count
+        # old pieces of this owner that end after ``start`` and begin before ``stop``
+        j = int(np.searchsorted(owners, owner, side="left"))
+        end = int(np.searchsorted(owners, owner, side="right"))
+        j = max(j, int(np.searchsorted(starts[j:end], start, side="right")) + j - 1)
+        while j < end and int(starts[j]) < stop:
+            first = max(start, int(starts[j]))
+            last = min(stop, int(starts[j] + counts[j]))
+            if first < last:
+                runs.append(
+                    (
+                        int(new_at[i]) + first - start,
+                        int(at[j]) + first - int(starts[j]),
+                        last - first,
+                    )
+                )
+            j += 1
+    return runs

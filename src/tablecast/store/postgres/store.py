@@ -29,6 +29,7 @@ from ...model import Document, Usage, Version, VersionMeta
 from ...table.blocks import Block, Run
 from ...table.changes import Change, Changed, Unchanged
 from ...table.originals import Part
+from ...table.pieces import Pieces
 from .. import sql
 from ..base import document_from_row, version_from_row
 from .nodes import ClusterNodes
@@ -237,7 +238,7 @@ class PostgresStore:
             (pending_id, now, now, edited, document_id),
         )
         # delivered when this transaction commits, never before
-        payload = encode(VersionCommitted(document_id, self.node, numbered[0]))
+        payload = encode(VersionCommitted(document_id, self.node, numbered[0], edited))
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
         # read inside: the document as this commit left it, whatever another node does next
         row = conn.execute(Q.document, (document_id,)).fetchone()
@@ -280,6 +281,9 @@ class PostgresStore:
 
     def read_all(self, version_id: int) -> list[tuple[int, bytes, bytes]]:
         return self._reads.all(version_id)
+
+    def read_pieces(self, version_id: int) -> Pieces:
+        return self._reads.layout(version_id)
 
     def remove_document_if_empty(self, document_id: str) -> None:
         with self._pool.connection() as conn:
