@@ -18,11 +18,13 @@ MAX_PAYLOAD = 7999  # bytes PostgreSQL accepts in one NOTIFY payload
 
 @dataclass(frozen=True, slots=True)
 class VersionCommitted:
-    """A new version of the document is current (and its shared page is 1)."""
+    """A new version of the document is current (and its shared page is 1, unless it changed
+    rows where they are: ``edited``, and nobody moves)."""
 
     document_id: str
     node: int
     number: int
+    edited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ def encode(event: Event) -> str:
     fields = {"e": name, "d": event.document_id, "n": event.node, "x": getattr(event, attr)}
     if isinstance(event, PageTurned) and event.view:
         fields["v"] = event.view
+    if isinstance(event, VersionCommitted) and event.edited:
+        fields["w"] = 1
     payload = orjson.dumps(fields).decode()
     if len(payload.encode()) > MAX_PAYLOAD:
         raise ValueError(f"a {name} event of {len(payload)} bytes is too large to NOTIFY")
@@ -91,6 +95,10 @@ def decode(payload: str) -> Event | None:
         if isinstance(event, PageTurned):
             event = PageTurned(
                 event.document_id, event.node, int(event.page_no), str(obj.get("v", ""))
+            )
+        if isinstance(event, VersionCommitted):
+            event = VersionCommitted(
+                event.document_id, event.node, int(event.number), bool(obj.get("w"))
             )
         return event
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

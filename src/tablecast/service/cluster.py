@@ -173,7 +173,9 @@ class Cluster:
                 if room is None:
                     hub.heard_of_a_version()
                 elif version_number(room.document) < event.number:
-                    tasks.spawn(self._catch_up(room), "show a version from another node")
+                    tasks.spawn(
+                        self._catch_up(room, event.edited), "show a version from another node"
+                    )
             case events.PageTurned() if room is not None:
                 self._turned(room, event)
             case events.ViewersCounted() if room is not None and event.node != self.node:
@@ -201,15 +203,16 @@ class Cluster:
         if showing is not None:
             tasks.spawn(showing, "show a page turn")
 
-    async def _catch_up(self, room: Room) -> None:
+    async def _catch_up(self, room: Room, edited: bool = False) -> None:
         """Show what the store holds for the room's document, where it differs from what this
-        node shows: a newer version (everyone sees its page 1), or another shared page."""
+        node shows: a newer version (everyone sees its page 1, or where it changed rows where
+        they are, ``edited``, the page each was on), or another shared page."""
         hub = self.hub
         document = await self.documents.get(room.document.id)
         if document is None or hub.rooms.get(document.id) is not room:
             return
         if version_number(document) > version_number(room.document):
-            await hub.version_committed(document)
+            await hub.version_committed(document, edited=edited)
         if not self.others.unheard.get(room, 0):
             showing = hub.moved_elsewhere(room, document.shared_page, shared_view_of(document))
             if showing is not None:

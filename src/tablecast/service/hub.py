@@ -155,6 +155,8 @@ class Room:
     # versions (id, header) whose column types are being inferred for this room's viewers
     typing: set[tuple[int, bool]] = field(default_factory=set)
     own: dict[Viewer, OwnPages] = field(default_factory=dict)  # see Hub._own_page
+    # the page each viewer browsing alone last asked for: where it stays when rows change
+    own_page: dict[Viewer, int] = field(default_factory=dict)
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -230,6 +232,7 @@ class Hub:
 
     def leave(self, viewer: Viewer, room: Room) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
+        room.own_page.pop(viewer, None)
         own = room.own.pop(viewer, None)
         if own is not None and own.making is not None:
             own.making.cancel()  # nobody to show it to
@@ -339,6 +342,7 @@ class Hub:
         a page of the viewer's own view (see _own_page)."""
         if page_no is not None:
             versions = room.versions
+            room.own_page[viewer] = page_no
             payload = await self._own_page(viewer, room, page_no, cause=cause, error=error)
             # else superseded, or the new version's page 1 went to everyone
             if payload is not None and room.versions == versions:
@@ -406,24 +410,29 @@ class Hub:
             if own.making is making:
                 own.making = None
 
-    def _catch_up_own_views(self, room: Room) -> None:
-        """After a version's page 1 went to the followers: page 1 of it in their own views to
+    def _catch_up_own_views(self, room: Room, *, edited: bool = False) -> None:
+        """After a version's page went to the followers: page 1 of it in their own views to
         the viewers browsing alone that sort or search, newest view first, each in its own
-        turns (see _own_page), unless it asked for a page of the version itself meanwhile."""
+        turns (see _own_page), unless it asked for a page of the version itself meanwhile.
+        Where rows were changed where they are (``edited``), every viewer browsing alone is
+        sent the page it was on, of the new version, in its own view."""
         versions = room.versions
-        viewers = [viewer for viewer in room.groups[ALONE] if viewer.view.picks]
+        viewers = [viewer for viewer in room.groups[ALONE] if edited or viewer.view.picks]
         own = room.own
         viewers.sort(key=lambda viewer: own[viewer].changed if viewer in own else 0, reverse=True)
         for viewer in viewers:
             if viewer not in own or own[viewer].versions != versions:
+                page_no = room.own_page.get(viewer, 1) if edited else 1
                 tasks.spawn(
-                    self._catch_up_own_view(viewer, room, versions),
+                    self._catch_up_own_view(viewer, room, versions, page_no),
                     "show a new version in a viewer's own view",
                 )
 
-    async def _catch_up_own_view(self, viewer: Viewer, room: Room, versions: int) -> None:
+    async def _catch_up_own_view(
+        self, viewer: Viewer, room: Room, versions: int, page_no: int
+    ) -> None:
         view = viewer.view
-        payload = await self._own_page(viewer, room, 1, cause="version")
+        payload = await self._own_page(viewer, room, page_no, cause="version")
         if (
             payload is not None
             and room.versions == versions
@@ -469,7 +478,8 @@ class Hub:
         """A new version is current: every viewer, following or not, sees its page 1 (and its
         columns are made now, for the first sort or search); where rows were changed where
         they are (``edited``: added, deleted, cells set; or a shared page the store kept,
-        told by another node), the shared page of it instead: the group stays where it is."""
+        told by another node), the shared page of it instead, and each viewer browsing alone
+        its own page: nobody is moved."""
         self._commits += 1
         self.pages.prepare(document.version)
         room = self.rooms.get(document.id)
@@ -486,9 +496,11 @@ class Hub:
         for own in room.own.values():
             if own.making is not None:
                 own.making.cancel()  # a page of the version before: it would not be sent
-        await self._fan_out(room, cause="version", everyone=True)
+        # rows changed where they are: the followers' page of it, and each viewer browsing
+        # alone its own (an upload is a new table: page 1 to everyone)
+        await self._fan_out(room, cause="version", everyone=not edited)
         if room.versions == versions:
-            self._catch_up_own_views(room)
+            self._catch_up_own_views(room, edited=edited)
 
     async def _fan_out(self, room: Room, *, cause: str, everyone: bool) -> None:
         """The shared page to every follower (``everyone``: a version's page 1 to every viewer,
