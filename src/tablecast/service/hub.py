@@ -481,9 +481,9 @@ class Hub:
         told by another node), the shared page of it instead, and each viewer browsing alone
         its own page: nobody is moved."""
         self._commits += 1
-        self.pages.prepare(document.version)
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
+            self.pages.prepare(document.version)
             return  # in a cluster, the store's announcement of it may have come first
         room.document = document
         room.shared_page = room.shared_page if edited else document.shared_page
@@ -498,7 +498,12 @@ class Hub:
                 own.making.cancel()  # a page of the version before: it would not be sent
         # rows changed where they are: the followers' page of it, and each viewer browsing
         # alone its own (an upload is a new table: page 1 to everyone)
-        await self._fan_out(room, cause="version", everyone=not edited)
+        try:
+            await self._fan_out(room, cause="version", everyone=not edited)
+        finally:
+            # its columns made once its page is out, not meanwhile: what every viewer waits
+            # for first is the page (the columns, for a sort or search only)
+            self.pages.prepare(document.version)
         if room.versions == versions:
             self._catch_up_own_views(room, edited=edited)
 
