@@ -436,3 +436,44 @@ def test_a_version_that_changed_rows_is_announced_so():
 
     for event in (VersionCommitted("d", 1, 7), VersionCommitted("d", 1, 8, edited=True)):
         assert decode(encode(event)) == event
+
+
+async def test_a_diff_of_changed_rows_follows_their_identity(tmp_path, monkeypatch):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    first = store.commit_version(write_version(store, document.id, 3000), meta(3000)).version
+    second, _ = change(store, document.id, Change(first.id, cells=[(10, 0, "ten")]))
+    third, _ = change(
+        store, document.id, Change(second.id, deleted=[20, 21], cells=[(2999, 1, "last")])
+    )
+    same, _ = change(store, document.id, Change(third.id, cells=[(30, 0, "x")]))
+    fourth, _ = change(store, document.id, Change(same.id, cells=[(30, 0, "r32")]))  # back
+    fifth = append(store, document.id, [["new", "row"]], [2])
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+
+    async def never(version):
+        raise AssertionError("a diff by identity reads no whole version")
+
+    monkeypatch.setattr(views, "blocks", never)
+    try:
+        answer = await views.diff(first, fifth, None, 1)
+        assert answer["counts"] == {"added": 1, "removed": 2, "changed": 2}
+        assert answer["truncated"] is True  # one row of each kind listed
+        assert answer["removed"] == [{"row": 20, "cells": ["r20", "x\ny"]}]
+        assert answer["added"] == [{"row": 2998, "cells": ["new", "row"]}]
+        assert answer["changed"] == [
+            {
+                "row": 10,
+                "from_row": 10,
+                "cells": {"0": ["r10", "ten"]},
+                "new_cells": ["ten", "x\ny"],
+            }
+        ]
+        # a cell set and set back is no change; the other way round, the same rows
+        answer = await views.diff(fourth, third, None, 10)
+        assert answer["counts"] == {"added": 0, "removed": 0, "changed": 0}
+        answer = await views.diff(fifth, first, None, 10)
+        assert answer["counts"] == {"added": 2, "removed": 1, "changed": 2}
+    finally:
+        views.close()
+        store.close()

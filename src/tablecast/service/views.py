@@ -78,7 +78,7 @@ from ..table.diff import (
     pair_by,
     record_hashes,
 )
-from ..table.pieces import shared
+from ..table.pieces import by_identity, shared
 from ..table.view import View
 
 log = logging.getLogger("tablecast.table.view")
@@ -978,6 +978,10 @@ class Views:
     async def _diff(
         self, old: Version, new: Version, key: int | None, limit: int, demand: Demand
     ) -> dict[str, Any]:
+        if key is None:  # rows that keep their identity: from where they are kept, at once
+            quick = await self._run(demand, self._by_identity, old, new, limit)
+            if quick is not None:
+                return quick
         old_blocks, new_blocks = await self.blocks(old), await self.blocks(new)
         old_hashes = await self._hashes(old, old_blocks, demand)
         new_hashes = await self._hashes(new, new_blocks, demand)
@@ -1026,6 +1030,73 @@ class Views:
             changed,
             limit,
         )
+
+    def _by_identity(self, old: Version, new: Version, limit: int) -> dict[str, Any] | None:
+        """A diff of two versions one was made of the other by changing rows (or a restore of
+        such), rows matched by their identity (see tablecast.table.pieces): what is shared is
+        not read at all, only the rows stored anew, however large the table. None where the
+        versions share no records (uploads, compared by content), or differ in more than
+        IDENTITY_ROWS rows or IDENTITY_BYTES of them (compared by content too, a piece at a
+        time, whatever their size)."""
+        found = by_identity(self.store.read_pieces(new.id), self.store.read_pieces(old.id))
+        if found is None:
+            return None
+        gone, made, pairs = found
+        first_old, first_new = old.first_data_record, new.first_data_record
+        removed = (gone[gone >= first_old] - first_old).tolist()
+        added = (made[made >= first_new] - first_new).tolist()
+        paired = [(a - first_old, b - first_new) for a, b in pairs if a >= first_old]
+        if len(removed) + len(added) + len(paired) > IDENTITY_ROWS:
+            return None
+        budget = [IDENTITY_BYTES]
+        was = self._picked_cells(old, [a for a, _ in paired], first_old, budget)
+        now = self._picked_cells(new, [b for _, b in paired], first_new, budget)
+        if was is None or now is None:
+            return None
+        differ = [
+            i for i, (before, after) in enumerate(zip(was, now, strict=True)) if before != after
+        ]
+        changed = [paired[i] for i in differ][:limit]
+        shown_added = self._picked_cells(new, added[:limit], first_new, budget)
+        shown_removed = self._picked_cells(old, removed[:limit], first_old, budget)
+        if shown_added is None or shown_removed is None:
+            return None
+        return {
+            "counts": {"added": len(added), "removed": len(removed), "changed": len(differ)},
+            "added": [
+                {"row": row + 1, "cells": cells}
+                for row, cells in zip(added, shown_added, strict=False)
+            ],
+            "removed": [
+                {"row": row + 1, "cells": cells}
+                for row, cells in zip(removed, shown_removed, strict=False)
+            ],
+            "changed": [
+                {
+                    "row": b + 1,
+                    "from_row": a + 1,
+                    "cells": changed_cells(was[i], now[i]),
+                    "new_cells": now[i],
+                }
+                for (a, b), i in zip(changed, differ, strict=False)
+            ],
+            "truncated": max(len(added), len(removed), len(differ)) > limit,
+        }
+
+    def _picked_cells(
+        self, version: Version, rows: Sequence[int], first: int, budget: list[int]
+    ) -> list[list[str]] | None:
+        """The cells of these rows of the version, read from the store a few at a time; None
+        once what was read passes ``budget`` (bytes left, shared by the calls of one diff)."""
+        found: list[list[str]] = []
+        for start in range(0, len(rows), IDENTITY_BATCH):
+            records = [row + first for row in rows[start : start + IDENTITY_BATCH]]
+            data = self.store.read_picked(version.id, records)
+            budget[0] -= len(data)
+            if budget[0] < 0:
+                return None
+            found += orjson.loads(data)
+        return found
 
     async def _hashes(self, version: Version, blocks: Blocks, asker: Demand) -> Hashes:
         async def make(demand: Demand) -> Hashes:
@@ -1191,6 +1262,12 @@ DIFF_OVERHEAD = 10
 # The cells a diff lists of each kind of row at most (besides its limit of rows): a version's
 # rows may be 16 MiB each, and a diff's answer is made in memory
 LISTED_BYTES = 16 << 20
+# A diff by identity (see Views._by_identity) reads the rows that differ, these many at most,
+# and these many bytes of them (LISTED_BYTES for each kind, and those it compares), a few
+# records at a time: more, and it is a diff by content, a piece of the versions at a time
+IDENTITY_ROWS = 50_000
+IDENTITY_BYTES = 4 * LISTED_BYTES
+IDENTITY_BATCH = 16
 
 
 def _told(

@@ -232,3 +232,27 @@ def shared(new: Pieces, old: Pieces) -> list[tuple[int, int, int]]:
                 )
             j += 1
     return runs
+
+
+def by_identity(
+    new: Pieces, old: Pieces
+) -> tuple[IntArray, IntArray, list[tuple[int, int]]] | None:
+    """What changed from ``old`` to ``new``, row by row, by identity: old's records that are
+    gone (removed), new's records of rows old did not have (added), and (old record, new
+    record) pairs of a row stored anew (changed, if its cells differ). None where the two
+    share no stored record: unrelated uploads, compared by content instead."""
+    runs = shared(new, old)
+    if not runs:
+        return None
+    covered_new = np.zeros(new.total, bool)
+    covered_old = np.zeros(old.total, bool)
+    for new_at, old_at, count in runs:
+        covered_new[new_at : new_at + count] = True
+        covered_old[old_at : old_at + count] = True
+    rest = np.flatnonzero(~covered_new)
+    there = old.records_of(new.identities(rest)) if len(rest) else rest
+    paired = there >= 0
+    paired[paired] = ~covered_old[there[paired]]
+    covered_old[there[paired]] = True
+    changed = list(zip(there[paired].tolist(), rest[paired].tolist(), strict=True))
+    return np.flatnonzero(~covered_old), rest[~paired], changed
