@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
-from support import as_json, expect, http, legacy, meta, rows, v1, write_version
+from support import as_json, editor, expect, http, legacy, meta, rows, v1, write_version
 from tablecast.errors import TablecastError
 from tablecast.service.views import Views
 from tablecast.store.base import Store
@@ -477,3 +477,38 @@ async def test_a_diff_of_changed_rows_follows_their_identity(tmp_path, monkeypat
     finally:
         views.close()
         store.close()
+
+
+async def test_the_group_on_the_last_page_follows_the_rows_as_they_come(nodes):
+    first, second = nodes(2)
+    table = b"n\n" + b"".join(f"{i}\n".encode() for i in range(250))
+    _, doc, _ = http("POST", f"{first.url}/parser/api/docs", table)
+    async with await editor(first, doc["id"], doc["edit_key"]) as leader:
+        await expect(leader, "page")
+        await leader.send(json.dumps({"type": "goto", "page": 3}))  # the last page
+        await expect(leader, "page", page_no=3)
+        async with await v1(second, doc["id"]) as follower, await v1(first, doc["id"]) as alone:
+            await expect(follower, "page", page_no=3)
+            await expect(alone, "page")
+            await alone.send(json.dumps({"type": "follow", "follow": False}))
+            await alone.send(json.dumps({"type": "goto", "page": 3}))
+            await expect(alone, "page", page_no=3)
+            more = b"".join(f"{i}\n".encode() for i in range(250, 350))
+            assert post_rows(first, doc, more)[0] == 200
+            for ws in (leader, follower, alone):  # the new last page, on either node
+                page = await eventually_page(ws, 4)
+                assert page["data"][-1] == ["349"]
+            # off the last page, the group stays where it is
+            await leader.send(json.dumps({"type": "goto", "page": 2}))
+            await expect(follower, "page", page_no=2)
+            assert post_rows(first, doc, b"350\n")[0] == 200
+            page = await expect(follower, "page", cause="version")
+            assert page["page_no"] == 2
+
+
+async def eventually_page(ws, page_no: int) -> dict[str, Any]:
+    """The first page message showing ``page_no`` (a version's page, then a turn to it)."""
+    while True:
+        page = await expect(ws, "page")
+        if page["page_no"] == page_no:
+            return page

@@ -443,12 +443,7 @@ class Hub:
 
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
-        version = room.document.version
-        last = max(
-            paging.page_window(version, 1, self.legacy_page_size, Numbering.RECORDS).page_count,
-            paging.page_window(version, 1, self.page_size, Numbering.ROWS).page_count,
-        )
-        room.shared_page = min(page_no, last)
+        room.shared_page = min(page_no, self._last_page(room.document.version))
         room.turns += 1
         self.neighbours.turning(room)
         tasks.spawn(self._save_shared_page(room), "save shared page")
@@ -465,6 +460,13 @@ class Hub:
         tasks.spawn(self._save_shared_page(room), "save shared view")
         await self._fan_out(room, cause="view", everyone=False)
 
+    def _last_page(self, version: Version | None) -> int:
+        """The shared page's last number: the longer count, legacy's or v1's."""
+        return max(
+            paging.page_window(version, 1, self.legacy_page_size, Numbering.RECORDS).page_count,
+            paging.page_window(version, 1, self.page_size, Numbering.ROWS).page_count,
+        )
+
     async def _save_shared_page(self, room: Room) -> None:
         try:
             await self.documents.set_shared_page(
@@ -479,14 +481,26 @@ class Hub:
         columns are made now, for the first sort or search); where rows were changed where
         they are (``edited``: added, deleted, cells set; or a shared page the store kept,
         told by another node), the shared page of it instead, and each viewer browsing alone
-        its own page: nobody is moved."""
+        its own page: nobody is moved, but those on the last page of the table in file
+        order, who stay on its last page as rows are added."""
         self._commits += 1
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
             self.pages.prepare(document.version)
             return  # in a cluster, the store's announcement of it may have come first
+        # rows changed where they are: the group stays on its page, unless it was on the last
+        # page of the table in file order, which it follows as rows come (`tail -f`)
+        shared_page = room.shared_page if edited else document.shared_page
+        last, at_end = self._last_page(room.document.version), self._last_page(document.version)
+        moved = edited and shared_page == last != at_end and not room.shared_view.picks
+        if moved:
+            shared_page = at_end
+        if edited:
+            for viewer, page_no in room.own_page.items():
+                if page_no == last and not viewer.view.picks:
+                    room.own_page[viewer] = at_end
         room.document = document
-        room.shared_page = room.shared_page if edited else document.shared_page
+        room.shared_page = shared_page
         room.shared_view = _fitting(room.shared_view, document)
         for viewer in room.v1_viewers():
             viewer.view = _fitting(viewer.view, document)
@@ -496,6 +510,9 @@ class Hub:
         for own in room.own.values():
             if own.making is not None:
                 own.making.cancel()  # a page of the version before: it would not be sent
+        if moved:  # the other nodes' groups follow it there too
+            self.neighbours.turning(room)
+            tasks.spawn(self._save_shared_page(room), "save shared page")
         # rows changed where they are: the followers' page of it, and each viewer browsing
         # alone its own (an upload is a new table: page 1 to everyone)
         try:
