@@ -19,7 +19,9 @@ from tablecast.errors import TablecastError
 from tablecast.service.views import Views
 from tablecast.store.base import Store
 from tablecast.store.sqlite import SQLiteStore
+from tablecast.table.blocks import run_of
 from tablecast.table.changes import Change
+from tablecast.table.columns import TableText
 from tablecast.table.pieces import Pieces, ident
 from tablecast.table.view import View
 from tablecast.web import uploads
@@ -512,3 +514,38 @@ async def eventually_page(ws, page_no: int) -> dict[str, Any]:
         page = await expect(ws, "page")
         if page["page_no"] == page_no:
             return page
+
+
+async def test_the_types_of_rows_added_are_counted_alone(tmp_path, monkeypatch):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    document = store.create_document(None)
+    numbers = [[str(i), f"{i}.5"] for i in range(1, 3000)]
+    pending = store.begin_version(document.id)
+    run = run_of(as_json([["n", "x"], *numbers]))
+    store.write_blocks(pending, list(enumerate(run.blocks(len(run)))))
+    first = store.commit_version(pending, replace(meta(3000), first_record=["n", "x"])).version
+    views = Views(store, memory=10**9, cache=tmp_path / "columns")
+    try:
+        assert await views.types(first) == ["integer", "decimal"]
+        counted = []
+        counting = TableText.counting
+
+        def spied(self, first_record, width, found_text=()):
+            counted.append(self.record_count)
+            return counting(self, first_record, width, found_text)
+
+        monkeypatch.setattr(TableText, "counting", spied)
+        second = append(store, document.id, [["3000", "7"]], [2])
+        assert await views.types(second) == ["integer", "decimal"]
+        third = append(store, document.id, [["many", "8"]], [2])  # a word: text now
+        assert await views.types(third) == ["text", "decimal"]
+        assert counted == [1, 1]  # the rows added, not the table
+        # and as a count of the whole table says
+        fresh = Views(store, memory=10**9, cache=None)
+        try:
+            assert await fresh.types(third) == ["text", "decimal"]
+        finally:
+            fresh.close()
+    finally:
+        views.close()
+        store.close()

@@ -361,8 +361,9 @@ class Views:
         self._used = 0
         self._pending: dict[tuple[Any, ...], _Making] = {}
         # by document: the newest version whose columns were made, for the next one's (see
-        # _derived)
+        # _derived); versions made so that only add rows, until their counts are made
         self._latest: dict[str, Version] = {}
+        self._appended: dict[int, tuple[Version, pa.Table | None]] = {}
         self._closed = False
         # uploads' columns being made as they are ingested, by version id (see streaming)
         self._streaming: dict[int, StreamedColumns] = {}
@@ -550,10 +551,11 @@ class Views:
         run fast: those are made from the version's blocks."""
         if base.meta.width != version.meta.width or old.width != version.meta.width:
             return None
-        new_pieces = self.store.read_pieces(version.id)
-        runs = shared(new_pieces, self.store.read_pieces(base.id))
+        new_pieces, old_pieces = self.store.read_pieces(version.id), self.store.read_pieces(base.id)
+        runs = shared(new_pieces, old_pieces)
         total = new_pieces.total
-        if total - sum(count for _, _, count in runs) > DERIVED_RECORDS:
+        kept = sum(count for _, _, count in runs)
+        if total - kept > DERIVED_RECORDS:
             return None
         parts, at = [], 0
         for new_at, old_at, count in runs:
@@ -561,8 +563,15 @@ class Views:
                 parts.append(self._records_table(version, at, new_at))
             parts.append(old.table.slice(old_at, count))
             at = new_at + count
+        added = None
         if at < total:
-            parts.append(self._records_table(version, at, total))
+            added = self._records_table(version, at, total)
+            parts.append(added)
+        if kept == old_pieces.total and len(runs) == 1 and runs[0][:2] == (0, 0):
+            # rows added, no other: its counts are the version before's and theirs
+            self._appended[version.id] = (base, added)
+            while len(self._appended) > LATEST_KEPT:  # (versions whose types nobody asked)
+                del self._appended[next(iter(self._appended))]
         try:
             table = pa.concat_tables(parts) if parts else table_of([], version.meta.width)
         except (pa.ArrowInvalid, ValueError):  # (columns of other types: made from its blocks)
@@ -570,6 +579,28 @@ class Views:
         if table.num_columns and table.column(0).num_chunks > DERIVED_CHUNKS:
             return None
         return TableText(table, mapped=old.mapped, mapping=old.mapping)
+
+    def _appended_counts(
+        self, version: Version, text: TableText, base: Version, added: pa.Table | None
+    ) -> Counts | None:
+        """The counts by kind of a version that only adds rows to ``base``: base's (from its
+        file) merged with the added rows' (see merged_counts), the columns where they
+        disagree counted again whole; None if base's are not at hand."""
+        first = version.first_data_record
+        if base.first_data_record != first:
+            return None
+        counts = self._saved_counts(base, first)
+        if counts is None:
+            return None
+        if added is None:
+            return counts
+        width = version.meta.width
+        merged, recount = merged_counts(
+            [counts, piece_counts(added, 0, width)], version.meta.delimiter
+        )
+        for number in recount:
+            merged[:, number] = column_counts(text.table, number, first)
+        return merged
 
     def _records_table(self, version: Version, first: int, stop: int) -> pa.Table:
         """Records ``first`` to ``stop`` of the version as Arrow columns (see table_of)."""
@@ -741,6 +772,11 @@ class Views:
             counts: Counts | None = None
             if self.cache is not None:
                 counts = await self._run(demand, self._saved_counts, version, first)
+            appended = self._appended.pop(version.id, None)
+            if counts is None and appended is not None:
+                counts = await self._run(demand, self._appended_counts, version, text, *appended)
+                if counts is not None and self.cache is not None:  # (the next one's start)
+                    await self._run(demand, self._save_counts, version, first, counts)
             if counts is None:
                 counts = await self._in_pieces(demand, text.counting(first, version.meta.width))
                 await self._run(demand, text.let_go)
