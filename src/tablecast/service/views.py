@@ -107,6 +107,9 @@ DERIVED_RECORDS = 1 << 16
 # ... and if they are made of this many slices at most: a column of many chunks sorts slower
 # (each change adds two), so now and then they are made whole from the blocks again
 DERIVED_CHUNKS = 64
+# ... and their counts by kind merged from that version's, where it has this many columns at
+# most (the values a change took away are looked for column by column)
+DERIVED_WIDTH = 256
 # Documents whose newest version's columns this node remembers, to make the next one's from
 LATEST_KEPT = 1024
 # In every cache file's name: a change to what the files hold, or to the rules their counts
@@ -361,9 +364,9 @@ class Views:
         self._used = 0
         self._pending: dict[tuple[Any, ...], _Making] = {}
         # by document: the newest version whose columns were made, for the next one's (see
-        # _derived); versions made so that only add rows, until their counts are made
+        # _derived); versions whose columns were made so, until their counts are made
         self._latest: dict[str, Version] = {}
-        self._appended: dict[int, tuple[Version, pa.Table | None]] = {}
+        self._derivations: dict[int, tuple[Version, pa.Table | None, list[int]]] = {}
         self._closed = False
         # uploads' columns being made as they are ingested, by version id (see streaming)
         self._streaming: dict[int, StreamedColumns] = {}
@@ -557,48 +560,88 @@ class Views:
         kept = sum(count for _, _, count in runs)
         if total - kept > DERIVED_RECORDS:
             return None
-        parts, at = [], 0
+        parts, fresh, at = [], [], 0
         for new_at, old_at, count in runs:
             if new_at > at:
-                parts.append(self._records_table(version, at, new_at))
+                fresh.append(self._records_table(version, at, new_at))
+                parts.append(fresh[-1])
             parts.append(old.table.slice(old_at, count))
             at = new_at + count
-        added = None
         if at < total:
-            added = self._records_table(version, at, total)
-            parts.append(added)
-        if kept == old_pieces.total and len(runs) == 1 and runs[0][:2] == (0, 0):
-            # rows added, no other: its counts are the version before's and theirs
-            self._appended[version.id] = (base, added)
-            while len(self._appended) > LATEST_KEPT:  # (versions whose types nobody asked)
-                del self._appended[next(iter(self._appended))]
+            fresh.append(self._records_table(version, at, total))
+            parts.append(fresh[-1])
         try:
             table = pa.concat_tables(parts) if parts else table_of([], version.meta.width)
+            made = pa.concat_tables(fresh) if fresh else None
         except (pa.ArrowInvalid, ValueError):  # (columns of other types: made from its blocks)
             return None
         if table.num_columns and table.column(0).num_chunks > DERIVED_CHUNKS:
             return None
+        recount = self._changed_columns(version, base, old.table, table, runs)
+        if recount is not None:  # its counts: the version before's and the new records'
+            self._derivations[version.id] = (base, made, recount)
+            while len(self._derivations) > LATEST_KEPT:  # (versions whose types nobody asked)
+                del self._derivations[next(iter(self._derivations))]
         return TableText(table, mapped=old.mapped, mapping=old.mapping)
 
-    def _appended_counts(
-        self, version: Version, text: TableText, base: Version, added: pa.Table | None
-    ) -> Counts | None:
-        """The counts by kind of a version that only adds rows to ``base``: base's (from its
-        file) merged with the added rows' (see merged_counts), the columns where they
-        disagree counted again whole; None if base's are not at hand."""
+    def _changed_columns(
+        self,
+        version: Version,
+        base: Version,
+        old: pa.Table,
+        new: pa.Table,
+        runs: list[tuple[int, int, int]],
+    ) -> list[int] | None:
+        """The columns where ``base``'s records that ``version`` does not share held a value
+        it no longer holds (a row deleted, or a cell changed): where counts merged from the
+        two cannot say the version's kinds, and are counted again whole. None where they are
+        not worth merging: its first record changed, or its table is wide."""
         first = version.first_data_record
-        if base.first_data_record != first:
+        width = version.meta.width
+        if base.first_data_record != first or width > DERIVED_WIDTH:
             return None
+        covered = np.zeros(old.num_rows, bool)
+        for _, old_at, count in runs:
+            covered[old_at : old_at + count] = True
+        dropped = np.flatnonzero(~covered)
+        if not len(dropped):
+            return []
+        if dropped[0] < first or (first and 0 in dropped):
+            return None
+        new_pieces = self.store.read_pieces(version.id)
+        old_pieces = self.store.read_pieces(base.id)
+        now = new_pieces.records_of(old_pieces.identities(dropped))
+        recount = []
+        for number in range(width):
+            was = old.column(number).take(pa.array(dropped)).to_pylist()
+            is_ = new.column(number).take(pa.array(np.maximum(now, 0))).to_pylist()
+            for before, after, where in zip(was, is_, now.tolist(), strict=True):
+                if (where < 0 and before) or (where >= 0 and before != after):
+                    recount.append(number)
+                    break
+        return recount
+
+    def _derived_counts(
+        self,
+        version: Version,
+        text: TableText,
+        base: Version,
+        made: pa.Table | None,
+        recount: list[int],
+    ) -> Counts | None:
+        """The counts by kind of a version whose columns were made from ``base``'s (see
+        _derived): base's (from its file) merged with those of the records it stores anew (see
+        merged_counts), and counted again whole in the columns where they disagree or where a
+        value base held is gone (``recount``); None if base's are not at hand."""
+        first = version.first_data_record
         counts = self._saved_counts(base, first)
         if counts is None:
             return None
-        if added is None:
-            return counts
-        width = version.meta.width
-        merged, recount = merged_counts(
-            [counts, piece_counts(added, 0, width)], version.meta.delimiter
-        )
-        for number in recount:
+        pieces = [counts]
+        if made is not None:
+            pieces.append(piece_counts(made, 0, version.meta.width))
+        merged, disagree = merged_counts(pieces, version.meta.delimiter)
+        for number in sorted({*disagree, *recount}):
             merged[:, number] = column_counts(text.table, number, first)
         return merged
 
@@ -772,9 +815,9 @@ class Views:
             counts: Counts | None = None
             if self.cache is not None:
                 counts = await self._run(demand, self._saved_counts, version, first)
-            appended = self._appended.pop(version.id, None)
-            if counts is None and appended is not None:
-                counts = await self._run(demand, self._appended_counts, version, text, *appended)
+            derived = self._derivations.pop(version.id, None)
+            if counts is None and derived is not None:
+                counts = await self._run(demand, self._derived_counts, version, text, *derived)
                 if counts is not None and self.cache is not None:  # (the next one's start)
                     await self._run(demand, self._save_counts, version, first, counts)
             if counts is None:
