@@ -504,3 +504,185 @@ describe("what changed between two versions", () => {
     assert.equal(model.sinceLastLooked(3, same), null);
   });
 });
+
+describe("cells edited in place", () => {
+  const people = (fields = {}) =>
+    makePage({
+      version: 4,
+      page_no: 1,
+      page_count: 1,
+      first_row: 1,
+      total_number: 3,
+      columns: ["name", "city"],
+      data: [
+        ["Ada", "Paris"],
+        ["Grace", "Oslo"],
+        ["Alan", "Lima"],
+      ],
+      cause: "version",
+      ...fields,
+    });
+  const editing = (fields = {}) =>
+    makeState({ edit: true, editKey: "k", editor: null, saving: new Map(), highlights: new Map(), ...fields });
+
+  test("only an edit link holding its key edits, on the live table, with rows numbered as the file's", () => {
+    const page = people();
+    assert.equal(model.mayEditCells(editing(), page), true);
+    assert.equal(model.mayEditCells(editing({ edit: false }), page), false); // a view link
+    assert.equal(model.mayEditCells(editing({ editKey: null }), page), false); // the API asks for it
+    assert.equal(model.mayEditCells(editing({ old: { version: 2 } }), page), false);
+    assert.equal(model.mayEditCells(editing(), people({ view: { ...PLAIN, header: false } })), false);
+    assert.equal(model.mayEditCells(editing(), people({ view: { ...PLAIN, sort: 1 }, rows: [3, 2, 1] })), true);
+    assert.equal(model.mayEditCells(editing(), people({ version: null, data: [] })), false);
+  });
+
+  test("rows are named by their number in the file: a sorted view says each", () => {
+    assert.deepEqual(model.rowNumbers(people({ first_row: 51 })), [51, 52, 53]);
+    const sorted = people({ view: { ...PLAIN, sort: 1 }, rows: [3, 2, 1], data: [["Alan", "Lima"], ["Grace", "Oslo"], ["Ada", "Paris"]] });
+    assert.deepEqual(model.rowNumbers(sorted), [3, 2, 1]);
+    assert.equal(model.cellText(sorted, 1, 1), "Paris");
+    assert.equal(model.cellText(sorted, 4, 1), null); // not shown
+  });
+
+  test("a cell shows one's own value while it is saved", () => {
+    const saving = new Map([["2:1", { row: 2, column: 1, value: "Bergen", version: 4, made: null }]]);
+    assert.equal(model.cellText(people(), 2, 1, saving), "Bergen");
+    assert.equal(model.cellText(people(), 2, 0, saving), "Grace");
+    assert.equal(model.cellText(people({ data: [["Ada"], ["Grace"], ["Alan"]] }), 1, 1), ""); // a short row
+  });
+
+  test("the editor stays on its cell while the page shows it", () => {
+    const editor = { row: 2, column: 1, was: "Oslo", version: 4 };
+    assert.deepEqual(model.editorCell(editing({ editor }), people()), { row: 2, column: 1 });
+    assert.equal(model.editorCell(editing({ editor }), people({ first_row: 101 })), null); // another page
+    assert.equal(model.editorCell(editing({ editor, edit: false }), people()), null);
+    assert.equal(model.editorCell(editing(), people()), null);
+    assert.equal(model.editorLabel(people(), 2, 1), "Edit row 2, city");
+  });
+
+  test("marks: one's values on their way, and changes for a few seconds", () => {
+    const saving = new Map([
+      ["2:1", { row: 2, column: 1, value: "Bergen", version: 4, made: null }],
+      ["9:1", { row: 9, column: 1, value: "off the page", version: 4, made: null }],
+    ]);
+    const highlights = new Map([
+      ["1:0", 1000],
+      ["3:1", 1000 - model.HIGHLIGHT_FOR], // over
+    ]);
+    const marks = model.cellMarks(editing({ saving, highlights }), people(), 1500);
+    assert.deepEqual(marks, { saving: [{ row: 2, column: 1, value: "Bergen" }], changed: [{ row: 1, column: 0, age: 500 }] });
+    // a view counting rows from another record marks nothing: its numbers name other rows
+    const switched = people({ view: { ...PLAIN, header: false } });
+    assert.deepEqual(model.cellMarks(editing({ saving, highlights }), switched, 1500), { saving: [], changed: [] });
+  });
+});
+
+describe("the cells a new version changed", () => {
+  const before = makePage({
+    version: 4,
+    page_no: 1,
+    first_row: 1,
+    total_number: 3,
+    columns: ["name", "city"],
+    data: [
+      ["Ada", "Paris"],
+      ["Grace", "Oslo"],
+      ["Alan", "Lima"],
+    ],
+    cause: "turn",
+  });
+  const after = (fields = {}) => ({ ...before, version: 5, cause: "version", ...fields });
+
+  test("each cell whose text differs, by row number and column", () => {
+    const page = after({ data: [["Ada", "Lyon"], ["Grace", "Oslo"], ["alan", ""]] });
+    assert.deepEqual(model.changedCells(before, page), ["1:1", "3:0", "3:1"]);
+    assert.deepEqual(model.changedCells(before, after()), []); // a version changing other pages
+  });
+
+  test("rows added: a table in file order shows them whole; a ragged row's new cells count", () => {
+    const page = after({ total_number: 4, data: [...before.data, ["Edsger", "Austin"]] });
+    assert.deepEqual(model.changedCells(before, page), ["4:0", "4:1"]);
+    const longer = after({ data: [["Ada", "Paris", "x"], ["Grace", "Oslo"], ["Alan", "Lima"]] });
+    assert.deepEqual(model.changedCells(before, longer), ["1:2"]);
+    const padded = after({ data: [["Ada", "Paris", ""], ["Grace", "Oslo"], ["Alan", "Lima"]] });
+    assert.deepEqual(model.changedCells(before, padded), []); // filled up to a column set: empty
+  });
+
+  test("a sorted view compares rows by their number in the file: a row moved onto the page is no change", () => {
+    const sorted = { ...before, view: { ...PLAIN, sort: 1 }, rows: [3, 2, 1], data: [["Alan", "Lima"], ["Grace", "Oslo"], ["Ada", "Paris"]] };
+    const page = { ...sorted, version: 5, cause: "version", rows: [4, 3, 2], data: [["Edsger", "Bergen"], ["Alan", "Lima"], ["Grace", "Oslo!"]] };
+    assert.deepEqual(model.changedCells(sorted, page), ["2:1"]);
+  });
+
+  test("not compared: another page, view, columns or version's first page, or rows deleted", () => {
+    const page = after({ data: [["Ada", "Lyon"], ["Grace", "Oslo"], ["Alan", "Lima"]] });
+    assert.equal(model.changedCells(before, { ...page, cause: "request" }), null);
+    assert.equal(model.changedCells(before, { ...page, page_no: 2 }), null);
+    assert.equal(model.changedCells(before, { ...page, view: { ...PLAIN, q: "a" } }), null);
+    assert.equal(model.changedCells(before, { ...page, columns: ["name", "town"] }), null);
+    assert.equal(model.changedCells(before, { ...page, total_number: 2 }), null); // rows moved up
+    assert.equal(model.changedCells(before, { ...page, version: 4 }), null); // the same version
+    assert.equal(model.changedCells(null, page), null);
+    // who set the view is no matter: its rows are the same
+    assert.deepEqual(model.changedCells({ ...before, view: { ...PLAIN, by: "Ann" } }, { ...page, view: { ...PLAIN, by: "Bo" } }), ["1:1"]);
+  });
+});
+
+describe("one's own edits, overwritten", () => {
+  const page = (fields = {}) =>
+    makePage({
+      version: 6,
+      page_no: 1,
+      first_row: 1,
+      total_number: 3,
+      columns: ["name", "city"],
+      data: [
+        ["Ada", "Paris"],
+        ["Grace", "Quito"],
+        ["Alan", "Lima"],
+      ],
+      ...fields,
+    });
+  const edit = { row: 2, column: 1, value: "Bergen", version: 5, total: 3, columns: ["name", "city"], at: 10_000 };
+
+  test("a later version showing another value: told once, the others kept", () => {
+    const same = { ...edit, row: 3, value: "Lima" };
+    const { told, kept } = model.overwrittenEdits([edit, same], page(), 20_000);
+    assert.deepEqual(told, [{ ...edit, now: "Quito" }]);
+    assert.deepEqual(kept, [same]);
+    assert.equal(model.overwrittenText(told[0]), "Your edit of row 2, column city was overwritten: it now says “Quito”.");
+    assert.equal(model.overwrittenText({ ...told[0], now: "" }), "Your edit of row 2, column city was overwritten: it is empty now.");
+  });
+
+  test("kept while nothing says otherwise: its own version, a page without its row, a search, one's own save on its way", () => {
+    assert.deepEqual(model.overwrittenEdits([edit], page({ version: 5 }), 20_000).kept, [edit]);
+    assert.deepEqual(model.overwrittenEdits([edit], page({ first_row: 101 }), 20_000).kept, [edit]);
+    assert.deepEqual(model.overwrittenEdits([edit], page({ view: { ...PLAIN, q: "a" }, rows: [1, 2, 3] }), 20_000).kept, [edit]);
+    const saving = new Map([["2:1", { row: 2, column: 1, value: "Quito" }]]);
+    assert.deepEqual(model.overwrittenEdits([edit], page(), 20_000, saving), { told: [], kept: [edit] });
+  });
+
+  test("forgotten after a minute, or when rows were deleted or the columns are others", () => {
+    const late = 10_000 + model.WATCH_EDITS_FOR + 1;
+    assert.deepEqual(model.overwrittenEdits([edit], page({ version: 5 }), late), { told: [], kept: [] });
+    assert.deepEqual(model.overwrittenEdits([edit], page({ total_number: 2 }), 20_000), { told: [], kept: [] });
+    assert.deepEqual(model.overwrittenEdits([edit], page({ columns: ["a", "b"] }), 20_000), { told: [], kept: [] });
+  });
+
+  test("what one's save replaced of someone else's is said; one's own earlier values are not", () => {
+    const overwritten = [{ row: 3, column: 1, was: "Lima", value: "Quito" }];
+    assert.equal(
+      model.replacedText(model.othersOverwritten(overwritten, [])),
+      "Your edit replaced “Lima” in row 3, set by someone else since you looked.",
+    );
+    const mine = [{ row: 3, column: 1, value: "Lima" }];
+    assert.equal(model.replacedText(model.othersOverwritten(overwritten, mine)), null);
+    assert.equal(model.replacedText(model.othersOverwritten(undefined, [])), null);
+  });
+
+  test("a save refused says why; one never answered says the connection", () => {
+    assert.equal(model.notSaved("row_not_found", "version 4 has no row 9"), model.ERRORS.row_not_found);
+    assert.match(model.notSaved("wrong_edit_key"), /does not open this table/);
+    assert.equal(model.notSaved(undefined, "Failed to fetch"), "Your edit could not be sent: is the connection lost?");
+  });
+});

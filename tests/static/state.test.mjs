@@ -90,3 +90,36 @@ test("a request answered is answered once; an older one changes nothing", () => 
   assert.equal(state.pending, null);
   assert.equal(change.saidSlow(second), false); // answered before it was slow
 });
+
+test("one's own value is shown until the version its save made is", () => {
+  change.livePageShown({ page_no: 1, version: 4, view: null });
+  const first = change.cellSaving({ row: 2, column: 1, value: "Bergen", version: 4 });
+  assert.equal(state.saving.get("2:1"), first);
+  assert.equal(change.cellSaved(first, 5), false); // version 5 not shown yet
+  change.savedCellsShown({ version: 4 });
+  assert.equal(state.saving.get("2:1"), first);
+  change.savedCellsShown({ version: 5 });
+  assert.equal(state.saving.size, 0);
+
+  // a second value sent before the first is answered: the first's answer leaves it be
+  const again = change.cellSaving({ row: 2, column: 1, value: "Oslo", version: 5 });
+  const newer = change.cellSaving({ row: 2, column: 1, value: "Lima", version: 5 });
+  assert.equal(change.cellNotSaved(again), false);
+  assert.equal(state.saving.get("2:1"), newer);
+  change.livePageShown({ page_no: 1, version: 7, view: null });
+  assert.equal(change.cellSaved(newer, 7), true); // its page came before its answer
+  assert.equal(state.saving.size, 0);
+});
+
+test("edits remembered once per cell; changed cells marked, then faded", () => {
+  change.editRemembered({ row: 2, column: 1, value: "A", version: 5 });
+  change.editRemembered({ row: 3, column: 1, value: "B", version: 5 });
+  change.editRemembered({ row: 2, column: 1, value: "C", version: 6 });
+  assert.deepEqual(state.mine.map((edit) => edit.value), ["B", "C"]);
+  change.cellsChanged(["1:0", "2:1"], 100);
+  change.cellsChanged(["3:1"], 200);
+  change.highlightsFaded(150);
+  assert.deepEqual([...state.highlights.keys()], ["3:1"]);
+  change.highlightsCleared();
+  assert.equal(state.highlights.size, 0);
+});

@@ -1,6 +1,6 @@
 // Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
 // old versions, the versions list, restoring one, what changed between two, column profiles,
-// facet values, and the links of downloads. A failed call
+// facet values, cells set, and the links of downloads. A failed call
 // throws an Error with the server's error `code`.
 
 import { facetList } from "./views.js";
@@ -63,6 +63,17 @@ export async function fetchVersions(documentId, before = null, limit = VERSIONS_
 export async function restoreVersion(documentId, version, editKey) {
   const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
   return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
+}
+
+// Cells set (`cells`: [{ row, column, value }], rows numbered as version `version` numbers them,
+// columns from 0), as a new version; only an edit key may. The answer: its metadata, and
+// `changed.overwritten`, the cells it set that someone had changed since `version`.
+export async function setCells(documentId, version, cells, editKey) {
+  const headers = { "Content-Type": "application/json" };
+  if (editKey) headers.Authorization = `Bearer ${editKey}`;
+  const params = new URLSearchParams({ version: String(version) });
+  const body = JSON.stringify(cells);
+  return json(await fetch(`${documentPath(documentId)}/cells?${params}`, { method: "PATCH", headers, body }));
 }
 
 // Changes the panel lists of each kind at most (the API's limit=): a few screens of rows

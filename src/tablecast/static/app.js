@@ -3,14 +3,25 @@
 // (state.js) and drawn (render.js); every listener is bound in bindings.js.
 
 import * as answers from "./answers.js";
+import { setCells } from "./api.js";
 import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
-import { hideAlert, showNotice } from "./banners.js";
+import { hideAlert, showAlert, showNotice } from "./banners.js";
 import { bindControls } from "./bindings.js";
 import * as changes from "./changes.js";
 import { focusColumnMenu } from "./columnmenu.js";
 import { Connection } from "./connection.js";
 import { $ } from "./dom.js";
+import {
+  closeEditor,
+  editorFocused,
+  editorShown,
+  editorText,
+  focusCell,
+  isMoving,
+  nextCell,
+  openEditor,
+} from "./editing.js";
 import { editLink, forgetKey, savedKey, saveKey, takeKeyFromLink } from "./keys.js";
 import * as model from "./model.js";
 import { myName } from "./name.js";
@@ -18,6 +29,8 @@ import * as profiles from "./profiles.js";
 import {
   explain,
   renderAccess,
+  renderCell,
+  renderChanged,
   renderFollowing,
   renderOthers,
   renderPage,
@@ -104,23 +117,145 @@ function onHello(hello) {
 function onPage(page) {
   if (!state.follow && page.cause === "join") return; // our own page is on its way
   const previous = state.page;
-  if (page.cause === "version" && page.version !== null && (!previous || previous.version !== page.version)) {
+  const newVersion = page.version !== null && (!previous || previous.version !== page.version);
+  if (page.cause === "version" && newVersion) {
     showNotice(model.newVersionNotice(page));
     hideAlert(); // what it said was about the table before this one
+    markChanges(previous, page);
+  }
+  if (state.replaced && page.version !== null && page.version >= state.replaced.version) {
+    showNotice(state.replaced.text); // after the new version's own notice, which it replaces
+    change.replacedSaid();
   }
   // a document made on the start page has its link from its first table (see showShareLink)
   if (page.version !== null && connection && !document.body.dataset.document) showShareLink(connection.documentId);
   change.livePageShown(page);
   change.pageArrived(page);
+  if (newVersion) tellOverwritten(page);
+  change.savedCellsShown(page);
   changes.lookedAt(state.documentId, page.version, page.columns);
   if (!state.old && state.pending && state.pending.answers(page)) answered();
   if (!state.old) {
     renderPage(page);
     profiles.profilesFor(page);
+    // the cell being edited is not on this page (another page, view or version): leaving it
+    // saves it, as leaving it by a click would
+    if (state.editor && !editorShown()) saveCell(null);
   }
 }
 
+// A new version's page: the cells it changed on the page shown before it are marked for a few
+// seconds (model.changedCells); those marked before go on fading, unless this page cannot be
+// compared cell by cell (their row numbers may name other rows now).
+function markChanges(previous, page) {
+  const keys = model.changedCells(previous, page);
+  if (keys === null) {
+    change.highlightsCleared();
+    return;
+  }
+  if (!keys.length) return;
+  change.cellsChanged(keys, performance.now());
+  fadeLater();
+}
+
+let fading = null;
+// The marks unmarked as their few seconds end (app.css fades them meanwhile; with reduced
+// motion they stay plain until then).
+function fadeLater() {
+  clearTimeout(fading);
+  if (!state.highlights.size) return;
+  const oldest = Math.min(...state.highlights.values());
+  fading = setTimeout(() => {
+    change.highlightsFaded(performance.now() - model.HIGHLIGHT_FOR);
+    renderChanged();
+    fadeLater();
+  }, Math.max(0, oldest + model.HIGHLIGHT_FOR - performance.now()) + 20);
+}
+
+// One's own edits that a later version shows otherwise: said once, then forgotten.
+function tellOverwritten(page) {
+  if (!state.mine.length) return;
+  const { told, kept } = model.overwrittenEdits(state.mine, page, Date.now(), state.saving);
+  change.editsWatched(kept);
+  if (told.length) showAlert(told.map(model.overwrittenText).join(" "));
+}
+
 // What the viewer does
+
+// Cells edited in place (docs/protocol.md, "Changing rows"): the editor (editing.js) opens on a
+// cell of the live table; its value is sent with PATCH .../cells, rows numbered as the version
+// shown when it opened numbers them, and shows at once, marked, until the version it makes comes.
+
+function editCell(row, column) {
+  const page = shownPage();
+  if (!model.mayEditCells(state, page) || model.isOffline(state)) return;
+  const { editor } = state;
+  if (editor && editor.row === row && editor.column === column && editorShown()) return;
+  if (editor) saveCell(null); // (held out of a page that did not show it)
+  const was = model.cellText(page, row, column, state.saving);
+  if (was === null) return;
+  change.editorOpened({ row, column, was, version: page.version });
+  openEditor($("table"), { row, column }, was, model.editorLabel(page, row, column));
+}
+
+// The editor's value saved (unless it is the text it opened with), and the editor on to the
+// next cell `direction` ("down", "up", "right", "left"), or closed (null: the focus went
+// elsewhere; at the page's end, the focus stays on the cell).
+function saveCell(direction) {
+  const { editor } = state;
+  if (!editor) return;
+  const table = $("table");
+  const value = editorText();
+  const next = direction ? nextCell(table, editor, direction) : null;
+  change.editorClosed();
+  if (value !== editor.was) sendCell(editor, value);
+  closeEditorOn(editor);
+  if (next) editCell(next.row, next.column);
+  else if (direction) focusCell(table, editor);
+}
+
+// Escape: nothing sent, the cell shows what it showed.
+function cancelCell() {
+  const { editor } = state;
+  if (!editor) return;
+  change.editorClosed();
+  closeEditorOn(editor);
+  focusCell($("table"), editor);
+}
+
+// The focus gone from the editor to elsewhere on the page saves it, as in a spreadsheet. Not
+// its own moves (editing.js), nor another window taking the focus (it comes back to it).
+function leaveCell() {
+  if (!state.editor || isMoving() || editorFocused() || !document.hasFocus()) return;
+  saveCell(null);
+}
+
+function closeEditorOn({ row, column }) {
+  const text = state.page ? model.cellText(state.page, row, column, state.saving) : null;
+  closeEditor(text ?? "", state.saving.has(model.cellKey(row, column)));
+}
+
+async function sendCell({ row, column, version }, value) {
+  const cell = change.cellSaving({ row, column, value, version });
+  let answer;
+  try {
+    answer = await setCells(state.documentId, version, [{ row, column, value }], state.editKey);
+  } catch (error) {
+    if (change.cellNotSaved(cell)) renderCell(row, column); // back to what the page says
+    sayAlert(model.notSaved(error.code, error.message, state.limits));
+    return;
+  }
+  // what it replaced that was not one's own doing is said, once its version is shown
+  const mine = [...state.mine, ...[...state.saving.values()].filter((other) => other !== cell)];
+  const replaced = model.replacedText(model.othersOverwritten((answer.changed || {}).overwritten, mine));
+  const columns = (state.page && state.page.columns) || [];
+  const made = answer.version;
+  change.editRemembered({ row, column, value, version: made, total: answer.total_number, columns, at: Date.now() });
+  if (change.cellSaved(cell, made)) renderCell(row, column);
+  if (!replaced) return;
+  if (state.page && state.page.version >= made) showNotice(replaced);
+  else change.replacedHeard(made, replaced);
+}
 
 function connect() {
   if (connection) return connection;
@@ -312,6 +447,10 @@ function start() {
     clearFacets: () => changeView(withoutFacets()),
     setType,
     sortColumn: (column, order) => changeView({ sort: column, order }),
+    editCell,
+    saveCell,
+    cancelCell,
+    leaveCell,
   });
   if (documentId) {
     offerFiles(Boolean(editKey)); // until hello says what this viewer may do

@@ -22,7 +22,8 @@ function isTyping(target) {
 //   browseAlone(), toggleVersions(), olderVersions(), openVersion(n), restoreVersion(n),
 //   backToLive(), mayUpload(), openMenu(column), closeMenu(returnFocus), menuColumn(),
 //   moreValues(), toggleFacet(column, value), clearFacets(), setType(column, type),
-//   sortColumn(column, order), columnsInSight() }
+//   sortColumn(column, order), columnsInSight(), editCell(row, column), saveCell(direction),
+//   cancelCell(), leaveCell() }
 export function bindControls(app) {
   $("file").addEventListener("change", () => {
     app.upload($("file").files[0]);
@@ -112,6 +113,44 @@ function bindTable(app) {
       input,
       setTimeout(() => app.filter(Number(input.dataset.column), input.value), TYPING_PAUSE),
     );
+  });
+  bindCells(app, table);
+}
+
+// The cells, edited in place: a double click, or Enter or F2 on a focused cell, opens its
+// editor. In the editor, Enter saves and goes down (Shift+Enter up), Tab right (Shift+Tab
+// left), Escape gives up; leaving it saves. The rows are drawn anew with every page: listened
+// to on the table.
+function bindCells(app, table) {
+  const dataCell = (target) => {
+    const td = target.closest && target.closest("td[data-column]");
+    return td && table.tBodies[0].contains(td) ? td : null;
+  };
+  const edit = (td) => app.editCell(Number(td.parentNode.dataset.row), Number(td.dataset.column));
+  table.addEventListener("dblclick", (event) => {
+    const td = dataCell(event.target);
+    if (td) edit(td);
+  });
+  table.addEventListener("keydown", (event) => {
+    if (event.isComposing) return; // an input method's Enter picks its text: not ours
+    if (event.target.matches("input.cell-editor")) {
+      if (event.key === "Enter") app.saveCell(event.shiftKey ? "up" : "down");
+      else if (event.key === "Tab") app.saveCell(event.shiftKey ? "left" : "right");
+      else if (event.key === "Escape") app.cancelCell();
+      else return;
+      event.preventDefault();
+      event.stopPropagation(); // the editor's keys: not the column menu's Escape
+      return;
+    }
+    if (event.key !== "Enter" && event.key !== "F2") return;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const td = dataCell(event.target);
+    if (!td || td !== event.target) return;
+    edit(td);
+    event.preventDefault();
+  });
+  table.addEventListener("focusout", (event) => {
+    if (event.target.matches("input.cell-editor")) app.leaveCell();
   });
 }
 

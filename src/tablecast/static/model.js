@@ -4,7 +4,7 @@
 
 import { downloadUrl } from "./api.js";
 import { bytes, count, plural } from "./format.js";
-import { PLAIN, TYPES, describeView, facetList, isSearch, rowsKey } from "./views.js";
+import { PLAIN, TYPES, describeView, facetList, isSearch, rowsKey, sameView } from "./views.js";
 
 // Error codes (docs/protocol.md) in plain words.
 export const ERRORS = {
@@ -23,6 +23,7 @@ export const ERRORS = {
   rate_limited: "Slow down: too many page turns at once.",
   version_not_found: "That version is no longer there.",
   storage_full: "The server has no room for this table right now. Try again later.",
+  row_not_found: "That row is gone: someone deleted it since you looked, so your edit was not saved.",
 };
 
 // An error code in words; `fallback` (the server's own message) for codes not known here.
@@ -592,4 +593,153 @@ export function sinceLastLooked(seen, diff) {
   const { added, changed, removed } = diff.counts;
   if (!added && !changed && !removed) return null;
   return `Since you last looked (version ${seen}, now ${diff.to}): ${changeCounts(diff.counts)}.`;
+}
+
+// Cells edited in place (docs/protocol.md, "Changing rows: PATCH .../cells")
+
+export const HIGHLIGHT_FOR = 4000; // ms a cell a new version changed stays marked (app.css fades it as long)
+export const WATCH_EDITS_FOR = 60_000; // ms one's own edits are watched for someone overwriting them
+
+export function cellKey(row, column) {
+  return `${row}:${column}`;
+}
+
+// Each row's number, as the API names rows: a sorted or searched view says each row's number
+// in the file; otherwise they run on from the page's first.
+export function rowNumbers(page) {
+  return page.data.map((_, r) => (page.rows ? page.rows[r] : page.first_row + r));
+}
+
+// Whether a page numbers its rows as the file does: a view that switches the header row counts
+// them from another record.
+function numberedAsFile(page) {
+  if (!page || page.version === null || page.version === undefined) return false;
+  return !page.view || page.view.header == null;
+}
+
+// Cells may be edited on an edit link holding its key (the API asks for it), on the live table,
+// in a view numbering rows as the file does.
+export function mayEditCells(state, page) {
+  return Boolean(state.edit && state.editKey && !state.old && numberedAsFile(page));
+}
+
+// What a cell shows: one's own value while it is saved, else the page's text; null when the
+// page does not show its row.
+export function cellText(page, row, column, saving = new Map()) {
+  const r = rowNumbers(page).indexOf(row);
+  if (r < 0) return null;
+  const mine = saving.get(cellKey(row, column));
+  return mine ? mine.value : (page.data[r][column] ?? "");
+}
+
+// Where the cell editor goes on a page: its cell, when the page shows its row and cells may be
+// edited there; null otherwise.
+export function editorCell(state, page) {
+  const { editor } = state;
+  if (!editor || !mayEditCells(state, page) || !rowNumbers(page).includes(editor.row)) return null;
+  return { row: editor.row, column: editor.column };
+}
+
+// The marks on a live page's cells: one's own values on their way (`saving`), and the cells a
+// new version just changed (`changed`), each with how long it has been marked (a page drawn
+// again goes on fading them from there). `now`: performance.now().
+export function cellMarks(state, page, now) {
+  if (state.old || !numberedAsFile(page)) return { saving: [], changed: [] };
+  const shown = new Set(rowNumbers(page));
+  const saving = [...state.saving.values()]
+    .filter((cell) => shown.has(cell.row))
+    .map(({ row, column, value }) => ({ row, column, value }));
+  const changed = [];
+  for (const [key, at] of state.highlights) {
+    const [row, column] = key.split(":").map(Number);
+    if (shown.has(row) && now - at < HIGHLIGHT_FOR) changed.push({ row, column, age: Math.max(0, now - at) });
+  }
+  return { saving, changed };
+}
+
+// The cells a new version's page changed on the page shown before it, as "ROW:COLUMN" keys;
+// null when the two cannot be compared cell by cell: another page, view or columns, or fewer
+// rows (rows after one deleted move up a number: compared by number, they would all look
+// changed). A row the table in file order did not show before is new: all its cells are.
+export function changedCells(before, page) {
+  if (!before || !page || page.cause !== "version") return null;
+  if (!numberedAsFile(before) || !numberedAsFile(page) || before.version === page.version) return null;
+  if (before.id !== page.id || before.page_no !== page.page_no || before.has_header !== page.has_header) return null;
+  if (JSON.stringify(before.columns) !== JSON.stringify(page.columns)) return null;
+  if (!sameView(before.view || PLAIN, page.view || PLAIN)) return null;
+  if (page.total_number < before.total_number) return null;
+  const shown = new Map(rowNumbers(before).map((row, r) => [row, before.data[r]]));
+  const keys = [];
+  rowNumbers(page).forEach((row, r) => {
+    const now = page.data[r];
+    const was = shown.get(row);
+    if (!was && page.rows) return; // a sorted or searched view: moved here, not changed
+    const width = Math.max(now.length, was ? was.length : 0);
+    for (let column = 0; column < width; column += 1) {
+      if (!was || (now[column] ?? "") !== (was[column] ?? "")) keys.push(cellKey(row, column));
+    }
+  });
+  return keys;
+}
+
+// One's own edits (`mine`: { row, column, value, version: the one its save made, total: that
+// version's rows, columns, at: Date.now() }) against a page: those a page of a later version
+// shows with another value were overwritten (`told`, each with what it shows `now`: said once,
+// then forgotten); the others are `kept` a minute from their save. Cells being saved again
+// (keys of `saving`) are one's own doing. Only a page of every row (no search) says whether
+// rows were deleted since, which moves row numbers: then the edits are forgotten.
+export function overwrittenEdits(mine, page, now, saving = new Map()) {
+  const told = [];
+  const kept = [];
+  const judged = numberedAsFile(page) && !isSearch(page.view);
+  const numbers = judged ? rowNumbers(page) : [];
+  for (const edit of mine) {
+    if (now - edit.at > WATCH_EDITS_FOR) continue;
+    if (!judged || page.version <= edit.version || saving.has(cellKey(edit.row, edit.column))) {
+      kept.push(edit);
+      continue;
+    }
+    if (page.total_number < edit.total || JSON.stringify(page.columns) !== JSON.stringify(edit.columns)) continue;
+    const r = numbers.indexOf(edit.row);
+    const shows = r < 0 ? null : (page.data[r][edit.column] ?? "");
+    if (shows === null || shows === edit.value) kept.push(edit);
+    else told.push({ ...edit, now: shows });
+  }
+  return { told, kept };
+}
+
+function columnName(columns, column) {
+  return columns[column] ?? `Column ${column + 1}`;
+}
+
+// What a screen reader says of the cell editor: "Edit row 3, city".
+export function editorLabel(page, row, column) {
+  return `Edit row ${count(row)}, ${columnName(page.columns, column)}`;
+}
+
+// "Your edit of row 3, column city was overwritten: it now says “Quito”."
+export function overwrittenText(edit) {
+  const now = edit.now === "" ? "it is empty now" : `it now says “${edit.now}”`;
+  const name = columnName(edit.columns, edit.column);
+  return `Your edit of row ${count(edit.row)}, column ${name} was overwritten: ${now}.`;
+}
+
+// The cells a save's answer says it overwrote (`changed.overwritten`) that someone else had set
+// since the version edited: not those one set oneself (`mine`: one's saved and saving values).
+export function othersOverwritten(overwritten, mine) {
+  return (overwritten || []).filter(
+    (cell) => !mine.some((edit) => edit.row === cell.row && edit.column === cell.column && edit.value === cell.was),
+  );
+}
+
+// "Your edit replaced “Lima” in row 3, set by someone else since you looked." null: none.
+export function replacedText(overwritten) {
+  if (!overwritten.length) return null;
+  const cells = overwritten.map((cell) => `“${cell.was ?? ""}” in row ${count(cell.row)}`).join(", ");
+  return `Your edit replaced ${cells}, set by someone else since you looked.`;
+}
+
+// A save refused (an error code) or never answered (the network: no code).
+export function notSaved(code, message, limits = null) {
+  return code ? explain(code, message, limits) : "Your edit could not be sent: is the connection lost?";
 }

@@ -5,11 +5,21 @@ import { $ } from "./dom.js";
 import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderTitles } from "./bar.js";
 import { renderOffline, renderOthers as drawOthers, showAlert } from "./banners.js";
 import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
+import { holdEditor, placeEditor } from "./editing.js";
 import * as model from "./model.js";
 import { renderFollow, renderPageNumber, renderPager, renderRange } from "./pager.js";
 import { showScreen } from "./screens.js";
 import { shownPage, state } from "./state.js";
-import { disableTableControls, markSort, menuButton, renderStrips, renderTable } from "./table.js";
+import {
+  disableTableControls,
+  markChanged,
+  markCells,
+  markSort,
+  menuButton,
+  renderStrips,
+  renderTable,
+  showCell,
+} from "./table.js";
 import { disableViewControls, renderBusy, renderFacetChips, renderViewBar } from "./viewbar.js";
 
 export function renderPage(page) {
@@ -20,7 +30,12 @@ export function renderPage(page) {
   if (screen !== "document") return;
   renderRange(model.rangeText(page), model.raggedNote(page));
   renderPageNumber(model.pager(page, model.isOffline(state)));
-  if (renderTable($("table"), page, model.typesOf(state, page))) renderProfiles();
+  const table = $("table");
+  holdEditor(); // the cell editor outlives the rows drawn anew under it
+  if (renderTable(table, page, model.typesOf(state, page), model.mayEditCells(state, page))) renderProfiles();
+  markCells(table, model.cellMarks(state, page, performance.now()));
+  const editing = model.editorCell(state, page);
+  if (editing) placeEditor(table, editing); // else it stays out, for app.js to close
   renderViewBar(model.viewBar(state, page));
   renderFacetChips(model.facetChips(state, page));
   renderMenu();
@@ -31,6 +46,20 @@ export function renderPage(page) {
 // The page shown, again: what it says depends on something that changed (types, access).
 export function renderShown() {
   if (shownPage()) renderPage(shownPage());
+}
+
+// One cell of the live page again (one's save of it answered or refused).
+export function renderCell(row, column) {
+  const page = state.page;
+  if (!page || state.old || !model.mayEditCells(state, page)) return;
+  const text = model.cellText(page, row, column, state.saving);
+  if (text !== null) showCell($("table"), { row, column }, text, state.saving.has(model.cellKey(row, column)));
+}
+
+// The cells a new version changed, marked for a few seconds: those whose time is over unmarked.
+export function renderChanged() {
+  const page = shownPage();
+  if (page) markChanged($("table"), model.cellMarks(state, page, performance.now()).changed);
 }
 
 // The strips under the column names, from the profiles known.

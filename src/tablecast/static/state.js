@@ -34,6 +34,21 @@ export const state = {
   // The column menu open: which column, how many facet values it asks for, and the last
   // answer (`values`, for the rows of `key`); null while closed.
   menu: null,
+  // The cell editor open: its cell (`row` numbered as version `version` numbers rows: the
+  // page's when it opened, which its save names), and the text it opened with (`was`); null
+  // while closed. What is typed stays in its field (editing.js), as a filter's does.
+  editor: null,
+  // One's own values on their way, by "row:column": { row, column, value, version, made }
+  // (`made`: the version the save made, once answered). Shown, marked, until its page comes.
+  saving: new Map(),
+  // One's own edits saved, watched a minute for someone overwriting them (model.overwrittenEdits).
+  mine: [],
+  // What one's save overwrote that someone else had set: { version, text }, said once the
+  // version it made is shown (its page's own notice would hide it otherwise).
+  replaced: null,
+  // The cells a new version changed, marked for a few seconds: "row:column" → since when
+  // (performance.now()).
+  highlights: new Map(),
 };
 
 // A promise with its resolve at hand, and whether it has settled.
@@ -271,4 +286,82 @@ export function facetValuesArrived(menu, key, answer) {
   menu.values = answer;
   menu.failed = answer === null;
   return true;
+}
+
+// Cells edited in place (app.js)
+
+export function editorOpened({ row, column, was, version }) {
+  state.editor = { row, column, was, version };
+}
+
+export function editorClosed() {
+  state.editor = null;
+}
+
+// A value sent: shown at once, marked, until the version it makes is shown. Returns the entry.
+export function cellSaving({ row, column, value, version }) {
+  const cell = { row, column, value, version, made: null };
+  state.saving.set(`${row}:${column}`, cell);
+  return cell;
+}
+
+// Its save answered with the version it made. Returns whether the page shown is that version
+// (or a later one) already: the cell shows the page's text again.
+export function cellSaved(cell, made) {
+  cell.made = made;
+  if (!state.page || state.page.version === null || state.page.version < made) return false;
+  return forgetSaving(cell);
+}
+
+// Refused, or never answered: the cell shows the page's text again. Returns whether it was
+// still the cell's latest value sent.
+export function cellNotSaved(cell) {
+  return forgetSaving(cell);
+}
+
+function forgetSaving(cell) {
+  const key = `${cell.row}:${cell.column}`;
+  if (state.saving.get(key) !== cell) return false;
+  state.saving.delete(key);
+  return true;
+}
+
+// A page shown: the values whose versions it is (or follows) are the page's own now.
+export function savedCellsShown(page) {
+  if (page.version === null) return;
+  for (const cell of [...state.saving.values()]) {
+    if (cell.made !== null && page.version >= cell.made) forgetSaving(cell);
+  }
+}
+
+// One's edit saved, watched for a minute; an earlier edit of the same cell is forgotten.
+export function editRemembered(edit) {
+  state.mine = [...state.mine.filter((e) => e.row !== edit.row || e.column !== edit.column), edit];
+}
+
+export function editsWatched(kept) {
+  state.mine = kept;
+}
+
+export function replacedHeard(version, text) {
+  state.replaced = { version, text };
+}
+
+export function replacedSaid() {
+  state.replaced = null;
+}
+
+// Cells a new version changed, marked from `at` (those marked before go on fading).
+export function cellsChanged(keys, at) {
+  for (const key of keys) state.highlights.set(key, at);
+}
+
+// A new version that cannot be compared cell by cell: the marks would be on other rows.
+export function highlightsCleared() {
+  state.highlights = new Map();
+}
+
+// The marks made before `before` are over.
+export function highlightsFaded(before) {
+  for (const [key, at] of [...state.highlights]) if (at <= before) state.highlights.delete(key);
 }

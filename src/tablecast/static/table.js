@@ -6,6 +6,10 @@
 // them filters each column. Their clicks and typing are bound once, on the table, in
 // bindings.js. Numbers are right-aligned by the column types the server infers. While the
 // columns stay the same, the header stays too (only its marks change): a page turn draws rows.
+//
+// Each row says its number (`data-row`, as the API names rows) and each cell its column
+// (`data-column`): an editor's cells take focus (a click, or the cell editor giving it back),
+// and are found again by number when a page is drawn anew.
 
 import { arrow, numericColumns, sortOf } from "./model.js";
 
@@ -19,22 +23,29 @@ function cell(tag, text, className) {
 }
 
 // Returns whether the header was drawn afresh (new columns: their strips are to be drawn).
-export function renderTable(table, page, types) {
+// `editable`: this viewer may edit the cells (they take focus, for Enter or F2).
+export function renderTable(table, page, types, editable = false) {
   const { columns, data, first_row: firstRow, view } = page;
   const numeric = numericColumns(page, types);
 
   const body = document.createDocumentFragment();
   data.forEach((row, r) => {
     const tr = document.createElement("tr");
-    const number = cell("th", String(page.rows ? page.rows[r] : firstRow + r), "rownum");
+    const rowNumber = page.rows ? page.rows[r] : firstRow + r;
+    tr.dataset.row = String(rowNumber);
+    const number = cell("th", String(rowNumber), "rownum");
     number.scope = "row";
     tr.append(number);
-    for (let i = 0; i < columns.length; i += 1) {
-      tr.append(cell("td", row[i] ?? "", numeric[i] ? "num" : ""));
+    const width = Math.max(columns.length, row.length); // a ragged row's cells past the header too
+    for (let i = 0; i < width; i += 1) {
+      const td = cell("td", row[i] ?? "", numeric[i] ? "num" : "");
+      td.dataset.column = String(i);
+      if (editable) td.tabIndex = -1; // focused by a click, not in the Tab order: 100 rows of stops
+      tr.append(td);
     }
-    tr.append(...row.slice(columns.length).map((text) => cell("td", text)));
     body.append(tr);
   });
+  table.classList.toggle("editable", editable);
 
   const filters = table.tHead.rows[1];
   const same = Boolean(filters && filters.dataset.columns === JSON.stringify(columns));
@@ -74,6 +85,45 @@ export function renderStrips(table, strips, stale) {
     svg.dataset.kind = strip ? strip.kind : "";
     svg.querySelector("title").textContent = strip ? strip.title : "";
   });
+}
+
+// A data cell by its row number and column; null when the page does not show it.
+export function cellAt(table, row, column) {
+  return table.tBodies[0].querySelector(`tr[data-row="${row}"] > td[data-column="${column}"]`);
+}
+
+// A cell's text again (its save answered or refused): the page's, or one's own value while it
+// is saved, marked. The cell being edited keeps its editor.
+export function showCell(table, { row, column }, text, saving) {
+  const td = cellAt(table, row, column);
+  if (!td || td.classList.contains("editing")) return;
+  td.textContent = text;
+  td.classList.toggle("saving", saving);
+}
+
+// marks: model.cellMarks. One's own values on their way show in place of the page's, marked;
+// the cells a new version changed are marked, their fade going on from `age` ms in.
+export function markCells(table, { saving, changed }) {
+  for (const { row, column, value } of saving) showCell(table, { row, column }, value, true);
+  markChanged(table, changed);
+}
+
+// Only the cells listed stay marked as just changed (the others' few seconds are over).
+export function markChanged(table, changed) {
+  const marked = new Set();
+  for (const { row, column, age } of changed) {
+    const td = cellAt(table, row, column);
+    if (!td) continue;
+    marked.add(td);
+    td.style.animationDelay = `${-Math.round(age)}ms`;
+    td.classList.add("just-changed");
+  }
+  for (const td of table.tBodies[0].querySelectorAll("td.just-changed")) {
+    if (!marked.has(td)) {
+      td.classList.remove("just-changed");
+      td.style.removeProperty("animation-delay");
+    }
+  }
 }
 
 // The column menu button of a column (the menu opens under it; focus returns to it).

@@ -1,0 +1,174 @@
+"""Editing cells in place in the browser app, and seeing the others' edits, in real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+from playwright.async_api import Locator, Page, expect
+
+from pages import PEOPLE, edit_key, two_editors, upload, write
+from support import http
+
+JUST_CHANGED = re.compile(r"\bjust-changed\b")
+SAVING = re.compile(r"\bsaving\b")
+
+
+def cell(page: Page, row: int, column: int) -> Locator:
+    """A data cell by its row number (as the API numbers rows) and column (from 0)."""
+    return page.locator(f'#table tbody tr[data-row="{row}"] > td[data-column="{column}"]')
+
+
+def editor(page: Page) -> Locator:
+    return page.locator("#table input.cell-editor")
+
+
+async def test_cells_are_edited_in_place_and_the_others_see_them_marked(
+    server, open_page, tmp_path
+):
+    first, second = await two_editors(open_page, server, tmp_path)
+
+    # a double click opens the cell's editor, its text selected: typing replaces it
+    await cell(first, 1, 1).dblclick()
+    field = cell(first, 1, 1).locator("input.cell-editor")
+    await expect(field).to_be_focused()
+    await expect(field).to_have_value("Paris")
+    selected = await field.evaluate("input => [input.selectionStart, input.selectionEnd]")
+    assert selected == [0, len("Paris")]
+    await first.keyboard.type("Lyon")
+    await first.keyboard.press("Enter")
+    # shown at once; the editor goes down to the next row
+    await expect(cell(first, 1, 1)).to_have_text("Lyon")
+    below = cell(first, 2, 1).locator("input.cell-editor")
+    await expect(below).to_have_value("Oslo")
+    await expect(below).to_be_focused()
+
+    # everyone gets the new version; the others see the cell marked as just changed
+    for page in (first, second):
+        await expect(page.locator("#version")).to_have_text("version 2")
+    await expect(cell(second, 1, 1)).to_have_text("Lyon")
+    await expect(cell(second, 1, 1)).to_have_class(JUST_CHANGED)
+    assert await second.locator("#table td.just-changed").count() == 1  # that cell alone
+    # the editor outlived the page that drew the rows anew, the focus in it; the value saved
+    # is the page's own now
+    await expect(cell(first, 2, 1).locator("input.cell-editor")).to_be_focused()
+    await expect(cell(first, 1, 1)).not_to_have_class(SAVING)
+    await expect(cell(first, 1, 1)).to_have_text("Lyon")
+
+    # Escape gives up: the cell shows what it showed, the focus on it, nothing sent
+    await first.keyboard.type("Bergen")
+    await first.keyboard.press("Escape")
+    await expect(editor(first)).to_have_count(0)
+    await expect(cell(first, 2, 1)).to_have_text("Oslo")
+    await expect(cell(first, 2, 1)).to_be_focused()
+    # Enter (or F2) on a focused cell edits it; the same text is nothing to send
+    await first.keyboard.press("F2")
+    await expect(cell(first, 2, 1).locator("input.cell-editor")).to_have_value("Oslo")
+    await first.keyboard.press("Enter")
+    await expect(cell(first, 3, 1).locator("input.cell-editor")).to_have_value("paris")
+    await first.keyboard.press("Escape")
+    await asyncio.sleep(0.3)
+    await expect(first.locator("#version")).to_have_text("version 2")
+
+    # what is being typed stays while someone else's version comes
+    await cell(first, 3, 0).dblclick()
+    await first.keyboard.type("Alan Turing")
+    await cell(second, 4, 1).dblclick()
+    await second.keyboard.type("Quito")
+    await second.keyboard.press("Enter")
+    await expect(first.locator("#version")).to_have_text("version 3")
+    await expect(cell(first, 4, 1)).to_have_text("Quito")
+    await expect(cell(first, 4, 1)).to_have_class(JUST_CHANGED)
+    field = cell(first, 3, 0).locator("input.cell-editor")
+    await expect(field).to_have_value("Alan Turing")
+    await expect(field).to_be_focused()
+    # Tab saves and goes right, Shift+Tab left
+    await first.keyboard.press("Tab")
+    await expect(cell(first, 3, 1).locator("input.cell-editor")).to_have_value("paris")
+    await expect(cell(second, 3, 0)).to_have_text("Alan Turing")
+    await expect(cell(second, 3, 0)).to_have_class(JUST_CHANGED)
+    await first.keyboard.press("Shift+Tab")
+    await expect(cell(first, 3, 0).locator("input.cell-editor")).to_have_value("Alan Turing")
+    await first.keyboard.press("Escape")
+    await expect(editor(first)).to_have_count(0)
+    # the marks go after a few seconds
+    await expect(cell(second, 3, 0)).not_to_have_class(JUST_CHANGED, timeout=8000)
+
+    # a view link cannot edit
+    viewer = await open_page(first.url.split("#", 1)[0])
+    await expect(cell(viewer, 1, 1)).to_have_text("Lyon")
+    await expect(viewer.locator("#read-only")).to_be_visible()
+    await cell(viewer, 1, 1).dblclick()
+    await asyncio.sleep(0.3)
+    await expect(editor(viewer)).to_have_count(0)
+    await expect(cell(viewer, 1, 1)).to_have_text("Lyon")
+
+
+async def test_an_edit_overwritten_or_refused_is_said(server, open_page, tmp_path):
+    page = await open_page(f"{server.url}/parser/")
+    await upload(page, write(tmp_path / "people.tsv", PEOPLE))
+    await expect(page.locator("#range")).to_have_text("Rows 1–5 of 5")
+    key = await edit_key(page)
+    api = f"{server.url}/parser/api/docs/{page.url.rsplit('/', 1)[1]}"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def set_cell(version: int, row: int, column: int, value: str) -> int:
+        body = json.dumps([{"row": row, "column": column, "value": value}]).encode()
+        status, answer, _ = http("PATCH", f"{api}/cells?version={version}", body, headers)
+        assert status == 200, answer
+        return int(answer["version"])
+
+    # someone sets the cell whose editor is open here: saving says it replaced theirs
+    await cell(page, 3, 1).dblclick()
+    await page.keyboard.type("Rome")
+    assert set_cell(1, 3, 1, "Madrid") == 2
+    await expect(page.locator("#version")).to_have_text("version 2")
+    await expect(editor(page)).to_have_value("Rome")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text(
+        "Your edit replaced “Madrid” in row 3, set by someone else since you looked."
+    )
+    await expect(page.locator("#version")).to_have_text("version 3")
+    await expect(cell(page, 3, 1)).to_have_text("Rome")
+    await page.keyboard.press("Escape")
+
+    # one's own edit, overwritten afterwards by someone else: said once
+    await cell(page, 2, 1).dblclick()
+    await page.keyboard.type("Bergen")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#version")).to_have_text("version 4")
+    await expect(cell(page, 2, 1)).not_to_have_class(SAVING)
+    await page.keyboard.press("Escape")
+    assert set_cell(4, 2, 1, "Tromsø") == 5
+    alert = page.locator("#alert-text")
+    await expect(alert).to_have_text(
+        "Your edit of row 2, column city was overwritten: it now says “Tromsø”."
+    )
+    await expect(cell(page, 2, 1)).to_have_class(JUST_CHANGED)
+    await page.locator("#alert-close").click()
+    assert set_cell(5, 2, 1, "Narvik") == 6
+    await expect(cell(page, 2, 1)).to_have_text("Narvik")
+    await asyncio.sleep(0.3)
+    await expect(page.locator("#alert")).to_be_hidden()  # once
+
+    # leaving the cell (a click elsewhere) saves it
+    await cell(page, 1, 0).dblclick()
+    await page.keyboard.type("Ada L.")
+    await page.locator("#range").click()
+    await expect(editor(page)).to_have_count(0)
+    await expect(cell(page, 1, 0)).to_have_text("Ada L.")
+    await expect(page.locator("#version")).to_have_text("version 7")
+
+    # the row being edited is deleted: the editor goes, and its save is refused, said plainly
+    await cell(page, 5, 0).dblclick()
+    await page.keyboard.type("Ada Byron")
+    status, _, _ = http("DELETE", f"{api}/rows?row=5&version=7", None, headers)
+    assert status == 200
+    await expect(page.locator("#range")).to_have_text("Rows 1–4 of 4")
+    await expect(editor(page)).to_have_count(0)
+    await expect(alert).to_have_text(
+        "That row is gone: someone deleted it since you looked, so your edit was not saved."
+        " The table is unchanged."
+    )
+    await expect(page.locator("#version")).to_have_text("version 8")
