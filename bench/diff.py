@@ -12,7 +12,13 @@ key column read for the first time: about what a diff costs once the versions ar
 Then version 1's rows are made current again both ways, each timed with what it stored (the
 server's ``tablecast_stored_bytes``): a restore, which shares what it restores, and the whole
 file uploaded again, what a change cost before versions shared anything (issue 18's peer);
-then one row, and a thousand, added (``POST .../rows``), which store only themselves.
+then one row, and a thousand, added (``POST .../rows``), which store only themselves, and
+one cell set, one row deleted and one row upserted by its key (``PATCH .../cells``, ``DELETE
+.../rows``, ``PATCH .../rows?key=id``), which store the rows they change and where the rest
+are. Then, after one more cell set, what a viewer waits for: the new version's page 1 on a
+v1 follower (from the request sent), the first sorted page of the edited version (cold: its
+columns are made from the version before's), and what changed since the version before and
+since five versions before (cold: by the rows' identity).
 
 Peer: **duckdb**, the analytical engine issue 17 names, in this process: both files read
 (``read_csv``, as the views benchmark does) and ``EXCEPT ALL`` both ways, the rows only in one
@@ -32,6 +38,8 @@ from typing import Any
 
 import duckdb
 import orjson
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from bench import emit, servers
 from bench.data import tsv_file
@@ -98,11 +106,18 @@ def back_to_the_first(
     how long each took, and what it stored."""
     found = []
     row = data.split(b"\n", 2)[1] + b"\n"  # (a row like the others)
+    header = data.split(b"\n", 1)[0] + b"\n"
+    middle = data.count(b"\n") // 2  # (a row in the middle of the table)
+    cell = orjson.dumps([{"row": middle, "column": 1, "value": "edited"}])
     for how, method, url, body in (
         ("restore", "POST", f"{base}/versions/1/restore", b""),
         ("upload again", "PUT", base, data),
         ("add one row", "POST", f"{base}/rows", row),
         ("add 1,000 rows", "POST", f"{base}/rows", row * 1000),
+        ("set one cell", "PATCH", f"{base}/cells", cell),
+        ("delete one row", "DELETE", f"{base}/rows?row={middle // 2}", b""),
+        # (another row than those added, which share its id; its last cell changed)
+        ("upsert one row", "PATCH", f"{base}/rows?key=id", header + upserted(data)),
     ):
         before = stored_bytes(server)
         request = urllib.request.Request(url, data=body, method=method)
@@ -119,7 +134,49 @@ def back_to_the_first(
                 "stored_mib": (stored_bytes(server) - before) / (1 << 20),
             }
         )
+    found += after_an_edit(server, base, key, cell)
     return found
+
+
+def after_an_edit(
+    server: servers.ServerProcess, base: str, key: str, cell: bytes
+) -> list[dict[str, Any]]:
+    """One cell set while a v1 follower watches: how long until it has the new version's
+    page, and how long the edited version's first sorted page takes (cold)."""
+    document_id = base.rsplit("/", 1)[1]
+    ws_url = server_url(server, f"/parser/ws/{document_id}").replace("http", "ws", 1)
+    with connect(ws_url, subprotocols=[Subprotocol("tablecast.v1")], max_size=None) as viewer:
+        while orjson.loads(viewer.recv()).get("type") != "page":
+            pass
+        request = urllib.request.Request(f"{base}/cells", data=cell, method="PATCH")
+        request.add_header("Authorization", f"Bearer {key}")
+        began = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as response:
+            version = orjson.loads(response.read())["version"]
+        answered = time.perf_counter() - began
+        while True:
+            message = orjson.loads(viewer.recv())
+            if message.get("type") == "page" and message.get("version") == version:
+                break
+        seen = time.perf_counter() - began
+    sorted_page, _ = get(f"{base}/pages/1?sort=1")
+    # what changed since the version before (and since the last upload, four changes back),
+    # by the rows' identity: cold, the first thing asked of either pair
+    since_one, _ = get(f"{base}/diff?from={version - 1}&to={version}")
+    since_five, _ = get(f"{base}/diff?from={version - 5}&to={version}")
+    return [
+        {"server": "tablecast", "after": "diff, version before, cold", "ms": 1000 * since_one},
+        {"server": "tablecast", "after": "diff, 5 versions back, cold", "ms": 1000 * since_five},
+        {"server": "tablecast", "after": "answered", "ms": 1000 * answered},
+        {"server": "tablecast", "after": "page 1 on a follower", "ms": 1000 * seen},
+        {"server": "tablecast", "after": "first sorted page, cold", "ms": 1000 * sorted_page},
+    ]
+
+
+def upserted(data: bytes) -> bytes:
+    """The file's second row with its last cell changed: what an upsert by id replaces."""
+    cells = data.split(b"\n", 3)[2].split(b"\t")
+    return b"\t".join([*cells[:-1], b"upserted"]) + b"\n"
 
 
 def stored_bytes(server: servers.ServerProcess) -> float:
@@ -205,6 +262,11 @@ def report(results: list[dict[str, Any]]) -> None:
         for r in back:
             stored = r["stored_mib"] * 1024
             print(f"  {r['back']:15} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
+    after = [r for r in results if "after" in r]
+    if after:
+        print("one more cell set, from the request sent:")
+        for r in after:
+            print(f"  {r['after']:25} {r['ms']:7.0f}ms")
 
 
 def main(argv: list[str]) -> list[dict[str, Any]]:

@@ -5,6 +5,15 @@ document whose pages are ~10 KB (100 rows x 10 columns); a driver turns the shar
 times, each once every viewer has the previous one. Per turn we measure the time from the
 request to each viewer's receipt; the server's CPU per delivered message; and the clients' CPU,
 to show they are not the bottleneck. Optionally 1% of viewers stop reading (stalled).
+
+``--change cell`` (tablecast only, issue 18): instead of a page turn, one cell of the first
+page is set over HTTP (``PATCH .../cells``) in a table of ``--rows`` rows, and each viewer's
+time is to the new version's page holding it; ``--change upload`` is the same change made the
+way it was before rows could change: the whole file uploaded again (``PUT``), the peer the
+issue names. ``--change append``: the group on the table's last page, ``--batch`` rows added
+(``POST .../rows``, as ``tablecast append`` sends what it read in its ``--interval``) every
+``--interval``, and each viewer's time is to the page holding them (the group follows the
+last page as rows come); it reports the rows added a second, sustained.
 """
 
 from __future__ import annotations
@@ -14,7 +23,11 @@ import json
 import math
 import statistics
 import time
+import urllib.request
 from typing import Any
+
+import websockets.sync.client
+from websockets.typing import Subprotocol
 
 from bench import emit, servers
 from bench.data import tsv
@@ -36,6 +49,10 @@ def run_one(
     processes: int,
     databases: Databases | None = None,
     retries: int = 0,
+    change: str = "turn",
+    rows: int = 5000,
+    batch: int = 10_000,
+    interval: float = 0.5,
 ) -> dict[str, Any]:
     """``kind``: a server name (see bench.servers), e.g. tablecast-pg-w2 for two workers on a
     PostgreSQL store, whose databases come from ``databases``. ``retries``: how many more
@@ -46,11 +63,12 @@ def run_one(
     clients = LoadClients(processes)
     try:
         driver = servers.Driver(server)  # through the same port: on any of the workers
-        page = driver.upload(tsv(5000))
-        page_bytes = len(json.dumps(page["data"]))
-        target = Target(
-            "127.0.0.1", server.port, f"/parser/ws/{driver.document_id}", deflate=compression
-        )
+        data = tsv(rows)
+        page = driver.upload(data) if change == "turn" else {}
+        changes = None if change == "turn" else Changes(server, data, change, batch)
+        document_id = changes.document_id if changes else driver.document_id
+        page_bytes = len(json.dumps(page["data"])) if page else changes.page_bytes
+        target = Target("127.0.0.1", server.port, f"/parser/ws/{document_id}", deflate=compression)
         drivers = server.connections()
         connected = clients.connect(target, viewers, stall_every=stall_every, retries=retries)
         reading = clients.reading()
@@ -64,16 +82,23 @@ def run_one(
         all_delivered: list[float] = []
         latencies: list[float] = []
         missing = 0
+        began = time.monotonic()
         for turn in range(turns):
+            if change == "append":  # at the pace tablecast append sends at
+                time.sleep(max(0.0, began + turn * interval - time.monotonic()))
             clients.arm()
             started = time.monotonic()
-            driver.turn(2 + turn % 40)
-            driver.page()
+            if changes is not None:
+                changes.make(turn)
+            else:
+                driver.turn(2 + turn % 40)
+                driver.page()
             received = clients.wait_received(reading, timeout=60)
             missing += reading - received
             arrivals = [t - started for t in clients.arrivals() if t is not None]
             all_delivered.append(max(arrivals))
             latencies += arrivals
+        elapsed = time.monotonic() - began
         server_cpu = server.cpu() - server_cpu
         worker_cpu = {pid: servers.process_tree_cpu(pid) - t for pid, t in worker_cpu.items()}
         database_cpu = (databases.cpu() if databases else 0.0) - database_cpu
@@ -81,8 +106,16 @@ def run_one(
         rss = server.rss_mib()
         driver.close()
         delivered = reading * turns
+        answered = changes.answered if changes else [0.0]
         return {
             "server": kind,
+            "change": change,
+            # how long the change itself took to be answered (a page turn: not waited for)
+            "answered_p50_ms": 1000 * statistics.median(answered),
+            "answered_max_ms": 1000 * max(answered),
+            "rows_per_second": batch * turns / elapsed if change == "append" else None,
+            "rows": rows,
+            "batch": batch,
             "compression": compression,
             "workers": server.workers,
             "viewers": connected["opened"],
@@ -114,6 +147,57 @@ def run_one(
         server.stop()
 
 
+class Changes:
+    """A document made over HTTP (its edit key kept), and changed one way each turn: a cell of
+    its first page set (``cell``), or its whole file uploaded again with that cell changed
+    (``upload``)."""
+
+    def __init__(self, server: servers.ServerProcess, data: bytes, how: str, batch: int) -> None:
+        self.base = server.url("/parser/api/docs").replace("ws://", "http://", 1)
+        self.rows = tsv(batch).split(b"\n", 1)[1]  # rows like the table's, without its header
+        self.answered: list[float] = []  # how long each change took to be answered
+        self.data, self.how = data, how
+        answer = self._asked("POST", self.base, data)
+        self.document_id, self.key = answer["id"], answer["edit_key"]
+        self.base += f"/{self.document_id}"
+        page = self._asked("GET", f"{self.base}/pages/1", None)
+        self.page_bytes = len(json.dumps(page["data"]))
+        if how == "append":  # the group on the last page
+            ws_url = server.url(f"/parser/ws/{self.document_id}")
+            protocols = [Subprotocol("tablecast.v1")]
+            with websockets.sync.client.connect(ws_url, subprotocols=protocols) as leader:
+                leader.send(json.dumps({"type": "auth", "edit_key": self.key}))
+                leader.send(json.dumps({"type": "goto", "page": page["page_count"] + 1}))
+                while json.loads(leader.recv(timeout=60)).get("cause") != "turn":
+                    pass
+
+    def make(self, turn: int) -> None:
+        began = time.monotonic()
+        try:
+            self._make(turn)
+        finally:
+            self.answered.append(time.monotonic() - began)
+
+    def _make(self, turn: int) -> None:
+        value = f"edit {turn}"
+        if self.how == "append":
+            self._asked("POST", f"{self.base}/rows", self.rows)
+        elif self.how == "cell":
+            cell = [{"row": 5, "column": 1, "value": value}]
+            self._asked("PATCH", f"{self.base}/cells", json.dumps(cell).encode())
+        else:
+            lines = self.data.split(b"\n", 6)
+            cells = lines[5].split(b"\t")
+            lines[5] = b"\t".join([cells[0], value.encode(), *cells[2:]])
+            self._asked("PUT", self.base, b"\n".join(lines))
+
+    def _asked(self, method: str, url: str, body: bytes | None) -> Any:
+        request = urllib.request.Request(url, data=body, method=method)
+        request.add_header("Authorization", f"Bearer {getattr(self, 'key', '')}")
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.loads(response.read())
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="bench fanout")
     parser.add_argument("--viewers", type=int, default=10_000)
@@ -122,6 +206,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--compression", default="off,on", help="off, on or off,on")
     parser.add_argument("--stalled", action="store_true", help="1%% of viewers stop reading")
     parser.add_argument("--processes", type=int, default=0, help="client processes (default: auto)")
+    parser.add_argument(
+        "--change",
+        default="turn",
+        choices=["turn", "cell", "upload", "append"],
+        help="each turn: a page turn; a cell set; the file uploaded again; rows added",
+    )
+    parser.add_argument("--rows", type=int, default=5000, help="the table's rows")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows added at a time")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between batches")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     processes = args.processes or max(2, math.ceil(args.viewers / 5000))
@@ -138,6 +231,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         100 if args.stalled else 0,
                         processes,
                         databases,
+                        change=args.change,
+                        rows=args.rows,
+                        batch=args.batch,
+                        interval=args.interval,
                     )
                 )
     return emit(results, args.json, report)
@@ -145,9 +242,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
 def report(results: list[dict[str, Any]]) -> None:
     first = results[0]
+    what = {
+        "turn": "page turns",
+        "cell": "cells set",
+        "upload": "files uploaded again",
+        "append": f"batches of {first['batch']:,} rows added",
+    }
     print(
         f"fanout: {first['viewers']:,} viewers ({first['stalled']} stalled), "
-        f"{first['turns']} page turns of ~{first['page_bytes'] / 1000:.0f} KB"
+        f"{first['turns']} {what[first['change']]} of ~{first['page_bytes'] / 1000:.0f} KB"
+        f" pages, {first['rows']:,} rows"
     )
     print(
         f"{'server':12}{'deflate':>8}{'all, p50':>10}{'all, max':>10}{'each p50':>10}"
@@ -171,6 +275,14 @@ def report(results: list[dict[str, Any]]) -> None:
                 missing, failures = r["missing"], r["connect_failures"]
                 print(f"  ! {missing} deliveries missing, {failures} failed to connect")
     print("all: request to the last viewer's receipt, per turn; each: every viewer's receipt.")
+    if first["change"] != "turn":
+        for r in results:
+            print(
+                f"{r['server']}: each change answered in {r['answered_p50_ms']:.0f} ms (p50),"
+                f" {r['answered_max_ms']:.0f} ms at most"
+            )
+            if r["rows_per_second"]:
+                print(f"{r['server']}: {r['rows_per_second']:,.0f} rows added a second, sustained")
 
 
 if __name__ == "__main__":
