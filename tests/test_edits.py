@@ -549,3 +549,56 @@ async def test_the_types_of_rows_added_are_counted_alone(tmp_path, monkeypatch):
     finally:
         views.close()
         store.close()
+
+
+# Patches: a new version's page as the rows of it that changed
+
+
+def test_a_patch_holds_the_rows_that_changed_and_every_other_field():
+    from tablecast.wire.protocol import v1_patch
+
+    rows_before = [[str(i), f"name {i}"] for i in range(100)]
+    page = {"type": "page", "version": 3, "page_no": 2, "view": {}, "total_number": 250}
+    before = orjson.dumps({**page, "data": rows_before})
+    after_rows = [list(row) for row in rows_before]
+    after_rows[7][1] = "changed"
+    after = orjson.dumps({**page, "version": 4, "total_number": 251, "data": after_rows})
+    patch = orjson.loads(v1_patch(before, after))
+    assert patch == {
+        **page,
+        "type": "patch",
+        "version": 4,
+        "base": 3,
+        "total_number": 251,
+        "length": 100,
+        "changes": {"7": ["7", "changed"]},
+    }
+    # another page, or a page whose every row changed, goes whole
+    assert v1_patch(before, orjson.dumps({**page, "page_no": 3, "data": after_rows})) is None
+    moved = [[str(i + 1), f"name {i + 1}"] for i in range(100)]
+    assert v1_patch(before, orjson.dumps({**page, "version": 4, "data": moved})) is None
+
+
+async def test_viewers_that_ask_for_patches_get_the_rows_that_changed(server):
+    table = b"n\tname\n" + b"".join(f"{i}\tname {i}\n".encode() for i in range(250))
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table)
+    async with await v1(server, doc["id"]) as patched, await v1(server, doc["id"]) as whole:
+        await patched.send(json.dumps({"type": "patches", "patches": True}))
+        for viewer in (patched, whole):
+            await expect(viewer, "page", page_no=1)
+        send(doc, "PATCH", "cells", {"row": 5, "column": 1, "value": "edited"})
+        patch = await expect(patched, "patch")
+        assert (patch["base"], patch["version"], patch["page_no"]) == (1, 2, 1)
+        assert patch["changes"] == {"4": ["4", "edited"]} and patch["length"] == 100
+        assert "data" not in patch and patch["cause"] == "version"
+        page = await expect(whole, "page", cause="version")  # a viewer that did not ask
+        assert page["data"][4] == ["4", "edited"]
+        # rows added past the page: nothing of it changed but its count
+        assert post_rows(server, doc, b"250\tname 250\n")[0] == 200
+        patch = await expect(patched, "patch")
+        assert (patch["changes"], patch["total_number"]) == ({}, 251)
+        # another table uploaded: every row changed, so the page goes whole
+        put = {"Authorization": f"Bearer {doc['edit_key']}"}
+        assert http("PUT", doc["api_url"], table.replace(b"name", b"other"), put)[0] == 200
+        page = await expect(patched, "page", cause="version")
+        assert page["version"] == 4

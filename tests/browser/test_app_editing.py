@@ -172,3 +172,21 @@ async def test_an_edit_overwritten_or_refused_is_said(server, open_page, tmp_pat
         " The table is unchanged."
     )
     await expect(page.locator("#version")).to_have_text("version 8")
+
+
+async def test_a_cell_set_comes_to_the_others_as_a_patch(server, open_page, tmp_path):
+    first, second = await two_editors(open_page, server, tmp_path)
+    received: list[str] = []
+    # (the page's socket is open already: the frames it receives from here on are listened to
+    # on the socket made again after a reload)
+    second.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(frame)))
+    await second.reload()
+    await expect(second.locator("#range")).to_have_text("Rows 1–5 of 5")
+    await cell(first, 4, 1).dblclick()
+    await first.keyboard.type("Quito")
+    await first.keyboard.press("Enter")
+    await expect(cell(second, 4, 1)).to_have_text("Quito")
+    await expect(cell(second, 4, 1)).to_have_class(JUST_CHANGED)
+    kinds = [json.loads(frame).get("type") for frame in received if frame.startswith("{")]
+    assert "patch" in kinds  # the row that changed, not the whole page
+    assert kinds.count("page") == 1  # the page it joined with

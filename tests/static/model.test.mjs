@@ -686,3 +686,30 @@ describe("one's own edits, overwritten", () => {
     assert.equal(model.notSaved(undefined, "Failed to fetch"), "Your edit could not be sent: is the connection lost?");
   });
 });
+
+describe("patched", () => {
+  const shown = { type: "page", version: 3, page_no: 2, view: { sort: null }, data: [["a"], ["b"], ["c"]], total_number: 3 };
+  const patch = { type: "patch", base: 3, version: 4, page_no: 2, view: { sort: null }, length: 4, changes: { 1: ["B"], 3: ["d"] }, total_number: 4 };
+
+  test("a patch of the page shown makes the new version's page", () => {
+    const page = model.patched(shown, patch);
+    assert.deepEqual(page.data, [["a"], ["B"], ["c"], ["d"]]);
+    assert.equal(page.type, "page");
+    assert.equal(page.version, 4);
+    assert.equal(page.total_number, 4);
+    assert.equal("changes" in page || "base" in page || "length" in page, false);
+    assert.deepEqual(shown.data, [["a"], ["b"], ["c"]]); // the page shown is left as it was
+  });
+
+  test("rows gone from the page's end are cut", () => {
+    assert.deepEqual(model.patched(shown, { ...patch, length: 2, changes: {} }).data, [["a"], ["b"]]);
+  });
+
+  test("a patch of another page, version or view is no page", () => {
+    assert.equal(model.patched(null, patch), null);
+    assert.equal(model.patched({ ...shown, version: 2 }, patch), null);
+    assert.equal(model.patched({ ...shown, page_no: 1 }, patch), null);
+    assert.equal(model.patched({ ...shown, view: { sort: 1 } }, patch), null);
+    assert.equal(model.patched(shown, { ...patch, length: 5 }), null); // a row it does not say
+  });
+});

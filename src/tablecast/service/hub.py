@@ -54,6 +54,7 @@ T = TypeVar("T")
 class Viewer(Protocol):
     follow: bool
     view: View  # its own, for pages not shared (legacy viewers: always the plain one)
+    patches: bool  # it takes a patch of its page where that is smaller (v1 viewers only)
 
     @property
     def legacy(self) -> bool:
@@ -157,6 +158,9 @@ class Room:
     own: dict[Viewer, OwnPages] = field(default_factory=dict)  # see Hub._own_page
     # the page each viewer browsing alone last asked for: where it stays when rows change
     own_page: dict[Viewer, int] = field(default_factory=dict)
+    # the page each kind of follower (and view) was last sent in a fan-out, and its version:
+    # what a version that changed rows is sent as a patch of (see protocol.v1_patch)
+    sent: dict[tuple[ViewerKind, View], tuple[int, bytes]] = field(default_factory=dict)
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -363,6 +367,11 @@ class Hub:
                 continue
             if room.versions == versions:  # else the new version's page 1 went to everyone
                 viewer.send(Frame(payload, supersedes="page"))
+                kind = kind_of(viewer)
+                if not kind.legacy and (kind, room.shared_view) not in room.sent:
+                    # the followers' page, for a patch of the next version (see _patches)
+                    number = room.document.version.number if room.document.version else 0
+                    room.sent[kind, room.shared_view] = (number, payload)
             return
 
     async def _own_page(
@@ -551,10 +560,11 @@ class Hub:
                 frames[kind, view] = Frame(payload, supersedes="page")
             if room.turns != turns:
                 return  # overtaken: the newer fan-out sends what is current
+        patches = self._patches(room, frames, cause)
         started = time.perf_counter()
         sent = 0
         for kind in _kinds(cause, everyone):
-            sent += _send_by_view(room, kind, frames)
+            sent += _send_by_view(room, kind, frames, patches)
         METRICS.fan_out_seconds.observe(time.perf_counter() - began)
         log.debug(
             "fan-out doc=%s cause=%s page=%d viewers=%d seconds=%.4f",
@@ -564,6 +574,28 @@ class Hub:
             sent,
             time.perf_counter() - started,
         )
+
+    def _patches(
+        self, room: Room, frames: dict[tuple[ViewerKind, View], Frame], cause: str
+    ) -> dict[tuple[ViewerKind, View], Frame]:
+        """The followers' frames of a new version as patches of the pages they were sent
+        (where smaller: see protocol.v1_patch), for the viewers that take them; the pages
+        remembered for the next."""
+        version = room.document.version
+        number = version.number if version is not None else 0
+        patches = {}
+        for (kind, view), frame in frames.items():
+            if kind.legacy or not kind.following:
+                continue
+            before = room.sent.get((kind, view))
+            if cause == "version" and before is not None and before[0] == number - 1:
+                patch = protocol.v1_patch(before[1], frame.payload)
+                if patch is not None:
+                    patches[kind, view] = Frame(patch, supersedes="page")
+            room.sent[kind, view] = (number, frame.payload)
+        for key in [key for key in room.sent if key not in frames]:
+            del room.sent[key]  # (a view nobody follows any more)
+        return patches
 
     # Presence and progress
 
@@ -656,11 +688,22 @@ def _one_per_view(viewers: set[Viewer], kind: ViewerKind) -> list[Viewer]:
 
 
 def _send_by_view(
-    room: Room, kind: ViewerKind, frames: dict[tuple[ViewerKind, View], Frame]
+    room: Room,
+    kind: ViewerKind,
+    frames: dict[tuple[ViewerKind, View], Frame],
+    patches: dict[tuple[ViewerKind, View], Frame],
 ) -> int:
     if kind.following:
-        frame = frames.get((kind, _seen_with(room, kind, None)))
-        return _send_each(room.groups[kind], frame) if frame is not None else 0
+        key = (kind, _seen_with(room, kind, None))
+        frame, patch = frames.get(key), patches.get(key)
+        if frame is None:
+            return 0
+        if patch is None:
+            return _send_each(room.groups[kind], frame)
+        viewers = room.groups[kind]
+        return _send_each((v for v in viewers if v.patches), patch) + _send_each(
+            (v for v in viewers if not v.patches), frame
+        )
     sent = 0
     for viewer in list(room.groups[kind]):
         frame = frames.get((kind, viewer.view))

@@ -59,6 +59,9 @@ function onMessage({ detail: message }) {
     case "page":
       onPage(message);
       break;
+    case "patch":
+      onPatch(message);
+      break;
     case "presence":
       change.presenceHeard(message.viewers);
       renderPresence(model.presence(message.viewers, state.name));
@@ -95,6 +98,8 @@ function onMessage({ detail: message }) {
 
 function onHello(hello) {
   change.helloHeard(hello);
+  // a new version that changed a few rows of the page shown comes as those rows (a patch)
+  connection.send({ type: "patches", patches: true });
   if (hello.edit_key) saveKey(hello.id, hello.edit_key); // shown to its creator this once
   if (!hello.edit && state.editKey) {
     // edit=false until the key is checked: a file chosen meanwhile waits for the answer
@@ -142,6 +147,18 @@ function onPage(page) {
     // saves it, as leaving it by a click would
     if (state.editor && !editorShown()) saveCell(null);
   }
+}
+
+// A new version's page as what changed on the page shown (model.patched): shown as its page;
+// if that page is not the one shown (a page it patches was missed), the page is asked for.
+function onPatch(patch) {
+  const page = model.patched(state.page, patch);
+  if (page) {
+    onPage(page);
+    return;
+  }
+  if (state.follow) connection.send({ type: "follow", follow: true });
+  else connection.send({ type: "goto", page: state.ownPage });
 }
 
 // A new version's page: the cells it changed on the page shown before it are marked for a few

@@ -743,3 +743,15 @@ export function replacedText(overwritten) {
 export function notSaved(code, message, limits = null) {
   return code ? explain(code, message, limits) : "Your edit could not be sent: is the connection lost?";
 }
+
+// A patch (docs/protocol.md, "patch") made a page again from the page it patches: `shown`,
+// which must be the same page of the same view of its `base` version; null if it is not.
+export function patched(shown, patch) {
+  if (!shown || shown.version !== patch.base || shown.page_no !== patch.page_no) return null;
+  if (JSON.stringify(shown.view || null) !== JSON.stringify(patch.view || null)) return null;
+  const data = shown.data.slice(0, patch.length);
+  for (const [at, row] of Object.entries(patch.changes)) data[Number(at)] = row;
+  if (data.length !== patch.length || data.some((row) => row === undefined)) return null;
+  const { base, changes, length, ...fields } = patch;
+  return { ...fields, type: "page", data };
+}

@@ -49,7 +49,7 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "base_url", "codec", "cookie_key", "created", "editor", "follow", "handshake_answer",
-        "made", "opened", "remote_ip", "room", "services", "session", "timer",
+        "made", "opened", "patches", "remote_ip", "room", "services", "session", "timer",
         "timer_at", "transport", "uploading", "view",
     )  # fmt: skip
 
@@ -69,6 +69,7 @@ class Connection(asyncio.Protocol):
         # for an attribute): the connection itself asks its codec, never this.
         self.follow = True
         self.view = PLAIN  # its own view, for pages of its own
+        self.patches = False  # it asked for patches rather than whole pages (v1 "patches")
         reader = websocket.Reader(
             settings.max_message_bytes,
             codec.binary_limit(settings.max_message_bytes, settings.max_upload_bytes),
@@ -411,6 +412,8 @@ class Connection(asyncio.Protocol):
                 hub.set_follow(self, room, follow)
                 if follow:
                     await hub.send_page(self, room, None, cause="follow")
+            case protocol.Patches(patches):
+                self.patches = patches
             case protocol.Ping():
                 self._tell(self.codec.reply("pong", time=time.time()))
             case protocol.UploadBegin():

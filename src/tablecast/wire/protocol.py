@@ -130,6 +130,21 @@ def v1_page(
     return orjson.dumps(message)
 
 
+def v1_patch(before: bytes, page: bytes) -> bytes | None:
+    """A v1 page as what changed since the page ``before`` (the same page of the same view,
+    of the version before): a ``patch`` of the page's rows that differ, by their place on the
+    page, with the new page's every other field; None where that is no smaller than the page,
+    or the two are not the same page. See docs/protocol.md, "patch"."""
+    old, new = orjson.loads(before), orjson.loads(page)
+    if (old.get("page_no"), old.get("view")) != (new.get("page_no"), new.get("view")):
+        return None
+    was, data = old["data"], new.pop("data")
+    changes = {str(i): row for i, row in enumerate(data) if i >= len(was) or was[i] != row}
+    new.update(type="patch", base=old["version"], length=len(data), changes=changes)
+    patch = orjson.dumps(new)
+    return patch if len(patch) < len(page) else None
+
+
 # Other v1 server messages
 
 
@@ -204,6 +219,13 @@ class Follow:
 
 
 @dataclass(frozen=True)
+class Patches:
+    """Send this viewer patches rather than whole pages where they are smaller (see v1_patch)."""
+
+    patches: bool
+
+
+@dataclass(frozen=True)
 class UploadBegin:
     filename: str
     size: int | None
@@ -233,7 +255,9 @@ class Auth:
     edit_key: str
 
 
-ClientMessage = Goto | SetView | Follow | UploadBegin | UploadEnd | UploadCancel | Ping | Auth
+ClientMessage = (
+    Goto | SetView | Follow | Patches | UploadBegin | UploadEnd | UploadCancel | Ping | Auth
+)
 
 _PAGE_NUMBER = re.compile(r"\s*([0-9]{1,18})\s*")
 
@@ -307,6 +331,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "goto": lambda obj: Goto(_page_number(obj.get("page"))),
     "view": lambda obj: SetView(view_from_message(obj)),
     "follow": lambda obj: Follow(_flag(obj, "follow", True)),
+    "patches": lambda obj: Patches(_flag(obj, "patches", True)),
     "upload_begin": _upload_begin,
     "upload_end": lambda obj: UploadEnd(),
     "upload_cancel": lambda obj: UploadCancel(),
