@@ -602,3 +602,20 @@ async def test_viewers_that_ask_for_patches_get_the_rows_that_changed(server):
         assert http("PUT", doc["api_url"], table.replace(b"name", b"other"), put)[0] == 200
         page = await expect(patched, "page", cause="version")
         assert page["version"] == 4
+
+
+def test_a_change_of_too_many_rows_is_refused_before_it_holds_the_writer(server, monkeypatch):
+    # each row a change touches is read and followed in the commit's transaction, which every
+    # upload and change waits for: one request may not hold it for seconds
+    from tablecast.table import changes
+
+    monkeypatch.setattr(changes, "MAX_CHANGED_ROWS", 2)
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    status, answer = send(doc, "DELETE", "rows", [1, 2, 3])
+    assert (status, answer["error"]["code"]) == (413, "too_large")
+    cells = [{"row": row, "column": 0, "value": "x"} for row in (1, 2, 3)]
+    status, answer = send(doc, "PATCH", "cells", cells)
+    assert (status, answer["error"]["code"]) == (413, "too_large")
+    _, now, _ = http("GET", doc["api_url"])
+    assert (now["version"], now["total_number"]) == (1, 3)
+    assert send(doc, "DELETE", "rows", [1, 2])[0] == 200  # within it

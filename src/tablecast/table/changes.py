@@ -24,6 +24,12 @@ from .pieces import Pieces
 # A version's records at these places, as their cells: how a plan reads what it changes.
 Read = Callable[[Pieces, np.ndarray], list[list[str]]]
 
+# Rows one change may set, replace or delete (rows added are not counted: they are stored as
+# they come). Each is read, and followed through the pieces one by one, in the commit's
+# transaction, on the writer every upload and change waits for: a change of a million rows
+# would hold it for seconds. A table that changes that much is uploaded again.
+MAX_CHANGED_ROWS = 100_000
+
 
 @dataclass(frozen=True)
 class Change:
@@ -84,6 +90,14 @@ def plan(change: Change, base: Pieces, current: Pieces, read: Read, owner: int) 
     """The plan for ``change``, made on ``base``, committed on ``current`` (the same pieces
     when no one changed the table since), storing its records under ``owner``."""
     result = Changed()
+    if len({r for r, _, _ in change.cells}) + len(change.replaced) + len(change.deleted) > (
+        MAX_CHANGED_ROWS
+    ):
+        raise TablecastError(
+            "too_large",
+            f"a change sets, replaces or deletes {MAX_CHANGED_ROWS:,} rows at most:"
+            " upload the table again instead",
+        )
     records = _now(base, current, [r for r, _, _ in change.cells], "set")
     replaced_at = _now(base, current, [r for r, _ in change.replaced], "replace", missing_ok=True)
     deleted_at = _now(base, current, list(change.deleted), "delete", missing_ok=True)
