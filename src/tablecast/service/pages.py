@@ -76,10 +76,11 @@ class Pages:
         if new is not None:
             self.views.restored(old, new)
 
-    def prepare(self, version: Version | None) -> None:
+    def prepare(self, version: Version | None, quiet: float = 0.0) -> None:
         """A version was just committed: its columns and types are made now, before anyone
-        asks for a page of a view (see Views.prepare)."""
-        self.views.prepare(version)
+        asks for a page of a view (see Views.prepare; ``quiet``: once no newer one came for
+        that long)."""
+        self.views.prepare(version, quiet)
 
     async def types(self, version: Version | None) -> list[str]:
         """Each column's type (integer, decimal, date or text) over the version's rows: a pass

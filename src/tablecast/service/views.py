@@ -451,10 +451,12 @@ class Views:
             old, _ = self._kept.popitem(last=False)
             self._used -= self._sizes.pop(old)
 
-    def prepare(self, version: Version | None) -> None:
+    def prepare(self, version: Version | None, quiet: float = 0.0) -> None:
         """A version was just committed: make its columns and column types now, before anyone
         asks (a first sort or search then waits for none of it), as shared work. (For an
-        upload made here, they are mostly made already: this reads their files.)"""
+        upload made here, they are mostly made already: this reads their files.) ``quiet``:
+        only once the document has had no newer version for that long (rows changed in a
+        burst: made once it ends; meanwhile a sort or search makes them when it asks)."""
         if version is None or self._closed:
             return
         document = version.document_id
@@ -464,7 +466,7 @@ class Views:
             # someone asks for them, not now (rows added in a burst cost one making, not one
             # each: what is not run of it yet never runs)
             earlier.cancel()
-        task = tasks.spawn(self._prepare(version), "make a version's columns")
+        task = tasks.spawn(self._prepare(version, quiet), "make a version's columns")
         self._preparing[document] = task
 
         def done(finished: asyncio.Future[Any]) -> None:
@@ -473,7 +475,9 @@ class Views:
 
         task.add_done_callback(done)
 
-    async def _prepare(self, version: Version) -> None:
+    async def _prepare(self, version: Version, quiet: float) -> None:
+        if quiet:
+            await asyncio.sleep(quiet)  # (cancelled by a newer version's: see prepare)
         try:
             await self.types(version)
         except TablecastError as err:  # shutting down, or the store is away: made when asked
