@@ -670,7 +670,7 @@ def sql(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
 
 class Viewer:
     def __init__(self, legacy: bool = False, follow: bool = True) -> None:
-        self.legacy, self.follow = legacy, follow
+        self.legacy, self.follow, self.patches = legacy, follow, False
         self.view = PLAIN
         self.received: list[dict] = []
 

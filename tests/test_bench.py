@@ -101,13 +101,37 @@ def test_fanout_benchmark_runs():
         assert r["viewers"] == 200 and r["stalled"] == 2 and r["missing"] == 0, r
 
 
+def test_fanout_benchmark_times_changes_of_rows():
+    for change in ("cell", "upload", "append"):
+        args = ["--viewers", "50", "--turns", "2", "--processes", "1", "--rows", "3000"]
+        results = run_bench(
+            "fanout", *args, "--servers", "tablecast", "--compression", "off", "--change", change
+        )
+        (r,) = results
+        assert (r["change"], r["viewers"], r["missing"]) == (change, 50, 0), r
+        assert r["answered_p50_ms"] > 0 and r["latency_p99_ms"] > 0, r
+        assert (r["rows_per_second"] or 0) > 0 if change == "append" else True
+
+
 def test_diff_benchmark_runs():
     results = run_bench("diff", "--rows", "3000")
     back = {r["back"]: r for r in results if "back" in r}
-    assert set(back) == {"restore", "upload again", "add one row", "add 1,000 rows"}
+    assert set(back) == {
+        "restore",
+        "upload again",
+        "add one row",
+        "add 1,000 rows",
+        "set one cell",
+        "delete one row",
+        "upsert one row",
+    }
     assert back["restore"]["stored_mib"] == 0 < back["upload again"]["stored_mib"]
     assert 0 < back["add one row"]["stored_mib"] < back["add 1,000 rows"]["stored_mib"]
-    results = [r for r in results if "back" not in r]
+    for change in ("set one cell", "delete one row", "upsert one row"):  # one row's bytes
+        assert 0 < back[change]["stored_mib"] < 1 / 16, back[change]
+    after = {r["after"]: r["ms"] for r in results if "after" in r}
+    assert len(after) == 5 and all(ms > 0 for ms in after.values()), after
+    results = [r for r in results if "back" not in r and "after" not in r]
     for r in results:
         assert r["cold_ms"] > 0 and r["warm_ms"] > 0, r
         # ten rows edited: ten changes (duckdb counts each edited row twice); ten inserted

@@ -81,7 +81,7 @@ def test_unfinished_uploads_are_bounded_per_address_and_in_all():
 
 
 class Viewer:
-    legacy, follow, view = False, True, PLAIN
+    legacy, follow, view, patches = False, True, PLAIN, False
 
     def send(self, frame: Frame) -> None:
         pass

@@ -31,7 +31,7 @@ class Viewer:
     """A viewer of the document; ``log``, shared with the test, says what happened in order."""
 
     def __init__(self, log: list[str], legacy: bool = False) -> None:
-        self.legacy, self.follow, self.view = legacy, True, PLAIN
+        self.legacy, self.follow, self.view, self.patches = legacy, True, PLAIN, False
         self.log = log
         self.received: list[dict[str, Any]] = []
 

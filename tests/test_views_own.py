@@ -100,7 +100,7 @@ async def settle() -> None:
 
 class Viewer:
     def __init__(self, follow: bool = True) -> None:
-        self.legacy, self.follow = False, follow
+        self.legacy, self.follow, self.patches = False, follow, False
         self.view = View()
         self.received: list[dict[str, Any]] = []
 

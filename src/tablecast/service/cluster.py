@@ -212,7 +212,7 @@ class Cluster:
         if document is None or hub.rooms.get(document.id) is not room:
             return
         if version_number(document) > version_number(room.document):
-            await hub.version_committed(document, edited=edited)
+            await hub.version_committed(document, edited=edited, here=False)
         if not self.others.unheard.get(room, 0):
             showing = hub.moved_elsewhere(room, document.shared_page, shared_view_of(document))
             if showing is not None:

@@ -495,13 +495,16 @@ class Hub:
             self.neighbours.turn_not_saved(room)
             raise
 
-    async def version_committed(self, document: Document, *, edited: bool = False) -> None:
+    async def version_committed(
+        self, document: Document, *, edited: bool = False, here: bool = True
+    ) -> None:
         """A new version is current: every viewer, following or not, sees its page 1 (and its
         columns are made now, for the first sort or search); where rows were changed where
         they are (``edited``: added, deleted, cells set; or a shared page the store kept,
         told by another node), the shared page of it instead, and each viewer browsing alone
         its own page: nobody is moved, but those on the last page of the table in file
-        order, who stay on its last page as rows are added."""
+        order, who stay on its last page as rows are added (a move the node that made the
+        change saves, ``here``, as a turn; another node makes it too, and hears it saved)."""
         self._commits += 1
         room = self.rooms.get(document.id)
         if room is None or version_number(room.document) >= version_number(document):
@@ -530,7 +533,7 @@ class Hub:
         for own in room.own.values():
             if own.making is not None:
                 own.making.cancel()  # a page of the version before: it would not be sent
-        if moved:  # the other nodes' groups follow it there too
+        if moved and here:  # saved once, by the node that made the change, as a turn
             self.neighbours.turning(room)
             tasks.spawn(self._save_shared_page(room), "save shared page")
         # rows changed where they are: the followers' page of it, and each viewer browsing
