@@ -190,3 +190,37 @@ async def test_a_cell_set_comes_to_the_others_as_a_patch(server, open_page, tmp_
     kinds = [json.loads(frame).get("type") for frame in received if frame.startswith("{")]
     assert "patch" in kinds  # the row that changed, not the whole page
     assert kinds.count("page") == 1  # the page it joined with
+
+
+async def test_a_burst_of_changes_is_one_entry_in_the_versions_panel(server, open_page):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=people.tsv", PEOPLE)
+    headers = {"Authorization": f"Bearer {doc['edit_key']}", "Content-Type": "application/json"}
+
+    def set_cell(value: str) -> None:
+        body = json.dumps([{"row": 1, "column": 1, "value": value}]).encode()
+        assert http("PATCH", f"{doc['api_url']}/cells", body, headers)[0] == 200
+
+    for value in ("Rome", "Oslo", "Lima", "Quito"):  # versions 2-5
+        set_cell(value)
+    page = await open_page(doc["edit_url"])
+    await expect(cell(page, 1, 1)).to_have_text("Quito")
+    await page.get_by_role("button", name="Versions").click()
+    entries = page.locator("#versions-list > li")
+    # the current version alone, the burst before it (the upload too: it came seconds
+    # before) as one entry
+    await expect(entries).to_have_count(2)
+    burst = entries.nth(1)
+    await expect(burst.locator("summary")).to_contain_text("Versions 1–4")
+    await expect(burst.locator("summary")).to_contain_text("4 versions")
+    await expect(burst.locator("li").first).to_be_hidden()
+    await burst.locator("summary").click()
+    await expect(burst.locator("li")).to_have_count(4)
+    await expect(burst.get_by_role("button", name="Restore")).to_have_count(4)
+    # a change while the panel is open (it comes as a patch) lists its version; the burst
+    # stays open
+    set_cell("Bogotá")
+    await expect(cell(page, 1, 1)).to_have_text("Bogotá")
+    await expect(entries.first).to_contain_text("Version 6")
+    await expect(entries.nth(1).locator("summary")).to_contain_text("Versions 1–5")
+    await expect(entries.nth(1).locator("li")).to_have_count(5)
+    await expect(entries.nth(1).locator("li").first).to_be_visible()

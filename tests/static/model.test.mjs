@@ -391,6 +391,23 @@ describe("versions", () => {
     assert.deepEqual(items.map((item) => item.changes), [true, true, false]);
   });
 
+  test("versions made close together are one entry, opened on them", () => {
+    const at = (minutes) => new Date(Date.UTC(2026, 10, 30, 12, minutes)).toISOString();
+    // version 9 current; 8-5 a minute or less apart; 4 an hour before; 3-2 a pair; 1 alone
+    const minutes = { 9: 300, 8: 200, 7: 199.5, 6: 199, 5: 198, 4: 100, 3: 50, 2: 49.5, 1: 0 };
+    const versions = Object.entries(minutes)
+      .map(([version, minute]) => ({ version: Number(version), created_at: at(minute), filename: "log.tsv", total_number: 10, size: 100 }))
+      .sort((a, b) => b.version - a.version);
+    const { items } = model.versionItems({ current: 9, next: null, versions }, { documentId: ID, canRestore: true });
+    assert.deepEqual(
+      items.map((item) => (item.group ? item.items.map((one) => one.version) : item.version)),
+      [9, [8, 7, 6, 5], 4, 3, 2, 1],
+    );
+    assert.equal(items[1].title, "Versions 5–8");
+    assert.match(items[1].detail, /^ 4 versions, .+ to .+$/);
+    assert.equal(items[1].items[0].restore, true);
+  });
+
   test("nothing older once version 1 is listed", () => {
     assert.equal(model.versionItems({ ...listing, next: null }, { documentId: ID, canRestore: false }).older, false);
   });

@@ -333,18 +333,55 @@ const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 
 // The versions list: each with Open (read-only), Download and, for editors, Restore.
 export function versionItems(listing, { documentId, canRestore }) {
+  const items = listing.versions.map((version) => ({
+    version: version.version,
+    title: `Version ${version.version}`,
+    detail: ` ${when.format(new Date(version.created_at))} · ${version.filename || "untitled"} · ${plural(version.total_number, "row", "rows")} · ${bytes(version.size)}`,
+    current: version.version === listing.current,
+    download: downloadUrl(documentId, "tsv", PLAIN, version.version),
+    restore: canRestore && version.version !== listing.current,
+    changes: version.version > 1, // from the version before it
+    at: Date.parse(version.created_at),
+  }));
   return {
-    items: listing.versions.map((version) => ({
-      version: version.version,
-      title: `Version ${version.version}`,
-      detail: ` ${when.format(new Date(version.created_at))} · ${version.filename || "untitled"} · ${plural(version.total_number, "row", "rows")} · ${bytes(version.size)}`,
-      current: version.version === listing.current,
-      download: downloadUrl(documentId, "tsv", PLAIN, version.version),
-      restore: canRestore && version.version !== listing.current,
-      changes: version.version > 1, // from the version before it
-    })),
+    items: bursts(items),
     older: listing.next !== null, // "Show older versions"
   };
+}
+
+// Versions made within this long of the next are a burst (rows added as a log grows, cells
+// set one after another), listed as one entry that opens on them: the list stays readable.
+export const BURST_MS = 60_000;
+export const BURST_LEAST = 3; // fewer are listed as they are
+
+// Items newest first, runs of BURST_LEAST or more made close together as groups: { group,
+// title, detail, items }. The current version stays on its own, on top.
+export function bursts(items) {
+  const listed = [];
+  let run = [];
+  const close = () => {
+    if (run.length >= BURST_LEAST) {
+      const newest = run[0];
+      const oldest = run[run.length - 1];
+      listed.push({
+        group: true,
+        title: `Versions ${oldest.version}–${newest.version}`,
+        detail: ` ${run.length} versions, ${when.format(new Date(oldest.at))} to ${when.format(new Date(newest.at))}`,
+        items: run,
+      });
+    } else {
+      listed.push(...run);
+    }
+    run = [];
+  };
+  for (const item of items) {
+    const before = run[run.length - 1];
+    if (item.current || (before && before.at - item.at > BURST_MS)) close();
+    if (item.current) listed.push(item);
+    else run.push(item);
+  }
+  close();
+  return listed;
 }
 
 // Column profiles and facets (docs/protocol.md, "Column profiles" and "Facets")

@@ -23,25 +23,56 @@ function button(text, action, version) {
   return element;
 }
 
-// list: model.versionItems
+// One version: its number, when and what, and what can be done with it.
+function versionItem(item) {
+  const li = document.createElement("li");
+  li.dataset.version = item.version;
+  const title = document.createElement("strong");
+  title.textContent = item.title;
+  const detail = document.createElement("span");
+  detail.className = "muted";
+  detail.textContent = item.detail;
+  li.append(title, detail);
+  if (item.current) li.append(Object.assign(document.createElement("span"), { className: "badge", textContent: "current" }));
+  const actions = document.createElement("span");
+  actions.className = "version-actions";
+  const get = Object.assign(document.createElement("a"), { className: "button", textContent: "Download", href: item.download });
+  actions.append(button("Open", "open", item.version), get);
+  if (item.changes) actions.append(button("Changes", "changes", item.version));
+  if (item.restore) actions.append(button("Restore", "restore", item.version));
+  li.append(actions);
+  return li;
+}
+
+// A burst of versions (model.bursts): one entry, opened on them.
+function burstItem(group) {
+  const li = document.createElement("li");
+  li.className = "burst";
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  const title = document.createElement("strong");
+  title.textContent = group.title;
+  const detail = document.createElement("span");
+  detail.className = "muted";
+  detail.textContent = group.detail;
+  summary.append(title, detail);
+  const list = document.createElement("ul");
+  list.className = "versions-list";
+  list.append(...group.items.map(versionItem));
+  details.append(summary, list);
+  li.append(details);
+  return li;
+}
+
+// list: model.versionItems. Bursts open before stay open when the list is drawn again.
 export function renderVersionList({ items, older }) {
+  const open = new Set(
+    [...$("versions-list").querySelectorAll("li.burst details[open] > ul > li")].map((li) => li.dataset.version),
+  );
   const elements = items.map((item) => {
-    const li = document.createElement("li");
-    li.dataset.version = item.version;
-    const title = document.createElement("strong");
-    title.textContent = item.title;
-    const detail = document.createElement("span");
-    detail.className = "muted";
-    detail.textContent = item.detail;
-    li.append(title, detail);
-    if (item.current) li.append(Object.assign(document.createElement("span"), { className: "badge", textContent: "current" }));
-    const actions = document.createElement("span");
-    actions.className = "version-actions";
-    const get = Object.assign(document.createElement("a"), { className: "button", textContent: "Download", href: item.download });
-    actions.append(button("Open", "open", item.version), get);
-    if (item.changes) actions.append(button("Changes", "changes", item.version));
-    if (item.restore) actions.append(button("Restore", "restore", item.version));
-    li.append(actions);
+    if (!item.group) return versionItem(item);
+    const li = burstItem(item);
+    if (item.items.some((one) => open.has(String(one.version)))) li.querySelector("details").open = true;
     return li;
   });
   $("versions-list").replaceChildren(...elements);

@@ -102,7 +102,8 @@ function listen(connection) {
   heard = connection;
   connection.addEventListener("message", ({ detail: message }) => {
     const { listing } = state;
-    if (message.type !== "page" || message.version === null || !isPanelOpen() || !listing) return;
+    const paged = message.type === "page" || message.type === "patch"; // (a patch: a page too)
+    if (!paged || message.version === null || !isPanelOpen() || !listing) return;
     // every viewer gets the new version's page, and followers more pages of it: once
     if (message.version <= Math.max(listing.current ?? 0, refreshedTo)) return;
     refreshedTo = message.version;
