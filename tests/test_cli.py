@@ -296,14 +296,23 @@ async def test_watch_uploads_each_change_as_a_new_version(running, server, tmp_p
     viewer = await v1(server, document_id)
     await expect(viewer, "page")
 
-    # a script rewrites the file: the viewer sees each finished version, once
+    # a script rewrites the file: the viewer sees each finished version, once; a file that
+    # grew by whole lines sends them alone, as rows added
     for rows in (20, 30):
         temporary = tmp_path / "live.tsv.tmp"
         temporary.write_bytes(table(rows))
         os.replace(temporary, path)
         page = await expect(viewer, "page", cause="version", timeout=15)
         assert page["total_number"] == rows
-        await watcher.saying(rf"^version {page['version']}: {rows} rows$")
+        await watcher.saying(rf"^version {page['version']}: {rows} rows \(10 rows added\)$")
+    # (a version made by adding rows keeps no file as uploaded: the file was not sent whole)
+    original = f"{server.url}/parser/api/docs/{document_id}/download?format=original"
+    status, answer, _ = http("GET", original)
+    assert (status, answer["error"]["code"]) == (404, "original_not_kept")
+    # a row changed: the whole file
+    path.write_bytes(table(30).replace(b"\n", b"\nchanged\t", 1))
+    page = await expect(viewer, "page", cause="version", timeout=15)
+    await watcher.saying(rf"^version {page['version']}: 30 rows$")
 
     path.write_bytes(b"\x00 not a table")  # refused; the watch goes on
     await watcher.saying(r"^tablecast: not_text: ", "err")

@@ -619,3 +619,15 @@ def test_a_change_of_too_many_rows_is_refused_before_it_holds_the_writer(server,
     _, now, _ = http("GET", doc["api_url"])
     assert (now["version"], now["total_number"]) == (1, 3)
     assert send(doc, "DELETE", "rows", [1, 2])[0] == 200  # within it
+
+
+def test_rows_sent_are_read_with_the_delimiter_given(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", b"a;b\n1;2\n")
+    # one line alone says little of its delimiter: the sender says it, as an upload may
+    status, _ = send(doc, "POST", "rows?delimiter=semicolon", b"3;4\n")
+    assert status == 200
+    status, answer = send(doc, "PATCH", "rows?key=a&delimiter=semicolon", b"3;5\n")
+    assert (status, answer["changed"]["updated"]) == (200, 1)
+    assert page(doc) == [["1", "2"], ["3", "5"]]
+    status, answer = send(doc, "POST", "rows?delimiter=colon", b"5:6\n")
+    assert (status, answer["error"]["code"]) == (400, "bad_option")

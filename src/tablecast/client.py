@@ -8,6 +8,7 @@ for one interval, so a script rewriting it mid-way never publishes half a table.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import re
@@ -347,8 +348,14 @@ def watch(
     """Upload the file now (making a document unless ``target`` names one), then again each
     time it changes and stays unchanged for ``interval`` seconds. Runs until interrupted; an
     upload that fails is reported (``complain``) and the watch goes on: a refused file waits
-    for the next change, one the server was away for is sent again."""
+    for the next change, one the server was away for is sent again.
+
+    A file that only grew by whole lines (a log, a report that adds its newest rows) sends
+    those lines alone, as rows added (``POST .../rows``): a version that stores only them.
+    Only while the table's current version is the one this watch made of the file (nobody
+    else changed the table since); otherwise, and for any other change, the whole file."""
     last: tuple[int, int, int] | None = None
+    sent: Sent | None = None  # the table's version this watch made, and of what
     seen = _stat(path)
     while True:
         if seen is not None and seen != last:
@@ -358,7 +365,11 @@ def watch(
                 seen = now
                 continue
             try:
-                answer = upload(path, target, options, progress(path.name))
+                answer = _rows_added(path, target, options, sent)
+                if answer is None:
+                    answer = upload(path, target, options, progress(path.name))
+                # what was sent is the file as it is, unless it changed while it was sent
+                sent = _sent_of(path, answer) if _stat(path) == seen else None
             except ClientError as err:
                 complain(f"tablecast: {err}")
                 if err.retry:  # the server away: try this version again next time
@@ -369,11 +380,91 @@ def watch(
                 if target.document_id is None:
                     target = Target(target.server, answer["id"], answer["edit_key"])
                     say(links(answer))
+                elif answer.get("rows_added"):
+                    say(f"{added(answer)} ({count(answer['rows_added'], 'row')} added)")
                 else:
                     say(added(answer))
             last = seen
         time.sleep(interval)
         seen = _stat(path)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a watch's last version was made of: the file's first ``size`` bytes, their
+    SHA-256, and how the server read them."""
+
+    version: int
+    total_number: int
+    size: int
+    digest: bytes
+    delimiter: str | None
+    encoding: str | None
+
+
+def _digest(path: Path, size: int) -> bytes:
+    """The SHA-256 of the file's first ``size`` bytes, read a piece at a time."""
+    found = hashlib.sha256()
+    with open(path, "rb") as file:
+        left = size
+        while left > 0:
+            piece = file.read(min(CHUNK, left))
+            if not piece:
+                break
+            found.update(piece)
+            left -= len(piece)
+    return found.digest()
+
+
+def _sent_of(path: Path, answer: dict[str, Any]) -> Sent | None:
+    """What the version ``answer`` describes was made of: the file as it is now (it stayed
+    unchanged while it was sent, see watch)."""
+    try:
+        size = path.stat().st_size
+        return Sent(
+            answer["version"],
+            answer["total_number"],
+            size,
+            _digest(path, size),
+            answer.get("delimiter"),
+            answer.get("encoding"),
+        )
+    except (OSError, KeyError):
+        return None
+
+
+def _rows_added(
+    path: Path, target: Target, options: Options, sent: Sent | None
+) -> dict[str, Any] | None:
+    """The lines the file grew by since ``sent``, added as rows (see watch), and the answer
+    with ``rows_added``; None where the file did not only grow by whole lines, or the table
+    moved on since (the whole file is sent instead)."""
+    if sent is None or target.document_id is None:
+        return None
+    try:
+        size = path.stat().st_size
+        if not sent.size < size <= sent.size + APPEND_BATCH:
+            return None
+        with open(path, "rb") as file:
+            file.seek(sent.size - 1)
+            tail = file.read(size - sent.size + 1)
+        if not tail.startswith(b"\n") or not tail.endswith(b"\n"):
+            return None  # (a line still being written, or the last one changed)
+        if _digest(path, sent.size) != sent.digest:
+            return None
+    except OSError:
+        return None
+    newest = _asked(target, "GET", "versions?limit=1")["versions"]
+    if not newest or newest[0]["version"] != sent.version:
+        return None  # someone else changed the table: the file, whole, is its next version
+    query = {
+        "delimiter": options.delimiter or sent.delimiter,
+        "encoding": options.encoding or sent.encoding,
+    }
+    where = f"rows?{urllib.parse.urlencode({k: v for k, v in query.items() if v})}"
+    answer = _asked(target, "POST", where, tail[1:])
+    answer["rows_added"] = answer["total_number"] - sent.total_number
+    return answer
 
 
 # What one request of ``append`` sends at most: well within the server's limit on a body of

@@ -18,6 +18,7 @@ from ..errors import TablecastError
 from ..model import Document, Version
 from ..table.blocks import record_cells, run_of
 from ..table.changes import Change, Changed
+from ..table.parsing import ParseOptions
 from ..table.rows import rows_of
 from .storage import Storage
 from .views import Views
@@ -46,7 +47,9 @@ class Edits:
         self.storage = storage
         self.views = views
 
-    async def append_rows(self, document: Document, body: bytes) -> Document:
+    async def append_rows(
+        self, document: Document, body: bytes, options: ParseOptions | None = None
+    ) -> Document:
         """Rows added after the current version's, as a new version storing them alone (see
         Store.append_rows): the body read as rows (tablecast.table.rows) against the version's
         header and stored, both on the writer thread."""
@@ -54,7 +57,7 @@ class Edits:
         store = self.storage.store
 
         def append() -> Document:
-            records, widths = rows_of(body, _header(version))
+            records, widths = rows_of(body, _header(version), options)
             return store.append_rows(document.id, run_of(records), widths, len(body))
 
         appended = await self.storage.write(append)
@@ -62,14 +65,16 @@ class Edits:
         _log("rows added", appended, version, len(body))
         return appended
 
-    async def upsert(self, document: Document, body: bytes, key: int) -> tuple[Document, Changed]:
+    async def upsert(
+        self, document: Document, body: bytes, key: int, options: ParseOptions | None = None
+    ) -> tuple[Document, Changed]:
         """Rows sent, by the value of their ``key`` cell: each row of the table with that
         value takes the row's cells (all of them, where several have it), and a row whose
         value no row has is added. Where the body sends one value twice, its last row counts."""
         version = current(document)
         if key >= version.meta.width:
             raise TablecastError("bad_option", f"the table has no column {key}")
-        records, _ = await self.storage.read(rows_of, body, _header(version))
+        records, _ = await self.storage.read(rows_of, body, _header(version), options)
         last: dict[str, int] = {}
         for i, record in enumerate(records):
             cells = record_cells(record)

@@ -19,21 +19,24 @@ import orjson
 
 from ..errors import TablecastError
 from .blocks import record_cells
-from .parsing import MAX_CELL_CHARS, MAX_COLUMNS, TableParser
+from .parsing import MAX_CELL_CHARS, MAX_COLUMNS, ParseOptions, TableParser
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def rows_of(body: bytes, header: Sequence[str] | None) -> tuple[list[str], list[int]]:
+def rows_of(
+    body: bytes, header: Sequence[str] | None, options: ParseOptions | None = None
+) -> tuple[list[str], list[int]]:
     """The records the body holds (without a header row like ``header``, the table's column
-    names if it has a header) and each one's number of cells."""
+    names if it has a header) and each one's number of cells; TSV or CSV read with
+    ``options`` (the delimiter and encoding, where the sender says them)."""
     text = body.removeprefix(_BOM).lstrip()
     if not text:
         raise TablecastError("empty_file", "there are no rows to add")
     if text[:1] in (b"[", b"{"):
         records = _json_lines(text, header)
     else:
-        parser = TableParser()
+        parser = TableParser(options)
         records = parser.feed(body) + parser.close()
     widths = [len(record_cells(record)) for record in records]
     if records and header is not None and record_cells(records[0]) == list(header):

@@ -315,8 +315,22 @@ class RowsApi(ChangeHandler):
     upserted by a key column; ``DELETE ...?row=N`` or ``?key=COLUMN&value=V``: rows deleted."""
 
     async def post(self, document_id: str) -> None:
-        if (received := self.received()) is not None:
-            await self.answer(self.services.edits.append_rows(*received))
+        if (received := self.received()) is None:
+            return
+        try:
+            options = self.rows_options()
+        except TablecastError as err:
+            self.fail(err)
+            return
+        await self.answer(self.services.edits.append_rows(*received, options))
+
+    def rows_options(self) -> ParseOptions:
+        """How a body of TSV or CSV rows is read: ``?delimiter=`` and ``?encoding=`` as an
+        upload takes them (else found out, as an upload's are)."""
+        return ParseOptions(
+            delimiter=parse_delimiter(self.get_query_argument("delimiter", None)),
+            encoding=self.get_query_argument("encoding", None) or None,
+        )
 
     async def patch(self, document_id: str) -> None:
         if (received := self.received()) is None:
@@ -324,10 +338,11 @@ class RowsApi(ChangeHandler):
         document, body = received
         try:
             key = key_column(self.get_query_argument("key", "", strip=False), current(document))
+            options = self.rows_options()
         except TablecastError as err:
             self.fail(err)
             return
-        await self.answer(self.services.edits.upsert(document, body, key))
+        await self.answer(self.services.edits.upsert(document, body, key, options))
 
     async def delete(self, document_id: str) -> None:
         if (received := self.received()) is None:
