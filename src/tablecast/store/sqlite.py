@@ -284,7 +284,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._reads = sql.Reads(Q, self._fetch, self._picked)
+        self._reads = sql.Reads(Q, self._fetch, self._picked, keep=False)
         self._migrate()
         self.recover()
         free = _free_bytes(path)
