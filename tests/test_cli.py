@@ -280,7 +280,7 @@ def test_the_progress_bar_is_drawn_once_with_sizes_people_read(running, server, 
     # a file uploaded again and again: one bar each time
     watching = watch(running, big, server, terminal=True)
     watching.said(r"^edit: ")
-    big.write_bytes(table(100_001))
+    big.write_bytes(table(100_001).replace(b"\n", b"\nchanged\t", 1))  # sent whole again
     watching.said(r"^version 2: 100,001 rows")
     screen = "".join(watching.out)
     assert screen.count("] 100% 2.7 MB of 2.7 MB") == 2, screen

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -205,6 +206,8 @@ def _number(
 
 
 Q = sql.Queries("?")
+# What makes a version that changes rows: its meta, and what it did (see SQLiteStore._edit)
+Made = tuple[VersionMeta, Changed]
 # the tests read these plans
 VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
@@ -489,44 +492,47 @@ class SQLiteStore:
         return document
 
     def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:
-        pending = self.begin_version(document_id)
-        try:
-            self._check_room(pending, 2 * len(run.data))
-            self._execute("PRAGMA synchronous=FULL")  # (as a commit)
-            try:
-                with self._transaction(large=True) as conn:
-                    current = conn.execute(Q.current, (document_id,)).fetchone()
-                    if current is None:
-                        raise TablecastError("version_not_found", "the table has no version yet")
-                    sql.append_blocks(conn, "?", current[0], pending, run)
-                    meta = sql.appended_meta(current, widths, size)
-                    _number(conn, document_id, pending, meta, edited=True)
-            finally:
-                self._execute("PRAGMA synchronous=NORMAL")
-        except BaseException:
-            self.abort_version(pending)
-            raise
-        document = self.get_document(document_id)
-        assert document is not None
+        def append(conn: sqlite3.Connection, current: Sequence[Any], pending: int) -> Made:
+            sql.append_blocks(conn, "?", current[0], pending, run)
+            return sql.appended_meta(current, widths, size), Changed()
+
+        document, _ = self._edit(document_id, 2 * len(run.data), append)
         return document
 
     def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
+        def make(conn: sqlite3.Connection, current: Sequence[Any], pending: int) -> Made:
+            return sql.change_blocks(conn, "?", current, pending, change, size)
+
+        try:
+            return self._edit(document_id, 2 * size + 64 * 1024, make)
+        except Unchanged as nothing:  # (no version made)
+            document = self.get_document(document_id)
+            assert document is not None
+            return document, nothing.changed
+
+    def _edit(
+        self,
+        document_id: str,
+        room: int,
+        make: Callable[[sqlite3.Connection, Sequence[Any], int], Made],
+    ) -> tuple[Document, Changed]:
+        """A version that changes the current one's rows where they are, made by ``make``
+        (the connection, the current version's row, the pending id: its meta, and what it
+        did) and committed in one transaction, as a commit is (``room``: bytes it may write,
+        see _check_room); nothing left of it if it fails."""
         pending = self.begin_version(document_id)
         try:
-            self._check_room(pending, 2 * size + 64 * 1024)
+            self._check_room(pending, room)
             self._execute("PRAGMA synchronous=FULL")  # (as a commit)
             try:
                 with self._transaction(large=True) as conn:
                     current = conn.execute(Q.current, (document_id,)).fetchone()
                     if current is None:
                         raise TablecastError("version_not_found", "the table has no version yet")
-                    meta, changed = sql.change_blocks(conn, "?", current, pending, change, size)
+                    meta, changed = make(conn, current, pending)
                     _number(conn, document_id, pending, meta, edited=True)
             finally:
                 self._execute("PRAGMA synchronous=NORMAL")
-        except Unchanged as nothing:
-            changed = nothing.changed
-            self.abort_version(pending)
         except BaseException:
             self.abort_version(pending)
             raise

@@ -68,9 +68,9 @@ def _json_lines(text: bytes, header: Sequence[str] | None) -> list[str]:
                 )
             cells = [""] * len(header)
             for key, value in row.items():
-                cells[names[key]] = _cell(value, number)
+                cells[names[key]] = json_cell(value, f"a cell of line {number}")
         elif isinstance(row, list):
-            cells = [_cell(value, number) for value in row]
+            cells = [json_cell(value, f"a cell of line {number}") for value in row]
         else:
             raise TablecastError("bad_table", f"line {number} is not a row (an array or object)")
         if not cells:
@@ -83,13 +83,16 @@ def _json_lines(text: bytes, header: Sequence[str] | None) -> list[str]:
     return records
 
 
-def _cell(value: Any, line: int) -> str:
+def json_cell(value: Any, where: str, code: str = "bad_table") -> str:
+    """A cell as JSON sends it, in the form rows keep it: a string as written, a number or a
+    boolean as JSON writes it, ``null`` an empty cell. ``where`` says which in an error;
+    ``code``: the error for a value that is no cell (an array, an object)."""
     if value is None:
         return ""
     if isinstance(value, str):
         if len(value) > MAX_CELL_CHARS:
-            raise TablecastError("cell_too_large", f"line {line} has a cell over the limit")
+            raise TablecastError("cell_too_large", f"{where} is longer than a cell may be")
         return value
     if isinstance(value, bool | int | float):
         return orjson.dumps(value).decode()
-    raise TablecastError("bad_table", f"line {line}: a cell is a value, not an array or object")
+    raise TablecastError(code, f"{where} is a string, a number, true, false or null")

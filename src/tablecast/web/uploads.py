@@ -28,12 +28,12 @@ from ..service.edits import current
 from ..service.upload import Upload
 from ..table.changes import Changed
 from ..table.parsing import (
-    MAX_CELL_CHARS,
     MAX_COLUMNS,
     ParseOptions,
     parse_delimiter,
     parse_header_option,
 )
+from ..table.rows import json_cell
 from ..wire import protocol
 from .api import ApiHandler, ascii_number, key_column
 
@@ -355,7 +355,7 @@ class RowsApi(ChangeHandler):
             if key is not None:
                 column = key_column(key, current(document))
                 values = self.get_query_arguments("value", strip=False)
-                values += [_cell_text(value, "value") for value in listed]
+                values += [json_cell(value, "a value", "bad_request") for value in listed]
                 made = edits.delete_keyed(document, column, values)
             else:
                 base = current(await self.based(document))
@@ -413,19 +413,6 @@ def _row_number(row: object) -> int:
     raise TablecastError("bad_request", "a row is a number: 1 is the first under the header")
 
 
-def _cell_text(value: object, what: str) -> str:
-    """A cell as JSON sends it, as rows are stored (see tablecast.table.rows)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        if len(value) > MAX_CELL_CHARS:
-            raise TablecastError("cell_too_large", f"a {what} is longer than a cell may be")
-        return value
-    if isinstance(value, bool | int | float):
-        return orjson.dumps(value).decode()
-    raise TablecastError("bad_request", f"a {what} is a string, a number, true, false or null")
-
-
 def _cell_set(each: object, base: Version) -> tuple[int, int, str]:
     if not isinstance(each, dict) or not {"row", "column", "value"} <= each.keys():
         raise TablecastError("bad_request", 'a cell to set is {"row": R, "column": C, "value": V}')
@@ -438,7 +425,7 @@ def _cell_set(each: object, base: Version) -> tuple[int, int, str]:
         raise TablecastError("bad_request", "a column is its name or its number, from 0")
     if number >= MAX_COLUMNS:
         raise TablecastError("too_many_columns", f"a row has {MAX_COLUMNS} cells at most")
-    return _row_number(each["row"]), number, _cell_text(each["value"], "value")
+    return _row_number(each["row"]), number, json_cell(each["value"], "a value", "bad_request")
 
 
 def _described(changed: Changed, document: Document) -> dict[str, Any]:

@@ -17,7 +17,7 @@ borrowing a connection from a small pool.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -37,6 +37,8 @@ from .pool import Pool, reachable
 from .schema import migrate
 
 Q = sql.Queries("%s")
+# What makes a version that changes rows: its meta, and what it did (see PostgresStore._edit)
+Made = tuple[VersionMeta, Changed]
 # the tests read these plans
 VERSION_QUERY, VERSIONS_QUERY, VERSIONS_BEFORE_QUERY = Q.version, Q.versions, Q.versions_before
 
@@ -146,41 +148,42 @@ class PostgresStore:
             batch.count(conn, "%s")
 
     def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:
+        def append(conn: Any, current: Sequence[Any], pending: int) -> Made:
+            sql.append_blocks(conn, "%s", current[0], pending, run)
+            return sql.appended_meta(current, widths, size), Changed()
+
+        document, _ = self._edit(document_id, append)
+        return document
+
+    def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
+        def make(conn: Any, current: Sequence[Any], pending: int) -> Made:
+            return sql.change_blocks(conn, "%s", current, pending, change, size)
+
+        try:
+            return self._edit(document_id, make)
+        except Unchanged as nothing:  # (no version made)
+            document = self.get_document(document_id)
+            assert document is not None
+            return document, nothing.changed
+
+    def _edit(
+        self, document_id: str, make: Callable[[Any, Sequence[Any], int], Made]
+    ) -> tuple[Document, Changed]:
+        """A version that changes the current one's rows where they are, made by ``make``
+        (the connection, the current version's row, the pending id: its meta, and what it
+        did) and committed in one transaction; nothing left of it if it fails."""
         pending = self.begin_version(document_id)
         try:
             with self._pool.transaction() as conn:
-                # the document locked as a commit locks it (see commit_version): appends and
+                # the document locked as a commit locks it (see commit_version): changes and
                 # commits to it from any node go one after the other
                 current = conn.execute(
                     Q.current + " FOR NO KEY UPDATE OF d", (document_id,)
                 ).fetchone()
                 if current is None:
                     raise TablecastError("version_not_found", "the table has no version yet")
-                sql.append_blocks(conn, "%s", current[0], pending, run)
-                meta = sql.appended_meta(current, widths, size)
+                meta, changed = make(conn, current, pending)
                 document = self._number(conn, document_id, pending, meta, edited=True)
-        except BaseException:
-            self.abort_version(pending)
-            raise
-        return document
-
-    def change_rows(self, document_id: str, change: Change, size: int) -> tuple[Document, Changed]:
-        pending = self.begin_version(document_id)
-        try:
-            with self._pool.transaction() as conn:
-                # the document locked, as append_rows locks it
-                current = conn.execute(
-                    Q.current + " FOR NO KEY UPDATE OF d", (document_id,)
-                ).fetchone()
-                if current is None:
-                    raise TablecastError("version_not_found", "the table has no version yet")
-                meta, changed = sql.change_blocks(conn, "%s", current, pending, change, size)
-                document = self._number(conn, document_id, pending, meta, edited=True)
-        except Unchanged as nothing:
-            self.abort_version(pending)
-            found = self.get_document(document_id)
-            assert found is not None
-            return found, nothing.changed
         except BaseException:
             self.abort_version(pending)
             raise
