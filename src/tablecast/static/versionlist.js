@@ -23,16 +23,17 @@ function button(text, action, version) {
   return element;
 }
 
+// What an entry says: its title, and its detail in grey.
+function heading({ title, detail }) {
+  const strong = Object.assign(document.createElement("strong"), { textContent: title });
+  return [strong, Object.assign(document.createElement("span"), { className: "muted", textContent: detail })];
+}
+
 // One version: its number, when and what, and what can be done with it.
 function versionItem(item) {
   const li = document.createElement("li");
   li.dataset.version = item.version;
-  const title = document.createElement("strong");
-  title.textContent = item.title;
-  const detail = document.createElement("span");
-  detail.className = "muted";
-  detail.textContent = item.detail;
-  li.append(title, detail);
+  li.append(...heading(item));
   if (item.current) li.append(Object.assign(document.createElement("span"), { className: "badge", textContent: "current" }));
   const actions = document.createElement("span");
   actions.className = "version-actions";
@@ -50,12 +51,7 @@ function burstItem(group) {
   li.className = "burst";
   const details = document.createElement("details");
   const summary = document.createElement("summary");
-  const title = document.createElement("strong");
-  title.textContent = group.title;
-  const detail = document.createElement("span");
-  detail.className = "muted";
-  detail.textContent = group.detail;
-  summary.append(title, detail);
+  summary.append(...heading(group));
   const list = document.createElement("ul");
   list.className = "versions-list";
   list.append(...group.items.map(versionItem));
