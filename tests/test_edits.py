@@ -313,6 +313,8 @@ def test_changes_that_cannot_be_made_change_nothing(server, monkeypatch):
         ("PATCH", "cells?version=7", cell, "", 404, "version_not_found"),
         ("DELETE", "rows?row=4", None, "", 404, "row_not_found"),
         ("DELETE", "rows?row=x", None, "", 400, "bad_request"),
+        ("DELETE", "rows", None, "", 400, "bad_request"),  # which rows?
+        ("DELETE", "rows?key=id", None, "", 400, "bad_request"),
         ("DELETE", "rows?key=town&value=x", None, "", 400, "bad_option"),
         ("PATCH", "rows?key=town", b"1\tx\ty\n", "", 400, "bad_option"),
         ("PATCH", "rows", b"1\tx\ty\n", "", 400, "bad_option"),

@@ -356,11 +356,15 @@ class RowsApi(ChangeHandler):
                 column = key_column(key, current(document))
                 values = self.get_query_arguments("value", strip=False)
                 values += [json_cell(value, "a value", "bad_request") for value in listed]
+                if not values:
+                    raise _which_rows()
                 made = edits.delete_keyed(document, column, values)
             else:
                 base = current(await self.based(document))
                 rows = [_row_number(row) for row in self.get_query_arguments("row")]
                 rows += [_row_number(row) for row in listed]
+                if not rows:
+                    raise _which_rows()
                 made = edits.delete_rows(document, base, rows)
         except TablecastError as err:
             self.fail(err)
@@ -441,6 +445,12 @@ def _described(changed: Changed, document: Document) -> dict[str, Any]:
             for record, column, was, value in changed.overwritten
         ],
     }
+
+
+def _which_rows() -> TablecastError:
+    return TablecastError(
+        "bad_request", "say which rows to delete: ?row=N, or ?key=COLUMN&value=V (or a body)"
+    )
 
 
 def _rows_too_large() -> TablecastError:
