@@ -635,9 +635,9 @@ def test_rows_sent_are_read_with_the_delimiter_given(server):
     assert (status, answer["error"]["code"]) == (400, "bad_option")
 
 
-def test_a_version_id_used_again_reads_its_own_records(tmp_path):
-    # SQLite gives the id of the newest row deleted to the next one: a version's pieces kept
-    # by id would be read for another version
+def test_no_version_id_is_given_twice(tmp_path):
+    # SQLite gives the id of the newest row deleted to the next one: what is kept by version
+    # id (pages, columns, a version's pieces) would be read for another version
     import time
 
     store = SQLiteStore(tmp_path / "s.sqlite3")
@@ -645,10 +645,16 @@ def test_a_version_id_used_again_reads_its_own_records(tmp_path):
         document, first = committed(store, 300)
         edited, _ = change(store, document.id, Change(first.id, deleted=[1, 2, 3]))
         assert len(orjson.loads(store.read_rows(edited.id, 0, 1000))) == 297
+        store.abort_version(store.begin_version(document.id))  # an upload given up
         assert store.remove_unused(time.time() + 60, None, None, ()) == [document.id]
         other, _ = committed(store, 10)
         again = store.commit_version(write_version(store, other.id, 20), meta(20)).version
-        assert again.id == edited.id  # the same id, another version
+        assert again.id > edited.id + 1
         assert len(orjson.loads(store.read_rows(again.id, 0, 1000))) == 20
     finally:
         store.close()
+    reopened = SQLiteStore(tmp_path / "s.sqlite3")  # (the counter is kept)
+    try:
+        assert reopened.begin_version(other.id) > again.id
+    finally:
+        reopened.close()

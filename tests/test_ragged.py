@@ -112,13 +112,20 @@ def test_every_store_keeps_the_count_with_the_version_and_a_restore_of_it(open_s
 
 
 SCHEMA_6 = re.sub(
-    r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*", r"\1", SCHEMA
+    r"CREATE TABLE counters .*?\);\nINSERT INTO counters [^\n]*\n",
+    "",
+    re.sub(
+        r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*",
+        r"\1",
+        SCHEMA,
+    ),
+    flags=re.S,
 )
 
 
 def schema_6_store(path: Path) -> str:
     """A SQLite file as schema 6 kept it, holding one document with one version of RAGGED."""
-    assert "ragged_rows" not in SCHEMA_6
+    assert "ragged_rows" not in SCHEMA_6 and "counters" not in SCHEMA_6
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA_6)
     document_id = str(uuid.uuid4())

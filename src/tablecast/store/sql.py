@@ -465,23 +465,17 @@ PIECES_KEPT = 4096
 class Reads:
     """How both stores read a version's records. Most versions' are their owner's blocks in
     order: one query reads them, cut to the version's own (see own). A version that changed
-    rows reads them through its pieces (see pieced_blocks), kept here once read where
-    ``keep``: a committed version never changes, and a store whose ids are never used again
-    (PostgreSQL's identity) never gives its id to another. (SQLite gives the id of the newest
-    row deleted to the next: its pieces are read each time, a local read of one row.)"""
+    rows reads them through its pieces (see pieced_blocks), kept here once read: a committed
+    version never changes, and no store gives its id to another (PostgreSQL's identity;
+    SQLite's counter, see sqlite._add_counters)."""
 
     def __init__(
-        self,
-        q: Queries,
-        fetch: Fetch,
-        picked: Callable[[int, list[int]], Iterable[Any]],
-        keep: bool,
+        self, q: Queries, fetch: Fetch, picked: Callable[[int, list[int]], Iterable[Any]]
     ) -> None:
         """``picked(version_id, numbers)``: those blocks, as Queries.own_blocks reads them."""
         self.q = q
         self._fetch = fetch
         self._picked = picked
-        self._keep = keep
         self._kept: dict[int, Pieces | None] = {}
         self._lock = threading.Lock()
 
@@ -496,7 +490,7 @@ class Reads:
         for row in self._fetch(self.q.pieces, (version_id,)):
             found = None if row[0] is None else Pieces.decode(bytes(row[0]))
             committed = row[1] is not None
-        if committed and self._keep:
+        if committed:
             with self._lock:
                 if len(self._kept) >= PIECES_KEPT:
                     del self._kept[next(iter(self._kept))]

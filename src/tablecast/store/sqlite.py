@@ -36,7 +36,7 @@ from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -82,6 +82,11 @@ CREATE TABLE blocks (
     offsets BLOB NOT NULL,
     PRIMARY KEY (version_id, block)
 );
+CREATE TABLE counters (  -- the last version id given: none is ever given twice
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters VALUES ('versions', 0);
 CREATE TABLE originals (
     version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
     part INTEGER NOT NULL,
@@ -153,6 +158,15 @@ def _add_pieces(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE versions ADD COLUMN pieces BLOB")
 
 
+def _add_counters(conn: sqlite3.Connection) -> None:
+    """Schema 9 to 10: version ids are never given twice. SQLite gives the id of the newest
+    row deleted (a removed document's, an aborted upload's) to the next; caches keyed by
+    version id (pages, columns, pieces) would then serve one version's records for
+    another's."""
+    conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    conn.execute("INSERT INTO counters SELECT 'versions', COALESCE(MAX(id), 0) FROM versions")
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
@@ -162,6 +176,7 @@ MIGRATIONS = {
     6: _add_ragged_rows,
     7: _add_blocks_of,
     8: _add_pieces,
+    9: _add_counters,
 }  # from this schema version to the next
 
 
@@ -287,7 +302,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._reads = sql.Reads(Q, self._fetch, self._picked, keep=False)
+        self._reads = sql.Reads(Q, self._fetch, self._picked)
         self._migrate()
         self.recover()
         free = _free_bytes(path)
@@ -447,12 +462,15 @@ class SQLiteStore:
         )
 
     def begin_version(self, document_id: str) -> int:
-        cursor = self._execute(
-            "INSERT INTO versions (document_id, created_at) VALUES (?, ?)",
-            (document_id, time.time()),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        with self._transaction() as conn:  # (an id never given before: see _add_counters)
+            (version_id,) = conn.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'versions' RETURNING value"
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO versions (id, document_id, created_at) VALUES (?, ?, ?)",
+                (version_id, document_id, time.time()),
+            )
+        return int(version_id)
 
     def write_blocks(
         self,

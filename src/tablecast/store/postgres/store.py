@@ -58,7 +58,7 @@ class PostgresStore:
         self.node = node
         self._pool = Pool(url, node)
         self.nodes = ClusterNodes(url, node, self._pool)
-        self._reads = sql.Reads(Q, self._fetch, self._picked, keep=True)
+        self._reads = sql.Reads(Q, self._fetch, self._picked)
         try:
             with reachable():
                 self.nodes.hold_lock(wait=True)  # first: from here on we count as alive
