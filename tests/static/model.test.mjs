@@ -522,23 +522,26 @@ describe("what changed between two versions", () => {
   });
 });
 
+// A one-page table of three people, as the tests of cells edited and changed use it.
+function people(fields = {}) {
+  return makePage({
+    version: 4,
+    page_no: 1,
+    page_count: 1,
+    first_row: 1,
+    total_number: 3,
+    columns: ["name", "city"],
+    data: [
+      ["Ada", "Paris"],
+      ["Grace", "Oslo"],
+      ["Alan", "Lima"],
+    ],
+    cause: "version",
+    ...fields,
+  });
+}
+
 describe("cells edited in place", () => {
-  const people = (fields = {}) =>
-    makePage({
-      version: 4,
-      page_no: 1,
-      page_count: 1,
-      first_row: 1,
-      total_number: 3,
-      columns: ["name", "city"],
-      data: [
-        ["Ada", "Paris"],
-        ["Grace", "Oslo"],
-        ["Alan", "Lima"],
-      ],
-      cause: "version",
-      ...fields,
-    });
   const editing = (fields = {}) =>
     makeState({ edit: true, editKey: "k", editor: null, saving: new Map(), highlights: new Map(), ...fields });
 
@@ -595,19 +598,7 @@ describe("cells edited in place", () => {
 });
 
 describe("the cells a new version changed", () => {
-  const before = makePage({
-    version: 4,
-    page_no: 1,
-    first_row: 1,
-    total_number: 3,
-    columns: ["name", "city"],
-    data: [
-      ["Ada", "Paris"],
-      ["Grace", "Oslo"],
-      ["Alan", "Lima"],
-    ],
-    cause: "turn",
-  });
+  const before = people({ cause: "turn" });
   const after = (fields = {}) => ({ ...before, version: 5, cause: "version", ...fields });
 
   test("each cell whose text differs, by row number and column", () => {
@@ -647,19 +638,7 @@ describe("the cells a new version changed", () => {
 
 describe("one's own edits, overwritten", () => {
   const page = (fields = {}) =>
-    makePage({
-      version: 6,
-      page_no: 1,
-      first_row: 1,
-      total_number: 3,
-      columns: ["name", "city"],
-      data: [
-        ["Ada", "Paris"],
-        ["Grace", "Quito"],
-        ["Alan", "Lima"],
-      ],
-      ...fields,
-    });
+    people({ version: 6, data: [["Ada", "Paris"], ["Grace", "Quito"], ["Alan", "Lima"]], ...fields });
   const edit = { row: 2, column: 1, value: "Bergen", version: 5, total: 3, columns: ["name", "city"], at: 10_000 };
 
   test("a later version showing another value: told once, the others kept", () => {
