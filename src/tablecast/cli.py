@@ -172,6 +172,12 @@ def _change_commands(commands: Any) -> None:
         )
 
 
+def _said(trouble: str) -> int:
+    """Trouble told on standard error; the exit status it makes, 1."""
+    print(f"tablecast: {trouble}", file=sys.stderr)
+    return 1
+
+
 def _run_change(args: argparse.Namespace) -> int:
     """``tablecast upsert``, ``delete``, ``set``: 0 once made, 1 if refused or unreachable."""
     try:
@@ -190,11 +196,9 @@ def _run_change(args: argparse.Namespace) -> int:
         else:
             answer = client.set_cells(target, [(args.row, args.column, args.value)], args.version)
     except client.ClientError as err:
-        print(f"tablecast: {err}", file=sys.stderr)
-        return 1
+        return _said(str(err))
     except OSError as err:
-        print(f"tablecast: cannot read {args.file}: {err.strerror}", file=sys.stderr)
-        return 1
+        return _said(f"cannot read {args.file}: {err.strerror}")
     print(client.changed(answer))
     return 0
 
@@ -284,11 +288,9 @@ def _run_append(args: argparse.Namespace) -> int:
         target = _target(args, args.key)
         fd = sys.stdin.fileno() if args.file == "-" else os.open(args.file, os.O_RDONLY)
     except client.ClientError as err:
-        print(f"tablecast: {err}", file=sys.stderr)
-        return 1
+        return _said(str(err))
     except OSError as err:
-        print(f"tablecast: cannot read {args.file}: {err.strerror}", file=sys.stderr)
-        return 1
+        return _said(f"cannot read {args.file}: {err.strerror}")
     try:
         client.append(fd, target, interval=args.interval, say=lambda text: print(text, flush=True))
     except client.ClientError as err:
