@@ -78,7 +78,7 @@ from ..table.diff import (
     pair_by,
     record_hashes,
 )
-from ..table.pieces import by_identity, shared
+from ..table.pieces import by_identity, matched, shared
 from ..table.view import View
 
 log = logging.getLogger("tablecast.table.view")
@@ -581,7 +581,8 @@ class Views:
             return None
         if table.num_columns and table.column(0).num_chunks > DERIVED_CHUNKS:
             return None
-        recount = self._changed_columns(version, base, old.table, table, runs)
+        gone, _, stored_anew = matched(new_pieces, old_pieces, runs)
+        recount = self._changed_columns(version, base, old.table, table, gone, stored_anew)
         if recount is not None:  # its counts: the version before's and the new records'
             self._derivations[version.id] = (base, made, recount)
             while len(self._derivations) > LATEST_KEPT:  # (versions whose types nobody asked)
@@ -594,35 +595,29 @@ class Views:
         base: Version,
         old: pa.Table,
         new: pa.Table,
-        runs: list[tuple[int, int, int]],
+        gone: npt.NDArray[np.int64],
+        stored_anew: list[tuple[int, int]],
     ) -> list[int] | None:
         """The columns where ``base``'s records that ``version`` does not share held a value
-        it no longer holds (a row deleted, or a cell changed): where counts merged from the
-        two cannot say the version's kinds, and are counted again whole. None where they are
-        not worth merging: its first record changed, or its table is wide."""
+        it no longer holds (a row ``gone``, or a cell of a row ``stored_anew`` changed: see
+        pieces.matched): where counts merged from the two cannot say the version's kinds, and
+        are counted again whole. None where they are not worth merging: its first record
+        changed, or its table is wide."""
         first = version.first_data_record
         width = version.meta.width
         if base.first_data_record != first or width > DERIVED_WIDTH:
             return None
-        covered = np.zeros(old.num_rows, bool)
-        for _, old_at, count in runs:
-            covered[old_at : old_at + count] = True
-        dropped = np.flatnonzero(~covered)
-        if not len(dropped):
-            return []
-        if dropped[0] < first or (first and 0 in dropped):
+        if (len(gone) and gone[0] < first) or any(was < first for was, _ in stored_anew):
             return None
-        new_pieces = self.store.read_pieces(version.id)
-        old_pieces = self.store.read_pieces(base.id)
-        now = new_pieces.records_of(old_pieces.identities(dropped))
+        was_at = pa.array([was for was, _ in stored_anew], pa.int64())
+        now_at = pa.array([now for _, now in stored_anew], pa.int64())
         recount = []
         for number in range(width):
-            was = old.column(number).take(pa.array(dropped)).to_pylist()
-            is_ = new.column(number).take(pa.array(np.maximum(now, 0))).to_pylist()
-            for before, after, where in zip(was, is_, now.tolist(), strict=True):
-                if (where < 0 and before) or (where >= 0 and before != after):
-                    recount.append(number)
-                    break
+            removed = old.column(number).take(pa.array(gone, pa.int64())).to_pylist()
+            before = old.column(number).take(was_at).to_pylist()
+            after = new.column(number).take(now_at).to_pylist()
+            if any(removed) or before != after:
+                recount.append(number)
         return recount
 
     def _derived_counts(

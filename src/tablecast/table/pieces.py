@@ -237,13 +237,18 @@ def shared(new: Pieces, old: Pieces) -> list[tuple[int, int, int]]:
 def by_identity(
     new: Pieces, old: Pieces
 ) -> tuple[IntArray, IntArray, list[tuple[int, int]]] | None:
-    """What changed from ``old`` to ``new``, row by row, by identity: old's records that are
-    gone (removed), new's records of rows old did not have (added), and (old record, new
-    record) pairs of a row stored anew (changed, if its cells differ). None where the two
-    share no stored record: unrelated uploads, compared by content instead."""
+    """What changed from ``old`` to ``new``, row by row, by identity (see matched); None where
+    the two share no stored record: unrelated uploads, compared by content instead."""
     runs = shared(new, old)
-    if not runs:
-        return None
+    return matched(new, old, runs) if runs else None
+
+
+def matched(
+    new: Pieces, old: Pieces, runs: list[tuple[int, int, int]]
+) -> tuple[IntArray, IntArray, list[tuple[int, int]]]:
+    """Beyond the records ``new`` and ``old`` share (``runs``, see shared), by identity: old's
+    records that are gone (removed), new's records of rows old did not have (added), and (old
+    record, new record) pairs of a row stored anew (changed, if its cells differ)."""
     covered_new = np.zeros(new.total, bool)
     covered_old = np.zeros(old.total, bool)
     for new_at, old_at, count in runs:
