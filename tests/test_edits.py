@@ -542,10 +542,16 @@ async def test_the_types_of_rows_added_are_counted_alone(tmp_path, monkeypatch):
         third = append(store, document.id, [["many", "8"]], [2])  # a word: text now
         assert await views.types(third) == ["text", "decimal"]
         assert counted == [1, 1]  # the rows added, not the table
+        # the word set back to a number: the column's one value of no kind is gone, which the
+        # merged counts cannot say (one says text): counted again whole, it is integers again
+        fourth, _ = change(store, document.id, Change(third.id, cells=[(3001, 0, "3001")]))
+        assert await views.types(fourth) == ["integer", "decimal"]
+        assert counted == [1, 1, 1]
         # and as a count of the whole table says
         fresh = Views(store, memory=10**9, cache=None)
         try:
             assert await fresh.types(third) == ["text", "decimal"]
+            assert await fresh.types(fourth) == ["integer", "decimal"]
         finally:
             fresh.close()
     finally:
