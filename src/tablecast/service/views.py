@@ -1112,10 +1112,11 @@ class Views:
     def _by_identity(self, old: Version, new: Version, limit: int) -> dict[str, Any] | None:
         """A diff of two versions one was made of the other by changing rows (or a restore of
         such), rows matched by their identity (see tablecast.table.pieces): what is shared is
-        not read at all, only the rows stored anew, however large the table. None where the
-        versions share no records (uploads, compared by content), or differ in more than
-        IDENTITY_ROWS rows or IDENTITY_BYTES of them (compared by content too, a piece at a
-        time, whatever their size)."""
+        not read at all, only the rows stored anew, however large the table. A row removed
+        and the same row added elsewhere only moved, as by content: it is neither. None where
+        the versions share no records (uploads of unrelated files, compared by content), or
+        differ in more than IDENTITY_ROWS rows or IDENTITY_BYTES of them (compared by
+        content too, a piece at a time, whatever their size)."""
         found = by_identity(self.store.read_pieces(new.id), self.store.read_pieces(old.id))
         if found is None:
             return None
@@ -1134,11 +1135,24 @@ class Views:
         differ = [
             i for i, (before, after) in enumerate(zip(was, now, strict=True)) if before != after
         ]
-        changed = [paired[i] for i in differ][:limit]
-        shown_added = self._picked_cells(new, added[:limit], first_new, budget)
-        shown_removed = self._picked_cells(old, removed[:limit], first_old, budget)
-        if shown_added is None or shown_removed is None:
+        changed = [paired[i] for i in differ]
+        # a row removed and the same added elsewhere only moved: both read whole to tell
+        both = bool(removed) and bool(added)
+        gone_cells = self._picked_cells(
+            old, removed if both else removed[:limit], first_old, budget
+        )
+        made_cells = self._picked_cells(new, added if both else added[:limit], first_new, budget)
+        if gone_cells is None or made_cells is None:
             return None
+        if both:
+            (removed, gone_cells), (added, made_cells) = _unmoved(
+                removed, gone_cells, added, made_cells
+            )
+        shown_added, shown_removed = _listed(made_cells[:limit]), _listed(gone_cells[:limit])
+        listed = min(
+            len(_listed([was[i] for i in differ[:limit]])),
+            len(_listed([now[i] for i in differ[:limit]])),
+        )
         return {
             "counts": {"added": len(added), "removed": len(removed), "changed": len(differ)},
             "added": [
@@ -1156,9 +1170,10 @@ class Views:
                     "cells": changed_cells(was[i], now[i]),
                     "new_cells": now[i],
                 }
-                for (a, b), i in zip(changed, differ, strict=False)
+                for (a, b), i in zip(changed[:listed], differ, strict=False)
             ],
-            "truncated": max(len(added), len(removed), len(differ)) > limit,
+            "truncated": (len(shown_added), len(shown_removed), listed)
+            != (len(added), len(removed), len(differ)),
         }
 
     def _picked_cells(
@@ -1340,6 +1355,32 @@ DIFF_OVERHEAD = 10
 # The cells a diff lists of each kind of row at most (besides its limit of rows): a version's
 # rows may be 16 MiB each, and a diff's answer is made in memory
 LISTED_BYTES = 16 << 20
+
+
+def _listed(rows: list[list[str]]) -> list[list[str]]:
+    """The first rows (cells), as many as a diff lists: LISTED_BYTES of them (as stored,
+    about), one at least."""
+    sizes = np.cumsum([len(orjson.dumps(cells)) for cells in rows])
+    return rows[: max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))]
+
+
+def _unmoved(
+    removed: list[int], gone: list[list[str]], added: list[int], made: list[list[str]]
+) -> tuple[tuple[list[int], list[list[str]]], tuple[list[int], list[list[str]]]]:
+    """Rows removed and rows added, each with its cells, but the rows that only moved: the
+    same cells removed at one place and added at another."""
+    moved, _, _ = pair_by(removed, [tuple(c) for c in gone], added, [tuple(c) for c in made])
+    if not moved:
+        return (removed, gone), (added, made)
+    from_rows, to_rows = {a for a, _ in moved}, {b for _, b in moved}
+
+    def left(rows: list[int], cells: list[list[str]], out: set[int]) -> Any:
+        kept = [(row, found) for row, found in zip(rows, cells, strict=True) if row not in out]
+        return [row for row, _ in kept], [found for _, found in kept]
+
+    return left(removed, gone, from_rows), left(added, made, to_rows)
+
+
 # A diff by identity (see Views._by_identity) reads the rows that differ, these many at most,
 # and these many bytes of them (LISTED_BYTES for each kind, and those it compares), a few
 # records at a time: more, and it is a diff by content, a piece of the versions at a time
