@@ -1,4 +1,6 @@
 """One upload on its way into the store: parse each chunk, group records into blocks, write.
+Records the document's current version holds already are not written again: the new version
+says where they are (see tablecast.table.reuse).
 
 Synchronous and CPU-bound; :mod:`tablecast.service.upload` runs it on the store's writer
 thread so the event loop keeps serving viewers. Nothing here is visible to readers before
@@ -10,14 +12,16 @@ from __future__ import annotations
 import concurrent.futures
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from ..errors import TablecastError
 from ..model import Document, VersionMeta
 from ..store.base import Store
-from ..table.blocks import BLOCK_RECORDS, NO_RECORDS, Run, joined
+from ..table.blocks import BLOCK_RECORDS, NO_RECORDS, Block, Run, joined
 from ..table.originals import Part
 from ..table.parsing import ParseOptions, TableParser
+from ..table.reuse import Reuse
 
 # What arrived of the file (the part its records do not give back: see tablecast.table.originals) is
 # written with the blocks it made, or on its own past this size
@@ -70,9 +74,11 @@ class Ingest:
         self.max_bytes = max_bytes
         self.parser = TableParser(options, filename=filename)
         self.pending_id = store.begin_version(document_id)
+        self.reuse = _reuse(store, document_id, self.pending_id)
         self.columns = columns(document_id, self.pending_id, int(has_header)) if columns else None
-        self._runs: list[Run] = []  # the records of the blocks being filled
+        self._runs: list[Run] = []  # the records parsed, not yet compared or written
         self._run_records = 0
+        self._own: list[Run] = []  # the records to store, not yet a full block
         self.written = 0  # bytes of blocks and of the file written to the store so far
         self._blocks_written = 0
         # The file as it arrived, from byte _kept_from on: all that is not written yet and,
@@ -123,7 +129,8 @@ class Ingest:
             first_record=self._first_record or [],
             ragged_rows=self.parser.ragged_records,
         )
-        return self.store.commit_version(self.pending_id, meta)
+        pieces = self.reuse.pieces() if self.reuse is not None else None
+        return self.store.commit_version(self.pending_id, meta, pieces)
 
     def abort(self) -> None:
         if self.columns is not None:
@@ -184,15 +191,38 @@ class Ingest:
             return
         # (nothing to cut, as when long records fill no block: what is held is not copied)
         records = joined(self._runs) if cut else NO_RECORDS
-        blocks = list(enumerate(records.blocks(cut), self._blocks_written))
+        blocks = self._blocks(records.first(cut), final)
         parts = self._original_parts(final)
         if blocks or parts:
             self.store.write_blocks(self.pending_id, blocks, parts)
-            if self.columns is not None and blocks:  # (once written: a failed write adds none)
-                self.columns.add(records, cut, self.parser.max_width)
             self.written += sum(len(block.records) + len(block.offsets) for _, block in blocks)
             self.written += sum(len(part) for _, part in parts if isinstance(part, bytes))
+        if self.columns is not None and cut:  # (once written: a failed write adds none)
+            self.columns.add(records, cut, self.parser.max_width)
         self._blocks_written += len(blocks)
         if cut:
             self._runs = [records.after(cut)] if cut < len(records) else []
             self._run_records -= cut
+
+    def _blocks(self, records: Run, final: bool) -> list[tuple[int, Block]]:
+        """The blocks to write now, numbered, of the records to store: ``records`` but those
+        the current version holds already, after those kept from before; every full block
+        (at the end, the last one too)."""
+        if self.reuse is not None and len(records):
+            records = self.reuse.add(records, last=final)
+        if len(records):
+            self._own.append(records)
+        own = joined(self._own)
+        count = len(own) if final else len(own) // BLOCK_RECORDS * BLOCK_RECORDS
+        self._own = [own.after(count)] if count < len(own) else []
+        return list(enumerate(own.blocks(count), self._blocks_written))
+
+
+def _reuse(store: Store, document_id: str, pending_id: int) -> Reuse | None:
+    """What compares an upload's records with the document's current version's, if it has
+    one (see tablecast.table.reuse)."""
+    document = store.get_document(document_id)
+    base = document.version if document is not None else None
+    if base is None or not base.meta.record_count:
+        return None
+    return Reuse(store.read_pieces(base.id), partial(store.read_blocks, base.id), pending_id)

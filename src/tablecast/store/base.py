@@ -128,8 +128,12 @@ class Store(Protocol):
         its end; none at all for a version uploaded before originals were kept)."""
         ...
 
-    def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
-        """Atomically number the version and make it current; returns the document after."""
+    def commit_version(
+        self, pending_id: int, meta: VersionMeta, pieces: Pieces | None = None
+    ) -> Document:
+        """Atomically number the version and make it current; returns the document after.
+        ``pieces``: where its records are, where it shares some with another version of the
+        document (see tablecast.table.reuse); None: in its own blocks, in order."""
         ...
 
     def append_rows(self, document_id: str, run: Run, widths: Sequence[int], size: int) -> Document:

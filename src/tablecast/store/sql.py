@@ -215,6 +215,15 @@ def _set_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces, store
     return len(encoded)
 
 
+def add_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces) -> None:
+    """A pending upload's pieces kept (see tablecast.table.reuse), counted with its blocks."""
+    encoded = pieces.encode()
+    conn.execute(
+        f"UPDATE versions SET pieces = {p}, stored_bytes = stored_bytes + {p} WHERE id = {p}",
+        (encoded, len(encoded), version_id),
+    )
+
+
 def change_blocks(
     conn: Connection,
     p: str,

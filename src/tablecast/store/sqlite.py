@@ -493,7 +493,9 @@ class SQLiteStore:
             batch.count(conn, "?")
         _start_writing_back(f"{self.path}-wal")
 
-    def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
+    def commit_version(
+        self, pending_id: int, meta: VersionMeta, pieces: Pieces | None = None
+    ) -> Document:
         # This commit, and the blocks written before it, survive a power cut as well as a crash.
         self._execute("PRAGMA synchronous=FULL")
         try:
@@ -505,6 +507,8 @@ class SQLiteStore:
                 if row is None:
                     raise TablecastError("no_upload", "this upload was cancelled")
                 (document_id,) = row
+                if pieces is not None:
+                    sql.add_pieces(conn, "?", pending_id, pieces)
                 _number(conn, document_id, pending_id, meta)
         finally:
             self._execute("PRAGMA synchronous=NORMAL")

@@ -61,6 +61,12 @@ class Run:
             for i, (first, end) in enumerate(zip(firsts.tolist(), ends, strict=True))
         ]
 
+    def first(self, count: int) -> Run:
+        """The first ``count`` records."""
+        if count >= len(self):
+            return self
+        return Run(self.data[: self.starts[count]], self.starts[: count + 1])
+
     def after(self, first: int) -> Run:
         """The records from ``first`` on."""
         start = self.starts[first]
@@ -191,6 +197,26 @@ def extended(records: bytes, offsets: bytes, run: Run, count: int) -> Block:
     return Block(records + b"\n" + data, offsets + more)
 
 
+def _run_of_block(records: bytes, offsets: bytes, first: int, last: int) -> Run:
+    """Records ``first`` to ``last`` (exclusive) of a block, as a run."""
+    starts = np.frombuffer(offsets, dtype="<u4").astype(np.int64)
+    at = int(starts[first])
+    end = int(starts[last]) - 1 if last < len(starts) else len(records)
+    data = records[at:end] + b"\n"
+    return Run(data, np.append(starts[first:last] - at, len(data)))
+
+
+def run_from_blocks(blocks: Iterable[tuple[int, bytes, bytes]]) -> Run:
+    """Blocks (number, records, offsets), one after the other, as one run of their records."""
+    return joined(
+        [
+            _run_of_block(bytes(records), offsets, 0, len(offsets) // 4)
+            for _, records, offsets in blocks
+            if offsets
+        ]
+    )
+
+
 def gathered(
     segments: Iterable[tuple[int, int, int]], blocks: dict[tuple[int, int], tuple[bytes, bytes]]
 ) -> Run:
@@ -202,11 +228,7 @@ def gathered(
         stop = place + count
         for number in range(place // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS + 1):
             records, offsets = blocks[(owner, number)]
-            starts = np.frombuffer(offsets, dtype="<u4").astype(np.int64)
             base = number * BLOCK_RECORDS
-            first, last = max(place - base, 0), min(stop - base, len(starts))
-            at = int(starts[first])
-            end = int(starts[last]) - 1 if last < len(starts) else len(records)
-            data = records[at:end] + b"\n"
-            runs.append(Run(data, np.append(starts[first:last] - at, len(data))))
+            first, last = max(place - base, 0), min(stop - base, len(offsets) // 4)
+            runs.append(_run_of_block(records, offsets, first, last))
     return joined(runs)

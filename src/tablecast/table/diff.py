@@ -79,6 +79,22 @@ def record_hashes(text: npt.NDArray[np.uint8], starts: Positions) -> Hashes:
         return sums * _inverse_powers(within, size) ^ lengths * _INVERSE
 
 
+def run_hashes(data: bytes, starts: Positions) -> Hashes:
+    """Each record's hash (see record_hashes) of records one after the other in ``data``,
+    ``starts`` as there, hashed a piece of about CHUNK_BYTES at a time."""
+    parts = []
+    count = len(starts) - 1
+    first = 0
+    while first < count:
+        stop = int(np.searchsorted(starts, starts[first] + CHUNK_BYTES, side="right")) - 1
+        stop = min(max(stop, first + 1), count)
+        at, end = int(starts[first]), int(starts[stop])
+        text = np.frombuffer(data, np.uint8, count=end - at, offset=at)
+        parts.append(record_hashes(text, starts[first : stop + 1] - at))
+        first = stop
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+
 # base**0, base**1... and base**-0, base**-1... for a piece of CHUNK_BYTES, made once (16 MiB)
 _POWERS: list[tuple[Hashes, Hashes]] = []
 

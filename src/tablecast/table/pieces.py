@@ -102,6 +102,13 @@ class Pieces:
         within = records - (self.ends[i] - self.counts[i])
         return self.idents[i] + within
 
+    def places(self, records: IntArray) -> tuple[IntArray, IntArray]:
+        """Where these records of the version are kept: each one's owner, and its place in
+        the owner's blocks."""
+        i = np.searchsorted(self.ends, records, side="right")
+        within = records - (self.ends[i] - self.counts[i])
+        return self.owners[i], self.starts[i] + within
+
     @cached_property
     def _by_ident(self) -> tuple[IntArray, IntArray]:
         order = np.argsort(self.idents, kind="stable")
@@ -164,7 +171,7 @@ class Pieces:
             out.append(
                 (one * added, one * where_owner, one * place, one * ident(where_owner, place))
             )
-        return _merged(out)
+        return merged(out)
 
     def _span(self, start: int, stop: int) -> tuple[IntArray, ...]:
         """Records ``start`` to ``stop`` as pieces (the first and last cut to them)."""
@@ -181,7 +188,7 @@ class Pieces:
         return counts, self.owners[i : j + 1].copy(), starts, idents
 
 
-def _merged(parts: list[tuple[IntArray, ...]]) -> Pieces:
+def merged(parts: list[tuple[IntArray, ...]]) -> Pieces:
     """Pieces one after the other, neighbours that continue each other made one."""
     if not parts:
         return Pieces.of([])

@@ -189,7 +189,9 @@ class PostgresStore:
             raise
         return document, changed
 
-    def commit_version(self, pending_id: int, meta: VersionMeta) -> Document:
+    def commit_version(
+        self, pending_id: int, meta: VersionMeta, pieces: Pieces | None = None
+    ) -> Document:
         with self._pool.transaction() as conn:
             # Lock the document: another node committing to it waits for us, then numbers its
             # version after ours. (NO KEY UPDATE: viewer counts and new uploads, which only
@@ -202,6 +204,8 @@ class PostgresStore:
             if row is None:
                 raise TablecastError("no_upload", "this upload was cancelled")
             (document_id,) = row
+            if pieces is not None:
+                sql.add_pieces(conn, "%s", pending_id, pieces)
             return self._number(conn, document_id, pending_id, meta)
 
     def _number(
