@@ -297,6 +297,40 @@ def test_rows_upserted_by_a_key_and_deleted_by_a_key(server):
     assert answer["changed"]["deleted"] == 2 and page(doc) == [["2", "Alan", "Manchester"]]
 
 
+def test_an_upsert_finds_its_keys_again_if_the_table_changed_meanwhile(server, monkeypatch):
+    # a row with the key an upsert found nowhere is added by someone else before it commits:
+    # the upsert replaces that row, it does not add a second one with the same key
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
+    looked_up = Views.keyed_rows
+    meanwhile = []
+
+    async def racing(self: Views, version: Any, key: int, values: list[str]) -> Any:
+        found = await looked_up(self, version, key, values)
+        if not meanwhile:  # the first time: another change commits between lookup and commit
+            meanwhile.append(
+                self.store.append_rows(doc["id"], run_of(['4","Edsger","Delft']), [3], 0)
+            )
+        return found
+
+    monkeypatch.setattr(Views, "keyed_rows", racing)
+    status, answer = send(doc, "PATCH", "rows?key=id", b"id\tname\tcity\n4\tEdsger\tNuenen\n")
+    assert status == 200, answer
+    assert answer["changed"] == {"updated": 1, "deleted": 0, "added": 0, "overwritten": []}
+    assert page(doc)[3:] == [["4", "Edsger", "Nuenen"]]
+    # a table that keeps changing before it commits: told to send it again, nothing changed
+    meanwhile.clear()
+
+    async def stormy(self: Views, version: Any, key: int, values: list[str]) -> Any:
+        found = await looked_up(self, version, key, values)
+        self.store.append_rows(doc["id"], run_of(['5","Barbara","Boston']), [3], 0)
+        return found
+
+    monkeypatch.setattr(Views, "keyed_rows", stormy)
+    status, answer = send(doc, "DELETE", "rows?key=id&value=1")
+    assert (status, answer["error"]["code"]) == (409, "edit_conflict")
+    assert page(doc)[0] == ["1", "Ada", "London"]
+
+
 def test_changes_that_cannot_be_made_change_nothing(server, monkeypatch):
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", PEOPLE)
     cell = [{"row": 1, "column": 1, "value": "x"}]

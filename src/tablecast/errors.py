@@ -43,6 +43,7 @@ STATUS: dict[str, int] = {
     "page_not_found": 404,  # no such page in the document
     "version_not_found": 404,  # no such version of the document
     "row_not_found": 404,  # a row to change past the table's end, or deleted since
+    "edit_conflict": 409,  # keys found, the table changed before the change: again and again
     "original_not_kept": 404,  # uploaded before original files were kept, or rows added to
     # the server
     "storage_full": 507,  # no room for another document or this upload, all in use

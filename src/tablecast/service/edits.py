@@ -12,18 +12,21 @@ What cannot be read or does not fit changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..errors import TablecastError
 from ..model import Document, Version
 from ..table.blocks import record_cells, run_of
-from ..table.changes import Change, Changed
+from ..table.changes import Change, Changed, Stale
 from ..table.parsing import ParseOptions
 from ..table.rows import rows_of
 from .storage import Storage
 from .views import Views
 
 log = logging.getLogger("tablecast.service.edits")
+
+# Times a change by key finds its rows again when other changes keep committing before it
+KEYED_TRIES = 8
 
 
 def current(document: Document) -> Version:
@@ -84,16 +87,20 @@ class Edits:
                 )
             last[cells[key]] = i
         values = list(last)
-        matched = await self.views.keyed_rows(version, key, values)
-        found = {place for _, place in matched}
-        new = [records[last[value]] for place, value in enumerate(values) if place not in found]
-        change = Change(
-            base=version.id,
-            replaced=[(record, records[last[values[place]]]) for record, place in matched],
-            added=new,
-            add_missing=True,
-        )
-        return await self.change(document, change, len(body), "rows upserted")
+
+        async def upserted(version: Version) -> Change:
+            matched = await self.views.keyed_rows(version, key, values)
+            found = {place for _, place in matched}
+            new = [records[last[value]] for place, value in enumerate(values) if place not in found]
+            return Change(
+                base=version.id,
+                replaced=[(record, records[last[values[place]]]) for record, place in matched],
+                added=new,
+                add_missing=True,
+                keyed=True,
+            )
+
+        return await self._keyed(document, upserted, len(body), "rows upserted")
 
     async def set_cells(
         self, document: Document, base: Version, cells: Sequence[tuple[int, int, str]]
@@ -117,12 +124,38 @@ class Edits:
         self, document: Document, key: int, values: Sequence[str]
     ) -> tuple[Document, Changed]:
         """Every row whose ``key`` cell is one of ``values`` deleted."""
-        version = current(document)
-        if key >= version.meta.width:
+        if key >= current(document).meta.width:
             raise TablecastError("bad_option", f"the table has no column {key}")
-        matched = await self.views.keyed_rows(version, key, list(dict.fromkeys(values)))
-        change = Change(base=version.id, deleted=[record for record, _ in matched])
-        return await self.change(document, change, 0, "rows deleted")
+        unique = list(dict.fromkeys(values))
+
+        async def deleted(version: Version) -> Change:
+            matched = await self.views.keyed_rows(version, key, unique)
+            return Change(base=version.id, deleted=[record for record, _ in matched], keyed=True)
+
+        return await self._keyed(document, deleted, 0, "rows deleted")
+
+    async def _keyed(
+        self,
+        document: Document,
+        make: Callable[[Version], Awaitable[Change]],
+        size: int,
+        what: str,
+    ) -> tuple[Document, Changed]:
+        """A change of rows found by their key's value (``make``: the change, against a
+        version), committed against the version it found them in: where another change
+        committed meantime (a row with a key it found nowhere may have been added), they are
+        found again in the version current now, KEYED_TRIES times at most."""
+        for _ in range(KEYED_TRIES):
+            try:
+                return await self.change(document, await make(current(document)), size, what)
+            except Stale:
+                found = await self.storage.read(self.storage.store.get_document, document.id)
+                if found is None:
+                    raise TablecastError("not_found", "no such document") from None
+                document = found
+        raise TablecastError(
+            "edit_conflict", "the table kept changing while its keys were looked up: send it again"
+        )
 
     async def change(
         self, document: Document, change: Change, size: int, what: str

@@ -240,6 +240,8 @@ def change_blocks(
     q = queries(p)
     fetch = _fetching(conn)
     base = version_from_row("", base_row)
+    if change.keyed and change.base != base.id:
+        raise changes.Stale()
     now = _pieces_of(conn.execute(q.pieces, (base.id,)).fetchone())
     then = now
     if change.base != base.id:

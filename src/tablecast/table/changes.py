@@ -44,6 +44,9 @@ class Change:
     added: Sequence[str] = ()
     # a replaced row deleted since base is added instead (an upsert), rather than refused
     add_missing: bool = False
+    # rows found by their key's value in base: committed only if base is current still (else
+    # Stale), as another change may have added a row with a key it found nowhere
+    keyed: bool = False
 
 
 @dataclass
@@ -56,6 +59,11 @@ class Changed:
     # cells this change set that another had changed since base: (record in the new version,
     # column, the value it replaced, the value set)
     overwritten: list[tuple[int, int, str | None, str]] = field(default_factory=list)
+
+
+class Stale(Exception):
+    """A keyed change (see Change.keyed) whose base is no longer current: its keys are to be
+    found again, in the version current now."""
 
 
 class Unchanged(Exception):
