@@ -292,7 +292,8 @@ def report(results: list[dict[str, Any]]) -> None:
     if uploads:
         print("the whole file uploaded (answered: committed), and what it stored:")
         for r in uploads:
-            print(f"  {r['upload']:28} {r['ms']:7.0f}ms   stored +{r['stored_mib']:,.2f} MiB")
+            stored = r["stored_mib"] * 1024
+            print(f"  {r['upload']:28} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
     back = [r for r in results if "back" in r]
     if back:
         print("a new version: version 1's rows again, then rows added:")
