@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import cluster, connections, diff, fanout, huge, ingest, pages, views
+from bench import cluster, connections, diff, fanout, huge, ingest, live, pages, views
 
 BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "fanout": fanout.main,
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "cluster": cluster.main,
     "views": views.main,
     "diff": diff.main,
+    "live": live.main,
 }
 # run only when named
 EXTRA: dict[str, Callable[[list[str]], Any]] = {"huge": huge.main}

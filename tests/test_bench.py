@@ -224,3 +224,10 @@ def test_huge_benchmark_runs():
     assert r["views"][-1]["bytes"] > 5000 * 50  # every row, as a TSV
     # only profiles and facets may be missing (a server without them: 404)
     assert all(v["ms"] for v in r["views"] if not v["view"].startswith(("profile", "facets")))
+
+
+def test_live_benchmark_runs():
+    results = run_bench("live", "--rows", "3000", "--viewers", "2")
+    assert [(r["server"], r["viewers"]) for r in results] == [("tablecast", 2), ("perspective", 2)]
+    for r in results:
+        assert r["cell_p50_ms"] > 0 and r["added_ms"] > 0 and r["load_ms"] > 0, r
