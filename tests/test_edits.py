@@ -512,6 +512,13 @@ async def test_a_diff_of_changed_rows_follows_their_identity(tmp_path, monkeypat
         assert answer["counts"] == {"added": 0, "removed": 0, "changed": 0}
         answer = await views.diff(fifth, first, None, 10)
         assert answer["counts"] == {"added": 2, "removed": 1, "changed": 2}
+        # by a key column: a row whose key changed is another row (r10 gone, ten added)
+        answer = await views.diff(first, fifth, 0, 10)
+        assert answer["counts"] == {"added": 2, "removed": 3, "changed": 1}
+        assert [row["cells"][0] for row in answer["added"]] == ["ten", "new"]
+        assert answer["changed"][0]["cells"] == {
+            "1": [answer["changed"][0]["cells"]["1"][0], "last"]
+        }
     finally:
         views.close()
         store.close()

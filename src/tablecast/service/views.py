@@ -1056,10 +1056,10 @@ class Views:
     async def _diff(
         self, old: Version, new: Version, key: int | None, limit: int, demand: Demand
     ) -> dict[str, Any]:
-        if key is None:  # rows that keep their identity: from where they are kept, at once
-            quick = await self._run(demand, self._by_identity, old, new, limit)
-            if quick is not None:
-                return quick
+        # rows that keep their identity: from where they are kept, at once
+        quick = await self._run(demand, self._by_identity, old, new, key, limit)
+        if quick is not None:
+            return quick
         old_blocks, new_blocks = await self.blocks(old), await self.blocks(new)
         old_hashes = await self._hashes(old, old_blocks, demand)
         new_hashes = await self._hashes(new, new_blocks, demand)
@@ -1109,14 +1109,18 @@ class Views:
             limit,
         )
 
-    def _by_identity(self, old: Version, new: Version, limit: int) -> dict[str, Any] | None:
+    def _by_identity(
+        self, old: Version, new: Version, key: int | None, limit: int
+    ) -> dict[str, Any] | None:
         """A diff of two versions one was made of the other by changing rows (or a restore of
-        such), rows matched by their identity (see tablecast.table.pieces): what is shared is
-        not read at all, only the rows stored anew, however large the table. A row removed
-        and the same row added elsewhere only moved, as by content: it is neither. None where
-        the versions share no records (uploads of unrelated files, compared by content), or
-        differ in more than IDENTITY_ROWS rows or IDENTITY_BYTES of them (compared by
-        content too, a piece at a time, whatever their size)."""
+        such, or an upload over it: see tablecast.table.reuse), rows matched by their
+        identity (see tablecast.table.pieces): what is shared is not read at all, only the
+        rows stored anew, however large the table. A row removed and the same row added
+        elsewhere only moved, as by content: it is neither. With ``key``, the rows that
+        differ are paired by that cell instead, as by content. None where the versions share
+        no records (uploads of unrelated files, compared by content), or differ in more than
+        IDENTITY_ROWS rows or IDENTITY_BYTES of them (compared by content too, a piece at a
+        time, whatever their size)."""
         found = by_identity(self.store.read_pieces(new.id), self.store.read_pieces(old.id))
         if found is None:
             return None
@@ -1136,25 +1140,41 @@ class Views:
             i for i, (before, after) in enumerate(zip(was, now, strict=True)) if before != after
         ]
         changed = [paired[i] for i in differ]
-        # a row removed and the same added elsewhere only moved: both read whole to tell
-        both = bool(removed) and bool(added)
+        was, now = [was[i] for i in differ], [now[i] for i in differ]
+        # rows removed and added that may pair (a row that moved; with a key, rows of one
+        # value) are read whole; otherwise the first few, to list
+        whole = key is not None or (bool(removed) and bool(added))
         gone_cells = self._picked_cells(
-            old, removed if both else removed[:limit], first_old, budget
+            old, removed if whole else removed[:limit], first_old, budget
         )
-        made_cells = self._picked_cells(new, added if both else added[:limit], first_new, budget)
+        made_cells = self._picked_cells(new, added if whole else added[:limit], first_new, budget)
         if gone_cells is None or made_cells is None:
             return None
-        if both:
+        if key is not None:
+            old_of = dict(
+                zip([*removed, *(a for a, _ in changed)], [*gone_cells, *was], strict=True)
+            )
+            new_of = dict(zip([*added, *(b for _, b in changed)], [*made_cells, *now], strict=True))
+            keyed, removed, added = pair_by(
+                list(old_of),
+                [_cell(cells, key) for cells in old_of.values()],
+                list(new_of),
+                [_cell(cells, key) for cells in new_of.values()],
+            )
+            changed = [(a, b) for a, b in keyed if old_of[a] != new_of[b]]
+            was, now = [old_of[a] for a, _ in changed], [new_of[b] for _, b in changed]
+            gone_cells, made_cells = (
+                [old_of[row] for row in removed],
+                [new_of[row] for row in added],
+            )
+        elif whole:
             (removed, gone_cells), (added, made_cells) = _unmoved(
                 removed, gone_cells, added, made_cells
             )
         shown_added, shown_removed = _listed(made_cells[:limit]), _listed(gone_cells[:limit])
-        listed = min(
-            len(_listed([was[i] for i in differ[:limit]])),
-            len(_listed([now[i] for i in differ[:limit]])),
-        )
+        listed = min(len(_listed(was[:limit])), len(_listed(now[:limit])))
         return {
-            "counts": {"added": len(added), "removed": len(removed), "changed": len(differ)},
+            "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
             "added": [
                 {"row": row + 1, "cells": cells}
                 for row, cells in zip(added, shown_added, strict=False)
@@ -1167,13 +1187,13 @@ class Views:
                 {
                     "row": b + 1,
                     "from_row": a + 1,
-                    "cells": changed_cells(was[i], now[i]),
-                    "new_cells": now[i],
+                    "cells": changed_cells(before, after),
+                    "new_cells": after,
                 }
-                for (a, b), i in zip(changed[:listed], differ, strict=False)
+                for (a, b), before, after in zip(changed[:listed], was, now, strict=False)
             ],
             "truncated": (len(shown_added), len(shown_removed), listed)
-            != (len(added), len(removed), len(differ)),
+            != (len(added), len(removed), len(changed)),
         }
 
     def _picked_cells(
@@ -1362,6 +1382,11 @@ def _listed(rows: list[list[str]]) -> list[list[str]]:
     about), one at least."""
     sizes = np.cumsum([len(orjson.dumps(cells)) for cells in rows])
     return rows[: max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))]
+
+
+def _cell(cells: list[str], column: int) -> str | None:
+    """A row's cell in ``column`` (None: a ragged row has none)."""
+    return cells[column] if column < len(cells) else None
 
 
 def _unmoved(
