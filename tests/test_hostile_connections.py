@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import socket
 import threading
 import time
 import zlib
+from collections import Counter
 
+import orjson
 import pytest
 from bench.load import handshake as bench_handshake
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from support import TIME, V1, duration, expect, http, legacy, receive, table, v1, wait_for
+from support import TIME, V1, create, duration, expect, http, legacy, receive, table, v1, wait_for
 
 # Raw clients, for what no well-behaved library sends
 
@@ -462,3 +465,37 @@ async def test_a_v1_viewer_still_joins_normally(server):
     ws = await v1(server, doc["id"])
     await expect(ws, "page")
     await ws.close()
+
+
+async def test_viewers_coming_and_changes_going_out_leave_no_cycles_to_collect(server):
+    # What a viewer's handshake leaves in reference cycles waits for CPython's cycle collector,
+    # whose full passes stop the whole server: with 10,000 viewers arriving, 110-270 ms, in
+    # the middle of others' pages. Nothing of ours, or of Tornado's, is left to it.
+    doc = create(server)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # (what the collector finds, kept to look at)
+    sockets = []
+    try:
+        for i in range(20):
+            sockets.append(await (v1 if i % 2 else legacy)(server, doc["id"]))
+            await receive(sockets[-1])
+        for i in range(3):  # changes going out to all of them
+            cell = orjson.dumps([{"row": 3, "column": 1, "value": f"v{i}"}])
+            url = f"{server.url}/parser/api/docs/{doc['id']}/cells"
+            headers = {"Authorization": f"Bearer {doc['edit_key']}"}
+            status, _, _ = await asyncio.to_thread(http, "PATCH", url, cell, headers)
+            assert status == 200
+            for ws in sockets:
+                await receive(ws)
+        gc.collect()
+        left = Counter(
+            f"{type(found).__module__}.{type(found).__qualname__}"
+            for found in gc.garbage
+            if type(found).__module__.startswith(("tablecast", "tornado"))
+        )
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        for ws in sockets:
+            await ws.close()
+    assert not left, left

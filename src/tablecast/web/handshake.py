@@ -101,6 +101,10 @@ class Handshake(tornado.web.RequestHandler):
         finally:
             if connection is None or not connection.made:
                 release_address(services.addresses, remote_ip)
+            # as Tornado's finish() does, which a stream detached never reaches: the handler
+            # and its `ui` refer to each other, and with them some 35 objects a viewer were
+            # left to the cycle collector, whose full passes stop every viewer's fan-out
+            self._break_cycles()
 
     async def _open(self, key: str, document_id: str | None, remote_ip: str) -> Connection:
         headers = self.request.headers
