@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,7 @@ from tablecast.store.sqlite import SQLiteStore
 from tablecast.table.blocks import run_of
 from tablecast.table.changes import Change
 from tablecast.table.columns import TableText
-from tablecast.table.pieces import Pieces, ident
+from tablecast.table.pieces import CHUNK_MOST, CHUNKED, PIECE_BYTES, Pieces, ident
 from tablecast.table.view import View
 from tablecast.web import uploads
 from test_rows import append, post_rows, records
@@ -122,6 +123,48 @@ def test_cells_set_and_rows_deleted_store_only_what_changed(open_store):
     assert records(store, restored.id, 19_997) == table[:-1]
     assert store.usage().stored_bytes - before < 1024
     assert store.read_original(third.id, 0, 1) == []  # an edited version has no file
+
+
+def test_a_much_changed_table_stores_what_a_change_changes_not_all_that_changed_before(
+    open_store,
+):
+    # pieces kept whole grow with every scattered change, and each change stored them all
+    # again; past CHUNKED they are kept in chunks the versions share
+    store = open_store()
+    document, first = committed(store, 20_000)
+    table = rows(20_000)
+    spread = [(row, 1, f"changed {row}") for row in range(10, 20_000, 25)]  # 800 cells
+    many, _ = change(store, document.id, Change(first.id, cells=spread))
+    for row, _, value in spread:
+        table[row][1] = value
+    as_many = [list(row) for row in table]
+    whole = len(store.read_pieces(many.id)) * PIECE_BYTES
+    assert len(store.read_pieces(many.id)) >= CHUNKED
+    version = many
+    for i, row in enumerate((12_345, 77, 19_001, 5_432, 12_346)):
+        before = store.usage().stored_bytes
+        version, _ = change(store, document.id, Change(version.id, cells=[(row, 0, f"x{i}")]))
+        table[row][0] = f"x{i}"
+        stored = store.usage().stored_bytes - before
+        # a chunk or two, their list and the record: not every piece again
+        assert stored < min(whole / 2, 2 * CHUNK_MOST * PIECE_BYTES + 4096), (stored, whole)
+    assert records(store, version.id, 20_000) == table
+    assert records(store, many.id, 20_000) == as_many
+    # read back whole by another store (nothing kept in memory), the same pieces
+    again = open_store()
+    assert again.read_pieces(version.id).encode() == store.read_pieces(version.id).encode()
+    assert records(again, version.id, 20_000) == table
+    # a restore shares the list, rows added to it read through it too
+    pending = again.begin_version(document.id)
+    again.share_blocks(many.id, pending)
+    restored = again.commit_version(pending, many.meta).version
+    assert records(again, restored.id, 20_000) == records(again, many.id, 20_000)
+    added = append(again, document.id, [["new", "row"]], [2])
+    assert records(again, added.id, 20_001)[-1] == ["new", "row"]
+    # and they go with their document
+    assert again.remove_unused(time.time() + 60, None, None, []) == [document.id]
+    if isinstance(again, SQLiteStore):
+        assert again._connect().execute("SELECT count(*) FROM piece_chunks").fetchone() == (0,)
 
 
 def test_a_change_made_on_an_older_version_changes_the_row_it_meant(open_store):

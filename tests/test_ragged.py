@@ -112,7 +112,8 @@ def test_every_store_keeps_the_count_with_the_version_and_a_restore_of_it(open_s
 
 
 SCHEMA_6 = re.sub(
-    r"CREATE TABLE counters .*?\);\nINSERT INTO counters [^\n]*\n",
+    r"CREATE TABLE counters .*?\);\nINSERT INTO counters [^\n]*\n"
+    r"|CREATE TABLE piece_chunks .*?\);\n",
     "",
     re.sub(
         r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*",
@@ -176,6 +177,7 @@ def test_a_schema_4_postgresql_database_is_migrated(pg_url):
     sql(pg_url, "ALTER TABLE versions DROP COLUMN ragged_rows")  # as schema 4 had it
     sql(pg_url, "ALTER TABLE versions DROP COLUMN blocks_of")
     sql(pg_url, "ALTER TABLE versions DROP COLUMN pieces")
+    sql(pg_url, "DROP TABLE piece_chunks")
     sql(pg_url, "UPDATE schema_version SET version = 4")
     store = PostgresStore(pg_url, 2)
     try:

@@ -36,7 +36,7 @@ from ..table.blocks import (
     run_of,
 )
 from ..table.originals import Part
-from ..table.pieces import Pieces
+from ..table.pieces import CHUNK_LIST, CHUNKED, PIECE_BYTES, Pieces, chunk_id, chunked, listed
 from .base import (
     DOCUMENT_SELECT,
     VERSION_COLUMNS,
@@ -145,7 +145,7 @@ def append_blocks(conn: Connection, p: str, base_id: int, version_id: int, run: 
     fetch = _fetching(conn)
     found = conn.execute(q.pieces, (base_id,)).fetchone()
     assert found is not None
-    pieces = _pieces_of(found)
+    pieces = _pieces_of(fetch, q, found)
     if found[0] is None and found[3] == series_length(fetch, q, found[2]):
         stored = _extend(conn, p, found[2], found[3], run)
         conn.execute(
@@ -207,21 +207,79 @@ def _extend(conn: Connection, p: str, series: int, length: int, run: Run) -> int
 def _set_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces, stored: int) -> int:
     """A pending version's pieces kept, with what it stores (its records' ``stored`` bytes and
     its pieces'); the bytes the pieces take."""
-    encoded = pieces.encode()
+    kept, size = keep_pieces(conn, p, version_id, pieces)
     conn.execute(
         f"UPDATE versions SET pieces = {p}, stored_bytes = {p} WHERE id = {p}",
-        (encoded, stored + len(encoded), version_id),
+        (kept, stored + size, version_id),
     )
-    return len(encoded)
+    return size
 
 
 def add_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces) -> None:
     """A pending upload's pieces kept (see tablecast.table.reuse), counted with its blocks."""
-    encoded = pieces.encode()
+    kept, size = keep_pieces(conn, p, version_id, pieces)
     conn.execute(
         f"UPDATE versions SET pieces = {p}, stored_bytes = stored_bytes + {p} WHERE id = {p}",
-        (encoded, len(encoded), version_id),
+        (kept, size, version_id),
     )
+
+
+def keep_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces) -> tuple[bytes, int]:
+    """In the caller's transaction: what ``versions.pieces`` keeps of a pending version's
+    pieces, and the bytes they cost. Fewer than CHUNKED: the pieces themselves. Else a list
+    of chunks (see tablecast.table.pieces.chunked), kept by its document once each: only
+    those no version of it keeps yet are stored (a change of a few rows of a much changed
+    table: a chunk or two, and the list). A chunk whose name a different chunk has (a hash
+    collision: every one is compared) keeps the pieces whole."""
+    encoded = pieces.encode()
+    if len(pieces) < CHUNKED:
+        return encoded, len(encoded)
+    chunks = chunked(pieces)
+    ids = [chunk_id(chunk) for chunk in chunks]
+    row = conn.execute(f"SELECT document_id FROM versions WHERE id = {p}", (version_id,))
+    (document_id,) = row.fetchone()
+    there = _chunks(_fetching(conn), p, document_id, ids)
+    if any(there.get(name, chunk) != chunk for name, chunk in zip(ids, chunks, strict=True)):
+        return encoded, len(encoded)
+    stored = 0
+    for name, chunk in zip(ids, chunks, strict=True):
+        if name not in there:
+            conn.execute(
+                f"INSERT INTO piece_chunks (document_id, chunk, data) VALUES ({p}, {p}, {p})",
+                (document_id, name, chunk),
+            )
+            there[name] = chunk
+            stored += len(chunk)
+    listing = CHUNK_LIST + b"".join(ids)
+    return listing, stored + len(listing)
+
+
+# Chunks named in one query at most
+CHUNKS_ASKED = 500
+
+
+def _chunks(fetch: Fetch, p: str, document_id: str, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+    """The chunks of these names the document keeps (name -> bytes)."""
+    found: dict[bytes, bytes] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), CHUNKS_ASKED):
+        asked = unique[start : start + CHUNKS_ASKED]
+        query = (
+            f"SELECT chunk, data FROM piece_chunks WHERE document_id = {p}"
+            f" AND chunk IN ({', '.join([p] * len(asked))})"
+        )
+        for name, data in fetch(query, (document_id, *asked)):
+            found[bytes(name)] = bytes(data)
+    return found
+
+
+def pieces_from(fetch: Fetch, p: str, document_id: str, kept: bytes) -> Pieces:
+    """A version's pieces from what ``versions.pieces`` keeps (see keep_pieces)."""
+    ids = listed(kept)
+    if ids is None:
+        return Pieces.decode(kept)
+    found = _chunks(fetch, p, document_id, ids)
+    return Pieces.decode(b"".join(found[name] for name in ids))
 
 
 def change_blocks(
@@ -242,13 +300,13 @@ def change_blocks(
     base = version_from_row("", base_row)
     if change.keyed and change.base != base.id:
         raise changes.Stale()
-    now = _pieces_of(conn.execute(q.pieces, (base.id,)).fetchone())
+    now = _pieces_of(fetch, q, conn.execute(q.pieces, (base.id,)).fetchone())
     then = now
     if change.base != base.id:
         row = conn.execute(q.pieces, (change.base,)).fetchone()
         if row is None or row[1] is None:
             raise TablecastError("version_not_found", "the version the change names is gone")
-        then = _pieces_of(row)
+        then = _pieces_of(fetch, q, row)
 
     def read(pieces: Pieces, records: np.ndarray) -> list[list[str]]:
         return cells_at(fetch, q, pieces, records)
@@ -304,10 +362,10 @@ def _fetching(conn: Connection) -> Fetch:
     return fetch
 
 
-def _pieces_of(row: Sequence[Any]) -> Pieces:
+def _pieces_of(fetch: Fetch, q: Queries, row: Sequence[Any]) -> Pieces:
     """A version's pieces from Queries.pieces' row: kept, or its owner's records in order."""
     if row[0] is not None:
-        return Pieces.decode(bytes(row[0]))
+        return pieces_from(fetch, q.p, row[4], bytes(row[0]))
     return Pieces.whole(row[2], row[3])
 
 
@@ -400,6 +458,7 @@ class Queries:
     """The statements both stores make, in one placeholder style."""
 
     def __init__(self, p: str) -> None:
+        self.p = p
         # A version's blocks, where they are (its owner's: see owner), each with how many
         # records the version reads (its record_count; NULL for a pending upload, whose
         # blocks are all its own): see own
@@ -410,10 +469,10 @@ class Queries:
             f" WHERE v.id = {p}"
         )
         # where a version's records are: its pieces (NULL: its owner's, in order), whether it
-        # is committed, its owner, its records (see _pieces_of)
+        # is committed, its owner, its records, its document (see _pieces_of)
         self.pieces = (
-            "SELECT pieces, number, COALESCE(blocks_of, id), record_count FROM versions"
-            f" WHERE id = {p}"
+            "SELECT pieces, number, COALESCE(blocks_of, id), record_count, document_id"
+            f" FROM versions WHERE id = {p}"
         )
         self.owner_blocks = (
             "SELECT block, records, offsets FROM blocks"
@@ -469,8 +528,10 @@ def new_document(edit_key_hash: bytes | None) -> tuple[Document, tuple[object, .
     return document, (document.id, now, now, now, edit_key_hash)
 
 
-# Versions whose pieces a store keeps in memory at most (a few KiB each, most None)
+# Versions whose pieces a store keeps in memory at most (a few KiB each, most None), and their
+# pieces' bytes at most (a much changed table's are some MiB a version)
 PIECES_KEPT = 4096
+PIECES_KEPT_BYTES = 64 << 20
 
 
 class Reads:
@@ -488,6 +549,7 @@ class Reads:
         self._fetch = fetch
         self._picked = picked
         self._kept: dict[int, Pieces | None] = {}
+        self._kept_bytes = 0
         self._lock = threading.Lock()
 
     def pieces(self, version_id: int) -> Pieces | None:
@@ -499,19 +561,22 @@ class Reads:
         found = None
         committed = False
         for row in self._fetch(self.q.pieces, (version_id,)):
-            found = None if row[0] is None else Pieces.decode(bytes(row[0]))
+            found = None if row[0] is None else _pieces_of(self._fetch, self.q, row)
             committed = row[1] is not None
         if committed:
+            size = len(found) * PIECE_BYTES if found is not None else 0
             with self._lock:
-                if len(self._kept) >= PIECES_KEPT:
-                    del self._kept[next(iter(self._kept))]
                 self._kept[version_id] = found
+                self._kept_bytes += size
+                while len(self._kept) > PIECES_KEPT or self._kept_bytes > PIECES_KEPT_BYTES:
+                    gone = self._kept.pop(next(iter(self._kept)))
+                    self._kept_bytes -= len(gone) * PIECE_BYTES if gone is not None else 0
         return found
 
     def layout(self, version_id: int) -> Pieces:
         """See Store.read_pieces."""
         for row in self._fetch(self.q.pieces, (version_id,)):
-            return _pieces_of(row)
+            return _pieces_of(self._fetch, self.q, row)
         return Pieces.of([])
 
     def blocks(self, version_id: int, first: int, last: int) -> list[tuple[int, bytes, bytes]]:

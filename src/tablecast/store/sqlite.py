@@ -36,7 +36,7 @@ from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -71,7 +71,8 @@ CREATE TABLE versions (
     stored_bytes INTEGER NOT NULL DEFAULT 0,  -- its blocks' bytes, counted as they are written
     ragged_rows INTEGER,  -- rows wider or narrower than the first (NULL: not counted, schema 6)
     blocks_of INTEGER,  -- the version whose blocks and original are this one's (NULL: its own)
-    pieces BLOB  -- where its rows are, if it changed some (NULL: blocks_of's records, in order)
+    pieces BLOB  -- where its rows are, if it changed some (NULL: blocks_of's records, in order,
+                 -- or the names of its chunks in piece_chunks, see sql.keep_pieces)
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE INDEX documents_by_use ON documents(accessed_at);
@@ -93,6 +94,12 @@ CREATE TABLE originals (
     data BLOB NOT NULL,  -- the file exactly as uploaded, in parts
     rebuilt INTEGER NOT NULL DEFAULT 0,  -- data: how the version's records give them back
     PRIMARY KEY (version_id, part)
+);
+CREATE TABLE piece_chunks (  -- a much changed version's pieces, a chunk each, shared
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    chunk BLOB NOT NULL,  -- its name: a hash of its bytes
+    data BLOB NOT NULL,
+    PRIMARY KEY (document_id, chunk)
 );
 """
 
@@ -167,6 +174,16 @@ def _add_counters(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO counters SELECT 'versions', COALESCE(MAX(id), 0) FROM versions")
 
 
+def _add_piece_chunks(conn: sqlite3.Connection) -> None:
+    """Schema 10 to 11: the pieces of a much changed version are kept in chunks its versions
+    share (see tablecast.store.sql.keep_pieces). Those kept whole stay whole."""
+    conn.execute(
+        "CREATE TABLE piece_chunks (document_id TEXT NOT NULL REFERENCES documents(id)"
+        " ON DELETE CASCADE, chunk BLOB NOT NULL, data BLOB NOT NULL,"
+        " PRIMARY KEY (document_id, chunk))"
+    )
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
@@ -177,6 +194,7 @@ MIGRATIONS = {
     7: _add_blocks_of,
     8: _add_pieces,
     9: _add_counters,
+    10: _add_piece_chunks,
 }  # from this schema version to the next
 
 

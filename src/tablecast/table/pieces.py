@@ -18,6 +18,7 @@ new place, so a piece says the identity of its first row, and the rest follow it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -268,3 +269,61 @@ def matched(
     covered_old[there[paired]] = True
     changed = list(zip(there[paired].tolist(), rest[paired].tolist(), strict=True))
     return np.flatnonzero(~covered_old), rest[~paired], changed
+
+
+# A version with this many pieces or more keeps them in chunks shared with the versions it was
+# made of (see chunked): each change stores the chunks it changed and a list of the rest.
+# Stored whole, pieces grow with every scattered change (two a changed row that does not
+# merge), and each change stores them all again: past some 2,000, more than 64 KiB a change.
+CHUNKED = 1024
+# Pieces in a chunk: about this many (a power of two), this many at most
+CHUNK_PIECES = 128
+CHUNK_MOST = 512
+# A kept list of chunks starts with this (4 bytes, and 8 an id: never a multiple of PIECE_BYTES,
+# as pieces kept whole are)
+CHUNK_LIST = b"PCL1"
+CHUNK_ID_BYTES = 8
+_MIX = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
+    dtype=np.uint64,
+)
+
+
+def chunked(pieces: Pieces) -> list[bytes]:
+    """The pieces as they are kept in chunks: cut after each piece whose own hash says so (a
+    chunk ends where its content says, not at a count, so that a change of a few pieces
+    changes the chunks around them only, and every other chunk is one a version before kept
+    already), and after CHUNK_MOST pieces without such a cut."""
+    table = np.stack([pieces.counts, pieces.owners, pieces.starts, pieces.idents], axis=1)
+    with np.errstate(over="ignore"):
+        mixed = (table.astype(np.uint64) * _MIX).sum(axis=1, dtype=np.uint64)
+        mixed ^= mixed >> np.uint64(31)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        mixed ^= mixed >> np.uint64(29)
+    cuts = (np.flatnonzero((mixed & np.uint64(CHUNK_PIECES - 1)) == 0) + 1).tolist()
+    ends: list[int] = []
+    last = 0
+    for cut in [*cuts, len(table)]:
+        while cut - last > CHUNK_MOST:
+            last += CHUNK_MOST
+            ends.append(last)
+        if cut > last:
+            ends.append(cut)
+            last = cut
+    data = table.astype("<i8").tobytes()
+    starts = [0, *ends[:-1]]
+    return [data[a * PIECE_BYTES : b * PIECE_BYTES] for a, b in zip(starts, ends, strict=True)]
+
+
+def chunk_id(chunk: bytes) -> bytes:
+    """A chunk's name among its document's: a hash of its bytes (confirmed byte for byte
+    where a chunk of that name is kept already: see tablecast.store.sql.keep_pieces)."""
+    return hashlib.blake2b(chunk, digest_size=CHUNK_ID_BYTES).digest()
+
+
+def listed(kept: bytes) -> list[bytes] | None:
+    """The chunks' ids, where ``kept`` is a list of chunks; None: pieces kept whole."""
+    if not kept.startswith(CHUNK_LIST) or len(kept) % PIECE_BYTES == 0:
+        return None
+    ids = kept[len(CHUNK_LIST) :]
+    return [ids[i : i + CHUNK_ID_BYTES] for i in range(0, len(ids), CHUNK_ID_BYTES)]

@@ -8,7 +8,7 @@ import psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 7  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 8  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock key, in the one-bigint key space: apart from the two-int one the nodes' locks
 # use (see nodes.NODE_LOCKS), so it cannot collide with any node.
 SCHEMA_LOCK = 0x7463736D  # "tcsm": held while the schema is created or migrated
@@ -34,6 +34,16 @@ SHARED = "ALTER TABLE versions ADD COLUMN blocks_of bigint;"
 # pieces: where the rows of a version that changed some are (NULL: blocks_of's records, in
 # order; see tablecast.table.pieces)
 PIECES = "ALTER TABLE versions ADD COLUMN pieces bytea;"
+# a much changed version's pieces, a chunk each, named by a hash of its bytes, shared by the
+# document's versions (see store.sql.keep_pieces)
+PIECE_CHUNKS = """
+CREATE TABLE piece_chunks (
+    document_id text NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    chunk bytea NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (document_id, chunk)
+);
+"""
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -91,6 +101,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
     + RAGGED_ROWS
     + SHARED
     + PIECES
+    + PIECE_CHUNKS
 )
 
 # from this schema version to the next: its DDL
@@ -101,6 +112,7 @@ MIGRATIONS: dict[int, str] = {
     4: RAGGED_ROWS,
     5: SHARED,
     6: PIECES,
+    7: PIECE_CHUNKS,
 }
 
 
