@@ -104,8 +104,8 @@ CACHED_VERSIONS = 4
 # A version's columns are made from those of the version before it (see Views._derived) if
 # all but this many of its records are that version's: a change of rows, not a new upload
 DERIVED_RECORDS = 1 << 16
-# ... and if they are made of this many slices at most: a column of many chunks sorts slower
-# (each change adds two), so now and then they are made whole from the blocks again
+# ... and of this many slices at most: a column of many chunks sorts slower (each change adds
+# two), so past it they are made whole again, a copy (a much changed table: every change)
 DERIVED_CHUNKS = 64
 # ... and their counts by kind merged from that version's, where it has this many columns at
 # most (the values a change took away are looked for column by column)
@@ -553,13 +553,13 @@ class Views:
         """The version's columns made from ``base``'s (``old``), where the two share most of
         their records (a change of a few rows: see tablecast.table.pieces): slices of
         ``old`` for what they share, and what is not shared made from the store's records.
-        A million rows with one cell changed: a few milliseconds, not seconds. None where they
-        share too little (another upload), or the slices would be too many pieces for sorts to
-        run fast: those are made from the version's blocks."""
+        A million rows with one cell changed: a few milliseconds, not seconds. Where the slices
+        would be too many for sorts to run fast, they are copied whole (tens of milliseconds).
+        None where they share too little (another upload): made from the version's blocks."""
         if base.meta.width != version.meta.width or old.width != version.meta.width:
             return None
         new_pieces, old_pieces = self.store.read_pieces(version.id), self.store.read_pieces(base.id)
-        runs = shared(new_pieces, old_pieces)
+        runs = _joined_runs(shared(new_pieces, old_pieces))
         total = new_pieces.total
         kept = sum(count for _, _, count in runs)
         if total - kept > DERIVED_RECORDS:
@@ -579,14 +579,17 @@ class Views:
             made = pa.concat_tables(fresh) if fresh else None
         except (pa.ArrowInvalid, ValueError):  # (columns of other types: made from its blocks)
             return None
-        if table.num_columns and table.column(0).num_chunks > DERIVED_CHUNKS:
-            return None
+        whole = bool(table.num_columns) and table.column(0).num_chunks > DERIVED_CHUNKS
+        if whole:  # a copy of the columns (tens of ms a million rows), not a pass over blocks
+            table = table.combine_chunks()
         gone, _, stored_anew = matched(new_pieces, old_pieces, runs)
         recount = self._changed_columns(version, base, old.table, table, gone, stored_anew)
         if recount is not None:  # its counts: the version before's and the new records'
             self._derivations[version.id] = (base, made, recount)
             while len(self._derivations) > LATEST_KEPT:  # (versions whose types nobody asked)
                 del self._derivations[next(iter(self._derivations))]
+        if whole:
+            return TableText(table)
         return TableText(table, mapped=old.mapped, mapping=old.mapping)
 
     def _changed_columns(
@@ -1382,6 +1385,21 @@ def _listed(rows: list[list[str]]) -> list[list[str]]:
     about), one at least."""
     sizes = np.cumsum([len(orjson.dumps(cells)) for cells in rows])
     return rows[: max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))]
+
+
+def _joined_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Runs of records two versions share (see pieces.shared), those that continue each other
+    on both sides made one: a much changed table's pieces are thousands, one column slice each
+    otherwise, though a change keeps all but a few of them as they were."""
+    joined: list[tuple[int, int, int]] = []
+    for new_at, old_at, count in runs:
+        if joined:
+            last_new, last_old, last_count = joined[-1]
+            if last_new + last_count == new_at and last_old + last_count == old_at:
+                joined[-1] = (last_new, last_old, last_count + count)
+                continue
+        joined.append((new_at, old_at, count))
+    return joined
 
 
 def _cell(cells: list[str], column: int) -> str | None:
