@@ -124,15 +124,17 @@ def test_diff_benchmark_runs():
         "set one cell",
         "delete one row",
         "upsert one row",
+        "set 1,000 cells, spread",
+        "then one cell",
     }
     # the same file again shares every record: it stores where they are, and the file's part
     # its records do not give back (its last line break, in this one)
     assert back["restore"]["stored_mib"] == 0 < back["upload again"]["stored_mib"] < 1 / 64
     assert 0 < back["add one row"]["stored_mib"] < back["add 1,000 rows"]["stored_mib"]
-    for change in ("set one cell", "delete one row", "upsert one row"):  # one row's bytes
+    for change in ("set one cell", "delete one row", "upsert one row", "then one cell"):
         assert 0 < back[change]["stored_mib"] < 1 / 16, back[change]
     after = {r["after"]: r["ms"] for r in results if "after" in r}
-    assert len(after) == 6 and all(ms > 0 for ms in after.values()), after
+    assert len(after) == 7 and all(ms > 0 for ms in after.values()), after
     uploads = {r["upload"]: r["stored_mib"] for r in results if "upload" in r}
     assert len(uploads) == 3, uploads  # a new document, then over it: ten rows edited, inserted
     for what, stored in uploads.items():
