@@ -694,6 +694,15 @@ async def test_viewers_that_ask_for_patches_get_the_rows_that_changed(server):
         assert http("PUT", doc["api_url"], table.replace(b"name", b"other"), put)[0] == 200
         page = await expect(patched, "page", cause="version")
         assert page["version"] == 4
+        # a viewer browsing alone gets its own page as a patch too
+        await patched.send(json.dumps({"type": "follow", "follow": False}))
+        await patched.send(json.dumps({"type": "goto", "page": 2}))
+        await expect(patched, "page", page_no=2)
+        send(doc, "PATCH", "cells", {"row": 105, "column": 1, "value": "mine"})
+        patch = await expect(patched, "patch")
+        assert (patch["base"], patch["version"], patch["page_no"]) == (4, 5, 2)
+        assert patch["changes"] == {"4": ["104", "mine"]}, patch
+        await expect(whole, "page", cause="version")  # (the group, on page 1)
 
 
 def test_a_change_of_too_many_rows_is_refused_before_it_holds_the_writer(server, monkeypatch):

@@ -165,6 +165,9 @@ class Room:
     # the page each kind of follower (and view) was last sent in a fan-out, and its version:
     # what a version that changed rows is sent as a patch of (see protocol.v1_patch)
     sent: dict[tuple[ViewerKind, View], tuple[int, bytes]] = field(default_factory=dict)
+    # ... and the page of its own view each viewer browsing alone that takes patches was last
+    # sent (a reference to it: pages of one view and number are one object, see _send_own)
+    own_sent: dict[Viewer, tuple[int, bytes]] = field(default_factory=dict)
     _fields: tuple[Document, dict[str, Any]] | None = None
 
     @property
@@ -241,6 +244,7 @@ class Hub:
     def leave(self, viewer: Viewer, room: Room) -> None:
         room.groups[kind_of(viewer)].discard(viewer)
         room.own_page.pop(viewer, None)
+        room.own_sent.pop(viewer, None)
         own = room.own.pop(viewer, None)
         if own is not None and own.making is not None:
             own.making.cancel()  # nobody to show it to
@@ -360,7 +364,7 @@ class Hub:
             payload = await self._own_page(viewer, room, page_no, cause=cause, error=error)
             # else superseded, or the new version's page 1 went to everyone
             if payload is not None and room.versions == versions:
-                viewer.send(Frame(payload, supersedes="page"))
+                _send_own(viewer, room, payload)
             return
         while True:
             turns, versions = room.turns, room.versions
@@ -458,7 +462,7 @@ class Hub:
             and viewer.view == view
             and viewer in room.groups[ALONE]
         ):
-            viewer.send(Frame(payload, supersedes="page"))
+            _send_own(viewer, room, payload)
 
     async def turn_page(self, room: Room, page_no: int) -> None:
         """A follower turned the shared page: every follower moves with it."""
@@ -695,6 +699,22 @@ def _seen_with(room: Room, kind: ViewerKind, viewer: Viewer | None) -> View:
     if follow or viewer is None:
         return room.shared_view
     return viewer.view
+
+
+def _send_own(viewer: Viewer, room: Room, payload: bytes) -> None:
+    """A page of the viewer's own view, as a patch of the page of it the viewer was sent
+    before where it takes patches, that page was of the version before, and a patch is smaller
+    (see protocol.v1_patch, which also checks it is the same page of the same view)."""
+    frame = Frame(payload, supersedes="page")
+    if viewer.patches and not viewer.legacy:
+        number = version_number(room.document)
+        before = room.own_sent.get(viewer)
+        if before is not None and before[0] == number - 1:
+            patch = protocol.v1_patch(before[1], payload)
+            if patch is not None:
+                frame = Frame(patch, supersedes="page")
+        room.own_sent[viewer] = (number, payload)
+    viewer.send(frame)
 
 
 def _one_per_view(viewers: set[Viewer], kind: ViewerKind) -> list[Viewer]:
