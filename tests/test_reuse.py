@@ -226,3 +226,16 @@ def test_a_cluster_node_uploads_over_another_nodes_version(nodes: Any) -> None:
         assert download(server, doc, "?format=original") == changed
         _, diff, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/diff")
         assert diff["counts"] == {"added": 0, "removed": 0, "changed": 1}
+
+
+def test_rows_deleted_in_a_block_longer_than_the_slack_are_skipped_too() -> None:
+    kept = Kept()
+    base = rows(60_000)
+    new = base[:7_000] + base[27_000:]  # 20,000 rows deleted: far past a run and the slack
+    _, stored = upload(kept, base, new)
+    assert stored == 0
+    # a base larger than INDEX_ROWS is not hashed whole: what follows is stored anew
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reuse, "INDEX_ROWS", 1000)
+        _, stored = upload(Kept(), base, new)
+    assert stored > 20_000

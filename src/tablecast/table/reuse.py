@@ -20,9 +20,10 @@ alone: every pair it finds is confirmed byte for byte, run by run. A file that s
 with the base is told after :data:`GIVE_UP` records found nowhere, and stored as it would have
 been: the base is no longer read.
 
-What it does not find: a row that moved further than a run (stored anew), rows deleted in a
-block longer than a run and :data:`SLACK` (what follows is stored anew, until the runs meet
-the base again by chance: they do not look for it).
+Rows deleted in a block longer than that: a run that finds none of its records where they
+are expected, after earlier runs did, looks them up in the whole base, hashed once (up to
+:data:`INDEX_ROWS` records), and the runs go on from where they are. What it does not find:
+a row that moved further than a run, or back (stored anew: a base record is shared once).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 import orjson
 
 from .blocks import BLOCK_RECORDS, NO_RECORDS, Run, joined, run_from_blocks
-from .diff import align, alike, run_hashes
+from .diff import MAX_SHIFT, Hashes, align, alike, run_hashes
 from .pieces import IDENT_SHIFT, IntArray, Pieces, merged
 
 # Records of the base beyond a run's length looked at for the run's records: rows inserted or
@@ -47,6 +48,12 @@ SLACK_BYTES = 4 << 20
 READ_BLOCKS = 16
 # Records of the upload in a row found nowhere in the base after which it is stored as it is.
 GIVE_UP = 16_384
+# A base of up to this many records, where a run shares none of its records where they are
+# expected after others did, is hashed whole once (16 bytes a record: a hash and its place) to
+# find where the run's records are further on: a block of rows deleted longer than SLACK
+INDEX_ROWS = 2_000_000
+# Records of a run that must agree on where in the base it goes on, to look there
+AGREEING = 4
 
 # Blocks (number, records, offsets) of the base, from the first to the last number given.
 ReadBlocks = Callable[[int, int], Iterable[tuple[int, bytes, bytes]]]
@@ -66,6 +73,8 @@ class Reuse:
         self._stored = 0  # records in the owner's blocks
         self._total = 0  # records of the upload so far
         self._unfound = 0  # records in a row found nowhere
+        self._found_any = False
+        self._index: tuple[Hashes, IntArray] | None = None  # the base's hashes sorted, and places
         self._parts: list[tuple[IntArray, ...]] = []
 
     @property
@@ -83,7 +92,10 @@ class Reuse:
         like = np.full(count, -1, np.int64)  # the base's row each replaces, keeping its identity
         if self.sharing:
             self._compare(run, source, like, last)
+            if self._found_any and not (source >= 0).any() and self._found_further(run):
+                self._compare(run, source, like, last)
         found = int((source >= 0).sum())
+        self._found_any = self._found_any or found > 0
         self._unfound = 0 if found else self._unfound + count
         self._parts.append(self._pieces(source, like))
         self._total += count
@@ -113,7 +125,13 @@ class Reuse:
             self._next = start + same
             return
         a, b = run_hashes(old.data, old.starts), run_hashes(run.data, run.starts)
-        alignment = align(a, b)
+        # most runs that differ have rows changed in place, or a few inserted or deleted: as
+        # many base records and MAX_SHIFT more are aligned first, without sorting (see
+        # diff._shifted); the whole window where that pairs fewer than half the run's rows
+        narrow = min(len(a), len(b) + MAX_SHIFT)
+        alignment = align(a[:narrow], b)
+        if narrow < len(a) and 2 * len(alignment.pairs_b) < len(b):
+            alignment = align(a, b)
         pairs_a, pairs_b = alignment.matched()
         alignment.unmatch(_differing(old, pairs_a, run, pairs_b))
         kept = np.ones(len(pairs_a), bool)
@@ -135,6 +153,43 @@ class Reuse:
         for a_row, b_row in alike(alignment.changes(), cells).changed:
             if a_row < end_a and b_row < end_b:
                 like[b_row] = a_row + start
+
+    def _found_further(self, run: Run) -> bool:
+        """Whether the run's records were found further on in the base than expected (the
+        rows between deleted): where most of those found agree the run goes on, the next
+        run is compared from. Only forward: a base record is shared once at most."""
+        if self.base.total > INDEX_ROWS:
+            return False
+        if self._index is None:
+            self._index = self._indexed()
+        hashes, places = self._index
+        if not len(hashes):
+            return False
+        wanted = run_hashes(run.data, run.starts)
+        at = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
+        hit = np.flatnonzero(hashes[at] == wanted)
+        if not len(hit):
+            return False
+        goes_on = places[at[hit]] - hit  # where in the base the run would start, for each
+        goes_on = goes_on[goes_on > self._next]
+        if not len(goes_on):
+            return False
+        values, counts = np.unique(goes_on, return_counts=True)
+        if int(counts.max()) < min(AGREEING, len(run)):
+            return False
+        self._next = int(values[int(np.argmax(counts))])
+        return True
+
+    def _indexed(self) -> tuple[Hashes, IntArray]:
+        """Every base record's hash, sorted, and its place: read a few blocks at a time."""
+        parts = []
+        last_block = (self.base.total - 1) // BLOCK_RECORDS
+        for first in range(0, last_block + 1, READ_BLOCKS):
+            read = run_from_blocks(self._read(first, min(first + READ_BLOCKS - 1, last_block)))
+            parts.append(run_hashes(read.data, read.starts))
+        hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        return hashes[order], order.astype(np.int64)
 
     def _base_records(self, start: int, stop: int, size: int) -> Run:
         """The base's records ``start`` to ``stop`` (fewer at its end, or past ``size``
