@@ -223,12 +223,26 @@ def gathered(
     """The records of ``segments`` (owner, place, count: see tablecast.table.pieces), one
     after the other, from their owners' blocks ((owner, number) -> (records, offsets)), as
     one run: what a version that changed rows reads, wherever its records are kept."""
-    runs = []
+    # A much changed version's segments are many, most of a record or two of the same few
+    # blocks: each block's starts are made once, and each segment is a slice and its lengths
+    data: list[bytes] = []
+    lengths: list[npt.NDArray[np.int64]] = []
+    made: dict[tuple[int, int], tuple[list[int], npt.NDArray[np.int64]]] = {}
     for owner, place, count in segments:
         stop = place + count
         for number in range(place // BLOCK_RECORDS, (stop - 1) // BLOCK_RECORDS + 1):
             records, offsets = blocks[(owner, number)]
+            found = made.get((owner, number))
+            if found is None:  # (and where a record after the last would start: past a "\n")
+                every = np.frombuffer(offsets, dtype="<u4").astype(np.int64)
+                every = np.append(every, len(records) + 1)
+                found = made[(owner, number)] = (every.tolist(), np.diff(every))
+            starts, sizes = found
             base = number * BLOCK_RECORDS
-            first, last = max(place - base, 0), min(stop - base, len(offsets) // 4)
-            runs.append(_run_of_block(records, offsets, first, last))
-    return joined(runs)
+            first, last = max(place - base, 0), min(stop - base, len(starts) - 1)
+            data.append(records[starts[first] : starts[last] - 1] + b"\n")
+            lengths.append(sizes[first:last])
+    if not data:
+        return NO_RECORDS
+    every = np.concatenate(lengths)
+    return Run(b"".join(data), np.concatenate([[0], np.cumsum(every)]).astype(np.int64))

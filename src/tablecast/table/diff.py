@@ -390,6 +390,9 @@ def _gap(a: Hashes, b: Hashes, work: int) -> tuple[Positions, Positions]:
     """Same rows, in order, between two anchors: rows repeated in the table (no anchor holds
     them), or moved. Short runs row by row; long ones (a column of repeated rows) in place:
     the rows at the same distance from the run's start that are the same."""
+    if len(a) == 1 and len(b) == 1:  # (a row changed in place: most gaps, and difflib's cost)
+        same = np.zeros(int(a[0] == b[0]), np.int64)
+        return same, same
     if len(a) <= EXACT_GAP and len(b) <= EXACT_GAP and len(a) * len(b) <= work:
         matcher = difflib.SequenceMatcher(None, a.tolist(), b.tolist(), autojunk=False)
         found_a: list[int] = []
