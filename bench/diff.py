@@ -149,44 +149,35 @@ def back_to_the_first(
         # (another row than those added, which share its id; its last cell changed)
         ("upsert one row", "PATCH", f"{base}/rows?key=id", header + upserted(data)),
     ):
-        before = stored_bytes(server)
-        request = urllib.request.Request(url, data=body, method=method)
-        request.add_header("Authorization", f"Bearer {key}")
-        began = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=600) as response:
-            response.read()
-        seconds = time.perf_counter() - began
-        found.append(
-            {
-                "server": "tablecast",
-                "back": how,
-                "ms": 1000 * seconds,
-                "stored_mib": (stored_bytes(server) - before) / (1 << 20),
-            }
-        )
+        found.append(changed_by(server, how, method, url, key, body))
     found += after_an_edit(server, base, key, cell)
     for how, body in (("set 1,000 cells, spread", spread), ("then one cell", later)):
         time.sleep(1.0)  # (a pause, as between a person's edits: see after_an_edit)
-        before = stored_bytes(server)
-        request = urllib.request.Request(f"{base}/cells", data=body, method="PATCH")
-        request.add_header("Authorization", f"Bearer {key}")
-        began = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=600) as response:
-            response.read()
-        seconds = time.perf_counter() - began
-        found.append(
-            {
-                "server": "tablecast",
-                "back": how,
-                "ms": 1000 * seconds,
-                "stored_mib": (stored_bytes(server) - before) / (1 << 20),
-            }
-        )
+        found.append(changed_by(server, how, "PATCH", f"{base}/cells", key, body))
     sorted_page, _ = get(f"{base}/pages/1?sort=1")
     found.append(
         {"server": "tablecast", "after": "much changed: sorted, cold", "ms": 1000 * sorted_page}
     )
     return found
+
+
+def changed_by(
+    server: servers.ServerProcess, how: str, method: str, url: str, key: str, body: bytes
+) -> dict[str, Any]:
+    """One change sent with the edit key: how long it took to be answered, what it stored."""
+    before = stored_bytes(server)
+    request = urllib.request.Request(url, data=body, method=method)
+    request.add_header("Authorization", f"Bearer {key}")
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=600) as response:
+        response.read()
+    seconds = time.perf_counter() - began
+    return {
+        "server": "tablecast",
+        "back": how,
+        "ms": 1000 * seconds,
+        "stored_mib": (stored_bytes(server) - before) / (1 << 20),
+    }
 
 
 def after_an_edit(
@@ -317,18 +308,16 @@ def report(results: list[dict[str, Any]]) -> None:
     print("found: rows a diff lists (tablecast: added + removed + changed; duckdb: rows only")
     print("in one version, a changed row twice); again: tablecast's answer kept, duckdb's")
     print("tables loaded; ratio: the peer's time over tablecast's, cold")
-    uploads = [r for r in results if "upload" in r]
-    if uploads:
-        print("the whole file uploaded (answered: committed), and what it stored:")
-        for r in uploads:
+    for field, heading in (
+        ("upload", "the whole file uploaded (answered: committed), and what it stored:"),
+        ("back", "a new version: version 1's rows again, then rows added and changed:"),
+    ):
+        rows = [r for r in results if field in r]
+        if rows:
+            print(heading)
+        for r in rows:
             stored = r["stored_mib"] * 1024
-            print(f"  {r['upload']:28} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
-    back = [r for r in results if "back" in r]
-    if back:
-        print("a new version: version 1's rows again, then rows added:")
-        for r in back:
-            stored = r["stored_mib"] * 1024
-            print(f"  {r['back']:24} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
+            print(f"  {r[field]:28} {r['ms']:7.0f}ms   stored +{stored:,.1f} KiB")
     after = [r for r in results if "after" in r]
     if after:
         print("one more cell set, from the request sent:")

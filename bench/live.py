@@ -60,6 +60,28 @@ def added_rows(rows: int) -> bytes:
     return "".join(f"{rows + i}\t{line}\n" for i, line in enumerate(lines)).encode()
 
 
+def measured(
+    server: str,
+    viewers: int,
+    rows: int,
+    loaded: float,
+    cells: list[float],
+    added: float,
+    memory: float,
+) -> dict[str, Any]:
+    """One server's figures: seconds in, milliseconds out."""
+    return {
+        "server": server,
+        "viewers": viewers,
+        "rows": rows,
+        "load_ms": 1000 * loaded,
+        "cell_p50_ms": 1000 * statistics.median(cells),
+        "cell_max_ms": 1000 * max(cells),
+        "added_ms": 1000 * added,
+        "rss_mib": memory,
+    }
+
+
 def tablecast(rows: int, viewers: int) -> dict[str, Any]:
     server = servers.start("tablecast")
     try:
@@ -72,16 +94,7 @@ def tablecast(rows: int, viewers: int) -> dict[str, Any]:
         base = server_url(server, f"/parser/api/docs/{doc['id']}")
         ws_url = server_url(server, f"/parser/ws/{doc['id']}").replace("http", "ws", 1)
         cells, added = asyncio.run(_watched(base, ws_url, doc["edit_key"], viewers, rows))
-        return {
-            "server": "tablecast",
-            "viewers": viewers,
-            "rows": rows,
-            "load_ms": 1000 * loaded,
-            "cell_p50_ms": 1000 * statistics.median(cells),
-            "cell_max_ms": 1000 * max(cells),
-            "added_ms": 1000 * added,
-            "rss_mib": server.rss_mib(),
-        }
+        return measured("tablecast", viewers, rows, loaded, cells, added, server.rss_mib())
     finally:
         server.stop()
 
@@ -155,16 +168,9 @@ def perspective_peer(rows: int, viewers: int) -> dict[str, Any]:
     began = time.perf_counter()
     table.update(added)
     added_seconds = time.perf_counter() - began
-    result = {
-        "server": "perspective",
-        "viewers": viewers,
-        "rows": rows,
-        "load_ms": 1000 * loaded,
-        "cell_p50_ms": 1000 * statistics.median(times),
-        "cell_max_ms": 1000 * max(times),
-        "added_ms": 1000 * added_seconds,
-        "rss_mib": rss_mib() - before,
-    }
+    result = measured(
+        "perspective", viewers, rows, loaded, times, added_seconds, rss_mib() - before
+    )
     for view in views:
         view.delete()
     table.delete()
