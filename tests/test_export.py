@@ -23,6 +23,7 @@ from support import (
     http,
     put,
     quoted_csv,
+    table,
 )
 from tablecast.table.export import (
     FORMATS,
@@ -33,6 +34,7 @@ from tablecast.table.export import (
     plain_lines,
     unique_names,
 )
+from tablecast.web.downloads import PINNED
 
 # cells that test every escape: a tab, a line break and quotes inside cells, formulas, numbers
 TRICKY = [
@@ -529,3 +531,35 @@ async def test_viewers_are_served_while_a_fast_client_downloads_a_sorted_view(se
         events.append("document read")
     reader.join(60)
     assert events[:3] == ["document read"] * 3, events
+
+
+def revalidated(server, doc, query: str, etag: str) -> tuple[int, bytes, dict[str, str]]:
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download{query}"
+    request = urllib.request.Request(url, headers={"If-None-Match": etag})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+def test_downloads_carry_a_validator_and_answer_304_to_a_client_that_has_them(server):
+    _, doc, _ = http("POST", f"{server.url}/parser/api/docs", table(300))
+    tags = {}
+    for query in ("", "?format=csv", "?format=csv&sort=1", "?format=original", "?version=1"):
+        status, body, headers = raw_download(server, doc, query)
+        assert status == 200 and body
+        tags[query] = headers["Etag"]
+        # the same again: nothing sent (nothing read)
+        status, body, again = revalidated(server, doc, query, headers["Etag"])
+        assert (status, body, again["Etag"]) == (304, b"", headers["Etag"])
+        pinned = "version=" in query
+        assert headers["Cache-Control"] == (PINNED if pinned else "no-cache")
+    assert len(set(tags.values())) == 4  # each format and view its own; version 1 is current
+    assert tags["?version=1"] == tags[""]
+    # a new version: the current version's URL gives it, version 1's stays as it was
+    assert put(server.url, doc, table(301))[0] == 200
+    status, _, headers = revalidated(server, doc, "", tags[""])
+    assert status == 200 and headers["Etag"] != tags[""]
+    assert revalidated(server, doc, "?version=1", tags["?version=1"])[0] == 304
+    assert revalidated(server, doc, "?version=1", '"something else"')[0] == 200

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import hashlib
 import re
 from urllib.parse import quote
 
+import orjson
 import tornado.iostream
 import tornado.web
 
@@ -16,7 +18,7 @@ from ..errors import TablecastError
 from ..model import Version
 from ..table import export
 from ..table.originals import Rebuilt
-from ..table.view import PLAIN
+from ..table.view import PLAIN, View
 from .api import ApiHandler
 
 ORIGINAL_PARTS = 4  # parts of an original file (~1 MiB each) read and sent at a time
@@ -26,6 +28,12 @@ CHARSETS = {
     "utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "cp1252": "windows-1252"
 }  # fmt: skip
 EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
+# What an export writes, as its validators name it: one more where that changes (a download
+# kept by a client under the same ETag would be another's bytes)
+EXPORTS_REVISION = 1
+# A download of a version named by number: it never changes (a version is immutable, and no
+# store gives a version's id to another), so a client may keep it
+PINNED = "private, max-age=31536000, immutable"
 
 
 class DownloadApi(ApiHandler):
@@ -44,6 +52,8 @@ class DownloadApi(ApiHandler):
             version = view.on(await self.requested_version(document))
             view.check(version)
             fmt = export.format_named(self.get_query_argument("format", None))
+            if version is not None and self.unchanged(version, f"{fmt.name}.{_named(view)}"):
+                return
             pages = self.services.pages
             # JSON Lines writes numbers as numbers: it needs to know which columns hold them
             # (as the view's types say, where it sets them)
@@ -81,7 +91,21 @@ class DownloadApi(ApiHandler):
             "Content-Disposition",
             f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name)}",
         )
-        self.set_header("Cache-Control", "no-store")
+
+    def unchanged(self, version: Version, what: str) -> bool:
+        """The download's validator, a strong ETag: the version (its id, given to no other)
+        and ``what`` of it (format and view); True where the client has it already
+        (``If-None-Match``): answered 304, nothing read. A version named by number may be
+        kept by the client; the current version's URL is asked again each time, and its ETag
+        changes with every new version."""
+        self.set_header("Etag", f'"{version.id}.{EXPORTS_REVISION}.{what}"')
+        pinned = self.get_query_argument("version", None, strip=False) is not None
+        self.set_header("Cache-Control", PINNED if pinned else "no-cache")
+        if not self.check_etag_header():
+            return False
+        self.set_status(304)
+        self.finish()
+        return True
 
     async def _original(self, document_id: str) -> None:
         """The file exactly as it was uploaded, a few parts at a time."""
@@ -95,6 +119,8 @@ class DownloadApi(ApiHandler):
                 )
             if version is None:
                 raise TablecastError("not_found", "the document has no version yet")
+            if self.unchanged(version, "original"):
+                return
             parts = await documents.original(version, 0, ORIGINAL_PARTS)
             if not parts:
                 raise TablecastError(
@@ -176,3 +202,9 @@ def export_name(version: Version, extension: str) -> str:
 def _ascii(name: str) -> str:
     """A file name for the plain ``filename=`` parameter: what old clients can show."""
     return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+
+
+def _named(view: View) -> str:
+    """A view, as a download's validator names it: a hash of all it says."""
+    said = orjson.dumps(view.as_dict(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(said, digest_size=8).hexdigest()
