@@ -207,17 +207,24 @@ async def test_a_50_mb_file_uploads_with_visible_progress(server, open_page, tmp
             window.frames = 0;
             const tick = () => { window.frames += 1; requestAnimationFrame(tick); };
             requestAnimationFrame(tick);
+            // every progress shown, as the page shows it (polled from here, a loaded machine
+            // missed the few it showed)
+            window.shown = [];
+            const bar = document.querySelector("#upload-progress");
+            const detail = document.querySelector("#upload-detail");
+            new MutationObserver(() => {
+                window.shown.push([bar.getAttribute("value"), detail.textContent]);
+            }).observe(document.querySelector("#upload"), {
+                subtree: true, attributes: true, childList: true, characterData: true,
+            });
         }"""
     )
     await upload(page, big)
     await expect(page.locator("#upload")).to_be_visible()
-    seen: set[int] = set()
-    details: list[str] = []
-    while await page.locator("#upload").is_visible():
-        value = await page.locator("#upload-progress").get_attribute("value")
-        seen.add(int(float(value or 0)))
-        details.append(await page.locator("#upload-detail").inner_text())
-        await asyncio.sleep(0.05)
+    await expect(page.locator("#upload")).to_be_hidden(timeout=120_000)
+    shown = await page.evaluate("window.shown")
+    seen = {int(float(value or 0)) for value, _ in shown}
+    details = [text for _, text in shown]
     assert any(0 < v < 100 for v in seen), seen
     assert any(re.search(r"[\d.]+ [kM]B of 5\d MB · \d+% · [\d.]+ [kM]B/s", d) for d in details), (
         details[::10]
