@@ -123,3 +123,15 @@ test("edits remembered once per cell; changed cells marked, then faded", () => {
   change.highlightsCleared();
   assert.equal(state.highlights.size, 0);
 });
+
+test("what one's changes have to say waits for the version each made", () => {
+  change.noticeHeard(9, "Your edit replaced “Lima” in row 3, set by someone else since you looked.");
+  change.noticeHeard(10, "2 rows deleted.");
+  assert.deepEqual(change.noticesDue(null), []); // no table yet
+  assert.deepEqual(change.noticesDue(8), []);
+  assert.deepEqual(change.noticesDue(10), [
+    "Your edit replaced “Lima” in row 3, set by someone else since you looked.",
+    "2 rows deleted.",
+  ]);
+  assert.deepEqual(change.noticesDue(11), []); // said once
+});

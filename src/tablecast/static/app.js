@@ -128,10 +128,8 @@ function onPage(page) {
     hideAlert(); // what it said was about the table before this one
     markChanges(previous, page);
   }
-  if (state.replaced && page.version !== null && page.version >= state.replaced.version) {
-    showNotice(state.replaced.text); // after the new version's own notice, which it replaces
-    change.replacedSaid();
-  }
+  const due = change.noticesDue(page.version);
+  if (due.length) showNotice(due.join(" ")); // after the new version's own notice, which it replaces
   // a document made on the start page has its link from its first table (see showShareLink)
   if (page.version !== null && connection && !document.body.dataset.document) showShareLink(connection.documentId);
   change.livePageShown(page);
@@ -269,9 +267,14 @@ async function sendCell({ row, column, version }, value) {
   const made = answer.version;
   change.editRemembered({ row, column, value, version: made, total: answer.total_number, columns, at: Date.now() });
   if (change.cellSaved(cell, made)) renderCell(row, column);
-  if (!replaced) return;
-  if (state.page && state.page.version >= made) showNotice(replaced);
-  else change.replacedHeard(made, replaced);
+  if (replaced) sayOnceShown(made, replaced);
+}
+
+// What one's change has to say, over the version it made: said once that version is shown (its
+// page's own notice, "New version…", would hide it otherwise).
+function sayOnceShown(version, text) {
+  if (state.page && state.page.version >= version) showNotice(text);
+  else change.noticeHeard(version, text);
 }
 
 function connect() {

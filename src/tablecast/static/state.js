@@ -43,9 +43,10 @@ export const state = {
   saving: new Map(),
   // One's own edits saved, watched a minute for someone overwriting them (model.overwrittenEdits).
   mine: [],
-  // What one's save overwrote that someone else had set: { version, text }, said once the
-  // version it made is shown (its page's own notice would hide it otherwise).
-  replaced: null,
+  // What one's own changes have to say (a save overwrote someone else's value, rows deleted):
+  // [{ version, text }], each said once the version it made is shown (its page's own notice
+  // would hide it otherwise).
+  notices: [],
   // The cells a new version changed, marked for a few seconds: "row:column" → since when
   // (performance.now()).
   highlights: new Map(),
@@ -343,12 +344,18 @@ export function editsWatched(kept) {
   state.mine = kept;
 }
 
-export function replacedHeard(version, text) {
-  state.replaced = { version, text };
+// Something one's change has to say once the version it made is shown.
+export function noticeHeard(version, text) {
+  state.notices = [...state.notices, { version, text }];
 }
 
-export function replacedSaid() {
-  state.replaced = null;
+// The notices whose versions a page of `version` shows (or follows), in the order they came:
+// said now, so forgotten.
+export function noticesDue(version) {
+  if (version === null || version === undefined) return [];
+  const due = state.notices.filter((notice) => notice.version <= version);
+  state.notices = state.notices.filter((notice) => notice.version > version);
+  return due.map((notice) => notice.text);
 }
 
 // Cells a new version changed, marked from `at` (those marked before go on fading).
