@@ -1,6 +1,6 @@
 // Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
 // old versions, the versions list, restoring one, what changed between two, column profiles,
-// facet values, cells set, and the links of downloads. A failed call
+// facet values, cells set, rows added and deleted, and the links of downloads. A failed call
 // throws an Error with the server's error `code`.
 
 import { facetList } from "./views.js";
@@ -74,6 +74,28 @@ export async function setCells(documentId, version, cells, editKey) {
   const params = new URLSearchParams({ version: String(version) });
   const body = JSON.stringify(cells);
   return json(await fetch(`${documentPath(documentId)}/cells?${params}`, { method: "PATCH", headers, body }));
+}
+
+// Rows added after the current version's (`rows`: each a list of its cells, as text), as a new
+// version; only an edit key may. Sent as JSON Lines, so that a cell is kept exactly as typed
+// (as TSV or CSV, its delimiters and quotes would be read). The answer: its metadata, whose
+// `total_number` is the last row's number.
+export async function addRows(documentId, rows, editKey) {
+  const headers = { "Content-Type": "application/x-ndjson" };
+  if (editKey) headers.Authorization = `Bearer ${editKey}`;
+  const body = rows.map((cells) => `${JSON.stringify(cells)}\n`).join("");
+  return json(await fetch(`${documentPath(documentId)}/rows`, { method: "POST", headers, body }));
+}
+
+// Rows deleted (`rows`: their numbers as version `version` numbers them, wherever changes since
+// moved them), as a new version; only an edit key may. The answer: its metadata, and
+// `changed.deleted`, how many were still there to delete.
+export async function deleteRows(documentId, version, rows, editKey) {
+  const headers = { "Content-Type": "application/json" };
+  if (editKey) headers.Authorization = `Bearer ${editKey}`;
+  const params = new URLSearchParams({ version: String(version) });
+  const body = JSON.stringify(rows);
+  return json(await fetch(`${documentPath(documentId)}/rows?${params}`, { method: "DELETE", headers, body }));
 }
 
 // Changes the panel lists of each kind at most (the API's limit=): a few screens of rows
