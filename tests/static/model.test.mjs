@@ -683,6 +683,155 @@ describe("one's own edits, overwritten", () => {
   });
 });
 
+describe("rows added and deleted", () => {
+  const editing = (fields = {}) =>
+    makeState({
+      edit: true,
+      editKey: "k",
+      newRow: { open: true, adding: false, added: null, blank: false },
+      selection: model.emptySelection(),
+      deleting: false,
+      ...fields,
+    });
+  const five = (fields = {}) =>
+    people({
+      total_number: 5,
+      data: [["Ada", "Paris"], ["Grace", "Oslo"], ["Alan", "Lima"], ["Edsger", "Austin"], ["Barbara", "Boston"]],
+      ...fields,
+    });
+  const select = (page, ...clicks) =>
+    clicks.reduce((selection, [row, range]) => model.selectRows(selection, page, row, range), model.emptySelection());
+
+  test("a row's number toggles it; Shift+click selects the rows shown from the anchor to it", () => {
+    const page = five();
+    assert.deepEqual([...select(page, [2]).rows], [2]);
+    assert.deepEqual([...select(page, [2], [2]).rows], []);
+    assert.deepEqual([...select(page, [2], [4, true]).rows].sort(), [2, 3, 4]);
+    assert.deepEqual([...select(page, [4], [2, true]).rows].sort(), [2, 3, 4]); // upwards too
+    // a second Shift+click changes the range, on top of what was selected before it
+    assert.deepEqual([...select(page, [5], [2], [4, true], [3, true]).rows].sort(), [2, 3, 5]);
+    // no anchor yet: Shift+click toggles
+    assert.deepEqual([...select(page, [3, true]).rows], [3]);
+    // a row the page does not show changes nothing
+    assert.deepEqual([...select(page, [2], [9]).rows], [2]);
+  });
+
+  test("a range is of the rows as the page shows them: a sorted view's, named by their number in the file", () => {
+    const sorted = five({ view: { ...PLAIN, sort: 1 }, rows: [3, 4, 5, 2, 1] });
+    assert.deepEqual([...select(sorted, [4], [2, true]).rows].sort(), [2, 4, 5]);
+  });
+
+  test("rows stay selected while their numbers name the same rows", () => {
+    const before = five({ version: 4, cause: "turn" });
+    const selection = select(before, [2], [3, true]);
+    const next = (fields) => ({ ...before, version: 5, cause: "version", ...fields });
+    const kept = (page) => [...model.keptSelection(selection, before, page).rows].sort();
+    assert.deepEqual(kept(before), [2, 3]); // the same page again (a reconnect)
+    assert.deepEqual(kept(next({ total_number: 6 })), [2, 3]); // a row added past the page
+    const edited = next({ data: [["Ada", "Lyon"], ...before.data.slice(1)] });
+    assert.deepEqual(kept(edited), [2, 3]); // another row's cell set
+    const setInOne = next({ data: [before.data[0], ["Grace", "Bergen"], ...before.data.slice(2)] });
+    assert.deepEqual(kept(setInOne), [3]); // not a row whose cells are others now
+    assert.equal(model.keptSelection(selection, before, setInOne).anchor, null);
+  });
+
+  test("the selection is dropped by another page, view, columns, a version skipped, or rows deleted", () => {
+    const before = five({ version: 4, cause: "turn" });
+    const selection = select(before, [2], [3, true]);
+    const dropped = (page) => model.keptSelection(selection, before, page).rows.size === 0;
+    assert.ok(dropped({ ...before, page_no: 2, first_row: 101 }));
+    assert.ok(dropped({ ...before, view: { ...PLAIN, q: "a" }, rows: [1, 2, 3, 4, 5] }));
+    assert.ok(dropped({ ...before, columns: ["name", "town"] }));
+    assert.ok(dropped({ ...before, version: 5, total_number: 4, data: before.data.slice(0, 4) }));
+    assert.ok(dropped({ ...before, version: 6 })); // version 5 might have deleted rows
+    assert.ok(dropped({ ...before, view: { ...PLAIN, header: false } }));
+    assert.ok(dropped(null));
+    const empty = model.emptySelection();
+    assert.equal(model.keptSelection(empty, before, null), empty); // nothing to drop
+  });
+
+  test("the bar: Add row, and the rows selected with their Delete", () => {
+    const page = five();
+    const none = model.rowsBar(editing(), page);
+    assert.deepEqual(
+      [none.hidden, none.deleteHidden, none.clearHidden, none.selected],
+      [false, true, true, "Click a row’s number to select it, Shift+click for a range"],
+    );
+    const selection = select(page, [2], [4, true]);
+    const some = model.rowsBar(editing({ selection }), page);
+    assert.deepEqual(
+      [some.selected, some.deleteText, some.deleteHidden, some.deleteDisabled],
+      ["3 rows selected", "Delete 3 rows", false, false],
+    );
+    assert.equal(model.rowsBar(editing({ selection: select(page, [1]) }), page).deleteText, "Delete 1 row");
+    const deleting = model.rowsBar(editing({ selection, deleting: true }), page);
+    assert.deepEqual([deleting.deleteText, deleting.deleteDisabled], ["Deleting 3 rows…", true]);
+    assert.equal(model.rowsBar(editing({ selection, connectionState: "reconnecting" }), page).deleteDisabled, true);
+    assert.deepEqual(model.selectedRows(editing({ selection }), page), { rows: [2, 3, 4], deleting: false });
+  });
+
+  test("no rows are changed but where cells may be edited", () => {
+    const selection = select(five(), [2]);
+    for (const [state, page] of [
+      [editing({ edit: false, selection }), five()], // a view link
+      [editing({ old: { version: 2 }, selection }), five()], // an old version
+      [editing({ selection }), five({ view: { ...PLAIN, header: false } })], // rows numbered otherwise
+    ]) {
+      assert.equal(model.rowsBar(state, page).hidden, true);
+      assert.equal(model.newRowForm(state, page).shown, false);
+      assert.deepEqual(model.selectedRows(state, page).rows, []);
+    }
+  });
+
+  test("the New row form: a field per column; what it says of a blank row and of the row added", () => {
+    const page = five();
+    const form = model.newRowForm(editing(), page);
+    assert.deepEqual([form.shown, form.columns, form.addText, form.said, form.go], [true, ["name", "city"], "Add", "", null]);
+    assert.equal(model.newRowForm(editing({ newRow: { open: false, adding: false, added: null, blank: false } }), page).shown, false);
+    const adding = model.newRowForm(editing({ newRow: { open: true, adding: true, added: null, blank: false } }), page);
+    assert.deepEqual([adding.addText, adding.addDisabled], ["Adding…", true]);
+    const blank = model.newRowForm(editing({ newRow: { open: true, adding: false, added: { row: 6, version: 5 }, blank: true } }), page);
+    assert.equal(blank.said, model.BLANK_ROW);
+    assert.equal(model.isBlankRow(["", "  "]), true);
+    assert.equal(model.isBlankRow(["", "x"]), false);
+  });
+
+  test("the row added: where it went, and a way to it for a viewer browsing alone", () => {
+    const newRow = { open: true, adding: false, added: { row: 12410, version: 7 }, blank: false };
+    const page = makePage({ version: 7, total_number: 12410, page_no: 1, first_row: 1, page_size: 100 });
+    const alone = editing({ newRow, follow: false });
+    assert.equal(model.newRowForm(alone, page).said, "Row 12,410 added at the end.");
+    assert.deepEqual(model.newRowForm(alone, page).go, { row: 12410, text: "Go to row 12,410" });
+    assert.equal(model.newRowForm(editing({ newRow }), page).go, null); // the group stays where it is
+    const last = { ...page, page_no: 125, first_row: 12401, data: Array.from({ length: 10 }, () => ["AA", "1"]) };
+    assert.equal(model.newRowForm(alone, last).go, null); // shown already
+    assert.equal(model.newRowForm(alone, { ...page, version: 6 }).go, null); // its version not come yet
+    assert.equal(model.newRowForm(alone, { ...page, version: 8, total_number: 12000 }).go, null); // rows deleted since
+    assert.equal(model.pageOfRow(12410, 100), 125);
+    assert.equal(model.pageOfRow(100, 100), 1);
+    assert.equal(model.pageOfRow(101, 100), 2);
+  });
+
+  test("what is typed is carried to a new version's columns: by name, else by place", () => {
+    assert.deepEqual(model.carriedCells(["name", "city"], ["Ada", "Paris"], ["city", "name", "zip"]), ["Paris", "Ada", ""]);
+    assert.deepEqual(model.carriedCells(["name", "city"], ["Ada", "Paris"], ["name", "town"]), ["Ada", "Paris"]);
+    assert.deepEqual(model.carriedCells(["a", "a"], ["1", "2"], ["a", "a"]), ["1", "2"]);
+  });
+
+  test("what a delete says; refusals in words", () => {
+    assert.equal(model.rowsDeletedText(2, 2), "2 rows deleted.");
+    assert.equal(model.rowsDeletedText(1, 1), "1 row deleted.");
+    assert.equal(model.rowsDeletedText(3, 2), "2 rows deleted (1 was deleted already, by someone else).");
+    assert.equal(model.rowsDeletedText(1, 0), "That row was deleted already, by someone else.");
+    assert.equal(model.rowsDeletedText(2, 0), "Those rows were deleted already, by someone else.");
+    assert.match(model.notAdded("empty_file", "there are no rows to add"), /repeats the column names/);
+    assert.match(model.notAdded("wrong_edit_key"), /does not open this table/);
+    assert.match(model.notAdded(undefined, "Failed to fetch"), /could not be sent.*still in the form/);
+    assert.equal(model.notDeleted("bad_request", "a row is a number"), "a row is a number");
+    assert.match(model.notDeleted(undefined, "Failed to fetch"), /connection lost/);
+  });
+});
+
 describe("patched", () => {
   const shown = { type: "page", version: 3, page_no: 2, view: { sort: null }, data: [["a"], ["b"], ["c"]], total_number: 3 };
   const patch = { type: "patch", base: 3, version: 4, page_no: 2, view: { sort: null }, length: 4, changes: { 1: ["B"], 3: ["d"] }, total_number: 4 };

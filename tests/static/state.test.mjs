@@ -135,3 +135,24 @@ test("what one's changes have to say waits for the version each made", () => {
   ]);
   assert.deepEqual(change.noticesDue(11), []); // said once
 });
+
+test("the New row form keeps its last row added, and the rows selected go with their delete", () => {
+  change.newRowOpened();
+  change.blankRowRefused();
+  assert.deepEqual(state.newRow, { open: true, adding: false, added: null, blank: true });
+  change.rowAdding();
+  assert.deepEqual([state.newRow.adding, state.newRow.blank], [true, false]);
+  change.rowAdded({ row: 6, version: 2 });
+  change.rowAdding();
+  change.rowNotAdded(); // a refusal leaves the last row added said
+  change.newRowClosed();
+  assert.deepEqual(state.newRow, { open: false, adding: false, added: { row: 6, version: 2 }, blank: false });
+
+  change.rowsSelected({ rows: new Set([2, 3]), anchor: 2, base: new Set([2]) });
+  change.rowsDeleting();
+  change.rowsNotDeleted(); // to try again
+  assert.deepEqual([state.deleting, [...state.selection.rows]], [false, [2, 3]]);
+  change.rowsDeleting();
+  change.rowsDeleted();
+  assert.deepEqual([state.deleting, state.selection.rows.size, state.selection.anchor], [false, 0, null]);
+});

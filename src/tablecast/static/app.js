@@ -3,7 +3,7 @@
 // (state.js) and drawn (render.js); every listener is bound in bindings.js.
 
 import * as answers from "./answers.js";
-import { setCells } from "./api.js";
+import { addRows, deleteRows, setCells } from "./api.js";
 import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showAlert, showNotice } from "./banners.js";
@@ -34,11 +34,13 @@ import {
   renderFollowing,
   renderOthers,
   renderPage,
+  renderRows,
   renderShown,
   renderStatus,
   sayAlert,
   showMissing,
 } from "./render.js";
+import { clearNewRow, focusAddRow, focusNewRow, focusRow, newRowCells, newRowFocused } from "./rows.js";
 import { showScreen } from "./screens.js";
 import { sendFile, showShareLink } from "./sending.js";
 import * as change from "./state.js";
@@ -132,6 +134,8 @@ function onPage(page) {
   if (due.length) showNotice(due.join(" ")); // after the new version's own notice, which it replaces
   // a document made on the start page has its link from its first table (see showShareLink)
   if (page.version !== null && connection && !document.body.dataset.document) showShareLink(connection.documentId);
+  // rows selected stay so while their numbers name the same rows
+  change.rowsSelected(model.keptSelection(state.selection, previous, page));
   change.livePageShown(page);
   change.pageArrived(page);
   if (newVersion) tellOverwritten(page);
@@ -144,6 +148,7 @@ function onPage(page) {
     // the cell being edited is not on this page (another page, view or version): leaving it
     // saves it, as leaving it by a click would
     if (state.editor && !editorShown()) saveCell(null);
+    if (state.sought && page.cause === "request" && page.page_no === state.sought.page) foundRow(page);
   }
 }
 
@@ -275,6 +280,120 @@ async function sendCell({ row, column, version }, value) {
 function sayOnceShown(version, text) {
   if (state.page && state.page.version >= version) showNotice(text);
   else change.noticeHeard(version, text);
+}
+
+// Rows added and deleted (docs/protocol.md, "POST .../rows", "DELETE .../rows"), where cells may
+// be edited: a row typed in the New row form goes to the end of the table; rows selected by
+// their numbers are deleted, named as the version shown numbers them (the server follows them
+// to where they are now). Nobody moves: each viewer is shown the new version where it is.
+
+function toggleNewRow() {
+  if (state.newRow.open) closeNewRow(true);
+  else openNewRow();
+}
+
+function openNewRow() {
+  if (!model.mayEditCells(state, shownPage())) return;
+  change.newRowOpened();
+  renderRows();
+  focusNewRow();
+}
+
+// Closed (what it holds stays for next time); `returnFocus`: back to Add row (Escape, ×).
+function closeNewRow(returnFocus) {
+  change.newRowClosed();
+  renderRows();
+  if (returnFocus) focusAddRow();
+}
+
+async function addRow() {
+  const page = shownPage();
+  if (!model.mayEditCells(state, page) || model.isOffline(state) || state.newRow.adding) return;
+  const cells = newRowCells();
+  if (model.isBlankRow(cells)) {
+    change.blankRowRefused();
+    renderRows();
+    return;
+  }
+  change.rowAdding();
+  renderRows();
+  let answer;
+  try {
+    answer = await addRows(state.documentId, [cells], state.editKey);
+  } catch (error) {
+    change.rowNotAdded();
+    renderRows();
+    sayAlert(model.notAdded(error.code, error.message, state.limits)); // its cells stay in the form
+    return;
+  }
+  // appended to whatever version was current: the last row of the version it made
+  const added = { row: answer.total_number, version: answer.version };
+  change.rowAdded(added);
+  const typing = newRowFocused();
+  clearNewRow(cells);
+  renderRows();
+  if (typing) focusNewRow(); // the next row, from its first cell
+  if (!state.newRow.open) sayOnceShown(added.version, model.rowAddedText(added.row));
+}
+
+// Row `row` of the table in file order, on its page: browsing alone only (the group stays
+// where it is), leaving one's own view if it sorts or searches.
+function goToRow(row) {
+  const page = state.page;
+  if (!page || !connection || model.isOffline(state) || state.follow || state.old) return;
+  const target = model.pageOfRow(row, page.page_size);
+  if (!isPlain(page.view)) connection.send({ type: "view", ...viewFields(PLAIN) });
+  if (!connection.send({ type: "goto", page: target })) return;
+  change.rowSought({ row, page: target });
+  ask(model.loadingPage(target), { answers: answers.ownTurn(target, PLAIN) });
+}
+
+// The page a row was gone to came: the row is marked a few seconds, its number focused.
+function foundRow(page) {
+  const { row } = state.sought;
+  change.rowSought(null);
+  const r = model.rowNumbers(page).indexOf(row);
+  if (r < 0) return; // deleted meanwhile
+  const width = Math.max(page.columns.length, page.data[r].length);
+  change.cellsChanged(Array.from({ length: width }, (_, column) => model.cellKey(row, column)), performance.now());
+  renderChanged();
+  fadeLater();
+  focusRow($("table"), row);
+}
+
+function selectRow(row, range) {
+  const page = shownPage();
+  if (!model.mayEditCells(state, page) || state.deleting) return;
+  change.rowsSelected(model.selectRows(state.selection, page, row, range));
+  renderRows();
+}
+
+function clearSelection() {
+  if (state.deleting) return;
+  change.selectionCleared();
+  renderRows();
+}
+
+async function deleteSelected() {
+  const page = shownPage();
+  if (!model.mayEditCells(state, page) || model.isOffline(state) || state.deleting) return;
+  const { rows } = model.selectedRows(state, page);
+  if (!rows.length) return;
+  change.rowsDeleting();
+  renderRows();
+  let answer;
+  try {
+    answer = await deleteRows(state.documentId, page.version, [...rows].sort((a, b) => a - b), state.editKey);
+  } catch (error) {
+    change.rowsNotDeleted();
+    renderRows();
+    sayAlert(model.notDeleted(error.code, error.message, state.limits));
+    return;
+  }
+  change.rowsDeleted();
+  renderRows();
+  // a deleted row is nowhere to be marked: the notice says what went
+  sayOnceShown(answer.version, model.rowsDeletedText(rows.length, (answer.changed || {}).deleted ?? rows.length));
 }
 
 function connect() {
@@ -471,6 +590,14 @@ function start() {
     saveCell,
     cancelCell,
     leaveCell,
+    toggleNewRow,
+    closeNewRow,
+    addRow,
+    goToRow,
+    selectRow,
+    hasSelection: () => model.selectedRows(state, shownPage()).rows.length > 0,
+    deleteRows: deleteSelected,
+    clearSelection,
   });
   if (documentId) {
     offerFiles(Boolean(editKey)); // until hello says what this viewer may do

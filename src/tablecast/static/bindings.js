@@ -23,7 +23,8 @@ function isTyping(target) {
 //   backToLive(), mayUpload(), openMenu(column), closeMenu(returnFocus), menuColumn(),
 //   moreValues(), toggleFacet(column, value), clearFacets(), setType(column, type),
 //   sortColumn(column, order), columnsInSight(), editCell(row, column), saveCell(direction),
-//   cancelCell(), leaveCell() }
+//   cancelCell(), leaveCell(), toggleNewRow(), closeNewRow(returnFocus), addRow(),
+//   goToRow(row), selectRow(row, range), hasSelection(), deleteRows(), clearSelection() }
 export function bindControls(app) {
   $("file").addEventListener("change", () => {
     app.upload($("file").files[0]);
@@ -57,6 +58,7 @@ export function bindControls(app) {
   bindVersions(app);
   bindDownloads();
   bindDrop(app);
+  bindRows(app); // last: its Escape is what no menu took
 }
 
 function bindPager(app) {
@@ -103,6 +105,8 @@ function bindTable(app) {
       if (app.menuColumn() === column) app.closeMenu(true);
       else app.openMenu(column);
     }
+    const select = event.target.closest("button.row-select");
+    if (select && table.contains(select)) app.selectRow(Number(select.dataset.row), event.shiftKey);
   });
   const typing = new WeakMap(); // by filter field: each waits for its own pause
   table.addEventListener("input", (event) => {
@@ -115,6 +119,32 @@ function bindTable(app) {
     );
   });
   bindCells(app, table);
+  bindRowNumbers(app, table);
+}
+
+// An editor's row numbers select rows (a click; Shift+click: a range). Shift+click would also
+// select the text between; the arrow keys go up and down the row numbers, Shift+arrow
+// selecting as it goes.
+function bindRowNumbers(app, table) {
+  table.addEventListener("mousedown", (event) => {
+    const button = event.target.closest("button.row-select");
+    if (!button || !event.shiftKey) return;
+    event.preventDefault();
+    button.focus(); // as a click without Shift would
+  });
+  table.addEventListener("keydown", (event) => {
+    const button = event.target;
+    if (!button.matches("button.row-select")) return;
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const tr = button.closest("tr");
+    const other = event.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+    const next = other && other.querySelector("button.row-select");
+    event.preventDefault(); // not the table's scroll: the focus moves, and scrolls to it
+    if (!next) return;
+    next.focus();
+    if (event.shiftKey) app.selectRow(Number(next.dataset.row), true);
+  });
 }
 
 // The cells, edited in place: a double click, or Enter or F2 on a focused cell, opens its
@@ -255,5 +285,35 @@ function bindDrop(app) {
     depth = 0;
     overlay.hidden = true;
     if (app.mayUpload()) app.upload(event.dataTransfer.files[0]);
+  });
+}
+
+// Rows added and deleted: Add row opens the New row form (Enter adds the row, Tab goes from
+// field to field, Escape closes it); the rows selected are deleted by Delete rows or the
+// Delete key, and unselected by Clear selection or Escape, wherever the focus is but in a
+// field.
+function bindRows(app) {
+  $("add-row").addEventListener("click", () => app.toggleNewRow());
+  $("new-row").addEventListener("submit", (event) => {
+    event.preventDefault();
+    app.addRow();
+  });
+  $("new-row").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.isComposing) return;
+    event.preventDefault();
+    event.stopPropagation(); // the form's: not the selection's, nor a menu's
+    app.closeNewRow(true);
+  });
+  $("new-row-close").addEventListener("click", () => app.closeNewRow(true));
+  $("new-row-go").addEventListener("click", () => app.goToRow(Number($("new-row-go").dataset.row)));
+  $("delete-rows").addEventListener("click", () => app.deleteRows());
+  $("clear-selection").addEventListener("click", () => app.clearSelection());
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || isTyping(event.target) || !app.hasSelection()) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Delete") app.deleteRows();
+    else if (event.key === "Escape") app.clearSelection();
+    else return;
+    event.preventDefault();
   });
 }

@@ -792,3 +792,157 @@ export function patched(shown, patch) {
   const { base, changes, length, ...fields } = patch;
   return { ...fields, type: "page", data };
 }
+
+// Rows added and deleted (docs/protocol.md, "POST .../rows" and "DELETE .../rows"), where cells
+// may be edited (mayEditCells): a row added goes to the end of the table; rows deleted are
+// named by number as the version shown numbers them.
+
+// What the New row form says under its fields when a blank row is tried.
+export const BLANK_ROW = "Type a cell or more first: a blank row is not added.";
+
+// A row holding nothing but spaces is a slip of the Enter key more often than a row.
+export function isBlankRow(cells) {
+  return cells.every((cell) => cell.trim() === "");
+}
+
+// The New row form's values (`values`, for columns `from`) carried to other columns (`to`: a
+// new version renamed, added or moved some): each by its column's name, else by its place when
+// there are as many columns as before.
+export function carriedCells(from, values, to) {
+  return to.map((name, i) => {
+    if (from[i] === name) return values[i] ?? "";
+    const at = from.indexOf(name);
+    if (at >= 0) return values[at] ?? "";
+    return from.length === to.length ? (values[i] ?? "") : "";
+  });
+}
+
+// "Row 12,410 added at the end."
+export function rowAddedText(row) {
+  return `Row ${count(row)} added at the end.`;
+}
+
+// The page of the table in file order that shows row `row`.
+export function pageOfRow(row, pageSize) {
+  return Math.max(1, Math.ceil(row / pageSize));
+}
+
+// The New row form: where cells may be edited, when opened. What it says under its fields (a
+// blank row refused, the row just added) and, to a viewer browsing alone whose page does not
+// show that row, a button to go to it (`go`: null when there is none).
+export function newRowForm(state, page) {
+  const { newRow } = state;
+  const editable = Boolean(page) && mayEditCells(state, page);
+  const { added } = newRow;
+  let said = "";
+  if (newRow.blank) said = BLANK_ROW;
+  else if (added) said = rowAddedText(added.row);
+  let go = null;
+  // rows deleted since would have moved it: while the table holds as many, its number stands
+  const known = added && editable && page.version >= added.version && page.total_number >= added.row;
+  if (known && !newRow.blank && !state.follow && !rowNumbers(page).includes(added.row)) {
+    go = { row: added.row, text: `Go to row ${count(added.row)}` };
+  }
+  return {
+    shown: editable && newRow.open,
+    columns: page ? page.columns : [],
+    addDisabled: isOffline(state) || newRow.adding,
+    addText: newRow.adding ? "Adding…" : "Add",
+    said,
+    go,
+  };
+}
+
+// A row not added (an error code), or not sent (the network: no code). What was typed stays.
+export function notAdded(code, message, limits = null) {
+  if (code === "empty_file") return "A row that repeats the column names reads as the header row: it was not added.";
+  return code ? explain(code, message, limits) : "The row could not be sent: is the connection lost? It is still in the form.";
+}
+
+export function emptySelection() {
+  return { rows: new Set(), anchor: null, base: new Set() };
+}
+
+// A row's number clicked on `page`: the row is selected, or unselected if it was, and is the
+// anchor of a range; with Shift (`range`), every row shown from the anchor to it is selected,
+// on top of those selected before the range began (a second Shift+click changes the range).
+export function selectRows(selection, page, row, range = false) {
+  const numbers = rowNumbers(page);
+  const at = numbers.indexOf(row);
+  if (at < 0) return selection;
+  const from = selection.anchor === null ? -1 : numbers.indexOf(selection.anchor);
+  if (range && from >= 0) {
+    const shown = numbers.slice(Math.min(from, at), Math.max(from, at) + 1);
+    return { rows: new Set([...selection.base, ...shown]), anchor: selection.anchor, base: selection.base };
+  }
+  const rows = new Set(selection.rows);
+  if (rows.has(row)) rows.delete(row);
+  else rows.add(row);
+  return { rows, anchor: row, base: rows };
+}
+
+// The selection as the next page shows it. Rows are named by their number: only while that
+// number names the same row do they stay selected, so another page, view, columns or version
+// but the next, or fewer rows (deleted above, the rows after moved up), drop it; and a row whose
+// cells are not the same as before is dropped (a version uploaded anew may number other rows).
+export function keptSelection(selection, before, page) {
+  if (!selection.rows.size && selection.anchor === null) return selection;
+  const empty = emptySelection();
+  if (!before || !page || !numberedAsFile(before) || !numberedAsFile(page)) return empty;
+  if (before.id !== page.id || before.page_no !== page.page_no || before.has_header !== page.has_header) return empty;
+  if (JSON.stringify(before.columns) !== JSON.stringify(page.columns)) return empty;
+  if (!sameView(before.view || PLAIN, page.view || PLAIN)) return empty;
+  if (page.version !== before.version && (page.version !== before.version + 1 || page.total_number < before.total_number)) {
+    return empty;
+  }
+  const was = new Map(rowNumbers(before).map((row, r) => [row, before.data[r]]));
+  const now = new Map(rowNumbers(page).map((row, r) => [row, page.data[r]]));
+  const same = (row) => was.has(row) && now.has(row) && JSON.stringify(was.get(row)) === JSON.stringify(now.get(row));
+  const kept = (rows) => new Set([...rows].filter(same));
+  return {
+    rows: kept(selection.rows),
+    anchor: selection.anchor !== null && same(selection.anchor) ? selection.anchor : null,
+    base: kept(selection.base),
+  };
+}
+
+// The rows a page shows selected (`rows`, in the page's order), and whether their delete is on
+// its way: none where rows may not be changed.
+export function selectedRows(state, page) {
+  if (!page || !mayEditCells(state, page)) return { rows: [], deleting: false };
+  return { rows: rowNumbers(page).filter((row) => state.selection.rows.has(row)), deleting: state.deleting };
+}
+
+// The bar over the table, for those who may change rows: Add row, and the rows selected with
+// what to do with them.
+export function rowsBar(state, page) {
+  const editable = Boolean(page) && mayEditCells(state, page);
+  const offline = isOffline(state);
+  const n = selectedRows(state, page).rows.length;
+  const rows = plural(n, "row", "rows");
+  return {
+    hidden: !editable,
+    addOpen: state.newRow.open,
+    addDisabled: offline,
+    selected: n ? `${rows} selected` : "Click a row’s number to select it, Shift+click for a range",
+    deleteHidden: n === 0,
+    deleteText: state.deleting ? `Deleting ${rows}…` : `Delete ${rows}`,
+    deleteDisabled: offline || state.deleting,
+    clearHidden: n === 0,
+  };
+}
+
+// What a delete's answer says: rows someone else deleted since the version shown are gone
+// already, and not counted (`deleted`).
+export function rowsDeletedText(asked, deleted) {
+  if (deleted === asked) return `${plural(deleted, "row", "rows")} deleted.`;
+  const gone = asked === 1 ? "That row was" : "Those rows were";
+  if (deleted === 0) return `${gone} deleted already, by someone else.`;
+  const others = asked - deleted;
+  return `${plural(deleted, "row", "rows")} deleted (${count(others)} ${others === 1 ? "was" : "were"} deleted already, by someone else).`;
+}
+
+// A delete refused (an error code) or never answered (the network: no code).
+export function notDeleted(code, message, limits = null) {
+  return code ? explain(code, message, limits) : "The rows could not be deleted: is the connection lost?";
+}

@@ -8,6 +8,7 @@ import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
 import { holdEditor, placeEditor } from "./editing.js";
 import * as model from "./model.js";
 import { renderFollow, renderPageNumber, renderPager, renderRange } from "./pager.js";
+import { markSelected, renderNewRow, renderRowsBar } from "./rows.js";
 import { showScreen } from "./screens.js";
 import { shownPage, state } from "./state.js";
 import {
@@ -36,6 +37,7 @@ export function renderPage(page) {
   markCells(table, model.cellMarks(state, page, performance.now()));
   const editing = model.editorCell(state, page);
   if (editing) placeEditor(table, editing); // else it stays out, for app.js to close
+  renderRows();
   renderViewBar(model.viewBar(state, page));
   renderFacetChips(model.facetChips(state, page));
   renderMenu();
@@ -54,6 +56,15 @@ export function renderCell(row, column) {
   if (!page || state.old || !model.mayEditCells(state, page)) return;
   const text = model.cellText(page, row, column, state.saving);
   if (text !== null) showCell($("table"), { row, column }, text, state.saving.has(model.cellKey(row, column)));
+}
+
+// What may be done with rows (add one, delete those selected), and the rows selected.
+export function renderRows() {
+  const page = shownPage();
+  if (!page || page.version === null) return;
+  renderRowsBar(model.rowsBar(state, page));
+  renderNewRow(model.newRowForm(state, page));
+  markSelected($("table"), model.selectedRows(state, page));
 }
 
 // The cells a new version changed, marked for a few seconds: those whose time is over unmarked.
@@ -94,6 +105,7 @@ export function renderOnline() {
   disableTableControls($("table"), online.offline);
   const page = shownPage();
   if (page && page.version !== null) renderPager(model.pager(page, online.offline));
+  renderRows();
 }
 
 export function renderFollowing() {

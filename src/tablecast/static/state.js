@@ -50,6 +50,16 @@ export const state = {
   // The cells a new version changed, marked for a few seconds: "row:column" → since when
   // (performance.now()).
   highlights: new Map(),
+  // The New row form (editors): whether it is open, a row on its way (`adding`), the last row
+  // added ({ row, version }: its number in the version it made), and whether a blank row was
+  // refused (said under the fields until the next try).
+  newRow: { open: false, adding: false, added: null, blank: false },
+  // The rows selected on the live page, by number as the page numbers them (model.selectRows):
+  // `anchor`, the row a Shift+click's range goes from; `base`, those selected before that range.
+  selection: { rows: new Set(), anchor: null, base: new Set() },
+  deleting: false, // the selected rows' delete is on its way
+  // The row "Go to row" went to, and its page: marked when that page comes.
+  sought: null,
 };
 
 // A promise with its resolve at hand, and whether it has settled.
@@ -371,4 +381,61 @@ export function highlightsCleared() {
 // The marks made before `before` are over.
 export function highlightsFaded(before) {
   for (const [key, at] of [...state.highlights]) if (at <= before) state.highlights.delete(key);
+}
+
+// Rows added and deleted (app.js)
+
+export function newRowOpened() {
+  state.newRow = { ...state.newRow, open: true, blank: false };
+}
+
+// Closed, what it holds kept in its fields for next time.
+export function newRowClosed() {
+  state.newRow = { ...state.newRow, open: false, blank: false };
+}
+
+export function blankRowRefused() {
+  state.newRow = { ...state.newRow, blank: true };
+}
+
+export function rowAdding() {
+  state.newRow = { ...state.newRow, adding: true, blank: false };
+}
+
+// `added`: { row, version }, the row's number in the version its adding made.
+export function rowAdded(added) {
+  state.newRow = { ...state.newRow, adding: false, added };
+}
+
+export function rowNotAdded() {
+  state.newRow = { ...state.newRow, adding: false };
+}
+
+// selection: model.selectRows, model.keptSelection
+export function rowsSelected(selection) {
+  state.selection = selection;
+}
+
+export function selectionCleared() {
+  state.selection = { rows: new Set(), anchor: null, base: new Set() };
+}
+
+export function rowsDeleting() {
+  state.deleting = true;
+}
+
+// Deleted: the selection is gone with them.
+export function rowsDeleted() {
+  state.deleting = false;
+  selectionCleared();
+}
+
+// Refused or never answered: the rows stay selected, to try again.
+export function rowsNotDeleted() {
+  state.deleting = false;
+}
+
+// sought: { row, page }, or null once its page came.
+export function rowSought(sought) {
+  state.sought = sought;
 }

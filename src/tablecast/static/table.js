@@ -9,8 +9,10 @@
 //
 // Each row says its number (`data-row`, as the API names rows) and each cell its column
 // (`data-column`): an editor's cells take focus (a click, or the cell editor giving it back),
-// and are found again by number when a page is drawn anew.
+// and are found again by number when a page is drawn anew. An editor's row numbers are
+// buttons that select their rows (rows.js marks them).
 
+import { count } from "./format.js";
 import { arrow, numericColumns, sortOf } from "./model.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -33,7 +35,7 @@ export function renderTable(table, page, types, editable = false) {
     const tr = document.createElement("tr");
     const rowNumber = page.rows ? page.rows[r] : firstRow + r;
     tr.dataset.row = String(rowNumber);
-    const number = cell("th", String(rowNumber), "rownum");
+    const number = editable ? rowSelect(rowNumber, r === 0) : cell("th", String(rowNumber), "rownum");
     number.scope = "row";
     tr.append(number);
     const width = Math.max(columns.length, row.length); // a ragged row's cells past the header too
@@ -65,9 +67,45 @@ export function renderTable(table, page, types, editable = false) {
     // table drawn while hidden measures nothing: app.css's guess stands)
     if (head.offsetHeight) table.style.setProperty("--head-height", `${head.offsetHeight}px`);
   }
+  const focused = focusedRow(table);
   table.tBodies[0].replaceChildren(body);
+  if (focused) refocusRow(table, focused);
   markClipped(table);
   return !same;
+}
+
+// An editor's row number: a button that selects the row. Only the first row's is a Tab stop
+// (the arrow keys go on from it, bindings.js): 100 rows are not 100 stops.
+function rowSelect(rowNumber, first) {
+  const th = document.createElement("th");
+  th.className = "rownum";
+  const button = cell("button", String(rowNumber), "row-select");
+  button.type = "button";
+  button.dataset.row = String(rowNumber);
+  button.setAttribute("aria-pressed", "false");
+  button.setAttribute("aria-label", `Select row ${count(rowNumber)}`);
+  button.title = "Select this row (Shift+click: the rows from the last one clicked)";
+  if (!first) button.tabIndex = -1;
+  th.append(button);
+  return th;
+}
+
+// The row number that has the focus (a keyboard's place among the rows): its row and where it
+// is on the page; null when the focus is elsewhere.
+function focusedRow(table) {
+  const button = document.activeElement;
+  if (!button || !button.matches("button.row-select") || !table.tBodies[0].contains(button)) return null;
+  const tr = button.closest("tr");
+  return { row: tr.dataset.row, at: tr.sectionRowIndex };
+}
+
+// The focus kept on the rows drawn anew: on the same row, else (deleted, or another page) the
+// row now in its place, so that the keyboard does not lose its place in the table.
+function refocusRow(table, { row, at }) {
+  const rows = table.tBodies[0].rows;
+  const tr = table.tBodies[0].querySelector(`tr[data-row="${row}"]`) || rows[Math.min(at, rows.length - 1)];
+  const button = tr ? tr.querySelector("button.row-select") : null;
+  if (button) button.focus({ preventScroll: true });
 }
 
 // strips: model.strips, one per column (null: none known); `stale` while the rows shown have
