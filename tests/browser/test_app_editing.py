@@ -8,8 +8,8 @@ import re
 
 from playwright.async_api import Locator, Page, expect
 
-from pages import PEOPLE, edit_key, two_editors, upload, write
-from support import http
+from pages import PEOPLE, edit_key, names, two_editors, upload, write
+from support import http, table
 
 JUST_CHANGED = re.compile(r"\bjust-changed\b")
 SAVING = re.compile(r"\bsaving\b")
@@ -22,6 +22,15 @@ def cell(page: Page, row: int, column: int) -> Locator:
 
 def editor(page: Page) -> Locator:
     return page.locator("#table input.cell-editor")
+
+
+def row_number(page: Page, row: int) -> Locator:
+    """The button of a row's number (an editor's), which selects the row."""
+    return page.locator(f'#table tbody tr[data-row="{row}"] button.row-select')
+
+
+def new_row_field(page: Page, column: str) -> Locator:
+    return page.locator("#new-row").get_by_label(column, exact=True)
 
 
 async def test_cells_are_edited_in_place_and_the_others_see_them_marked(
@@ -224,3 +233,161 @@ async def test_a_burst_of_changes_is_one_entry_in_the_versions_panel(server, ope
     await expect(entries.nth(1).locator("summary")).to_contain_text("Versions 1–5")
     await expect(entries.nth(1).locator("li")).to_have_count(5)
     await expect(entries.nth(1).locator("li").first).to_be_visible()
+
+
+async def test_rows_are_added_and_deleted_and_the_others_see_them(server, open_page, tmp_path):
+    first, second = await two_editors(open_page, server, tmp_path)
+    form = first.locator("#new-row")
+    said = first.locator("#new-row-said")
+
+    # Add row opens a field per column, the focus in the first; Tab goes on, Enter adds it
+    await first.get_by_role("button", name="Add row").click()
+    await expect(form).to_be_visible()
+    await expect(new_row_field(first, "name")).to_be_focused()
+    await first.keyboard.type("Barbara")
+    await first.keyboard.press("Tab")
+    await first.keyboard.type("Boston")
+    await first.keyboard.press("Tab")
+    await first.keyboard.type("7")
+    await first.keyboard.press("Enter")
+    await expect(said).to_have_text("Row 6 added at the end.")
+    # the fields are empty for the next row, the focus back in the first
+    for column in ("name", "city", "amount", "when"):
+        await expect(new_row_field(first, column)).to_have_value("")
+    await expect(new_row_field(first, "name")).to_be_focused()
+    # everyone sees it, marked; nobody moved
+    for page in (first, second):
+        await expect(page.locator("#range")).to_have_text("Rows 1–6 of 6")
+        await expect(page.locator("#version")).to_have_text("version 2")
+    await expect(cell(second, 6, 0)).to_have_text("Barbara")
+    await expect(cell(second, 6, 1)).to_have_text("Boston")
+    await expect(cell(second, 6, 3)).to_have_text("")
+    await expect(cell(second, 6, 0)).to_have_class(JUST_CHANGED)
+    await expect(first.locator("#new-row-go")).to_be_hidden()  # the page shows it
+
+    # a blank row is not added
+    await first.keyboard.press("Enter")
+    await expect(said).to_have_text("Type a cell or more first: a blank row is not added.")
+    await asyncio.sleep(0.3)
+    await expect(first.locator("#version")).to_have_text("version 2")
+
+    # a row the server refuses is said, its cells kept in the form
+    for column, text in (("name", "name"), ("city", "city"), ("amount", "amount")):
+        await new_row_field(first, column).fill(text)
+    await new_row_field(first, "when").fill("when")
+    await first.keyboard.press("Enter")
+    await expect(first.locator("#alert-text")).to_have_text(
+        "A row that repeats the column names reads as the header row: it was not added."
+        " The table is unchanged."
+    )
+    await expect(new_row_field(first, "city")).to_have_value("city")
+    await first.locator("#alert-close").click()
+    # Escape closes the form, the focus back on Add row; what it held is there next time
+    await new_row_field(first, "when").focus()
+    await first.keyboard.press("Escape")
+    await expect(form).to_be_hidden()
+    await expect(first.get_by_role("button", name="Add row")).to_be_focused()
+    await first.get_by_role("button", name="Add row").click()
+    await expect(new_row_field(first, "amount")).to_have_value("amount")
+    await first.get_by_role("button", name="Close the new row").click()
+    await expect(form).to_be_hidden()
+
+    # a row's number selects it, Shift+click the rows up to another; they are marked
+    await row_number(first, 2).click()
+    await row_number(first, 3).click(modifiers=["Shift"])
+    selected = first.locator("#table tbody tr.selected")
+    await expect(selected).to_have_count(2)
+    await expect(row_number(first, 2)).to_have_attribute("aria-pressed", "true")
+    await expect(first.locator("#selection-text")).to_have_text("2 rows selected")
+    await expect(first.locator("#delete-rows")).to_have_text("Delete 2 rows")
+    # a version that leaves their rows as they were keeps them selected
+    await cell(second, 1, 1).dblclick()
+    await second.keyboard.type("Lyon")
+    await second.keyboard.press("Enter")
+    await second.keyboard.press("Escape")
+    await expect(cell(first, 1, 1)).to_have_text("Lyon")
+    await expect(first.locator("#version")).to_have_text("version 3")
+    await expect(selected).to_have_count(2)
+
+    # a delete that is never answered is said; the rows stay selected, to try again
+    await first.route("**/rows?version=*", lambda route: route.abort())
+    await first.keyboard.press("Delete")
+    await expect(first.locator("#alert-text")).to_have_text(
+        "The rows could not be deleted: is the connection lost? The table is unchanged."
+    )
+    await expect(selected).to_have_count(2)
+    await first.unroute("**/rows?version=*")
+    await first.locator("#alert-close").click()
+
+    # the Delete key (no field has the focus) deletes them, for everyone
+    await row_number(first, 3).focus()
+    await first.keyboard.press("Delete")
+    await expect(first.locator("#notice")).to_have_text("2 rows deleted.")
+    await expect(selected).to_have_count(0)
+    await expect(first.locator("#delete-rows")).to_be_hidden()
+    for page in (first, second):
+        await expect(page.locator("#range")).to_have_text("Rows 1–4 of 4")
+        await expect(page.locator("#version")).to_have_text("version 4")
+        await expect(names(page)).to_have_text(["Ada", "Edsger", "ada", "Barbara"])
+    # the focus stays in the rows: on the row now where the last one clicked was
+    await expect(row_number(first, 3)).to_be_focused()
+    await expect(second.locator("#table td.just-changed")).to_have_count(0)
+
+    # in a sorted view, rows are named by their number in the file
+    await first.get_by_role("button", name="Sort by city").click()
+    await expect(second.locator("#group-view")).to_be_visible()
+    await expect(row_number(first, 2)).to_have_text("2")  # Edsger, wherever it sorts
+    await row_number(first, 2).click()
+    await row_number(first, 3).click(modifiers=["Control"])  # a click toggles, whatever else
+    await row_number(first, 3).click()
+    await expect(first.locator("#delete-rows")).to_have_text("Delete 1 row")
+    await first.get_by_role("button", name="Delete 1 row").click()
+    await expect(first.locator("#notice")).to_have_text("1 row deleted.")
+    await expect(second.locator("#range")).to_have_text("Rows 1–3 of 3")
+    await expect(names(second)).to_have_count(3)
+    assert sorted(await names(second).all_inner_texts()) == ["Ada", "Barbara", "ada"]
+
+    # a view link has nothing to add or delete rows with
+    viewer = await open_page(first.url.split("#", 1)[0])
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–3 of 3")
+    await expect(viewer.locator("#read-only")).to_be_visible()
+    await expect(viewer.locator("#rows-bar")).to_be_hidden()
+    await expect(viewer.get_by_role("button", name="Add row")).to_have_count(0)
+    await expect(viewer.locator("#table button.row-select")).to_have_count(0)
+    await viewer.locator("#table tbody th").first.click()
+    await viewer.keyboard.press("Delete")
+    await asyncio.sleep(0.3)
+    await expect(viewer.locator("#range")).to_have_text("Rows 1–3 of 3")
+
+
+async def test_a_row_added_by_a_viewer_browsing_alone_is_gone_to(server, open_page, tmp_path):
+    page = await open_page(f"{server.url}/parser/")
+    await upload(page, write(tmp_path / "t.tsv", table(150)))
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 150")
+    await edit_key(page)
+    await page.get_by_label("Follow the group").uncheck()
+    await page.get_by_role("button", name="Sort by c1").click()
+    await expect(page.locator("#view-note")).to_contain_text("c1")
+    await page.get_by_role("button", name="Add row").click()
+    await new_row_field(page, "c0").fill("new")
+    await new_row_field(page, "c2").fill("last")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.locator("#new-row-said")).to_have_text("Row 151 added at the end.")
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 151")
+    # its page is not the one shown: one click goes to it, in file order
+    await page.get_by_role("button", name="Go to row 151").click()
+    await expect(page.locator("#range")).to_have_text("Rows 101–151 of 151")
+    await expect(page.locator("#view-note")).to_have_text("")
+    await expect(cell(page, 151, 0)).to_have_text("new")
+    await expect(cell(page, 151, 2)).to_have_class(JUST_CHANGED)
+    await expect(row_number(page, 151)).to_be_focused()
+    await expect(page.locator("#new-row-go")).to_be_hidden()
+    # a page turn drops the rows selected
+    await row_number(page, 150).click()
+    await expect(page.locator("#table tbody tr.selected")).to_have_count(1)
+    await page.get_by_role("button", name="First page").click()
+    await expect(page.locator("#range")).to_have_text("Rows 1–100 of 151")
+    await page.get_by_role("button", name="Next page").click()
+    await expect(page.locator("#range")).to_have_text("Rows 101–151 of 151")
+    await expect(page.locator("#table tbody tr.selected")).to_have_count(0)
+    await expect(page.locator("#rows-bar")).to_be_visible()
