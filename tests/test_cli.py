@@ -29,7 +29,9 @@ from support import (
     v1,
     wait_for,
 )
+from tablecast import client
 from tablecast.client import ClientError, Link, changes_text, read_link, size_of
+from tablecast.table.parsing import DELIMITER_NAMES
 
 # what the tests' own environment might say about servers and keys is not theirs to use
 ENV = {k: v for k, v in os.environ.items() if k not in ("TABLECAST_SERVER", "TABLECAST_EDIT_KEY")}
@@ -42,17 +44,25 @@ def tablecast(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 class Running:
     """``tablecast ARGS`` running; what it writes is read as it comes, into ``out`` and ``err``
     (``terminal``: both written to a terminal of its own, as a person sees them, into ``out``).
-    ``sigint_ignored``: started as a shell starts a background job (`cmd &`)."""
+    ``sigint_ignored``: started as a shell starts a background job (`cmd &`). ``tmp``: its
+    temporary directory (TMPDIR)."""
 
-    def __init__(self, *args: str, terminal: bool = False, sigint_ignored: bool = False) -> None:
+    def __init__(
+        self,
+        *args: str,
+        terminal: bool = False,
+        sigint_ignored: bool = False,
+        tmp: Path | None = None,
+    ) -> None:
         self.out: list[str] = []
         self.err: list[str] = []
         command = [sys.executable, "-m", "tablecast", *args]
+        env = ENV if tmp is None else {**ENV, "TMPDIR": str(tmp)}
         prepare = ignore_sigint if sigint_ignored else None
         if terminal:
             screen, tty = pty.openpty()
             self.proc = start_process(
-                command, stdin=tty, stdout=tty, stderr=tty, env=ENV, preexec_fn=prepare
+                command, stdin=tty, stdout=tty, stderr=tty, env=env, preexec_fn=prepare
             )
             os.close(tty)
             readers = [lambda: self._read_terminal(screen)]
@@ -63,7 +73,7 @@ class Running:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=ENV,
+                env=env,
                 preexec_fn=prepare,
             )
             readers = [
@@ -321,6 +331,42 @@ async def test_watch_uploads_each_change_as_a_new_version(running, server, tmp_p
     assert page["total_number"] == 40
     await viewer.close()
     assert watcher.stop() == 0
+
+
+async def test_watch_sends_the_cells_that_changed_and_the_rows_gone(running, server, tmp_path):
+    # a file changed in place, or that lost lines, is sent as that change: not the whole file
+    path = tmp_path / "live.tsv"
+    path.write_bytes(table(2_000))
+    kept = tmp_path / "tmp"
+    kept.mkdir()
+    watcher = watch(running, path, server, tmp=kept)
+    document_id = (await watcher.saying(r"^view: \S+/(\S+)$")).group(1)
+    viewer = await v1(server, document_id)
+    await expect(viewer, "page")
+    edited = table(2_000).replace(b"r5c1", b"five").replace(b"r1500c2", b"late")
+    path.write_bytes(edited)
+    page = await expect(viewer, "page", cause="version", timeout=15)
+    await watcher.saying(rf"^version {page['version']}: 2,000 rows \(2 cells set\)$")
+    assert page["data"][5][1] == "five"
+    lines = edited.split(b"\n")
+    del lines[1_001], lines[11]  # rows 1,000 and 10
+    path.write_bytes(b"\n".join(lines))
+    page = await expect(viewer, "page", cause="version", timeout=15)
+    await watcher.saying(rf"^version {page['version']}: 1,998 rows \(2 rows deleted\)$")
+    # the table as the file is, row for row
+    status, body, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}/download")
+    assert status == 200 and body.encode() == b"\n".join(lines)
+    # a line that changed its number of cells: the whole file
+    path.write_bytes(b"\n".join(lines).replace(b"r7c1", b"r7c1\textra"))
+    page = await expect(viewer, "page", cause="version", timeout=15)
+    await watcher.saying(rf"^version {page['version']}: 1,998 rows$")
+    await viewer.close()
+    assert watcher.stop() == 0
+    assert not list(kept.iterdir())  # the copy of the file as sent: gone with the watch
+
+
+def test_the_clients_delimiters_are_the_servers():
+    assert {char: name for name, char in client.DELIMITERS.items()} == DELIMITER_NAMES
 
 
 def test_watch_waits_for_a_server_that_is_away(running, server_factory, tmp_path):

@@ -13,7 +13,9 @@ import http.client
 import os
 import re
 import select
+import shutil
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -351,48 +353,70 @@ def watch(
     for the next change, one the server was away for is sent again.
 
     A file that only grew by whole lines (a log, a report that adds its newest rows) sends
-    those lines alone, as rows added (``POST .../rows``): a version that stores only them.
-    Only while the table's current version is the one this watch made of the file (nobody
-    else changed the table since); otherwise, and for any other change, the whole file."""
+    those lines alone, as rows added (``POST .../rows``): a version that stores only them. A
+    file whose lines changed in place, or that lost lines, sends the cells that changed
+    (``PATCH .../cells``) or the rows gone (``DELETE .../rows``), one change (see
+    _changed_in_place). Only while the table's current version is the one this watch made of
+    the file (nobody else changed the table since); otherwise, and for any other change, the
+    whole file."""
     last: tuple[int, int, int] | None = None
     sent: Sent | None = None  # the table's version this watch made, and of what
     seen = _stat(path)
-    while True:
-        if seen is not None and seen != last:
-            time.sleep(interval)  # settled? a writer may still be at it
-            now = _stat(path)
-            if now != seen:
-                seen = now
-                continue
-            try:
-                answer = _rows_added(path, target, options, sent)
-                if answer is None:
-                    answer = upload(path, target, options, progress(path.name))
-                # what was sent is the file as it is, unless it changed while it was sent
-                sent = _sent_of(path, answer) if _stat(path) == seen else None
-            except ClientError as err:
-                complain(f"tablecast: {err}")
-                if err.retry:  # the server away: try this version again next time
-                    time.sleep(interval)
-                    seen = _stat(path)
+    try:
+        while True:
+            if seen is not None and seen != last:
+                time.sleep(interval)  # settled? a writer may still be at it
+                now = _stat(path)
+                if now != seen:
+                    seen = now
                     continue
-            else:
-                if target.document_id is None:
-                    target = Target(target.server, answer["id"], answer["edit_key"])
-                    say(links(answer))
-                elif answer.get("rows_added"):
-                    say(f"{added(answer)} ({count(answer['rows_added'], 'row')} added)")
+                try:
+                    answer = _rows_added(path, target, options, sent)
+                    if answer is None:
+                        answer = _changed_in_place(path, target, options, sent)
+                    if answer is None:
+                        answer = upload(path, target, options, progress(path.name))
+                    # what was sent is the file as it is, unless it changed while it was sent
+                    if sent is not None:
+                        sent.forget()
+                    sent = _sent_of(path, answer) if _stat(path) == seen else None
+                except ClientError as err:
+                    complain(f"tablecast: {err}")
+                    if err.retry:  # the server away: try this version again next time
+                        time.sleep(interval)
+                        seen = _stat(path)
+                        continue
                 else:
-                    say(added(answer))
-            last = seen
-        time.sleep(interval)
-        seen = _stat(path)
+                    if target.document_id is None:
+                        target = Target(target.server, answer["id"], answer["edit_key"])
+                        say(links(answer))
+                    else:
+                        say(f"{added(answer)}{_what_changed(answer)}")
+                last = seen
+            time.sleep(interval)
+            seen = _stat(path)
+    finally:
+        if sent is not None:
+            sent.forget()
+
+
+def _what_changed(answer: dict[str, Any]) -> str:
+    """What a change the watch sent did, where it did not send the whole file."""
+    changed = answer.get("changed") or {}
+    if answer.get("rows_added"):
+        return f" ({count(answer['rows_added'], 'row')} added)"
+    if answer.get("cells_set") is not None:
+        return f" ({count(answer['cells_set'], 'cell')} set)"
+    if answer.get("rows_deleted") is not None:
+        return f" ({count(changed.get('deleted', 0), 'row')} deleted)"
+    return ""
 
 
 @dataclass(frozen=True)
 class Sent:
     """What a watch's last version was made of: the file's first ``size`` bytes, their
-    SHA-256, and how the server read them."""
+    SHA-256, and how the server read them; and a copy of them, ``kept`` (a file of up to
+    KEPT_BYTES: see _changed_in_place)."""
 
     version: int
     total_number: int
@@ -400,6 +424,12 @@ class Sent:
     digest: bytes
     delimiter: str | None
     encoding: str | None
+    has_header: bool = True
+    kept: Path | None = None
+
+    def forget(self) -> None:
+        if self.kept is not None:
+            self.kept.unlink(missing_ok=True)
 
 
 def _digest(path: Path, size: int) -> bytes:
@@ -418,19 +448,144 @@ def _digest(path: Path, size: int) -> bytes:
 
 def _sent_of(path: Path, answer: dict[str, Any]) -> Sent | None:
     """What the version ``answer`` describes was made of: the file as it is now (it stayed
-    unchanged while it was sent, see watch)."""
+    unchanged while it was sent, see watch), a copy of it kept where it is small enough."""
+    kept = None
     try:
         size = path.stat().st_size
+        if size <= KEPT_BYTES:
+            handle, name = tempfile.mkstemp(prefix="tablecast-watch-", suffix=".kept")
+            os.close(handle)
+            kept = Path(name)
+            shutil.copyfile(path, kept)
         return Sent(
             answer["version"],
             answer["total_number"],
             size,
-            _digest(path, size),
+            _digest(kept or path, size),
             answer.get("delimiter"),
             answer.get("encoding"),
+            bool(answer.get("has_header", True)),
+            kept,
         )
     except (OSError, KeyError):
+        if kept is not None:
+            kept.unlink(missing_ok=True)
         return None
+
+
+# A watched file up to this size is kept as sent (a temporary copy, removed when the watch
+# ends), so that a change of some of its lines sends those alone: what it takes, twice the
+# file and its lines, is held only while the two are compared
+KEPT_BYTES = 32 * 1024 * 1024
+# Rows a change in place sends at most (more: the whole file)
+CHANGED_ROWS = 10_000
+# The delimiters as the server names them (tablecast.table.parsing.DELIMITER_NAMES: not
+# imported, as the command would then start a second later, with numpy)
+DELIMITERS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def _changed_in_place(
+    path: Path, target: Target, options: Options, sent: Sent | None
+) -> dict[str, Any] | None:
+    """The file's lines changed in place since ``sent`` (as many lines, some of their cells
+    changed), or some lines gone: those cells set (``PATCH .../cells``), or those rows deleted
+    (``DELETE .../rows``), one change, rows numbered as the watch's version numbered them; the
+    answer, with ``cells_set`` or ``rows_deleted``. None where the file changed otherwise, is
+    not read line by line as the server reads it (quotes, carriage returns, blank lines, an
+    encoding other than UTF-8, a delimiter the server did not name), changed in more than
+    CHANGED_ROWS rows, or the table moved on since: the whole file is sent instead."""
+    if sent is None or sent.kept is None or target.document_id is None:
+        return None
+    delimiter = DELIMITERS.get(options.delimiter or sent.delimiter or "")
+    if delimiter is None or (options.encoding or sent.encoding) != "utf-8":
+        return None
+    try:
+        if path.stat().st_size > KEPT_BYTES:
+            return None
+        before, now = sent.kept.read_bytes(), path.read_bytes()
+    except OSError:
+        return None
+    was, lines = _lines(before), _lines(now)
+    first = 1 if sent.has_header else 0
+    if was is None or lines is None or was[:first] != lines[:first]:
+        return None
+    if len(lines) == len(was):
+        cells = _cells_changed(was, lines, delimiter.encode(), first)
+        if not cells:
+            return None
+        where, body, said = "cells", orjson.dumps(cells), "cells_set"
+        told = len(cells)
+    elif len(lines) < len(was):
+        gone = _lines_gone(was, lines)
+        if gone is None or not gone or len(gone) > CHANGED_ROWS:
+            return None
+        rows = [line - first + 1 for line in gone]
+        where, body, said, told = "rows", orjson.dumps(rows), "rows_deleted", len(rows)
+    else:
+        return None
+    newest = _asked(target, "GET", "versions?limit=1")["versions"]
+    if not newest or newest[0]["version"] != sent.version:
+        return None  # someone else changed the table: the file, whole, is its next version
+    method = "PATCH" if said == "cells_set" else "DELETE"
+    answer = _asked(target, method, f"{where}?version={sent.version}", body)
+    answer[said] = told
+    return answer
+
+
+def _lines(data: bytes) -> list[bytes] | None:
+    """A file's lines, each a record as the server reads it; None where one may not be
+    (quotes, which may hold line breaks; carriage returns; blank lines, which are not
+    records; a backslash or a byte not UTF-8, read otherwise)."""
+    if b'"' in data or b"\r" in data or b"\\" in data:
+        return None
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if any(not line for line in lines):
+        return None
+    return lines
+
+
+def _cells_changed(
+    was: list[bytes], lines: list[bytes], delimiter: bytes, first: int
+) -> list[dict[str, Any]] | None:
+    """The cells that differ between lines in the same places (``first``: lines before the
+    rows, the header's), as ``PATCH .../cells`` takes them; None where a changed line has
+    another number of cells, or more than CHANGED_ROWS lines changed."""
+    cells: list[dict[str, Any]] = []
+    rows = 0
+    for line, (old, new) in enumerate(zip(was, lines, strict=True)):
+        if old == new:
+            continue
+        rows += 1
+        old_cells, new_cells = old.split(delimiter), new.split(delimiter)
+        if rows > CHANGED_ROWS or len(old_cells) != len(new_cells):
+            return None
+        cells.extend(
+            {"row": line - first + 1, "column": column, "value": cell.decode()}
+            for column, (before, cell) in enumerate(zip(old_cells, new_cells, strict=True))
+            if before != cell
+        )
+    return cells
+
+
+def _lines_gone(was: list[bytes], lines: list[bytes]) -> list[int] | None:
+    """Where the lines of ``was`` that ``lines`` no longer has were, if that is all that
+    changed (the others in the same order); else None."""
+    gone: list[int] = []
+    j = 0
+    for i, line in enumerate(was):
+        if j < len(lines) and lines[j] == line:
+            j += 1
+        else:
+            gone.append(i)
+            if len(gone) > CHANGED_ROWS:
+                return None
+    return gone if j == len(lines) else None
 
 
 def _rows_added(
