@@ -313,11 +313,17 @@ def _anchored(a: Hashes, b: Hashes) -> tuple[Positions, Positions]:
             (ahead, behind), key=lambda rows: int(np.abs(anchors_a[rows] - anchors_b[rows]).sum())
         )
         anchors_a, anchors_b = anchors_a[kept], anchors_b[kept]
-    found_a, found_b = [], []
     edges_a = np.concatenate([[-1], anchors_a, [len(a)]])
     edges_b = np.concatenate([[-1], anchors_b, [len(b)]])
     runs = np.nonzero((np.diff(edges_a) > 1) & (np.diff(edges_b) > 1))[0]
-    work = EXACT_WORK
+    # a row between two anchors on each side (a row changed in place: most runs, where cells
+    # were edited) is the same row if its hash is, all of them at once
+    single = (edges_a[runs + 1] - edges_a[runs] == 2) & (edges_b[runs + 1] - edges_b[runs] == 2)
+    lone_a, lone_b = edges_a[runs[single]] + 1, edges_b[runs[single]] + 1
+    same = a[lone_a] == b[lone_b]
+    found_a, found_b = [lone_a[same]], [lone_b[same]]
+    runs = runs[~single]
+    work = EXACT_WORK - int(single.sum())
     for run in runs.tolist():
         a0, a1 = int(edges_a[run]) + 1, int(edges_a[run + 1])
         b0, b1 = int(edges_b[run]) + 1, int(edges_b[run + 1])

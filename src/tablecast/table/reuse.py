@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 
 from .blocks import BLOCK_RECORDS, NO_RECORDS, Run, joined, run_from_blocks
-from .diff import MAX_SHIFT, Hashes, align, alike, run_hashes
+from .diff import MAX_SHIFT, Changes, Hashes, align, alike, run_hashes
 from .pieces import IDENT_SHIFT, IntArray, Pieces, merged
 
 # Records of the base beyond a run's length looked at for the run's records: rows inserted or
@@ -149,10 +149,21 @@ class Reuse:
             return _cells(old, old_rows), _cells(run, new_rows)
 
         # rows between two that matched (not after the last, but in the last run: the base's
-        # may match later runs)
-        for a_row, b_row in alike(alignment.changes(), cells).changed:
-            if a_row < end_a and b_row < end_b:
-                like[b_row] = a_row + start
+        # may match later runs): one on each side (a row changed in place) is that row; more,
+        # paired by the cells they share (see diff.alike)
+        edges_a = np.concatenate([[-1], kept_a, [end_a if last else kept_a[-1]]])
+        edges_b = np.concatenate([[-1], kept_b, [end_b if last else kept_b[-1]]])
+        gap_a, gap_b = np.diff(edges_a) - 1, np.diff(edges_b) - 1
+        single = np.flatnonzero((gap_a == 1) & (gap_b == 1))
+        like[edges_b[single] + 1] = edges_a[single] + 1 + start
+        gaps = Changes()
+        for gap in np.flatnonzero((gap_a > 0) & (gap_b > 0) & ~((gap_a == 1) & (gap_b == 1))):
+            rows_a = list(range(int(edges_a[gap]) + 1, int(edges_a[gap + 1])))
+            rows_b = list(range(int(edges_b[gap]) + 1, int(edges_b[gap + 1])))
+            gaps.changed.extend(zip(rows_a, rows_b, strict=False))
+            gaps.runs.append((rows_a, rows_b))
+        for a_row, b_row in alike(gaps, cells).changed:
+            like[b_row] = a_row + start
 
     def _found_further(self, run: Run) -> bool:
         """Whether the run's records were found further on in the base than expected (the
