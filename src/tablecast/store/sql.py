@@ -239,16 +239,17 @@ def keep_pieces(conn: Connection, p: str, version_id: int, pieces: Pieces) -> tu
     row = conn.execute(f"SELECT document_id FROM versions WHERE id = {p}", (version_id,))
     (document_id,) = row.fetchone()
     there = _chunks(_fetching(conn), p, document_id, ids)
-    if any(there.get(name, chunk) != chunk for name, chunk in zip(ids, chunks, strict=True)):
-        return encoded, len(encoded)
-    stored = 0
+    named = dict(there)
     for name, chunk in zip(ids, chunks, strict=True):
+        if named.setdefault(name, chunk) != chunk:  # (kept, or another of these, by that name)
+            return encoded, len(encoded)
+    stored = 0
+    for name, chunk in named.items():
         if name not in there:
             conn.execute(
                 f"INSERT INTO piece_chunks (document_id, chunk, data) VALUES ({p}, {p}, {p})",
                 (document_id, name, chunk),
             )
-            there[name] = chunk
             stored += len(chunk)
     listing = CHUNK_LIST + b"".join(ids)
     return listing, stored + len(listing)
