@@ -47,6 +47,7 @@ class ApiHandler(tornado.web.RequestHandler):
         )
         METRICS.error(err.code)
         if not self._finished:
+            self.clear_header("Etag")  # (a download's, set before it failed: not this answer's)
             self.write_json({"error": err.as_dict()}, err.status)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
