@@ -99,16 +99,19 @@ class Pieces:
 
     def identities(self, records: IntArray) -> IntArray:
         """The identities of these records of the version."""
-        i = np.searchsorted(self.ends, records, side="right")
-        within = records - (self.ends[i] - self.counts[i])
+        i, within = self._located(records)
         return self.idents[i] + within
 
     def places(self, records: IntArray) -> tuple[IntArray, IntArray]:
         """Where these records of the version are kept: each one's owner, and its place in
         the owner's blocks."""
-        i = np.searchsorted(self.ends, records, side="right")
-        within = records - (self.ends[i] - self.counts[i])
+        i, within = self._located(records)
         return self.owners[i], self.starts[i] + within
+
+    def _located(self, records: IntArray) -> tuple[IntArray, IntArray]:
+        """The piece each record is in, and how far into it."""
+        i = np.searchsorted(self.ends, records, side="right")
+        return i, records - (self.ends[i] - self.counts[i])
 
     @cached_property
     def _by_ident(self) -> tuple[IntArray, IntArray]:
@@ -210,8 +213,9 @@ def merged(parts: list[tuple[IntArray, ...]]) -> Pieces:
 
 def shared(new: Pieces, old: Pieces) -> list[tuple[int, int, int]]:
     """Where ``new``'s records are ``old``'s, the same stored records: (record in new, record
-    in old, count) runs, in new's order. What a version's columns are made of from another's
-    (the records between the runs are new, or changed: read from the store)."""
+    in old, count) runs, in new's order, each as long as it goes. What a version's columns
+    are made of from another's (the records between the runs are new, or changed: read from
+    the store)."""
     if not len(new) or not len(old):
         return []
     order = np.lexsort((old.starts, old.owners))  # by owner, then by start
@@ -239,7 +243,22 @@ def shared(new: Pieces, old: Pieces) -> list[tuple[int, int, int]]:
                     )
                 )
             j += 1
-    return runs
+    return _joined(runs)
+
+
+def _joined(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Runs that continue each other on both sides, made one: a much changed table's pieces
+    are thousands, while a change keeps all but a few of them as they were (and what reads
+    the runs, a column slice each, or a stretch marked shared, takes one)."""
+    joined: list[tuple[int, int, int]] = []
+    for new_at, old_at, count in runs:
+        if joined:
+            last_new, last_old, last_count = joined[-1]
+            if last_new + last_count == new_at and last_old + last_count == old_at:
+                joined[-1] = (last_new, last_old, last_count + count)
+                continue
+        joined.append((new_at, old_at, count))
+    return joined
 
 
 def by_identity(
