@@ -559,7 +559,7 @@ class Views:
         if base.meta.width != version.meta.width or old.width != version.meta.width:
             return None
         new_pieces, old_pieces = self.store.read_pieces(version.id), self.store.read_pieces(base.id)
-        runs = _joined_runs(shared(new_pieces, old_pieces))
+        runs = shared(new_pieces, old_pieces)
         total = new_pieces.total
         kept = sum(count for _, _, count in runs)
         if total - kept > DERIVED_RECORDS:
@@ -1381,25 +1381,16 @@ LISTED_BYTES = 16 << 20
 
 
 def _listed(rows: list[list[str]]) -> list[list[str]]:
-    """The first rows (cells), as many as a diff lists: LISTED_BYTES of them (as stored,
-    about), one at least."""
-    sizes = np.cumsum([len(orjson.dumps(cells)) for cells in rows])
-    return rows[: max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))]
+    """The first rows (cells), as many as a diff lists (see _within_listed)."""
+    return rows[: _within_listed([len(orjson.dumps(cells)) for cells in rows])]
 
 
-def _joined_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Runs of records two versions share (see pieces.shared), those that continue each other
-    on both sides made one: a much changed table's pieces are thousands, one column slice each
-    otherwise, though a change keeps all but a few of them as they were."""
-    joined: list[tuple[int, int, int]] = []
-    for new_at, old_at, count in runs:
-        if joined:
-            last_new, last_old, last_count = joined[-1]
-            if last_new + last_count == new_at and last_old + last_count == old_at:
-                joined[-1] = (last_new, last_old, last_count + count)
-                continue
-        joined.append((new_at, old_at, count))
-    return joined
+def _within_listed(sizes: Any) -> int:
+    """How many of the first rows, of these sizes, a diff lists: LISTED_BYTES of them, one
+    at least."""
+    if not len(sizes):
+        return 0
+    return max(int(np.searchsorted(np.cumsum(sizes), LISTED_BYTES, side="right")), 1)
 
 
 def _cell(cells: list[str], column: int) -> str | None:
@@ -1447,8 +1438,7 @@ def _told(
 
     def listed(blocks: Blocks, rows: Sequence[int], first: int) -> int:
         records = np.asarray(rows[:limit], dtype=np.int64) + first
-        sizes = np.cumsum(blocks.starts[records + 1] - blocks.starts[records])
-        return max(int(np.searchsorted(sizes, LISTED_BYTES, side="right")), min(len(rows), 1))
+        return _within_listed(blocks.starts[records + 1] - blocks.starts[records])
 
     shown_added = added[: listed(new, added, first_new)]
     shown_removed = removed[: listed(old, removed, first_old)]
