@@ -523,8 +523,7 @@ def _changed_in_place(
         where, body, said, told = "rows", orjson.dumps(rows), "rows_deleted", len(rows)
     else:
         return None
-    newest = _asked(target, "GET", "versions?limit=1")["versions"]
-    if not newest or newest[0]["version"] != sent.version:
+    if not _still_current(target, sent):
         return None  # someone else changed the table: the file, whole, is its next version
     method = "PATCH" if said == "cells_set" else "DELETE"
     answer = _asked(target, method, f"{where}?version={sent.version}", body)
@@ -588,6 +587,12 @@ def _lines_gone(was: list[bytes], lines: list[bytes]) -> list[int] | None:
     return gone if j == len(lines) else None
 
 
+def _still_current(target: Target, sent: Sent) -> bool:
+    """Whether the table's current version is still the one the watch made."""
+    newest = _asked(target, "GET", "versions?limit=1")["versions"]
+    return bool(newest) and newest[0]["version"] == sent.version
+
+
 def _rows_added(
     path: Path, target: Target, options: Options, sent: Sent | None
 ) -> dict[str, Any] | None:
@@ -609,8 +614,7 @@ def _rows_added(
             return None
     except OSError:
         return None
-    newest = _asked(target, "GET", "versions?limit=1")["versions"]
-    if not newest or newest[0]["version"] != sent.version:
+    if not _still_current(target, sent):
         return None  # someone else changed the table: the file, whole, is its next version
     query = {
         "delimiter": options.delimiter or sent.delimiter,

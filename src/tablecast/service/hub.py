@@ -608,11 +608,10 @@ class Hub:
         for (kind, view), frame in frames.items():
             if kind.legacy or not kind.following:
                 continue
-            before = room.sent.get((kind, view))
-            if cause == "version" and before is not None and before[0] == number - 1:
-                patch = protocol.v1_patch(before[1], frame.payload)
-                if patch is not None:
-                    patches[kind, view] = Frame(patch, supersedes="page")
+            before = room.sent.get((kind, view)) if cause == "version" else None
+            patch = _patch_of(before, number, frame.payload)
+            if patch is not None:
+                patches[kind, view] = Frame(patch, supersedes="page")
             room.sent[kind, view] = (number, frame.payload)
         for key in [key for key in room.sent if key not in frames]:
             del room.sent[key]  # (a view nobody follows any more)
@@ -708,13 +707,19 @@ def _send_own(viewer: Viewer, room: Room, payload: bytes) -> None:
     frame = Frame(payload, supersedes="page")
     if viewer.patches and not viewer.legacy:
         number = version_number(room.document)
-        before = room.own_sent.get(viewer)
-        if before is not None and before[0] == number - 1:
-            patch = protocol.v1_patch(before[1], payload)
-            if patch is not None:
-                frame = Frame(patch, supersedes="page")
+        patch = _patch_of(room.own_sent.get(viewer), number, payload)
+        if patch is not None:
+            frame = Frame(patch, supersedes="page")
         room.own_sent[viewer] = (number, payload)
     viewer.send(frame)
+
+
+def _patch_of(before: tuple[int, bytes] | None, number: int, page: bytes) -> bytes | None:
+    """Version ``number``'s page as a patch of the page sent before (its version and it),
+    where that was of the version before and a patch is smaller (see protocol.v1_patch)."""
+    if before is None or before[0] != number - 1:
+        return None
+    return protocol.v1_patch(before[1], page)
 
 
 def _one_per_view(viewers: set[Viewer], kind: ViewerKind) -> list[Viewer]:

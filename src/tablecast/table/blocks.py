@@ -197,24 +197,15 @@ def extended(records: bytes, offsets: bytes, run: Run, count: int) -> Block:
     return Block(records + b"\n" + data, offsets + more)
 
 
-def _run_of_block(records: bytes, offsets: bytes, first: int, last: int) -> Run:
-    """Records ``first`` to ``last`` (exclusive) of a block, as a run."""
-    starts = np.frombuffer(offsets, dtype="<u4").astype(np.int64)
-    at = int(starts[first])
-    end = int(starts[last]) - 1 if last < len(starts) else len(records)
-    data = records[at:end] + b"\n"
-    return Run(data, np.append(starts[first:last] - at, len(data)))
-
-
 def run_from_blocks(blocks: Iterable[tuple[int, bytes, bytes]]) -> Run:
     """Blocks (number, records, offsets), one after the other, as one run of their records."""
-    return joined(
-        [
-            _run_of_block(bytes(records), offsets, 0, len(offsets) // 4)
-            for _, records, offsets in blocks
-            if offsets
-        ]
-    )
+    kept = {(0, number): (bytes(records), offsets) for number, records, offsets in blocks}
+    whole = [
+        (0, number * BLOCK_RECORDS, len(offsets) // 4)
+        for (_, number), (_, offsets) in kept.items()
+        if offsets
+    ]
+    return gathered(whole, kept)
 
 
 def gathered(
