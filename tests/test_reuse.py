@@ -239,3 +239,24 @@ def test_rows_deleted_in_a_block_longer_than_the_slack_are_skipped_too() -> None
         patch.setattr(reuse, "INDEX_ROWS", 1000)
         _, stored = upload(Kept(), base, new)
     assert stored > 20_000
+
+
+def test_a_base_of_long_records_is_read_no_further_than_the_slack_in_bytes() -> None:
+    # the window of the base a run is compared with is bounded in bytes too: of long records,
+    # a block (256 of them) at a time, not READ_BLOCKS of them
+    kept = Kept()
+    long = [f'{i}","{"x" * 4000}' for i in range(2_560)]  # ten blocks of 1 MB
+    kept.store(BASE, run_of(long))
+    held = []
+    read = kept.reader(BASE)
+
+    def reading(first: int, last: int) -> list[tuple[int, bytes, bytes]]:
+        found = read(first, last)
+        held.append(sum(len(records) for _, records, _ in found))
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reuse, "SLACK_BYTES", 64 * 1024)
+        sharing = Reuse(Pieces.whole(BASE, len(long)), reading, NEW)
+        sharing.add(run_of(rows(10, " other")))
+    assert sum(held) < 3 * 1_030_000, held  # two blocks at most, not ten

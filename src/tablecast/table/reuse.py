@@ -70,6 +70,7 @@ class Reuse:
         self._next = 0  # the base record after the last that matched
         self._held = NO_RECORDS  # the base's records from _held_from on, as read
         self._held_from = 0
+        self._block_bytes = 0  # the largest block read last: how many more fit (see _base_records)
         self._stored = 0  # records in the owner's blocks
         self._total = 0  # records of the upload so far
         self._unfound = 0  # records in a row found nowhere
@@ -192,20 +193,29 @@ class Reuse:
         return True
 
     def _indexed(self) -> tuple[Hashes, IntArray]:
-        """Every base record's hash, sorted, and its place: read a few blocks at a time."""
+        """Every base record's hash, sorted, and its place: read a few blocks at a time (as
+        many as SLACK_BYTES holds, by the largest block read so far)."""
         parts = []
         last_block = (self.base.total - 1) // BLOCK_RECORDS
-        for first in range(0, last_block + 1, READ_BLOCKS):
-            read = run_from_blocks(self._read(first, min(first + READ_BLOCKS - 1, last_block)))
+        first = 0
+        while first <= last_block:
+            count = SLACK_BYTES // self._block_bytes if self._block_bytes else 1
+            last = min(first + min(max(count, 1), READ_BLOCKS) - 1, last_block)
+            blocks = list(self._read(first, last))
+            if blocks:
+                self._block_bytes = max(len(records) for _, records, _ in blocks)
+            read = run_from_blocks(blocks)
             parts.append(run_hashes(read.data, read.starts))
+            first = last + 1
         hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
         order = np.argsort(hashes, kind="stable")
         return hashes[order], order.astype(np.int64)
 
     def _base_records(self, start: int, stop: int, size: int) -> Run:
         """The base's records ``start`` to ``stop`` (fewer at its end, or past ``size``
-        bytes), read some blocks at a time as far as they are needed; those before ``start``
-        are let go."""
+        bytes), read some blocks at a time as far as they are needed (as many as ``size``
+        holds, by the blocks read so far: a base of long records is read a block at a time);
+        those before ``start`` are let go."""
         stop = min(stop, self.base.total)
         held_to = self._held_from + len(self._held)
         if start > held_to or start < self._held_from:
@@ -215,8 +225,14 @@ class Reuse:
         self._held_from = start
         while held_to < stop and len(self._held.data) < size:
             first = held_to // BLOCK_RECORDS
-            last = min((stop - 1) // BLOCK_RECORDS, first + READ_BLOCKS - 1)
-            read = run_from_blocks(self._read(first, last)).after(held_to - first * BLOCK_RECORDS)
+            # (the first read, a block: how large the base's are is not known yet)
+            room = (size - len(self._held.data)) // self._block_bytes if self._block_bytes else 1
+            last = min((stop - 1) // BLOCK_RECORDS, first + min(max(room, 1), READ_BLOCKS) - 1)
+            blocks = list(self._read(first, last))
+            if not blocks:
+                break
+            self._block_bytes = max(len(records) for _, records, _ in blocks)
+            read = run_from_blocks(blocks).after(held_to - first * BLOCK_RECORDS)
             if not len(read):
                 break
             self._held = joined([self._held, read]) if len(self._held) else read
