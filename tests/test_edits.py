@@ -773,3 +773,27 @@ def test_chunks_of_one_name_but_other_bytes_keep_the_pieces_whole(open_store, mo
     for row, _, value in spread:
         table[row][1] = value
     assert records(open_store(), many.id, 20_000) == table
+
+
+def test_the_pieces_a_store_keeps_in_memory_are_bounded_in_bytes(tmp_path, monkeypatch):
+    # a much changed table's pieces are some MiB a version: kept for every version read, a
+    # reader walking its history would hold them all
+    from tablecast.store import sql
+
+    monkeypatch.setattr(sql, "PIECES_KEPT_BYTES", 80 * PIECE_BYTES)
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    try:
+        document, version = committed(store, 3000)
+        versions = []
+        for row in range(10, 3000, 100):  # each version's pieces a few more than the last
+            version, _ = change(store, document.id, Change(version.id, cells=[(row, 0, "x")]))
+            versions.append(version)
+        for each in versions:
+            store.read_rows(each.id, 0, 1)
+        reads = store._reads
+        assert 0 < reads._kept_bytes <= 80 * PIECE_BYTES
+        assert reads._kept_bytes == sum(
+            len(pieces) * PIECE_BYTES for pieces in reads._kept.values() if pieces is not None
+        )
+    finally:
+        store.close()
