@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..model import Version
 from ..table import paging
-from ..table.columns import Array
+from ..table.columns import Array, TableText
 from ..table.paging import Numbering
 from ..table.view import View
 from .storage import Storage
@@ -95,6 +95,14 @@ class Pages:
             return None
         rows = await self.views.rows(version, view)
         return rows, await self.views.blocks(version)
+
+    async def columns(self, version: Version, view: View) -> tuple[TableText, Array | None]:
+        """A version's cells as Arrow columns (what typed downloads read: see
+        tablecast.table.export_binary), and, for a view that sorts or searches, the records it
+        shows, in order (None: the version's rows, in order). Its records file, which text
+        downloads read a sorted view's records from, is not made."""
+        rows = await self.views.rows(version, view) if view.picks else None
+        return await self.views.text(version), rows
 
     async def records_json(self, version: Version | None, start: int, stop: int) -> bytes:
         """Records ``start`` to ``stop`` of a version as one JSON array, ready to embed.

@@ -242,6 +242,25 @@ class TableText:
                 done = cut
         return pa.chunked_array(taken, column.type)
 
+    def records(self, start: int, stop: int, width: int) -> list[pa.Array]:
+        """The first ``width`` cells of records ``start`` to ``stop``, a column each (slices
+        of the columns, nothing copied)."""
+        piece = self.table.slice(start, stop - start)
+        return [piece.column(number).combine_chunks() for number in range(width)]
+
+    def taken(self, rows: Array, width: int) -> list[pa.Array]:
+        """The first ``width`` cells of ``rows`` (record numbers in any order, as a sorted
+        view's), a column each, in that order: each column's taken in ascending order a
+        record batch at a time (see picked), then put in the rows' order."""
+        order = np.argsort(rows, kind="stable")
+        ascending = rows[order]
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        where = pa.array(back)
+        return [
+            self.picked(number, ascending).combine_chunks().take(where) for number in range(width)
+        ]
+
     def cells(self, number: int) -> list[str]:
         """One record's cells, lower-cased (a short record's missing ones left out)."""
         row = self.table.slice(number, 1).drop_columns([SEARCH, ESCAPED]).to_pylist()[0]
@@ -1325,6 +1344,88 @@ def seconds(cells: Any) -> pa.Array:
             pc.cast(keys[0], pa.float64()), pc.multiply(pc.cast(keys[1], pa.float64()), 1e-9)
         )
     return whole.combine_chunks() if isinstance(whole, pa.ChunkedArray) else whole
+
+
+# Values, as typed files (Parquet, Arrow, XLSX) hold them: what each kind is written as
+INTEGERS = pa.int64()
+DECIMALS = pa.float64()
+DAYS = pa.date32()
+INSTANTS = pa.timestamp("us", tz="UTC")  # a date-time is an instant (see _instant_keys)
+_INT64_DIGITS = 18  # an integer of at most this many digits fits int64 whatever they are
+
+
+def value_type(kind: str) -> pa.DataType:
+    """What a column of ``kind`` (one of KINDS) is written as in a typed file: integers as
+    int64, decimals (either point) as float64, dates as days, date-times as UTC instants to
+    the microsecond; booleans and text as their text."""
+    if kind == "integer":
+        return INTEGERS
+    if kind in NUMERIC:
+        return DECIMALS
+    if kind == "date":
+        return DAYS
+    if kind == "datetime":
+        return INSTANTS
+    return pa.string()
+
+
+def typed_values(cells: Any, kind: str, strict: bool = False) -> pa.Array:
+    """Each cell's value as ``kind`` reads it (see value_type), read as sorts read it (see
+    _sort_keys): null where a cell holds no value (empty, a marker of MISSING, past a short
+    record's end) or, ``strict`` (a type a person set, which not every cell need read as), is
+    not of that kind, and where a value has no place in the type (an integer beyond int64; a
+    day no calendar has, 2023-02-30). Text and booleans: the cells as written, the empty ones
+    null."""
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    if value_type(kind) == pa.string():
+        return pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
+    absent = missing(cells)
+    if strict:
+        absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
+    present = pc.if_else(absent, pa.scalar(None, pa.string()), cells)
+    if kind == "integer":
+        return _integer_values(pc.replace_substring(present, ",", ""))
+    if kind in NUMERIC:
+        try:
+            return numbers(cells, kind == DECIMAL_COMMA, absent)
+        except pa.ArrowInvalid:  # a cell of another kind (not strict): what reads as one
+            return typed_values(cells, kind, strict=True)
+    if kind == "date":
+        try:  # YYYY-MM-DD, days of the calendar: Arrow reads them all at once
+            return pc.cast(present, DAYS)
+        except pa.ArrowInvalid:  # a day no calendar has: null, not the day after
+            parsed = pc.strptime(present, format="%Y-%m-%d", unit="s", error_is_null=True)
+            real = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), present)
+            return pc.cast(pc.if_else(real, parsed, pa.scalar(None, parsed.type)), DAYS)
+    keys = _instant_keys(cells, absent)
+    if keys[0].type == DAYS:
+        return pc.cast(keys[0], INSTANTS)
+    if len(keys) == 1:  # nanoseconds since the epoch (see _instant_keys)
+        return pc.cast(pc.cast(keys[0], pa.timestamp("ns", tz="UTC")), INSTANTS, safe=False)
+    micros = pc.add(pc.multiply(keys[0], 1_000_000), pc.divide(keys[1], 1000))
+    return pc.cast(micros, INSTANTS)
+
+
+def _integer_values(written: Any) -> pa.Array:
+    """Integers (their thousands' commas taken out) as int64; null beyond it."""
+    try:
+        return pc.cast(written, INTEGERS)
+    except pa.ArrowInvalid:  # "+7" (Arrow reads no plus), or beyond int64
+        pass
+    unsigned = pc.utf8_ltrim(written, characters="+")
+    short = pc.less_equal(pc.utf8_length(pc.utf8_ltrim(unsigned, characters="-")), _INT64_DIGITS)
+    result = pc.cast(pc.if_else(short, unsigned, pa.scalar(None, pa.string())), INTEGERS)
+    long = np.flatnonzero(np.asarray(pc.invert(pc.fill_null(short, True)).to_numpy(False)))
+    if not len(long):
+        return result
+    # the few of 19 digits or more: those int64 holds, read one by one
+    cells = pc.take(unsigned, pa.array(long)).to_pylist()
+    fitting = [n if -(2**63) <= (n := int(cell)) < 2**63 else None for cell in cells]
+    read = result.to_pylist()
+    for at, value in zip(long.tolist(), fitting, strict=True):
+        read[at] = value
+    return pa.array(read, INTEGERS)
 
 
 def _instant_keys(cells: Any, absent: Any) -> list[Any]:
