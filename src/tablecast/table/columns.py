@@ -248,6 +248,13 @@ class TableText:
         piece = self.table.slice(start, stop - start)
         return [piece.column(number).combine_chunks() for number in range(width)]
 
+    def let_go_records(self, start: int, stop: int, width: int) -> None:
+        """Give back the pages of the mapped file that ``records(start, stop, width)`` read
+        (see let_go): the chunks it read from, whether or not it copied them, but the last,
+        which the records after may read too (given back then, it would be read again)."""
+        piece = self.table.slice(start, stop - start)
+        self.let_go([chunk for n in range(width) for chunk in piece.column(n).chunks[:-1]])
+
     def taken(self, rows: Array, width: int) -> list[pa.Array]:
         """The first ``width`` cells of ``rows`` (record numbers in any order, as a sorted
         view's), a column each, in that order: each column's taken in ascending order a
@@ -1385,8 +1392,13 @@ def typed_values(cells: Any, kind: str, strict: bool = False) -> pa.Array:
         absent = pc.or_(absent, pc.invert(reads_as(cells, kind)))
     present = pc.if_else(absent, pa.scalar(None, pa.string()), cells)
     if kind == "integer":
+        with contextlib.suppress(pa.ArrowInvalid):  # (most: no sign, no commas)
+            return pc.cast(present, INTEGERS)
         return _integer_values(pc.replace_substring(present, ",", ""))
     if kind in NUMERIC:
+        if kind == "decimal":
+            with contextlib.suppress(pa.ArrowInvalid):  # (most: no thousands' commas)
+                return pc.cast(present, DECIMALS)
         try:
             return numbers(cells, kind == DECIMAL_COMMA, absent)
         except pa.ArrowInvalid:  # a cell of another kind (not strict): what reads as one
