@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import cluster, connections, diff, fanout, huge, ingest, live, pages, views
+from bench import cluster, connections, diff, fanout, formats, huge, ingest, live, pages, views
 
 BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "fanout": fanout.main,
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "views": views.main,
     "diff": diff.main,
     "live": live.main,
+    "formats": formats.main,
 }
 # run only when named
 EXTRA: dict[str, Callable[[list[str]], Any]] = {"huge": huge.main}

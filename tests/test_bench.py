@@ -233,3 +233,15 @@ def test_live_benchmark_runs():
     assert [(r["server"], r["viewers"]) for r in results] == [("tablecast", 2), ("perspective", 2)]
     for r in results:
         assert r["cell_p50_ms"] > 0 and r["added_ms"] > 0 and r["load_ms"] > 0, r
+
+
+def test_formats_benchmark_runs():
+    results = run_bench("formats", "--rows", "3000", "--xlsx-rows", "500")
+    ours = {r["format"]: r for r in results if r["server"] == "tablecast"}
+    assert list(ours) == ["parquet", "arrow", "csv", "xlsx"]
+    for r in ours.values():
+        assert r["megabytes"] > 0 and r["cold_seconds"] > 0 and r["warm_seconds"] > 0, r
+    assert ours["parquet"]["cold_csv_mb_per_second"] > 0
+    peers = [(r["server"], r["format"]) for r in results if r["server"] != "tablecast"]
+    assert peers == [("pandas", "parquet"), ("pandas", "xlsx"), ("polars", "parquet"),
+                     ("polars", "xlsx")]  # fmt: skip
