@@ -152,7 +152,7 @@ async def test_download_errors(server):
     _, doc, _ = http("POST", f"{server.url}/parser/api/docs", b"a\tb\n1\t2\n")
     base = f"{server.url}/parser/api/docs/{doc['id']}/download"
     for query, status, code in (
-        ("?format=xlsx", 400, "bad_option"),
+        ("?format=xls", 400, "bad_option"),
         ("?version=5", 404, "version_not_found"),
     ):
         got, body, _ = http("GET", base + query)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 from playwright.async_api import expect
 
 from pages import PEOPLE, edit_key, names, two_editors, upload, write
@@ -56,6 +59,11 @@ async def test_sorting_and_searching_in_follow_mode_moves_everyone(server, open_
                      "format": ["csv"]}  # fmt: skip
     status, text, _ = http("GET", f"{server.url}{href}")
     assert status == 200 and text.splitlines()[1].startswith('"Alan",')  # every cell quoted
+    workbook = await second.locator("#download-xlsx").get_attribute("href")
+    assert parse_qs(urlsplit(workbook or "").query)["format"] == ["xlsx"]
+    with urllib.request.urlopen(f"{server.url}{workbook}", timeout=30) as response:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.read())).active
+    assert [row[0] for row in sheet.iter_rows(values_only=True)] == ["name", "Alan"]
     original = await second.locator("#download-original").get_attribute("href")
     assert http("GET", f"{server.url}{original}")[1] == PEOPLE.decode()  # as uploaded
 
