@@ -130,11 +130,11 @@ def layer(module: str) -> str:
         return "package"
     if parts[1] in MAY_IMPORT:
         return parts[1]
-    return "base" if parts[1] in BASE else parts[1]  # cli, client, workers: the commands
+    return "base" if parts[1] in BASE else parts[1]  # cli, client, workers, reader: the commands
 
 
 def test_every_module_has_a_layer() -> None:
-    known = {*MAY_IMPORT, "package", "cli", "client", "workers", "__main__"}
+    known = {*MAY_IMPORT, "package", "cli", "client", "workers", "reader", "__main__"}
     assert {layer(module) for module in imports()} <= known
 
 

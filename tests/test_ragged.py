@@ -116,7 +116,8 @@ SCHEMA_6 = re.sub(
     r"|CREATE TABLE piece_chunks .*?\);\n",
     "",
     re.sub(
-        r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*",
+        r",(  --[^\n]*)\n    ragged_rows [^\n]*\n    blocks_of [^\n]*\n    pieces [^\n]*"
+        r"\n +--[^\n]*\n    source [^\n]*",
         r"\1",
         SCHEMA,
     ),
@@ -178,6 +179,7 @@ def test_a_schema_4_postgresql_database_is_migrated(pg_url):
     sql(pg_url, "ALTER TABLE versions DROP COLUMN blocks_of")
     sql(pg_url, "ALTER TABLE versions DROP COLUMN pieces")
     sql(pg_url, "DROP TABLE piece_chunks")
+    sql(pg_url, "ALTER TABLE versions DROP COLUMN source")
     sql(pg_url, "UPDATE schema_version SET version = 4")
     store = PostgresStore(pg_url, 2)
     try:

@@ -115,6 +115,7 @@ def test_a_schema_1_database_is_migrated(pg_url, open_pg):
     sql(pg_url, "ALTER TABLE versions DROP COLUMN blocks_of")
     sql(pg_url, "ALTER TABLE versions DROP COLUMN pieces")
     sql(pg_url, "DROP TABLE piece_chunks")
+    sql(pg_url, "ALTER TABLE versions DROP COLUMN source")
     sql(pg_url, "UPDATE schema_version SET version = 1")
     store = open_pg(2)
     found = store.get_document(document.id)

@@ -1,8 +1,13 @@
-"""Spreadsheet workbooks (issue 15, item 7): an Excel (``.xlsx``, ``.xls``) or OpenDocument
-(``.ods``) file is not read yet, and is refused with a message that says so and what to do
-(``unsupported_format``, 415), rather than "the file holds binary data". It is known by its
-bytes, so a workbook renamed ``.csv`` or sent without a name is recognised too; the document
-keeps the version it had."""
+"""Spreadsheet workbooks (issue 19): Excel (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``) and
+OpenDocument (``.ods``) files are read, a sheet a document: the first visible one, or the one
+asked for with ``sheet=``, and on the next upload the one the document shows. They are known
+by their bytes, so a workbook renamed ``.csv`` or sent without a name is read too. Cells read
+as the sheet shows them: numbers as written, dates as dates, formulas as their cached values;
+empty rows and trailing empty columns are left out, merged cells fill what they cover. A
+damaged, encrypted or too large workbook is refused with its own code, and the document keeps
+the version it had.
+
+(The text parser, handed a workbook's bytes alone, still refuses them: ``unsupported_format``.)"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,10 +26,11 @@ import pytest
 
 from support import expect, http, put, table, upload_v1, v1
 from tablecast.errors import TablecastError
+from tablecast.table.formats import FORMATS
 from tablecast.table.parsing import EXCEL, OPENDOCUMENT, ParseOptions, TableParser, workbook_kind
 
-EXCEL_SAYS = "Excel workbooks are not read yet: save as CSV"
-ODS_SAYS = "OpenDocument spreadsheets are not read yet: save as CSV"
+EXCEL_SAYS = "this is an Excel workbook, not a text table"
+ODS_SAYS = "this is an OpenDocument spreadsheet, not a text table"
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -138,59 +146,140 @@ def test_a_text_file_named_like_a_workbook_is_read_as_the_table_it_is():
     assert parser.feed(b"a,b\n1,2\n") + parser.close() == ['a","b', '1","2']
 
 
-# Refused over HTTP and WebSocket, the version kept
+# Read, over HTTP and WebSocket, whatever their name
 
 
-def refused_over_http(server: Any, data: bytes, name: str, says: str) -> None:
-    """A PUT of ``data`` (a workbook) named ``name`` is refused; the document keeps version 1."""
+def new_document(server: Any) -> dict[str, Any]:
     status, doc, _ = http("POST", f"{server.url}/parser/api/docs?name=t.tsv", table(5))
     assert status == 201
-    status, answer, _ = put(server.url, doc, data, f"?name={name}" if name else "")
-    assert status == 415, answer
-    assert answer["error"] == {"code": "unsupported_format", "message": says}
+    return doc
+
+
+def rows_of(server: Any, doc: dict[str, Any], query: str = "") -> list[list[str]]:
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1{query}")
+    assert status == 200, page
+    return [page["columns"], *page["data"]]
+
+
+def meta_of(server: Any, doc: dict[str, Any]) -> dict[str, Any]:
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
-    assert (meta["version"], meta["total_number"], meta["filename"]) == (1, 5, "t.tsv")
+    return meta
 
 
 @pytest.mark.parametrize("name", ["cities.xlsx", "cities.csv", ""])
-def test_an_xlsx_upload_is_refused_with_what_to_do(server, name):
-    refused_over_http(server, xlsx(), name, EXCEL_SAYS)
-    status, answer, _ = http("POST", f"{server.url}/parser/api/docs", xlsx())
-    assert (status, answer["error"]["code"]) == (415, "unsupported_format")
+def test_an_xlsx_upload_is_read_whatever_its_name(server, name):
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, xlsx(padding=200_000), f"?name={name}")
+    assert status == 200, answer
+    assert (answer["format"], answer["sheet"], answer["sheets"]) == ("xlsx", "Sheet1", ["Sheet1"])
+    assert rows_of(server, doc) == [["city", "people"], ["Lyon", "522250"]]
+    status, created, _ = http("POST", f"{server.url}/parser/api/docs", xlsx())
+    assert (status, created["total_number"]) == (201, 1)
 
 
-def test_a_binary_file_named_as_a_workbook_is_refused_as_one(server):
-    """A password-protected xlsx is a compound file holding an EncryptedPackage, no
-    Workbook: its name tells."""
-    refused_over_http(server, ole2("EncryptedPackage"), "secret.xlsx", EXCEL_SAYS)
-    status, answer, _ = http("POST", f"{server.url}/parser/api/docs?name=x.bin", ole2("x"))
-    assert (status, answer["error"]["code"]) == (400, "not_text")
-
-
-async def test_a_workbook_sent_over_the_websocket_is_refused_as_it_arrives(server):
+async def test_a_workbook_sent_over_the_websocket_reaches_every_viewer(server):
     uploader = await v1(server)
     document_id = (await expect(uploader, "hello"))["id"]
     await upload_v1(uploader, table(5))
     watcher = await v1(server, document_id)
     await expect(watcher, "page")
+    done = await upload_v1(uploader, xlsx(padding=300_000), filename="cities.csv")
+    assert done["version"] == 2
+    page = await expect(watcher, "page", version=2)
+    assert (page["columns"], page["data"], page["format"]) == (
+        ["city", "people"], [["Lyon", "522250"]], "xlsx"
+    )  # fmt: skip
+    await uploader.close()
+    await watcher.close()
 
-    data = xlsx(padding=300_000)  # past the sample: refused before the file has all arrived
-    await uploader.send(json.dumps({"type": "upload_begin", "filename": "cities.csv"}))
-    await expect(uploader, "upload_ready")
-    for start in range(0, len(data), 32 * 1024):
-        await uploader.send(data[start : start + 32 * 1024])
-    err = await expect(uploader, "error")
-    assert (err["code"], err["message"], err["request"]) == (
-        "unsupported_format",
-        EXCEL_SAYS,
-        "upload_chunk",
+
+def sheet(cells: str) -> dict[str, str | bytes]:
+    """The hand-made workbook with this sheet data instead."""
+    parts: dict[str, str | bytes] = dict(XLSX_PARTS)
+    parts["xl/worksheets/sheet1.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}">{cells}</worksheet>'
     )
-    failed = await expect(watcher, "upload_progress", state="failed")
-    assert failed["error"]["code"] == "unsupported_format"
+    return parts
+
+
+def inflating(declared: int) -> bytes:
+    """A workbook whose zip says its sheet inflates to ``declared`` bytes (a zip bomb says
+    so; this one only says it)."""
+    data = zipped(sheet("<sheetData/>"), stored=("xl/worksheets/sheet1.xml",))
+    name = b"xl/worksheets/sheet1.xml"
+    at = data.rfind(b"PK\x01\x02", 0, data.rfind(name))  # its central directory entry
+    return data[: at + 24] + declared.to_bytes(4, "little") + data[at + 28 :]
+
+
+def dense() -> bytes:
+    """A cell at A1 and one at XFD1048576: a sheet of 17 billion cells, read as a rectangle."""
+    return zipped(
+        sheet(
+            '<sheetData><row r="1"><c r="A1"><v>1</v></c></row>'
+            '<row r="1048576"><c r="XFD1048576"><v>2</v></c></row></sheetData>'
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code", "says"),
+    [
+        (xlsx()[:-300], 400, "bad_workbook", "save it again"),  # its central directory cut off
+        (xlsx()[:600] + bytes(3000), 400, "bad_workbook", "save it again"),
+        (ole2("EncryptedPackage"), 400, "encrypted_workbook", "password"),
+        (inflating(4_000_000_000), 413, "too_large", "the workbook inflates to"),
+        (dense(), 413, "too_large", "MiB of memory"),
+        (zipped(sheet("<sheetData/>")), 400, "empty_file", "no rows"),
+        (zipped(sheet("<sheetData><row><c><v>1</v></c></row></sheetData>")), 200, None, None),
+        (zipped(sheet("<sheetData><row><c><v>1</v></c></row>")), 400, "bad_workbook", "read"),
+    ],
+)
+def test_a_workbook_that_cannot_be_read_is_refused_and_the_version_stays(
+    server, data, status, code, says
+):
+    doc = new_document(server)
+    started = time.monotonic()
+    got, answer, _ = put(server.url, doc, data, "?name=book.xlsx")
+    assert time.monotonic() - started < 20
+    assert got == status, answer
+    if code is None:
+        return
+    assert answer["error"]["code"] == code
+    assert says in answer["error"]["message"]
+    meta = meta_of(server, doc)
+    assert (meta["version"], meta["total_number"], meta["format"]) == (1, 5, "text")
+    assert not list((server.data_dir / "uploads").iterdir())  # nothing left behind
+
+
+def test_a_sheet_as_wide_as_excel_allows_is_read(server):
+    """16,384 columns: as many as Excel has, and as a text table may have."""
+    doc = new_document(server)
+    cells = (
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c>'
+        '<c r="XFD1" t="inlineStr"><is><t>z</t></is></c></row>'
+        '<row r="2"><c r="B2"><v>7</v></c></row></sheetData>'
+    )
+    status, answer, _ = put(server.url, doc, zipped(sheet(cells)))
+    assert status == 200, answer
+    assert len(answer["columns"]) == 16_384
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1")
+    assert page["data"] == [["", "7"] + [""] * 16_382]
+
+
+async def test_a_workbook_refused_over_the_websocket_tells_its_sender(server):
+    uploader = await v1(server)
+    document_id = (await expect(uploader, "hello"))["id"]
+    await upload_v1(uploader, table(5))
+    data = ole2("EncryptedPackage")
+    await uploader.send(json.dumps({"type": "upload_begin", "filename": "secret.xlsx"}))
+    await expect(uploader, "upload_ready")
+    await uploader.send(data)
+    await uploader.send(json.dumps({"type": "upload_end"}))
+    err = await expect(uploader, "error")
+    assert err["code"] == "encrypted_workbook"
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
     assert (meta["version"], meta["total_number"]) == (1, 5)
     await uploader.close()
-    await watcher.close()
 
 
 # Workbooks LibreOffice makes
@@ -201,6 +290,54 @@ needs_libreoffice = pytest.mark.skipif(
     reason="LibreOffice is not installed (Debian: libreoffice-calc-nogui; `make test` "
     "installs it): no workbooks to upload",
 )
+
+# An OpenDocument flat file LibreOffice saves as each format: a sheet "Cities" that starts at
+# B2 under an empty row and column, a date column, a formula, a blank row, a cell merged
+# over two rows; and a sheet "Notes"
+CELL = '<table:table-cell office:value-type="{kind}" {value}>{text}</table:table-cell>'
+
+
+def cell(value: object, formula: str = "") -> str:
+    if isinstance(value, str) and value[:4].isdigit() and value[4:5] == "-":
+        return CELL.format(
+            kind="date", value=f'table:style-name="ce1" office:date-value="{value}"', text=""
+        )
+    if isinstance(value, str):
+        return CELL.format(kind="string", value="", text=f"<text:p>{value}</text:p>")
+    formula = f'table:formula="of:={formula}"' if formula else ""
+    return CELL.format(kind="float", value=f'office:value="{value}" {formula}', text="")
+
+
+EMPTY = "<table:table-cell/>"
+FODS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0"
+ xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+ xmlns:of="urn:oasis:names:tc:opendocument:xmlns:of:1.2" office:version="1.2"
+ office:mimetype="application/vnd.oasis.opendocument.spreadsheet">
+<office:automatic-styles><number:date-style style:name="D"><number:year number:style="long"/>
+<number:text>-</number:text><number:month number:style="long"/><number:text>-</number:text>
+<number:day number:style="long"/></number:date-style>
+<style:style style:name="ce1" style:family="table-cell" style:data-style-name="D"/>
+</office:automatic-styles>
+<office:body><office:spreadsheet><table:table table:name="Cities">
+<table:table-row>{EMPTY}</table:table-row>
+<table:table-row>{EMPTY}{"".join(map(cell, ["city", "people", "founded", "area", "density"]))}
+</table:table-row>
+<table:table-row>{EMPTY}{cell("Lyon")}{cell(522250)}{cell("1990-05-17")}{cell(47.87)}
+{cell(0, "[.C3]/[.E3]")}</table:table-row>
+<table:table-row>{EMPTY}</table:table-row>
+<table:table-row>{EMPTY}<table:table-cell table:number-rows-spanned="2"
+ office:value-type="string"><text:p>Nantes</text:p></table:table-cell>{cell(320732)}
+{cell("2001-02-03")}{cell(65.19)}{cell(0, "[.C5]/[.E5]")}</table:table-row>
+<table:table-row>{EMPTY}<table:covered-table-cell/>{cell(1)}</table:table-row>
+</table:table>
+<table:table table:name="Notes"><table:table-row>{cell("note")}</table:table-row>
+<table:table-row>{cell("hello")}</table:table-row></table:table>
+</office:spreadsheet></office:body></office:document>
+"""
 
 
 def convert(files: list[Path], to: str, work: Path) -> None:
@@ -221,18 +358,29 @@ def convert(files: list[Path], to: str, work: Path) -> None:
 
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The same table saved by LibreOffice Calc as xlsx, xls and ods; and our hand-made
+    """The workbook above saved by LibreOffice Calc as xlsx, xls and ods; and our hand-made
     xlsx, read back by it as CSV."""
     work = tmp_path_factory.mktemp("workbooks")
-    source = work / "cities.csv"
-    source.write_text("city,people\nLyon,522250\nNantes,320732\n")
+    (work / "cities.fods").write_text(FODS)
     (work / "hand.xlsx").write_bytes(xlsx())
     for kind in ("xlsx", "xls", "ods"):
-        convert([source], kind, work)
+        convert([work / "cities.fods"], kind, work)
     convert([work / "hand.xlsx"], "csv", work)
     made = {kind: (work / "out" / f"cities.{kind}").read_bytes() for kind in ("xlsx", "xls", "ods")}
     made["hand.csv"] = (work / "out" / "hand.csv").read_bytes()
     return made
+
+
+def cities(kind: str) -> list[list[str]]:
+    """The sheet as read: as the sheet shows it (xlsx keeps a formula's value to 15 digits,
+    as Excel does; xls keeps the double); an ods says nothing of merged cells."""
+    density = repr(522250 / 47.87) if kind == "xls" else "10909.755588051"
+    return [
+        ["city", "people", "founded", "area", "density"],
+        ["Lyon", "522250", "1990-05-17", "47.87", density],
+        ["Nantes", "320732", "2001-02-03", "65.19", repr(320732 / 65.19)],
+        ["" if kind == "ods" else "Nantes", "1", "", "", ""],
+    ]
 
 
 @needs_libreoffice
@@ -241,34 +389,51 @@ def test_the_hand_made_workbook_is_one_libreoffice_reads(workbooks):
 
 
 @needs_libreoffice
-@pytest.mark.parametrize(
-    ("kind", "says"), [("xlsx", EXCEL_SAYS), ("xls", EXCEL_SAYS), ("ods", ODS_SAYS)]
-)
+@pytest.mark.parametrize("kind", ["xlsx", "xls", "ods"])
 @pytest.mark.parametrize("name", ["cities.{kind}", "cities.csv", ""])
-def test_workbooks_from_a_spreadsheet_are_refused_over_http(server, workbooks, kind, says, name):
-    refused_over_http(server, workbooks[kind], name.format(kind=kind), says)
+def test_workbooks_from_a_spreadsheet_are_read_over_http(server, workbooks, kind, name):
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, workbooks[kind], f"?name={name.format(kind=kind)}")
+    assert status == 200, answer
+    assert (answer["format"], answer["sheet"], answer["sheets"]) == (
+        kind, "Cities", ["Cities", "Notes"]
+    )  # fmt: skip
+    assert rows_of(server, doc) == cities(kind)
+    # its columns are typed as any table's: numbers and dates sort as such
+    status, page, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/pages/1")
+    assert page["types"][1:4] == ["integer", "date", "decimal"]
+    # the file as uploaded comes back as it was
+    url = f"{server.url}/parser/api/docs/{doc['id']}/download?format=original"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.read() == workbooks[kind]
+        assert response.headers["Content-Type"] == FORMATS[kind][1]
+
+
+@needs_libreoffice
+def test_another_sheet_is_read_when_asked_and_kept_on_the_next_upload(server, workbooks):
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, workbooks["xlsx"], "?sheet=Notes")
+    assert (status, answer["sheet"]) == (200, "Notes"), answer
+    assert rows_of(server, doc) == [["note"], ["hello"]]
+    status, answer, _ = put(server.url, doc, workbooks["ods"])  # the same sheet, read again
+    assert (status, answer["sheet"], answer["version"]) == (200, "Notes", 3)
+    status, answer, _ = put(server.url, doc, workbooks["xls"], "?sheet=Cities")
+    assert (status, answer["sheet"]) == (200, "Cities")
+    status, answer, _ = put(server.url, doc, workbooks["xls"], "?sheet=Nowhere")
+    assert (status, answer["sheet"]) == (200, "Cities")  # no such sheet: the first
+    _, versions, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}/versions")
+    listed = {v["version"]: (v["format"], v["sheet"]) for v in versions["versions"]}
+    assert listed[2] == ("xlsx", "Notes") and listed[1] == ("text", None)
 
 
 @needs_libreoffice
 @pytest.mark.parametrize("kind", ["xlsx", "xls", "ods"])
-async def test_workbooks_from_a_spreadsheet_are_refused_over_the_websocket(server, workbooks, kind):
+async def test_workbooks_from_a_spreadsheet_are_read_over_the_websocket(server, workbooks, kind):
     uploader = await v1(server)
     document_id = (await expect(uploader, "hello"))["id"]
     await upload_v1(uploader, table(5))
-    await uploader.send(
-        json.dumps(
-            {"type": "upload_begin", "filename": f"cities.{kind}", "size": len(workbooks[kind])}
-        )
-    )
-    await expect(uploader, "upload_ready")
-    await uploader.send(workbooks[kind])
-    await expect(uploader, "upload_ack")
-    await uploader.send(json.dumps({"type": "upload_end"}))
-    err = await expect(uploader, "error")
-    assert (err["code"], err["message"]) == (
-        "unsupported_format",
-        ODS_SAYS if kind == "ods" else EXCEL_SAYS,
-    )
+    done = await upload_v1(uploader, workbooks[kind], filename=f"cities.{kind}", sheet="Notes")
+    assert done["version"] == 2
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
-    assert (meta["version"], meta["total_number"]) == (1, 5)
+    assert (meta["version"], meta["total_number"], meta["sheet"]) == (2, 1, "Notes")
     await uploader.close()

@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         (
             "upload",
             "upload a file as a new table, or a new version of one",
-            "Upload a TSV or CSV file to a tablecast server and print its view and edit links."
+            "Upload a table (TSV, CSV, a workbook, Parquet, Arrow or JSON) to a tablecast server"
+            " and print its view and edit links."
             " With --doc and --key, the file becomes a new version of that table.",
         ),
         (
@@ -214,7 +215,11 @@ def _configure_logging(level: str) -> None:
 
 
 def _client_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("file", type=Path, help="the TSV or CSV file")
+    command.add_argument(
+        "file",
+        type=Path,
+        help="the table: TSV, CSV, a workbook (xlsx, xlsm, xlsb, xls, ods), Parquet, Arrow or JSON",
+    )
     command.add_argument(
         "--server",
         metavar="URL",
@@ -237,6 +242,9 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--delimiter", help="tab, comma, semicolon or pipe (default: detected)")
     command.add_argument("--encoding", help="e.g. utf-8, cp1252 (default: detected)")
+    command.add_argument(
+        "--sheet", help="a workbook's sheet to read (default: the table's sheet, else the first)"
+    )
     command.add_argument(
         "--json", action="store_true", help="print the server's answer as JSON (upload only)"
     )
@@ -319,7 +327,9 @@ def _run_client(args: argparse.Namespace) -> int:
     except client.ClientError as err:
         print(f"tablecast: {err}", file=sys.stderr)
         return 1
-    options = client.Options(args.name, not args.no_header, args.delimiter, args.encoding)
+    options = client.Options(
+        args.name, not args.no_header, args.delimiter, args.encoding, args.sheet
+    )
     terminal = sys.stderr.isatty()
     if args.command == "watch":
         with contextlib.suppress(Stopped):  # how a watch ends

@@ -53,6 +53,7 @@ class Options:
     header: bool = True
     delimiter: str | None = None
     encoding: str | None = None
+    sheet: str | None = None  # a workbook's sheet to read (default: the table's, or the first)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def upload(
         query["delimiter"] = options.delimiter
     if options.encoding:
         query["encoding"] = options.encoding
+    if options.sheet:
+        query["sheet"] = options.sheet
     base = f"{url.path}/parser/api/docs"
     headers = {"Content-Type": "text/plain", "User-Agent": "tablecast-cli"}
     if target.document_id is None:

@@ -279,6 +279,19 @@ class Settings:
         parse_duration,
         "DURATION",
     )
+    reader_memory: int = _setting(
+        2 * GiB,
+        "memory one workbook, Parquet, Arrow or JSON file may take to read (its own process);"
+        " a file that needs more is refused (too_large)",
+        parse_size,
+        "SIZE",
+    )
+    reader_seconds: float = _setting(
+        120.0,
+        "CPU time one workbook, Parquet, Arrow or JSON file may take to read",
+        parse_duration,
+        "DURATION",
+    )
     document_ttl: float = _setting(
         0.0,
         "remove documents nobody has viewed or changed for this long (0: keep them)",

@@ -10,7 +10,13 @@ from __future__ import annotations
 STATUS: dict[str, int] = {
     # the file
     "not_text": 400,  # binary data (NUL bytes) where a text table was expected
-    "unsupported_format": 415,  # a file of a kind tablecast does not read yet (a workbook)
+    "unsupported_format": 415,  # a file of a kind tablecast does not read
+    "bad_workbook": 400,  # a workbook (xlsx, xls, ods...) that is damaged or cannot be read
+    "encrypted_workbook": 400,  # a workbook protected by a password
+    "bad_parquet": 400,  # a Parquet file that cannot be read
+    "bad_arrow": 400,  # an Arrow IPC file or stream that cannot be read
+    "bad_json": 400,  # JSON that is not valid
+    "not_a_table": 400,  # a file that reads but holds no table (nested columns, a JSON object)
     "empty_file": 400,  # no records at all
     "bad_table": 400,  # the text could not be read as a table
     "cell_too_large": 400,  # one cell longer than the parser accepts

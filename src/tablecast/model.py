@@ -10,6 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a version was read from when that was not delimited text (see
+    tablecast.table.formats): the file's format (``xlsx``, ``parquet``, ``json``...), and for
+    a workbook the sheet read and the workbook's worksheets."""
+
+    format: str
+    sheet: str = ""
+    sheets: tuple[str, ...] = ()
+
+    def encode(self) -> str:
+        return orjson.dumps({"format": self.format, "sheet": self.sheet,
+                             "sheets": self.sheets}).decode()  # fmt: skip
+
+    @classmethod
+    def decode(cls, text: str | None) -> Source | None:
+        if not text:
+            return None
+        fields = orjson.loads(text)
+        return cls(fields["format"], fields["sheet"], tuple(fields["sheets"]))
+
 
 @dataclass(frozen=True)
 class VersionMeta:
@@ -26,6 +50,7 @@ class VersionMeta:
     # Records after the first whose cells are more or fewer than its (see TableParser): with a
     # header, the data rows that do not fit it. None: stored before tablecast counted them.
     ragged_rows: int | None = None
+    source: Source | None = None  # None: a text table (TSV, CSV...)
 
 
 @dataclass(frozen=True)

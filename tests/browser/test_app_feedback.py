@@ -187,7 +187,10 @@ async def test_a_refusal_reads_as_sentences_and_one_row_is_one_row(server, open_
     await upload(page, write(tmp_path / "sheet.xlsx", workbook.getvalue()))
     # the server's message ends bare: the app makes it a sentence before its own
     await expect(page.locator("#alert-text")).to_have_text(
-        "Excel workbooks are not read yet: save as CSV. The table is unchanged."
+        re.compile(
+            r"^The workbook cannot be read \(.+\): open it in a spreadsheet and save it again\."
+            r" The table is unchanged\.$"
+        )
     )
     await page.get_by_role("button", name="Versions").click()
     await expect(page.locator("#versions-list li").first).to_contain_text("one.tsv · 1 row · ")

@@ -197,6 +197,14 @@ describe("errors in plain words", () => {
   test("too large says the limit when it is known", () => {
     assert.equal(model.explain("too_large", null, { max_upload_bytes: 50_000_000 }), "This file is larger than the 50 MB limit.");
     assert.equal(model.explain("too_large"), "This file is larger than the server accepts.");
+    const sent = "the file is larger than the limit of 5 bytes";
+    assert.equal(model.explain("too_large", sent), "This file is larger than the server accepts.");
+    // too large to read, not to send: the server's own words
+    const read = "the file needs more than 2048 MiB of memory to read";
+    assert.equal(
+      model.explain("too_large", read, { max_upload_bytes: 9 }),
+      "The file needs more than 2048 MiB of memory to read",
+    );
   });
 
   test("a code not known here says the server's words, or that something went wrong", () => {
@@ -422,6 +430,9 @@ describe("versions", () => {
     assert.equal(bar.note, "Your view: sorted by carrier ▲");
     assert.equal(bar.downloads.tsv, `/parser/api/docs/${ID}/download?sort=0&version=2&format=tsv`);
     assert.equal(bar.downloads.original, `/parser/api/docs/${ID}/download?version=2&format=original`);
+    for (const format of ["parquet", "arrow", "xlsx"]) {
+      assert.equal(bar.downloads[format], `/parser/api/docs/${ID}/download?sort=0&version=2&format=${format}`);
+    }
     assert.equal(model.restoredNotice(2, 5), "Version 2 restored as version 5");
   });
 
@@ -827,7 +838,7 @@ describe("rows added and deleted", () => {
     assert.match(model.notAdded("empty_file", "there are no rows to add"), /repeats the column names/);
     assert.match(model.notAdded("wrong_edit_key"), /does not open this table/);
     assert.match(model.notAdded(undefined, "Failed to fetch"), /could not be sent.*still in the form/);
-    assert.equal(model.notDeleted("bad_request", "a row is a number"), "a row is a number");
+    assert.equal(model.notDeleted("bad_request", "a row is a number"), "A row is a number");
     assert.match(model.notDeleted(undefined, "Failed to fetch"), /connection lost/);
   });
 });

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import tasks
 from ..errors import DiskFull, TablecastError
@@ -24,6 +25,7 @@ from ..model import Document
 from ..table.parsing import DELIMITER_NAMES, ParseOptions
 from .ingest import ColumnsFor, Ingest
 from .limits import Capacity, Limits
+from .reading import Readers
 from .storage import Storage
 
 log = logging.getLogger("tablecast.service.upload")
@@ -77,17 +79,30 @@ class Announced:
     size: int | None = None  # the file's, if the client said
     via: str = "ws"  # ws or http, for the log
     address: str = "-"  # the client's, whose unfinished uploads are bounded together
+    sheet: str = ""  # a workbook's sheet to read ("": the one the document shows, or the first)
 
 
 class InProgress:
     """The uploads in progress, and what they hold."""
 
     def __init__(
-        self, storage: Storage, capacity: Capacity, columns: ColumnsFor | None = None
+        self,
+        storage: Storage,
+        capacity: Capacity,
+        columns: ColumnsFor | None = None,
+        files: Path | None = None,
+        readers: Readers | None = None,
     ) -> None:
-        """``columns``: what makes uploads' columns as they are ingested (see Ingest)."""
+        """``columns``: what makes uploads' columns as they are ingested (see Ingest);
+        ``files``, ``readers``: where files that are not text are kept until read, and what
+        reads them (None: every file is read as text)."""
         self.storage = storage
         self.columns = columns
+        self.files = files if readers is not None else None
+        self.readers = readers
+        if self.files is not None:  # (what a stopped node kept: its uploads were rolled back)
+            for leftover in self.files.glob("*"):
+                leftover.unlink(missing_ok=True)
         self.capacity = capacity
         self.limits = capacity.limits
         self.uploads: set[Upload] = set()
@@ -113,6 +128,8 @@ class InProgress:
                 options=announced.options or ParseOptions(),
                 max_bytes=limit,
                 columns=self.columns,
+                files=self.files,
+                sheet=announced.sheet,
             )
         )
         upload = Upload(self, ingest, document_id, announced)
@@ -264,6 +281,9 @@ class Upload:
                 f"{self.received} bytes arrived but the upload announced {self.size}",
             )
         try:
+            path = await self._storage.write(self._ingest.ended)
+            if path is not None:
+                await self._read(path)
             document = await self._storage.write(self._ingest.finish)
         except BaseException:
             await self.abort()
@@ -293,6 +313,17 @@ class Upload:
             self.duration,
         )
         return document
+
+    async def _read(self, path: str) -> None:
+        """The file, not text, read by the reader process, its records added as they come
+        (each piece a turn of the writer thread: other uploads and edits go on between)."""
+        readers = self._in_progress.readers
+        assert readers is not None and self._ingest.kind is not None
+        reading = readers.read(path, self._ingest.kind, self._ingest.sheet)
+        async with contextlib.aclosing(reading):
+            async for data in reading:
+                self._check_open()
+                await self._storage.write(self._ingest.add_records, data)
 
     async def _columns_made(self) -> None:
         """Wait (COLUMNS_WAIT at most) for the rest of the version's columns (see Columns),

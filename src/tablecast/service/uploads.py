@@ -40,6 +40,7 @@ class Uploads:
         filename: str,
         has_header: bool = True,
         options: ParseOptions | None = None,
+        sheet: str = "",
         size: int | None = None,
         via: str = "ws",
         address: str = "-",
@@ -53,7 +54,7 @@ class Uploads:
         upload for the client and tells it so, before any viewer hears of the upload; False
         when the client left while the upload was starting: it is then rolled back unseen,
         and None returned."""
-        announced = Announced(filename, has_header, options, size, via, address)
+        announced = Announced(filename, has_header, options, size, via, address, sheet)
         upload = await self.in_progress.start(document_id, announced)
         if ready is not None and not ready(upload):
             await upload.abort()

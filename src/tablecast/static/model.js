@@ -8,7 +8,9 @@ import { PLAIN, TYPES, describeView, facetList, isSearch, rowsKey, sameView } fr
 
 // Error codes (docs/protocol.md) in plain words.
 export const ERRORS = {
-  not_text: "This does not look like a table: the file holds binary data. Choose a TSV or CSV file.",
+  not_text:
+    "This does not look like a table: the file holds binary data. Choose a TSV, CSV, Excel," +
+    " OpenDocument, Parquet, Arrow or JSON file.",
   empty_file: "This file is empty: there are no rows to show.",
   bad_table: "This file could not be read as a table.",
   cell_too_large: "A cell in this file is too long to be read (is a quote never closed?).",
@@ -28,12 +30,15 @@ export const ERRORS = {
 
 // An error code in words; `fallback` (the server's own message) for codes not known here.
 export function explain(code, fallback, limits = null) {
-  if (code === "too_large") {
+  // (too large to read, as against to send: the server says what it could not do)
+  if (code === "too_large" && !(fallback && !/larger than the limit/.test(fallback))) {
     return limits
       ? `This file is larger than the ${bytes(limits.max_upload_bytes)} limit.`
       : "This file is larger than the server accepts.";
   }
-  return ERRORS[code] || fallback || "Something went wrong.";
+  // (the server's messages start in lower case)
+  const said = fallback ? fallback.charAt(0).toUpperCase() + fallback.slice(1) : "";
+  return ERRORS[code] || said || "Something went wrong.";
 }
 
 // The alert over the table: one sentence or more, and whether the table is still there.
@@ -282,6 +287,9 @@ export function viewBar(state, page) {
       tsv: downloadUrl(page.id, "tsv", view, oldVersion),
       csv: downloadUrl(page.id, "csv", view, oldVersion),
       jsonl: downloadUrl(page.id, "jsonl", view, oldVersion),
+      parquet: downloadUrl(page.id, "parquet", view, oldVersion),
+      arrow: downloadUrl(page.id, "arrow", view, oldVersion),
+      xlsx: downloadUrl(page.id, "xlsx", view, oldVersion),
       original: downloadUrl(page.id, "original", null, oldVersion),
     },
   };

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..model import Document, Usage, Version, VersionMeta
+from ..model import Document, Source, Usage, Version, VersionMeta
 from ..table.blocks import Block, Run
 from ..table.changes import Change, Changed
 from ..table.originals import Part, Rebuilt
@@ -27,7 +27,8 @@ OriginalRow = tuple[int, int, bytes, bool]
 # A document and its current version, as both stores select it (each adds its WHERE clause in
 # its own placeholder style), and the row made back into a Document.
 VERSION_COLUMNS = """v.id, v.number, v.created_at, v.filename, v.encoding, v.delimiter,
-       v.has_header, v.record_count, v.width, v.size, v.first_record, v.ragged_rows"""
+       v.has_header, v.record_count, v.width, v.size, v.first_record, v.ragged_rows,
+       v.source"""
 DOCUMENT_SELECT = f"""
 SELECT d.id, d.created_at, d.updated_at, d.shared_page, d.edit_key_hash, d.shared_view,
        {VERSION_COLUMNS}
@@ -53,6 +54,7 @@ def version_from_row(document_id: str, row: Sequence[Any]) -> Version:
         size=row[9],
         first_record=orjson.loads(row[10]),
         ragged_rows=row[11],
+        source=Source.decode(row[12]),
     )
     return Version(row[0], document_id, row[1], row[2], meta)
 

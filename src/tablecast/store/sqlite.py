@@ -36,7 +36,7 @@ from .base import document_from_row, version_from_row
 
 log = logging.getLogger("tablecast.store")
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 # Room an upload keeps free on the disk, besides a quarter of what it wrote: for rolling it
 # back and folding the WAL into the database whatever happens (see SQLiteStore._check_room)
 RESERVE_BYTES = 16 * 1024 * 1024
@@ -71,8 +71,9 @@ CREATE TABLE versions (
     stored_bytes INTEGER NOT NULL DEFAULT 0,  -- its blocks' bytes, counted as they are written
     ragged_rows INTEGER,  -- rows wider or narrower than the first (NULL: not counted, schema 6)
     blocks_of INTEGER,  -- the version whose blocks and original are this one's (NULL: its own)
-    pieces BLOB  -- where its rows are, if it changed some (NULL: blocks_of's records, in order,
-                 -- or the names of its chunks in piece_chunks, see sql.keep_pieces)
+    pieces BLOB,  -- where its rows are, if it changed some (NULL: blocks_of's records, in order,
+                  -- or the names of its chunks in piece_chunks, see sql.keep_pieces)
+    source TEXT  -- what it was read from, if not text: model.Source as JSON
 );
 CREATE UNIQUE INDEX versions_by_number ON versions(document_id, number);
 CREATE INDEX documents_by_use ON documents(accessed_at);
@@ -184,6 +185,12 @@ def _add_piece_chunks(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_source(conn: sqlite3.Connection) -> None:
+    """Schema 11 to 12: a version read from a workbook, Parquet, Arrow or JSON says so (and
+    which sheet), for the file's download and its next upload."""
+    conn.execute("ALTER TABLE versions ADD COLUMN source TEXT")
+
+
 MIGRATIONS = {
     1: _add_offsets,
     2: _add_access,
@@ -195,6 +202,7 @@ MIGRATIONS = {
     8: _add_pieces,
     9: _add_counters,
     10: _add_piece_chunks,
+    11: _add_source,
 }  # from this schema version to the next
 
 
@@ -215,7 +223,7 @@ def _number(
     conn.execute(
         """UPDATE versions SET number = ?, created_at = ?, filename = ?, encoding = ?,
            delimiter = ?, has_header = ?, record_count = ?, width = ?, size = ?,
-           first_record = ?, ragged_rows = ? WHERE id = ?""",
+           first_record = ?, ragged_rows = ?, source = ? WHERE id = ?""",
         (
             number,
             now,
@@ -228,6 +236,7 @@ def _number(
             meta.size,
             orjson.dumps(meta.first_record).decode(),
             meta.ragged_rows,
+            meta.source.encode() if meta.source else None,
             pending_id,
         ),
     )

@@ -212,8 +212,8 @@ _BY_EXTENSION = {
     **dict.fromkeys(("ods", "ots"), OPENDOCUMENT),
 }
 WORKBOOK_MESSAGES = {
-    EXCEL: "Excel workbooks are not read yet: save as CSV",
-    OPENDOCUMENT: "OpenDocument spreadsheets are not read yet: save as CSV",
+    EXCEL: "this is an Excel workbook, not a text table",
+    OPENDOCUMENT: "this is an OpenDocument spreadsheet, not a text table",
 }
 
 

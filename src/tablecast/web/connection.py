@@ -466,6 +466,7 @@ class Connection(asyncio.Protocol):
                 filename=begin.filename,
                 has_header=begin.has_header,
                 options=begin.options,
+                sheet=begin.sheet,
                 size=begin.size,
                 address=self.remote_ip,
                 on_expire=self._upload_expired,

@@ -17,6 +17,7 @@ import tornado.web
 from ..errors import TablecastError
 from ..model import Version
 from ..table import export
+from ..table.formats import FORMATS
 from ..table.originals import Rebuilt
 from ..table.view import PLAIN, View
 from .api import ApiHandler
@@ -131,9 +132,7 @@ class DownloadApi(ApiHandler):
         except TablecastError as err:
             self.fail(err)
             return
-        kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
-        charset = content_charset(version.meta.encoding)
-        self.attachment(original_name(version), f"text/{kind}; charset={charset}")
+        self.attachment(original_name(version), original_type(version))
         first = 0
         try:
             while parts:
@@ -184,7 +183,20 @@ def content_charset(encoding: str) -> str:
 
 def original_name(version: Version) -> str:
     """What a version's file is saved as: the name it was uploaded under."""
+    source = version.meta.source
+    if source is not None:  # (a format's usual extension: "json" for both JSONs)
+        return version.meta.filename or f"table.{source.format.replace('jsonl', 'json')}"
     return version.meta.filename or ("table.tsv" if version.meta.delimiter == "\t" else "table.csv")
+
+
+def original_type(version: Version) -> str:
+    """The Content-Type of a version's file as uploaded: its format's (see
+    tablecast.table.formats.FORMATS), or text with its delimiter and charset."""
+    source = version.meta.source
+    if source is not None:
+        return FORMATS[source.format][1] if source.format in FORMATS else "application/octet-stream"
+    kind = "tab-separated-values" if version.meta.delimiter == "\t" else "csv"
+    return f"text/{kind}; charset={content_charset(version.meta.encoding)}"
 
 
 def export_name(version: Version, extension: str) -> str:

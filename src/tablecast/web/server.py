@@ -41,6 +41,7 @@ from ..service.edits import Edits
 from ..service.hub import NO_NEIGHBOURS, Hub
 from ..service.limits import Capacity, InUse, Limits
 from ..service.pages import Pages
+from ..service.reading import ReaderLimits, Readers
 from ..service.storage import Storage
 from ..service.upload import InProgress
 from ..service.uploads import Uploads
@@ -108,14 +109,24 @@ class Node:
         view_memory: int = VIEW_MEMORY,
         node: int = 0,
         columns: Path | None = None,
+        files: Path | None = None,
+        readers: ReaderLimits | None = None,
     ) -> Node:
         """``node``: which of the nodes sharing the store this one is (0: the store's only
-        process). ``columns``: where this node keeps versions' columns (None: in memory)."""
+        process). ``columns``: where this node keeps versions' columns (None: in memory).
+        ``files``: where uploads that are not text wait to be read, and ``readers`` what
+        reading one may take (None: every file is read as text)."""
         storage = Storage(store)
         in_use = InUse()
         capacity = Capacity(storage, limits, in_use)
         views = Views(store, view_memory, columns)
-        in_progress = InProgress(storage, capacity, views.streaming)
+        in_progress = InProgress(
+            storage,
+            capacity,
+            views.streaming,
+            files=files,
+            readers=Readers(readers) if readers is not None and files is not None else None,
+        )
         documents = Documents(storage, capacity)
         edits = Edits(storage, views)
         capacity.removed.append(views.forget)
@@ -267,6 +278,8 @@ async def serve(
         view_memory=settings.view_memory,
         node=node,
         columns=settings.data_dir / "columns",
+        files=settings.data_dir / "uploads",
+        readers=ReaderLimits(settings.reader_memory, int(settings.reader_seconds)),
     )
     cluster = here.cluster
     services = Services(

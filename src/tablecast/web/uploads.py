@@ -122,6 +122,7 @@ class UploadHandler(ApiHandler):
             filename=filename,
             has_header=has_header,
             options=options,
+            sheet=self.get_query_argument("sheet", "")[:1024],
             size=size,
             via="http",
             address=address,

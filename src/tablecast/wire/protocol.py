@@ -71,6 +71,7 @@ def document_fields(document: Document) -> dict[str, Any]:
         "encoding": version.meta.encoding if version else None,
         "delimiter": DELIMITER_NAMES.get(version.meta.delimiter) if version else None,
         "size": version.meta.size if version else 0,
+        **source_fields(version),
         "created_at": timestamp(document.created_at),
         "updated_at": timestamp(document.updated_at),
     }
@@ -89,7 +90,18 @@ def version_fields(version: Version) -> dict[str, Any]:
         "ragged_rows": version.meta.ragged_rows,
         "encoding": version.meta.encoding,
         "delimiter": DELIMITER_NAMES.get(version.meta.delimiter),
+        **source_fields(version),
+        "sheets": list(version.meta.source.sheets) if version.meta.source else [],
     }
+
+
+def source_fields(version: Version | None) -> dict[str, Any]:
+    """What a version was read from: ``format`` (``text``: delimited text, else the file's
+    format, see tablecast.table.formats.FORMATS), and a workbook's ``sheet`` (else None)."""
+    source = version.meta.source if version is not None else None
+    if source is None:
+        return {"format": "text", "sheet": None}
+    return {"format": source.format, "sheet": source.sheet or None}
 
 
 def page_fields(fields: dict[str, Any], window: PageWindow, data: bytes) -> dict[str, Any]:
@@ -231,6 +243,7 @@ class UploadBegin:
     size: int | None
     has_header: bool
     options: ParseOptions
+    sheet: str = ""  # a workbook's sheet to read
 
 
 @dataclass(frozen=True)
@@ -323,7 +336,12 @@ def _upload_begin(obj: dict[str, Any]) -> UploadBegin:
     if not isinstance(delimiter, str | None) or not isinstance(encoding, str | None):
         raise TablecastError("bad_option", "delimiter and encoding must be strings")
     options = ParseOptions(delimiter=parse_delimiter(delimiter), encoding=encoding or None)
-    return UploadBegin(clean_filename(filename), size, _flag(obj, "header", True), options)
+    sheet = obj.get("sheet", "")
+    if not isinstance(sheet, str):
+        raise TablecastError("bad_option", "sheet must be a string")
+    return UploadBegin(
+        clean_filename(filename), size, _flag(obj, "header", True), options, sheet[:1024]
+    )
 
 
 # Each v1 client message type, and how it is read.

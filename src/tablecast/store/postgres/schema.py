@@ -8,7 +8,7 @@ import psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMA_VERSION = 8  # PostgreSQL's own count, independent of SQLite's user_version
+SCHEMA_VERSION = 9  # PostgreSQL's own count, independent of SQLite's user_version
 # Advisory lock key, in the one-bigint key space: apart from the two-int one the nodes' locks
 # use (see nodes.NODE_LOCKS), so it cannot collide with any node.
 SCHEMA_LOCK = 0x7463736D  # "tcsm": held while the schema is created or migrated
@@ -44,6 +44,8 @@ CREATE TABLE piece_chunks (
     PRIMARY KEY (document_id, chunk)
 );
 """
+# source: what the version was read from when not text (model.Source as JSON; NULL: text)
+SOURCE = "ALTER TABLE versions ADD COLUMN source text;"
 SCHEMA = (
     """
 CREATE TABLE schema_version (
@@ -102,6 +104,7 @@ CREATE TABLE viewers (  -- how many viewers of a document each node holds, when 
     + SHARED
     + PIECES
     + PIECE_CHUNKS
+    + SOURCE
 )
 
 # from this schema version to the next: its DDL
@@ -113,6 +116,7 @@ MIGRATIONS: dict[int, str] = {
     5: SHARED,
     6: PIECES,
     7: PIECE_CHUNKS,
+    8: SOURCE,
 }
 
 

@@ -228,11 +228,13 @@ class PostgresStore:
                    created_at = %(now)s, filename = %(filename)s, encoding = %(encoding)s,
                    delimiter = %(delimiter)s, has_header = %(has_header)s,
                    record_count = %(record_count)s, width = %(width)s, size = %(size)s,
-                   first_record = %(first_record)s, ragged_rows = %(ragged_rows)s
+                   first_record = %(first_record)s, ragged_rows = %(ragged_rows)s,
+                   source = %(source)s
                WHERE id = %(id)s RETURNING number""",
             {
                 **asdict(meta),
                 "first_record": orjson.dumps(meta.first_record).decode(),
+                "source": meta.source.encode() if meta.source else None,
                 "doc": document_id,
                 "now": now,
                 "id": pending_id,
