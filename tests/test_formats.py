@@ -6,10 +6,12 @@ the document keeps its version. Workbooks: tests/test_workbooks.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import decimal
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -276,13 +278,33 @@ async def test_the_reader_process_stops_when_its_records_are_not_wanted(tmp_path
     path = tmp_path / "t.parquet"
     many = pa.table({"n": pa.array(range(2_000_000))})
     path.write_bytes(parquet(many))
-    reading = Readers(ReaderLimits()).read(str(path), formats.PARQUET)
+    readers = Readers(ReaderLimits())
+    readers.warm()
+    await asyncio.sleep(0.5)
+    assert len(readers_running()) == 1  # the spare, waiting
+    reading = readers.read(str(path), formats.PARQUET)
     await anext(reading)
     await reading.aclose()  # (the upload was rolled back)
-    # nothing of it is left running
-    await asyncio.sleep(0.2)
-    found = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
-    assert found.stdout == ""
+    assert readers_running() == []  # it took the spare, and is gone
+    readers.warm()
+    await readers.close()  # (the node stops)
+    assert readers_running() == []
+
+
+def readers_running() -> list[int]:
+    """This process's reader processes, alive."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+            if (
+                int(fields[1]) == os.getpid()
+                and fields[0] != "Z"
+                and b"tablecast.reader" in command
+            ):
+                found.append(int(stat.parent.name))
+    return found
 
 
 # Over HTTP, WebSocket and the CLI

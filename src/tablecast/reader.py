@@ -8,9 +8,11 @@ with it. So :mod:`tablecast.service.reading` runs this module as a process of it
 an address-space limit (``RLIMIT_AS``) and a CPU-time limit (``RLIMIT_CPU``): a file that needs
 more fails alone, and the upload is refused with ``too_large``.
 
-``python -m tablecast.reader ARGS``, ARGS one JSON object: ``path``, ``kind`` (see
-tablecast.table.formats.sniff), ``sheet`` (the sheet to read, if the workbook has it),
-``max_columns``, ``max_chars`` (a cell's), ``memory`` (bytes) and ``cpu`` (seconds).
+``python -m tablecast.reader [ARGS]``, ARGS one JSON object (without it, read as a line from
+standard input once the libraries are imported: a process started ahead of the file):
+``path``, ``kind`` (see tablecast.table.formats.sniff), ``sheet`` (the sheet to read, if the
+workbook has it), ``max_columns``, ``max_chars`` (a cell's), ``memory`` (bytes) and ``cpu``
+(seconds).
 
 It writes to standard output one line, the table's head (tablecast.table.formats.Table.head),
 then the table's records as they are stored, one per line; on failure, one line to standard
@@ -28,7 +30,7 @@ from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
+from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from .errors import TablecastError
 from .table import formats
@@ -54,6 +56,8 @@ def read(path: str, kind: str, sheet: str, max_columns: int, max_chars: int) -> 
 
 
 def _parquet(path: str, max_columns: int, max_chars: int) -> Table:
+    import pyarrow.parquet as pq  # (its import takes a tenth of a second workbooks need not)
+
     try:
         file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
@@ -120,8 +124,6 @@ def _unread(code: str, kind: str, err: Exception) -> Exception:
 
 
 def _workbook(path: str, sheet: str, max_columns: int) -> Table:
-    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
-
     name = _workbook_format(path)
     try:
         workbook = CalamineWorkbook.from_path(path)
@@ -268,7 +270,7 @@ def _fail(code: str, message: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    args = orjson.loads(argv[0])
+    args = orjson.loads(argv[0] if argv else sys.stdin.buffer.readline())
     # Arrow's own allocator (jemalloc or mimalloc) reserves far more address space than it
     # uses, which RLIMIT_AS counts: the system's keeps the limit a limit on memory
     pa.set_memory_pool(pa.system_memory_pool())

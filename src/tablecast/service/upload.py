@@ -186,6 +186,8 @@ class InProgress:
         self.stopping = True
         for upload in list(self.uploads):
             await upload.abort()
+        if self.readers is not None:
+            await self.readers.close()
 
 
 class Upload:
@@ -250,6 +252,9 @@ class Upload:
                     await self._storage.write(self._ingest.feed, piece)
                 finally:
                     self._in_flight = 0
+                readers = self._in_progress.readers
+                if self._ingest.kind is not None and readers is not None:
+                    readers.warm()  # (to read it the moment it has all arrived)
         except BaseException:
             await self.abort()
             raise

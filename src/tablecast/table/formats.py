@@ -241,9 +241,7 @@ def sheet_text(value: SheetValue) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime.datetime):
@@ -260,6 +258,12 @@ def sheet_text(value: SheetValue) -> str:
         hours, rest = divmod(round(seconds), 3600)
         return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
     return ""
+
+
+def _float_text(value: float) -> str:
+    """The shortest text that reads back as ``value``, a whole number without ``.0``."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 Merged = list[tuple[tuple[int, int], tuple[int, int]]]
@@ -282,18 +286,24 @@ def sheet_rows(
     it when sorted or filtered."""
     width = 0
     for values in rows():
-        for i in range(len(values) - 1, -1, -1):
-            if i < width:
-                break
+        if len(values) <= width:
+            continue
+        for i in range(len(values) - 1, width - 1, -1):
             if values[i] != "" and values[i] is not None:
                 width = i + 1
                 break
+        if width == len(values):  # (as wide as the sheet: no row can make it wider)
+            break
     check_width(width, max_columns)
     fills = _fills(merged, start, width, rows) if merged and width else {}
 
     def texts() -> Iterator[list[str]]:
         for r, values in enumerate(rows()):
-            cells = [sheet_text(v) for v in values[:width]]
+            # (most cells are text or numbers: without a call of sheet_text each)
+            cells = [
+                v if type(v) is str else _float_text(v) if type(v) is float else sheet_text(v)
+                for v in values[:width]
+            ]
             cells.extend([""] * (width - len(cells)))
             for first, stop, text in fills.get(r, ()):
                 cells[first:stop] = [text] * (stop - first)
