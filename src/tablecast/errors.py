@@ -35,6 +35,7 @@ STATUS: dict[str, int] = {
     "upload_size_mismatch": 400,  # the bytes sent do not add up to the size announced
     "bad_request": 400,  # an HTTP request the API cannot read
     "method_not_allowed": 405,
+    "not_acceptable": 406,  # a download whose Accept names no format tablecast writes
     "rate_limited": 429,  # page requests faster than --page-rate, new documents faster
     # than --create-rate, or wrong edit keys faster than --page-rate from one address
     "too_many_uploads": 429,  # unfinished uploads hold what they may (--max-uploading-bytes*)

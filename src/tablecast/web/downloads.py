@@ -1,5 +1,9 @@
 """Downloads: ``GET /parser/api/docs/{id}/download``, a version as the file uploaded or as a
-view shows it, streamed, with a file name people can keep.
+view shows it, streamed, with a file name people can keep: as text (TSV, CSV, JSON Lines, see
+tablecast.table.export) or typed (Parquet, Arrow, XLSX, see tablecast.table.export_binary).
+``.../download.parquet`` (and ``.arrow``, ``.xlsx``, ``.csv``, ``.tsv``, ``.jsonl``) names the
+format in the URL, for tools that are given a URL and nothing else; ``.../download`` with no
+``format=`` gives what the ``Accept`` header asks for.
 """
 
 from __future__ import annotations
@@ -8,15 +12,27 @@ import asyncio
 import codecs
 import hashlib
 import re
+import tempfile
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote
 
 import orjson
+import pyarrow as pa
 import tornado.iostream
 import tornado.web
 
 from ..errors import TablecastError
 from ..model import Version
 from ..table import export
+from ..table.export_binary import (
+    BINARY_FORMATS,
+    ArrowEncoder,
+    Columns,
+    ParquetEncoder,
+    WorkbookEncoder,
+    check_workbook,
+)
 from ..table.formats import FORMATS
 from ..table.originals import Rebuilt
 from ..table.view import PLAIN, View
@@ -32,28 +48,55 @@ EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
 # What an export writes, as its validators name it: one more where that changes (a download
 # kept by a client under the same ETag would be another's bytes)
 EXPORTS_REVISION = 1
+# Rows a typed download (Parquet, Arrow) reads from the version's columns and encodes at a time,
+# off the event loop: what it holds is about this many rows (a Parquet row group's, see
+# export_binary.ROW_GROUP_ROWS), whatever the table's size
+TYPED_RECORDS = 65536
+WORKBOOK_RECORDS = 8192  # ... a workbook's (written cell by cell: the loop waits on none)
+WORKBOOK_PART = 1 << 20  # bytes of a finished workbook read and sent at a time
+WRITTEN = {**export.FORMATS, **BINARY_FORMATS}  # every format a download writes, by name
+DEFAULT_FORMAT = "tsv"
+# What Accept names each format by; its first is its Content-Type. A range ``type/*`` takes
+# the first of this order of that type, ``*/*`` the default.
+MEDIA_TYPES: dict[str, tuple[str, ...]] = {
+    "tsv": ("text/tab-separated-values",),
+    "csv": ("text/csv",),
+    "jsonl": ("application/jsonl", "application/x-ndjson", "application/x-jsonlines"),
+    "parquet": ("application/vnd.apache.parquet", "application/x-parquet"),
+    "arrow": ("application/vnd.apache.arrow.stream",),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",),
+}
+assert list(MEDIA_TYPES) == [DEFAULT_FORMAT, *(name for name in WRITTEN if name != "tsv")]
+T = TypeVar("T")
 # A download of a version named by number: it never changes (a version is immutable, and no
 # store gives a version's id to another), so a client may keep it
 PINNED = "private, max-age=31536000, immutable"
 
 
 class DownloadApi(ApiHandler):
-    """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl``: a version
-    (``version=V``, else the current one) as a file: the file exactly as uploaded, or as a view
-    shows it (``sort``, ``order``, ``q``, ``filter.N``, ``header``), streamed a few thousand
-    rows at a time (see tablecast.table.export)."""
+    """``GET /parser/api/docs/{id}/download?format=original|tsv|csv|jsonl|parquet|arrow|xlsx``
+    (or ``.../download.csv`` and so on, or as ``Accept`` asks): a version (``version=V``, else
+    the current one) as a file: the file exactly as uploaded, or as a view shows it (``sort``,
+    ``order``, ``q``, ``filter.N``, ``facet.N``, ``type.N``, ``header``), streamed a few
+    thousand rows at a time (see tablecast.table.export and export_binary)."""
 
-    async def get(self, document_id: str) -> None:
-        if self.get_query_argument("format", None) == "original":
+    async def get(self, document_id: str, suffix: str | None = None) -> None:
+        named = self.get_query_argument("format", None)
+        if named == "original" and suffix is None:
             await self._original(document_id)
             return
         try:
+            fmt = self._format(named, suffix)
             document = await self.document(document_id)
             view = self.requested_view()
             version = view.on(await self.requested_version(document))
             view.check(version)
-            fmt = export.format_named(self.get_query_argument("format", None))
             if version is not None and self.unchanged(version, f"{fmt.name}.{_named(view)}"):
+                return
+            if fmt.name in BINARY_FORMATS:
+                if version is None:
+                    raise TablecastError("not_found", "the document has no version yet")
+                await self._typed(version, view, fmt)
                 return
             pages = self.services.pages
             # JSON Lines writes numbers as numbers: it needs to know which columns hold them
@@ -84,6 +127,126 @@ class DownloadApi(ApiHandler):
                 await self._sent()
         except tornado.iostream.StreamClosedError:
             return  # the client stopped the download
+        self.finish()
+
+    def _format(self, named: str | None, suffix: str | None) -> export.Format:
+        """The format the URL names (``.parquet``, or ``format=``), else the one ``Accept``
+        asks for (the answer then varies with it)."""
+        if suffix is not None and named is not None and named != suffix:
+            raise TablecastError(
+                "bad_option", f"the URL names the format {suffix}: format={named} says another"
+            )
+        name = suffix or named
+        if name is None:
+            self.set_header("Vary", "Accept")
+            name = negotiated(self.request.headers.get("Accept"))
+            if name is None:
+                raise TablecastError(
+                    "not_acceptable",
+                    "Accept names no format a download is written in; they are: "
+                    + ", ".join(types[0] for types in MEDIA_TYPES.values())
+                    + " (or name one: download.csv, download.parquet..., or format=)",
+                )
+        found = WRITTEN.get(name)
+        if found is None:
+            raise TablecastError(
+                "bad_option", f"format must be one of: {', '.join(WRITTEN)}, original"
+            )
+        return found
+
+    async def _typed(self, version: Version, view: View, fmt: export.Format) -> None:
+        """The version as a typed file (see tablecast.table.export_binary), read from its
+        columns (tablecast.service.views keeps them, as sorts and searches read them), encoded
+        a batch at a time on a worker thread: Arrow and Parquet release the GIL, so the event
+        loop serves others meanwhile. Parquet and Arrow are sent as each batch is encoded; a
+        workbook (a zip, whose directory comes last) is written to a temporary file, then
+        sent."""
+        pages = self.services.pages
+        text, rows = await pages.columns(version, view)
+        width = version.meta.width
+        kinds = view.typed(await pages.types(version)) or []
+        columns = Columns.of(
+            version.columns, kinds, [view.type_of(n) is not None for n in range(width)]
+        )
+        first = version.first_data_record
+        count = version.data_rows if rows is None else len(rows)
+        header = version.columns if version.meta.has_header else None
+        if fmt.name == "xlsx":
+            check_workbook(count, width, header is not None)
+
+        def cells(start: int, stop: int) -> list[pa.Array]:
+            if rows is None:
+                return text.records(first + start, first + stop, width)
+            return text.taken(rows[start:stop], width)
+
+        if fmt.name == "xlsx":
+            await self._workbook(version, fmt, columns, header, count, cells)
+            return
+        encoder = ParquetEncoder(columns) if fmt.name == "parquet" else ArrowEncoder(columns)
+
+        def typed(start: int) -> pa.RecordBatch:
+            stop = min(start + TYPED_RECORDS, count)
+            batch = columns.batch(cells(start, stop))
+            if rows is None:  # the mapped file's pages this read (see TableText.let_go)
+                text.let_go_records(first + start, first + stop, width)
+            return batch
+
+        self.attachment(export_name(version, fmt.extension), fmt.content_type)
+        starts = range(0, count, TYPED_RECORDS)
+        # two steps at a time, on two threads: the next batch's cells read and typed while
+        # this one is encoded (each mostly in Arrow's C++, which lets go of the GIL)
+        upcoming = _off_loop(typed, starts[0]) if starts else None
+        try:
+            for at in starts:
+                assert upcoming is not None
+                batch = await upcoming
+                upcoming = (
+                    _off_loop(typed, at + TYPED_RECORDS) if at + TYPED_RECORDS < count else None
+                )
+                self.write(await _off_loop(encoder.add, batch))
+                await self._sent()
+            self.write(await _off_loop(encoder.finish))
+        except tornado.iostream.StreamClosedError:
+            return
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+        self.finish()
+
+    async def _workbook(
+        self,
+        version: Version,
+        fmt: export.Format,
+        columns: Columns,
+        header: list[str] | None,
+        count: int,
+        cells: Callable[[int, int], list[pa.Array]],
+    ) -> None:
+        """An XLSX file, written whole to a temporary file (xlsxwriter writes each row's XML
+        to a temporary file of its own as it goes, so neither is held in memory), then
+        sent a part at a time. Nothing is sent before it is written: an error meanwhile is
+        answered as one."""
+        with (
+            tempfile.TemporaryDirectory(prefix="tablecast-xlsx-") as tmpdir,
+            open(f"{tmpdir}/book.xlsx", "w+b") as file,
+        ):
+            book = WorkbookEncoder(file, columns, header, tmpdir)
+
+            def written(start: int, stop: int) -> None:
+                taken = cells(start, stop)
+                book.add(taken, columns.batch(taken))
+
+            for start in range(0, count, WORKBOOK_RECORDS):
+                await _off_loop(written, start, min(start + WORKBOOK_RECORDS, count))
+            await _off_loop(book.finish)
+            file.seek(0)
+            self.attachment(export_name(version, fmt.extension), fmt.content_type)
+            try:
+                while part := await _off_loop(file.read, WORKBOOK_PART):
+                    self.write(part)
+                    await self._sent()
+            except tornado.iostream.StreamClosedError:
+                return
         self.finish()
 
     def attachment(self, name: str, content_type: str) -> None:
@@ -167,6 +330,43 @@ class DownloadApi(ApiHandler):
         before any viewer was served again (their pings went unanswered)."""
         await self.flush()
         await asyncio.sleep(0)
+
+
+def _off_loop(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``fn(*args)`` on a worker thread, begun now: the event loop serves others meanwhile."""
+    return asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def negotiated(accept: str | None) -> str | None:
+    """The format an ``Accept`` header asks for: of those it gives the highest quality
+    (``q``) to, ours in MEDIA_TYPES's order (the default first), each rated by the most
+    specific range naming it (``text/csv`` before ``text/*`` before ``*/*``, RFC 9110
+    12.5.1); None if it accepts none. No header, or an empty one: the default."""
+    if accept is None or not accept.strip():
+        return DEFAULT_FORMAT
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *parameters = part.split(";")
+        media = media.strip().lower()
+        if not media:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0  # (a range whose weight cannot be read is not taken)
+        ranges[media] = max(quality, ranges.get(media, 0.0))
+    best, best_quality = None, 0.0
+    for name, types in MEDIA_TYPES.items():
+        exact = [ranges[media] for media in types if media in ranges]
+        family = f"{types[0].split('/')[0]}/*"
+        quality = max(exact) if exact else ranges.get(family, ranges.get("*/*", 0.0))
+        if quality > best_quality:
+            best, best_quality = name, quality
+    return best
 
 
 def content_charset(encoding: str) -> str:

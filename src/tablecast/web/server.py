@@ -60,7 +60,7 @@ from .api import (
     VersionsApi,
 )
 from .connection import keep_alive
-from .downloads import DownloadApi
+from .downloads import WRITTEN, DownloadApi
 from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
@@ -187,7 +187,8 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}", DocumentApi, s),
             (rf"/parser/api/docs/{ID}/pages/([0-9]{{1,18}})", PageApi, s),
             (rf"/parser/api/docs/{ID}/versions", VersionsApi, s),
-            (rf"/parser/api/docs/{ID}/download", DownloadApi, s),
+            # (download.parquet...: a URL that names its format, for tools given a URL alone)
+            (rf"/parser/api/docs/{ID}/download(?:\.({'|'.join(WRITTEN)}))?", DownloadApi, s),
             (rf"/parser/api/docs/{ID}/columns", ColumnsApi, s),
             (rf"/parser/api/docs/{ID}/columns/([^/]+)", ColumnsApi, s),
             (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
