@@ -11,7 +11,19 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import cluster, connections, diff, fanout, formats, huge, ingest, live, pages, views
+from bench import (
+    cluster,
+    connections,
+    diff,
+    fanout,
+    formats,
+    huge,
+    ingest,
+    live,
+    pages,
+    reading,
+    views,
+)
 
 BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "fanout": fanout.main,
@@ -23,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], Any]] = {
     "diff": diff.main,
     "live": live.main,
     "formats": formats.main,
+    "reading": reading.main,
 }
 # run only when named
 EXTRA: dict[str, Callable[[list[str]], Any]] = {"huge": huge.main}
