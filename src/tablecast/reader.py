@@ -280,7 +280,7 @@ def _fail(code: str, message: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    sys.meta_path.insert(0, _WithoutPandas())  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _WithoutPandas())
     args = orjson.loads(argv[0] if argv else sys.stdin.buffer.readline())
     # Arrow's own allocator (jemalloc or mimalloc) reserves far more address space than it
     # uses, which RLIMIT_AS counts: the system's keeps the limit a limit on memory
