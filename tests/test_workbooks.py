@@ -437,3 +437,46 @@ async def test_workbooks_from_a_spreadsheet_are_read_over_the_websocket(server, 
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{document_id}")
     assert (meta["version"], meta["total_number"], meta["sheet"]) == (2, 1, "Notes")
     await uploader.close()
+
+
+@needs_libreoffice
+async def test_another_sheet_of_the_workbook_is_read_from_the_file_kept(server, workbooks):
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, workbooks["xlsx"], "?name=cities.xlsx")
+    assert (status, answer["sheet"], answer["version"]) == (200, "Cities", 2)
+    watcher = await v1(server, doc["id"])
+    page = await expect(watcher, "page")
+    assert (page["format"], page["sheet"], page["sheets"]) == (
+        "xlsx",
+        "Cities",
+        ["Cities", "Notes"],
+    )
+    base = f"{server.url}/parser/api/docs/{doc['id']}"
+    key = {"Authorization": f"Bearer {doc['edit_key']}"}
+
+    status, answer, _ = http("POST", f"{base}/sheet?sheet=Notes", b"", key)
+    assert (status, answer["version"], answer["sheet"], answer["filename"]) == (
+        200, 3, "Notes", "cities.xlsx"
+    )  # fmt: skip
+    page = await expect(watcher, "page", version=3)
+    assert (page["columns"], page["data"]) == (["note"], [["hello"]])
+    # a version made by an edit keeps the sheets, not the file: the file read is the last kept
+    status, _, _ = http("PATCH", f"{base}/cells", b'[{"row": 1, "column": 0, "value": "hi"}]', key)
+    assert status == 200
+    status, answer, _ = http("POST", f"{base}/sheet?sheet=Cities", b"", key)
+    assert (status, answer["version"], answer["sheet"]) == (200, 5, "Cities")
+    assert rows_of(server, doc) == cities("xlsx")
+    await watcher.close()
+
+    status, answer, _ = http("POST", f"{base}/sheet?sheet=Nowhere", b"", key)
+    assert (status, answer["error"]["code"]) == (400, "bad_option")
+    assert "'Cities', 'Notes'" in answer["error"]["message"]
+    status, answer, _ = http("POST", f"{base}/sheet?sheet=Notes", b"")
+    assert (status, answer["error"]["code"]) == (401, "edit_key_required")
+    text = new_document(server)
+    status, answer, _ = http(
+        "POST", f"{server.url}/parser/api/docs/{text['id']}/sheet?sheet=Notes", b"",
+        {"Authorization": f"Bearer {text['edit_key']}"},
+    )  # fmt: skip
+    assert (status, answer["error"]["code"]) == (400, "bad_option")
+    assert meta_of(server, doc)["version"] == 5

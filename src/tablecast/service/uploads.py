@@ -20,18 +20,86 @@ from collections.abc import Callable
 
 from .. import tasks
 from ..errors import TablecastError
-from ..model import Document
+from ..model import Document, Version
 from ..table.parsing import ParseOptions
+from .documents import Documents
 from .hub import Hub
 from .upload import Announced, InProgress, Upload
 
 log = logging.getLogger("tablecast.service.uploads")
 
 
+# Versions looked through, newest first, for the workbook a version was read from (versions
+# made by edits keep its sheets but not its file)
+WORKBOOK_LOOKBACK = 100
+ORIGINAL_PARTS = 4  # parts of a file (about 1 MiB each) read again at a time
+
+
 class Uploads:
-    def __init__(self, in_progress: InProgress, hub: Hub) -> None:
+    def __init__(self, in_progress: InProgress, hub: Hub, documents: Documents) -> None:
         self.in_progress = in_progress
         self.hub = hub
+        self.documents = documents
+
+    async def another_sheet(self, document: Document, sheet: str, address: str) -> Document:
+        """The document's workbook read again, ``sheet`` this time: a new version, made as an
+        upload of the same file would make it (its limits, its progress shown to viewers, its
+        rows shared with the version before where they are the same). The workbook is the
+        file of the newest version read from one whose file is kept."""
+        version = await self._workbook(document)
+        sheets = version.meta.source.sheets if version.meta.source else ()
+        if sheet not in sheets:
+            raise TablecastError(
+                "bad_option",
+                f"the workbook has no sheet {sheet!r}: its sheets are "
+                + ", ".join(repr(name) for name in sheets),
+            )
+        started: list[Upload] = []  # (for its timeout, which may come before it is returned)
+
+        def expired(err: TablecastError) -> None:
+            for upload in started:
+                self.drop(upload, err)
+
+        upload = await self.start(
+            document.id,
+            filename=version.meta.filename,
+            has_header=version.meta.has_header,
+            sheet=sheet,
+            via="sheet",
+            address=address,
+            on_expire=expired,
+        )
+        assert upload is not None
+        started.append(upload)
+        try:
+            first = 0
+            while parts := await self.documents.original(version, first, ORIGINAL_PARTS):
+                for part in parts:
+                    if isinstance(part, bytes):  # (a workbook's parts are all its bytes)
+                        await self.feed(upload, part)
+                first += len(parts)
+        except BaseException:
+            await self.abort(upload)
+            raise
+        return await self.finish(upload)
+
+    async def _workbook(self, document: Document) -> Version:
+        """The newest version read from a workbook whose file is kept."""
+        current = document.version
+        if current is None or current.meta.source is None or not current.meta.source.sheets:
+            raise TablecastError("bad_option", "this table was not read from a workbook")
+        for version in await self.documents.versions(document.id, WORKBOOK_LOOKBACK):
+            source = version.meta.source
+            if (
+                source is not None
+                and source.sheets
+                and await self.documents.original(version, 0, 1)
+            ):
+                return version
+        raise TablecastError(
+            "original_not_kept",
+            "the workbook this table was read from is no longer kept: upload it again",
+        )
 
     async def start(
         self,

@@ -143,8 +143,6 @@ class ApiHandler(tornado.web.RequestHandler):
             "total_number": window.total_number,
             "page_count": window.page_count,
             "page_size": window.page_size,
-            # a workbook's worksheets (one is read: "sheet"; upload with ?sheet= for another)
-            "sheets": list(version.meta.source.sheets) if version and version.meta.source else [],
             **self.shared(document),
         }
 

@@ -65,7 +65,7 @@ from .handshake import Handshake
 from .listening import HTTPServer
 from .pages import AppPage, Health, MetricsPage, StaticFiles
 from .services import Services, Viewer
-from .uploads import CellsApi, DocumentApi, DocumentsApi, RowsApi
+from .uploads import CellsApi, DocumentApi, DocumentsApi, RowsApi, SheetApi
 
 log = logging.getLogger("tablecast")
 
@@ -145,7 +145,7 @@ class Node:
             neighbours=others or NO_NEIGHBOURS,
         )
         cluster = Cluster(hub, others, documents) if others is not None else None
-        uploads = Uploads(in_progress, hub)
+        uploads = Uploads(in_progress, hub, documents)
         return cls(
             storage, capacity, in_progress, documents, edits, views, pages, hub, uploads, cluster
         )
@@ -194,6 +194,7 @@ def make_app(services: Services) -> tornado.web.Application:
             (rf"/parser/api/docs/{ID}/facets/([^/]+)", FacetsApi, s),
             (rf"/parser/api/docs/{ID}/diff", DiffApi, s),
             (rf"/parser/api/docs/{ID}/rows", RowsApi, s),
+            (rf"/parser/api/docs/{ID}/sheet", SheetApi, s),
             (rf"/parser/api/docs/{ID}/cells", CellsApi, s),
             (rf"/parser/api/docs/{ID}/versions/([0-9]{{1,9}})/restore", RestoreApi, s),
             (r"/parser/api/.*", NoSuchEndpoint, s),

@@ -246,6 +246,24 @@ class DocumentApi(UploadHandler):
         await self._commit(200)
 
 
+class SheetApi(ApiHandler):
+    """``POST /parser/api/docs/{id}/sheet?sheet=NAME``, with the edit key: the document's
+    workbook read again, that sheet this time, as a new version (see Uploads.another_sheet)."""
+
+    async def post(self, document_id: str) -> None:
+        try:
+            document = self.check_edit_key(await self.document(document_id))
+            sheet = self.get_query_argument("sheet", None, strip=False)
+            if not sheet:
+                raise TablecastError("bad_request", "say which sheet: ?sheet=NAME")
+            address = self.request.remote_ip or "-"
+            document = await self.services.uploads.another_sheet(document, sheet, address)
+        except TablecastError as err:
+            self.fail(err)
+            return
+        self.write_json(self.describe(document))
+
+
 # The body of a change at a time (rows added or upserted, rows deleted, cells set): rows come
 # in batches (tablecast append sends them as they come), and a body is held whole while it is
 # read; a table is uploaded, not appended

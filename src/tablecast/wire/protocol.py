@@ -91,17 +91,17 @@ def version_fields(version: Version) -> dict[str, Any]:
         "encoding": version.meta.encoding,
         "delimiter": DELIMITER_NAMES.get(version.meta.delimiter),
         **source_fields(version),
-        "sheets": list(version.meta.source.sheets) if version.meta.source else [],
     }
 
 
 def source_fields(version: Version | None) -> dict[str, Any]:
     """What a version was read from: ``format`` (``text``: delimited text, else the file's
-    format, see tablecast.table.formats.FORMATS), and a workbook's ``sheet`` (else None)."""
+    format, see tablecast.table.formats.FORMATS), and a workbook's ``sheet`` (else None) and
+    ``sheets``, its worksheets (for a sheet switcher: every page message carries them)."""
     source = version.meta.source if version is not None else None
     if source is None:
-        return {"format": "text", "sheet": None}
-    return {"format": source.format, "sheet": source.sheet or None}
+        return {"format": "text", "sheet": None, "sheets": []}
+    return {"format": source.format, "sheet": source.sheet or None, "sheets": list(source.sheets)}
 
 
 def page_fields(fields: dict[str, Any], window: PageWindow, data: bytes) -> dict[str, Any]:
