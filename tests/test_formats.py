@@ -459,3 +459,27 @@ def test_the_cli_uploads_parquet_and_says_what_is_refused(server, tmp_path):
     done = subprocess.run([*command, str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "not_a_table" in done.stderr or "nested values" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["plain", 'a "quoted" word', "back\\slash", "é ü 漢字 🙂", "", "\u2028", "\x7f"],
+        ["tab\there", "line\nbreak", "nul\x00", "bell\x07"],  # control characters: per cell
+    ],
+)
+def test_arrow_records_made_a_column_at_a_time_are_orjsons(cells):
+    batch = pa.record_batch(
+        {
+            "s": pa.array(cells),
+            "big": pa.array(cells, pa.large_string()),
+            "n": pa.array(range(len(cells))),
+            "null": pa.array([None] * len(cells), pa.string()),
+        }
+    )
+    expected = formats.record_lines(formats.arrow_rows(batch, 100))
+    assert formats.arrow_lines(batch, 100) == expected
+    assert formats.arrow_lines(batch.slice(2, 3), 100) == b"".join(
+        expected.splitlines(keepends=True)[2:5]
+    )
+    assert formats.arrow_lines(batch.slice(0, 0), 100) == b""

@@ -64,12 +64,12 @@ def _parquet(path: str, max_columns: int, max_chars: int) -> Table:
         raise _unread("bad_parquet", "Parquet", err) from None
     header = formats.arrow_header(file.schema_arrow, max_columns)
 
-    def batches() -> Iterator[Sequence[Sequence[str]]]:
+    def batches() -> Iterator[Sequence[Sequence[str]] | bytes]:
         yield [header]
         try:
             for batch in file.iter_batches(batch_size=RECORD_ROWS):
                 for part in _parts(batch):
-                    yield formats.arrow_rows(part, max_chars)
+                    yield formats.arrow_lines(part, max_chars)
         except (pa.ArrowException, OSError) as err:
             raise _unread("bad_parquet", "Parquet", err) from None
 
@@ -94,12 +94,12 @@ def _arrow(path: str, max_columns: int, max_chars: int) -> Table:
         raise _unread("bad_arrow", "Arrow", err) from None
     header = formats.arrow_header(schema, max_columns)
 
-    def batches() -> Iterator[Sequence[Sequence[str]]]:
+    def batches() -> Iterator[Sequence[Sequence[str]] | bytes]:
         yield [header]
         try:
             for batch in read_batches:
                 for part in _parts(batch):
-                    yield formats.arrow_rows(part, max_chars)
+                    yield formats.arrow_lines(part, max_chars)
         except (pa.ArrowException, OSError) as err:
             raise _unread("bad_arrow", "Arrow", err) from None
 
@@ -150,7 +150,7 @@ def _workbook(path: str, sheet: str, max_columns: int) -> Table:
     except BaseException as err:  # calamine's errors, and its panics (not Exceptions)
         raise _workbook_error(err) from None
 
-    def batches() -> Iterator[Sequence[Sequence[str]]]:
+    def batches() -> Iterator[Sequence[Sequence[str]] | bytes]:
         try:
             while batch := list(islice(rows, RECORD_ROWS)):
                 yield batch
@@ -232,7 +232,7 @@ def _json(path: str, max_columns: int, max_chars: int) -> Table:
     columns.check()
     header = columns.header()
 
-    def batches() -> Iterator[Sequence[Sequence[str]]]:
+    def batches() -> Iterator[Sequence[Sequence[str]] | bytes]:
         if header is not None:
             yield [header]
         for rows in values():
@@ -292,7 +292,7 @@ def main(argv: list[str]) -> int:
                      args["max_chars"])  # fmt: skip
         out.write(orjson.dumps(table.head(), option=orjson.OPT_APPEND_NEWLINE))
         for rows in table.batches:
-            out.write(formats.record_lines(rows))
+            out.write(rows if isinstance(rows, bytes) else formats.record_lines(rows))
         out.flush()
     except TablecastError as err:
         return _fail(err.code, err.message)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -125,7 +126,7 @@ class Table:
 
     format: str
     width: int
-    batches: Iterable[Sequence[Sequence[str]]]
+    batches: Iterable[Sequence[Sequence[str]] | bytes]  # rows, or records as stored
     sheet: str = ""
     sheets: list[str] = field(default_factory=list)
     ragged: int = 0
@@ -181,6 +182,30 @@ def arrow_rows(batch: pa.RecordBatch, max_chars: int) -> list[tuple[str, ...]]:
     """A record batch's rows, each cell as text (see the module's doc)."""
     columns = [_arrow_text(column, max_chars).to_pylist() for column in batch.columns]
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(batch.num_rows)]
+
+
+def arrow_lines(batch: pa.RecordBatch, max_chars: int) -> bytes:
+    """A record batch's rows as records are stored (see :func:`record_lines`), made by Arrow's
+    string kernels a column at a time, not a Python string a cell: each cell quoted as orjson
+    quotes it (a backslash and a quote escaped, other characters as they are), cells joined,
+    rows bracketed, and the array's bytes taken whole. A column holding a control character
+    (which JSON escapes as ``\\uXXXX``) takes the per-cell way."""
+    if not batch.num_rows:
+        return b""
+    # (as string: a large string's offsets are 64-bit, and a batch here is megabytes)
+    texts = [_arrow_text(column, max_chars).cast(pa.string()) for column in batch.columns]
+    if not texts or any(pc.any(pc.match_substring_regex(t, r"[\x00-\x1f]")).as_py() for t in texts):
+        return record_lines(arrow_rows(batch, max_chars))
+    quoted = [
+        pc.replace_substring(pc.replace_substring(t, "\\", "\\\\"), '"', '\\"') for t in texts
+    ]
+    lines = pc.binary_join_element_wise(
+        '["', pc.binary_join_element_wise(*quoted, '","'), '"]\n', ""
+    )
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
+    data: bytes = lines.buffers()[2].to_pybytes()
+    return data[offsets[0] : offsets[-1]]
 
 
 def _arrow_text(column: pa.Array, max_chars: int) -> pa.Array:
