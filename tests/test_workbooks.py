@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import time
 import urllib.request
@@ -480,3 +481,100 @@ async def test_another_sheet_of_the_workbook_is_read_from_the_file_kept(server, 
     )  # fmt: skip
     assert (status, answer["error"]["code"]) == (400, "bad_option")
     assert meta_of(server, doc)["version"] == 5
+
+
+# An Excel binary workbook (xlsb): no tool here writes one, so the test does, record by record
+# (MS-XLSB: each record its type and size as 7-bit varints, then its data)
+
+
+def record(kind: int, data: bytes = b"") -> bytes:
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    return varint(kind) + varint(len(data)) + data
+
+
+def wide(text: str) -> bytes:
+    return len(text).to_bytes(4, "little") + text.encode("utf-16-le")
+
+
+def xlsb(sheets: dict[str, list[list[object]]]) -> bytes:
+    """A workbook of these sheets, each its rows of str, float and bool cells."""
+    rels = "".join(
+        f'<Relationship Id="rId{i}" Type="{OFFICE}/worksheet" Target="worksheets/sheet{i}.bin"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    parts: dict[str, str | bytes] = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="bin" ContentType="application/'
+        'vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+        f'Type="{OFFICE}/officeDocument" Target="xl/workbook.bin"/></Relationships>',
+        "xl/_rels/workbook.bin.rels": f'<Relationships xmlns="{RELS}">{rels}</Relationships>',
+    }
+    book = record(0x83) + record(0x8F)  # BrtBeginBook, BrtBeginBundleShs
+    for i, (name, rows) in enumerate(sheets.items(), 1):
+        state_and_tab = (0).to_bytes(4, "little") + i.to_bytes(4, "little")
+        book += record(0x9C, state_and_tab + wide(f"rId{i}") + wide(name))  # BrtBundleSh
+        width = max(map(len, rows))
+        size = b"".join(n.to_bytes(4, "little") for n in (0, len(rows) - 1, 0, width - 1))
+        sheet = record(0x81) + record(0x94, size) + record(0x91)  # sheet, its size, its data
+        for r, cells in enumerate(rows):
+            sheet += record(0x00, r.to_bytes(4, "little") + bytes(13))  # BrtRowHdr
+            for c, value in enumerate(cells):
+                cell = c.to_bytes(4, "little") + bytes(4)  # its column, its style
+                if isinstance(value, bool):
+                    sheet += record(0x04, cell + bytes([value]))  # BrtCellBool
+                elif isinstance(value, float):
+                    sheet += record(0x05, cell + struct.pack("<d", value))  # BrtCellReal
+                else:
+                    sheet += record(0x06, cell + wide(str(value)))  # BrtCellSt
+        parts[f"xl/worksheets/sheet{i}.bin"] = sheet + record(0x92) + record(0x82)
+    parts["xl/workbook.bin"] = book + record(0x90) + record(0x84)
+    return zipped(parts)
+
+
+def test_an_excel_binary_workbook_is_read(server):
+    data = xlsb(
+        {
+            "Cities": [["city", "people", "big"], ["Lyon", 522250.0, True], ["Nîmes", 0.5, False]],
+            "Notes": [["note"], ["hello"]],
+        }
+    )
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, data, "?name=")
+    assert status == 200, answer
+    assert (answer["format"], answer["sheet"], answer["sheets"]) == (
+        "xlsb", "Cities", ["Cities", "Notes"]
+    )  # fmt: skip
+    assert rows_of(server, doc) == [
+        ["city", "people", "big"], ["Lyon", "522250", "TRUE"], ["Nîmes", "0.5", "FALSE"]
+    ]  # fmt: skip
+    status, answer, _ = put(server.url, doc, data, "?sheet=Notes")
+    assert rows_of(server, doc) == [["note"], ["hello"]]
+    with urllib.request.urlopen(
+        f"{server.url}/parser/api/docs/{doc['id']}/download?format=original", timeout=30
+    ) as response:
+        assert response.headers["Content-Type"] == FORMATS["xlsb"][1]
+
+
+def test_a_macro_enabled_workbook_is_read_and_kept_as_one(server):
+    parts: dict[str, str | bytes] = dict(XLSX_PARTS)
+    parts["[Content_Types].xml"] = (
+        parts["[Content_Types].xml"]
+        .replace(  # type: ignore[union-attr]
+            "spreadsheetml.sheet.main+xml", "ms-excel.sheet.macroEnabled.main+xml"
+        )
+        .replace(
+            "application/vnd.openxmlformats-officedocument.ms-excel", "application/vnd.ms-excel"
+        )
+    )
+    doc = new_document(server)
+    status, answer, _ = put(server.url, doc, zipped(parts), "?name=macros.xlsm")
+    assert (status, answer["format"]) == (200, "xlsm"), answer
+    assert rows_of(server, doc) == [["city", "people"], ["Lyon", "522250"]]
