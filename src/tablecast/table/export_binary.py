@@ -1,30 +1,30 @@
 """A version written out as a typed file: Parquet, an Arrow IPC stream or an Excel workbook
 (XLSX). Pure: cells in (a version's Arrow columns, a batch of rows at a time, see
-tablecast.table.columns), bytes out; the workbook's file is its caller's.
+tablecast.table.columns), bytes out as they are made.
 
 Each column is written as the version's type for it says (as the view's types set it): integers
 as int64, decimals as float64, dates as days, date-times as UTC instants
 (:func:`tablecast.table.columns.typed_values`, which reads cells as sorts read them); text and
 booleans as text. A cell holding no value (empty, ``NA``...) is null. Parquet and Arrow hold
 one type a column: a cell of a column a person typed that is not of that type is null there.
-A workbook holds a type a cell: such a cell, and a missing-value marker, stays its text; an
-integer Excel cannot hold exactly (over 15 digits) and a day before 1900-03-01 (Excel's
-calendar counts 1900 as a leap year) too.
+A workbook (see tablecast.table.xlsx) holds a type a cell: such a cell, and a missing-value
+marker, stays its text; an integer Excel cannot hold exactly (over 15 digits) and a day before
+1900-03-01 (Excel's calendar counts 1900 as a leap year) too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
-import xlsxwriter
 
 from ..errors import TablecastError
+from . import xlsx
 from .columns import DAYS, INSTANTS, INTEGERS, mostly_distinct, typed_values, value_type
 from .export import Format, unique_names
 
@@ -189,56 +189,36 @@ def check_workbook(rows: int, width: int, header: bool) -> None:
 
 
 class WorkbookEncoder:
-    """Batches in, a workbook written to ``file`` (xlsxwriter's constant_memory mode: a row at
-    a time, each row's XML into its own temporary file in ``tmpdir``, the cells of the row
-    alone in memory): one sheet, the header row (if any) bold and frozen, numbers as numbers,
-    dates and date-times as Excel's days with a date format, the rest as text (never a
-    formula: a cell written as a string is not run)."""
+    """Batches in, a workbook's bytes out as they are made (see tablecast.table.xlsx: the sheet's
+    XML a batch at a time by Arrow's kernels, zipped as it goes): one sheet, the header row (if
+    any) bold and frozen, numbers as numbers, dates and date-times as Excel's days with a date
+    format, the rest as text (never a formula: a cell written as text is not run). ``rows``:
+    the rows to come, for the sheet's dimension (check_workbook's, checked before)."""
 
-    def __init__(
-        self, file: IO[bytes], columns: Columns, header: list[str] | None, tmpdir: str
-    ) -> None:
+    def __init__(self, columns: Columns, header: list[str] | None, rows: int) -> None:
         self.columns = columns
-        self._book = xlsxwriter.Workbook(
-            file,
-            {"constant_memory": True, "tmpdir": tmpdir, "strings_to_numbers": False},
-        )
-        self._sheet = self._book.add_worksheet("Table")
-        formats = {
-            DAYS: self._book.add_format({"num_format": "yyyy-mm-dd"}),
-            INSTANTS: self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
-        }
-        self._formats = [formats.get(value_type(kind)) for kind in columns.kinds]
-        self._row = 0
-        if header is not None:
-            bold = self._book.add_format({"bold": True})
-            for number, name in enumerate(header):
-                if name:
-                    self._sheet.write_string(0, number, name, bold)
-            self._sheet.freeze_panes(1, 0)
-            self._row = 1
+        self._header = header
+        self._book = xlsx.Workbook(rows + (header is not None), len(columns.names))
+        self._started = False
+        styles = {DAYS: xlsx.DATE, INSTANTS: xlsx.DATETIME}
+        self._styles = [styles.get(value_type(kind), 0) for kind in columns.kinds]
 
-    def add(self, cells: Sequence[pa.Array], batch: pa.RecordBatch) -> None:
+    def add(self, cells: Sequence[pa.Array], batch: pa.RecordBatch) -> bytes:
         """A batch of rows: their cells as written, and as typed (see Columns.batch)."""
-        columns = []
-        for c, (typed, written) in enumerate(zip(batch.columns, cells, strict=True)):
+        written = []
+        for typed, text, style in zip(batch.columns, cells, self._styles, strict=True):
             numbers = _excel_numbers(typed)
-            text = _texts(written, numbers)
-            listed = numbers.to_pylist() if numbers is not None else None
-            columns.append((c, listed, text.to_pylist(), self._formats[c]))
-        write_number, write_string = self._sheet.write_number, self._sheet.write_string
-        row = self._row
-        for r in range(batch.num_rows):
-            for c, number, text, style in columns:
-                if number is not None and (value := number[r]) is not None:
-                    write_number(row, c, value, style)
-                elif (cell := text[r]) is not None:
-                    write_string(row, c, cell)
-            row += 1
-        self._row = row
+            written.append(xlsx.Column(numbers, _texts(text, numbers), style))
+        return self._start() + self._book.add(written, batch.num_rows)
 
-    def finish(self) -> None:
-        self._book.close()
+    def finish(self) -> bytes:
+        return self._start() + self._book.finish()
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return self._book.start(self._header)
 
 
 def _excel_numbers(typed: pa.Array) -> pa.Array | None:

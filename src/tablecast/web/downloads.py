@@ -52,7 +52,7 @@ EXPORTS_REVISION = 1
 # off the event loop: what it holds is about this many rows (a Parquet row group's, see
 # export_binary.ROW_GROUP_ROWS), whatever the table's size
 TYPED_RECORDS = 65536
-WORKBOOK_RECORDS = 8192  # ... a workbook's (written cell by cell: the loop waits on none)
+WORKBOOK_RECORDS = 8192  # ... a workbook's (its XML, a batch's, is ~4 MiB)
 WORKBOOK_PART = 1 << 20  # bytes of a finished workbook read and sent at a time
 WRITTEN = {**export.FORMATS, **BINARY_FORMATS}  # every format a download writes, by name
 DEFAULT_FORMAT = "tsv"
@@ -222,23 +222,19 @@ class DownloadApi(ApiHandler):
         count: int,
         cells: Callable[[int, int], list[pa.Array]],
     ) -> None:
-        """An XLSX file, written whole to a temporary file (xlsxwriter writes each row's XML
-        to a temporary file of its own as it goes, so neither is held in memory), then
-        sent a part at a time. Nothing is sent before it is written: an error meanwhile is
-        answered as one."""
-        with (
-            tempfile.TemporaryDirectory(prefix="tablecast-xlsx-") as tmpdir,
-            open(f"{tmpdir}/book.xlsx", "w+b") as file,
-        ):
-            book = WorkbookEncoder(file, columns, header, tmpdir)
+        """An XLSX file, written whole to a temporary file a batch of rows at a time (see
+        tablecast.table.xlsx: neither is held in memory), then sent a part at a time. Nothing
+        is sent before it is written: an error meanwhile is answered as one."""
+        with tempfile.TemporaryFile(prefix="tablecast-xlsx-") as file:
+            book = WorkbookEncoder(columns, header, count)
 
             def written(start: int, stop: int) -> None:
                 taken = cells(start, stop)
-                book.add(taken, columns.batch(taken))
+                file.write(book.add(taken, columns.batch(taken)))
 
             for start in range(0, count, WORKBOOK_RECORDS):
                 await _off_loop(written, start, min(start + WORKBOOK_RECORDS, count))
-            await _off_loop(book.finish)
+            await _off_loop(lambda: file.write(book.finish()))
             file.seek(0)
             self.attachment(export_name(version, fmt.extension), fmt.content_type)
             try:
