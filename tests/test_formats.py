@@ -396,7 +396,7 @@ def test_what_is_no_table_is_refused_and_the_version_stays(server, data, code):
     assert (status, answer["error"]["code"]) == (400, code), answer
     _, meta, _ = http("GET", f"{server.url}/parser/api/docs/{doc['id']}")
     assert (meta["version"], meta["total_number"], meta["format"]) == (1, 5, "text")
-    assert not list((server.data_dir / "uploads").iterdir())  # nothing left behind
+    assert not [f for f in (server.data_dir / "uploads").rglob("*") if f.is_file()]  # none left
 
 
 def test_a_bomb_is_refused_within_the_readers_memory_and_the_version_stays(server_factory):
@@ -483,3 +483,25 @@ def test_arrow_records_made_a_column_at_a_time_are_orjsons(cells):
         expected.splitlines(keepends=True)[2:5]
     )
     assert formats.arrow_lines(batch.slice(0, 0), 100) == b""
+
+
+def test_files_a_stopped_process_kept_are_removed_at_start_and_no_others(server_factory, tmp_path):
+    """Workers of one machine share the data directory: each keeps its files in a directory
+    of its own, and one started again removes only those of processes no longer running."""
+    uploads = tmp_path / "data" / "uploads"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    (uploads / dead.stdout.strip()).mkdir(parents=True)
+    (uploads / dead.stdout.strip() / "7.abc").write_bytes(b"PAR1")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (uploads / str(alive.pid)).mkdir()
+        (uploads / str(alive.pid) / "8.abc").write_bytes(b"PAR1")
+        server = server_factory(data_dir=tmp_path / "data")
+        assert sorted(p.name for p in uploads.iterdir()) == [str(alive.pid)]
+        doc = new_document(server)
+        assert put(server.url, doc, parquet())[0] == 200
+        assert (uploads / str(alive.pid) / "8.abc").exists()
+    finally:
+        alive.kill()
+        alive.wait()

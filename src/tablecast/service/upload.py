@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +84,26 @@ class Announced:
     sheet: str = ""  # a workbook's sheet to read ("": the one the document shows, or the first)
 
 
+def _remove_leftovers(files: Path) -> None:
+    """Remove what stopped processes kept under ``files`` (a directory each, named by its
+    process id): their uploads were rolled back with them."""
+    for kept in files.glob("*"):
+        if kept.name.isdigit() and not _running(int(kept.name)):
+            shutil.rmtree(kept, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # (a process before us with our number)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class InProgress:
     """The uploads in progress, and what they hold."""
 
@@ -98,11 +120,13 @@ class InProgress:
         reads them (None: every file is read as text)."""
         self.storage = storage
         self.columns = columns
-        self.files = files if readers is not None else None
         self.readers = readers
-        if self.files is not None:  # (what a stopped node kept: its uploads were rolled back)
-            for leftover in self.files.glob("*"):
-                leftover.unlink(missing_ok=True)
+        self.files = None
+        if files is not None and readers is not None:
+            # A directory of this process's own: the workers of one machine share the data
+            # directory, and one started again must not take another's files for leftovers
+            self.files = files / str(os.getpid())
+            _remove_leftovers(files)
         self.capacity = capacity
         self.limits = capacity.limits
         self.uploads: set[Upload] = set()
@@ -325,9 +349,12 @@ class Upload:
         readers = self._in_progress.readers
         assert readers is not None and self._ingest.kind is not None
         reading = readers.read(path, self._ingest.kind, self._ingest.sheet)
+        capacity = self._in_progress.capacity
         async with contextlib.aclosing(reading):
             async for data in reading:
                 self._check_open()
+                if isinstance(data, bytes):  # (records take their size in the store)
+                    capacity.admit(len(data), self._in_progress.taken(), own=self.stored)
                 await self._storage.write(self._ingest.add_records, data)
 
     async def _columns_made(self) -> None:
