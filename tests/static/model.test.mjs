@@ -869,3 +869,65 @@ describe("patched", () => {
     assert.equal(model.patched(shown, { ...patch, length: 5 }), null); // a row it does not say
   });
 });
+
+describe("the sheet switcher", () => {
+  const workbook = { format: "xlsx", sheet: "Cities", sheets: ["Cities", "Notes", "Empty"] };
+  const editor = { edit: true, editKey: "k" };
+
+  test("an editor picks among the sheets, the one shown selected", () => {
+    const shown = model.sheetSwitch(makeState(editor), makePage(workbook));
+    assert.deepEqual(shown, {
+      shown: true,
+      editable: true,
+      sheets: ["Cities", "Notes", "Empty"],
+      selected: "Cities",
+      disabled: false,
+      text: "",
+      reading: "",
+    });
+    assert.equal(model.maySwitchSheet(makeState(editor), makePage(workbook)), true);
+  });
+
+  test("a view link, or an edit link whose key is not held, reads the sheet's name", () => {
+    for (const fields of [{}, { edit: true, editKey: null }, { edit: false, editKey: "k" }]) {
+      const shown = model.sheetSwitch(makeState(fields), makePage(workbook));
+      assert.deepEqual([shown.shown, shown.editable, shown.text], [true, false, "Sheet: Cities"]);
+      assert.equal(model.maySwitchSheet(makeState(fields), makePage(workbook)), false);
+    }
+  });
+
+  test("nothing for one sheet, no workbook, no table yet, or an old version", () => {
+    const state = makeState(editor);
+    const hidden = (shown) => !shown.shown;
+    assert.ok(hidden(model.sheetSwitch(state, makePage({ format: "xlsx", sheet: "Cities", sheets: ["Cities"] }))));
+    assert.ok(hidden(model.sheetSwitch(state, makePage({ format: "text", sheet: null, sheets: [] }))));
+    assert.ok(hidden(model.sheetSwitch(state, makePage({}))));
+    assert.ok(hidden(model.sheetSwitch(state, makePage({ ...workbook, version: null }))));
+    assert.ok(hidden(model.sheetSwitch(state, null)));
+    const old = makeState({ ...editor, old: { version: 1, view: PLAIN, page: makePage(workbook) } });
+    assert.ok(hidden(model.sheetSwitch(old, old.old.page)));
+    assert.ok(hidden(model.sheetSwitch(makeState(), makePage({ ...workbook, version: null }))));
+  });
+
+  test("a sheet being read: the one asked for selected, disabled, said", () => {
+    const state = makeState({ ...editor, sheetAsked: { sheet: "Notes", made: null } });
+    const shown = model.sheetSwitch(state, makePage(workbook));
+    assert.deepEqual([shown.selected, shown.disabled, shown.reading], ["Notes", true, "Reading sheet Notes…"]);
+    assert.equal(model.maySwitchSheet(state, makePage(workbook)), false);
+  });
+
+  test("offline, the select waits for the connection", () => {
+    const state = makeState({ ...editor, connectionState: "reconnecting" });
+    const shown = model.sheetSwitch(state, makePage(workbook));
+    assert.deepEqual([shown.selected, shown.disabled, shown.reading], ["Cities", true, ""]);
+  });
+
+  test("a refusal says why: the server's words for a sheet the workbook lacks", () => {
+    const lacks = "the workbook has no sheet 'Nope': its sheets are 'Cities', 'Notes'";
+    assert.equal(model.sheetNotRead("Nope", "bad_option", lacks), "The workbook has no sheet 'Nope': its sheets are 'Cities', 'Notes'");
+    assert.equal(model.sheetNotRead("Notes", "wrong_edit_key", "wrong key"), model.ERRORS.wrong_edit_key);
+    const gone = "the workbook this table was read from is no longer kept: upload it again";
+    assert.equal(model.sheetNotRead("Notes", "original_not_kept", gone), "The workbook this table was read from is no longer kept: upload it again");
+    assert.equal(model.sheetNotRead("Notes", undefined, "Failed to fetch"), "Sheet Notes could not be asked for: is the connection lost?");
+  });
+});

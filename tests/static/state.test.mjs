@@ -156,3 +156,32 @@ test("the New row form keeps its last row added, and the rows selected go with t
   change.rowsDeleted();
   assert.deepEqual([state.deleting, state.selection.rows.size, state.selection.anchor], [false, 0, null]);
 });
+
+test("a sheet asked for is said until the version it made is shown, or it is refused", () => {
+  change.livePageShown({ page_no: 1, version: 8, view: null });
+  const asked = change.sheetAsked("Notes");
+  assert.deepEqual(state.sheetAsked, { sheet: "Notes", made: null });
+  change.sheetShown({ version: 9 }); // someone else's version, before the answer: still reading
+  assert.equal(state.sheetAsked, asked);
+  assert.equal(change.sheetRead(asked, 10), false); // version 10 not shown yet
+  change.sheetShown({ version: 9 });
+  assert.equal(state.sheetAsked, asked);
+  change.sheetShown({ version: 10 });
+  assert.equal(state.sheetAsked, null);
+
+  // its page before its answer
+  const again = change.sheetAsked("Cities");
+  change.livePageShown({ page_no: 1, version: 11, view: null });
+  assert.equal(change.sheetRead(again, 11), true);
+  assert.equal(state.sheetAsked, null);
+
+  // refused: forgotten; a refusal of an older one leaves a newer be
+  const refused = change.sheetAsked("Nope");
+  change.sheetNotRead(refused);
+  assert.equal(state.sheetAsked, null);
+  const newer = change.sheetAsked("Notes");
+  change.sheetNotRead(refused);
+  assert.equal(change.sheetRead(refused, 12), false);
+  assert.equal(state.sheetAsked, newer);
+  change.sheetNotRead(newer);
+});

@@ -1,7 +1,7 @@
 // Every HTTP call the app makes to the server's API (docs/protocol.md, "HTTP API"): pages of
-// old versions, the versions list, restoring one, what changed between two, column profiles,
-// facet values, cells set, rows added and deleted, and the links of downloads. A failed call
-// throws an Error with the server's error `code`.
+// old versions, the versions list, restoring one, another sheet of a workbook, what changed
+// between two, column profiles, facet values, cells set, rows added and deleted, and the links
+// of downloads. A failed call throws an Error with the server's error `code`.
 
 import { facetList } from "./views.js";
 import { API_PATH } from "./wire.js";
@@ -63,6 +63,14 @@ export async function fetchVersions(documentId, before = null, limit = VERSIONS_
 export async function restoreVersion(documentId, version, editKey) {
   const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
   return json(await fetch(`${documentPath(documentId)}/versions/${version}/restore`, { method: "POST", headers }));
+}
+
+// The document's workbook read again, sheet `sheet` this time, as a new version; only an edit
+// key may. The answer: the document's metadata (its `version`, the one made).
+export async function readSheet(documentId, sheet, editKey) {
+  const headers = editKey ? { Authorization: `Bearer ${editKey}` } : {};
+  const params = new URLSearchParams({ sheet });
+  return json(await fetch(`${documentPath(documentId)}/sheet?${params}`, { method: "POST", headers }));
 }
 
 // Cells set (`cells`: [{ row, column, value }], rows numbered as version `version` numbers them,

@@ -3,7 +3,7 @@
 // (state.js) and drawn (render.js); every listener is bound in bindings.js.
 
 import * as answers from "./answers.js";
-import { addRows, deleteRows, setCells } from "./api.js";
+import { addRows, deleteRows, readSheet, setCells } from "./api.js";
 import { answered, ask } from "./asking.js";
 import { offerFiles, renderPresence, sayCopied } from "./bar.js";
 import { hideAlert, showAlert, showNotice } from "./banners.js";
@@ -35,6 +35,7 @@ import {
   renderOthers,
   renderPage,
   renderRows,
+  renderSheet,
   renderShown,
   renderStatus,
   sayAlert,
@@ -140,6 +141,7 @@ function onPage(page) {
   change.pageArrived(page);
   if (newVersion) tellOverwritten(page);
   change.savedCellsShown(page);
+  change.sheetShown(page);
   changes.lookedAt(state.documentId, page.version, page.columns);
   if (!state.old && state.pending && state.pending.answers(page)) answered();
   if (!state.old) {
@@ -396,6 +398,30 @@ async function deleteSelected() {
   sayOnceShown(answer.version, model.rowsDeletedText(rows.length, (answer.changed || {}).deleted ?? rows.length));
 }
 
+// Another sheet of the workbook (docs/protocol.md, "POST .../sheet"), chosen in the bar by an
+// editor: read by the server from the file kept, as a new version that every viewer gets as an
+// upload's. The select says the sheet asked for, disabled, until that version is shown; a
+// refusal puts the sheet shown back and says why.
+async function chooseSheet(sheet) {
+  const page = state.page;
+  if (!model.maySwitchSheet(state, page) || !sheet || sheet === page.sheet) {
+    renderSheet(); // (the select back to what it may say)
+    return;
+  }
+  const asked = change.sheetAsked(sheet);
+  renderSheet();
+  let answer;
+  try {
+    answer = await readSheet(state.documentId, sheet, state.editKey);
+  } catch (error) {
+    change.sheetNotRead(asked);
+    renderSheet();
+    sayAlert(model.sheetNotRead(sheet, error.code, error.message, state.limits));
+    return;
+  }
+  if (change.sheetRead(asked, answer.version)) renderSheet();
+}
+
 function connect() {
   if (connection) return connection;
   connection = new Connection(state.documentId);
@@ -598,6 +624,7 @@ function start() {
     hasSelection: () => model.selectedRows(state, shownPage()).rows.length > 0,
     deleteRows: deleteSelected,
     clearSelection,
+    chooseSheet,
   });
   if (documentId) {
     offerFiles(Boolean(editKey)); // until hello says what this viewer may do

@@ -24,7 +24,8 @@ function isTyping(target) {
 //   moreValues(), toggleFacet(column, value), clearFacets(), setType(column, type),
 //   sortColumn(column, order), columnsInSight(), editCell(row, column), saveCell(direction),
 //   cancelCell(), leaveCell(), toggleNewRow(), closeNewRow(returnFocus), addRow(),
-//   goToRow(row), selectRow(row, range), hasSelection(), deleteRows(), clearSelection() }
+//   goToRow(row), selectRow(row, range), hasSelection(), deleteRows(), clearSelection(),
+//   chooseSheet(name) }
 export function bindControls(app) {
   $("file").addEventListener("change", () => {
     app.upload($("file").files[0]);
@@ -36,6 +37,8 @@ export function bindControls(app) {
   $("alert-close").addEventListener("click", () => hideAlert());
   $("reconnect").addEventListener("click", () => app.retryNow());
   $("follow").addEventListener("change", () => app.follow($("follow").checked));
+  // another sheet of the workbook, for everyone (a select: its keys are its own, see isTyping)
+  $("sheet-select").addEventListener("change", () => app.chooseSheet($("sheet-select").value));
   bindPager(app);
   bindViewBar(app);
   bindTable(app);

@@ -167,6 +167,44 @@ export function titles(state, page) {
   };
 }
 
+// The workbook's sheet shown, in the bar, when it has more than one (docs/protocol.md,
+// "POST .../sheet"): to those who may change the table (an edit link holding its key, on the
+// live table) a Sheet select, the current one selected, disabled while another is read (the
+// one asked for selected, and `reading` said beside it); to the others, the sheet's name.
+// Hidden for a table read from no workbook or from one sheet, and over an old version.
+export function sheetSwitch(state, page) {
+  const hidden = { shown: false, editable: false, sheets: [], selected: "", disabled: true, text: "", reading: "" };
+  if (!page || page.version === null || page.version === undefined || state.old) return hidden;
+  const sheets = page.sheets || [];
+  if (sheets.length < 2 || typeof page.sheet !== "string") return hidden;
+  if (!(state.edit && state.editKey)) return { ...hidden, shown: true, text: `Sheet: ${page.sheet}` };
+  const asked = state.sheetAsked;
+  return {
+    ...hidden,
+    shown: true,
+    editable: true,
+    sheets,
+    selected: asked ? asked.sheet : page.sheet,
+    disabled: Boolean(asked) || isOffline(state),
+    reading: asked ? `Reading sheet ${asked.sheet}…` : "",
+  };
+}
+
+// Whether another sheet may be asked for now: on the select shown to an editor, and none
+// asked for already.
+export function maySwitchSheet(state, page) {
+  const shown = sheetSwitch(state, page);
+  return shown.editable && !shown.disabled;
+}
+
+// Another sheet refused (an error code) or never answered (the network: no code). A sheet the
+// workbook lacks is said as the server says it (it names the sheets there are), not as an
+// upload's options refused.
+export function sheetNotRead(sheet, code, message, limits = null) {
+  if (!code) return `Sheet ${sheet} could not be asked for: is the connection lost?`;
+  return explain(code === "bad_option" && message ? null : code, message, limits);
+}
+
 // Following the group, or browsing on one's own.
 export function follow(state) {
   return { checked: state.follow, alone: !state.follow };

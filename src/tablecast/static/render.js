@@ -2,7 +2,7 @@
 // hands the model's answers to the DOM modules. Called after the state changes.
 
 import { $ } from "./dom.js";
-import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderTitles } from "./bar.js";
+import { renderAccess as drawAccess, renderStatus as drawStatus, offerFiles, renderSheet as drawSheet, renderTitles } from "./bar.js";
 import { renderOffline, renderOthers as drawOthers, showAlert } from "./banners.js";
 import { hideColumnMenu, renderColumnMenu } from "./columnmenu.js";
 import { holdEditor, placeEditor } from "./editing.js";
@@ -94,8 +94,15 @@ export function renderMenu(place = false) {
   renderColumnMenu(shown, menuButton($("table"), menu.column), place);
 }
 
+// What this viewer may do; the sheet switcher is an editor's.
 export function renderAccess() {
   drawAccess(model.access(state));
+  renderSheet();
+}
+
+// The workbook's sheet shown: a select for editors (disabled while another is read), else its name.
+export function renderSheet() {
+  drawSheet(model.sheetSwitch(state, shownPage()));
 }
 
 export function renderOnline() {
@@ -106,6 +113,7 @@ export function renderOnline() {
   const page = shownPage();
   if (page && page.version !== null) renderPager(model.pager(page, online.offline));
   renderRows();
+  renderSheet();
 }
 
 export function renderFollowing() {

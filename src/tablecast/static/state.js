@@ -60,6 +60,9 @@ export const state = {
   deleting: false, // the selected rows' delete is on its way
   // The row "Go to row" went to, and its page: marked when that page comes.
   sought: null,
+  // Another sheet of the workbook asked for (the sheet switcher): its name, and the version
+  // its reading made (`made`, once answered); null once that version is shown, or refused.
+  sheetAsked: null,
 };
 
 // A promise with its resolve at hand, and whether it has settled.
@@ -438,4 +441,33 @@ export function rowsNotDeleted() {
 // sought: { row, page }, or null once its page came.
 export function rowSought(sought) {
   state.sought = sought;
+}
+
+// Another sheet of the workbook (app.js)
+
+// Asked for: said ("Reading sheet NAME…") until the version it makes is shown. Returns the entry.
+export function sheetAsked(sheet) {
+  state.sheetAsked = { sheet, made: null };
+  return state.sheetAsked;
+}
+
+// Read, as version `made`. Returns whether that changed what is said: the page shown is that
+// version (or a later one) already, so the switcher shows the page's sheet again.
+export function sheetRead(asked, made) {
+  if (state.sheetAsked !== asked) return false;
+  asked.made = made;
+  if (!state.page || state.page.version === null || state.page.version < made) return false;
+  state.sheetAsked = null;
+  return true;
+}
+
+// Refused, or never answered: the switcher shows the page's sheet again.
+export function sheetNotRead(asked) {
+  if (state.sheetAsked === asked) state.sheetAsked = null;
+}
+
+// A live page shown: the version the sheet asked for made (or a later one) is here.
+export function sheetShown(page) {
+  const asked = state.sheetAsked;
+  if (asked && asked.made !== null && page.version !== null && page.version >= asked.made) state.sheetAsked = null;
 }
