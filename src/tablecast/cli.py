@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -125,9 +124,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             from . import workers
 
             sys.exit(workers.run(settings))
-        from .web.server import serve as run_server
+        from .web import server
 
-        asyncio.run(run_server(settings))
+        server.run(settings, server.serve(settings))
 
 
 def _change_commands(commands: Any) -> None:

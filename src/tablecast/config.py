@@ -113,6 +113,12 @@ def _setting(
     )
 
 
+def _event_loop(name: str) -> str:
+    if name not in ("uvloop", "asyncio"):
+        raise ValueError("uvloop or asyncio")
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = _setting("127.0.0.1", "address to listen on", metavar="ADDR")
@@ -128,6 +134,13 @@ class Settings:
     )
     workers: int = _setting(
         1, "processes serving the one port (more than 1 needs a PostgreSQL store)", int, "N"
+    )
+    event_loop: str = _setting(
+        "uvloop",
+        "the event loop: uvloop (libuv's, its sockets written in C) or asyncio (the standard"
+        " library's, pure Python around the socket calls)",
+        _event_loop,
+        "LOOP",
     )
     public_url: str = _setting(
         "",

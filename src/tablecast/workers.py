@@ -11,7 +11,6 @@ why.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -93,10 +92,10 @@ def _start(settings: Settings, port: int, number: int) -> int:
         handler.setFormatter(logging.Formatter(worker_format))
     code = 0
     try:
-        from .web.server import bind, serve
+        from .web.server import bind, run, serve
 
         sockets = bind(dataclasses.replace(settings, port=port), reuse_port=True)
-        asyncio.run(serve(settings, sockets, worker=number))
+        run(settings, serve(settings, sockets, worker=number))
     except SystemExit as exc:  # serve() said why it could not start (the store, say)
         log.error("worker %d could not start: %s", number, exc)
         code = CANNOT_START

@@ -48,9 +48,9 @@ class Connection(asyncio.Protocol):
     """One viewer's WebSocket, from the 101 answer to the socket's close."""
 
     __slots__ = (
-        "base_url", "codec", "cookie_key", "created", "editor", "follow", "handshake_answer",
-        "made", "opened", "patches", "remote_ip", "room", "services", "session", "timer",
-        "timer_at", "transport", "uploading", "view",
+        "base_url", "codec", "cookie_key", "created", "early", "editor", "follow",
+        "handshake_answer", "made", "opened", "patches", "remote_ip", "room", "services",
+        "session", "timer", "timer_at", "transport", "uploading", "view",
     )  # fmt: skip
 
     def __init__(
@@ -86,6 +86,9 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.made = False  # the transport was made: it counts in services.addresses till lost
         self.handshake_answer = b""  # the 101 response, written first of all
+        # what the client sent before the 101 (RFC 6455 says not to), read by Tornado with the
+        # request: read before anything the transport reads
+        self.early = b""
         # A legacy client's new document, made before the 101 (its key rides on it as a
         # cookie), or why it could not be made; None: made once open, or joining one
         self.created: tuple[Document, str] | TablecastError | None = None
@@ -117,6 +120,11 @@ class Connection(asyncio.Protocol):
         self.services.connections.add(self)
         METRICS.connections += 1
         self._act()  # not read until the viewer has joined (see Session.open)
+        # uvloop starts reading once this returns, paused or not: paused again before its next
+        # read (bytes it reads meanwhile wait in the session, after those that came early)
+        asyncio.get_running_loop().call_soon(self._act)
+        if self.early:
+            self.data_received(self.early)
 
     def open(self, document_id: str | None) -> None:
         tasks.spawn(self._open(document_id), "open a WebSocket")

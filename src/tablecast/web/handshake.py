@@ -251,10 +251,9 @@ async def start(connection: Connection, stream: tornado.iostream.IOStream, answe
     stream.close()
     loop = asyncio.get_running_loop()
     connection.handshake_answer = answer  # written as the transport is made
+    connection.early = early  # and read, ahead of anything the transport reads
     try:
         await loop.connect_accepted_socket(lambda: connection, sock=sock)
     except BaseException:
         sock.close()
         raise
-    if early:
-        connection.data_received(early)

@@ -22,9 +22,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tornado.netutil
 import tornado.web
@@ -241,6 +242,19 @@ def bind(settings: Settings, *, reuse_port: bool = False) -> list[socket.socket]
     return tornado.netutil.bind_sockets(
         settings.port, settings.host, backlog=BACKLOG, reuse_port=reuse_port
     )
+
+
+def run(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
+    """Run a node (``main``) on its event loop (--event-loop): uvloop's by default. A fan-out
+    writes a frame to every viewer's socket, and with the standard library's loop most of its
+    time was the Python around each ``send`` (``_SelectorSocketTransport.write``: 478 of 655
+    samples of a cell set to 10,000 viewers); uvloop's transports are libuv's, in C."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 async def serve(
