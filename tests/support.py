@@ -292,7 +292,7 @@ class InProcessServer(Logging):
             await tablecast_server.serve(settings, sockets, stopping=self._stopping)
 
         try:
-            asyncio.run(serve())
+            tablecast_server.run(settings, serve())  # on the loop `tablecast serve` runs on
             self.status = 0
         except SystemExit as exit_:  # what `tablecast serve` would have said and exited with
             self.log.append(f"{exit_}\n")
