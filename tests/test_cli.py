@@ -554,3 +554,28 @@ def test_upsert_delete_and_set_change_rows_where_they_are(server, tmp_path):
     assert tablecast("delete", "--doc", edit).returncode == 1  # which rows?
     unkeyed = tablecast("set", "--doc", doc["url"], "--row", "1", "--column", "0", "x")
     assert unkeyed.returncode == 1 and "edit_key_required" in unkeyed.stderr
+
+
+async def test_watch_sends_a_json_lines_file_whole_each_time_it_changes(running, server, tmp_path):
+    """A file read by the reader process (here JSON Lines: one that grows by lines, as a
+    log does) is not a text table's lines: each change is the whole file, read again."""
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"at": 1, "what": "start"}\n')
+    watcher = watch(running, path, server)
+    document_id = (await watcher.saying(r"^view: \S+/(\S+)$")).group(1)
+    viewer = await v1(server, document_id)
+    page = await expect(viewer, "page")
+    assert (page["format"], page["columns"], page["data"]) == (
+        "jsonl",
+        ["at", "what"],
+        [["1", "start"]],
+    )
+    with path.open("ab") as log:
+        log.write(b'{"at": 2, "what": "more", "who": "me"}\n')
+    page = await expect(viewer, "page", cause="version", timeout=15)
+    assert page["columns"] == ["at", "what", "who"]
+    assert page["data"] == [["1", "start", ""], ["2", "more", "me"]]
+    line = await watcher.saying(rf"^version {page['version']}: 2 rows")
+    assert "added" not in line.group(0)
+    await viewer.close()
+    assert watcher.stop() == 0

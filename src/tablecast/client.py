@@ -429,6 +429,8 @@ class Sent:
     encoding: str | None
     has_header: bool = True
     kept: Path | None = None
+    # read as text (not a workbook, Parquet, Arrow or JSON): its lines are its rows
+    text: bool = True
 
     def forget(self) -> None:
         if self.kept is not None:
@@ -453,9 +455,10 @@ def _sent_of(path: Path, answer: dict[str, Any]) -> Sent | None:
     """What the version ``answer`` describes was made of: the file as it is now (it stayed
     unchanged while it was sent, see watch), a copy of it kept where it is small enough."""
     kept = None
+    text = answer.get("format", "text") == "text"
     try:
         size = path.stat().st_size
-        if size <= KEPT_BYTES:
+        if text and size <= KEPT_BYTES:
             handle, name = tempfile.mkstemp(prefix="tablecast-watch-", suffix=".kept")
             os.close(handle)
             kept = Path(name)
@@ -469,6 +472,7 @@ def _sent_of(path: Path, answer: dict[str, Any]) -> Sent | None:
             answer.get("encoding"),
             bool(answer.get("has_header", True)),
             kept,
+            text,
         )
     except (OSError, KeyError):
         if kept is not None:
@@ -497,7 +501,7 @@ def _changed_in_place(
     not read line by line as the server reads it (quotes, carriage returns, blank lines, an
     encoding other than UTF-8, a delimiter the server did not name), changed in more than
     CHANGED_ROWS rows, or the table moved on since: the whole file is sent instead."""
-    if sent is None or sent.kept is None or target.document_id is None:
+    if sent is None or sent.kept is None or not sent.text or target.document_id is None:
         return None
     delimiter = DELIMITERS.get(options.delimiter or sent.delimiter or "")
     if delimiter is None or (options.encoding or sent.encoding) != "utf-8":
@@ -602,7 +606,7 @@ def _rows_added(
     """The lines the file grew by since ``sent``, added as rows (see watch), and the answer
     with ``rows_added``; None where the file did not only grow by whole lines, or the table
     moved on since (the whole file is sent instead)."""
-    if sent is None or target.document_id is None:
+    if sent is None or not sent.text or target.document_id is None:
         return None
     try:
         size = path.stat().st_size
