@@ -35,6 +35,7 @@ from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 from .errors import TablecastError
 from .table import formats
 from .table.formats import RECORD_ROWS, Table
+from .table.parsing import OLE2
 
 # A workbook whose parts say they inflate to more than this is refused before it is read
 # (a zip bomb that says so; one that lies meets the memory and time limits instead)
@@ -167,7 +168,7 @@ def _workbook_format(path: str) -> str:
     inflates to more than INFLATED_BYTES."""
     with open(path, "rb") as file:
         head = file.read(65536)
-    if head.startswith(formats.OLE2):
+    if head.startswith(OLE2):
         if formats.ENCRYPTED_PACKAGE in head:
             raise _encrypted()
         return "xls"

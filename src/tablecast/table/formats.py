@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import TablecastError
+from .parsing import OLE2, workbook_kind
 
 # The kinds :func:`sniff` tells apart (the reader process learns the exact format)
 PARQUET = "parquet"
@@ -57,12 +58,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "jsonl": ("JSON Lines", "application/jsonl"),
 }
 
-ZIP = b"PK\x03\x04"  # a zip file's local file header: xlsx and ods are zip files
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: xls (and doc, msg...)
-_ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # its "mimetype", first and unpacked
-# An OLE2 file's directory names its streams in UTF-16: a workbook's is "Workbook" ("Book"
-# before Excel 97); an encrypted xlsx is an OLE2 file whose package is "EncryptedPackage"
-_XLS_STREAMS = tuple(f"{name}\0".encode("utf-16-le") for name in ("Workbook", "Book"))
+# An encrypted xlsx is an OLE2 file whose directory names (in UTF-16) an "EncryptedPackage"
 ENCRYPTED_PACKAGE = "EncryptedPackage\0".encode("utf-16-le")
 _ARROW_STREAM = b"\xff\xff\xff\xff"  # an IPC stream's first message: continuation marker
 _BOM = b"\xef\xbb\xbf"
@@ -99,23 +95,12 @@ def sniff(head: bytes) -> str | None:
 
 
 def is_workbook(head: bytes) -> bool:
-    """Whether ``head`` starts a spreadsheet workbook (see the module's doc). Each part of a
-    zip starts with a local file header, its name 30 bytes in; an xlsx keeps its sheets under
-    ``xl/`` (a docx under ``word/``). The data between is compressed: a header's signature
-    met there by chance is checked as any other, and is rare."""
-    if head.startswith(ZIP):
-        if _ODS in head[: 30 + len(b"mimetype") + len(_ODS) + 64]:  # its first part, unpacked
-            return True
-        at = 0
-        while (at := head.find(ZIP, at)) >= 0 and at + 30 <= len(head):
-            name_length = int.from_bytes(head[at + 26 : at + 28], "little")
-            if head[at + 30 : at + 30 + name_length].startswith(b"xl/"):
-                return True
-            at += len(ZIP)
-        return False
-    return head.startswith(OLE2) and any(
-        stream in head for stream in (*_XLS_STREAMS, ENCRYPTED_PACKAGE)
-    )
+    """Whether ``head`` starts a spreadsheet workbook (see the module's doc): as the text
+    parser tells one from text (tablecast.table.parsing.workbook_kind), or an encrypted one
+    (an OLE2 file whose package is encrypted), read to be refused as such."""
+    if workbook_kind(head) is not None:
+        return True
+    return head.startswith(OLE2) and ENCRYPTED_PACKAGE in head
 
 
 @dataclass

@@ -199,8 +199,8 @@ def _has_decimal_commas(lines: list[str]) -> bool:
     return False
 
 
-_ZIP = b"PK\x03\x04"  # a zip file's local file header: xlsx and ods are zip files
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: xls (and doc, msg...)
+ZIP = b"PK\x03\x04"  # a zip file's local file header: xlsx and ods are zip files
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: xls (and doc, msg...)
 _ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # its "mimetype", first and unpacked
 # An OLE2 file's directory names its streams in UTF-16: a workbook's is "Workbook" ("Book"
 # before Excel 97)
@@ -223,19 +223,19 @@ def workbook_kind(head: bytes, filename: str = "", binary: bool = False) -> str 
     told apart from other binary files; or, when its bytes are ``binary`` (not text), from its
     name (an encrypted ``.xlsx`` is an OLE2 file, a damaged one anything). A text file is
     never a workbook, whatever its name: a CSV file named ``.xls`` is read as what it is."""
-    if head.startswith(_ZIP):
+    if head.startswith(ZIP):
         if _ODS in head[: 30 + len(b"mimetype") + len(_ODS) + 64]:  # its first part, unpacked
             return OPENDOCUMENT
         # Each part of the zip starts with a local file header, its name 30 bytes in; an xlsx
         # keeps its sheets under xl/ (a docx under word/). The data between is compressed: a
         # header's signature met there by chance is checked as any other, and is rare.
         at = 0
-        while (at := head.find(_ZIP, at)) >= 0 and at + 30 <= len(head):
+        while (at := head.find(ZIP, at)) >= 0 and at + 30 <= len(head):
             name_length = int.from_bytes(head[at + 26 : at + 28], "little")
             if head[at + 30 : at + 30 + name_length].startswith(b"xl/"):
                 return EXCEL
-            at += len(_ZIP)
-    elif head.startswith(_OLE2) and any(stream in head for stream in _XLS_STREAMS):
+            at += len(ZIP)
+    elif head.startswith(OLE2) and any(stream in head for stream in _XLS_STREAMS):
         return EXCEL
     if not binary:
         return None
