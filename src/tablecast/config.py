@@ -319,6 +319,14 @@ class Settings:
         parse_size,
         "SIZE",
     )
+    export_cache_bytes: int = _setting(
+        1 * GiB,
+        "bytes of typed downloads (Parquet, Arrow, XLSX) kept under --data-dir's exports/, to"
+        " answer HEAD and byte ranges and download them again unencoded; least recently used"
+        " out (0: each is removed once sent)",
+        parse_size,
+        "SIZE",
+    )
     log_level: str = _setting("info", "debug, info, warning or error", metavar="LEVEL")
 
     def __post_init__(self) -> None:

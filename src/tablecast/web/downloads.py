@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
+import os
 import re
-import tempfile
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import BinaryIO, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -53,7 +53,7 @@ EXPORTS_REVISION = 1
 # export_binary.ROW_GROUP_ROWS), whatever the table's size
 TYPED_RECORDS = 65536
 WORKBOOK_RECORDS = 8192  # ... a workbook's (its XML, a batch's, is ~4 MiB)
-WORKBOOK_PART = 1 << 20  # bytes of a finished workbook read and sent at a time
+FILE_PART = 1 << 20  # bytes of a kept typed file read and sent at a time
 WRITTEN = {**export.FORMATS, **BINARY_FORMATS}  # every format a download writes, by name
 DEFAULT_FORMAT = "tsv"
 # What Accept names each format by; its first is its Content-Type. A range ``type/*`` takes
@@ -80,6 +80,15 @@ class DownloadApi(ApiHandler):
     ``order``, ``q``, ``filter.N``, ``facet.N``, ``type.N``, ``header``), streamed a few
     thousand rows at a time (see tablecast.table.export and export_binary)."""
 
+    _sending = False  # a typed file being sent as it is written, to a client still there
+
+    async def head(self, document_id: str, suffix: str | None = None) -> None:
+        """What GET would answer, without its body (Tornado sends none): a typed file's with
+        its length (made if it is not kept), for readers that ask a file's size before its
+        ranges. A text format's is exported and thrown away: its length is known no other
+        way."""
+        await self.get(document_id, suffix)
+
     async def get(self, document_id: str, suffix: str | None = None) -> None:
         named = self.get_query_argument("format", None)
         if named == "original" and suffix is None:
@@ -96,7 +105,7 @@ class DownloadApi(ApiHandler):
             if fmt.name in BINARY_FORMATS:
                 if version is None:
                     raise TablecastError("not_found", "the document has no version yet")
-                await self._typed(version, view, fmt)
+                await self._typed(version, view, fmt, f"{fmt.name}.{_named(view)}")
                 return
             pages = self.services.pages
             # JSON Lines writes numbers as numbers: it needs to know which columns hold them
@@ -154,13 +163,49 @@ class DownloadApi(ApiHandler):
             )
         return found
 
-    async def _typed(self, version: Version, view: View, fmt: export.Format) -> None:
-        """The version as a typed file (see tablecast.table.export_binary), read from its
-        columns (tablecast.service.views keeps them, as sorts and searches read them), encoded
-        a batch at a time on a worker thread: Arrow and Parquet release the GIL, so the event
-        loop serves others meanwhile. Parquet and Arrow are sent as each batch is encoded; a
-        workbook (a zip, whose directory comes last) is written to a temporary file, then
-        sent."""
+    async def _typed(self, version: Version, view: View, fmt: export.Format, what: str) -> None:
+        """The version as a typed file (see tablecast.table.export_binary), kept as a file (see
+        tablecast.service.exports: its bytes are the same each time, as its strong ETag says),
+        so that HEAD and byte ranges (``Range``, ``If-Range``) are answered from it, with its
+        length. A plain GET of a Parquet or Arrow file not kept yet is sent as it is encoded,
+        while it is written; a workbook, and what HEAD or a range asks for, is written whole
+        first (a workbook's error meanwhile is answered as one)."""
+        exports = self.services.exports
+        name = f"{version.id}.{EXPORTS_REVISION}.{what}.{fmt.extension}"
+        self.set_header("Accept-Ranges", "bytes")
+        file = exports.kept(version.document_id, name)
+        if file is None:
+            streamed = False
+            chunks = await self._encoding(version, view, fmt)
+            stream = (
+                self.request.method == "GET"
+                and "Range" not in self.request.headers
+                and fmt.name != "xlsx"
+            )
+
+            async def write(out: BinaryIO) -> None:
+                nonlocal streamed
+                streamed = stream
+                await self._written(version, fmt, chunks(out), send=stream)
+
+            file = await exports.made(version.document_id, name, write)
+            if streamed:  # (sent as it was written; ended once kept, for the ranges to come)
+                file.close()
+                if self._sending:
+                    self.finish()
+                return
+        with file:
+            await self._send_file(version, fmt, file)
+
+    async def _encoding(
+        self, version: Version, view: View, fmt: export.Format
+    ) -> Callable[[BinaryIO], AsyncIterator[bytes]]:
+        """What encodes the version's typed file: given the file to write it to, it writes
+        each part there (on a worker thread, with the encoding) and gives it, to be sent too.
+        Read from its columns (tablecast.service.views keeps them, as sorts and searches read
+        them), encoded a batch at a time on worker threads: Arrow and Parquet release the GIL,
+        so the event loop serves others meanwhile. A workbook past Excel's limits is refused
+        here, before anything is written."""
         pages = self.services.pages
         text, rows = await pages.columns(version, view)
         width = version.meta.width
@@ -179,70 +224,98 @@ class DownloadApi(ApiHandler):
                 return text.records(first + start, first + stop, width)
             return text.taken(rows[start:stop], width)
 
-        if fmt.name == "xlsx":
-            await self._workbook(version, fmt, columns, header, count, cells)
-            return
-        encoder = ParquetEncoder(columns) if fmt.name == "parquet" else ArrowEncoder(columns)
-
-        def typed(start: int) -> pa.RecordBatch:
-            stop = min(start + TYPED_RECORDS, count)
-            batch = columns.batch(cells(start, stop))
+        def typed(start: int, size: int) -> tuple[list[pa.Array], pa.RecordBatch]:
+            stop = min(start + size, count)
+            taken = cells(start, stop)
+            batch = columns.batch(taken)
             if rows is None:  # the mapped file's pages this read (see TableText.let_go)
                 text.let_go_records(first + start, first + stop, width)
-            return batch
+            return taken, batch
 
-        self.attachment(export_name(version, fmt.extension), fmt.content_type)
-        starts = range(0, count, TYPED_RECORDS)
-        # two steps at a time, on two threads: the next batch's cells read and typed while
-        # this one is encoded (each mostly in Arrow's C++, which lets go of the GIL)
-        upcoming = _off_loop(typed, starts[0]) if starts else None
-        try:
-            for at in starts:
-                assert upcoming is not None
-                batch = await upcoming
-                upcoming = (
-                    _off_loop(typed, at + TYPED_RECORDS) if at + TYPED_RECORDS < count else None
-                )
-                self.write(await _off_loop(encoder.add, batch))
-                await self._sent()
-            self.write(await _off_loop(encoder.finish))
-        except tornado.iostream.StreamClosedError:
-            return
-        finally:
-            if upcoming is not None:
-                upcoming.cancel()
-        self.finish()
-
-    async def _workbook(
-        self,
-        version: Version,
-        fmt: export.Format,
-        columns: Columns,
-        header: list[str] | None,
-        count: int,
-        cells: Callable[[int, int], list[pa.Array]],
-    ) -> None:
-        """An XLSX file, written whole to a temporary file a batch of rows at a time (see
-        tablecast.table.xlsx: neither is held in memory), then sent a part at a time. Nothing
-        is sent before it is written: an error meanwhile is answered as one."""
-        with tempfile.TemporaryFile(prefix="tablecast-xlsx-") as file:
+        async def workbook(out: BinaryIO) -> AsyncIterator[bytes]:
             book = WorkbookEncoder(columns, header, count)
 
-            def written(start: int, stop: int) -> None:
-                taken = cells(start, stop)
-                file.write(book.add(taken, columns.batch(taken)))
+            def written(start: int) -> bytes:
+                taken, batch = typed(start, WORKBOOK_RECORDS)
+                return _kept(out, book.add(taken, batch))
 
             for start in range(0, count, WORKBOOK_RECORDS):
-                await _off_loop(written, start, min(start + WORKBOOK_RECORDS, count))
-            await _off_loop(lambda: file.write(book.finish()))
-            file.seek(0)
-            self.attachment(export_name(version, fmt.extension), fmt.content_type)
+                yield await _off_loop(written, start)
+            yield await _off_loop(lambda: _kept(out, book.finish()))
+
+        async def table(out: BinaryIO) -> AsyncIterator[bytes]:
+            encoder = ParquetEncoder(columns) if fmt.name == "parquet" else ArrowEncoder(columns)
+            starts = range(0, count, TYPED_RECORDS)
+            # two steps at a time, on two threads: the next batch's cells read and typed while
+            # this one is encoded (each mostly in Arrow's C++, which lets go of the GIL)
+            upcoming = _off_loop(typed, starts[0], TYPED_RECORDS) if starts else None
             try:
-                while part := await _off_loop(file.read, WORKBOOK_PART):
-                    self.write(part)
-                    await self._sent()
+                for at in starts:
+                    assert upcoming is not None
+                    _, batch = await upcoming
+                    following = at + TYPED_RECORDS
+                    upcoming = (
+                        _off_loop(typed, following, TYPED_RECORDS) if following < count else None
+                    )
+                    yield await _off_loop(lambda b: _kept(out, encoder.add(b)), batch)
+                yield await _off_loop(lambda: _kept(out, encoder.finish()))
+            finally:
+                if upcoming is not None:
+                    upcoming.cancel()
+
+        return workbook if fmt.name == "xlsx" else table
+
+    async def _written(
+        self, version: Version, fmt: export.Format, chunks: AsyncIterator[bytes], send: bool
+    ) -> None:
+        """The file written whole, each part sent too if ``send`` (the answer ended by the
+        caller, once the file is kept): a client that goes away meanwhile leaves it written
+        (kept for the next, and for the ranges a reader asks)."""
+        if send:
+            self.attachment(export_name(version, fmt.extension), fmt.content_type)
+        self._sending = send
+        async for chunk in chunks:
+            if not send:
+                continue
+            try:
+                self.write(chunk)
+                await self._sent()
             except tornado.iostream.StreamClosedError:
-                return
+                send = self._sending = False
+
+    async def _send_file(self, version: Version, fmt: export.Format, file: BinaryIO) -> None:
+        """A kept file, whole or the range asked for (``Range``, unless ``If-Range`` names
+        another ETag), a part at a time; HEAD its headers alone."""
+        size = os.fstat(file.fileno()).st_size
+        asked = self.request.headers.get("Range")
+        condition = self.request.headers.get("If-Range")
+        if condition is not None and condition.strip() != self._headers.get("Etag"):
+            asked = None  # (a date, or another version's: the whole file)
+        wanted = byte_range(asked, size)
+        if wanted == UNSATISFIABLE:
+            self.set_status(416)
+            self.set_header("Content-Range", f"bytes */{size}")
+            self.finish()
+            return
+        start, stop = wanted or (0, size)
+        if wanted is not None:
+            self.set_status(206)
+            self.set_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+        self.attachment(export_name(version, fmt.extension), fmt.content_type)
+        self.set_header("Content-Length", stop - start)
+        if self.request.method == "HEAD":
+            self.finish()
+            return
+        try:
+            while start < stop:
+                part = await _off_loop(os.pread, file.fileno(), min(FILE_PART, stop - start), start)
+                if not part:
+                    break  # (cannot be: the file is whole, and never written again)
+                self.write(part)
+                await self._sent()
+                start += len(part)
+        except tornado.iostream.StreamClosedError:
+            return
         self.finish()
 
     def attachment(self, name: str, content_type: str) -> None:
@@ -328,9 +401,43 @@ class DownloadApi(ApiHandler):
         await asyncio.sleep(0)
 
 
+def _kept(out: BinaryIO, chunk: bytes) -> bytes:
+    out.write(chunk)
+    return chunk
+
+
 def _off_loop(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
     """``fn(*args)`` on a worker thread, begun now: the event loop serves others meanwhile."""
     return asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The bytes ``[start, stop)`` of a file of ``size`` bytes that a ``Range`` header asks for
+    (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``, RFC 9110 14.1.2), UNSATISFIABLE where none of
+    them is in the file, or None where the whole file is to be sent: no header, one that cannot
+    be read, a unit other than bytes, or several ranges (which a server may answer whole)."""
+    if header is None:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = (part.strip() for part in spec.partition("-"))
+    if not dash or not all(p.isascii() and p.isdigit() for p in (first, last) if p):
+        return None
+    if not first:  # the last n bytes
+        if not last:
+            return None
+        n = int(last)
+        return (max(size - n, 0), size) if n and size else UNSATISFIABLE
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return start, min(int(last) + 1, size) if last else size
 
 
 def negotiated(accept: str | None) -> str | None:

@@ -39,6 +39,7 @@ from ..rates import Buckets
 from ..service.cluster import Cluster, OtherNodes
 from ..service.documents import Documents
 from ..service.edits import Edits
+from ..service.exports import Exports
 from ..service.hub import NO_NEIGHBOURS, Hub
 from ..service.limits import Capacity, InUse, Limits
 from ..service.pages import Pages
@@ -98,6 +99,7 @@ class Node:
     hub: Hub
     uploads: Uploads
     cluster: Cluster | None  # None: one process, alone with its store
+    exports: Exports  # typed downloads kept as files
 
     @classmethod
     def assemble(
@@ -112,11 +114,14 @@ class Node:
         columns: Path | None = None,
         files: Path | None = None,
         readers: ReaderLimits | None = None,
+        exports: Path | None = None,
+        export_bytes: int = 0,
     ) -> Node:
         """``node``: which of the nodes sharing the store this one is (0: the store's only
         process). ``columns``: where this node keeps versions' columns (None: in memory).
         ``files``: where uploads that are not text wait to be read, and ``readers`` what
-        reading one may take (None: every file is read as text)."""
+        reading one may take (None: every file is read as text). ``exports``: where typed
+        downloads are kept, ``export_bytes`` at most (None: a temporary directory)."""
         storage = Storage(store)
         in_use = InUse()
         capacity = Capacity(storage, limits, in_use)
@@ -131,6 +136,8 @@ class Node:
         documents = Documents(storage, capacity)
         edits = Edits(storage, views)
         capacity.removed.append(views.forget)
+        kept = Exports(store, exports, export_bytes)
+        capacity.removed.append(kept.forget)
         pages = Pages(storage, views)
         others = None
         if node:
@@ -148,7 +155,17 @@ class Node:
         cluster = Cluster(hub, others, documents) if others is not None else None
         uploads = Uploads(in_progress, hub, documents)
         return cls(
-            storage, capacity, in_progress, documents, edits, views, pages, hub, uploads, cluster
+            storage,
+            capacity,
+            in_progress,
+            documents,
+            edits,
+            views,
+            pages,
+            hub,
+            uploads,
+            cluster,
+            kept,
         )
 
     async def close(self) -> None:
@@ -296,6 +313,8 @@ async def serve(
         columns=settings.data_dir / "columns",
         files=settings.data_dir / "uploads",
         readers=ReaderLimits(settings.reader_memory, int(settings.reader_seconds)),
+        exports=settings.data_dir / "exports",
+        export_bytes=settings.export_cache_bytes,
     )
     cluster = here.cluster
     services = Services(
@@ -305,6 +324,7 @@ async def serve(
         here.hub,
         here.uploads,
         here.pages,
+        here.exports,
         creations=Buckets(settings.create_rate / 60, settings.create_rate),
         key_guesses=Buckets(settings.page_rate, 2 * settings.page_rate),
     )
@@ -413,6 +433,7 @@ async def _tidy_documents(here: Node, settings: Settings) -> None:
                 log.info("removed %d empty documents", len(removed))
             await here.capacity.make_room()
             await here.views.forget_removed()
+            await here.exports.forget_removed()
         except Exception:
             log.exception("could not tidy the documents")
 

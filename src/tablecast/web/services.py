@@ -16,6 +16,7 @@ from ..config import Settings
 from ..rates import Buckets
 from ..service.documents import Documents
 from ..service.edits import Edits
+from ..service.exports import Exports
 from ..service.hub import Hub
 from ..service.pages import Pages
 from ..service.uploads import Uploads
@@ -41,6 +42,7 @@ class Services:
     hub: Hub
     uploads: Uploads  # every upload, WebSocket or HTTP, goes through it
     pages: Pages  # pages of versions, and their columns' types
+    exports: Exports  # typed downloads kept as files, for HEAD and byte ranges
     connections: set[Viewer] = field(default_factory=set)  # every open WebSocket
     # open WebSockets by client address, counted from the handshake that admits one
     addresses: Counter[str] = field(default_factory=Counter)
