@@ -46,8 +46,9 @@ CHARSETS = {
 }  # fmt: skip
 EXPORT_RECORDS = 4096  # records a download reads, writes and flushes at a time
 # What an export writes, as its validators name it: one more where that changes (a download
-# kept by a client under the same ETag would be another's bytes)
-EXPORTS_REVISION = 1
+# kept by a client under the same ETag would be another's bytes, and a range asked with
+# If-Range would be spliced into another's). 2: workbooks written by tablecast.table.xlsx
+EXPORTS_REVISION = 2
 # Rows a typed download (Parquet, Arrow) reads from the version's columns and encodes at a time,
 # off the event loop: what it holds is about this many rows (a Parquet row group's, see
 # export_binary.ROW_GROUP_ROWS), whatever the table's size
