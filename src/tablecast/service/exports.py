@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..store.base import Store
+from .upload import left_behind
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class Exports:
             try:
                 if path.name.endswith(".tmp"):
                     pid = path.name.rsplit(".", 2)[-2]
-                    if pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
+                    if pid.isdigit() and left_behind(int(pid)):
                         path.unlink()
                     continue
                 stat = path.stat()
@@ -175,13 +176,3 @@ class Exports:
             self._files[path] = size
             self._bytes += size
         self._evict(keep=None)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

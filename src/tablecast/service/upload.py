@@ -88,20 +88,22 @@ def _remove_leftovers(files: Path) -> None:
     """Remove what stopped processes kept under ``files`` (a directory each, named by its
     process id): their uploads were rolled back with them."""
     for kept in files.glob("*"):
-        if kept.name.isdigit() and not _running(int(kept.name)):
+        if kept.name.isdigit() and left_behind(int(kept.name)):
             shutil.rmtree(kept, ignore_errors=True)
 
 
-def _running(pid: int) -> bool:
+def left_behind(pid: int) -> bool:
+    """Whether what process ``pid`` wrote was left by a process that has stopped: none runs
+    with that number, or it is ours (a process before us had our number)."""
     if pid == os.getpid():
-        return False  # (a process before us with our number)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:
+        return False
+    return False
 
 
 class InProgress:

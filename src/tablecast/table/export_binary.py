@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -84,30 +83,6 @@ class Columns:
         return pa.RecordBatch.from_arrays(typed, schema=self.schema)
 
 
-class _Sink:
-    """Where a writer puts its bytes, taken as they come: a download sends them on."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: Any) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
-
-
 class ParquetEncoder:
     """Batches in, Parquet bytes out as each row group is written (ROW_GROUP_ROWS at least:
     what it holds meanwhile is about one row group, whatever the table's size).
@@ -119,7 +94,7 @@ class ParquetEncoder:
 
     def __init__(self, columns: Columns) -> None:
         self.columns = columns
-        self._sink = _Sink()
+        self._sink = xlsx.Sink()
         self._writer: pq.ParquetWriter | None = None
         self._held: list[pa.RecordBatch] = []
         self._rows = 0
@@ -159,7 +134,7 @@ class ArrowEncoder:
     """Batches in, an Arrow IPC stream out: a record batch a batch."""
 
     def __init__(self, columns: Columns) -> None:
-        self._sink = _Sink()
+        self._sink = xlsx.Sink()
         self._writer = ipc.new_stream(self._sink, columns.schema)
 
     def add(self, batch: pa.RecordBatch) -> bytes:

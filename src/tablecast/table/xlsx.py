@@ -140,9 +140,12 @@ class Column:
     style: int = 0
 
 
-class _Sink:
-    """The zip's bytes as zipfile writes them, taken as they come (it never seeks here: a
-    stream, each entry's sizes after it)."""
+class Sink:
+    """A file object whose bytes are taken as they come (``take``): the zip's as zipfile
+    writes them (it never seeks here: a stream, each entry's sizes after it), and
+    tablecast.table.export_binary's Parquet and Arrow writers'."""
+
+    closed = False
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -155,7 +158,7 @@ class _Sink:
         pass
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
     def take(self) -> bytes:
         data = b"".join(self._parts)
@@ -171,7 +174,7 @@ class Workbook:
 
     def __init__(self, rows: int, width: int) -> None:
         self.rows, self.width = rows, width
-        self._sink = _Sink()
+        self._sink = Sink()
         self._zip = zipfile.ZipFile(
             self._sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
         )
